@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, McDropoutError } from '../errors.js';
+import { BUNDLED_MODEL } from '../paths.js';
+import { choice, colour, fraction, integer, seed, size, triple } from './parsers.js';
+import { runPredict, type PredictCliOptions } from './predict.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const EXIT_CODES = `
+Exit codes:
+  0    every image was predicted
+  1    some images failed (their rows say why; every other row is written)
+  2    usage error (a bad option or input path)
+  3    model or execution-provider error
+  130  interrupted (SIGINT) after the finished rows were saved`;
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('mc-dropout')
+    .description('Monte Carlo dropout inference for ONNX image classifiers')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program.command('predict')
+    .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
+    .argument('[paths...]', 'image files or folders (walked recursively)')
+    .option('-m, --model <file>', 'ONNX classifier with live dropout', BUNDLED_MODEL)
+    .option('-t, --times <T>', 'stochastic forward passes per image', integer(1, 100000), 10)
+    .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
+    .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto'))
+    .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)
+    .option('--labels <file>', 'class labels, one per line (default: the model\'s metadata)')
+    .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
+    .option('-o, --output <file>', 'write rows to FILE (default stdout); completed atomically')
+    .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
+    .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
+    .option('--resume', 'skip images already in --output and append the rest', false)
+    .option('--per-class', 'jsonl: add the mean and std of every class', false)
+    .option('-q, --quiet', 'no progress and no summary on stderr', false)
+    .option('--no-progress', 'no progress bar')
+    .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)', false)
+    .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
+    .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
+    .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
+    .option('--list <file>', 'read input paths from FILE, one per line (- for stdin)')
+    .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
+    .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
+    .addOption(new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
+    .option('--crop-fraction <f>', 'center-crop: crop fraction (default 0.875)', fraction(true, 1, false))
+    .option('--mean <r,g,b>', 'normalization mean (default: model metadata, else ImageNet)', triple)
+    .option('--std <r,g,b>', 'normalization std (default: model metadata, else ImageNet)', triple)
+    .addOption(new Option('--channel-order <order>', 'RGB | BGR').argParser(choice(['RGB', 'BGR'] as const)))
+    .addOption(new Option('--alpha <mode>', 'remove: drop alpha; flatten: composite on --background').argParser(choice(['remove', 'flatten'] as const)).default('remove'))
+    .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
+    .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
+    .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 4)
+    .addHelpText('after', `
+Examples:
+  mc-dropout predict ./images --times 10                 CSV on stdout
+  mc-dropout predict ./images -t 30 --seed 7 -o out.csv  reproducible, written atomically
+  mc-dropout predict ./images -o out.csv --resume        finish an interrupted run
+  mc-dropout predict --list files.txt -f jsonl --per-class
+${EXIT_CODES}`)
+    .action(async (paths: string[], options: PredictCliOptions) => {
+      setExitCode(await runPredict(paths, options, version));
+    });
+
+  program.addHelpText('after', EXIT_CODES);
+  return program;
+}
+
+/** Runs the CLI; the only place that turns errors into exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed its message; help and version are not failures
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof McDropoutError) {
+      process.stderr.write(`mc-dropout: error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? error.stack ?? '' : ''}\n`);
+    return 70;
+  }
+}

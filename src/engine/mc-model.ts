@@ -1,0 +1,340 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { describeError, ModelError, ProviderError, UsageError } from '../errors.js';
+import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata.js';
+import { decodeModel, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
+import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
+import { findStochasticSites, type StochasticSite } from '../model/sites.js';
+import { softmaxRows } from '../stats/aggregate.js';
+import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
+import { diagnoseCuda, gatherCudaFacts, parseDevice, type DeviceRequest } from './providers.js';
+import { RuntimeSession, type HostTensor, type OptimizationLevel, type Provider } from './runtime.js';
+
+export interface LoadOptions {
+  /** auto (default) | cpu | cuda | cuda:N */
+  device?: string | DeviceRequest;
+  /** 'force' makes inert Dropout nodes live (training_mode false or absent). */
+  dropout?: 'auto' | 'force';
+  /** Drop probability for every site, overriding the model's rates. */
+  dropoutRate?: number;
+  /** Spatial size for models whose input height/width are dynamic. */
+  inputSize?: { height: number; width: number };
+  /** CPU intra-op threads; 0 or undefined lets onnxruntime choose. */
+  threads?: number;
+  /** Most rows (image x pass) in one session run; bounds memory. */
+  maxRowsPerRun?: number;
+  /** Allow loading a model with no stochastic site (deterministic runs only). */
+  allowDeterministic?: boolean;
+  /** Graph optimization level of the session (default 'all'; dropout stays live at every level). */
+  optimization?: OptimizationLevel;
+  /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
+  onWarning?: (message: string) => void;
+}
+
+export interface PredictOptions {
+  /** Number of stochastic passes T (>= 1). */
+  passes: number;
+  /** Seed of the mask generator (integer in [0, 2^53)). */
+  seed: number;
+  /** Dropout off, one pass: the eval-mode output. */
+  deterministic?: boolean;
+  /** 'replicate' (default): B x T rows per run; 'sequential': one run per pass. */
+  strategy?: 'replicate' | 'sequential';
+}
+
+/** A stochastic site as the engine runs it. */
+export interface MaskSite {
+  site: StochasticSite;
+  rate: number;
+  /** Per-row shape of the mask (the masked tensor's shape without the batch dim). */
+  rowShape: number[];
+  rowSize: number;
+}
+
+export interface ModelInfo {
+  path: string;
+  sha256: string;
+  inputName: string;
+  outputName: string;
+  /** Input dims with the batch dim first: [N, C, H, W] or [N, H, W, C]; N is -1 when dynamic. */
+  inputDims: number[];
+  layout: Layout;
+  height: number;
+  width: number;
+  channels: number;
+  classes: number;
+  /** The graph output is already a softmax, so no softmax is applied. */
+  outputIsProbabilities: boolean;
+  /** Every stochastic site found in the file. */
+  sites: StochasticSite[];
+  /** Dropout sites whose masks mc-dropout draws. */
+  maskSites: MaskSite[];
+  metadata: ModelMetadata;
+  provider: Provider;
+  deviceId: number;
+}
+
+/** Default budget of input floats per session run: bounds the activations a run holds. */
+const ROW_BUDGET_FLOATS = 32 * 1024 * 1024;
+
+/** An ONNX classifier whose dropout stays live at full optimization, with masks drawn by seed. */
+export class McModel {
+  private constructor(
+    readonly info: ModelInfo,
+    private readonly session: RuntimeSession,
+    private readonly maxRowsPerRun: number,
+  ) {}
+
+  /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
+  static async load(file: string, options: LoadOptions = {}): Promise<McModel> {
+    const bytes = await readModelFile(file);
+    let proto: ModelProto;
+    try {
+      proto = decodeModel(bytes);
+    } catch (error) {
+      throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
+    }
+    if (!proto.graph || (proto.graph.node ?? []).length === 0) throw new ModelError(`${file} is not an ONNX model (it has no graph)`);
+    const metadata = readMetadata(proto, file);
+    const io = describeIo(proto, file, metadata, options.inputSize);
+    const sites = findStochasticSites(proto);
+    const chosen = chooseMaskSites(sites, file, options);
+    const rates = chosen.map((site, k) => siteRate(site, k, metadata, options.dropoutRate, file));
+
+    const rowShapes = await probeRowShapes(proto, chosen, io, file);
+    const maskSites = chosen.map((site, k) => ({
+      site, rate: rates[k]!, rowShape: rowShapes[k]!, rowSize: rowShapes[k]!.reduce((a, b) => a * b, 1),
+    }));
+    const runnable = encodeModel(rewriteDropoutsAsMaskInputs(proto, chosen));
+    const { session, provider, deviceId } = await openSession(runnable, options, file);
+
+    const inputFloats = io.channels * io.height * io.width + maskSites.reduce((a, s) => a + s.rowSize, 0);
+    const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
+    const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(1024, Math.floor(ROW_BUDGET_FLOATS / inputFloats)));
+    const info: ModelInfo = {
+      path: file, sha256: createHash('sha256').update(bytes).digest('hex'),
+      ...io, sites, maskSites, metadata, provider, deviceId,
+    };
+    return new McModel(info, session, maxRowsPerRun);
+  }
+
+  /** Elements of one preprocessed image: channels x height x width. */
+  get imageSize(): number {
+    return this.info.channels * this.info.height * this.info.width;
+  }
+
+  /**
+   * Runs T passes on each image. images: Float32Array each of imageSize, in the model's layout.
+   * Returns per image its class probabilities per pass: Float64Array [T, C] row-major.
+   */
+  async predict(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
+    const scores = await this.predictScores(images, options);
+    const { classes, outputIsProbabilities } = this.info;
+    return outputIsProbabilities ? scores : scores.map((s) => softmaxRows(s, classes));
+  }
+
+  /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax). */
+  async predictScores(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
+    const passes = options.deterministic ? 1 : options.passes;
+    if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected an integer >= 1 for passes but received ${options.passes}`);
+    for (const [i, image] of images.entries()) {
+      if (image.length !== this.imageSize) {
+        throw new UsageError(`Expected ${this.imageSize} values for image ${i} but received ${image.length}`);
+      }
+    }
+    const keys = images.map((image) => imageKeyOf(image));
+    const rows: Row[] = [];
+    if (options.strategy === 'sequential') {
+      for (let t = 0; t < passes; t++) for (let i = 0; i < images.length; i++) rows.push({ image: i, pass: t });
+    } else {
+      for (let i = 0; i < images.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t });
+    }
+    const classes = this.info.classes;
+    const results = images.map(() => new Float64Array(passes * classes));
+    const perRun = options.strategy === 'sequential' ? Math.min(this.maxRowsPerRun, images.length) : this.maxRowsPerRun;
+    for (let start = 0; start < rows.length; start += perRun) {
+      const chunk = rows.slice(start, start + perRun);
+      const scores = await this.runRows(chunk, images, keys, options);
+      chunk.forEach((row, r) => results[row.image]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+    }
+    return results;
+  }
+
+  /** One session run over the given rows; returns the raw outputs [rows, C]. */
+  private async runRows(rows: Row[], images: readonly Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
+    const { info } = this;
+    const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
+    const batch = staticBatch || rows.length;
+    const inputDims = [batch, ...info.inputDims.slice(1)];
+    const input = new Float32Array(batch * this.imageSize);
+    rows.forEach((row, r) => input.set(images[row.image]!, r * this.imageSize));
+    const feeds: Record<string, HostTensor> = { [info.inputName]: { data: input, dims: inputDims } };
+    info.maskSites.forEach((mask, k) => {
+      const data = new Float32Array(batch * mask.rowSize);
+      for (let r = 0; r < batch; r++) {
+        const slot = data.subarray(r * mask.rowSize, (r + 1) * mask.rowSize);
+        const row = rows[r];
+        if (!row || options.deterministic) slot.fill(1);
+        else fillMask(slot, mask.rate, options.seed, keys[row.image]!, row.pass, k);
+      }
+      feeds[maskInputName(k)] = { data, dims: [batch, ...mask.rowShape] };
+    });
+    let output: HostTensor;
+    try {
+      output = (await this.session.run(feeds, [info.outputName]))[info.outputName]!;
+    } catch (error) {
+      throw new ModelError(`${info.path}: onnxruntime failed to run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+    }
+    return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+interface Row {
+  image: number;
+  pass: number;
+}
+
+async function readModelFile(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : describeError(error);
+    throw new ModelError(`Cannot read model ${file}: ${reason}. Pass an .onnx file with --model.`, 'E_MODEL', { cause: error });
+  }
+}
+
+interface ModelIo {
+  inputName: string;
+  outputName: string;
+  inputDims: number[];
+  layout: Layout;
+  height: number;
+  width: number;
+  channels: number;
+  classes: number;
+  outputIsProbabilities: boolean;
+}
+
+/** The single image input and the class-score output, with layout and sizes resolved. */
+function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, override?: { height: number; width: number }): ModelIo {
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  if (inputs.length !== 1) {
+    throw new ModelError(`${file}: expected one image input but the model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
+  }
+  const input = inputs[0]!;
+  const shape = shapeOf(input);
+  if (!shape || shape.length !== 4) {
+    throw new ModelError(`${file}: expected a 4-D image input [N, C, H, W] or [N, H, W, C] but '${input.name}' has shape [${shape?.join(', ') ?? 'unknown'}]`);
+  }
+  const fixed = (d: number | string | null): number => (typeof d === 'number' ? d : -1);
+  const dims = shape.map(fixed);
+  const layout: Layout = metadata.layout ?? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : dims[3] === 3 || dims[3] === 1 ? 'NHWC' : 'NCHW');
+  const [channels, h, w] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
+  if (channels !== 3) throw new ModelError(`${file}: expected 3 input channels (RGB) but input '${input.name}' has ${channels < 0 ? 'a dynamic count' : channels} in layout ${layout}`);
+  const size = override ?? metadata.inputSize ?? (h > 0 && w > 0 ? { height: h, width: w } : undefined);
+  if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with --size HxW`);
+  const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
+
+  const output = graph.output?.[0];
+  const outShape = output ? shapeOf(output) : undefined;
+  if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
+    throw new ModelError(`${file}: expected a class-score output [N, classes] but the first output has shape [${outShape?.join(', ') ?? 'unknown'}]`);
+  }
+  const producer = (graph.node ?? []).find((n) => n.output?.includes(output.name!));
+  return {
+    inputName: input.name!, outputName: output.name, inputDims, layout,
+    height: size.height, width: size.width, channels, classes: outShape[1],
+    outputIsProbabilities: producer?.opType === 'Softmax',
+  };
+}
+
+function chooseMaskSites(sites: StochasticSite[], file: string, options: LoadOptions): StochasticSite[] {
+  const dropouts = sites.filter((s) => s.op === 'Dropout');
+  const chosen = options.dropout === 'force' ? dropouts : dropouts.filter((s) => s.live);
+  if (chosen.length > MAX_SITES) throw new ModelError(`${file}: ${chosen.length} dropout sites; at most ${MAX_SITES} are supported`);
+  const randomOps = sites.filter((s) => s.op !== 'Dropout');
+  if (chosen.length > 0 || randomOps.length > 0 || options.allowDeterministic) return chosen;
+  if (dropouts.length > 0) {
+    const names = dropouts.map((s) => `${s.nodeName} (${s.reason})`).join(', ');
+    throw new ModelError(`${file}: its ${dropouts.length} Dropout node(s) are inert at inference: ${names}. Run with --dropout force to make them live.`, 'E_NO_LIVE_DROPOUT');
+  }
+  throw new ModelError(
+    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README) or add dropout before the classifier.`,
+    'E_NO_DROPOUT',
+  );
+}
+
+function siteRate(site: StochasticSite, k: number, metadata: ModelMetadata, override: number | undefined, file: string): number {
+  if (override !== undefined) {
+    if (!(override >= 0 && override < 1)) throw new UsageError(`Expected a dropout rate in [0, 1) but received ${override}`);
+    return override;
+  }
+  if (Number.isFinite(site.rate)) return site.rate;
+  const fromMetadata = metadata.dropoutRates?.[k];
+  if (fromMetadata !== undefined) return fromMetadata;
+  throw new ModelError(`${file}: the rate of ${site.nodeName} is not a constant; give one with --dropout-rate`);
+}
+
+/** Reads each site's per-row shape from one run of the original graph on a zero image. */
+async function probeRowShapes(model: ModelProto, sites: StochasticSite[], io: ModelIo, file: string): Promise<number[][]> {
+  if (sites.length === 0) return [];
+  const batch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 1;
+  const dims = [batch, ...io.inputDims.slice(1)];
+  const image: HostTensor = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
+  const names = sites.map((s) => s.input);
+  const internal = names.filter((n) => n !== io.inputName);
+  const probe = await RuntimeSession.create(encodeModel(exposeTensors(model, internal)), { provider: 'cpu', deviceId: 0, threads: 1 });
+  try {
+    const outputs = await probe.run({ [io.inputName]: image }, internal);
+    return names.map((name, k) => {
+      const shape = name === io.inputName ? dims : outputs[name]!.dims;
+      if (shape[0] !== batch) {
+        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${sites[k]!.nodeName} drops (shape [${shape.join(', ')}])`);
+      }
+      return shape.slice(1);
+    });
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+  } finally {
+    await probe.release();
+  }
+}
+
+async function openSession(model: Uint8Array, options: LoadOptions, file: string): Promise<{ session: RuntimeSession; provider: Provider; deviceId: number }> {
+  const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
+  const threads = options.threads ?? 0;
+  const optimization = options.optimization ?? 'all';
+  const cpu = async () => ({ session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file), provider: 'cpu' as const, deviceId: 0 });
+  if (request.kind === 'cpu') return cpu();
+  const diagnosis = diagnoseCuda(gatherCudaFacts());
+  if (!diagnosis.ready) {
+    if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${diagnosis.explanation}. Fix: ${diagnosis.fix}`);
+    options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}`);
+    return cpu();
+  }
+  try {
+    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization });
+    return { session, provider: 'cuda', deviceId: request.deviceId };
+  } catch (error) {
+    const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;
+    if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${reason}`, { cause: error });
+    options.onWarning?.(`running on CPU: ${reason}`);
+    return cpu();
+  }
+}
+
+async function createOrThrow(model: Uint8Array, settings: Parameters<typeof RuntimeSession.create>[1], file: string): Promise<RuntimeSession> {
+  try {
+    return await RuntimeSession.create(model, settings);
+  } catch (error) {
+    throw new ModelError(`${file}: onnxruntime cannot load the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+  }
+}

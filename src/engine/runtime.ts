@@ -1,0 +1,73 @@
+/** The only module that imports onnxruntime-node: sessions, tensors, versions. */
+import ort from 'onnxruntime-node';
+
+export type Provider = 'cpu' | 'cuda';
+
+export interface SessionSettings {
+  provider: Provider;
+  deviceId: number;
+  /** CPU intra-op threads; 0 lets onnxruntime choose. */
+  threads: number;
+  /** Graph optimization level; 'all' unless a test asks otherwise. */
+  optimization?: OptimizationLevel;
+}
+
+export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** A tensor handed to or read from a session: flat data and its dims. */
+export interface HostTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+export const onnxruntimeVersion: string = ort.env.versions.node ?? 'unknown';
+
+/** A session at full graph optimization, on the requested provider, or an error from onnxruntime. */
+export class RuntimeSession {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(model: Uint8Array, settings: SessionSettings): Promise<RuntimeSession> {
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: settings.optimization ?? 'all',
+      executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
+      logSeverityLevel: 3,
+    };
+    if (settings.threads > 0) {
+      options.intraOpNumThreads = settings.threads;
+      options.interOpNumThreads = 1;
+    }
+    return new RuntimeSession(await ort.InferenceSession.create(model, options));
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Runs the session; returns the named outputs as float32 host tensors. */
+  async run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+    const result = await this.session.run(ortFeeds, outputs as string[]);
+    const out: Record<string, HostTensor> = {};
+    for (const name of outputs) {
+      const tensor = result[name]!;
+      const data = tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
+      out[name] = { data, dims: tensor.dims };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Whether this onnxruntime-node build lists a provider, and whether its files ship in the package. */
+export function backendListing(name: string): { listed: boolean; bundled: boolean } {
+  const entry = ort.listSupportedBackends().find((b) => b.name === name);
+  return { listed: entry !== undefined, bundled: entry?.bundled ?? false };
+}

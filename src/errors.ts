@@ -1,0 +1,49 @@
+/** Base class of every error the tool reports on purpose: a code for scripts and an exit code for the CLI. */
+export class McDropoutError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+
+  constructor(message: string, code: string, exitCode: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A bad flag or argument: exit code 2. */
+export class UsageError extends McDropoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'E_USAGE', 2, options);
+  }
+}
+
+/** The model cannot be loaded, has no usable dropout, or the provider failed: exit code 3. */
+export class ModelError extends McDropoutError {
+  constructor(message: string, code = 'E_MODEL', options?: { cause?: unknown }) {
+    super(message, code, 3, options);
+  }
+}
+
+/** The requested execution provider cannot run here: exit code 3. */
+export class ProviderError extends McDropoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'E_PROVIDER', 3, options);
+  }
+}
+
+/** One input image cannot be used; the batch goes on and the run exits 1. */
+export class InputError extends McDropoutError {
+  readonly file: string;
+
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(message, 'E_INPUT', 1, options);
+    this.file = file;
+  }
+}
+
+/** Short text of any thrown value, for error rows and messages. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,14 @@
+/** mc-dropout as a library: the engine, the file pipeline, the statistics. The CLI uses only this. */
+export { McModel, type LoadOptions, type PredictOptions, type ModelInfo, type MaskSite } from './engine/mc-model.js';
+export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
+export { fillMask, imageKeyOf, freshSeed, type ImageKey } from './engine/masks.js';
+export { predictFiles, type ImageResult, type PredictFilesOptions } from './pipeline.js';
+export { resolvePreprocess, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';
+export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
+export { pixelsToTensor } from './preprocess/tensor.js';
+export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
+export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
+export { findStochasticSites, type StochasticSite } from './model/sites.js';
+export { readMetadata, METADATA_PREFIX, type ModelMetadata } from './model/metadata.js';
+export { BUNDLED_MODEL } from './paths.js';
+export * from './errors.js';

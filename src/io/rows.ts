@@ -1,0 +1,58 @@
+import type { ImageResult } from '../pipeline.js';
+import { topK } from '../stats/aggregate.js';
+
+/** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
+export const DECIMALS = 6;
+
+export const BASE_COLUMNS = [
+  'path', 'label', 'class_index', 'confidence', 'entropy', 'mutual_information',
+  'expected_entropy', 'variation_ratio', 'margin',
+] as const;
+
+/** Header of the CSV for a given top-k. */
+export function csvHeader(topk: number): string[] {
+  const columns: string[] = [...BASE_COLUMNS];
+  for (let k = 1; k <= topk; k++) columns.push(`top${k}_label`, `top${k}_prob`);
+  columns.push('status', 'error');
+  return columns;
+}
+
+function fixed(value: number): string {
+  return value.toFixed(DECIMALS);
+}
+
+/** One CSV record (unquoted values; the CSV writer quotes). */
+export function csvRecord(result: ImageResult, labels: readonly string[], topk: number): string[] {
+  if (result.status === 'error') {
+    return [result.file, ...Array<string>(BASE_COLUMNS.length - 1 + 2 * topk).fill(''), 'error', result.error];
+  }
+  const s = result.summary;
+  const record = [
+    result.file, labels[s.predicted] ?? String(s.predicted), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
+    fixed(s.mutualInformation), fixed(s.expectedEntropy), fixed(s.variationRatio), fixed(s.margin),
+  ];
+  for (const c of topK(s.mean, topk)) record.push(labels[c] ?? String(c), fixed(s.mean[c]!));
+  for (let k = Math.min(topk, s.mean.length); k < topk; k++) record.push('', '');
+  record.push('ok', '');
+  return record;
+}
+
+const round = (v: number): number => Number(v.toFixed(DECIMALS));
+
+/** One JSONL object; with perClass, the full mean and std vectors. */
+export function jsonRecord(result: ImageResult, labels: readonly string[], topk: number, perClass: boolean): Record<string, unknown> {
+  if (result.status === 'error') return { path: result.file, status: 'error', error: result.error };
+  const s = result.summary;
+  const record: Record<string, unknown> = {
+    path: result.file, label: labels[s.predicted] ?? String(s.predicted), class_index: s.predicted,
+    confidence: round(s.confidence), entropy: round(s.entropy), mutual_information: round(s.mutualInformation),
+    expected_entropy: round(s.expectedEntropy), variation_ratio: round(s.variationRatio), margin: round(s.margin),
+    topk: topK(s.mean, topk).map((c) => ({ label: labels[c] ?? String(c), class_index: c, prob: round(s.mean[c]!) })),
+    status: 'ok',
+  };
+  if (perClass) {
+    record.mean = Array.from(s.mean, round);
+    record.std = Array.from(s.std, round);
+  }
+  return record;
+}

@@ -1,0 +1,70 @@
+import { ConstantTable } from './constants.js';
+import { attributeFloat, defaultOpset, type ModelProto, type NodeProto } from './onnx.js';
+
+/** Random ops besides Dropout that models carry for stochastic depth, DropPath or DropBlock. */
+export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli', 'RandomUniform', 'RandomNormal', 'Multinomial'];
+
+/** A place in the graph where a forward pass can be random. */
+export interface StochasticSite {
+  /** Position of the node in graph.node. */
+  nodeIndex: number;
+  nodeName: string;
+  op: string;
+  /** Tensor the Dropout masks (Dropout only). */
+  input: string;
+  /** First output of the node. */
+  output: string;
+  /** Drop probability (Dropout only; NaN when it is not a constant). */
+  rate: number;
+  /** Random in onnxruntime inference as exported: training_mode constant true, or a random op. */
+  live: boolean;
+  /** Why the site is live or inert, for inspect and error messages. */
+  reason: string;
+}
+
+/** Every stochastic site of the top-level graph, in graph order. */
+export function findStochasticSites(model: ModelProto): StochasticSite[] {
+  const graph = model.graph ?? {};
+  const constants = new ConstantTable(graph);
+  const opset = defaultOpset(model);
+  const sites: StochasticSite[] = [];
+  (graph.node ?? []).forEach((node, nodeIndex) => {
+    const op = node.opType ?? '';
+    const isDefaultDomain = !node.domain || node.domain === 'ai.onnx';
+    if (!isDefaultDomain) return;
+    if (op === 'Dropout') sites.push(dropoutSite(node, nodeIndex, opset, constants));
+    else if (RANDOM_OPS.includes(op)) {
+      sites.push({
+        nodeIndex, nodeName: node.name || `${op}_${nodeIndex}`, op,
+        input: node.input?.[0] ?? '', output: node.output?.[0] ?? '',
+        rate: NaN, live: true, reason: `${op} draws from onnxruntime's generator on every run`,
+      });
+    }
+  });
+  return sites;
+}
+
+function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constants: ConstantTable): StochasticSite {
+  const base = {
+    nodeIndex,
+    nodeName: node.name || `Dropout_${nodeIndex}`,
+    op: 'Dropout',
+    input: node.input?.[0] ?? '',
+    output: node.output?.[0] ?? '',
+  };
+  if (opset < 12) {
+    // before opset 12 Dropout had no training mode: inference runtimes treat it as identity
+    return { ...base, rate: attributeFloat(node, 'ratio', 0.5), live: false, reason: `opset ${opset} Dropout is identity at inference` };
+  }
+  const ratioName = node.input?.[1];
+  const rate = ratioName ? constants.scalar(ratioName) ?? NaN : 0.5;
+  const trainingName = node.input?.[2];
+  if (!trainingName) return { ...base, rate, live: false, reason: 'no training_mode input (defaults to false)' };
+  const training = constants.scalar(trainingName);
+  if (training === undefined) {
+    return { ...base, rate, live: false, reason: `training_mode '${trainingName}' is not a constant` };
+  }
+  return training !== 0
+    ? { ...base, rate, live: true, reason: 'training_mode is constant true' }
+    : { ...base, rate, live: false, reason: 'training_mode is constant false' };
+}

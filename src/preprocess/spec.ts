@@ -1,0 +1,70 @@
+import { UsageError } from '../errors.js';
+import type { ChannelOrder, Interpolation, Layout, ModelMetadata, ResizeMode } from '../model/metadata.js';
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+/** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
+export const DEFAULT_PIXEL_LIMIT = 100_000_000;
+
+/** Everything that turns an image file into the model's input tensor. */
+export interface PreprocessSpec {
+  height: number;
+  width: number;
+  layout: Layout;
+  channelOrder: ChannelOrder;
+  mean: number[];
+  std: number[];
+  resize: ResizeMode;
+  interpolation: Interpolation;
+  /** center-crop: shorter side goes to size / cropFraction before the crop. */
+  cropFraction: number;
+  /** 'remove' drops alpha (PIL convert('RGB')); 'flatten' composites on `background`. */
+  alpha: 'remove' | 'flatten';
+  /** RGB 0-255, for alpha flatten and pad. */
+  background: [number, number, number];
+  pixelLimit: number;
+}
+
+/** User flags over model metadata over defaults (ImageNet, stretch, bilinear). */
+export type PreprocessOverrides = Partial<Omit<PreprocessSpec, 'height' | 'width' | 'layout'>>;
+
+export function resolvePreprocess(
+  model: { height: number; width: number; layout: Layout; metadata: ModelMetadata },
+  overrides: PreprocessOverrides = {},
+): PreprocessSpec {
+  const meta = model.metadata;
+  const spec: PreprocessSpec = {
+    height: model.height,
+    width: model.width,
+    layout: model.layout,
+    channelOrder: overrides.channelOrder ?? meta.channelOrder ?? 'RGB',
+    mean: overrides.mean ?? meta.mean ?? IMAGENET_MEAN,
+    std: overrides.std ?? meta.std ?? IMAGENET_STD,
+    resize: overrides.resize ?? meta.resize ?? 'stretch',
+    interpolation: overrides.interpolation ?? meta.interpolation ?? 'bilinear',
+    cropFraction: overrides.cropFraction ?? meta.cropFraction ?? 0.875,
+    alpha: overrides.alpha ?? 'remove',
+    background: overrides.background ?? [0, 0, 0],
+    pixelLimit: overrides.pixelLimit ?? DEFAULT_PIXEL_LIMIT,
+  };
+  if (spec.std.some((s) => s === 0)) throw new UsageError(`Expected non-zero std values but received [${spec.std.join(', ')}]`);
+  return spec;
+}
+
+/** Parses a colour: #rgb, #rrggbb, or r,g,b with 0-255 integers. */
+export function parseColour(text: string): [number, number, number] {
+  const value = text.trim();
+  let match = /^#?([0-9a-f]{6})$/i.exec(value);
+  if (match) {
+    const n = parseInt(match[1]!, 16);
+    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+  }
+  match = /^#?([0-9a-f]{3})$/i.exec(value);
+  if (match) {
+    const [r, g, b] = [...match[1]!].map((h) => parseInt(h + h, 16));
+    return [r!, g!, b!];
+  }
+  const parts = value.split(',').map((p) => Number(p.trim()));
+  if (parts.length === 3 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255)) return parts as [number, number, number];
+  throw new UsageError(`Expected a colour as #rrggbb or r,g,b (0-255) but received '${text}'`);
+}

@@ -1,0 +1,121 @@
+/**
+ * Monte Carlo aggregation: pure maths, no imports from the rest of the project.
+ * All logs are natural (nats). Inputs are per-pass class probabilities or logits.
+ */
+
+/** Uncertainty summary of one image over T passes. */
+export interface McSummary {
+  /** Mean softmax over passes, length C. */
+  mean: Float64Array;
+  /** Population standard deviation of each class probability across passes, length C. */
+  std: Float64Array;
+  /** argmax of the mean (lowest index on ties). */
+  predicted: number;
+  /** max of the mean probabilities. */
+  confidence: number;
+  /** Predictive entropy H[mean p], nats. */
+  entropy: number;
+  /** Expected entropy E_t H[p_t], nats (aleatoric part). */
+  expectedEntropy: number;
+  /** Mutual information (BALD) = entropy - expectedEntropy, nats (epistemic part); clamped at 0. */
+  mutualInformation: number;
+  /** 1 - (passes voting for the modal class) / T. */
+  variationRatio: number;
+  /** Top-1 minus top-2 mean probability. */
+  margin: number;
+  /** Number of passes T. */
+  passes: number;
+}
+
+/** Numerically stable softmax of each row of `logits` ([rows, C] row-major), in float64. */
+export function softmaxRows(logits: ArrayLike<number>, classes: number): Float64Array {
+  const rows = logits.length / classes;
+  const out = new Float64Array(logits.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[base + c]!);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      const e = Math.exp(logits[base + c]! - max);
+      out[base + c] = e;
+      sum += e;
+    }
+    for (let c = 0; c < classes; c++) out[base + c]! /= sum;
+  }
+  return out;
+}
+
+/** Shannon entropy in nats of one probability vector; 0 log 0 = 0. */
+export function entropy(p: ArrayLike<number>, offset = 0, length = p.length - offset): number {
+  let h = 0;
+  for (let c = 0; c < length; c++) {
+    const v = p[offset + c]!;
+    if (v > 0) h -= v * Math.log(v);
+  }
+  return h;
+}
+
+/** Index of the largest value (lowest index on ties). */
+export function argmax(v: ArrayLike<number>, offset = 0, length = v.length - offset): number {
+  let best = 0;
+  for (let c = 1; c < length; c++) if (v[offset + c]! > v[offset + best]!) best = c;
+  return best;
+}
+
+/** Summarises T passes of one image. probs: [T, C] row-major, each row summing to 1. */
+export function summarize(probs: ArrayLike<number>, classes: number): McSummary {
+  const passes = probs.length / classes;
+  if (!Number.isInteger(passes) || passes < 1) {
+    throw new RangeError(`Expected [T, ${classes}] probabilities but received ${probs.length} values`);
+  }
+  const mean = new Float64Array(classes);
+  const votes = new Uint32Array(classes);
+  let expectedEntropy = 0;
+  for (let t = 0; t < passes; t++) {
+    const base = t * classes;
+    for (let c = 0; c < classes; c++) mean[c]! += probs[base + c]!;
+    expectedEntropy += entropy(probs, base, classes);
+    votes[argmax(probs, base, classes)]! += 1;
+  }
+  for (let c = 0; c < classes; c++) mean[c]! /= passes;
+  expectedEntropy /= passes;
+
+  const std = new Float64Array(classes);
+  for (let t = 0; t < passes; t++) {
+    const base = t * classes;
+    for (let c = 0; c < classes; c++) {
+      const d = probs[base + c]! - mean[c]!;
+      std[c]! += d * d;
+    }
+  }
+  for (let c = 0; c < classes; c++) std[c] = Math.sqrt(std[c]! / passes);
+
+  const predicted = argmax(mean);
+  const order = topK(mean, Math.min(2, classes));
+  const confidence = mean[predicted]!;
+  const second = order.length > 1 ? mean[order[1]!]! : 0;
+  const predictive = entropy(mean);
+  let modalVotes = 0;
+  for (let c = 0; c < classes; c++) modalVotes = Math.max(modalVotes, votes[c]!);
+  return {
+    mean,
+    std,
+    predicted,
+    confidence,
+    entropy: predictive,
+    expectedEntropy,
+    // float rounding can make H[mean] a hair below E[H] when all passes agree
+    mutualInformation: Math.max(0, predictive - expectedEntropy),
+    variationRatio: 1 - modalVotes / passes,
+    margin: confidence - second,
+    passes,
+  };
+}
+
+/** Indices of the k largest values, largest first (lower index first on ties). */
+export function topK(v: ArrayLike<number>, k: number): number[] {
+  const indices = Array.from({ length: v.length }, (_, i) => i);
+  indices.sort((a, b) => v[b]! - v[a]! || a - b);
+  return indices.slice(0, Math.max(0, Math.min(k, v.length)));
+}

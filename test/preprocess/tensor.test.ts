@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pixelsToTensor } from '../../src/preprocess/tensor.js';
+
+const spec = { height: 1, width: 2, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1], channelOrder: 'RGB' as const, layout: 'NCHW' as const };
+
+describe('pixelsToTensor', () => {
+  // two pixels: (255, 0, 51) and (0, 255, 102)
+  const rgb = Uint8Array.from([255, 0, 51, 0, 255, 102]);
+
+  it('NCHW: planes R, G, B with (v/255 - mean)/std', () => {
+    const t = pixelsToTensor(rgb, spec);
+    assert.deepEqual(Array.from(t), [1, -1, -2, 2, Math.fround(Math.fround(0.2) - 0.5), Math.fround(Math.fround(0.4) - 0.5)]);
+  });
+
+  it('NHWC interleaves, BGR swaps the channels', () => {
+    const nhwc = pixelsToTensor(rgb, { ...spec, layout: 'NHWC' });
+    assert.deepEqual(Array.from(nhwc).slice(0, 3), [1, -2, Math.fround(Math.fround(0.2) - 0.5)]);
+    const bgr = pixelsToTensor(rgb, { ...spec, channelOrder: 'BGR' });
+    // mean/std are always given in R,G,B order: blue comes first, normalized with blue's statistics
+    assert.deepEqual(Array.from(bgr).slice(0, 2), [Math.fround(Math.fround(0.2) - 0.5), Math.fround(Math.fround(0.4) - 0.5)]);
+  });
+
+  it('rejects a buffer of the wrong size', () => {
+    assert.throws(() => pixelsToTensor(new Uint8Array(5), spec), /Expected 6 RGB bytes but received 5/);
+  });
+});
