@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { InputError } from '../../src/errors.js';
+import { decodeToPixels, loadImageTensor } from '../../src/preprocess/decode.js';
+import { resolvePreprocess, type PreprocessSpec } from '../../src/preprocess/spec.js';
+import { ROOT } from '../helpers/cli.js';
+
+const ODD = path.join(ROOT, 'fixtures', 'odd');
+const BAD = path.join(ROOT, 'fixtures', 'bad');
+const spec: PreprocessSpec = resolvePreprocess({ height: 32, width: 32, layout: 'NCHW', metadata: {} });
+const odd = (name: string) => path.join(ODD, name);
+
+async function sameTensor(file: string, reference: string, options: Partial<PreprocessSpec> = {}): Promise<void> {
+  const a = await loadImageTensor(odd(file), { ...spec, ...options });
+  const b = await loadImageTensor(odd(reference), { ...spec, ...options });
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  assert.ok(worst <= 1e-6, `${file} vs ${reference}: max abs diff ${worst}`);
+}
+
+/** Mean absolute difference in 8-bit pixel units. */
+async function pixelDistance(file: string, reference: string): Promise<number> {
+  const a = await decodeToPixels(odd(file), spec);
+  const b = await decodeToPixels(odd(reference), spec);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+describe('decoding odd images to the exact tensor', () => {
+  it('grayscale PNG replicates gray into R, G and B', () => sameTensor('gray.png', 'gray-as-rgb.png'));
+  it('grayscale+alpha PNG drops alpha', () => sameTensor('gray-alpha.png', 'gray-as-rgb.png'));
+  it('RGBA PNG drops alpha by default, like PIL convert("RGB")', () => sameTensor('rgba.png', 'rgb.png'));
+  it('palette PNG with transparency decodes to its palette colours', () => sameTensor('palette-transparent.png', 'palette-as-rgb.png'));
+  it('16-bit RGB PNG becomes the same 8-bit values', () => sameTensor('rgb16.png', 'rgb.png'));
+  it('16-bit grayscale PNG becomes the same 8-bit gray', () => sameTensor('gray16.png', 'gray-as-rgb.png'));
+  it('lossless WebP', () => sameTensor('lossless.webp', 'rgb.png'));
+  it('TIFF', () => sameTensor('image.tiff', 'rgb.png'));
+  it('a symlink reads its target', () => sameTensor('link-to-rgb.png', 'rgb.png'));
+
+  it('lossy encodings land close to the source (mean abs diff under 5 of 255)', async () => {
+    // measured: JPEG q95 3.97 (4:2:0 chroma subsampling of the pattern's sawtooth blue), AVIF 1.84
+    for (const file of ['progressive.jpg', 'UPPER.JPG', 'image.avif']) {
+      const distance = await pixelDistance(file, 'rgb.png');
+      assert.ok(distance < 5, `${file}: ${distance}`);
+    }
+  });
+
+  it('CMYK JPEG is converted to sRGB through an ICC profile (near the RGB source)', async () => {
+    // The fixture was written by PIL's naive RGB->CMYK (C = 255 - R, K = 0); libvips converts it
+    // back through a CMYK profile, so it lands near but not on the source: measured 24.1 of 255.
+    const distance = await pixelDistance('cmyk.jpg', 'rgb.png');
+    assert.ok(distance < 30, `cmyk.jpg: mean abs diff ${distance} of 255`);
+  });
+
+  it('EXIF orientation 6 is applied: the stored left half (red) ends on top', async () => {
+    const pixels = await decodeToPixels(odd('exif-orientation-6.jpg'), spec);
+    const at = (x: number, y: number) => Array.from(pixels.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3));
+    const [topR, , topB] = at(16, 4);
+    const [bottomR, , bottomB] = at(16, 28);
+    assert.ok(topR! > 180 && topB! < 80, `top ${at(16, 4)}`);
+    assert.ok(bottomB! > 180 && bottomR! < 80, `bottom ${at(16, 28)}`);
+  });
+
+  it('animated GIF uses its first frame (red)', async () => {
+    const pixels = await decodeToPixels(odd('animated.gif'), spec);
+    assert.ok(pixels[0]! > 200 && pixels[2]! < 50, `first pixel ${Array.from(pixels.subarray(0, 3))}`);
+  });
+
+  it('1x1 and 4000x10 images are resized to the model size', async () => {
+    const one = await decodeToPixels(odd('one-pixel.png'), spec);
+    assert.equal(one.length, 32 * 32 * 3);
+    assert.deepEqual(Array.from(one.subarray(0, 3)), [10, 200, 30]);
+    assert.equal((await decodeToPixels(odd('wide-4000x10.png'), spec)).length, 32 * 32 * 3);
+  });
+
+  it('--alpha flatten composites on the background colour', async () => {
+    const flat = await decodeToPixels(odd('rgba.png'), { ...spec, alpha: 'flatten', background: [255, 255, 255] });
+    const plain = await decodeToPixels(odd('rgb.png'), spec);
+    // pixel 1 has alpha 5: almost all white
+    assert.ok(flat[3]! > 245 && flat[4]! > 245, `${Array.from(flat.subarray(3, 6))}`);
+    // pixel 51 has alpha 255: the colour itself
+    assert.deepEqual(Array.from(flat.subarray(51 * 3, 51 * 3 + 3)), Array.from(plain.subarray(51 * 3, 51 * 3 + 3)));
+  });
+});
+
+describe('broken files are errors that name the file and the reason', () => {
+  const cases: [string, RegExp][] = [
+    ['zero-byte.jpg', /zero-byte\.jpg: cannot decode image/],
+    ['truncated.jpg', /truncated\.jpg: cannot decode image \(.*(premature|truncated|end of|corrupt).*\)/i],
+    ['text.png', /text\.png: cannot decode image \(not an image sharp can read\)/],
+    ['bomb-60000x60000.png', /bomb-60000x60000\.png: cannot decode image \(.*pixel limit.*--max-pixels\)/i],
+  ];
+  for (const [file, pattern] of cases) {
+    it(file, async () => {
+      await assert.rejects(loadImageTensor(path.join(BAD, file), spec), (error: unknown) => {
+        assert.ok(error instanceof InputError);
+        assert.equal(error.file, path.join(BAD, file));
+        assert.match(error.message, pattern);
+        return true;
+      });
+    });
+  }
+});
