@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, McDropoutError } from '../errors.js';
 import { BUNDLED_MODEL } from '../paths.js';
 import { choice, colour, fraction, integer, seed, size, triple } from './parsers.js';
+import { runDoctor } from './doctor.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -64,6 +65,13 @@ Examples:
 ${EXIT_CODES}`)
     .action(async (paths: string[], options: PredictCliOptions) => {
       setExitCode(await runPredict(paths, options, version));
+    });
+
+  program.command('doctor')
+    .description('check onnxruntime-node\'s CUDA provider, CUDA/cuDNN libraries and the GPU; exit 0 when --device auto would use the GPU, else 1')
+    .option('--json', 'machine-readable report', false)
+    .action((options: { json: boolean }) => {
+      setExitCode(runDoctor(options));
     });
 
   program.addHelpText('after', EXIT_CODES);

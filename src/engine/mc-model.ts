@@ -317,7 +317,7 @@ async function openSession(model: Uint8Array, options: LoadOptions, file: string
   const diagnosis = diagnoseCuda(gatherCudaFacts());
   if (!diagnosis.ready) {
     if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${diagnosis.explanation}. Fix: ${diagnosis.fix}`);
-    options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}`);
+    options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}. --device cpu skips this check.`);
     return cpu();
   }
   try {

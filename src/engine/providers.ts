@@ -74,7 +74,7 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
       ready: false,
       missing: 'provider-library',
       explanation: `onnxruntime-node's CUDA provider is not installed (${absentFiles.join(', ')} missing in ${facts.providerFolder})`,
-      fix: `${INSTALL_PROVIDER_COMMAND}   (run in the mc-dropout folder; needs internet)`,
+      fix: `${INSTALL_PROVIDER_COMMAND} (in the mc-dropout folder; needs internet)`,
     };
   }
   const absentLibraries = facts.libraries.filter((l) => !l.path).map((l) => l.name);

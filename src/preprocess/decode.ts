@@ -24,7 +24,7 @@ export async function decodeToPixels(file: string, spec: PreprocessSpec): Promis
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (error) {
-    throw new InputError(file, `${file}: cannot decode image (${explain(error)})`, { cause: error });
+    throw new InputError(file, `${file}: cannot decode image (${explain(error, spec)})`, { cause: error });
   }
 }
 
@@ -38,24 +38,33 @@ async function applyGeometry(image: Sharp, spec: PreprocessSpec, background: Col
   const { width, height } = spec;
   if (spec.resize === 'stretch') return image.resize(width, height, { fit: 'fill', kernel });
   if (spec.resize === 'pad') return image.resize(width, height, { fit: 'contain', background, kernel });
-  // center-crop: shorter side to size / cropFraction, then the central height x width
+  // center-crop as torchvision's Resize(int(size / crop_fraction)) + CenterCrop(size):
+  // the shorter side goes to S, the longer to int(S * long / short), the crop offset rounds half to even
   const meta = await image.metadata();
-  const oriented = (meta.orientation ?? 1) >= 5;
-  const srcW = (oriented ? meta.height : meta.width) ?? width;
-  const srcH = (oriented ? meta.width : meta.height) ?? height;
+  const turned = (meta.orientation ?? 1) >= 5;
+  const srcW = (turned ? meta.height : meta.width) ?? width;
+  const srcH = (turned ? meta.width : meta.height) ?? height;
   const shorter = Math.floor(Math.min(height, width) / spec.cropFraction);
-  const scale = shorter / Math.min(srcW, srcH);
-  const resizedW = Math.max(width, Math.round(srcW * scale));
-  const resizedH = Math.max(height, Math.round(srcH * scale));
-  const resized = sharp(await image.resize(resizedW, resizedH, { fit: 'fill', kernel }).toBuffer());
-  return resized.extract({
-    left: Math.floor((resizedW - width) / 2), top: Math.floor((resizedH - height) / 2), width, height,
+  const [resizedW, resizedH] = srcW <= srcH
+    ? [shorter, Math.floor((shorter * srcH) / srcW)]
+    : [Math.floor((shorter * srcW) / srcH), shorter];
+  // extract after resize in one pipeline crops the resized image (sharp's documented order)
+  return image.resize(resizedW, resizedH, { fit: 'fill', kernel }).extract({
+    left: roundHalfEven((resizedW - width) / 2), top: roundHalfEven((resizedH - height) / 2), width, height,
   });
 }
 
-function explain(error: unknown): string {
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(value: number): number {
+  const floor = Math.floor(value);
+  const diff = value - floor;
+  if (diff !== 0.5) return Math.round(value);
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+function explain(error: unknown, spec: PreprocessSpec): string {
   const text = describeError(error);
-  if (/pixel limit/i.test(text)) return `${text}; the image is larger than the pixel limit (--max-pixels)`;
+  if (/pixel limit/i.test(text)) return `more than ${spec.pixelLimit} pixels, refused as a possible decompression bomb; raise --max-pixels if it is genuine`;
   if (/unsupported image format/i.test(text)) return 'not an image sharp can read';
   return text.replace(/\s+/g, ' ').trim();
 }

@@ -1,0 +1,44 @@
+import { diagnoseCuda, gatherCudaFacts } from '../engine/providers.js';
+import { onnxruntimeVersion } from '../engine/runtime.js';
+
+/** `mc-dropout doctor`: what CUDA needs and what is here. Returns 0 when auto would use the GPU. */
+export function runDoctor(options: { json: boolean }): number {
+  const facts = gatherCudaFacts();
+  const cuda = diagnoseCuda(facts);
+  const report = {
+    onnxruntime_node: onnxruntimeVersion,
+    provider_folder: facts.providerFolder,
+    provider_files: facts.providerFiles,
+    cuda_libraries: facts.libraries.map((l) => ({ name: l.name, path: l.path ?? null })),
+    gpus: facts.gpus,
+    driver: facts.driver ?? null,
+    devices: {
+      cpu: { ready: true },
+      cuda: { ready: cuda.ready, missing: cuda.missing ?? null, explanation: cuda.explanation, fix: cuda.fix || null },
+    },
+    default_device: cuda.ready ? 'cuda' : 'cpu',
+  };
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    const mark = (ok: boolean) => (ok ? 'found  ' : 'MISSING');
+    const lines = [
+      `onnxruntime-node ${onnxruntimeVersion}`,
+      `CUDA provider files in ${facts.providerFolder}:`,
+      ...facts.providerFiles.map((f) => `  ${mark(f.present)} ${f.file}`),
+      'CUDA 12 / cuDNN 9 libraries the provider loads (dynamic loader and LD_LIBRARY_PATH):',
+      ...facts.libraries.map((l) => `  ${mark(Boolean(l.path))} ${l.name}${l.path ? `  ${l.path}` : ''}`),
+      `GPU: ${facts.gpus.length > 0 ? `${facts.gpus.join(', ')} (driver ${facts.driver ?? 'unknown'})` : 'none found (nvidia-smi lists none)'}`,
+      '',
+      'cpu:  ready',
+      `cuda: ${cuda.ready ? 'ready' : `not ready: ${cuda.explanation}`}`,
+      `predict --device auto runs on: ${report.default_device}`,
+    ];
+    if (!cuda.ready) {
+      lines.push('', 'To use the GPU:', `  ${cuda.fix}`);
+      if (cuda.missing === 'provider-library') lines.push('  then install CUDA 12 and cuDNN 9 runtime libraries if this report lists them as MISSING');
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return cuda.ready ? 0 : 1;
+}
