@@ -4,6 +4,7 @@ import { describeError, ModelError, ProviderError, UsageError } from '../errors.
 import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata.js';
 import { decodeModel, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
 import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
+import { activationNames, splitAtStochasticSources } from '../model/split.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
@@ -25,6 +26,8 @@ export interface LoadOptions {
   maxRowsPerRun?: number;
   /** Allow loading a model with no stochastic site (deterministic runs only). */
   allowDeterministic?: boolean;
+  /** 'auto' (default) computes the deterministic trunk once per image when it can; 'off' runs the whole graph per pass. */
+  trunkReuse?: 'auto' | 'off';
   /** Graph optimization level of the session (default 'all'; dropout stays live at every level). */
   optimization?: OptimizationLevel;
   /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
@@ -77,11 +80,27 @@ export interface ModelInfo {
 /** Default budget of input floats per session run: bounds the activations a run holds. */
 const ROW_BUDGET_FLOATS = 32 * 1024 * 1024;
 
+/** How the passes are computed: all of the graph per pass, or a deterministic trunk once per image. */
+export interface ExecutionPlan {
+  /** Trunk reuse applies: the trunk runs once per image, only the head runs T times. */
+  trunkReuse: boolean;
+  /** Tensors the head reads per row (the image input when there is no trunk). */
+  cutTensors: string[];
+  /** Per-row shape of each cut tensor. */
+  cutShapes: number[][];
+  trunkNodes: number;
+  headNodes: number;
+  /** Why trunk reuse does or does not apply, for inspect and logs. */
+  reason: string;
+}
+
 /** An ONNX classifier whose dropout stays live at full optimization, with masks drawn by seed. */
 export class McModel {
   private constructor(
     readonly info: ModelInfo,
-    private readonly session: RuntimeSession,
+    readonly plan: ExecutionPlan,
+    private readonly head: RuntimeSession,
+    private readonly trunk: RuntimeSession | undefined,
     private readonly maxRowsPerRun: number,
   ) {}
 
@@ -100,22 +119,36 @@ export class McModel {
     const sites = findStochasticSites(proto);
     const chosen = chooseMaskSites(sites, file, options);
     const rates = chosen.map((site, k) => siteRate(site, k, metadata, options.dropoutRate, file));
-
-    const rowShapes = await probeRowShapes(proto, chosen, io, file);
-    const maskSites = chosen.map((site, k) => ({
-      site, rate: rates[k]!, rowShape: rowShapes[k]!, rowSize: rowShapes[k]!.reduce((a, b) => a * b, 1),
-    }));
-    const runnable = encodeModel(rewriteDropoutsAsMaskInputs(proto, chosen));
-    const { session, provider, deviceId } = await openSession(runnable, options, file);
-
-    const inputFloats = io.channels * io.height * io.width + maskSites.reduce((a, s) => a + s.rowSize, 0);
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
-    const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(1024, Math.floor(ROW_BUDGET_FLOATS / inputFloats)));
+    const wantSplit = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0;
+
+    const probe = await probeModel(proto, chosen, io, wantSplit, file);
+    const maskSites = chosen.map((site, k) => ({
+      site, rate: rates[k]!, rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
+    }));
+    const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen);
+    const split = wantSplit ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor) : undefined;
+    const imageShape = io.inputDims.slice(1);
+    const plan: ExecutionPlan = split
+      ? {
+        trunkReuse: true, cutTensors: split.cutTensors,
+        cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
+        trunkNodes: split.trunkNodes, headNodes: split.headNodes,
+        reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
+      }
+      : {
+        trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0,
+        headNodes: rewritten.graph!.node!.length, reason: noSplitReason(options, staticBatch, chosen.length),
+      };
+
+    const opened = await openSessions(split ? [encodeModel(split.head), encodeModel(split.trunk)] : [encodeModel(rewritten)], options, file);
+    const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
+    const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats)));
     const info: ModelInfo = {
       path: file, sha256: createHash('sha256').update(bytes).digest('hex'),
-      ...io, sites, maskSites, metadata, provider, deviceId,
+      ...io, sites, maskSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
-    return new McModel(info, session, maxRowsPerRun);
+    return new McModel(info, plan, opened.sessions[0]!, opened.sessions[1], maxRowsPerRun);
   }
 
   /** Elements of one preprocessed image: channels x height x width. */
@@ -142,33 +175,55 @@ export class McModel {
         throw new UsageError(`Expected ${this.imageSize} values for image ${i} but received ${image.length}`);
       }
     }
-    const keys = images.map((image) => imageKeyOf(image));
-    const rows: Row[] = [];
-    if (options.strategy === 'sequential') {
-      for (let t = 0; t < passes; t++) for (let i = 0; i < images.length; i++) rows.push({ image: i, pass: t });
-    } else {
-      for (let i = 0; i < images.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t });
-    }
     const classes = this.info.classes;
     const results = images.map(() => new Float64Array(passes * classes));
-    const perRun = options.strategy === 'sequential' ? Math.min(this.maxRowsPerRun, images.length) : this.maxRowsPerRun;
-    for (let start = 0; start < rows.length; start += perRun) {
-      const chunk = rows.slice(start, start + perRun);
-      const scores = await this.runRows(chunk, images, keys, options);
-      chunk.forEach((row, r) => results[row.image]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+    // images per group: enough to fill a run with their passes, and a trunk run of that many images
+    const perGroup = Math.max(1, Math.floor(this.maxRowsPerRun / passes));
+    for (let g = 0; g < images.length; g += perGroup) {
+      const group = images.slice(g, g + perGroup);
+      const keys = group.map((image) => imageKeyOf(image));
+      const cuts = await this.runTrunk(group);
+      const rows: Row[] = [];
+      if (options.strategy === 'sequential') {
+        for (let t = 0; t < passes; t++) for (let i = 0; i < group.length; i++) rows.push({ image: i, pass: t });
+      } else {
+        for (let i = 0; i < group.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t });
+      }
+      const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
+      for (let start = 0; start < rows.length; start += perRun) {
+        const chunk = rows.slice(start, start + perRun);
+        const scores = await this.runHead(chunk, cuts, keys, options);
+        chunk.forEach((row, r) => results[g + row.image]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+      }
     }
     return results;
   }
 
-  /** One session run over the given rows; returns the raw outputs [rows, C]. */
-  private async runRows(rows: Row[], images: readonly Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
-    const { info } = this;
+  /** Per cut tensor, the group's rows stacked [n, ...]: the images themselves, or the trunk's outputs. */
+  private async runTrunk(images: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { plan, info } = this;
+    const stacked = new Float32Array(images.length * this.imageSize);
+    images.forEach((image, i) => stacked.set(image, i * this.imageSize));
+    if (!this.trunk) return [stacked];
+    const feeds = { [info.inputName]: { data: stacked, dims: [images.length, ...info.inputDims.slice(1)] } };
+    const outputs = plan.cutTensors.filter((t) => t !== info.inputName);
+    const result = await this.guard(() => this.trunk!.run(feeds, outputs));
+    return plan.cutTensors.map((t) => (t === info.inputName ? stacked : result[t]!.data));
+  }
+
+  /** One head run over the given rows (copies of their images' cut tensors, with masks); raw outputs [rows, C]. */
+  private async runHead(rows: Row[], cuts: Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
+    const { info, plan } = this;
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
-    const inputDims = [batch, ...info.inputDims.slice(1)];
-    const input = new Float32Array(batch * this.imageSize);
-    rows.forEach((row, r) => input.set(images[row.image]!, r * this.imageSize));
-    const feeds: Record<string, HostTensor> = { [info.inputName]: { data: input, dims: inputDims } };
+    const feeds: Record<string, HostTensor> = {};
+    plan.cutTensors.forEach((name, c) => {
+      const shape = plan.cutShapes[c]!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(batch * size);
+      rows.forEach((row, r) => data.set(cuts[c]!.subarray(row.image * size, (row.image + 1) * size), r * size));
+      feeds[name] = { data, dims: [batch, ...shape] };
+    });
     info.maskSites.forEach((mask, k) => {
       const data = new Float32Array(batch * mask.rowSize);
       for (let r = 0; r < batch; r++) {
@@ -179,18 +234,29 @@ export class McModel {
       }
       feeds[maskInputName(k)] = { data, dims: [batch, ...mask.rowShape] };
     });
-    let output: HostTensor;
-    try {
-      output = (await this.session.run(feeds, [info.outputName]))[info.outputName]!;
-    } catch (error) {
-      throw new ModelError(`${info.path}: onnxruntime failed to run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
-    }
+    const output = (await this.guard(() => this.head.run(feeds, [info.outputName])))[info.outputName]!;
     return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
   }
 
-  async dispose(): Promise<void> {
-    await this.session.release();
+  private async guard<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new ModelError(`${this.info.path}: onnxruntime failed to run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+    }
   }
+
+  async dispose(): Promise<void> {
+    await this.head.release();
+    await this.trunk?.release();
+  }
+}
+
+function noSplitReason(options: LoadOptions, staticBatch: number, sites: number): string {
+  if (sites === 0) return 'no dropout site whose masks mc-dropout draws';
+  if (options.trunkReuse === 'off') return 'trunk reuse turned off';
+  if (staticBatch) return `the batch dimension is fixed to ${staticBatch}`;
+  return 'no deterministic part before the stochastic sites is worth running once';
 }
 
 interface Row {
@@ -282,37 +348,66 @@ function siteRate(site: StochasticSite, k: number, metadata: ModelMetadata, over
   throw new ModelError(`${file}: the rate of ${site.nodeName} is not a constant; give one with --dropout-rate`);
 }
 
-/** Reads each site's per-row shape from one run of the original graph on a zero image. */
-async function probeRowShapes(model: ModelProto, sites: StochasticSite[], io: ModelIo, file: string): Promise<number[][]> {
-  if (sites.length === 0) return [];
-  const batch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 1;
-  const dims = [batch, ...io.inputDims.slice(1)];
-  const image: HostTensor = { data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims };
-  const names = sites.map((s) => s.input);
-  const internal = names.filter((n) => n !== io.inputName);
-  const probe = await RuntimeSession.create(encodeModel(exposeTensors(model, internal)), { provider: 'cpu', deviceId: 0, threads: 1 });
+interface ProbeResult {
+  /** Per-row shape of the tensor each chosen site masks. */
+  siteShapes: number[][];
+  /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
+  batchMajor: Set<string>;
+  /** Per-row shapes of the batch-major activations. */
+  activationShapes: Map<string, number[]>;
+}
+
+/**
+ * Runs the original graph on zero images with its intermediate tensors exposed, to learn each
+ * site's mask shape and, for trunk reuse, which activations are batch-major.
+ */
+async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
+  const result: ProbeResult = { siteShapes: [], batchMajor: new Set(), activationShapes: new Map() };
+  if (sites.length === 0) return result;
+  const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
+  const names = [...new Set([...sites.map((s) => s.input), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
+  const imageRow = io.inputDims.slice(1);
+  const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
+  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1 }, file);
   try {
-    const outputs = await probe.run({ [io.inputName]: image }, internal);
-    return names.map((name, k) => {
-      const shape = name === io.inputName ? dims : outputs[name]!.dims;
-      if (shape[0] !== batch) {
-        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${sites[k]!.nodeName} drops (shape [${shape.join(', ')}])`);
+    const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
+    const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, names) : undefined;
+    result.siteShapes = sites.map((site) => {
+      const shape = site.input === io.inputName ? [staticBatch || 1, ...imageRow] : one[site.input]!.dims;
+      if (shape[0] !== (staticBatch || 1)) {
+        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}])`);
       }
       return shape.slice(1);
     });
+    if (two) {
+      for (const name of names) {
+        const a = one[name]!;
+        const b = two[name]!;
+        if (a.type === 'float32' && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
+          result.batchMajor.add(name);
+          result.activationShapes.set(name, a.dims.slice(1));
+        }
+      }
+    }
+    return result;
   } catch (error) {
     if (error instanceof ModelError) throw error;
     throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
   } finally {
-    await probe.release();
+    await session.release();
   }
 }
 
-async function openSession(model: Uint8Array, options: LoadOptions, file: string): Promise<{ session: RuntimeSession; provider: Provider; deviceId: number }> {
+/** Opens each model on the requested provider (all on the same one), with CUDA fallback rules. */
+async function openSessions(models: Uint8Array[], options: LoadOptions, file: string): Promise<{ sessions: RuntimeSession[]; provider: Provider; deviceId: number }> {
   const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
-  const cpu = async () => ({ session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file), provider: 'cpu' as const, deviceId: 0 });
+  const cpu = async () => {
+    const sessions: RuntimeSession[] = [];
+    for (const model of models) sessions.push(await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file));
+    return { sessions, provider: 'cpu' as const, deviceId: 0 };
+  };
   if (request.kind === 'cpu') return cpu();
   const diagnosis = diagnoseCuda(gatherCudaFacts());
   if (!diagnosis.ready) {
@@ -320,10 +415,12 @@ async function openSession(model: Uint8Array, options: LoadOptions, file: string
     options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}. --device cpu skips this check.`);
     return cpu();
   }
+  const sessions: RuntimeSession[] = [];
   try {
-    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization });
-    return { session, provider: 'cuda', deviceId: request.deviceId };
+    for (const model of models) sessions.push(await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization }));
+    return { sessions, provider: 'cuda', deviceId: request.deviceId };
   } catch (error) {
+    for (const session of sessions) await session.release();
     const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;
     if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${reason}`, { cause: error });
     options.onWarning?.(`running on CPU: ${reason}`);

@@ -61,6 +61,16 @@ export class RuntimeSession {
     return out;
   }
 
+  /** Runs the session and returns only the dims and element types of the named outputs. */
+  async shapes(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, { dims: readonly number[]; type: string }>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+    const result = await this.session.run(ortFeeds, outputs as string[]);
+    const out: Record<string, { dims: readonly number[]; type: string }> = {};
+    for (const name of outputs) out[name] = { dims: result[name]!.dims, type: result[name]!.type };
+    return out;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -1,6 +1,4 @@
-import {
-  cloneModel, DataType, elemTypeOf, type ModelProto, type NodeProto, type ValueInfoProto,
-} from './onnx.js';
+import { cloneModel, DataType, type ModelProto, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
 /** Name of the graph input that carries the mask of site k. */
@@ -41,20 +39,17 @@ export function rewriteDropoutsAsMaskInputs(model: ModelProto, sites: Stochastic
 }
 
 /**
- * A copy of the model whose outputs also expose the given tensors, to read their shapes
- * from one real run (ONNX shape inference is not available in JS).
+ * A copy of the model whose outputs also expose the given tensors, to read their shapes and types
+ * from one real run (ONNX shape inference is not available in JS). The extra outputs carry no type:
+ * onnxruntime infers it.
  */
 export function exposeTensors(model: ModelProto, names: string[]): ModelProto {
   const out = cloneModel(model);
   const graph = out.graph!;
-  const known = new Map<string, ValueInfoProto>();
-  for (const info of [...(graph.valueInfo ?? []), ...(graph.output ?? [])]) if (info.name) known.set(info.name, info);
   const existing = new Set((graph.output ?? []).map((o) => o.name));
   for (const name of names) {
     if (existing.has(name)) continue;
-    const info = known.get(name);
-    const elemType = info ? elemTypeOf(info) || DataType.FLOAT : DataType.FLOAT;
-    graph.output = [...(graph.output ?? []), { name, type: { tensorType: { elemType } } }];
+    graph.output = [...(graph.output ?? []), { name }];
     existing.add(name);
   }
   return out;

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { McModel } from '../../src/engine/mc-model.js';
+import type { NodeProto, TensorProto } from '../../src/model/onnx.js';
+import { buildModel, dropoutNode, floatTensor, int64Tensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
+import { writeModel } from '../helpers/files.js';
+
+const int = (name: string, value: number) => ({ name, type: 2, i: value });
+const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
+const conv = (input: string, output: string, weight: string, pad = 1): NodeProto => ({
+  opType: 'Conv', input: [input, weight], output: [output], attribute: [ints('pads', [pad, pad, pad, pad])],
+});
+const weights = (name: string, dims: number[], seed: number): TensorProto =>
+  floatTensor(name, dims, testValues(dims.reduce((a, b) => a * b, 1), seed).map((v) => v * 0.5));
+const live = [scalarFloat('ratio', 0.5), scalarBool('training', true)];
+
+const MODELS: Record<string, Uint8Array> = {
+  // conv trunk, dropout on the pooled 2-D features before the classifier
+  'head dropout (2-D cut)': buildModel({
+    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    nodes: [
+      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
+      { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
+      dropoutNode('flat', 'dropped', 'ratio', 'training'),
+      { opType: 'Gemm', input: ['dropped', 'W2'], output: ['output'] },
+    ],
+    initializers: [weights('W1', [4, 3, 3, 3], 1), weights('W2', [4, 3], 2), ...live],
+  }),
+  // SqueezeNet-style: dropout on a 4-D activation, then a final 1x1 conv and pooling
+  'dropout before a final conv (4-D cut)': buildModel({
+    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    nodes: [
+      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      dropoutNode('r1', 'dropped', 'ratio', 'training'),
+      conv('dropped', 'c2', 'W2', 0), { opType: 'Relu', input: ['c2'], output: ['r2'] },
+      { opType: 'GlobalAveragePool', input: ['r2'], output: ['gap'] },
+      { opType: 'Flatten', input: ['gap'], output: ['output'], attribute: [int('axis', 1)] },
+    ],
+    initializers: [weights('W1', [4, 3, 3, 3], 3), weights('W2', [3, 4, 1, 1], 4), ...live],
+  }),
+  // two sites at different depths, and a reshape whose target comes from Shape (not batch-major)
+  'two sites and a Shape-driven Reshape': buildModel({
+    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    nodes: [
+      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      { opType: 'MaxPool', input: ['r1'], output: ['p1'], attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
+      dropoutNode('p1', 'd1', 'ratio', 'training', 'spatial'),
+      { opType: 'Shape', input: ['p1'], output: ['shape'] },
+      { opType: 'Gather', input: ['shape', 'zero'], output: ['batch'], attribute: [int('axis', 0)] },
+      { opType: 'Unsqueeze', input: ['batch', 'axes'], output: ['batch1'] },
+      { opType: 'Concat', input: ['batch1', 'minus1'], output: ['target'], attribute: [int('axis', 0)] },
+      { opType: 'Reshape', input: ['d1', 'target'], output: ['flat'] },
+      dropoutNode('flat', 'd2', 'ratio', 'training', 'head'),
+      { opType: 'MatMul', input: ['d2', 'W2'], output: ['output'] },
+    ],
+    initializers: [
+      weights('W1', [4, 3, 3, 3], 5), weights('W2', [64, 3], 6), ...live,
+      { name: 'zero', dataType: 7, dims: [], int64Data: [0] }, int64Tensor('axes', [0]), int64Tensor('minus1', [-1]),
+    ],
+  }),
+};
+
+const images = Array.from({ length: 5 }, (_, i) => Float32Array.from(testValues(3 * 8 * 8, 40 + i)));
+
+describe('trunk reuse', () => {
+  for (const [name, bytes] of Object.entries(MODELS)) {
+    it(`${name}: applies, and gives the same passes as full replication`, async () => {
+      const file = writeModel(bytes);
+      const reused = await McModel.load(file, { device: 'cpu' });
+      const full = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
+      assert.equal(reused.plan.trunkReuse, true, reused.plan.reason);
+      assert.equal(full.plan.trunkReuse, false);
+      const passes = 400;
+      const a = await reused.predictScores(images, { passes, seed: 17 });
+      const b = await full.predictScores(images, { passes, seed: 17 });
+      await reused.dispose();
+      await full.dispose();
+      // masks depend only on (seed, image, pass, site), so every pass matches up to float rounding
+      for (let i = 0; i < images.length; i++) {
+        let worst = 0;
+        for (let j = 0; j < a[i]!.length; j++) worst = Math.max(worst, Math.abs(a[i]![j]! - b[i]![j]!));
+        assert.ok(worst < 1e-5, `image ${i}: max abs diff ${worst}`);
+      }
+      // and the passes are random: the per-output spread is far from zero
+      const spread = Array.from({ length: 3 }, (_, c) => {
+        const v = Array.from({ length: passes }, (_, t) => a[0]![t * 3 + c]!);
+        const m = v.reduce((x, y) => x + y, 0) / passes;
+        return Math.sqrt(v.reduce((x, y) => x + (y - m) ** 2, 0) / passes);
+      });
+      assert.ok(spread.some((s) => s > 1e-3), `spread ${spread}`);
+    });
+  }
+
+  it('the Shape-driven Reshape is pulled into the head, so the cut is the pooled activation', async () => {
+    const model = await McModel.load(writeModel(MODELS['two sites and a Shape-driven Reshape']!), { device: 'cpu' });
+    await model.dispose();
+    assert.deepEqual(model.plan.cutTensors, ['p1']);
+    assert.deepEqual(model.plan.cutShapes, [[4, 4, 4]]);
+  });
+
+  it('does not apply when dropout acts on the input itself', async () => {
+    const bytes = buildModel({
+      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
+      nodes: [
+        dropoutNode('input', 'dropped', 'ratio', 'training'),
+        { opType: 'Flatten', input: ['dropped'], output: ['flat'], attribute: [int('axis', 1)] },
+        { opType: 'MatMul', input: ['flat', 'W'], output: ['output'] },
+      ],
+      initializers: [weights('W', [12, 3], 9), ...live],
+    });
+    const model = await McModel.load(writeModel(bytes), { device: 'cpu' });
+    await model.dispose();
+    assert.equal(model.plan.trunkReuse, false);
+    assert.match(model.plan.reason, /no deterministic part/);
+  });
+});
