@@ -11,4 +11,5 @@ export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
 export { findStochasticSites, type StochasticSite } from './model/sites.js';
 export { readMetadata, METADATA_PREFIX, type ModelMetadata } from './model/metadata.js';
 export { BUNDLED_MODEL } from './paths.js';
+export { inspectModel, type InspectReport } from './inspect.js';
 export * from './errors.js';

@@ -4,6 +4,7 @@ import { describeError, McDropoutError } from '../errors.js';
 import { BUNDLED_MODEL } from '../paths.js';
 import { choice, colour, fraction, integer, seed, size, triple } from './parsers.js';
 import { runDoctor } from './doctor.js';
+import { runInspect } from './inspect.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -44,6 +45,8 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
+    .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 128 MB input budget)', integer(1))
+    .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
     .option('--list <file>', 'read input paths from FILE, one per line (- for stdin)')
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
     .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
@@ -65,6 +68,14 @@ Examples:
 ${EXIT_CODES}`)
     .action(async (paths: string[], options: PredictCliOptions) => {
       setExitCode(await runPredict(paths, options, version));
+    });
+
+  program.command('inspect')
+    .description('show inputs, outputs, stochastic sites, trunk reuse and export mistakes of a model; exit 0 when it is MC-ready, else 1')
+    .argument('[model]', 'ONNX model', BUNDLED_MODEL)
+    .option('--json', 'machine-readable report', false)
+    .action(async (model: string, options: { json: boolean }) => {
+      setExitCode(await runInspect(model, options));
     });
 
   program.command('doctor')

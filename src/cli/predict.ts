@@ -33,6 +33,8 @@ export interface PredictCliOptions {
   dropout: 'auto' | 'force';
   dropoutRate?: number;
   threads: number;
+  maxRows?: number;
+  trunkReuse: 'auto' | 'off';
   list?: string;
   size?: { height: number; width: number };
   resize?: ResizeMode;
@@ -61,6 +63,8 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
     ...(options.size && { inputSize: options.size }),
     threads: options.threads,
+    trunkReuse: options.trunkReuse,
+    ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
     allowDeterministic: options.deterministic,
     onWarning: warn,
   });
@@ -129,12 +133,13 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     sink.finish({
       tool: 'mc-dropout', version, command: 'predict',
       model: { path: options.model, sha256: info.sha256, classes: info.classes, sites: info.maskSites.map((s) => ({ node: s.site.nodeName, rate: s.rate, shape: s.rowShape })) },
+      trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors },
       passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
       started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings: { ...settings, seed },
     }, options.meta);
     if (!options.quiet) {
       const rate = (ok + failed) / Math.max(seconds, 1e-3);
-      process.stderr.write(`mc-dropout: ${ok} ok, ${failed} failed${skipped.length ? `, ${skipped.length} non-image files skipped` : ''} in ${seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${passes}, provider ${info.provider}, seed ${seed}\n`);
+      process.stderr.write(`mc-dropout: ${ok} ok, ${failed} failed${skipped.length ? `, ${skipped.length} non-image files skipped` : ''} in ${seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${passes}, provider ${info.provider}, seed ${seed}${model.plan.trunkReuse ? ', trunk reuse' : ''}\n`);
     }
     return failed > 0 ? 1 : 0;
   } finally {

@@ -90,6 +90,8 @@ export interface ExecutionPlan {
   cutShapes: number[][];
   trunkNodes: number;
   headNodes: number;
+  /** Share of the model's parameters in the part that runs T times (1 without trunk reuse). */
+  headParameterShare: number;
   /** Why trunk reuse does or does not apply, for inspect and logs. */
   reason: string;
 }
@@ -134,11 +136,12 @@ export class McModel {
         trunkReuse: true, cutTensors: split.cutTensors,
         cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
         trunkNodes: split.trunkNodes, headNodes: split.headNodes,
+        headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
         reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
       }
       : {
         trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0,
-        headNodes: rewritten.graph!.node!.length, reason: noSplitReason(options, staticBatch, chosen.length),
+        headNodes: rewritten.graph!.node!.length, headParameterShare: 1, reason: noSplitReason(options, staticBatch, chosen.length),
       };
 
     const opened = await openSessions(split ? [encodeModel(split.head), encodeModel(split.trunk)] : [encodeModel(rewritten)], options, file);

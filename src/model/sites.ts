@@ -57,7 +57,9 @@ function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constant
     return { ...base, rate: attributeFloat(node, 'ratio', 0.5), live: false, reason: `opset ${opset} Dropout is identity at inference` };
   }
   const ratioName = node.input?.[1];
-  const rate = ratioName ? constants.scalar(ratioName) ?? NaN : 0.5;
+  // ratios are stored as float32: 0.2 reads back as 0.20000000298; keep the 7 digits float32 holds
+  const stored = ratioName ? constants.scalar(ratioName) ?? NaN : 0.5;
+  const rate = Number.isFinite(stored) ? Number(stored.toPrecision(7)) : NaN;
   const trainingName = node.input?.[2];
   if (!trainingName) return { ...base, rate, live: false, reason: 'no training_mode input (defaults to false)' };
   const training = constants.scalar(trainingName);

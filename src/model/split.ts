@@ -9,6 +9,9 @@ export interface SplitPlan {
   cutTensors: string[];
   trunkNodes: number;
   headNodes: number;
+  /** Parameters (initializer elements) the head reads, and in the whole graph. */
+  headParameters: number;
+  totalParameters: number;
 }
 
 /** Ops that cost nothing: a trunk made only of these is not worth a second session. */
@@ -79,7 +82,15 @@ export function splitAtStochasticSources(model: ModelProto, sources: string[], b
     ...(graph.input ?? []).filter((i) => sources.includes(i.name!) || initializers.has(i.name!)),
   ];
   headModel.graph!.valueInfo = [];
-  return { trunk, head: headModel, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size };
+  const sizes = new Map((graph.initializer ?? []).map((t) => [t.name!, (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1)]));
+  const headReads = new Set([...head].flatMap((i) => nodes[i]!.input ?? []));
+  let headParameters = 0;
+  let totalParameters = 0;
+  for (const [name, size] of sizes) {
+    totalParameters += size;
+    if (headReads.has(name)) headParameters += size;
+  }
+  return { trunk, head: headModel, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters };
 }
 
 /** Every tensor the model's nodes produce (candidates for the cut). */

@@ -1,0 +1,25 @@
+import { inspectModel, type InspectReport, type TensorDescription } from '../inspect.js';
+
+/** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */
+export async function runInspect(file: string, options: { json: boolean }): Promise<number> {
+  const report = await inspectModel(file);
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  return report.mcReady ? 0 : 1;
+}
+
+const shape = (t: TensorDescription) => `${t.name}: ${t.type} [${(t.shape ?? ['?']).map((d) => d ?? '?').join(', ')}]`;
+
+function formatReport(r: InspectReport): string {
+  const lines = [
+    `${r.file}  (${(r.sizeBytes / 1024 / 1024).toFixed(2)} MB, ${r.parameters.toLocaleString('en-US')} parameters, IR ${r.irVersion}, opset ${r.opset}${r.producer ? `, ${r.producer}` : ''})`,
+    `inputs:   ${r.inputs.map(shape).join('; ')}`,
+    `outputs:  ${r.outputs.map(shape).join('; ')}`,
+    `metadata: ${Object.keys(r.metadata).length > 0 ? Object.entries(r.metadata).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : 'none (ImageNet mean/std, stretch, bilinear)'}`,
+    `stochastic sites: ${r.sites.length}`,
+    ...r.sites.map((s) => `  ${s.live ? 'live ' : 'inert'} ${s.op} ${s.node} rate ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.reason}`),
+    `trunk reuse: ${r.trunkReuse ? (r.trunkReuse.applies ? `yes, ${(r.trunkReuse.headParameterShare * 100).toFixed(1)}% of the parameters run T times; ${r.trunkReuse.reason}` : `no: ${r.trunkReuse.reason}`) : 'n/a'}`,
+    `MC-ready: ${r.mcReady ? 'yes' : 'no'}`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { McModel } from './engine/mc-model.js';
+import { describeError, McDropoutError, ModelError } from './errors.js';
+import { readMetadata, type ModelMetadata } from './model/metadata.js';
+import { attributeInt, DataType, decodeModel, defaultOpset, elemTypeOf, shapeOf, toNumber, type ModelProto, type ValueInfoProto } from './model/onnx.js';
+import { findStochasticSites } from './model/sites.js';
+
+export interface TensorDescription {
+  name: string;
+  type: string;
+  shape: (number | string | null)[] | null;
+}
+
+/** What `mc-dropout inspect` reports about a model file. */
+export interface InspectReport {
+  file: string;
+  sizeBytes: number;
+  sha256: string;
+  irVersion: number;
+  opset: number;
+  producer: string;
+  inputs: TensorDescription[];
+  outputs: TensorDescription[];
+  parameters: number;
+  metadata: ModelMetadata;
+  sites: { node: string; op: string; rate: number | null; live: boolean; reason: string; input: string; position: string }[];
+  /** mc-dropout can run it stochastically as is. */
+  mcReady: boolean;
+  trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number } | null;
+  warnings: string[];
+}
+
+const typeName = (elemType: number): string => (DataType as unknown as Record<number, string>)[elemType]?.toLowerCase() ?? `type ${elemType}`;
+
+function describe(info: ValueInfoProto): TensorDescription {
+  return { name: info.name ?? '', type: typeName(elemTypeOf(info)), shape: shapeOf(info) ?? null };
+}
+
+/** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
+export async function inspectModel(file: string): Promise<InspectReport> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new ModelError(`Cannot read model ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(error)}`);
+  }
+  let model: ModelProto;
+  try {
+    model = decodeModel(bytes);
+  } catch (error) {
+    throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
+  }
+  const graph = model.graph ?? {};
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const nodes = graph.node ?? [];
+  const opset = defaultOpset(model);
+  const warnings: string[] = [];
+  const sites = findStochasticSites(model);
+
+  const trainingBatchNorms = nodes.filter((n) => n.opType === 'BatchNormalization'
+    && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1));
+  if (trainingBatchNorms.length > 0) {
+    warnings.push(`${trainingBatchNorms.length} BatchNormalization node(s) were exported in training mode (${trainingBatchNorms.slice(0, 3).map((n) => n.name || 'unnamed').join(', ')}${trainingBatchNorms.length > 3 ? ', ...' : ''}): predictions would depend on the other images in the batch. Export with model.eval() and only the Dropout modules in train mode.`);
+  }
+  if (sites.length === 0) warnings.push('no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier.');
+  const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
+  if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
+  const randomOps = sites.filter((s) => s.op !== 'Dropout');
+  if (randomOps.length > 0) warnings.push(`${randomOps.length} random op(s) (${[...new Set(randomOps.map((s) => s.op))].join(', ')}) draw from onnxruntime's own generator: their passes are random but not reproducible by --seed.`);
+  const output = graph.output?.[0];
+  const producer = output ? nodes.find((n) => n.output?.includes(output.name ?? '')) : undefined;
+  if (producer?.opType === 'Softmax') warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
+  const imageInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  const first = imageInputs[0] ? shapeOf(imageInputs[0]) : undefined;
+  if (first && typeof first[0] === 'number') warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
+
+  let trunkReuse: InspectReport['trunkReuse'] = null;
+  try {
+    const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1 });
+    trunkReuse = { applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors, headParameterShare: loaded.plan.headParameterShare };
+    await loaded.dispose();
+  } catch (error) {
+    if (!(error instanceof McDropoutError)) throw error;
+    warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
+  }
+
+  const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
+  const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
+  return {
+    file,
+    sizeBytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    irVersion: toNumber(model.irVersion),
+    opset,
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    inputs: imageInputs.map(describe),
+    outputs: (graph.output ?? []).map(describe),
+    parameters,
+    metadata: readMetadata(model, file),
+    sites: sites.map((s) => ({ node: s.nodeName, op: s.op, rate: Number.isFinite(s.rate) ? s.rate : null, live: s.live, reason: s.reason, input: s.input, position: position(s.nodeIndex) })),
+    mcReady: sites.some((s) => s.live) && trunkReuse !== null,
+    trunkReuse,
+    warnings,
+  };
+}
