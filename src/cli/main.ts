@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, McDropoutError } from '../errors.js';
 import { BUNDLED_MODEL } from '../paths.js';
 import { choice, colour, fraction, integer, seed, size, triple } from './parsers.js';
+import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
@@ -76,6 +77,29 @@ ${EXIT_CODES}`)
     .option('--json', 'machine-readable report', false)
     .action(async (model: string, options: { json: boolean }) => {
       setExitCode(await runInspect(model, options));
+    });
+
+  program.command('convert')
+    .description('write an MC-ready copy of a model: dropout as a random-mask subgraph that stays stochastic in any onnxruntime')
+    .argument('<model>', 'ONNX model to convert')
+    .requiredOption('-o, --output <file>', 'where to write the converted model')
+    .option('--inject-rate <p>', 'insert dropout with rate p before the final classifier layer (last Gemm/MatMul, else last Conv)', fraction(false, 1, true))
+    .addOption(new Option('--live <which>', 'auto: convert live Dropout nodes; all: inert ones too').argParser(choice(['auto', 'all'] as const)).default('auto'))
+    .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
+    .option('--seed <n>', 'base seed of the RandomUniformLike ops (site k gets n + k)', integer(0, 2 ** 31), 0)
+    .option('--labels <file>', 'embed class labels (one per line)')
+    .option('--mean <r,g,b>', 'embed the normalization mean', triple)
+    .option('--std <r,g,b>', 'embed the normalization std', triple)
+    .option('--size <HxW>', 'embed the input size', size)
+    .addOption(new Option('--resize <mode>', 'embed the resize mode').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
+    .addOption(new Option('--interpolation <kernel>', 'embed the interpolation').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
+    .option('--crop-fraction <f>', 'embed the center-crop fraction', fraction(true, 1, false))
+    .addHelpText('after', `
+Examples:
+  mc-dropout convert resnet18.onnx --inject-rate 0.1 -o resnet18-mc.onnx
+  mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`)
+    .action(async (model: string, options: ConvertCliOptions) => {
+      setExitCode(await runConvert(model, options));
     });
 
   program.command('doctor')

@@ -21,10 +21,12 @@ export function rewriteDropoutsAsMaskInputs(model: ModelProto, sites: Stochastic
     if (site.op !== 'Dropout') throw new Error(`Only Dropout sites become mask inputs, not ${site.op}`);
     const original = nodes[site.nodeIndex]!;
     const mask = maskInputName(k);
+    // a converted group collapses into the one Mul; its other nodes disappear
+    for (const index of site.nodeIndices) if (index !== site.nodeIndex) replacements.set(index, []);
     const replacement: NodeProto[] = [
       { opType: 'Mul', name: `${site.nodeName}/mc_dropout_mul`, input: [site.input, mask], output: [site.output] },
     ];
-    const maskOutput = original.output?.[1];
+    const maskOutput = original.opType === 'Dropout' ? original.output?.[1] : undefined;
     if (maskOutput) {
       replacement.push({
         opType: 'Cast', name: `${site.nodeName}/mc_dropout_mask`, input: [mask], output: [maskOutput],

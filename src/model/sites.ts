@@ -6,8 +6,10 @@ export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli',
 
 /** A place in the graph where a forward pass can be random. */
 export interface StochasticSite {
-  /** Position of the node in graph.node. */
+  /** Position of the node in graph.node (the last node of a converted group). */
   nodeIndex: number;
+  /** Every node that makes up the site: the Dropout alone, or a converted random-mask group. */
+  nodeIndices: number[];
   nodeName: string;
   op: string;
   /** Tensor the Dropout masks (Dropout only). */
@@ -28,25 +30,59 @@ export function findStochasticSites(model: ModelProto): StochasticSite[] {
   const constants = new ConstantTable(graph);
   const opset = defaultOpset(model);
   const sites: StochasticSite[] = [];
-  (graph.node ?? []).forEach((node, nodeIndex) => {
+  const nodes = graph.node ?? [];
+  const converted = convertedGroups(nodes, constants);
+  const inGroup = new Set(converted.flatMap((site) => site.nodeIndices));
+  nodes.forEach((node, nodeIndex) => {
     const op = node.opType ?? '';
     const isDefaultDomain = !node.domain || node.domain === 'ai.onnx';
-    if (!isDefaultDomain) return;
+    if (!isDefaultDomain || inGroup.has(nodeIndex)) return;
     if (op === 'Dropout') sites.push(dropoutSite(node, nodeIndex, opset, constants));
     else if (RANDOM_OPS.includes(op)) {
       sites.push({
-        nodeIndex, nodeName: node.name || `${op}_${nodeIndex}`, op,
+        nodeIndex, nodeIndices: [nodeIndex], nodeName: node.name || `${op}_${nodeIndex}`, op,
         input: node.input?.[0] ?? '', output: node.output?.[0] ?? '',
         rate: NaN, live: true, reason: `${op} draws from onnxruntime's generator on every run`,
       });
     }
   });
+  sites.push(...converted);
+  return sites.sort((a, b) => a.nodeIndex - b.nodeIndex);
+}
+
+/** Prefix of the nodes `mc-dropout convert` writes for one dropout site k: `mc_dropout.site<k>.<role>`. */
+export const CONVERTED_PREFIX = 'mc_dropout.site';
+
+/**
+ * Random-mask groups written by `mc-dropout convert` (x * Cast(Not(Less(RandomUniformLike(x), p))) / (1-p)).
+ * They count as one Dropout site, so mc-dropout draws their masks itself (seeded, batch-independent).
+ */
+function convertedGroups(nodes: NodeProto[], constants: ConstantTable): StochasticSite[] {
+  const groups = new Map<string, number[]>();
+  nodes.forEach((node, i) => {
+    const match = /^mc_dropout\.site(\d+)\.(uniform|less|not|cast|scale|apply)$/.exec(node.name ?? '');
+    if (match) groups.set(match[1]!, [...(groups.get(match[1]!) ?? []), i]);
+  });
+  const sites: StochasticSite[] = [];
+  for (const [k, indices] of groups) {
+    const byRole = new Map(indices.map((i) => [nodes[i]!.name!.split('.').pop()!, nodes[i]!]));
+    const apply = byRole.get('apply');
+    const less = byRole.get('less');
+    if (indices.length !== 6 || !apply || !less || !byRole.get('uniform')) continue;
+    const rate = constants.scalar(less.input?.[1]);
+    sites.push({
+      nodeIndex: Math.max(...indices), nodeIndices: indices, nodeName: `${CONVERTED_PREFIX}${k}`, op: 'Dropout',
+      input: apply.input?.[0] ?? '', output: apply.output?.[0] ?? '',
+      rate: rate === undefined ? NaN : Number(rate.toPrecision(7)), live: true, reason: 'random-mask form written by mc-dropout convert',
+    });
+  }
   return sites;
 }
 
 function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constants: ConstantTable): StochasticSite {
   const base = {
     nodeIndex,
+    nodeIndices: [nodeIndex],
     nodeName: node.name || `Dropout_${nodeIndex}`,
     op: 'Dropout',
     input: node.input?.[0] ?? '',

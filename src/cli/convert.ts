@@ -1,0 +1,70 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { RuntimeSession } from '../engine/runtime.js';
+import { describeError, ModelError, UsageError } from '../errors.js';
+import { convertModel } from '../model/convert.js';
+import { decodeModel, encodeModel } from '../model/onnx.js';
+
+export interface ConvertCliOptions {
+  output: string;
+  injectRate?: number;
+  live: 'auto' | 'all';
+  setRate?: number;
+  seed: number;
+  labels?: string;
+  mean?: number[];
+  std?: number[];
+  size?: { height: number; width: number };
+  resize?: string;
+  interpolation?: string;
+  cropFraction?: number;
+}
+
+/** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
+export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(input);
+  } catch {
+    throw new ModelError(`Cannot read model ${input}: no such file. Pass an .onnx file.`);
+  }
+  let model;
+  try {
+    model = decodeModel(bytes);
+  } catch (error) {
+    throw new ModelError(`${input} is not an ONNX model (${describeError(error)})`);
+  }
+  const metadata: Record<string, string> = {};
+  if (options.labels) {
+    let text: string;
+    try {
+      text = readFileSync(options.labels, 'utf8');
+    } catch {
+      throw new UsageError(`Cannot read --labels ${options.labels}; give a text file with one label per line`);
+    }
+    metadata.labels = JSON.stringify(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
+  }
+  if (options.mean) metadata.mean = JSON.stringify(options.mean);
+  if (options.std) metadata.std = JSON.stringify(options.std);
+  if (options.size) metadata.input_size = `${options.size.height}x${options.size.width}`;
+  if (options.resize) metadata.resize = options.resize;
+  if (options.interpolation) metadata.interpolation = options.interpolation;
+  if (options.cropFraction !== undefined) metadata.crop_fraction = String(options.cropFraction);
+  if (Object.keys(metadata).length > 0) metadata.format = '1';
+
+  const report = convertModel(model, {
+    liveAll: options.live === 'all', seed: options.seed, metadata,
+    ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
+    ...(options.setRate !== undefined && { setRate: options.setRate }),
+  });
+  const out = encodeModel(report.model);
+  try {
+    const check = await RuntimeSession.create(out, { provider: 'cpu', deviceId: 0, threads: 1 });
+    await check.release();
+  } catch (error) {
+    throw new ModelError(`The converted model does not load in onnxruntime (${describeError(error)}); ${input} was left as it is`);
+  }
+  writeFileSync(options.output, out);
+  const sites = report.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
+  process.stderr.write(`mc-dropout: wrote ${options.output}: ${report.converted.length} random-mask dropout site(s): ${sites}${report.injectedBefore ? `; injected before ${report.injectedBefore}` : ''}\n`);
+  return 0;
+}
