@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { McModel } from './engine/mc-model.js';
-import { describeError, McDropoutError, ModelError } from './errors.js';
+import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
-import { attributeInt, DataType, decodeModel, defaultOpset, elemTypeOf, shapeOf, toNumber, type ModelProto, type ValueInfoProto } from './model/onnx.js';
+import { attributeInt, DataType, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
+import { readOnnxFile } from './model/read.js';
 import { findStochasticSites } from './model/sites.js';
 
 export interface TensorDescription {
@@ -39,18 +39,7 @@ function describe(info: ValueInfoProto): TensorDescription {
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
 export async function inspectModel(file: string): Promise<InspectReport> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    throw new ModelError(`Cannot read model ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(error)}`);
-  }
-  let model: ModelProto;
-  try {
-    model = decodeModel(bytes);
-  } catch (error) {
-    throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
-  }
+  const { bytes, model } = await readOnnxFile(file);
   const graph = model.graph ?? {};
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const nodes = graph.node ?? [];

@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { RuntimeSession } from '../engine/runtime.js';
 import { describeError, ModelError, UsageError } from '../errors.js';
 import { convertModel } from '../model/convert.js';
-import { decodeModel, encodeModel } from '../model/onnx.js';
+import { encodeModel } from '../model/onnx.js';
+import { readOnnxFile } from '../model/read.js';
 
 export interface ConvertCliOptions {
   output: string;
@@ -21,18 +22,7 @@ export interface ConvertCliOptions {
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
 export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(input);
-  } catch {
-    throw new ModelError(`Cannot read model ${input}: no such file. Pass an .onnx file.`);
-  }
-  let model;
-  try {
-    model = decodeModel(bytes);
-  } catch (error) {
-    throw new ModelError(`${input} is not an ONNX model (${describeError(error)})`);
-  }
+  const { model } = await readOnnxFile(input);
   const metadata: Record<string, string> = {};
   if (options.labels) {
     let text: string;

@@ -6,7 +6,7 @@ import { freshSeed } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
-import { RowSink } from '../io/sink.js';
+import { earlierSeed, RowSink } from '../io/sink.js';
 import { collectInputs } from '../io/walk.js';
 import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
 import { predictFiles } from '../pipeline.js';
@@ -85,8 +85,10 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     const preprocess = resolvePreprocess(info, overrides);
     const topk = Math.min(options.topk, info.classes);
     const passes = options.deterministic ? 1 : options.times;
+    // the seed: --seed, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
+    const seed = options.seed ?? (options.resume && options.output ? earlierSeed(options.output) : undefined) ?? freshSeed();
     const settings = {
-      model_sha256: info.sha256, passes, seed: options.seed, deterministic: options.deterministic,
+      model_sha256: info.sha256, passes, seed, deterministic: options.deterministic,
       dropout: options.dropout, dropout_rates: info.maskSites.map((s) => s.rate), preprocess, format: options.format,
       topk, per_class: options.perClass, labels,
     };
@@ -94,7 +96,6 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
       output: options.output, format: options.format, resume: options.resume,
       header: options.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
     });
-    const seed = options.seed ?? (sink.earlierSettings?.seed as number | undefined) ?? freshSeed();
     const todo = files.filter((f) => !sink.done.has(f));
 
     let interrupted = false;
@@ -135,7 +136,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
       model: { path: options.model, sha256: info.sha256, classes: info.classes, sites: info.maskSites.map((s) => ({ node: s.site.nodeName, rate: s.rate, shape: s.rowShape })) },
       trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors },
       passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
-      started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings: { ...settings, seed },
+      started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
     }, options.meta);
     if (!options.quiet) {
       const rate = (ok + failed) / Math.max(seconds, 1e-3);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { describeError, ModelError, ProviderError, UsageError } from '../errors.js';
 import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata.js';
-import { decodeModel, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
+import { encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
+import { readOnnxFile } from '../model/read.js';
 import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
 import { activationNames, splitAtStochasticSources } from '../model/split.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
@@ -54,20 +54,9 @@ export interface MaskSite {
   rowSize: number;
 }
 
-export interface ModelInfo {
+export interface ModelInfo extends ModelIo {
   path: string;
   sha256: string;
-  inputName: string;
-  outputName: string;
-  /** Input dims with the batch dim first: [N, C, H, W] or [N, H, W, C]; N is -1 when dynamic. */
-  inputDims: number[];
-  layout: Layout;
-  height: number;
-  width: number;
-  channels: number;
-  classes: number;
-  /** The graph output is already a softmax, so no softmax is applied. */
-  outputIsProbabilities: boolean;
   /** Every stochastic site found in the file. */
   sites: StochasticSite[];
   /** Dropout sites whose masks mc-dropout draws. */
@@ -108,14 +97,7 @@ export class McModel {
 
   /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
   static async load(file: string, options: LoadOptions = {}): Promise<McModel> {
-    const bytes = await readModelFile(file);
-    let proto: ModelProto;
-    try {
-      proto = decodeModel(bytes);
-    } catch (error) {
-      throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
-    }
-    if (!proto.graph || (proto.graph.node ?? []).length === 0) throw new ModelError(`${file} is not an ONNX model (it has no graph)`);
+    const { bytes, model: proto } = await readOnnxFile(file);
     const metadata = readMetadata(proto, file);
     const io = describeIo(proto, file, metadata, options.inputSize);
     const sites = findStochasticSites(proto);
@@ -267,17 +249,8 @@ interface Row {
   pass: number;
 }
 
-async function readModelFile(file: string): Promise<Uint8Array> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : describeError(error);
-    throw new ModelError(`Cannot read model ${file}: ${reason}. Pass an .onnx file with --model.`, 'E_MODEL', { cause: error });
-  }
-}
-
-interface ModelIo {
+/** The image input and class-score output of a model, with layout and sizes resolved. */
+export interface ModelIo {
   inputName: string;
   outputName: string;
   inputDims: number[];

@@ -31,15 +31,13 @@ export class RowSink {
     private readonly fd: number | undefined,
     /** Paths already in the output from an earlier run (resume). */
     readonly done: ReadonlySet<string>,
-    /** Settings of the earlier run when resuming (its seed is reused). */
-    readonly earlierSettings: RunSettings | undefined,
   ) {}
 
   static open(options: SinkOptions): RowSink {
     if (!options.output) {
       if (options.resume) throw new UsageError('--resume needs --output FILE: there is no earlier output on stdout to resume');
       if (options.header) process.stdout.write(`${options.header}\n`);
-      return new RowSink(options, undefined, new Set(), undefined);
+      return new RowSink(options, undefined, new Set());
     }
     const { partial, partialSettings, meta } = partialPaths(options.output);
     if (options.resume) {
@@ -49,14 +47,14 @@ export class RowSink {
         if (earlier.from === options.output) copyFileSync(options.output, partial);
         const done = truncateToCompleteLines(partial, options.format);
         const fd = openSync(partial, 'a');
-        writeJson(partialSettings, { ...options.settings, seed: earlier.settings.seed });
-        return new RowSink(options, fd, done, earlier.settings);
+        writeJson(partialSettings, options.settings);
+        return new RowSink(options, fd, done);
       }
     }
     writeJson(partialSettings, options.settings);
     const fd = openSync(partial, 'w');
     if (options.header) writeSync(fd, `${options.header}\n`);
-    return new RowSink(options, fd, new Set(), undefined);
+    return new RowSink(options, fd, new Set());
   }
 
   /** Writes one complete line (no trailing newline in `line`). */
@@ -86,6 +84,17 @@ export class RowSink {
   }
 }
 
+/** The seed of the run that `--resume` would continue, so a resumed run without --seed reuses it. */
+export function earlierSeed(output: string): number | undefined {
+  const { partial, partialSettings, meta } = partialPaths(output);
+  try {
+    const earlier = findEarlierRun(output, partial, partialSettings, meta);
+    return typeof earlier?.settings.seed === 'number' ? earlier.settings.seed : undefined;
+  } catch {
+    return undefined; // open() reports the problem with its full message
+  }
+}
+
 function findEarlierRun(output: string, partial: string, partialSettings: string, meta: string):
   { from: string; settings: RunSettings } | undefined {
   if (existsSync(partial) && existsSync(partialSettings)) return { from: partial, settings: readJson(partialSettings) };
@@ -99,10 +108,7 @@ function findEarlierRun(output: string, partial: string, partialSettings: string
 }
 
 function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string): void {
-  const differing = Object.keys(now).filter((key) => {
-    if (key === 'seed' && now.seed === undefined) return false; // no --seed: reuse the earlier one
-    return JSON.stringify(earlier[key]) !== JSON.stringify(now[key]);
-  });
+  const differing = Object.keys(now).filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
   if (differing.length > 0) {
     const detail = differing.map((k) => `${k}: earlier ${JSON.stringify(earlier[k])}, now ${JSON.stringify(now[k])}`).join('; ');
     throw new UsageError(`Cannot resume ${from}: settings differ from the earlier run (${detail}). Use the same settings, or drop --resume to start over.`);

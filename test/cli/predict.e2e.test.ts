@@ -163,6 +163,27 @@ describe('durability: kill and --resume', () => {
     assert.equal(rows.length, 150);
   });
 
+  it('without --seed, a resumed run reuses the seed of the killed run', async () => {
+    const dir = imageFolder();
+    const noSeed = (output: string) => args(output).filter((a, i, all) => a !== '--seed' && all[i - 1] !== '--seed');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...noSeed('free.csv')], { cwd: dir, stdio: 'ignore' });
+      const timer = setInterval(() => {
+        if (existsSync(path.join(dir, 'free.csv.partial')) && readFileSync(path.join(dir, 'free.csv.partial'), 'utf8').split('\n').length > 20) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
+      }, 2);
+      child.on('close', () => resolve());
+    });
+    const resumed = await runCli([...noSeed('free.csv'), '--resume'], { cwd: dir });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const seed = (JSON.parse(readFileSync(path.join(dir, 'free.csv.meta.json'), 'utf8')) as { seed: number }).seed;
+    const again = await runCli([...noSeed('again.csv'), '--seed', String(seed)], { cwd: dir });
+    assert.equal(again.code, 0);
+    assert.equal(readFileSync(path.join(dir, 'free.csv'), 'utf8'), readFileSync(path.join(dir, 'again.csv'), 'utf8'));
+  });
+
   it('--resume refuses when the settings differ from the earlier run', async () => {
     const dir = imageFolder();
     assert.equal((await runCli(args('out.csv'), { cwd: dir })).code, 0);
