@@ -8,17 +8,17 @@ import { tempDir } from '../helpers/files.js';
 // No GPU on development machines or CI: these tests pin down the CPU side of the CUDA paths.
 describe('execution providers on a machine without CUDA', () => {
   it('--device auto runs on CPU with one warning line naming the missing piece and the fix', async () => {
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-30.jpg', '--seed', '1']);
+    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1']);
     assert.equal(code, 0, stderr);
     const warnings = stderr.split('\n').filter((l) => l.includes('warning'));
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /running on CPU: onnxruntime-node's CUDA provider is not installed .*ONNXRUNTIME_NODE_INSTALL=cuda12/);
     assert.match(stderr, /provider cpu/);
-    assert.match(stdout, /bag-30\.jpg/);
+    assert.match(stdout, /bag-34\.jpg/);
   });
 
   it('--device cuda never falls back: exit 3 with the same explanation', async () => {
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-30.jpg', '--device', 'cuda']);
+    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda']);
     assert.equal(code, 3);
     assert.equal(stdout, '');
     assert.match(stderr, /Cannot use --device cuda: onnxruntime-node's CUDA provider is not installed .*Fix: ONNXRUNTIME_NODE_INSTALL=cuda12/);
@@ -27,19 +27,19 @@ describe('execution providers on a machine without CUDA', () => {
   it('--device cuda with provider files present but no CUDA libraries names the libraries', async () => {
     const folder = tempDir();
     for (const file of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) writeFileSync(path.join(folder, file), '');
-    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-30.jpg', '--device', 'cuda:1'], { env: { MC_DROPOUT_ORT_BIN_DIR: folder, LD_LIBRARY_PATH: '' } });
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], { env: { MC_DROPOUT_ORT_BIN_DIR: folder, LD_LIBRARY_PATH: '' } });
     assert.equal(code, 3);
     assert.match(stderr, /the dynamic loader cannot find libcudart.so.12/);
   });
 
   it('--device cpu prints no warning', async () => {
-    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-30.jpg', '--device', 'cpu', '--seed', '1']);
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cpu', '--seed', '1']);
     assert.equal(code, 0);
     assert.doesNotMatch(stderr, /warning/);
   });
 
   it('--device gpu is a usage error', async () => {
-    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-30.jpg', '--device', 'gpu']);
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'gpu']);
     assert.equal(code, 2);
     assert.match(stderr, /Expected auto, cpu, cuda or cuda:N for --device but received 'gpu'/);
   });

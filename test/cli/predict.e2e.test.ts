@@ -71,11 +71,11 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
   });
 
   it('--list reads paths from a file or stdin; JSONL carries per-class vectors', async () => {
-    const list = ['fixtures/samples/bag-30.jpg', 'fixtures/samples/trouser-2.png'].join('\n');
+    const list = ['fixtures/samples/bag-34.jpg', 'fixtures/samples/trouser-2.png'].join('\n');
     const { code, stdout } = await runCli(['predict', '--list', '-', '-f', 'jsonl', '--per-class', '--seed', '3', '--device', 'cpu', '-q'], { input: list });
     assert.equal(code, 0);
     const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(records.map((r) => r.path), ['fixtures/samples/bag-30.jpg', 'fixtures/samples/trouser-2.png']);
+    assert.deepEqual(records.map((r) => r.path), ['fixtures/samples/bag-34.jpg', 'fixtures/samples/trouser-2.png']);
     for (const record of records) {
       assert.equal((record.mean as number[]).length, 10);
       assert.equal((record.std as number[]).length, 10);

@@ -75,6 +75,15 @@ describe('decoding odd images to the exact tensor', () => {
     assert.equal((await decodeToPixels(odd('wide-4000x10.png'), spec)).length, 32 * 32 * 3);
   });
 
+  it('--resize pad letterboxes a 4000x10 image onto the background colour', async () => {
+    const pixels = await decodeToPixels(odd('wide-4000x10.png'), { ...spec, resize: 'pad', background: [1, 2, 3] });
+    // scale 32/4000 leaves one row (rounded up from 0.08), centred at row 15
+    const row = (y: number) => Array.from(pixels.subarray(y * 32 * 3, (y + 1) * 32 * 3));
+    assert.deepEqual(row(0).slice(0, 3), [1, 2, 3]);
+    assert.deepEqual(row(31).slice(0, 3), [1, 2, 3]);
+    assert.notDeepEqual(row(15), row(0));
+  });
+
   it('--alpha flatten composites on the background colour', async () => {
     const flat = await decodeToPixels(odd('rgba.png'), { ...spec, alpha: 'flatten', background: [255, 255, 255] });
     const plain = await decodeToPixels(odd('rgb.png'), spec);

@@ -1,0 +1,179 @@
+/**
+ * Resizing of interleaved 8-bit RGB as Pillow's Image.resize does it (libImaging/Resample.c):
+ * separable convolution, horizontal pass then vertical, pixel centres aligned, filter support
+ * widened by the downscale factor (antialiasing), coefficients in 22-bit fixed point, rounding
+ * and clipping to 8 bits after each pass. NEAREST follows Pillow's affine transform.
+ * Models trained on PIL/torchvision inputs then see the same pixels.
+ */
+
+export type Filter = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
+
+const PRECISION_BITS = 32 - 8 - 2;
+const ONE = 2 ** PRECISION_BITS;
+const HALF = 2 ** (PRECISION_BITS - 1);
+
+const FILTERS: Record<Exclude<Filter, 'nearest'>, { support: number; weight: (x: number) => number }> = {
+  bilinear: { support: 1, weight: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0) },
+  bicubic: {
+    support: 2,
+    weight: (x) => {
+      const a = -0.5;
+      const t = Math.abs(x);
+      if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+      if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+      return 0;
+    },
+  },
+  lanczos3: { support: 3, weight: (x) => (x > -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+};
+
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  const px = x * Math.PI;
+  return Math.sin(px) / px;
+}
+
+interface Coefficients {
+  /** First input index of each output pixel. */
+  start: Int32Array;
+  /** Number of input pixels of each output pixel. */
+  count: Int32Array;
+  /** Fixed-point weights, `taps` per output pixel. */
+  weights: Int32Array;
+  taps: number;
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
+function coefficients(inSize: number, outSize: number, filter: Exclude<Filter, 'nearest'>): Coefficients {
+  const { support: baseSupport, weight } = FILTERS[filter];
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = baseSupport * filterScale;
+  const taps = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Int32Array(outSize * taps);
+  const k = new Float64Array(taps);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let total = 0;
+    for (let x = 0; x < xmax; x++) {
+      const w = weight((x + xmin - center + 0.5) / filterScale);
+      k[x] = w;
+      total += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = total !== 0 ? k[x]! / total : k[x]!;
+      // C's (int) cast truncates toward zero after the +-0.5
+      weights[xx * taps + x] = Math.trunc(w < 0 ? w * ONE - 0.5 : w * ONE + 0.5);
+    }
+    start[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { start, count, weights, taps };
+}
+
+function clip8(value: number): number {
+  if (value <= 0) return 0;
+  const v = Math.floor(value / ONE);
+  return v > 255 ? 255 : v;
+}
+
+/** One horizontal pass: [height, inWidth, 3] -> [height, outWidth, 3]. */
+function horizontal(src: Uint8Array, height: number, inWidth: number, outWidth: number, c: Coefficients): Uint8Array {
+  const out = new Uint8Array(height * outWidth * 3);
+  for (let y = 0; y < height; y++) {
+    const row = y * inWidth * 3;
+    for (let xx = 0; xx < outWidth; xx++) {
+      const base = xx * c.taps;
+      const first = c.start[xx]!;
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let x = 0; x < c.count[xx]!; x++) {
+        const w = c.weights[base + x]!;
+        const p = row + (first + x) * 3;
+        r += src[p]! * w;
+        g += src[p + 1]! * w;
+        b += src[p + 2]! * w;
+      }
+      const o = (y * outWidth + xx) * 3;
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
+    }
+  }
+  return out;
+}
+
+/** One vertical pass: [inHeight, width, 3] -> [outHeight, width, 3]. */
+function vertical(src: Uint8Array, width: number, outHeight: number, c: Coefficients): Uint8Array {
+  const out = new Uint8Array(outHeight * width * 3);
+  for (let yy = 0; yy < outHeight; yy++) {
+    const base = yy * c.taps;
+    const first = c.start[yy]!;
+    for (let x = 0; x < width; x++) {
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let y = 0; y < c.count[yy]!; y++) {
+        const w = c.weights[base + y]!;
+        const p = ((first + y) * width + x) * 3;
+        r += src[p]! * w;
+        g += src[p + 1]! * w;
+        b += src[p + 2]! * w;
+      }
+      const o = (yy * width + x) * 3;
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
+    }
+  }
+  return out;
+}
+
+/** Pillow's NEAREST resize: source pixel floor((x + 0.5) * scale). */
+function nearest(src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number): Uint8Array {
+  const out = new Uint8Array(outWidth * outHeight * 3);
+  const sx = inWidth / outWidth;
+  const sy = inHeight / outHeight;
+  for (let y = 0; y < outHeight; y++) {
+    const yin = Math.min(Math.floor((y + 0.5) * sy), inHeight - 1);
+    for (let x = 0; x < outWidth; x++) {
+      const xin = Math.min(Math.floor((x + 0.5) * sx), inWidth - 1);
+      const p = (yin * inWidth + xin) * 3;
+      const o = (y * outWidth + x) * 3;
+      out[o] = src[p]!;
+      out[o + 1] = src[p + 1]!;
+      out[o + 2] = src[p + 2]!;
+    }
+  }
+  return out;
+}
+
+/** Resizes interleaved RGB [inHeight, inWidth, 3] to [outHeight, outWidth, 3] exactly as Pillow does. */
+export function resizeRgb(src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter): Uint8Array {
+  if (src.length !== inWidth * inHeight * 3) throw new RangeError(`Expected ${inWidth * inHeight * 3} RGB bytes but received ${src.length}`);
+  if (inWidth === outWidth && inHeight === outHeight) return src;
+  if (filter === 'nearest') return nearest(src, inWidth, inHeight, outWidth, outHeight);
+  let pixels = src;
+  let width = inWidth;
+  if (outWidth !== inWidth) {
+    pixels = horizontal(pixels, inHeight, inWidth, outWidth, coefficients(inWidth, outWidth, filter));
+    width = outWidth;
+  }
+  if (outHeight !== inHeight) pixels = vertical(pixels, width, outHeight, coefficients(inHeight, outHeight, filter));
+  return pixels;
+}
+
+/** Crops [height, width, 3] to the given rectangle. */
+export function cropRgb(src: Uint8Array, width: number, left: number, top: number, cropWidth: number, cropHeight: number): Uint8Array {
+  const out = new Uint8Array(cropWidth * cropHeight * 3);
+  for (let y = 0; y < cropHeight; y++) {
+    const from = ((top + y) * width + left) * 3;
+    out.set(src.subarray(from, from + cropWidth * 3), y * cropWidth * 3);
+  }
+  return out;
+}
