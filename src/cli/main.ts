@@ -113,8 +113,16 @@ Examples:
   return program;
 }
 
+/** Exit status of a process whose reader went away (128 + SIGPIPE), as `yes | head` reports. */
+const EXIT_BROKEN_PIPE = 141;
+
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
+  // `mc-dropout predict ... | head`: the reader closed the pipe; stop quietly like other Unix tools
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+    throw error;
+  });
   let exitCode = 0;
   const program = buildProgram((code) => {
     exitCode = code;

@@ -83,6 +83,20 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
     }
   });
 
+  it('a reader that closes the pipe early (| head) ends the run quietly', async () => {
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
+      const child = spawn('sh', ['-c', `${process.execPath} ${BIN} predict fixtures/samples -t 3 --seed 1 --device cpu | head -2`], { cwd: ROOT });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.on('close', (status) => resolve({ stdout: out, stderr: err, code: status }));
+    });
+    assert.equal(code, 0);
+    assert.equal(stdout.trim().split('\n').length, 2);
+    assert.doesNotMatch(stderr, /EPIPE|Error:/);
+  });
+
   it('--output writes the file atomically with a metadata sidecar', async () => {
     const dir = tempDir();
     const output = path.join(dir, 'out.csv');
