@@ -27,7 +27,7 @@ export interface InspectReport {
   sites: { node: string; op: string; rate: number | null; live: boolean; reason: string; input: string; position: string }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
-  trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number } | null;
+  trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null } | null;
   warnings: string[];
 }
 
@@ -67,7 +67,10 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   let trunkReuse: InspectReport['trunkReuse'] = null;
   try {
     const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1 });
-    trunkReuse = { applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors, headParameterShare: loaded.plan.headParameterShare };
+    trunkReuse = {
+      applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors,
+      headParameterShare: loaded.plan.headParameterShare, headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
+    };
     await loaded.dispose();
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;

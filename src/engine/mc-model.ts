@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describeError, ModelError, ProviderError, UsageError } from '../errors.js';
 import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata.js';
-import { encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
+import { DataType, elemTypeOf, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
 import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
 import { activationNames, splitAtStochasticSources } from '../model/split.js';
@@ -81,6 +81,8 @@ export interface ExecutionPlan {
   headNodes: number;
   /** Share of the model's parameters in the part that runs T times (1 without trunk reuse). */
   headParameterShare: number;
+  /** Share of the Conv/Gemm/MatMul multiply-accumulates in that part (1 without trunk reuse; NaN if unknown). */
+  headMacShare: number;
   /** Why trunk reuse does or does not apply, for inspect and logs. */
   reason: string;
 }
@@ -111,7 +113,7 @@ export class McModel {
       site, rate: rates[k]!, rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
     }));
     const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen);
-    const split = wantSplit ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor) : undefined;
+    const split = wantSplit ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes) : undefined;
     const imageShape = io.inputDims.slice(1);
     const plan: ExecutionPlan = split
       ? {
@@ -119,11 +121,12 @@ export class McModel {
         cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
         trunkNodes: split.trunkNodes, headNodes: split.headNodes,
         headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
+        headMacShare: split.totalMacs > 0 ? split.headMacs / split.totalMacs : NaN,
         reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
       }
       : {
         trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0,
-        headNodes: rewritten.graph!.node!.length, headParameterShare: 1, reason: noSplitReason(options, staticBatch, chosen.length),
+        headNodes: rewritten.graph!.node!.length, headParameterShare: 1, headMacShare: 1, reason: noSplitReason(options, staticBatch, chosen.length),
       };
 
     const opened = await openSessions(split ? [encodeModel(split.head), encodeModel(split.trunk)] : [encodeModel(rewritten)], options, file);
@@ -271,6 +274,11 @@ function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, ov
     throw new ModelError(`${file}: expected one image input but the model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
   }
   const input = inputs[0]!;
+  const elemType = elemTypeOf(input);
+  if (elemType !== 0 && elemType !== DataType.FLOAT) {
+    const kind = elemType === DataType.FLOAT16 ? 'float16' : `element type ${elemType}`;
+    throw new ModelError(`${file}: input '${input.name}' is ${kind}; mc-dropout feeds float32 images only for now. Export the model with a float32 input (a Cast to float16 inside the graph is fine).`);
+  }
   const shape = shapeOf(input);
   if (!shape || shape.length !== 4) {
     throw new ModelError(`${file}: expected a 4-D image input [N, C, H, W] or [N, H, W, C] but '${input.name}' has shape [${shape?.join(', ') ?? 'unknown'}]`);
@@ -379,9 +387,11 @@ async function openSessions(models: Uint8Array[], options: LoadOptions, file: st
   const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
+  // trunk and head alternate: idle threads of one spinning would slow the other (measured 1.55x)
+  const spinning = models.length === 1;
   const cpu = async () => {
     const sessions: RuntimeSession[] = [];
-    for (const model of models) sessions.push(await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file));
+    for (const model of models) sessions.push(await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization, spinning }, file));
     return { sessions, provider: 'cpu' as const, deviceId: 0 };
   };
   if (request.kind === 'cpu') return cpu();
@@ -393,7 +403,7 @@ async function openSessions(models: Uint8Array[], options: LoadOptions, file: st
   }
   const sessions: RuntimeSession[] = [];
   try {
-    for (const model of models) sessions.push(await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization }));
+    for (const model of models) sessions.push(await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization, spinning }));
     return { sessions, provider: 'cuda', deviceId: request.deviceId };
   } catch (error) {
     for (const session of sessions) await session.release();

@@ -8,6 +8,8 @@ export interface SessionSettings {
   deviceId: number;
   /** CPU intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
+  /** Let idle intra-op threads spin (onnxruntime's default); off when sessions alternate. */
+  spinning?: boolean;
   /** Graph optimization level; 'all' unless a test asks otherwise. */
   optimization?: OptimizationLevel;
 }
@@ -31,6 +33,9 @@ export class RuntimeSession {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
       logSeverityLevel: 3,
+      // trunk and head sessions take turns on the same cores: a pool that spins after its run
+      // steals them from the other session
+      extra: { session: { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } } },
     };
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;

@@ -12,6 +12,9 @@ export interface SplitPlan {
   /** Parameters (initializer elements) the head reads, and in the whole graph. */
   headParameters: number;
   totalParameters: number;
+  /** Multiply-accumulates per image of the head and of the whole graph (Conv, Gemm, MatMul). */
+  headMacs: number;
+  totalMacs: number;
 }
 
 /** Ops that cost nothing: a trunk made only of these is not worth a second session. */
@@ -23,7 +26,9 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  * sizes); a head input that is not batch-major (e.g. a Shape vector) pulls its producer into the head.
  * Returns undefined when the trunk would hold no real work.
  */
-export function splitAtStochasticSources(model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>): SplitPlan | undefined {
+export function splitAtStochasticSources(
+  model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
+): SplitPlan | undefined {
   const graph = model.graph!;
   const nodes = graph.node ?? [];
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name!));
@@ -90,7 +95,30 @@ export function splitAtStochasticSources(model: ModelProto, sources: string[], b
     totalParameters += size;
     if (headReads.has(name)) headParameters += size;
   }
-  return { trunk, head: headModel, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters };
+  const dims = new Map((graph.initializer ?? []).map((t) => [t.name!, (t.dims ?? []).map(Number)]));
+  let headMacs = 0;
+  let totalMacs = 0;
+  nodes.forEach((node, i) => {
+    const macs = nodeMacs(node, dims, rowShapes);
+    totalMacs += macs;
+    if (head.has(i)) headMacs += macs;
+  });
+  return { trunk, head: headModel, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs };
+}
+
+/** Multiply-accumulates per image of a Conv, Gemm or MatMul whose output shape is known; 0 otherwise. */
+function nodeMacs(node: NodeProto, weights: ReadonlyMap<string, number[]>, rowShapes: ReadonlyMap<string, number[]>): number {
+  const out = rowShapes.get(node.output?.[0] ?? '');
+  const w = weights.get(node.input?.[1] ?? '');
+  if (!out || !w) return 0;
+  const outputs = out.reduce((a, b) => a * b, 1);
+  if (node.opType === 'Conv' && w.length >= 3) return outputs * w.slice(1).reduce((a, b) => a * b, 1);
+  if (node.opType === 'Gemm' && w.length === 2) {
+    const transB = node.attribute?.find((a) => a.name === 'transB')?.i;
+    return outputs * (Number(transB ?? 0) ? w[1]! : w[0]!);
+  }
+  if (node.opType === 'MatMul' && w.length === 2) return outputs * w[0]!;
+  return 0;
 }
 
 /** Every tensor the model's nodes produce (candidates for the cut). */

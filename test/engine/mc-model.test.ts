@@ -169,3 +169,15 @@ describe('bad model files', () => {
     await assert.rejects(McModel.load(file), (error: unknown) => error instanceof ModelError && /is not an ONNX model/.test(error.message));
   });
 });
+
+describe('input types', () => {
+  it('a float16 image input is refused at load with the fix', async () => {
+    const bytes = buildModel({ inputDims: ['N', 3, 1, 1], outputDims: ['N', 3], nodes: [{ opType: 'Flatten', input: ['input'], output: ['output'] }] });
+    const { decodeModel, encodeModel, DataType } = await import('../../src/model/onnx.js');
+    const model = decodeModel(bytes);
+    model.graph!.input![0]!.type!.tensorType!.elemType = DataType.FLOAT16;
+    model.graph!.output![0]!.type!.tensorType!.elemType = DataType.FLOAT16;
+    await assert.rejects(McModel.load(writeModel(encodeModel(model)), { device: 'cpu', allowDeterministic: true }),
+      /input 'input' is float16; mc-dropout feeds float32 images only for now/);
+  });
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { xoshiro128ss } from '../../src/engine/masks.js';
 import { philox4x32 } from '../../src/engine/philox.js';
 
 // Known-answer vectors published with Random123 (kat_vectors, philox4x32 10 rounds).
@@ -17,4 +18,26 @@ describe('philox4x32', () => {
       assert.equal(Array.from(out, (w) => w.toString(16).padStart(8, '0')).join(' '), expected);
     });
   }
+});
+
+describe('xoshiro128ss', () => {
+  it('matches the reference sequence for state (1, 2, 3, 4)', () => {
+    // first outputs of Blackman & Vigna's xoshiro128starstar.c from s = {1, 2, 3, 4}
+    const state = Uint32Array.from([1, 2, 3, 4]);
+    const out = new Uint32Array(6);
+    xoshiro128ss(state, out);
+    assert.deepEqual(Array.from(out), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  });
+
+  it('continues the same stream across calls', () => {
+    const a = Uint32Array.from([9, 8, 7, 6]);
+    const whole = new Uint32Array(10);
+    xoshiro128ss(a, whole);
+    const b = Uint32Array.from([9, 8, 7, 6]);
+    const first = new Uint32Array(4);
+    const rest = new Uint32Array(6);
+    xoshiro128ss(b, first);
+    xoshiro128ss(b, rest);
+    assert.deepEqual([...first, ...rest], Array.from(whole));
+  });
 });
