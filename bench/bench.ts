@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { McModel } from '../src/engine/mc-model.js';
+import { convertModel } from '../src/model/convert.js';
+import { decodeModel, encodeModel } from '../src/model/onnx.js';
 import { RuntimeSession } from '../src/engine/runtime.js';
 import { loadImageTensor } from '../src/preprocess/decode.js';
 import { resolvePreprocess } from '../src/preprocess/spec.js';
@@ -57,15 +59,22 @@ async function inference(label: string, file: string, batch: number): Promise<In
     model: label, method, passes, imagesPerSecond: batch / seconds, costVsDeterministic: seconds / deterministic,
   });
   add('deterministic (1 pass, plain onnxruntime)', 1, deterministic);
+  // route (b) of the design: random masks drawn inside the graph (what `convert` writes), B x T rows
+  const inGraph = await RuntimeSession.create(encodeModel(convertModel(decodeModel(readFileSync(file)), { seed: 1 }).model), { provider: 'cpu', deviceId: 0, threads: 0 });
   for (const passes of [10, 30]) {
     add('sequential (T session runs)', passes, await time(() => full.predict(images, { passes, seed: 1, strategy: 'sequential' })));
     add('replicated (B x T rows per run)', passes, await time(() => full.predict(images, { passes, seed: 1 })));
+    const tiled = new Float32Array(batch * passes * reused.imageSize);
+    for (let i = 0; i < batch; i++) for (let t = 0; t < passes; t++) tiled.set(images[i]!, (i * passes + t) * reused.imageSize);
+    const tiledFeeds = { [reused.info.inputName]: { data: tiled, dims: [batch * passes, ...reused.info.inputDims.slice(1)] } };
+    add('in-graph RandomUniformLike masks, B x T rows (no seed per image)', passes, await time(() => inGraph.run(tiledFeeds, [reused.info.outputName])));
     if (reused.plan.trunkReuse) add('trunk reuse (trunk once, head T times)', passes, await time(() => reused.predict(images, { passes, seed: 1 })));
   }
   console.error(`  ${label}: ${reused.plan.reason}`);
   await reused.dispose();
   await full.dispose();
   await plain.release();
+  await inGraph.release();
   return rows;
 }
 

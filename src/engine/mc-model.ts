@@ -112,8 +112,10 @@ export class McModel {
     const maskSites = chosen.map((site, k) => ({
       site, rate: rates[k]!, rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
     }));
-    const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen);
-    const split = wantSplit ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes) : undefined;
+    const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen, probe.siteTypes);
+    const split = wantSplit
+      ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes, probe.activationTypes)
+      : undefined;
     const imageShape = io.inputDims.slice(1);
     const plan: ExecutionPlan = split
       ? {
@@ -255,6 +257,8 @@ interface Row {
 /** The image input and class-score output of a model, with layout and sizes resolved. */
 export interface ModelIo {
   inputName: string;
+  /** ONNX element type of the image input: float32 or float16 (converted at the session boundary). */
+  inputType: number;
   outputName: string;
   inputDims: number[];
   layout: Layout;
@@ -275,9 +279,8 @@ function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, ov
   }
   const input = inputs[0]!;
   const elemType = elemTypeOf(input);
-  if (elemType !== 0 && elemType !== DataType.FLOAT) {
-    const kind = elemType === DataType.FLOAT16 ? 'float16' : `element type ${elemType}`;
-    throw new ModelError(`${file}: input '${input.name}' is ${kind}; mc-dropout feeds float32 images only for now. Export the model with a float32 input (a Cast to float16 inside the graph is fine).`);
+  if (elemType !== 0 && elemType !== DataType.FLOAT && elemType !== DataType.FLOAT16) {
+    throw new ModelError(`${file}: input '${input.name}' has element type ${elemType}; mc-dropout feeds float32 or float16 images`);
   }
   const shape = shapeOf(input);
   if (!shape || shape.length !== 4) {
@@ -299,7 +302,7 @@ function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, ov
   }
   const producer = (graph.node ?? []).find((n) => n.output?.includes(output.name!));
   return {
-    inputName: input.name!, outputName: output.name, inputDims, layout,
+    inputName: input.name!, inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT, outputName: output.name, inputDims, layout,
     height: size.height, width: size.width, channels, classes: outShape[1],
     outputIsProbabilities: producer?.opType === 'Softmax',
   };
@@ -335,6 +338,10 @@ function siteRate(site: StochasticSite, k: number, metadata: ModelMetadata, over
 interface ProbeResult {
   /** Per-row shape of the tensor each chosen site masks. */
   siteShapes: number[][];
+  /** ONNX element type of the tensor each chosen site masks (its mask must match). */
+  siteTypes: number[];
+  /** ONNX element types of the batch-major activations. */
+  activationTypes: Map<string, number>;
   /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
   batchMajor: Set<string>;
   /** Per-row shapes of the batch-major activations. */
@@ -346,7 +353,8 @@ interface ProbeResult {
  * site's mask shape and, for trunk reuse, which activations are batch-major.
  */
 async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
-  const result: ProbeResult = { siteShapes: [], batchMajor: new Set(), activationShapes: new Map() };
+  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map() };
+  const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
   const names = [...new Set([...sites.map((s) => s.input), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
@@ -363,13 +371,15 @@ async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelI
       }
       return shape.slice(1);
     });
+    result.siteTypes = sites.map((site) => (site.input === io.inputName ? io.inputType : onnxType(one[site.input]!.type)));
     if (two) {
       for (const name of names) {
         const a = one[name]!;
         const b = two[name]!;
-        if (a.type === 'float32' && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
+        if ((a.type === 'float32' || a.type === 'float16') && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
           result.batchMajor.add(name);
           result.activationShapes.set(name, a.dims.slice(1));
+          result.activationTypes.set(name, onnxType(a.type));
         }
       }
     }

@@ -1,5 +1,6 @@
 /** The only module that imports onnxruntime-node: sessions, tensors, versions. */
 import ort from 'onnxruntime-node';
+import { fromHalfArray, toHalfArray } from './half.js';
 
 export type Provider = 'cpu' | 'cuda';
 
@@ -24,9 +25,21 @@ export interface HostTensor {
 
 export const onnxruntimeVersion: string = ort.env.versions.node ?? 'unknown';
 
-/** A session at full graph optimization, on the requested provider, or an error from onnxruntime. */
+/**
+ * A session at full graph optimization, on the requested provider, or an error from onnxruntime.
+ * Callers always see float32: inputs and outputs the model declares as float16 are converted here.
+ */
 export class RuntimeSession {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private readonly half: Set<string>;
+
+  private constructor(private readonly session: ort.InferenceSession) {
+    const metadata = [...session.inputMetadata, ...session.outputMetadata];
+    this.half = new Set(metadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));
+  }
+
+  private tensor(name: string, tensor: HostTensor): ort.Tensor {
+    return this.half.has(name) ? new ort.Tensor('float16', toHalfArray(tensor.data), tensor.dims) : new ort.Tensor('float32', tensor.data, tensor.dims);
+  }
 
   static async create(model: Uint8Array, settings: SessionSettings): Promise<RuntimeSession> {
     const options: ort.InferenceSession.SessionOptions = {
@@ -55,12 +68,15 @@ export class RuntimeSession {
   /** Runs the session; returns the named outputs as float32 host tensors. */
   async run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = this.tensor(name, tensor);
     const result = await this.session.run(ortFeeds, outputs as string[]);
     const out: Record<string, HostTensor> = {};
     for (const name of outputs) {
       const tensor = result[name]!;
-      const data = tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
+      let data: Float32Array;
+      if (tensor.type === 'float32') data = tensor.data as Float32Array;
+      else if (tensor.type === 'float16') data = fromHalfArray(tensor.data as Uint16Array);
+      else throw new Error(`output ${name} is ${tensor.type}, expected float32 or float16`);
       out[name] = { data, dims: tensor.dims };
     }
     return out;
@@ -69,7 +85,7 @@ export class RuntimeSession {
   /** Runs the session and returns only the dims and element types of the named outputs. */
   async shapes(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, { dims: readonly number[]; type: string }>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = this.tensor(name, tensor);
     const result = await this.session.run(ortFeeds, outputs as string[]);
     const out: Record<string, { dims: readonly number[]; type: string }> = {};
     for (const name of outputs) out[name] = { dims: result[name]!.dims, type: result[name]!.type };

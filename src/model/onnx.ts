@@ -1,5 +1,6 @@
 /** The only module that imports the ONNX protobuf binding. */
 import onnxProto from 'onnx-proto';
+import { fromHalfBits } from '../engine/half.js';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -81,7 +82,7 @@ export function tensorValues(tensor: TensorProto): number[] | undefined {
     const read: Record<number, [number, (o: number) => number]> = {
       [DataType.FLOAT]: [4, (o) => view.getFloat32(o, true)],
       [DataType.DOUBLE]: [8, (o) => view.getFloat64(o, true)],
-      [DataType.FLOAT16]: [2, (o) => halfToFloat(view.getUint16(o, true))],
+      [DataType.FLOAT16]: [2, (o) => fromHalfBits(view.getUint16(o, true))],
       [DataType.BOOL]: [1, (o) => view.getUint8(o)],
       [DataType.INT32]: [4, (o) => view.getInt32(o, true)],
       [DataType.INT64]: [8, (o) => Number(view.getBigInt64(o, true))],
@@ -94,19 +95,10 @@ export function tensorValues(tensor: TensorProto): number[] | undefined {
   if (tensor.floatData && tensor.floatData.length > 0) return [...tensor.floatData];
   if (tensor.doubleData && tensor.doubleData.length > 0) return [...tensor.doubleData];
   if (tensor.int32Data && tensor.int32Data.length > 0) {
-    return type === DataType.FLOAT16 ? tensor.int32Data.map(halfToFloat) : [...tensor.int32Data];
+    return type === DataType.FLOAT16 ? tensor.int32Data.map(fromHalfBits) : [...tensor.int32Data];
   }
   if (tensor.int64Data && tensor.int64Data.length > 0) return tensor.int64Data.map((v) => toNumber(v));
   return [];
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 /** Float attribute of a node, or the fallback. */

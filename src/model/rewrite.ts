@@ -7,12 +7,12 @@ export function maskInputName(k: number): string {
 }
 
 /**
- * Replaces each given Dropout by Mul(x, mask_k), mask_k a new graph input of x's shape.
+ * Replaces each given Dropout by Mul(x, mask_k), mask_k a new graph input of x's shape and type.
  * onnxruntime cannot remove or fold a Mul by a graph input, so dropout stays live at every
  * optimization level, and the masks come from our own generator, never onnxruntime's kernel.
  * The model passed in is not modified.
  */
-export function rewriteDropoutsAsMaskInputs(model: ModelProto, sites: StochasticSite[]): ModelProto {
+export function rewriteDropoutsAsMaskInputs(model: ModelProto, sites: StochasticSite[], maskTypes: number[] = []): ModelProto {
   const out = cloneModel(model);
   const graph = out.graph!;
   const nodes = graph.node ?? [];
@@ -34,7 +34,8 @@ export function rewriteDropoutsAsMaskInputs(model: ModelProto, sites: Stochastic
       });
     }
     replacements.set(site.nodeIndex, replacement);
-    graph.input = [...(graph.input ?? []), { name: mask, type: { tensorType: { elemType: DataType.FLOAT } } }];
+    // the mask has the masked tensor's type (float16 models multiply in float16)
+    graph.input = [...(graph.input ?? []), { name: mask, type: { tensorType: { elemType: maskTypes[k] ?? DataType.FLOAT } } }];
   });
   graph.node = nodes.flatMap((node, i) => replacements.get(i) ?? [node]);
   return out;

@@ -28,6 +28,7 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  */
 export function splitAtStochasticSources(
   model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
+  types: ReadonlyMap<string, number> = new Map(),
 ): SplitPlan | undefined {
   const graph = model.graph!;
   const nodes = graph.node ?? [];
@@ -76,14 +77,15 @@ export function splitAtStochasticSources(
   const trunk = cloneModel(model);
   trunk.graph!.node = pick(trunkIndices);
   trunk.graph!.input = (graph.input ?? []).filter((i) => !sources.includes(i.name!));
-  trunk.graph!.output = cut.filter((t) => !imageInputs.has(t)).map((name) => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } }));
+  const typed = (name: string) => ({ name, type: { tensorType: { elemType: types.get(name) ?? DataType.FLOAT } } });
+  trunk.graph!.output = cut.filter((t) => !imageInputs.has(t)).map(typed);
   trunk.graph!.valueInfo = [];
 
   const headModel = cloneModel(model);
   headModel.graph!.node = pick([...head].sort((a, b) => a - b));
   const declared = new Map((graph.input ?? []).map((i) => [i.name!, i]));
   headModel.graph!.input = [
-    ...cut.map((name) => declared.get(name) ?? { name, type: { tensorType: { elemType: DataType.FLOAT } } }),
+    ...cut.map((name) => declared.get(name) ?? typed(name)),
     ...(graph.input ?? []).filter((i) => sources.includes(i.name!) || initializers.has(i.name!)),
   ];
   headModel.graph!.valueInfo = [];

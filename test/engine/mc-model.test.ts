@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
 import { ModelError } from '../../src/errors.js';
-import { buildModel, dropoutNode, linearModel, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
+import { buildModel, dropoutNode, floatTensor, linearModel, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 import { writeModel } from '../helpers/files.js';
 
 const H = 2;
@@ -170,14 +170,53 @@ describe('bad model files', () => {
   });
 });
 
-describe('input types', () => {
-  it('a float16 image input is refused at load with the fix', async () => {
-    const bytes = buildModel({ inputDims: ['N', 3, 1, 1], outputDims: ['N', 3], nodes: [{ opType: 'Flatten', input: ['input'], output: ['output'] }] });
+describe('float16 models', () => {
+  /** input f16 [N,3,2,2] -> Relu -> Dropout (on float16) -> Flatten -> Cast float -> MatMul W -> output. */
+  function halfModel(): Uint8Array {
+    return buildModel({
+      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
+      nodes: [
+        { opType: 'Relu', input: ['input'], output: ['r'] },
+        { opType: 'Conv', input: ['r', 'K'], output: ['c'] },
+        dropoutNode('c', 'd', 'ratio', 'training'),
+        { opType: 'Flatten', input: ['d'], output: ['f'] },
+        { opType: 'Cast', input: ['f'], output: ['f32'], attribute: [{ name: 'to', type: 2, i: 1 }] },
+        { opType: 'MatMul', input: ['f32', 'W'], output: ['output'] },
+      ],
+      initializers: [
+        // 1x1 conv, identity on 3 channels, stored as float16 bits (1.0 = 0x3c00)
+        { name: 'K', dataType: 10, dims: [3, 3, 1, 1], int32Data: [0x3c00, 0, 0, 0, 0x3c00, 0, 0, 0, 0x3c00] },
+        scalarFloat('ratio', 0.5), scalarBool('training', true), floatTensor('W', [12, 3], testValues(36, 4)),
+      ],
+    });
+  }
+
+  it('runs a float16 input with float16 masks; the mean over passes is the dropout-off output', async () => {
     const { decodeModel, encodeModel, DataType } = await import('../../src/model/onnx.js');
-    const model = decodeModel(bytes);
+    const model = decodeModel(halfModel());
     model.graph!.input![0]!.type!.tensorType!.elemType = DataType.FLOAT16;
-    model.graph!.output![0]!.type!.tensorType!.elemType = DataType.FLOAT16;
-    await assert.rejects(McModel.load(writeModel(encodeModel(model)), { device: 'cpu', allowDeterministic: true }),
-      /input 'input' is float16; mc-dropout feeds float32 images only for now/);
+    const file = writeModel(encodeModel(model));
+    const mc = await McModel.load(file, { device: 'cpu' });
+    assert.equal(mc.info.inputType, DataType.FLOAT16);
+    assert.equal(mc.plan.trunkReuse, true, mc.plan.reason);
+    const image = Float32Array.from([0.5, 1, 0.25, 2, 1.5, 0.75, 1, 0.125, 3, 0.5, 1, 2]); // exact in float16
+    const passes = 4000;
+    const [scores] = await mc.predictScores([image], { passes, seed: 9 });
+    const [deterministic] = await mc.predictScores([image], { passes: 1, seed: 9, deterministic: true });
+    await mc.dispose();
+    const W = testValues(36, 4);
+    for (let j = 0; j < 3; j++) {
+      let expected = 0;
+      let variance = 0;
+      for (let i = 0; i < 12; i++) {
+        expected += Math.fround(W[i * 3 + j]!) * image[i]!;
+        variance += (Math.fround(W[i * 3 + j]!) * image[i]!) ** 2; // p/(1-p) = 1 at p = 0.5
+      }
+      assert.ok(Math.abs(deterministic![j]! - expected) < 1e-5, `deterministic ${j}`);
+      let mean = 0;
+      for (let t = 0; t < passes; t++) mean += scores![t * 3 + j]!;
+      mean /= passes;
+      assert.ok(Math.abs(mean - expected) <= 4 * Math.sqrt(variance / passes), `output ${j}: ${mean} vs ${expected}`);
+    }
   });
 });
