@@ -2,7 +2,7 @@ import { diagnoseCuda, gatherCudaFacts } from '../engine/providers.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 
 /** `mc-dropout doctor`: what CUDA needs and what is here. Returns 0 when auto would use the GPU. */
-export function runDoctor(options: { json: boolean }): number {
+export function runDoctor(options: { json?: boolean }): number {
   const facts = gatherCudaFacts();
   const cuda = diagnoseCuda(facts);
   const report = {

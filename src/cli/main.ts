@@ -11,7 +11,7 @@ import { runPredict, type PredictCliOptions } from './predict.js';
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const EXIT_CODES = `
-Exit codes:
+Exit codes of predict (inspect exits 1 when a model is not MC-ready, doctor when CUDA is not ready):
   0    every image was predicted
   1    some images failed (their rows say why; every other row is written)
   2    usage error (a bad option or input path)
@@ -28,7 +28,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   program.command('predict')
     .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
     .argument('[paths...]', 'image files or folders (walked recursively)')
-    .option('-m, --model <file>', 'ONNX classifier with live dropout', BUNDLED_MODEL)
+    .addOption(new Option('-m, --model <file>', 'ONNX classifier with live dropout').default(BUNDLED_MODEL, 'the bundled Fashion-MNIST model'))
     .option('-t, --times <T>', 'stochastic forward passes per image', integer(1, 100000), 10)
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto'))
@@ -38,11 +38,11 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-o, --output <file>', 'write rows to FILE (default stdout); completed atomically')
     .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
-    .option('--resume', 'skip images already in --output and append the rest', false)
-    .option('--per-class', 'jsonl: add the mean and std of every class', false)
-    .option('-q, --quiet', 'no progress and no summary on stderr', false)
+    .option('--resume', 'skip images already in --output and append the rest')
+    .option('--per-class', 'jsonl: add the mean and std of every class')
+    .option('-q, --quiet', 'no progress and no summary on stderr')
     .option('--no-progress', 'no progress bar')
-    .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)', false)
+    .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
@@ -73,10 +73,10 @@ ${EXIT_CODES}`)
 
   program.command('inspect')
     .description('show inputs, outputs, stochastic sites, trunk reuse and export mistakes of a model; exit 0 when it is MC-ready, else 1')
-    .argument('[model]', 'ONNX model', BUNDLED_MODEL)
-    .option('--json', 'machine-readable report', false)
-    .action(async (model: string, options: { json: boolean }) => {
-      setExitCode(await runInspect(model, options));
+    .argument('[model]', 'ONNX model (default: the bundled Fashion-MNIST model)')
+    .option('--json', 'machine-readable report')
+    .action(async (model: string | undefined, options: { json?: boolean }) => {
+      setExitCode(await runInspect(model ?? BUNDLED_MODEL, options));
     });
 
   program.command('convert')
@@ -104,8 +104,8 @@ Examples:
 
   program.command('doctor')
     .description('check onnxruntime-node\'s CUDA provider, CUDA/cuDNN libraries and the GPU; exit 0 when --device auto would use the GPU, else 1')
-    .option('--json', 'machine-readable report', false)
-    .action((options: { json: boolean }) => {
+    .option('--json', 'machine-readable report')
+    .action((options: { json?: boolean }) => {
       setExitCode(runDoctor(options));
     });
 

@@ -25,11 +25,11 @@ export interface PredictCliOptions {
   output?: string;
   format: 'csv' | 'jsonl';
   meta?: string;
-  resume: boolean;
-  quiet: boolean;
+  resume?: boolean;
+  quiet?: boolean;
   progress: boolean;
-  perClass: boolean;
-  deterministic: boolean;
+  perClass?: boolean;
+  deterministic?: boolean;
   dropout: 'auto' | 'force';
   dropoutRate?: number;
   threads: number;
@@ -88,12 +88,12 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     // the seed: --seed, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
     const seed = options.seed ?? (options.resume && options.output ? earlierSeed(options.output) : undefined) ?? freshSeed();
     const settings = {
-      model_sha256: info.sha256, passes, seed, deterministic: options.deterministic,
+      model_sha256: info.sha256, passes, seed, deterministic: options.deterministic ?? false,
       dropout: options.dropout, dropout_rates: info.maskSites.map((s) => s.rate), preprocess, format: options.format,
-      topk, per_class: options.perClass, labels,
+      topk, per_class: options.perClass ?? false, labels,
     };
     const sink = RowSink.open({
-      output: options.output, format: options.format, resume: options.resume,
+      output: options.output, format: options.format, resume: options.resume ?? false,
       header: options.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
     });
     const todo = files.filter((f) => !sink.done.has(f));
@@ -108,14 +108,14 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     let failed = 0;
     try {
       for await (const result of predictFiles(model, todo, {
-        passes, seed, deterministic: options.deterministic, batchSize: options.batchSize,
+        passes, seed, deterministic: options.deterministic ?? false, batchSize: options.batchSize,
         decodeConcurrency: options.decodeConcurrency, preprocess,
       })) {
         if (result.status === 'ok') ok++;
         else failed++;
         sink.write(options.format === 'csv'
           ? stringify([csvRecord(result, labels, topk)]).trimEnd()
-          : JSON.stringify(jsonRecord(result, labels, topk, options.perClass)));
+          : JSON.stringify(jsonRecord(result, labels, topk, options.perClass ?? false)));
         progress.update(ok + failed, failed);
         if (interrupted) break;
       }
