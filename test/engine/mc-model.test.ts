@@ -116,6 +116,26 @@ describe('seeds and batching', () => {
   });
 });
 
+describe('static batch dimension', () => {
+  for (const fixed of [1, 4]) {
+    it(`batch fixed to ${fixed}: rows run in padded chunks and match the dynamic model`, async () => {
+      const decode = async (bytes: Uint8Array) => (await import('../../src/model/onnx.js')).decodeModel(bytes);
+      const { encodeModel } = await import('../../src/model/onnx.js');
+      const model = await decode(linearModel(0.5, H, W, weights, CLASSES));
+      model.graph!.input![0]!.type!.tensorType!.shape!.dim![0] = { dimValue: fixed };
+      model.graph!.output![0]!.type!.tensorType!.shape!.dim![0] = { dimValue: fixed };
+      const staticModel = await McModel.load(writeModel(encodeModel(model)), { device: 'cpu' });
+      const dynamicModel = await McModel.load(writeModel(linearModel(0.5, H, W, weights, CLASSES)), { device: 'cpu' });
+      const images = [x, Float32Array.from(testValues(UNITS, 77)), Float32Array.from(testValues(UNITS, 78))];
+      const a = await staticModel.predictScores(images, { passes: 3, seed: 4 });
+      const b = await dynamicModel.predictScores(images, { passes: 3, seed: 4 });
+      await staticModel.dispose();
+      await dynamicModel.dispose();
+      for (let i = 0; i < images.length; i++) for (let j = 0; j < a[i]!.length; j++) assert.ok(Math.abs(a[i]![j]! - b[i]![j]!) < 1e-6);
+    });
+  }
+});
+
 describe('models without live dropout', () => {
   const inert = (training: boolean | undefined) => buildModel({
     inputDims: ['N', 3, 1, 1], outputDims: ['N', 3],
