@@ -4,7 +4,7 @@ import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata
 import { DataType, elemTypeOf, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
 import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
-import { activationNames, splitAtStochasticSources } from '../model/split.js';
+import { activationNames, splitAtStochasticSources, type SplitPlan } from '../model/split.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
@@ -116,20 +116,7 @@ export class McModel {
     const split = wantSplit
       ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes, probe.activationTypes)
       : undefined;
-    const imageShape = io.inputDims.slice(1);
-    const plan: ExecutionPlan = split
-      ? {
-        trunkReuse: true, cutTensors: split.cutTensors,
-        cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
-        trunkNodes: split.trunkNodes, headNodes: split.headNodes,
-        headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
-        headMacShare: split.totalMacs > 0 ? split.headMacs / split.totalMacs : NaN,
-        reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
-      }
-      : {
-        trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0,
-        headNodes: rewritten.graph!.node!.length, headParameterShare: 1, headMacShare: 1, reason: noSplitReason(options, staticBatch, chosen.length),
-      };
+    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, noSplitReason(options, staticBatch, chosen.length));
 
     const opened = await openSessions(split ? [encodeModel(split.head), encodeModel(split.trunk)] : [encodeModel(rewritten)], options, file);
     const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
@@ -240,6 +227,27 @@ export class McModel {
     await this.head.release();
     await this.trunk?.release();
   }
+}
+
+/** What runs once per image and what runs T times, with the figures inspect reports. */
+function executionPlan(split: SplitPlan | undefined, io: ModelIo, probe: ProbeResult, nodes: number, noSplit: string): ExecutionPlan {
+  const imageShape = io.inputDims.slice(1);
+  if (!split) {
+    return {
+      trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0, headNodes: nodes,
+      headParameterShare: 1, headMacShare: 1, reason: noSplit,
+    };
+  }
+  return {
+    trunkReuse: true,
+    cutTensors: split.cutTensors,
+    cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
+    trunkNodes: split.trunkNodes,
+    headNodes: split.headNodes,
+    headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
+    headMacShare: split.totalMacs > 0 ? split.headMacs / split.totalMacs : NaN,
+    reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
+  };
 }
 
 function noSplitReason(options: LoadOptions, staticBatch: number, sites: number): string {
