@@ -1,15 +1,20 @@
 import { createHash } from 'node:crypto';
-import { describeError, ModelError, ProviderError, UsageError } from '../errors.js';
-import { readMetadata, type Layout, type ModelMetadata } from '../model/metadata.js';
-import { DataType, elemTypeOf, encodeModel, shapeOf, type ModelProto } from '../model/onnx.js';
+import { describeError, ModelError, UsageError } from '../errors.js';
+import { describeIo, type ModelIo } from '../model/io.js';
+import { readMetadata, type ModelMetadata } from '../model/metadata.js';
+import { encodeModel } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
-import { exposeTensors, maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
-import { activationNames, splitAtStochasticSources, type SplitPlan } from '../model/split.js';
+import { maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
+import { splitAtStochasticSources, type SplitPlan } from '../model/split.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
-import { diagnoseCuda, gatherCudaFacts, parseDevice, type DeviceRequest } from './providers.js';
-import { RuntimeSession, type HostTensor, type OptimizationLevel, type Provider } from './runtime.js';
+import { probeModel, type ProbeResult } from './probe.js';
+import type { DeviceRequest } from './providers.js';
+import type { HostTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
+import { openSessions } from './sessions.js';
+
+export type { ModelIo } from '../model/io.js';
 
 export interface LoadOptions {
   /** auto (default) | cpu | cuda | cuda:N */
@@ -262,60 +267,6 @@ interface Row {
   pass: number;
 }
 
-/** The image input and class-score output of a model, with layout and sizes resolved. */
-export interface ModelIo {
-  inputName: string;
-  /** ONNX element type of the image input: float32 or float16 (converted at the session boundary). */
-  inputType: number;
-  outputName: string;
-  inputDims: number[];
-  layout: Layout;
-  height: number;
-  width: number;
-  channels: number;
-  classes: number;
-  outputIsProbabilities: boolean;
-}
-
-/** The single image input and the class-score output, with layout and sizes resolved. */
-function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, override?: { height: number; width: number }): ModelIo {
-  const graph = model.graph!;
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
-  if (inputs.length !== 1) {
-    throw new ModelError(`${file}: expected one image input but the model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
-  }
-  const input = inputs[0]!;
-  const elemType = elemTypeOf(input);
-  if (elemType !== 0 && elemType !== DataType.FLOAT && elemType !== DataType.FLOAT16) {
-    throw new ModelError(`${file}: input '${input.name}' has element type ${elemType}; mc-dropout feeds float32 or float16 images`);
-  }
-  const shape = shapeOf(input);
-  if (!shape || shape.length !== 4) {
-    throw new ModelError(`${file}: expected a 4-D image input [N, C, H, W] or [N, H, W, C] but '${input.name}' has shape [${shape?.join(', ') ?? 'unknown'}]`);
-  }
-  const fixed = (d: number | string | null): number => (typeof d === 'number' ? d : -1);
-  const dims = shape.map(fixed);
-  const layout: Layout = metadata.layout ?? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : dims[3] === 3 || dims[3] === 1 ? 'NHWC' : 'NCHW');
-  const [channels, h, w] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
-  if (channels !== 3) throw new ModelError(`${file}: expected 3 input channels (RGB) but input '${input.name}' has ${channels < 0 ? 'a dynamic count' : channels} in layout ${layout}`);
-  const size = override ?? metadata.inputSize ?? (h > 0 && w > 0 ? { height: h, width: w } : undefined);
-  if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with --size HxW`);
-  const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
-
-  const output = graph.output?.[0];
-  const outShape = output ? shapeOf(output) : undefined;
-  if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
-    throw new ModelError(`${file}: expected a class-score output [N, classes] but the first output has shape [${outShape?.join(', ') ?? 'unknown'}]`);
-  }
-  const producer = (graph.node ?? []).find((n) => n.output?.includes(output.name!));
-  return {
-    inputName: input.name!, inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT, outputName: output.name, inputDims, layout,
-    height: size.height, width: size.width, channels, classes: outShape[1],
-    outputIsProbabilities: producer?.opType === 'Softmax',
-  };
-}
-
 function chooseMaskSites(sites: StochasticSite[], file: string, options: LoadOptions): StochasticSite[] {
   const dropouts = sites.filter((s) => s.op === 'Dropout');
   const chosen = options.dropout === 'force' ? dropouts : dropouts.filter((s) => s.live);
@@ -343,99 +294,3 @@ function siteRate(site: StochasticSite, k: number, metadata: ModelMetadata, over
   throw new ModelError(`${file}: the rate of ${site.nodeName} is not a constant; give one with --dropout-rate`);
 }
 
-interface ProbeResult {
-  /** Per-row shape of the tensor each chosen site masks. */
-  siteShapes: number[][];
-  /** ONNX element type of the tensor each chosen site masks (its mask must match). */
-  siteTypes: number[];
-  /** ONNX element types of the batch-major activations. */
-  activationTypes: Map<string, number>;
-  /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
-  batchMajor: Set<string>;
-  /** Per-row shapes of the batch-major activations. */
-  activationShapes: Map<string, number[]>;
-}
-
-/**
- * Runs the original graph on zero images with its intermediate tensors exposed, to learn each
- * site's mask shape and, for trunk reuse, which activations are batch-major.
- */
-async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
-  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map() };
-  const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
-  if (sites.length === 0) return result;
-  const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
-  const names = [...new Set([...sites.map((s) => s.input), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
-  const imageRow = io.inputDims.slice(1);
-  const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
-  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1 }, file);
-  try {
-    const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
-    const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, names) : undefined;
-    result.siteShapes = sites.map((site) => {
-      const shape = site.input === io.inputName ? [staticBatch || 1, ...imageRow] : one[site.input]!.dims;
-      if (shape[0] !== (staticBatch || 1)) {
-        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}])`);
-      }
-      return shape.slice(1);
-    });
-    result.siteTypes = sites.map((site) => (site.input === io.inputName ? io.inputType : onnxType(one[site.input]!.type)));
-    if (two) {
-      for (const name of names) {
-        const a = one[name]!;
-        const b = two[name]!;
-        if ((a.type === 'float32' || a.type === 'float16') && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
-          result.batchMajor.add(name);
-          result.activationShapes.set(name, a.dims.slice(1));
-          result.activationTypes.set(name, onnxType(a.type));
-        }
-      }
-    }
-    return result;
-  } catch (error) {
-    if (error instanceof ModelError) throw error;
-    throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
-  } finally {
-    await session.release();
-  }
-}
-
-/** Opens each model on the requested provider (all on the same one), with CUDA fallback rules. */
-async function openSessions(models: Uint8Array[], options: LoadOptions, file: string): Promise<{ sessions: RuntimeSession[]; provider: Provider; deviceId: number }> {
-  const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
-  const threads = options.threads ?? 0;
-  const optimization = options.optimization ?? 'all';
-  // trunk and head alternate: idle threads of one spinning would slow the other (measured 1.55x)
-  const spinning = models.length === 1;
-  const cpu = async () => {
-    const sessions: RuntimeSession[] = [];
-    for (const model of models) sessions.push(await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization, spinning }, file));
-    return { sessions, provider: 'cpu' as const, deviceId: 0 };
-  };
-  if (request.kind === 'cpu') return cpu();
-  const diagnosis = diagnoseCuda(gatherCudaFacts());
-  if (!diagnosis.ready) {
-    if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${diagnosis.explanation}. Fix: ${diagnosis.fix}`);
-    options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}. --device cpu skips this check.`);
-    return cpu();
-  }
-  const sessions: RuntimeSession[] = [];
-  try {
-    for (const model of models) sessions.push(await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization, spinning }));
-    return { sessions, provider: 'cuda', deviceId: request.deviceId };
-  } catch (error) {
-    for (const session of sessions) await session.release();
-    const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;
-    if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${reason}`, { cause: error });
-    options.onWarning?.(`running on CPU: ${reason}`);
-    return cpu();
-  }
-}
-
-async function createOrThrow(model: Uint8Array, settings: Parameters<typeof RuntimeSession.create>[1], file: string): Promise<RuntimeSession> {
-  try {
-    return await RuntimeSession.create(model, settings);
-  } catch (error) {
-    throw new ModelError(`${file}: onnxruntime cannot load the model (${describeError(error)})`, 'E_MODEL', { cause: error });
-  }
-}

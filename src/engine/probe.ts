@@ -1,0 +1,66 @@
+import { describeError, ModelError } from '../errors.js';
+import type { ModelIo } from '../model/io.js';
+import { DataType, encodeModel, type ModelProto } from '../model/onnx.js';
+import { exposeTensors } from '../model/rewrite.js';
+import type { StochasticSite } from '../model/sites.js';
+import { activationNames } from '../model/split.js';
+import type { HostTensor } from './runtime.js';
+import { createOrThrow } from './sessions.js';
+
+export interface ProbeResult {
+  /** Per-row shape of the tensor each chosen site masks. */
+  siteShapes: number[][];
+  /** ONNX element type of the tensor each chosen site masks (its mask must match). */
+  siteTypes: number[];
+  /** ONNX element types of the batch-major activations. */
+  activationTypes: Map<string, number>;
+  /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
+  batchMajor: Set<string>;
+  /** Per-row shapes of the batch-major activations. */
+  activationShapes: Map<string, number[]>;
+}
+
+/**
+ * Runs the original graph on zero images with its intermediate tensors exposed, to learn each
+ * site's mask shape and, for trunk reuse, which activations are batch-major.
+ */
+export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
+  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map() };
+  const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
+  if (sites.length === 0) return result;
+  const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
+  const names = [...new Set([...sites.map((s) => s.input), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
+  const imageRow = io.inputDims.slice(1);
+  const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
+  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1 }, file);
+  try {
+    const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
+    const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, names) : undefined;
+    result.siteShapes = sites.map((site) => {
+      const shape = site.input === io.inputName ? [staticBatch || 1, ...imageRow] : one[site.input]!.dims;
+      if (shape[0] !== (staticBatch || 1)) {
+        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}])`);
+      }
+      return shape.slice(1);
+    });
+    result.siteTypes = sites.map((site) => (site.input === io.inputName ? io.inputType : onnxType(one[site.input]!.type)));
+    if (two) {
+      for (const name of names) {
+        const a = one[name]!;
+        const b = two[name]!;
+        if ((a.type === 'float32' || a.type === 'float16') && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
+          result.batchMajor.add(name);
+          result.activationShapes.set(name, a.dims.slice(1));
+          result.activationTypes.set(name, onnxType(a.type));
+        }
+      }
+    }
+    return result;
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+  } finally {
+    await session.release();
+  }
+}
+
