@@ -1,4 +1,9 @@
-/** The only module that imports the ONNX protobuf binding. */
+/**
+ * The only module that imports the ONNX protobuf binding. onnx-proto carries the ONNX 1.10 schema
+ * (IR 8): decoding a newer model skips fields that schema lacks (e.g. IR 10 node metadata), so a
+ * rewritten copy (in memory, or written by `convert`) loses them; the graph's ops, tensors and
+ * model metadata_props are all in IR 8 and survive.
+ */
 import onnxProto from 'onnx-proto';
 import { fromHalfBits } from '../engine/half.js';
 
