@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError, UsageError } from '../errors.js';
+import { describeError, ModelError } from '../errors.js';
+import { readLabels } from '../io/lines.js';
 import { convertModel } from '../model/convert.js';
 import { encodeModel } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
@@ -24,15 +25,7 @@ export interface ConvertCliOptions {
 export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
   const { model } = await readOnnxFile(input);
   const metadata: Record<string, string> = {};
-  if (options.labels) {
-    let text: string;
-    try {
-      text = readFileSync(options.labels, 'utf8');
-    } catch {
-      throw new UsageError(`Cannot read --labels ${options.labels}; give a text file with one label per line`);
-    }
-    metadata.labels = JSON.stringify(text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
-  }
+  if (options.labels) metadata.labels = JSON.stringify(readLabels(options.labels));
   if (options.mean) metadata.mean = JSON.stringify(options.mean);
   if (options.std) metadata.std = JSON.stringify(options.std);
   if (options.size) metadata.input_size = `${options.size.height}x${options.size.width}`;

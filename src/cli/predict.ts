@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { stringify } from 'csv-stringify/sync';
 import { McModel } from '../engine/mc-model.js';
 import { freshSeed } from '../engine/masks.js';
@@ -7,6 +5,7 @@ import { onnxruntimeVersion } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
 import { earlierSeed, RowSink } from '../io/sink.js';
+import { readLabels, readLines } from '../io/lines.js';
 import { collectInputs } from '../io/walk.js';
 import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
 import { predictFiles } from '../pipeline.js';
@@ -52,7 +51,7 @@ export interface PredictCliOptions {
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 130 interrupted). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
   const started = new Date();
-  const inputs = [...paths, ...(options.list ? await readList(options.list) : [])];
+  const inputs = [...paths, ...(options.list ? readLines(options.list, '--list', 'give a file with one path per line, or - for stdin') : [])];
   if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or --list FILE');
   const { files, skipped } = await collectInputs(inputs);
   const warn = (message: string) => process.stderr.write(`mc-dropout: warning: ${message}\n`);
@@ -70,7 +69,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
   });
   try {
     const { info } = model;
-    const labels = options.labels ? readLabels(options.labels, info.classes) : labelsFromModel(info.metadata.labels, info.classes, options.model, warn);
+    const labels = options.labels ? readLabelsFor(options.labels, info.classes) : labelsFromModel(info.metadata.labels, info.classes, options.model, warn);
     const overrides: PreprocessOverrides = {
       alpha: options.alpha,
       ...(options.resize && { resize: options.resize }),
@@ -148,24 +147,8 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
   }
 }
 
-async function readList(list: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = list === '-' ? readFileSync(0, 'utf8') : await readFile(list, 'utf8');
-  } catch {
-    throw new UsageError(`Cannot read --list ${list}; give a file with one path per line, or - for stdin`);
-  }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-}
-
-function readLabels(file: string, classes: number): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`Cannot read --labels ${file}; give a text file with one label per line`);
-  }
-  const labels = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+function readLabelsFor(file: string, classes: number): string[] {
+  const labels = readLabels(file);
   if (labels.length !== classes) throw new UsageError(`--labels ${file} has ${labels.length} labels but the model has ${classes} classes`);
   return labels;
 }

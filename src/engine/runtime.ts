@@ -37,8 +37,13 @@ export class RuntimeSession {
     this.half = new Set(metadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));
   }
 
-  private tensor(name: string, tensor: HostTensor): ort.Tensor {
-    return this.half.has(name) ? new ort.Tensor('float16', toHalfArray(tensor.data), tensor.dims) : new ort.Tensor('float32', tensor.data, tensor.dims);
+  /** Host tensors as onnxruntime tensors, float16 where the model declares float16. */
+  private ortFeeds(feeds: Record<string, HostTensor>): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      out[name] = this.half.has(name) ? new ort.Tensor('float16', toHalfArray(t.data), t.dims) : new ort.Tensor('float32', t.data, t.dims);
+    }
+    return out;
   }
 
   static async create(model: Uint8Array, settings: SessionSettings): Promise<RuntimeSession> {
@@ -67,9 +72,7 @@ export class RuntimeSession {
 
   /** Runs the session; returns the named outputs as float32 host tensors. */
   async run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = this.tensor(name, tensor);
-    const result = await this.session.run(ortFeeds, outputs as string[]);
+    const result = await this.session.run(this.ortFeeds(feeds), outputs as string[]);
     const out: Record<string, HostTensor> = {};
     for (const name of outputs) {
       const tensor = result[name]!;
@@ -84,9 +87,7 @@ export class RuntimeSession {
 
   /** Runs the session and returns only the dims and element types of the named outputs. */
   async shapes(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, { dims: readonly number[]; type: string }>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = this.tensor(name, tensor);
-    const result = await this.session.run(ortFeeds, outputs as string[]);
+    const result = await this.session.run(this.ortFeeds(feeds), outputs as string[]);
     const out: Record<string, { dims: readonly number[]; type: string }> = {};
     for (const name of outputs) out[name] = { dims: result[name]!.dims, type: result[name]!.type };
     return out;

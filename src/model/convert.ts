@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { cloneModel, DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
-import { CONVERTED_PREFIX, findStochasticSites } from './sites.js';
+import { CONVERTED_PREFIX, convertedSiteIndex, findStochasticSites } from './sites.js';
 
 export interface ConvertOptions {
   /** Insert dropout with this rate before the final classifier layer (last Gemm/MatMul, else last Conv). */
@@ -36,8 +36,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   const graph = model.graph!;
   const nodes = graph.node ?? [];
   const sites = findStochasticSites(model).filter((s) => s.op === 'Dropout' && (s.live || options.liveAll));
-  const existing = (graph.node ?? []).filter((n) => n.name?.startsWith(CONVERTED_PREFIX)).length;
-  let next = existing > 0 ? Math.max(...(graph.node ?? []).map((n) => Number(/^mc_dropout\.site(\d+)\./.exec(n.name ?? '')?.[1] ?? -1))) + 1 : 0;
+  // new sites are numbered after any that an earlier convert wrote
+  let next = 1 + nodes.reduce((max, n) => Math.max(max, convertedSiteIndex(n.name) ?? -1), -1);
   const seed = options.seed ?? 0;
   const converted: ConvertReport['converted'] = [];
   const insertions = new Map<number, NodeProto[]>(); // node index -> nodes that replace it

@@ -53,15 +53,21 @@ export function findStochasticSites(model: ModelProto): StochasticSite[] {
 /** Prefix of the nodes `mc-dropout convert` writes for one dropout site k: `mc_dropout.site<k>.<role>`. */
 export const CONVERTED_PREFIX = 'mc_dropout.site';
 
+/** Site index k of a node named `mc_dropout.site<k>.<role>` by convert, else undefined. */
+export function convertedSiteIndex(name: string | null | undefined): number | undefined {
+  const match = /^mc_dropout\.site(\d+)\.(uniform|less|not|cast|scale|apply)$/.exec(name ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
 /**
  * Random-mask groups written by `mc-dropout convert` (x * Cast(Not(Less(RandomUniformLike(x), p))) / (1-p)).
  * They count as one Dropout site, so mc-dropout draws their masks itself (seeded, batch-independent).
  */
 function convertedGroups(nodes: NodeProto[], constants: ConstantTable): StochasticSite[] {
-  const groups = new Map<string, number[]>();
+  const groups = new Map<number, number[]>();
   nodes.forEach((node, i) => {
-    const match = /^mc_dropout\.site(\d+)\.(uniform|less|not|cast|scale|apply)$/.exec(node.name ?? '');
-    if (match) groups.set(match[1]!, [...(groups.get(match[1]!) ?? []), i]);
+    const k = convertedSiteIndex(node.name);
+    if (k !== undefined) groups.set(k, [...(groups.get(k) ?? []), i]);
   });
   const sites: StochasticSite[] = [];
   for (const [k, indices] of groups) {
