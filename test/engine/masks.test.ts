@@ -5,20 +5,24 @@ import { fillMask, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
 describe('fillMask', () => {
   it('takes two 16-bit decisions per xoshiro128** draw of the row seeded by Philox', () => {
     const image = { lo: 0x12345678, hi: 0x9abcdef0 };
-    const rate = 0.3;
-    const out = new Float32Array(11);
-    fillMask(out, rate, 2 ** 40 + 5, image, 7, 3);
-    // the same decisions, from the reference generator
-    const state = new Uint32Array(4);
-    rowSeed(2 ** 40 + 5, image, 7, 3, state);
-    const draws = new Uint32Array(6);
-    xoshiro128ss(state, draws);
-    const threshold = Math.ceil(rate * 65536);
-    const expected = Array.from({ length: 11 }, (_, e) => {
-      const half = e % 2 === 0 ? draws[e >> 1]! >>> 16 : draws[e >> 1]! & 0xffff;
-      return half >= threshold ? Math.fround(1 / 0.7) : 0;
-    });
-    assert.deepEqual(Array.from(out), expected);
+    // rates at both ends of the 16-bit threshold (1 and 65536), and rows of odd and even length
+    for (const rate of [0.3, 1e-9, 0.25, 0.5, 1 - 1e-9]) {
+      for (const length of [4097, 4096, 1]) {
+        const out = new Float32Array(length);
+        fillMask(out, rate, 2 ** 40 + 5, image, 7, 3);
+        // the same decisions, from the reference generator
+        const state = new Uint32Array(4);
+        rowSeed(2 ** 40 + 5, image, 7, 3, state);
+        const draws = new Uint32Array(2049);
+        xoshiro128ss(state, draws);
+        const threshold = Math.ceil(rate * 65536);
+        const expected = Array.from({ length }, (_, e) => {
+          const half = e % 2 === 0 ? draws[e >> 1]! >>> 16 : draws[e >> 1]! & 0xffff;
+          return half >= threshold ? Math.fround(1 / (1 - rate)) : 0;
+        });
+        assert.deepEqual(Array.from(out), expected, `rate ${rate}, length ${length}`);
+      }
+    }
   });
 
   it('rate 0 keeps everything at scale 1; rate 1 drops everything', () => {
