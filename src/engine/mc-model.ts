@@ -6,13 +6,13 @@ import { encodeModel } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
 import { maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
-import { splitAtStochasticSources, type SplitPlan } from '../model/split.js';
+import { ROWS_INPUT, splitAtStochasticSources, type SplitPlan } from '../model/split.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
 import { probeModel, type ProbeResult } from './probe.js';
 import type { DeviceRequest } from './providers.js';
-import type { HostTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
-import { openSessions } from './sessions.js';
+import type { HostTensor, IndexTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
+import { openSession } from './sessions.js';
 
 export type { ModelIo } from '../model/io.js';
 
@@ -97,8 +97,7 @@ export class McModel {
   private constructor(
     readonly info: ModelInfo,
     readonly plan: ExecutionPlan,
-    private readonly head: RuntimeSession,
-    private readonly trunk: RuntimeSession | undefined,
+    private readonly session: RuntimeSession,
     private readonly maxRowsPerRun: number,
   ) {}
 
@@ -119,18 +118,18 @@ export class McModel {
     }));
     const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen, probe.siteTypes);
     const split = wantSplit
-      ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes, probe.activationTypes)
+      ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes)
       : undefined;
     const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, noSplitReason(options, staticBatch, chosen.length));
 
-    const opened = await openSessions(split ? [encodeModel(split.head), encodeModel(split.trunk)] : [encodeModel(rewritten)], options, file);
+    const opened = await openSession(encodeModel(split ? split.model : rewritten), options, file);
     const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
     const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats)));
     const info: ModelInfo = {
       path: file, sha256: createHash('sha256').update(bytes).digest('hex'),
       ...io, sites, maskSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
-    return new McModel(info, plan, opened.sessions[0]!, opened.sessions[1], maxRowsPerRun);
+    return new McModel(info, plan, opened.session, maxRowsPerRun);
   }
 
   /** Elements of one preprocessed image: channels x height x width. */
@@ -159,12 +158,11 @@ export class McModel {
     }
     const classes = this.info.classes;
     const results = images.map(() => new Float64Array(passes * classes));
-    // images per group: enough to fill a run with their passes, and a trunk run of that many images
+    // images per group: enough to fill a run with their passes
     const perGroup = Math.max(1, Math.floor(this.maxRowsPerRun / passes));
     for (let g = 0; g < images.length; g += perGroup) {
       const group = images.slice(g, g + perGroup);
       const keys = group.map((image) => imageKeyOf(image));
-      const cuts = await this.runTrunk(group);
       const rows: Row[] = [];
       if (options.strategy === 'sequential') {
         for (let t = 0; t < passes; t++) for (let i = 0; i < group.length; i++) rows.push({ image: i, pass: t });
@@ -174,38 +172,19 @@ export class McModel {
       const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
       for (let start = 0; start < rows.length; start += perRun) {
         const chunk = rows.slice(start, start + perRun);
-        const scores = await this.runHead(chunk, cuts, keys, options);
+        const scores = await this.runRows(chunk, group, keys, options);
         chunk.forEach((row, r) => results[g + row.image]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
       }
     }
     return results;
   }
 
-  /** Per cut tensor, the group's rows stacked [n, ...]: the images themselves, or the trunk's outputs. */
-  private async runTrunk(images: readonly Float32Array[]): Promise<Float32Array[]> {
-    const { plan, info } = this;
-    const stacked = new Float32Array(images.length * this.imageSize);
-    images.forEach((image, i) => stacked.set(image, i * this.imageSize));
-    if (!this.trunk) return [stacked];
-    const feeds = { [info.inputName]: { data: stacked, dims: [images.length, ...info.inputDims.slice(1)] } };
-    const outputs = plan.cutTensors.filter((t) => t !== info.inputName);
-    const result = await this.guard(() => this.trunk!.run(feeds, outputs));
-    return plan.cutTensors.map((t) => (t === info.inputName ? stacked : result[t]!.data));
-  }
-
-  /** One head run over the given rows (copies of their images' cut tensors, with masks); raw outputs [rows, C]. */
-  private async runHead(rows: Row[], cuts: Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
-    const { info, plan } = this;
+  /** One session run over the given rows (image x pass), with their masks; raw outputs [rows, C]. */
+  private async runRows(rows: Row[], images: readonly Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
+    const { info } = this;
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
-    const feeds: Record<string, HostTensor> = {};
-    plan.cutTensors.forEach((name, c) => {
-      const shape = plan.cutShapes[c]!;
-      const size = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(batch * size);
-      rows.forEach((row, r) => data.set(cuts[c]!.subarray(row.image * size, (row.image + 1) * size), r * size));
-      feeds[name] = { data, dims: [batch, ...shape] };
-    });
+    const feeds: Record<string, HostTensor | IndexTensor> = this.plan.trunkReuse ? imageFeeds(rows, images, info) : replicatedFeeds(rows, images, info, batch);
     info.maskSites.forEach((mask, k) => {
       const data = new Float32Array(batch * mask.rowSize);
       for (let r = 0; r < batch; r++) {
@@ -216,7 +195,7 @@ export class McModel {
       }
       feeds[maskInputName(k)] = { data, dims: [batch, ...mask.rowShape] };
     });
-    const output = (await this.guard(() => this.head.run(feeds, [info.outputName])))[info.outputName]!;
+    const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
     return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
   }
 
@@ -229,9 +208,29 @@ export class McModel {
   }
 
   async dispose(): Promise<void> {
-    await this.head.release();
-    await this.trunk?.release();
+    await this.session.release();
   }
+}
+
+/** Trunk reuse: each image the rows use, once, and per row the index of its image (the graph gathers). */
+function imageFeeds(rows: Row[], images: readonly Float32Array[], info: ModelInfo): Record<string, HostTensor | IndexTensor> {
+  const slots = new Map<number, number>();
+  for (const row of rows) if (!slots.has(row.image)) slots.set(row.image, slots.size);
+  const size = images[0]!.length;
+  const stacked = new Float32Array(slots.size * size);
+  for (const [image, slot] of slots) stacked.set(images[image]!, slot * size);
+  return {
+    [info.inputName]: { data: stacked, dims: [slots.size, ...info.inputDims.slice(1)] },
+    [ROWS_INPUT]: { data: BigInt64Array.from(rows, (row) => BigInt(slots.get(row.image)!)), dims: [rows.length] },
+  };
+}
+
+/** The whole graph per row: each row its own copy of its image (padded to a static batch). */
+function replicatedFeeds(rows: Row[], images: readonly Float32Array[], info: ModelInfo, batch: number): Record<string, HostTensor> {
+  const size = images[0]!.length;
+  const data = new Float32Array(batch * size);
+  rows.forEach((row, r) => data.set(images[row.image]!, r * size));
+  return { [info.inputName]: { data, dims: [batch, ...info.inputDims.slice(1)] } };
 }
 
 /** What runs once per image and what runs T times, with the figures inspect reports. */

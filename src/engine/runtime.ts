@@ -9,8 +9,6 @@ export interface SessionSettings {
   deviceId: number;
   /** CPU intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
-  /** Let idle intra-op threads spin (onnxruntime's default); off when sessions alternate. */
-  spinning?: boolean;
   /** Graph optimization level; 'all' unless a test asks otherwise. */
   optimization?: OptimizationLevel;
 }
@@ -20,6 +18,12 @@ export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 /** A tensor handed to or read from a session: flat data and its dims. */
 export interface HostTensor {
   data: Float32Array;
+  dims: readonly number[];
+}
+
+/** An int64 tensor handed to a session (row indices). */
+export interface IndexTensor {
+  data: BigInt64Array;
   dims: readonly number[];
 }
 
@@ -38,10 +42,11 @@ export class RuntimeSession {
   }
 
   /** Host tensors as onnxruntime tensors, float16 where the model declares float16. */
-  private ortFeeds(feeds: Record<string, HostTensor>): Record<string, ort.Tensor> {
+  private ortFeeds(feeds: Record<string, HostTensor | IndexTensor>): Record<string, ort.Tensor> {
     const out: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
-      out[name] = this.half.has(name) ? new ort.Tensor('float16', toHalfArray(t.data), t.dims) : new ort.Tensor('float32', t.data, t.dims);
+      if (t.data instanceof BigInt64Array) out[name] = new ort.Tensor('int64', t.data, t.dims);
+      else out[name] = this.half.has(name) ? new ort.Tensor('float16', toHalfArray(t.data), t.dims) : new ort.Tensor('float32', t.data, t.dims);
     }
     return out;
   }
@@ -51,9 +56,6 @@ export class RuntimeSession {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
       logSeverityLevel: 3,
-      // trunk and head sessions take turns on the same cores: a pool that spins after its run
-      // steals them from the other session
-      extra: { session: { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } } },
     };
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;
@@ -71,7 +73,7 @@ export class RuntimeSession {
   }
 
   /** Runs the session; returns the named outputs as float32 host tensors. */
-  async run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
+  async run(feeds: Record<string, HostTensor | IndexTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
     const result = await this.session.run(this.ortFeeds(feeds), outputs as string[]);
     const out: Record<string, HostTensor> = {};
     for (const name of outputs) {

@@ -3,18 +3,14 @@ import { diagnoseCuda, gatherCudaFacts, parseDevice } from './providers.js';
 import { RuntimeSession, type Provider } from './runtime.js';
 import type { LoadOptions } from './mc-model.js';
 
-/** Opens each model on the requested provider (all on the same one), with CUDA fallback rules. */
-export async function openSessions(models: Uint8Array[], options: LoadOptions, file: string): Promise<{ sessions: RuntimeSession[]; provider: Provider; deviceId: number }> {
+/** Opens the model on the requested provider, with CUDA fallback rules. */
+export async function openSession(model: Uint8Array, options: LoadOptions, file: string): Promise<{ session: RuntimeSession; provider: Provider; deviceId: number }> {
   const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
-  // trunk and head alternate: idle threads of one spinning would slow the other (measured 1.55x)
-  const spinning = models.length === 1;
-  const cpu = async () => {
-    const sessions: RuntimeSession[] = [];
-    for (const model of models) sessions.push(await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization, spinning }, file));
-    return { sessions, provider: 'cpu' as const, deviceId: 0 };
-  };
+  const cpu = async () => ({
+    session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file), provider: 'cpu' as const, deviceId: 0,
+  });
   if (request.kind === 'cpu') return cpu();
   const diagnosis = diagnoseCuda(gatherCudaFacts());
   if (!diagnosis.ready) {
@@ -22,12 +18,10 @@ export async function openSessions(models: Uint8Array[], options: LoadOptions, f
     options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}. --device cpu skips this check.`);
     return cpu();
   }
-  const sessions: RuntimeSession[] = [];
   try {
-    for (const model of models) sessions.push(await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization, spinning }));
-    return { sessions, provider: 'cuda', deviceId: request.deviceId };
+    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization });
+    return { session, provider: 'cuda', deviceId: request.deviceId };
   } catch (error) {
-    for (const session of sessions) await session.release();
     const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;
     if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${reason}`, { cause: error });
     options.onWarning?.(`running on CPU: ${reason}`);

@@ -1,11 +1,17 @@
 import { cloneModel, DataType, type ModelProto, type NodeProto } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
-/** Where a rewritten model splits into a deterministic trunk (run once) and a stochastic head (run T times). */
+/** Name of the int64 graph input [rows] that says which image each row (image x pass) belongs to. */
+export const ROWS_INPUT = 'mc_dropout.rows';
+
+/**
+ * A rewritten model as one graph that runs its deterministic trunk once per image and its
+ * stochastic head once per row: each tensor at the cut goes through Gather(cut, rows, axis 0).
+ */
 export interface SplitPlan {
-  trunk: ModelProto;
-  head: ModelProto;
-  /** Tensors the trunk hands to the head, each batch-major. */
+  /** Inputs: the images [n, ...], ROWS_INPUT [rows] (values in [0, n)), the masks [rows, ...]. */
+  model: ModelProto;
+  /** Tensors the head reads from the trunk, each batch-major. */
   cutTensors: string[];
   trunkNodes: number;
   headNodes: number;
@@ -17,7 +23,7 @@ export interface SplitPlan {
   totalMacs: number;
 }
 
-/** Ops that cost nothing: a trunk made only of these is not worth a second session. */
+/** Ops that cost nothing: a trunk made only of these is not worth reusing. */
 const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Gather', 'Concat']);
 
 /**
@@ -25,10 +31,11 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  * `batchMajor` holds the tensors whose first dim is the batch (read from a probe run at two batch
  * sizes); a head input that is not batch-major (e.g. a Shape vector) pulls its producer into the head.
  * Returns undefined when the trunk would hold no real work.
+ * One graph rather than a trunk session and a head session: measured faster on every model tried
+ * (bundled model at batch 1, T=10: 0.43 vs 0.79 ms), and on a GPU the cut never leaves the device.
  */
 export function splitAtStochasticSources(
   model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
-  types: ReadonlyMap<string, number> = new Map(),
 ): SplitPlan | undefined {
   const graph = model.graph!;
   const nodes = graph.node ?? [];
@@ -52,43 +59,45 @@ export function splitAtStochasticSources(
   if (!outputs.every((o) => tainted.has(o))) return undefined;
 
   // grow the head until everything it reads from the trunk is batch-major
+  const pulled = new Set<number>();
   let cut: string[] = [];
   for (;;) {
     const needed = new Set<string>();
     for (const i of head) for (const t of nodes[i]!.input ?? []) if (t && !tainted.has(t) && !initializers.has(t)) needed.add(t);
-    const pulled = [...needed].filter((t) => !batchMajor.has(t) && !imageInputs.has(t));
-    if (pulled.length === 0) {
+    const notBatchMajor = [...needed].filter((t) => !batchMajor.has(t) && !imageInputs.has(t));
+    if (notBatchMajor.length === 0) {
       cut = [...needed];
       break;
     }
-    for (const t of pulled) {
+    for (const t of notBatchMajor) {
       const p = producer.get(t);
       if (p === undefined) return undefined; // neither batch-major nor computable: give up on splitting
       head.add(p);
+      pulled.add(p);
       nodes[p]!.output?.forEach((o) => o && tainted.add(o));
     }
   }
 
-  const trunkIndices = nodes.map((_, i) => i).filter((i) => !head.has(i));
+  // a pulled node also stays in the trunk when the trunk reads its outputs
+  const trunk = new Set(nodes.map((_, i) => i).filter((i) => !head.has(i)));
+  const unread = [...trunk];
+  while (unread.length > 0) {
+    for (const t of nodes[unread.pop()!]!.input ?? []) {
+      const p = producer.get(t);
+      if (p !== undefined && pulled.has(p) && !trunk.has(p)) {
+        trunk.add(p);
+        unread.push(p);
+      }
+    }
+  }
+  const trunkIndices = [...trunk];
   const trunkWork = trunkIndices.filter((i) => !FREE_OPS.has(nodes[i]!.opType ?? ''));
   if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t))) return undefined;
 
-  const pick = (indices: number[]): NodeProto[] => indices.map((i) => nodes[i]!);
-  const trunk = cloneModel(model);
-  trunk.graph!.node = pick(trunkIndices);
-  trunk.graph!.input = (graph.input ?? []).filter((i) => !sources.includes(i.name!));
-  const typed = (name: string) => ({ name, type: { tensorType: { elemType: types.get(name) ?? DataType.FLOAT } } });
-  trunk.graph!.output = cut.filter((t) => !imageInputs.has(t)).map(typed);
-  trunk.graph!.valueInfo = [];
-
-  const headModel = cloneModel(model);
-  headModel.graph!.node = pick([...head].sort((a, b) => a - b));
-  const declared = new Map((graph.input ?? []).map((i) => [i.name!, i]));
-  headModel.graph!.input = [
-    ...cut.map((name) => declared.get(name) ?? typed(name)),
-    ...(graph.input ?? []).filter((i) => sources.includes(i.name!) || initializers.has(i.name!)),
-  ];
-  headModel.graph!.valueInfo = [];
+  const split = cloneModel(model);
+  split.graph!.node = rowGatheredGraph(nodes, trunk, head, pulled, cut, imageInputs);
+  split.graph!.input = [...(graph.input ?? []), { name: ROWS_INPUT, type: { tensorType: { elemType: DataType.INT64 } } }];
+  split.graph!.valueInfo = [];
   const sizes = new Map((graph.initializer ?? []).map((t) => [t.name!, (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1)]));
   const headReads = new Set([...head].flatMap((i) => nodes[i]!.input ?? []));
   let headParameters = 0;
@@ -105,7 +114,33 @@ export function splitAtStochasticSources(
     totalMacs += macs;
     if (head.has(i)) headMacs += macs;
   });
-  return { trunk, head: headModel, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs };
+  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs };
+}
+
+/**
+ * The node list of the split graph, in the original (topological) order: trunk nodes as they were,
+ * a Gather by row after each cut tensor is made, and head nodes reading the gathered tensors.
+ * A pulled node the trunk also reads runs twice: as it was, and renamed on gathered rows for the head.
+ */
+function rowGatheredGraph(nodes: NodeProto[], trunk: ReadonlySet<number>, head: ReadonlySet<number>, pulled: ReadonlySet<number>, cut: string[], imageInputs: ReadonlySet<string>): NodeProto[] {
+  const perRow = new Map(cut.map((t) => [t, `${t}/mc_dropout.per_row`]));
+  for (const i of pulled) for (const o of nodes[i]!.output ?? []) if (o) perRow.set(o, `${o}/mc_dropout.per_row`);
+  const gather = (t: string): NodeProto => ({
+    opType: 'Gather', name: `${t}/mc_dropout.gather_rows`, input: [t, ROWS_INPUT], output: [perRow.get(t)!],
+    attribute: [{ name: 'axis', type: 2 /* INT */, i: 0 }],
+  });
+  const cutSet = new Set(cut);
+  const out: NodeProto[] = cut.filter((t) => imageInputs.has(t)).map(gather);
+  const renamed = (names: string[] | null | undefined) => (names ?? []).map((t) => perRow.get(t) ?? t);
+  nodes.forEach((node, i) => {
+    if (trunk.has(i)) out.push(node);
+    if (head.has(i)) {
+      const copy = pulled.has(i) ? { name: node.name ? `${node.name}/mc_dropout.per_row` : node.name, output: renamed(node.output) } : {};
+      out.push({ ...node, input: renamed(node.input), ...copy });
+    }
+    if (trunk.has(i)) for (const o of node.output ?? []) if (cutSet.has(o)) out.push(gather(o));
+  });
+  return out;
 }
 
 /** Multiply-accumulates per image of a Conv, Gemm or MatMul whose output shape is known; 0 otherwise. */

@@ -59,6 +59,27 @@ const MODELS: Record<string, Uint8Array> = {
       { name: 'zero', dataType: 7, dims: [], int64Data: [0] }, int64Tensor('axes', [0]), int64Tensor('minus1', [-1]),
     ],
   }),
+  // the head pulls in a Shape chain that a trunk Reshape reads too: it must run for both
+  'a Shape chain read by the trunk and the head': buildModel({
+    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    nodes: [
+      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      { opType: 'MaxPool', input: ['r1'], output: ['p1'], attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
+      { opType: 'Shape', input: ['p1'], output: ['shape'] },
+      { opType: 'Gather', input: ['shape', 'zero'], output: ['batch'], attribute: [int('axis', 0)] },
+      { opType: 'Unsqueeze', input: ['batch', 'axes'], output: ['batch1'] },
+      { opType: 'Concat', input: ['batch1', 'minus1'], output: ['target'], attribute: [int('axis', 0)] },
+      { opType: 'Reshape', input: ['p1', 'target'], output: ['flat'] },
+      { opType: 'Relu', input: ['flat'], output: ['features'] },
+      dropoutNode('features', 'dropped', 'ratio', 'training'),
+      { opType: 'Reshape', input: ['dropped', 'target'], output: ['again'] },
+      { opType: 'MatMul', input: ['again', 'W2'], output: ['output'] },
+    ],
+    initializers: [
+      weights('W1', [4, 3, 3, 3], 7), weights('W2', [64, 3], 8), ...live,
+      { name: 'zero', dataType: 7, dims: [], int64Data: [0] }, int64Tensor('axes', [0]), int64Tensor('minus1', [-1]),
+    ],
+  }),
 };
 
 const images = Array.from({ length: 5 }, (_, i) => Float32Array.from(testValues(3 * 8 * 8, 40 + i)));
@@ -97,6 +118,12 @@ describe('trunk reuse', () => {
     await model.dispose();
     assert.deepEqual(model.plan.cutTensors, ['p1']);
     assert.deepEqual(model.plan.cutShapes, [[4, 4, 4]]);
+  });
+
+  it('a Shape chain read by both sides: the head reads the features and, for its Shape, the pooled activation', async () => {
+    const model = await McModel.load(writeModel(MODELS['a Shape chain read by the trunk and the head']!), { device: 'cpu' });
+    await model.dispose();
+    assert.deepEqual([...model.plan.cutTensors].sort(), ['features', 'p1']);
   });
 
   it('does not apply when dropout acts on the input itself', async () => {
