@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { McModel } from '../engine/mc-model.js';
-import { freshSeed } from '../engine/masks.js';
+import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
@@ -87,7 +87,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     // the seed: --seed, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
     const seed = options.seed ?? (options.resume && options.output ? earlierSeed(options.output) : undefined) ?? freshSeed();
     const settings = {
-      model_sha256: info.sha256, passes, seed, deterministic: options.deterministic ?? false,
+      model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: options.deterministic ?? false,
       dropout: options.dropout, dropout_rates: info.maskSites.map((s) => s.rate), preprocess, format: options.format,
       topk, per_class: options.perClass ?? false, labels,
     };

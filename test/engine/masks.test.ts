@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fillMask, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
+import { fillMask, imageKeyOf, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
 
 describe('fillMask', () => {
   it('takes two 16-bit decisions per xoshiro128** draw of the row seeded by Philox', () => {
@@ -42,5 +42,51 @@ describe('fillMask', () => {
     const base = mask(1, 1, 0, 0);
     assert.equal(mask(1, 1, 0, 0), base);
     for (const other of [mask(2, 1, 0, 0), mask(1, 2, 0, 0), mask(1, 1, 1, 0), mask(1, 1, 0, 1)]) assert.notEqual(other, base);
+  });
+});
+
+describe('imageKeyOf', () => {
+  const keyText = (k: { lo: number; hi: number }) => `${k.lo}:${k.hi}`;
+
+  it('depends on the values only, not on where the tensor sits in its buffer', () => {
+    const values = Array.from({ length: 147 }, (_, i) => Math.sin(i) * 2);
+    const alone = Float32Array.from(values);
+    const inside = new Float32Array(200);
+    inside.set(values, 13);
+    assert.equal(keyText(imageKeyOf(inside.subarray(13, 160))), keyText(imageKeyOf(alone)));
+    // a float16 tensor at a 2-byte offset (not word aligned)
+    const half = Uint16Array.from(values, (v) => Math.round((v + 2) * 1000));
+    const halfInside = new Uint16Array(150);
+    halfInside.set(half, 1);
+    assert.equal(keyText(imageKeyOf(halfInside.subarray(1, 148))), keyText(imageKeyOf(half)));
+  });
+
+  it('changes when any one element changes, including the tail words and a last half word', () => {
+    // 147 elements: 36 rounds of the four lanes, 3 tail words; as float16, 73 words and a half
+    for (const base of [new Float32Array(147).fill(0.5), new Uint16Array(147).fill(0x3800)]) {
+      const keys = new Set([keyText(imageKeyOf(base))]);
+      for (let i = 0; i < base.length; i++) {
+        const changed = base.slice();
+        changed[i] = base instanceof Float32Array ? 0.5000001 : 0x3801;
+        keys.add(keyText(imageKeyOf(changed)));
+      }
+      assert.equal(keys.size, base.length + 1);
+    }
+  });
+
+  it('spreads: no collision in 20,000 tensors, and its halves share half of their bits', () => {
+    const keys = new Set<string>();
+    let sameBits = 0;
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const key = imageKeyOf(Float32Array.from([i, i % 7, 0.25, i * 3]));
+      keys.add(keyText(key));
+      let agree = ~(key.lo ^ key.hi) >>> 0;
+      for (; agree; agree &= agree - 1) sameBits++;
+    }
+    assert.equal(keys.size, n);
+    // 640,000 bit pairs, each equal with probability 1/2 if the halves are independent: sd 400
+    const expected = (n * 32) / 2;
+    assert.ok(Math.abs(sameBits - expected) < 4 * 400, `${sameBits} equal bits, expected ${expected} ± 1,600`);
   });
 });
