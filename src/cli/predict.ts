@@ -62,6 +62,8 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
     ...(options.size && { inputSize: options.size }),
     threads: options.threads,
+    // decoders share the cores with inference
+    idleThreadsSpin: false,
     trunkReuse: options.trunkReuse,
     ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
     allowDeterministic: options.deterministic,

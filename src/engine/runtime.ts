@@ -9,6 +9,8 @@ export interface SessionSettings {
   deviceId: number;
   /** CPU intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
+  /** Let idle intra-op threads spin between runs (onnxruntime's default); off when other work shares the cores. */
+  spinning?: boolean;
   /** Graph optimization level; 'all' unless a test asks otherwise. */
   optimization?: OptimizationLevel;
 }
@@ -56,6 +58,7 @@ export class RuntimeSession {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } } },
     };
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;

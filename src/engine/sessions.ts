@@ -8,8 +8,9 @@ export async function openSession(model: Uint8Array, options: LoadOptions, file:
   const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
+  const spinning = options.idleThreadsSpin ?? true;
   const cpu = async () => ({
-    session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization }, file), provider: 'cpu' as const, deviceId: 0,
+    session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization, spinning }, file), provider: 'cpu' as const, deviceId: 0,
   });
   if (request.kind === 'cpu') return cpu();
   const diagnosis = diagnoseCuda(gatherCudaFacts());
@@ -19,7 +20,7 @@ export async function openSession(model: Uint8Array, options: LoadOptions, file:
     return cpu();
   }
   try {
-    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization });
+    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization, spinning });
     return { session, provider: 'cuda', deviceId: request.deviceId };
   } catch (error) {
     const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;
