@@ -164,8 +164,10 @@ export class McModel {
     }
     const classes = this.info.classes;
     const results = images.map(() => new Float64Array(passes * classes));
-    // images per group: enough to fill a run with their passes
-    const perGroup = Math.max(1, Math.floor(this.maxRowsPerRun / passes));
+    // images per group: enough to fill a run with their passes, but (with trunk reuse, where the
+    // whole trunk runs on the group) no more images than the budget allows rows of the full graph
+    const imagesPerRun = this.plan.trunkReuse ? Math.max(1, Math.floor(ROW_BUDGET_FLOATS / this.imageSize)) : Infinity;
+    const perGroup = Math.max(1, Math.min(Math.floor(this.maxRowsPerRun / passes), imagesPerRun));
     for (let g = 0; g < images.length; g += perGroup) {
       const group = images.slice(g, g + perGroup);
       const keys = group.map((image) => imageKeyOf(image));
