@@ -12,8 +12,6 @@ export interface ProbeResult {
   siteShapes: number[][];
   /** ONNX element type of the tensor each chosen site masks (its mask must match). */
   siteTypes: number[];
-  /** ONNX element types of the batch-major activations. */
-  activationTypes: Map<string, number>;
   /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
   batchMajor: Set<string>;
   /** Per-row shapes of the batch-major activations. */
@@ -25,7 +23,7 @@ export interface ProbeResult {
  * site's mask shape and, for trunk reuse, which activations are batch-major.
  */
 export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
-  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map() };
+  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map() };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
@@ -51,7 +49,6 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
         if ((a.type === 'float32' || a.type === 'float16') && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
           result.batchMajor.add(name);
           result.activationShapes.set(name, a.dims.slice(1));
-          result.activationTypes.set(name, onnxType(a.type));
         }
       }
     }

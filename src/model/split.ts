@@ -97,7 +97,9 @@ export function splitAtStochasticSources(
   const split = cloneModel(model);
   split.graph!.node = rowGatheredGraph(nodes, trunk, head, pulled, cut, imageInputs);
   split.graph!.input = [...(graph.input ?? []), { name: ROWS_INPUT, type: { tensorType: { elemType: DataType.INT64 } } }];
+  // the head's tensors have one row per (image, pass), not per image: drop shapes that say otherwise
   split.graph!.valueInfo = [];
+  split.graph!.output = (graph.output ?? []).map((o) => ({ name: o.name, type: { tensorType: { elemType: o.type?.tensorType?.elemType ?? DataType.FLOAT } } }));
   const sizes = new Map((graph.initializer ?? []).map((t) => [t.name!, (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1)]));
   const headReads = new Set([...head].flatMap((i) => nodes[i]!.input ?? []));
   let headParameters = 0;
