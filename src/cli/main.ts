@@ -59,7 +59,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--alpha <mode>', 'remove: drop alpha; flatten: composite on --background').argParser(choice(['remove', 'flatten'] as const)).default('remove'))
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
-    .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 4)
+    .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
     .addHelpText('after', `
 Examples:
   mc-dropout predict ./images --times 10                 CSV on stdout
