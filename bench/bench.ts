@@ -178,12 +178,15 @@ interface EndToEndRow {
   costVsDeterministic?: number;
 }
 
-/** The CLI on folders of PNGs: deterministic and MC T=10 take turns (median of 3 each), then a folder 8x larger. */
+/**
+ * The CLI on folders of PNGs: deterministic and MC T=10 take turns (median of 3 each); then peak
+ * RSS at two folder sizes, 8x apart. Over the first ~10,000 images RSS rises by about 15 MiB while
+ * the native allocator's per-thread arenas fill (the JS heap stays at 47 MiB), then stays flat.
+ */
 async function endToEnd(): Promise<EndToEndRow[]> {
   const n = quick ? 200 : 500;
-  const m = n * 8;
+  const [mid, large] = quick ? [1000, 4000] : [4000, 32000];
   const small = imageFolder(n);
-  const large = imageFolder(m);
   const common = ['--device', 'cpu', '--seed', '1', '-q', '-o', path.join(work, 'out.csv')];
   const det: { seconds: number; peakRssMiB: number }[] = [];
   const mc: { seconds: number; peakRssMiB: number }[] = [];
@@ -192,12 +195,15 @@ async function endToEnd(): Promise<EndToEndRow[]> {
     mc.push(await runCli(['predict', small, '-t', '10', ...common]));
   }
   const median = (runs: { seconds: number; peakRssMiB: number }[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[1]!;
-  const big = await runCli(['predict', large, '-t', '10', ...common]);
-  return [
+  const rows: EndToEndRow[] = [
     { run: `bundled model, ${n} PNGs, deterministic`, imagesPerSecond: n / median(det).seconds, peakRssMiB: median(det).peakRssMiB },
     { run: `bundled model, ${n} PNGs, MC T=10`, imagesPerSecond: n / median(mc).seconds, peakRssMiB: median(mc).peakRssMiB, costVsDeterministic: median(mc).seconds / median(det).seconds },
-    { run: `bundled model, ${m} PNGs, MC T=10`, imagesPerSecond: m / big.seconds, peakRssMiB: big.peakRssMiB },
   ];
+  for (const count of [mid, large]) {
+    const run = await runCli(['predict', imageFolder(count), '-t', '10', ...common]);
+    rows.push({ run: `bundled model, ${count} PNGs, MC T=10`, imagesPerSecond: count / run.seconds, peakRssMiB: run.peakRssMiB });
+  }
+  return rows;
 }
 
 const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
@@ -227,8 +233,9 @@ function targets(inference: InferenceRow[], e2e: EndToEndRow[]): Target[] {
   }
   const endToEndCost = e2e[1]!.costVsDeterministic!;
   out.push({ target: 'bundled model end to end, MC T=10 <= 1.5x the deterministic run', measured: `${endToEndCost.toFixed(2)}x`, met: endToEndCost <= 1.5 });
-  const growth = e2e[2]!.peakRssMiB / e2e[1]!.peakRssMiB;
-  out.push({ target: 'peak RSS does not grow with the number of images (8x more images)', measured: `${e2e[1]!.peakRssMiB.toFixed(0)} -> ${e2e[2]!.peakRssMiB.toFixed(0)} MiB`, met: growth < 1.25 });
+  // 10%: room for the allocator's noise; memory kept per image would grow with the 8x more images
+  const growth = e2e[3]!.peakRssMiB / e2e[2]!.peakRssMiB;
+  out.push({ target: 'peak RSS does not grow with the number of images (8x more images)', measured: `${e2e[2]!.peakRssMiB.toFixed(0)} -> ${e2e[3]!.peakRssMiB.toFixed(0)} MiB`, met: growth < 1.1 });
   return out;
 }
 
