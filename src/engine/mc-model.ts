@@ -6,7 +6,7 @@ import { encodeModel } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
 import { maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
-import { ROWS_INPUT, splitAtStochasticSources, type SplitPlan } from '../model/split.js';
+import { ROWS_INPUT, splitAtStochasticSources, type NoSplit, type SplitPlan } from '../model/split.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
 import { probeModel, type ProbeResult } from './probe.js';
@@ -125,10 +125,10 @@ export class McModel {
     const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen, probe.siteTypes);
     const split = wantSplit
       ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes)
-      : undefined;
-    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, noSplitReason(options, staticBatch, chosen.length));
+      : { reason: noSplitReason(options, staticBatch, chosen.length) };
+    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length);
 
-    const opened = await openSession(encodeModel(split ? split.model : rewritten), options, file);
+    const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file);
     const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
     const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats)));
     const info: ModelInfo = {
@@ -242,12 +242,12 @@ function replicatedFeeds(rows: Row[], images: readonly Float32Array[], info: Mod
 }
 
 /** What runs once per image and what runs T times, with the figures inspect reports. */
-function executionPlan(split: SplitPlan | undefined, io: ModelIo, probe: ProbeResult, nodes: number, noSplit: string): ExecutionPlan {
+function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number): ExecutionPlan {
   const imageShape = io.inputDims.slice(1);
-  if (!split) {
+  if (!('model' in split)) {
     return {
       trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0, headNodes: nodes,
-      headParameterShare: 1, headMacShare: 1, reason: noSplit,
+      headParameterShare: 1, headMacShare: 1, reason: split.reason,
     };
   }
   return {
@@ -265,8 +265,7 @@ function executionPlan(split: SplitPlan | undefined, io: ModelIo, probe: ProbeRe
 function noSplitReason(options: LoadOptions, staticBatch: number, sites: number): string {
   if (sites === 0) return 'no dropout site whose masks mc-dropout draws';
   if (options.trunkReuse === 'off') return 'trunk reuse turned off';
-  if (staticBatch) return `the batch dimension is fixed to ${staticBatch}`;
-  return 'no deterministic part before the stochastic sites is worth running once';
+  return `the batch dimension is fixed to ${staticBatch}`;
 }
 
 interface Row {

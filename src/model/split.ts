@@ -23,6 +23,11 @@ export interface SplitPlan {
   totalMacs: number;
 }
 
+/** Why a model runs whole per pass: no split applies. */
+export interface NoSplit {
+  reason: string;
+}
+
 /** Ops that cost nothing: a trunk made only of these is not worth reusing. */
 const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Gather', 'Concat']);
 
@@ -30,13 +35,13 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  * Splits `model` at the stochastic sources (mask inputs, random-op outputs).
  * `batchMajor` holds the tensors whose first dim is the batch (read from a probe run at two batch
  * sizes); a head input that is not batch-major (e.g. a Shape vector) pulls its producer into the head.
- * Returns undefined when the trunk would hold no real work.
+ * Returns why not when no split applies (e.g. the trunk would hold no real work).
  * One graph rather than a trunk session and a head session: measured faster on every model tried
  * (bundled model at batch 1, T=10: 0.43 vs 0.79 ms), and on a GPU the cut never leaves the device.
  */
 export function splitAtStochasticSources(
   model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
-): SplitPlan | undefined {
+): SplitPlan | NoSplit {
   const graph = model.graph!;
   const nodes = graph.node ?? [];
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name!));
@@ -49,14 +54,18 @@ export function splitAtStochasticSources(
   const head = new Set<number>();
   nodes.forEach((node, i) => {
     const stochastic = RANDOM_OPS.includes(node.opType ?? '');
-    if (stochastic || (node.input ?? []).some((t) => tainted.has(t))) {
+    if (stochastic || reads(node).some((t) => tainted.has(t))) {
       head.add(i);
       node.output?.forEach((o) => o && tainted.add(o));
     }
   });
-  if (head.size === 0) return undefined;
+  if (head.size === 0) return { reason: 'no stochastic site' };
   const outputs = (graph.output ?? []).map((o) => o.name!);
-  if (!outputs.every((o) => tainted.has(o))) return undefined;
+  if (!outputs.every((o) => tainted.has(o))) return { reason: 'an output does not depend on any stochastic site' };
+  // a subgraph (If, Loop, Scan) in the head reads outer tensors by name, where the rows would not
+  // reach: such a head runs whole
+  const withSubgraph = [...head].find((i) => nodes[i]!.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0));
+  if (withSubgraph !== undefined) return { reason: `${nodes[withSubgraph]!.opType} node ${nodes[withSubgraph]!.name ?? ''} after the stochastic sites holds a subgraph` };
 
   // grow the head until everything it reads from the trunk is batch-major
   const pulled = new Set<number>();
@@ -71,7 +80,7 @@ export function splitAtStochasticSources(
     }
     for (const t of notBatchMajor) {
       const p = producer.get(t);
-      if (p === undefined) return undefined; // neither batch-major nor computable: give up on splitting
+      if (p === undefined) return { reason: `the part after the stochastic sites reads ${t}, which is neither batch-major nor computed` };
       head.add(p);
       pulled.add(p);
       nodes[p]!.output?.forEach((o) => o && tainted.add(o));
@@ -82,7 +91,7 @@ export function splitAtStochasticSources(
   const trunk = new Set(nodes.map((_, i) => i).filter((i) => !head.has(i)));
   const unread = [...trunk];
   while (unread.length > 0) {
-    for (const t of nodes[unread.pop()!]!.input ?? []) {
+    for (const t of reads(nodes[unread.pop()!]!)) {
       const p = producer.get(t);
       if (p !== undefined && pulled.has(p) && !trunk.has(p)) {
         trunk.add(p);
@@ -92,7 +101,7 @@ export function splitAtStochasticSources(
   }
   const trunkIndices = [...trunk];
   const trunkWork = trunkIndices.filter((i) => !FREE_OPS.has(nodes[i]!.opType ?? ''));
-  if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t))) return undefined;
+  if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t))) return { reason: 'no deterministic part before the stochastic sites is worth running once' };
 
   const split = cloneModel(model);
   split.graph!.node = rowGatheredGraph(nodes, trunk, head, pulled, cut, imageInputs);
@@ -143,6 +152,15 @@ function rowGatheredGraph(nodes: NodeProto[], trunk: ReadonlySet<number>, head: 
     if (trunk.has(i)) for (const o of node.output ?? []) if (cutSet.has(o)) out.push(gather(o));
   });
   return out;
+}
+
+/** Tensors a node reads: its inputs and, for If/Loop/Scan, every name its subgraphs read. */
+function reads(node: NodeProto): string[] {
+  const names = (node.input ?? []).filter((t) => t);
+  for (const attribute of node.attribute ?? []) {
+    for (const graph of [attribute.g, ...(attribute.graphs ?? [])]) for (const inner of graph?.node ?? []) names.push(...reads(inner));
+  }
+  return names;
 }
 
 /** Multiply-accumulates per image of a Conv, Gemm or MatMul whose output shape is known; 0 otherwise. */

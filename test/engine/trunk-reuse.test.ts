@@ -126,6 +126,41 @@ describe('trunk reuse', () => {
     assert.deepEqual([...model.plan.cutTensors].sort(), ['features', 'p1']);
   });
 
+  it('does not apply when a node after the cut holds a subgraph, which could read trunk tensors by name', async () => {
+    // If(true): then-branch adds the pooled features (an outer-scope trunk tensor) to the dropped ones
+    const branch = (name: string, node: NodeProto) => ({
+      name, node: [node], output: [{ name: node.output![0]!, type: { tensorType: { elemType: 1 } } }],
+    });
+    const bytes = buildModel({
+      inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+      nodes: [
+        conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+        { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
+        { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
+        dropoutNode('flat', 'dropped', 'ratio', 'training'),
+        {
+          opType: 'If', name: 'branch', input: ['yes'], output: ['mixed'], attribute: [
+            { name: 'then_branch', type: 5, g: branch('then', { opType: 'Add', input: ['dropped', 'flat'], output: ['then_out'] }) },
+            { name: 'else_branch', type: 5, g: branch('else', { opType: 'Identity', input: ['dropped'], output: ['else_out'] }) },
+          ],
+        },
+        { opType: 'MatMul', input: ['mixed', 'W2'], output: ['output'] },
+      ],
+      initializers: [weights('W1', [4, 3, 3, 3], 10), weights('W2', [4, 3], 11), ...live, scalarBool('yes', true)],
+    });
+    const file = writeModel(bytes);
+    const model = await McModel.load(file, { device: 'cpu' });
+    assert.equal(model.plan.trunkReuse, false);
+    assert.match(model.plan.reason, /If node branch after the stochastic sites holds a subgraph/);
+    // and the whole graph per row gives the passes of full replication
+    const full = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
+    const a = await model.predictScores(images, { passes: 20, seed: 3 });
+    const b = await full.predictScores(images, { passes: 20, seed: 3 });
+    await model.dispose();
+    await full.dispose();
+    assert.deepEqual(a, b);
+  });
+
   it('does not apply when dropout acts on the input itself', async () => {
     const bytes = buildModel({
       inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
