@@ -14,14 +14,19 @@ const weights = (name: string, dims: number[], seed: number): TensorProto =>
   floatTensor(name, dims, testValues(dims.reduce((a, b) => a * b, 1), seed).map((v) => v * 0.5));
 const live = [scalarFloat('ratio', 0.5), scalarBool('training', true)];
 
+/** input [N, 3, 8, 8] -> conv (W1) -> Relu -> global pooling -> 'flat' [N, 4] */
+const pooledTrunk: NodeProto[] = [
+  conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+  { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
+  { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
+];
+
 const MODELS: Record<string, Uint8Array> = {
   // conv trunk, dropout on the pooled 2-D features before the classifier
   'head dropout (2-D cut)': buildModel({
     inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
     nodes: [
-      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
-      { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
-      { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
+      ...pooledTrunk,
       dropoutNode('flat', 'dropped', 'ratio', 'training'),
       { opType: 'Gemm', input: ['dropped', 'W2'], output: ['output'] },
     ],
@@ -134,9 +139,7 @@ describe('trunk reuse', () => {
     const bytes = buildModel({
       inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
       nodes: [
-        conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
-        { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
-        { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
+        ...pooledTrunk,
         dropoutNode('flat', 'dropped', 'ratio', 'training'),
         {
           opType: 'If', name: 'branch', input: ['yes'], output: ['mixed'], attribute: [
