@@ -3,7 +3,7 @@
  * folded into conv biases) with random weights, built as ONNX for the benchmark: speed does not
  * depend on the weights' values. Dropout only before the classifier, or also inside the trunk.
  */
-import { DataType, encodeModel, onnx, type NodeProto, type TensorProto } from '../src/model/onnx.js';
+import { DataType, encodeModel, type NodeProto, type TensorProto } from '../src/model/onnx.js';
 
 export interface MobileNetOptions {
   /** Live Dropout(0.2) before the classifier (always), and Dropout(0.1) after these stages too. */
@@ -88,7 +88,7 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
   nodes.push({ opType: 'Gemm', input: [dropped, 'fc_w', 'fc_b'], output: ['logits'], attribute: [{ name: 'transB', type: 2, i: 1 }] });
 
   const dims = (list: (number | string)[]) => ({ dim: list.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) });
-  return encodeModel(onnx.ModelProto.create({
+  return encodeModel({
     irVersion: 8,
     producerName: 'mc-dropout-bench',
     opsetImport: [{ domain: '', version: 13 }],
@@ -99,5 +99,5 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
       input: [{ name: 'input', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(['N', 3, 224, 224]) } } }],
       output: [{ name: 'logits', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(['N', 1000]) } } }],
     },
-  }));
+  });
 }

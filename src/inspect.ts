@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { McModel } from './engine/mc-model.js';
 import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
-import { attributeInt, DataType, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
+import { attributeInt, dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
 import { readOnnxFile } from './model/read.js';
 import { findStochasticSites } from './model/sites.js';
 
@@ -31,7 +31,7 @@ export interface InspectReport {
   warnings: string[];
 }
 
-const typeName = (elemType: number): string => (DataType as unknown as Record<number, string>)[elemType]?.toLowerCase() ?? `type ${elemType}`;
+const typeName = (elemType: number): string => dataTypeName(elemType).toLowerCase();
 
 function describe(info: ValueInfoProto): TensorDescription {
   return { name: info.name ?? '', type: typeName(elemTypeOf(info)), shape: shapeOf(info) ?? null };

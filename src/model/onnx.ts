@@ -1,41 +1,77 @@
 /**
- * The only module that imports the ONNX protobuf binding. onnx-proto carries the ONNX 1.10 schema
- * (IR 8): decoding a newer model skips fields that schema lacks (e.g. IR 10 node metadata), so a
- * rewritten copy (in memory, or written by `convert`) loses them; the graph's ops, tensors and
- * model metadata_props are all in IR 8 and survive.
+ * The only module that imports the protobuf library. The schema is the onnx 1.23.1 release's
+ * onnx.proto (IR 14: functions with attributes and overloads, node and graph metadata_props, every
+ * current type), compiled to a protobufjs descriptor by schema/generate.mjs, so a decode and
+ * re-encode loses no field of any model up to IR 14.
  */
-import onnxProto from 'onnx-proto';
+import protobuf from 'protobufjs';
 import { fromHalfBits } from '../engine/half.js';
+import {
+  AttributeProtoAttributeType, ONNX_DESCRIPTOR, TensorProtoDataLocation, TensorProtoDataType,
+  type AttributeProto, type FunctionProto, type Int64, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
+} from './schema/onnx-schema.js';
 
-export const onnx = onnxProto.onnx;
-export type ModelProto = onnxProto.onnx.ModelProto;
-export type GraphProto = onnxProto.onnx.IGraphProto;
-export type NodeProto = onnxProto.onnx.INodeProto;
-export type TensorProto = onnxProto.onnx.ITensorProto;
-export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
-export type AttributeProto = onnxProto.onnx.IAttributeProto;
+export type { AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto };
 
-export const DataType = onnxProto.onnx.TensorProto.DataType;
-export const AttributeType = onnxProto.onnx.AttributeProto.AttributeType;
+export const DataType = TensorProtoDataType;
+export const AttributeType = AttributeProtoAttributeType;
+export const DataLocation = TensorProtoDataLocation;
+
+const modelType = protobuf.Root.fromJSON(ONNX_DESCRIPTOR).lookupType('onnx.ModelProto');
+const dataTypeNames = new Map(Object.entries(DataType).map(([name, value]) => [value as number, name]));
+
+/** Name of an ONNX element type (FLOAT, INT64, ...), or `type N` for an unknown one. */
+export function dataTypeName(elemType: number): string {
+  return dataTypeNames.get(elemType) ?? `type ${elemType}`;
+}
 
 /** Decodes ONNX bytes; throws protobuf's own error on a file that is not a ModelProto. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  return onnx.ModelProto.decode(bytes);
+  return modelType.decode(bytes) as ModelProto;
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  return modelType.encode(model).finish();
 }
 
-/** int64 fields arrive as Long objects or numbers depending on protobufjs' setup. */
-export function toNumber(value: number | { toNumber(): number } | null | undefined): number {
+/** An int64 field as a number: protobufjs decodes them as Long ({ low, high }), we write numbers. */
+export function toNumber(value: Int64 | null | undefined): number {
   if (value === null || value === undefined) return 0;
-  return typeof value === 'number' ? value : value.toNumber();
+  if (typeof value === 'number') return value;
+  return value.unsigned ? (value.high >>> 0) * 0x100000000 + (value.low >>> 0) : value.high * 0x100000000 + (value.low >>> 0);
 }
 
-/** Deep copy, so that rewrites never touch the caller's model. */
+/**
+ * A copy whose top-level graph lists and nodes can be rewritten without touching the caller's
+ * model. Tensors (weights), functions and subgraphs are shared, never copied: rewrites replace
+ * them, they never modify them in place.
+ */
 export function cloneModel(model: ModelProto): ModelProto {
-  return decodeModel(encodeModel(model));
+  const graph = model.graph ?? {};
+  return {
+    ...model,
+    opsetImport: [...(model.opsetImport ?? [])],
+    metadataProps: [...(model.metadataProps ?? [])],
+    functions: [...(model.functions ?? [])],
+    graph: {
+      ...graph,
+      node: (graph.node ?? []).map((node) => ({ ...node, input: [...(node.input ?? [])], output: [...(node.output ?? [])] })),
+      initializer: [...(graph.initializer ?? [])],
+      input: [...(graph.input ?? [])],
+      output: [...(graph.output ?? [])],
+      valueInfo: [...(graph.valueInfo ?? [])],
+    },
+  };
+}
+
+/** Whether a tensor's bytes live in an external file (`location`, `offset`, `length` entries). */
+export function isExternal(tensor: TensorProto): boolean {
+  return tensor.dataLocation === DataLocation.EXTERNAL;
+}
+
+/** The external_data entries of a tensor as a map (location, offset, length, checksum). */
+export function externalEntries(tensor: TensorProto): Map<string, string> {
+  return new Map((tensor.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
 }
 
 /** The default-domain opset the model imports (ai.onnx). */

@@ -1,5 +1,5 @@
 /** Tiny ONNX models built in the tests, so every expectation is known in closed form. */
-import { DataType, encodeModel, onnx, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
+import { DataType, encodeModel, type ModelProto, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
 
 export interface TinyModel {
   nodes: NodeProto[];
@@ -15,7 +15,7 @@ export interface TinyModel {
 /** Encodes a single-input, single-output model (input 'input', output 'output' by default). */
 export function buildModel(spec: TinyModel): Uint8Array {
   const dims = (list: (number | string)[]) => ({ dim: list.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) });
-  const model = onnx.ModelProto.create({
+  const model: ModelProto = {
     irVersion: 8,
     producerName: 'mc-dropout-tests',
     opsetImport: [{ domain: '', version: spec.opset ?? 13 }],
@@ -27,7 +27,7 @@ export function buildModel(spec: TinyModel): Uint8Array {
       output: [{ name: spec.outputName ?? 'output', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(spec.outputDims ?? ['N', 3]) } } }],
     },
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
-  });
+  };
   return encodeModel(model);
 }
 
