@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { McModel } from './engine/mc-model.js';
 import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
@@ -15,7 +14,10 @@ export interface TensorDescription {
 /** What `mc-dropout inspect` reports about a model file. */
 export interface InspectReport {
   file: string;
+  /** The model file and its external weight files together. */
   sizeBytes: number;
+  /** External weight files beside the model. */
+  externalFiles: string[];
   sha256: string;
   irVersion: number;
   opset: number;
@@ -39,7 +41,7 @@ function describe(info: ValueInfoProto): TensorDescription {
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
 export async function inspectModel(file: string): Promise<InspectReport> {
-  const { bytes, model } = await readOnnxFile(file);
+  const { model, sizeBytes, sha256, externalFiles } = await readOnnxFile(file);
   const graph = model.graph ?? {};
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const nodes = graph.node ?? [];
@@ -81,8 +83,9 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
   return {
     file,
-    sizeBytes: bytes.byteLength,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sizeBytes,
+    sha256,
+    externalFiles,
     irVersion: toNumber(model.irVersion),
     opset,
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),

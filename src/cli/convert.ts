@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { RuntimeSession } from '../engine/runtime.js';
 import { describeError, ModelError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { convertModel } from '../model/convert.js';
-import { encodeModel } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
+import { writeModelFile } from '../model/write.js';
 
 export interface ConvertCliOptions {
   output: string;
@@ -23,7 +23,7 @@ export interface ConvertCliOptions {
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
 export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
-  const { model } = await readOnnxFile(input);
+  const { model, folder } = await readOnnxFile(input);
   const metadata: Record<string, string> = {};
   if (options.labels) metadata.labels = JSON.stringify(readLabels(options.labels));
   if (options.mean) metadata.mean = JSON.stringify(options.mean);
@@ -39,15 +39,16 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
     ...(options.setRate !== undefined && { setRate: options.setRate }),
   });
-  const out = encodeModel(report.model);
-  try {
-    const check = await RuntimeSession.create(out, { provider: 'cpu', deviceId: 0, threads: 1 });
-    await check.release();
-  } catch (error) {
-    throw new ModelError(`The converted model does not load in onnxruntime (${describeError(error)}); ${input} was left as it is`);
-  }
-  writeFileSync(options.output, out);
+  // the check loads the written file by absolute path, as a user would from any folder
+  const written = await writeModelFile(report.model, folder, options.output, async (file) => {
+    try {
+      const check = await RuntimeSession.create(path.resolve(file), { provider: 'cpu', deviceId: 0, threads: 1 });
+      await check.release();
+    } catch (error) {
+      throw new ModelError(`The converted model does not load in onnxruntime (${describeError(error)}); ${input} was left as it is and ${options.output} was not written`);
+    }
+  });
   const sites = report.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
-  process.stderr.write(`mc-dropout: wrote ${options.output}: ${report.converted.length} random-mask dropout site(s): ${sites}${report.injectedBefore ? `; injected before ${report.injectedBefore}` : ''}\n`);
+  process.stderr.write(`mc-dropout: wrote ${options.output}: ${report.converted.length} random-mask dropout site(s): ${sites}${report.injectedBefore ? `; injected before ${report.injectedBefore}` : ''}${written.dataFile ? `; weights in ${written.dataFile} (keep it beside the model)` : ''}\n`);
   return 0;
 }

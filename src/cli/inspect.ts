@@ -12,6 +12,7 @@ const shape = (t: TensorDescription) => `${t.name}: ${t.type} [${(t.shape ?? ['?
 function formatReport(r: InspectReport): string {
   const lines = [
     `${r.file}  (${(r.sizeBytes / 1024 / 1024).toFixed(2)} MB, ${r.parameters.toLocaleString('en-US')} parameters, IR ${r.irVersion}, opset ${r.opset}${r.producer ? `, ${r.producer}` : ''})`,
+    ...(r.externalFiles.length > 0 ? [`weights:  in ${r.externalFiles.join(', ')} beside the model (sizes include them)`] : []),
     `inputs:   ${r.inputs.map(shape).join('; ')}`,
     `outputs:  ${r.outputs.map(shape).join('; ')}`,
     `metadata: ${Object.keys(r.metadata).length > 0 ? Object.entries(r.metadata).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : 'none (ImageNet mean/std, stretch, bilinear)'}`,

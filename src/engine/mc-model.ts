@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { describeError, ModelError, UsageError } from '../errors.js';
 import { describeIo, type ModelIo } from '../model/io.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
@@ -67,7 +66,10 @@ export interface MaskSite {
 
 export interface ModelInfo extends ModelIo {
   path: string;
+  /** SHA-256 of the model file and its external weight files. */
   sha256: string;
+  /** External weight files beside the model (relative names); empty when the weights are inside. */
+  externalFiles: string[];
   /** Every stochastic site found in the file. */
   sites: StochasticSite[];
   /** Dropout sites whose masks mc-dropout draws. */
@@ -109,7 +111,9 @@ export class McModel {
 
   /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
   static async load(file: string, options: LoadOptions = {}): Promise<McModel> {
-    const { bytes, model: proto } = await readOnnxFile(file);
+    const source = await readOnnxFile(file);
+    const proto = source.model;
+    const folder = source.externalFiles.length > 0 ? source.folder : undefined;
     const metadata = readMetadata(proto, file);
     const io = describeIo(proto, file, metadata, options.inputSize);
     const sites = findStochasticSites(proto);
@@ -118,7 +122,7 @@ export class McModel {
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
     const wantSplit = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0;
 
-    const probe = await probeModel(proto, chosen, io, wantSplit, file);
+    const probe = await probeModel(proto, chosen, io, wantSplit, file, folder);
     const maskSites = chosen.map((site, k) => ({
       site, rate: rates[k]!, rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
     }));
@@ -128,11 +132,11 @@ export class McModel {
       : { reason: noSplitReason(options, staticBatch, chosen.length) };
     const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length);
 
-    const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file);
+    const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file, folder);
     const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
     const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats)));
     const info: ModelInfo = {
-      path: file, sha256: createHash('sha256').update(bytes).digest('hex'),
+      path: file, sha256: source.sha256, externalFiles: source.externalFiles,
       ...io, sites, maskSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
     return new McModel(info, plan, opened.session, maxRowsPerRun);

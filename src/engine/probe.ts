@@ -22,7 +22,7 @@ export interface ProbeResult {
  * Runs the original graph on zero images with its intermediate tensors exposed, to learn each
  * site's mask shape and, for trunk reuse, which activations are batch-major.
  */
-export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string): Promise<ProbeResult> {
+export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string, externalDataFolder?: string): Promise<ProbeResult> {
   const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map() };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
@@ -30,7 +30,7 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
   const names = [...new Set([...sites.map((s) => s.input), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
   const imageRow = io.inputDims.slice(1);
   const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
-  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1 }, file);
+  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1, ...(externalDataFolder && { externalDataFolder }) }, file);
   try {
     const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
     const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, names) : undefined;

@@ -13,6 +13,8 @@ export interface SessionSettings {
   spinning?: boolean;
   /** Graph optimization level; 'all' unless a test asks otherwise. */
   optimization?: OptimizationLevel;
+  /** Folder that external weights (`location` entries) resolve against when the model comes as bytes. */
+  externalDataFolder?: string;
 }
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -53,18 +55,22 @@ export class RuntimeSession {
     return out;
   }
 
-  static async create(model: Uint8Array, settings: SessionSettings): Promise<RuntimeSession> {
+  /** Opens model bytes, or a model file by path (external weights then resolve against its folder). */
+  static async create(model: Uint8Array | string, settings: SessionSettings): Promise<RuntimeSession> {
+    const session: Record<string, unknown> = { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } };
+    // onnxruntime resolves a model's external data against this folder when it loads from bytes
+    if (settings.externalDataFolder) session.model_external_initializers_file_folder_path = settings.externalDataFolder;
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
       logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } } },
+      extra: { session },
     };
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;
       options.interOpNumThreads = 1;
     }
-    return new RuntimeSession(await ort.InferenceSession.create(model, options));
+    return new RuntimeSession(typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options));
   }
 
   get inputNames(): readonly string[] {

@@ -3,14 +3,15 @@ import { diagnoseCuda, gatherCudaFacts, parseDevice } from './providers.js';
 import { RuntimeSession, type Provider } from './runtime.js';
 import type { LoadOptions } from './mc-model.js';
 
-/** Opens the model on the requested provider, with CUDA fallback rules. */
-export async function openSession(model: Uint8Array, options: LoadOptions, file: string): Promise<{ session: RuntimeSession; provider: Provider; deviceId: number }> {
+/** Opens the model on the requested provider, with CUDA fallback rules; `externalDataFolder` holds its external weights. */
+export async function openSession(model: Uint8Array, options: LoadOptions, file: string, externalDataFolder?: string): Promise<{ session: RuntimeSession; provider: Provider; deviceId: number }> {
   const request = typeof options.device === 'string' ? parseDevice(options.device) : options.device ?? { kind: 'auto', deviceId: 0 };
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
   const spinning = options.idleThreadsSpin ?? true;
+  const base = { threads, optimization, spinning, ...(externalDataFolder && { externalDataFolder }) };
   const cpu = async () => ({
-    session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, threads, optimization, spinning }, file), provider: 'cpu' as const, deviceId: 0,
+    session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, ...base }, file), provider: 'cpu' as const, deviceId: 0,
   });
   if (request.kind === 'cpu') return cpu();
   const diagnosis = diagnoseCuda(gatherCudaFacts());
@@ -20,7 +21,7 @@ export async function openSession(model: Uint8Array, options: LoadOptions, file:
     return cpu();
   }
   try {
-    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, threads, optimization, spinning });
+    const session = await RuntimeSession.create(model, { provider: 'cuda', deviceId: request.deviceId, ...base });
     return { session, provider: 'cuda', deviceId: request.deviceId };
   } catch (error) {
     const reason = `onnxruntime could not start the CUDA provider on device ${request.deviceId} (${describeError(error)})`;

@@ -1,9 +1,26 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describeError, ModelError } from '../errors.js';
+import { checkExternalFiles, externalBytes, externalLocations, modelDigest } from './external.js';
 import { decodeModel, type ModelProto } from './onnx.js';
 
+/** A decoded model file with what it takes to open it anywhere: its folder and external files. */
+export interface OnnxFile {
+  /** The .onnx file's bytes. */
+  bytes: Uint8Array;
+  model: ModelProto;
+  /** Absolute folder of the model file: external weights resolve against it, whatever the working directory. */
+  folder: string;
+  /** External weight files, relative to `folder`, sorted; empty when every weight is in the file. */
+  externalFiles: string[];
+  /** Bytes of the model file and its external files together. */
+  sizeBytes: number;
+  /** SHA-256 of the model file and every external file (see modelDigest). */
+  sha256: string;
+}
+
 /** Reads and decodes an ONNX file; every failure is a ModelError naming the file and the fix. */
-export async function readOnnxFile(file: string): Promise<{ bytes: Uint8Array; model: ModelProto }> {
+export async function readOnnxFile(file: string): Promise<OnnxFile> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
@@ -19,5 +36,12 @@ export async function readOnnxFile(file: string): Promise<{ bytes: Uint8Array; m
     throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
   }
   if (!model.graph || (model.graph.node ?? []).length === 0) throw new ModelError(`${file} is not an ONNX model (it has no graph)`);
-  return { bytes, model };
+  const folder = path.dirname(path.resolve(file));
+  const externalFiles = externalLocations(model);
+  checkExternalFiles(externalFiles, folder, file);
+  return {
+    bytes, model, folder, externalFiles,
+    sizeBytes: bytes.byteLength + externalBytes(folder, externalFiles),
+    sha256: modelDigest(bytes, folder, externalFiles),
+  };
 }

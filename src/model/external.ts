@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ModelError } from '../errors.js';
+import { externalEntries, isExternal, type ModelProto, type TensorProto } from './onnx.js';
+
+/**
+ * Weights in external files, as PyTorch's dynamo exporter writes them (`model.onnx` +
+ * `model.onnx.data`): each tensor names a `location` relative to the model's folder.
+ */
+
+/** Every tensor whose bytes live in an external file: initializers and Constant values, graph and functions. */
+export function externalTensors(model: ModelProto): TensorProto[] {
+  const out: TensorProto[] = [];
+  const nodeLists = [model.graph?.node ?? [], ...(model.functions ?? []).map((f) => f.node ?? [])];
+  for (const tensor of model.graph?.initializer ?? []) if (isExternal(tensor)) out.push(tensor);
+  for (const nodes of nodeLists) {
+    for (const node of nodes) for (const a of node.attribute ?? []) if (a.t && isExternal(a.t)) out.push(a.t);
+  }
+  return out;
+}
+
+/** The distinct external files a model reads, as written in the model (relative paths), sorted. */
+export function externalLocations(model: ModelProto): string[] {
+  const locations = new Set(externalTensors(model).map((t) => externalEntries(t).get('location') ?? ''));
+  return [...locations].sort();
+}
+
+/**
+ * Checks that every external file lies in the model's folder (no absolute path, no `..`) and exists;
+ * throws a ModelError naming the missing file and the fix.
+ */
+export function checkExternalFiles(locations: string[], folder: string, file: string): void {
+  for (const location of locations) {
+    const resolved = path.resolve(folder, location);
+    const inside = path.relative(folder, resolved);
+    if (location === '' || path.isAbsolute(location) || inside.startsWith('..')) {
+      throw new ModelError(`${file} stores weights at '${location}', outside its own folder; re-export it, or keep its data file beside it with a relative name`);
+    }
+    let size: number;
+    try {
+      size = statSync(resolved).size;
+    } catch {
+      throw new ModelError(`${file} keeps its weights in ${resolved}, which is missing. Copy ${location} into ${folder} beside the model (PyTorch writes it next to the .onnx file).`);
+    }
+    if (size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
+  }
+}
+
+/** SHA-256 of the model file's bytes followed by each external file's name and bytes, in sorted order. */
+export function modelDigest(bytes: Uint8Array, folder: string, locations: string[]): string {
+  const hash = createHash('sha256').update(bytes);
+  const chunk = Buffer.alloc(4 * 1024 * 1024);
+  for (const location of locations) {
+    hash.update(`\0${location}\0`);
+    const fd = openSync(path.resolve(folder, location), 'r');
+    try {
+      for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** Total size in bytes of the external files. */
+export function externalBytes(folder: string, locations: string[]): number {
+  return locations.reduce((sum, location) => sum + statSync(path.resolve(folder, location)).size, 0);
+}
+
+/** The bytes of one external tensor, read from its file (offset and length as the model states them). */
+export function readExternalTensor(tensor: TensorProto, folder: string): Uint8Array {
+  const entries = externalEntries(tensor);
+  const file = path.resolve(folder, entries.get('location') ?? '');
+  const offset = Number(entries.get('offset') ?? 0);
+  const fd = openSync(file, 'r');
+  try {
+    const length = entries.has('length') ? Number(entries.get('length')) : statSync(file).size - offset;
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, out, done, length - done, offset + done);
+      if (n === 0) throw new ModelError(`${file} ends before the ${length} bytes of ${tensor.name} at offset ${offset}: the data file is truncated or belongs to another export`);
+      done += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
