@@ -3,6 +3,7 @@ import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
 import { attributeInt, dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
 import { readOnnxFile } from './model/read.js';
+import { describeRandomSite } from './model/patterns.js';
 import { findStochasticSites } from './model/sites.js';
 
 export interface TensorDescription {
@@ -26,7 +27,11 @@ export interface InspectReport {
   outputs: TensorDescription[];
   parameters: number;
   metadata: ModelMetadata;
-  sites: { node: string; op: string; rate: number | null; live: boolean; reason: string; input: string; position: string }[];
+  /**
+   * Every stochastic site; `layer` names what a random op belongs to (DropPath, DropBlock, Gaussian
+   * noise, ...) and `rate` is its drop rate (noise: sigma), null when unknown.
+   */
+  sites: { node: string; op: string; layer: string; rate: number | null; live: boolean; reason: string; input: string; position: string; detail: string | null }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null } | null;
@@ -57,8 +62,6 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   if (sites.length === 0) warnings.push('no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier.');
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
-  const randomOps = sites.filter((s) => s.op !== 'Dropout');
-  if (randomOps.length > 0) warnings.push(`${randomOps.length} random op(s) (${[...new Set(randomOps.map((s) => s.op))].join(', ')}) draw from onnxruntime's own generator: their passes are random but not reproducible by --seed.`);
   const output = graph.output?.[0];
   const producer = output ? nodes.find((n) => n.output?.includes(output.name ?? '')) : undefined;
   if (producer?.opType === 'Softmax') warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
@@ -67,8 +70,10 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   if (first && typeof first[0] === 'number') warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
 
   let trunkReuse: InspectReport['trunkReuse'] = null;
+  const rowShapes = new Map<number, number[]>();
   try {
     const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1 });
+    for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
     trunkReuse = {
       applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors,
       headParameterShare: loaded.plan.headParameterShare, headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
@@ -93,7 +98,14 @@ export async function inspectModel(file: string): Promise<InspectReport> {
     outputs: (graph.output ?? []).map(describe),
     parameters,
     metadata: readMetadata(model, file),
-    sites: sites.map((s) => ({ node: s.nodeName, op: s.op, rate: Number.isFinite(s.rate) ? s.rate : null, live: s.live, reason: s.reason, input: s.input, position: position(s.nodeIndex) })),
+    sites: sites.map((s) => {
+      const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
+      const rate = pattern ? pattern.rate : s.rate;
+      return {
+        node: s.nodeName, op: s.op, layer: pattern?.name ?? 'Dropout', rate: rate !== undefined && Number.isFinite(rate) ? rate : null,
+        live: s.live, reason: s.reason, input: s.drawn, position: position(s.nodeIndex), detail: pattern?.detail ?? null,
+      };
+    }),
     mcReady: sites.some((s) => s.live) && trunkReuse !== null,
     trunkReuse,
     warnings,

@@ -17,7 +17,7 @@ function formatReport(r: InspectReport): string {
     `outputs:  ${r.outputs.map(shape).join('; ')}`,
     `metadata: ${Object.keys(r.metadata).length > 0 ? Object.entries(r.metadata).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : 'none (ImageNet mean/std, stretch, bilinear)'}`,
     `stochastic sites: ${r.sites.length}`,
-    ...r.sites.map((s) => `  ${s.live ? 'live ' : 'inert'} ${s.op} ${s.node} rate ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.reason}`),
+    ...r.sites.map((s) => `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}`),
     `trunk reuse: ${r.trunkReuse ? (r.trunkReuse.applies ? `yes, ${(r.trunkReuse.headParameterShare * 100).toFixed(1)}% of the parameters${r.trunkReuse.headMacShare !== null ? ` and ${(r.trunkReuse.headMacShare * 100).toFixed(2)}% of the multiply-accumulates` : ''} run T times; ${r.trunkReuse.reason}` : `no: ${r.trunkReuse.reason}`) : 'n/a'}`,
     `MC-ready: ${r.mcReady ? 'yes' : 'no'}`,
     ...r.warnings.map((w) => `warning: ${w}`),

@@ -90,7 +90,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     const seed = options.seed ?? (options.resume && options.output ? earlierSeed(options.output) : undefined) ?? freshSeed();
     const settings = {
       model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: options.deterministic ?? false,
-      dropout: options.dropout, dropout_rates: info.maskSites.map((s) => s.rate), preprocess, format: options.format,
+      dropout: options.dropout, dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate), preprocess, format: options.format,
       topk, per_class: options.perClass ?? false, labels,
     };
     const sink = RowSink.open({
@@ -134,7 +134,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     }
     sink.finish({
       tool: 'mc-dropout', version, command: 'predict',
-      model: { path: options.model, sha256: info.sha256, classes: info.classes, sites: info.maskSites.map((s) => ({ node: s.site.nodeName, rate: s.rate, shape: s.rowShape })) },
+      model: { path: options.model, sha256: info.sha256, classes: info.classes, sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })) },
       trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors },
       passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
       started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,

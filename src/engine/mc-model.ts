@@ -1,13 +1,15 @@
 import { describeError, ModelError, UsageError } from '../errors.js';
 import { describeIo, type ModelIo } from '../model/io.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { encodeModel } from '../model/onnx.js';
+import { encodeModel, type ModelProto } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
-import { maskInputName, rewriteDropoutsAsMaskInputs } from '../model/rewrite.js';
-import { findStochasticSites, type StochasticSite } from '../model/sites.js';
+import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
+import { findCrossRowNode } from '../model/rows.js';
+import { findStochasticSites, nestedStochasticOps, type StochasticSite } from '../model/sites.js';
 import { ROWS_INPUT, splitAtStochasticSources, type NoSplit, type SplitPlan } from '../model/split.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
+import { fillNormal, fillUniform } from './noise.js';
 import { probeModel, type ProbeResult } from './probe.js';
 import type { DeviceRequest } from './providers.js';
 import type { HostTensor, IndexTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
@@ -55,11 +57,21 @@ export interface PredictOptions {
   strategy?: 'replicate' | 'sequential';
 }
 
-/** A stochastic site as the engine runs it. */
-export interface MaskSite {
+/** What mc-dropout draws for one site, per row: an inverted-dropout mask, or a random op's numbers. */
+export type Draw =
+  | { kind: 'mask'; rate: number }
+  | { kind: 'uniform'; low: number; high: number }
+  | { kind: 'normal'; mean: number; scale: number };
+
+/** A stochastic site as the engine runs it: a graph input fed with draws keyed by (seed, image, pass, site). */
+export interface DrawnSite {
   site: StochasticSite;
+  /** The graph input the draws go to. */
+  input: string;
+  draw: Draw;
+  /** Drop probability of a Dropout site; NaN for a random op. */
   rate: number;
-  /** Per-row shape of the mask (the masked tensor's shape without the batch dim). */
+  /** Per-row shape of the draws (the drawn tensor's shape without the batch dim). */
   rowShape: number[];
   rowSize: number;
 }
@@ -72,8 +84,8 @@ export interface ModelInfo extends ModelIo {
   externalFiles: string[];
   /** Every stochastic site found in the file. */
   sites: StochasticSite[];
-  /** Dropout sites whose masks mc-dropout draws. */
-  maskSites: MaskSite[];
+  /** Sites whose masks or numbers mc-dropout draws, in graph order (site k is the k-th). */
+  drawnSites: DrawnSite[];
   metadata: ModelMetadata;
   provider: Provider;
   deviceId: number;
@@ -86,6 +98,8 @@ const ROW_BUDGET_FLOATS = 32 * 1024 * 1024;
 export interface ExecutionPlan {
   /** Trunk reuse applies: the trunk runs once per image, only the head runs T times. */
   trunkReuse: boolean;
+  /** Each (image, pass) row runs alone, because the graph mixes the rows of a run after a stochastic site. */
+  rowsAlone: boolean;
   /** Tensors the head reads per row (the image input when there is no trunk). */
   cutTensors: string[];
   /** Per-row shape of each cut tensor. */
@@ -117,27 +131,30 @@ export class McModel {
     const metadata = readMetadata(proto, file);
     const io = describeIo(proto, file, metadata, options.inputSize);
     const sites = findStochasticSites(proto);
-    const chosen = chooseMaskSites(sites, file, options);
-    const rates = chosen.map((site, k) => siteRate(site, k, metadata, options.dropoutRate, file));
+    const chosen = chooseSites(sites, proto, file, options);
+    const draws = drawsOf(chosen, metadata, options.dropoutRate, file);
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
-    const wantSplit = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0;
-
-    const probe = await probeModel(proto, chosen, io, wantSplit, file, folder);
-    const maskSites = chosen.map((site, k) => ({
-      site, rate: rates[k]!, rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
+    // batch 1 and 2 are probed whenever the batch is dynamic: for trunk reuse, for random ops whose
+    // draws must follow the batch, and to find rows that see each other
+    const probe = await probeModel(proto, chosen, io, staticBatch === 0 && chosen.length > 0, file, folder);
+    const drawnSites: DrawnSite[] = chosen.map((site, k) => ({
+      site, input: siteInputName(site, k), draw: draws[k]!, rate: draws[k]!.kind === 'mask' ? draws[k]!.rate : NaN,
+      rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
     }));
-    const rewritten = rewriteDropoutsAsMaskInputs(proto, chosen, probe.siteTypes);
-    const split = wantSplit
-      ? splitAtStochasticSources(rewritten, chosen.map((_, k) => maskInputName(k)), probe.batchMajor, probe.activationShapes)
-      : { reason: noSplitReason(options, staticBatch, chosen.length) };
-    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length);
+    const rewritten = rewriteSitesAsInputs(proto, chosen, probe.siteTypes);
+    const sources = drawnSites.map((s) => s.input);
+    const crossRow = staticBatch === 0 ? findCrossRowNode(rewritten, sources, probe.notPerRow) : undefined;
+    const split = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0 && !crossRow
+      ? splitAtStochasticSources(rewritten, sources, probe.batchMajor, probe.activationShapes)
+      : { reason: crossRow ? `rows would see each other: ${crossRow.opType} ${crossRow.name ?? ''} mixes the rows of a run after a stochastic site, so each (image, pass) runs alone` : noSplitReason(options, staticBatch, chosen.length) };
+    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow));
 
     const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file, folder);
-    const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + maskSites.reduce((a, s) => a + s.rowSize, 0);
-    const maxRowsPerRun = staticBatch || Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats)));
+    const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + drawnSites.reduce((a, s) => a + s.rowSize, 0);
+    const maxRowsPerRun = staticBatch || (crossRow ? 1 : Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats))));
     const info: ModelInfo = {
       path: file, sha256: source.sha256, externalFiles: source.externalFiles,
-      ...io, sites, maskSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
+      ...io, sites, drawnSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
     return new McModel(info, plan, opened.session, maxRowsPerRun);
   }
@@ -197,15 +214,15 @@ export class McModel {
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
     const feeds: Record<string, HostTensor | IndexTensor> = this.plan.trunkReuse ? imageFeeds(rows, images, info) : replicatedFeeds(rows, images, info, batch);
-    info.maskSites.forEach((mask, k) => {
-      const data = new Float32Array(batch * mask.rowSize);
+    info.drawnSites.forEach((site, k) => {
+      const data = new Float32Array(batch * site.rowSize);
       for (let r = 0; r < batch; r++) {
-        const slot = data.subarray(r * mask.rowSize, (r + 1) * mask.rowSize);
+        const slot = data.subarray(r * site.rowSize, (r + 1) * site.rowSize);
         const row = rows[r];
-        if (!row || options.deterministic) slot.fill(1);
-        else fillMask(slot, mask.rate, options.seed, keys[row.image]!, row.pass, k);
+        if (!row || options.deterministic) slot.fill(typicalValue(site.draw));
+        else fillDraws(slot, site.draw, options.seed, keys[row.image]!, row.pass, k);
       }
-      feeds[maskInputName(k)] = { data, dims: [batch, ...mask.rowShape] };
+      feeds[site.input] = { data, dims: [batch, ...site.rowShape] };
     });
     const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
     return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
@@ -246,16 +263,17 @@ function replicatedFeeds(rows: Row[], images: readonly Float32Array[], info: Mod
 }
 
 /** What runs once per image and what runs T times, with the figures inspect reports. */
-function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number): ExecutionPlan {
+function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number, rowsAlone: boolean): ExecutionPlan {
   const imageShape = io.inputDims.slice(1);
   if (!('model' in split)) {
     return {
-      trunkReuse: false, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0, headNodes: nodes,
+      trunkReuse: false, rowsAlone, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0, headNodes: nodes,
       headParameterShare: 1, headMacShare: 1, reason: split.reason,
     };
   }
   return {
     trunkReuse: true,
+    rowsAlone,
     cutTensors: split.cutTensors,
     cutShapes: split.cutTensors.map((t) => (t === io.inputName ? imageShape : probe.activationShapes.get(t)!)),
     trunkNodes: split.trunkNodes,
@@ -277,12 +295,21 @@ interface Row {
   pass: number;
 }
 
-function chooseMaskSites(sites: StochasticSite[], file: string, options: LoadOptions): StochasticSite[] {
+/**
+ * The sites mc-dropout draws for, in graph order: live Dropout nodes (all with dropout 'force') and
+ * every random op. Refuses random ops it cannot draw and stochastic ops it cannot reach.
+ */
+function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, options: LoadOptions): StochasticSite[] {
+  const nested = nestedStochasticOps(model);
+  if (nested.length > 0) {
+    throw new ModelError(`${file}: ${nested.join('; ')}: mc-dropout draws only for ops of the main graph, so these would keep onnxruntime's generator (or vanish under its optimizer). Export without local functions (torch.onnx.export(..., dynamo=True) inlines them by default) or move the layer out of the control-flow op.`, 'E_NESTED_STOCHASTIC');
+  }
+  const unsupported = sites.find((s) => s.op !== 'Dropout' && !s.distribution);
+  if (unsupported) throw new ModelError(`${file}: ${unsupported.op} ${unsupported.nodeName} is not supported: mc-dropout draws for Dropout, RandomUniform(Like), RandomNormal(Like) and Bernoulli`, 'E_UNSUPPORTED_RANDOM_OP');
   const dropouts = sites.filter((s) => s.op === 'Dropout');
-  const chosen = options.dropout === 'force' ? dropouts : dropouts.filter((s) => s.live);
-  if (chosen.length > MAX_SITES) throw new ModelError(`${file}: ${chosen.length} dropout sites; at most ${MAX_SITES} are supported`);
-  const randomOps = sites.filter((s) => s.op !== 'Dropout');
-  if (chosen.length > 0 || randomOps.length > 0 || options.allowDeterministic) return chosen;
+  const chosen = sites.filter((s) => s.op !== 'Dropout' || s.live || options.dropout === 'force');
+  if (chosen.length > MAX_SITES) throw new ModelError(`${file}: ${chosen.length} stochastic sites; at most ${MAX_SITES} are supported`);
+  if (chosen.length > 0 || options.allowDeterministic) return chosen;
   if (dropouts.length > 0) {
     const names = dropouts.map((s) => `${s.nodeName} (${s.reason})`).join(', ');
     throw new ModelError(`${file}: its ${dropouts.length} Dropout node(s) are inert at inference: ${names}. Run with --dropout force to make them live.`, 'E_NO_LIVE_DROPOUT');
@@ -293,14 +320,38 @@ function chooseMaskSites(sites: StochasticSite[], file: string, options: LoadOpt
   );
 }
 
-function siteRate(site: StochasticSite, k: number, metadata: ModelMetadata, override: number | undefined, file: string): number {
-  if (override !== undefined) {
-    if (!(override >= 0 && override < 1)) throw new UsageError(`Expected a dropout rate in [0, 1) but received ${override}`);
-    return override;
-  }
-  if (Number.isFinite(site.rate)) return site.rate;
-  const fromMetadata = metadata.dropoutRates?.[k];
-  if (fromMetadata !== undefined) return fromMetadata;
-  throw new ModelError(`${file}: the rate of ${site.nodeName} is not a constant; give one with --dropout-rate`);
+/** What each chosen site draws: Dropout masks at their rate (overridden, or from metadata when not constant), random ops their distribution. */
+function drawsOf(chosen: StochasticSite[], metadata: ModelMetadata, override: number | undefined, file: string): Draw[] {
+  if (override !== undefined && !(override >= 0 && override < 1)) throw new UsageError(`Expected a dropout rate in [0, 1) but received ${override}`);
+  let dropoutIndex = 0;
+  return chosen.map((site) => {
+    if (site.distribution) {
+      // Bernoulli(p) is drawn as a uniform u in [0, 1), compared with p in the graph
+      const d = site.distribution;
+      return d.kind === 'normal' ? { kind: 'normal', mean: d.mean, scale: d.scale } : d.kind === 'uniform' ? { kind: 'uniform', low: d.low, high: d.high } : { kind: 'uniform', low: 0, high: 1 };
+    }
+    const k = dropoutIndex++;
+    if (override !== undefined) return { kind: 'mask', rate: override };
+    if (Number.isFinite(site.rate)) return { kind: 'mask', rate: site.rate };
+    const fromMetadata = metadata.dropoutRates?.[k];
+    if (fromMetadata !== undefined) return { kind: 'mask', rate: fromMetadata };
+    throw new ModelError(`${file}: the rate of ${site.nodeName} is not a constant; give one with --dropout-rate`);
+  });
+}
+
+/** One row of a site's draws for (seed, image, pass, site k). */
+function fillDraws(out: Float32Array, draw: Draw, seed: number, image: ImageKey, pass: number, k: number): void {
+  if (draw.kind === 'mask') fillMask(out, draw.rate, seed, image, pass, k);
+  else if (draw.kind === 'uniform') fillUniform(out, draw.low, draw.high, seed, image, pass, k);
+  else fillNormal(out, draw.mean, draw.scale, seed, image, pass, k);
+}
+
+/**
+ * What a deterministic pass feeds a site: a Dropout keeps everything (its eval-mode output); a random
+ * op gets its median, so a Bernoulli-style threshold takes its more likely outcome and noise is zero.
+ */
+function typicalValue(draw: Draw): number {
+  if (draw.kind === 'mask') return 1;
+  return draw.kind === 'uniform' ? (draw.low + draw.high) / 2 : draw.mean;
 }
 

@@ -153,3 +153,12 @@ export function attributeInt(node: NodeProto, name: string, fallback: number): n
   const attribute = node.attribute?.find((a) => a.name === name);
   return attribute && attribute.i !== null && attribute.i !== undefined ? toNumber(attribute.i) : fallback;
 }
+
+/** Tensors a node reads: its inputs and, for If/Loop/Scan, every name its subgraphs read. */
+export function tensorsRead(node: NodeProto): string[] {
+  const names = (node.input ?? []).filter((t) => t);
+  for (const attribute of node.attribute ?? []) {
+    for (const graph of [attribute.g, ...(attribute.graphs ?? [])]) for (const inner of graph?.node ?? []) names.push(...tensorsRead(inner));
+  }
+  return names;
+}

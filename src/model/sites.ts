@@ -1,8 +1,14 @@
 import { ConstantTable } from './constants.js';
-import { attributeFloat, defaultOpset, type ModelProto, type NodeProto } from './onnx.js';
+import { attributeFloat, attributeInt, defaultOpset, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
 
-/** Random ops besides Dropout that models carry for stochastic depth, DropPath or DropBlock. */
+/** Random ops besides Dropout that models carry for stochastic depth, DropPath, DropBlock or noise. */
 export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli', 'RandomUniform', 'RandomNormal', 'Multinomial'];
+
+/** What a random op draws; mc-dropout draws the same distribution itself (Bernoulli from a uniform). */
+export type Distribution =
+  | { kind: 'uniform'; low: number; high: number }
+  | { kind: 'normal'; mean: number; scale: number }
+  | { kind: 'bernoulli' };
 
 /** A place in the graph where a forward pass can be random. */
 export interface StochasticSite {
@@ -12,8 +18,14 @@ export interface StochasticSite {
   nodeIndices: number[];
   nodeName: string;
   op: string;
-  /** Tensor the Dropout masks (Dropout only). */
+  /** Tensor the Dropout masks; a random op's first input ('' for RandomUniform / RandomNormal). */
   input: string;
+  /** The tensor whose shape one row of draws takes: the masked input, or the random op's output. */
+  drawn: string;
+  /** A random op's distribution (undefined for Dropout). */
+  distribution?: Distribution;
+  /** A random op's `dtype` attribute (0: the type of its input, or float). */
+  dtype?: number;
   /** First output of the node. */
   output: string;
   /** Drop probability (Dropout only; NaN when it is not a constant). */
@@ -38,13 +50,7 @@ export function findStochasticSites(model: ModelProto): StochasticSite[] {
     const isDefaultDomain = !node.domain || node.domain === 'ai.onnx';
     if (!isDefaultDomain || inGroup.has(nodeIndex)) return;
     if (op === 'Dropout') sites.push(dropoutSite(node, nodeIndex, opset, constants));
-    else if (RANDOM_OPS.includes(op)) {
-      sites.push({
-        nodeIndex, nodeIndices: [nodeIndex], nodeName: node.name || `${op}_${nodeIndex}`, op,
-        input: node.input?.[0] ?? '', output: node.output?.[0] ?? '',
-        rate: NaN, live: true, reason: `${op} draws from onnxruntime's generator on every run`,
-      });
-    }
+    else if (RANDOM_OPS.includes(op)) sites.push(randomOpSite(node, nodeIndex));
   });
   sites.push(...converted);
   return sites.sort((a, b) => a.nodeIndex - b.nodeIndex);
@@ -78,7 +84,7 @@ function convertedGroups(nodes: NodeProto[], constants: ConstantTable): Stochast
     const rate = constants.scalar(less.input?.[1]);
     sites.push({
       nodeIndex: Math.max(...indices), nodeIndices: indices, nodeName: `${CONVERTED_PREFIX}${k}`, op: 'Dropout',
-      input: apply.input?.[0] ?? '', output: apply.output?.[0] ?? '',
+      input: apply.input?.[0] ?? '', drawn: apply.input?.[0] ?? '', output: apply.output?.[0] ?? '',
       rate: rate === undefined ? NaN : Number(rate.toPrecision(7)), live: true, reason: 'random-mask form written by mc-dropout convert',
     });
   }
@@ -92,6 +98,7 @@ function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constant
     nodeName: node.name || `Dropout_${nodeIndex}`,
     op: 'Dropout',
     input: node.input?.[0] ?? '',
+    drawn: node.input?.[0] ?? '',
     output: node.output?.[0] ?? '',
   };
   if (opset < 12) {
@@ -111,4 +118,43 @@ function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constant
   return training !== 0
     ? { ...base, rate, live: true, reason: 'training_mode is constant true' }
     : { ...base, rate, live: false, reason: 'training_mode is constant false' };
+}
+
+function randomOpSite(node: NodeProto, nodeIndex: number): StochasticSite {
+  const op = node.opType ?? '';
+  const distribution: Distribution | undefined = op.startsWith('RandomUniform')
+    ? { kind: 'uniform', low: attributeFloat(node, 'low', 0), high: attributeFloat(node, 'high', 1) }
+    : op.startsWith('RandomNormal')
+      ? { kind: 'normal', mean: attributeFloat(node, 'mean', 0), scale: attributeFloat(node, 'scale', 1) }
+      : op === 'Bernoulli' ? { kind: 'bernoulli' } : undefined;
+  const output = node.output?.[0] ?? '';
+  return {
+    nodeIndex, nodeIndices: [nodeIndex], nodeName: node.name || `${op}_${nodeIndex}`, op,
+    input: node.input?.[0] ?? '', drawn: output, output,
+    ...(distribution && { distribution }), dtype: attributeInt(node, 'dtype', 0),
+    rate: NaN, live: true,
+    reason: distribution ? `${op}: mc-dropout draws its numbers, keyed by seed, image, pass and site` : `${op} is not supported as a stochastic site`,
+  };
+}
+
+/**
+ * Dropout and random ops that sit inside If/Loop/Scan subgraphs or model-local functions, where
+ * mc-dropout cannot feed its own draws: each as 'Op node in <where>'.
+ */
+export function nestedStochasticOps(model: ModelProto): string[] {
+  const found: string[] = [];
+  const isStochastic = (n: NodeProto) => n.opType === 'Dropout' || RANDOM_OPS.includes(n.opType ?? '');
+  const visit = (nodes: NodeProto[], where: string, nested: boolean) => {
+    for (const node of nodes) {
+      if (nested && isStochastic(node)) found.push(`${node.opType} ${node.name || ''} in ${where}`.replace('  ', ' '));
+      for (const a of node.attribute ?? []) {
+        for (const g of [a.g, ...(a.graphs ?? [])].filter((x): x is GraphProto => Boolean(x))) {
+          visit(g.node ?? [], `the ${a.name} subgraph of ${node.opType} ${node.name ?? ''}`.trim(), true);
+        }
+      }
+    }
+  };
+  visit(model.graph?.node ?? [], 'the main graph', false);
+  for (const f of model.functions ?? []) visit(f.node ?? [], `function ${f.domain ? `${f.domain}.` : ''}${f.name}${f.overload ? ` (overload ${f.overload})` : ''}`, true);
+  return found;
 }

@@ -1,4 +1,4 @@
-import { cloneModel, DataType, type ModelProto, type NodeProto } from './onnx.js';
+import { cloneModel, DataType, tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Name of the int64 graph input [rows] that says which image each row (image x pass) belongs to. */
@@ -54,7 +54,7 @@ export function splitAtStochasticSources(
   const head = new Set<number>();
   nodes.forEach((node, i) => {
     const stochastic = RANDOM_OPS.includes(node.opType ?? '');
-    if (stochastic || reads(node).some((t) => tainted.has(t))) {
+    if (stochastic || tensorsRead(node).some((t) => tainted.has(t))) {
       head.add(i);
       node.output?.forEach((o) => o && tainted.add(o));
     }
@@ -91,7 +91,7 @@ export function splitAtStochasticSources(
   const trunk = new Set(nodes.map((_, i) => i).filter((i) => !head.has(i)));
   const unread = [...trunk];
   while (unread.length > 0) {
-    for (const t of reads(nodes[unread.pop()!]!)) {
+    for (const t of tensorsRead(nodes[unread.pop()!]!)) {
       const p = producer.get(t);
       if (p !== undefined && pulled.has(p) && !trunk.has(p)) {
         trunk.add(p);
@@ -152,15 +152,6 @@ function rowGatheredGraph(nodes: NodeProto[], trunk: ReadonlySet<number>, head: 
     if (trunk.has(i)) for (const o of node.output ?? []) if (cutSet.has(o)) out.push(gather(o));
   });
   return out;
-}
-
-/** Tensors a node reads: its inputs and, for If/Loop/Scan, every name its subgraphs read. */
-function reads(node: NodeProto): string[] {
-  const names = (node.input ?? []).filter((t) => t);
-  for (const attribute of node.attribute ?? []) {
-    for (const graph of [attribute.g, ...(attribute.graphs ?? [])]) for (const inner of graph?.node ?? []) names.push(...reads(inner));
-  }
-  return names;
 }
 
 /** Multiply-accumulates per image of a Conv, Gemm or MatMul whose output shape is known; 0 otherwise. */

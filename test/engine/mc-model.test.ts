@@ -170,7 +170,7 @@ describe('models without live dropout', () => {
 
   it('--dropout-rate overrides the rate of every site', async () => {
     const model = await McModel.load(writeModel(inert(true)), { device: 'cpu', dropoutRate: 0.1 });
-    assert.deepEqual(model.info.maskSites.map((s) => s.rate), [0.1]);
+    assert.deepEqual(model.info.drawnSites.map((s) => s.rate), [0.1]);
     const [scores] = await model.predictScores([Float32Array.from([1, 1, 1])], { passes: 4000, seed: 2 });
     await model.dispose();
     const dropped = Array.from(scores!).filter((v) => v === 0).length / scores!.length;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeModel } from '../../src/model/onnx.js';
 import { findStochasticSites } from '../../src/model/sites.js';
-import { rewriteDropoutsAsMaskInputs } from '../../src/model/rewrite.js';
+import { rewriteSitesAsInputs } from '../../src/model/rewrite.js';
 import { buildModel, dropoutNode, scalarBool, scalarFloat } from '../helpers/graphs.js';
 
 const flatten = { opType: 'Flatten', input: ['input'], output: ['flat'] };
@@ -67,13 +67,13 @@ describe('findStochasticSites', () => {
   });
 });
 
-describe('rewriteDropoutsAsMaskInputs', () => {
+describe('rewriteSitesAsInputs', () => {
   it('replaces each Dropout with Mul by a new mask input and leaves the original untouched', () => {
     const model = decodeModel(buildModel({
       nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
       initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true)],
     }));
-    const rewritten = rewriteDropoutsAsMaskInputs(model, findStochasticSites(model));
+    const rewritten = rewriteSitesAsInputs(model, findStochasticSites(model));
     const ops = rewritten.graph!.node!.map((n) => n.opType);
     assert.deepEqual(ops, ['Flatten', 'Mul']);
     assert.deepEqual(rewritten.graph!.node![1]!.input, ['flat', 'mc_dropout.mask.0']);

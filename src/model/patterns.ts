@@ -1,0 +1,73 @@
+import { ConstantTable } from './constants.js';
+import { attributeInt, toNumber, type ModelProto, type NodeProto } from './onnx.js';
+import type { StochasticSite } from './sites.js';
+
+/** The layer a random op belongs to, as exporters write them, for inspect. */
+export interface RandomPattern {
+  /** DropPath, Dropout, DropBlock, Bernoulli, Gaussian noise, or 'random op' when no pattern matches. */
+  name: string;
+  /** Drop rate (DropPath, Dropout, DropBlock's expected rate), Bernoulli probability or noise sigma; undefined if unknown. */
+  rate: number | undefined;
+  /** What was recognised, e.g. 'RandomUniformLike < 0.92 -> Cast -> Div, one draw per sample'. */
+  detail: string;
+}
+
+/**
+ * Names the layer built on a random op from the nodes that read its output:
+ * - u < keep -> Cast -> Div(keep): DropPath when one draw covers a whole sample (torch's
+ *   bernoulli_(keep) / keep on a [B, 1, 1, 1] tensor), else Dropout as torch.export decomposes it;
+ * - u < gamma -> Cast -> MaxPool(k): timm's DropBlock; `rate` = gamma * k^2 * (H-k+1)(W-k+1) / (HW),
+ *   timm's drop_prob * gamma_scale;
+ * - z * s + 1 (RandomNormalLike): multiplicative Gaussian noise with sigma s.
+ * `rowShape` is the per-row shape of the draws, when known.
+ */
+export function describeRandomSite(model: ModelProto, site: StochasticSite, rowShape?: readonly number[]): RandomPattern {
+  const nodes = model.graph?.node ?? [];
+  const constants = new ConstantTable(model.graph ?? {});
+  const readers = (tensor: string): NodeProto[] => nodes.filter((n) => n.input?.includes(tensor));
+  const only = (tensor: string, op: string): NodeProto | undefined => {
+    const found = readers(tensor);
+    return found.length === 1 && found[0]!.opType === op ? found[0] : undefined;
+  };
+  const other = (node: NodeProto, tensor: string) => constants.scalar(node.input?.find((t) => t !== tensor));
+  const round = (v: number) => Number(v.toPrecision(6));
+  const d = site.distribution;
+  const fallback = (): RandomPattern => ({
+    name: 'random op', rate: undefined,
+    detail: d?.kind === 'uniform' ? `uniform in [${d.low}, ${d.high})` : d?.kind === 'normal' ? `normal, mean ${d.mean}, scale ${d.scale}` : site.op,
+  });
+
+  if (d?.kind === 'normal') {
+    const mul = only(site.output, 'Mul');
+    const sigma = mul ? other(mul, site.output) : undefined;
+    const add = mul && only(mul.output![0]!, 'Add');
+    if (sigma !== undefined && add && other(add, mul!.output![0]!) === 1) {
+      return { name: 'Gaussian noise', rate: round(Math.abs(sigma * d.scale)), detail: `x * (1 + ${round(sigma * d.scale)} * N(0, 1))` };
+    }
+    return fallback();
+  }
+  if (d?.kind === 'bernoulli') {
+    const p = constants.scalar(site.input);
+    return { name: 'Bernoulli', rate: p === undefined ? undefined : round(p), detail: 'Bernoulli(p), drawn as uniform < p' };
+  }
+  if (d?.kind !== 'uniform' || d.low !== 0 || d.high !== 1) return fallback();
+  const less = only(site.output, 'Less');
+  const threshold = less && less.input?.[0] === site.output ? constants.scalar(less.input?.[1]) : undefined;
+  const cast = less && only(less.output![0]!, 'Cast');
+  if (threshold === undefined || !cast) return fallback();
+  const next = readers(cast.output![0]!);
+  const perSample = rowShape !== undefined && rowShape.every((n) => n === 1);
+  if (next.length === 1 && next[0]!.opType === 'Div' && other(next[0]!, cast.output![0]!) === threshold) {
+    return perSample
+      ? { name: 'DropPath', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast -> Div, one draw per sample` }
+      : { name: 'Dropout', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast -> Div, one draw per element` };
+  }
+  if (next.length === 1 && next[0]!.opType === 'MaxPool') {
+    const kernel = next[0]!.attribute?.find((a) => a.name === 'kernel_shape')?.ints?.map(toNumber) ?? [];
+    const [kh = 1, kw = 1] = kernel;
+    const [h, w] = rowShape && rowShape.length === 3 ? [rowShape[1]!, rowShape[2]!] : [undefined, undefined];
+    const rate = h && w ? round((threshold * kh * kw * (h - kh + 1) * (w - kw + 1)) / (h * w)) : undefined;
+    return { name: 'DropBlock', rate, detail: `block ${kh}x${kw}, seed rate ${round(threshold)}${attributeInt(next[0]!, 'ceil_mode', 0) ? ', ceil mode' : ''}` };
+  }
+  return { name: 'Bernoulli', rate: round(threshold), detail: `u < ${round(threshold)} -> Cast` };
+}
