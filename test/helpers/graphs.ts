@@ -1,5 +1,5 @@
 /** Tiny ONNX models built in the tests, so every expectation is known in closed form. */
-import { DataType, encodeModel, type ModelProto, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
+import { DataType, encodeModel, type FunctionProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
 
 export interface TinyModel {
   nodes: NodeProto[];
@@ -10,15 +10,19 @@ export interface TinyModel {
   initializers?: TensorProto[];
   opset?: number;
   metadata?: Record<string, string>;
+  /** Model-local functions, and the IR version to declare (functions with overloads need IR 10). */
+  functions?: FunctionProto[];
+  irVersion?: number;
 }
 
 /** Encodes a single-input, single-output model (input 'input', output 'output' by default). */
 export function buildModel(spec: TinyModel): Uint8Array {
   const dims = (list: (number | string)[]) => ({ dim: list.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) });
   const model: ModelProto = {
-    irVersion: 8,
+    irVersion: spec.irVersion ?? 8,
     producerName: 'mc-dropout-tests',
-    opsetImport: [{ domain: '', version: spec.opset ?? 13 }],
+    opsetImport: [{ domain: '', version: spec.opset ?? 13 }, ...[...new Set((spec.functions ?? []).map((f) => f.domain ?? ''))].map((domain) => ({ domain, version: 1 }))],
+    functions: spec.functions ?? [],
     graph: {
       name: 'tiny',
       node: spec.nodes,
