@@ -133,7 +133,7 @@ function randomOpSite(node: NodeProto, nodeIndex: number): StochasticSite {
     input: node.input?.[0] ?? '', drawn: output, output,
     ...(distribution && { distribution }), dtype: attributeInt(node, 'dtype', 0),
     rate: NaN, live: true,
-    reason: distribution ? `${op}: mc-dropout draws its numbers, keyed by seed, image, pass and site` : `${op} is not supported as a stochastic site`,
+    reason: distribution ? 'drawn by mc-dropout, keyed by seed, image, pass and site' : `${op} is not supported as a stochastic site`,
   };
 }
 
