@@ -115,6 +115,50 @@ async function inference(label: string, file: string, batch: number): Promise<In
   return rows;
 }
 
+const RANDOM_OPS_PLAIN = "plain onnxruntime, the graph's own random ops (B x T rows, not seeded)";
+const RANDOM_OPS_SEEDED = 'mc-dropout, seeded random-op sites (B x T rows, whole graph)';
+const RANDOM_OPS_DEFAULT = 'mc-dropout default (trunk reuse where it applies)';
+
+interface RandomOpRow {
+  model: string;
+  method: string;
+  imagesPerSecond: number;
+  /** Seconds per image relative to plain onnxruntime running the same graph's random ops. */
+  costVsPlain: number;
+  trunkReuse: boolean;
+}
+
+/**
+ * Models as PyTorch 2.13 exports them (fixtures/modern): the random ops (timm's DropPath, a
+ * decomposed Dropout) drawn by mc-dropout against onnxruntime drawing them itself in the same
+ * graph, T=10 passes of the same batch as B x T rows.
+ */
+async function randomOps(label: string, file: string, batch: number): Promise<RandomOpRow[]> {
+  const passes = 10;
+  const seeded = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
+  const reused = await McModel.load(file, { device: 'cpu' });
+  const plain = await RuntimeSession.create(file, { provider: 'cpu', deviceId: 0, threads: 0 });
+  const images = Array.from({ length: batch }, (_, i) => new Float32Array(seeded.imageSize).map((_, j) => Math.sin(i * 7 + j) * 1.5));
+  const tiled = new Float32Array(batch * passes * seeded.imageSize);
+  for (let i = 0; i < batch; i++) for (let t = 0; t < passes; t++) tiled.set(images[i]!, (i * passes + t) * seeded.imageSize);
+  const feeds = { [seeded.info.inputName]: { data: tiled, dims: [batch * passes, ...seeded.info.inputDims.slice(1)] } };
+  const methods: Method[] = [
+    { method: RANDOM_OPS_PLAIN, passes, run: () => plain.run(feeds, [seeded.info.outputName]) },
+    { method: RANDOM_OPS_SEEDED, passes, run: () => seeded.predict(images, { passes, seed: 1 }) },
+    { method: RANDOM_OPS_DEFAULT, passes, run: () => reused.predict(images, { passes, seed: 1 }) },
+  ];
+  const seconds = await timeMethods(methods);
+  const rows = methods.map((m, i): RandomOpRow => ({
+    model: label, method: m.method, imagesPerSecond: batch / seconds[i]!, costVsPlain: seconds[i]! / seconds[0]!,
+    trunkReuse: m.method === RANDOM_OPS_DEFAULT && reused.plan.trunkReuse,
+  }));
+  console.error(`  ${label}: ${reused.plan.reason}`);
+  await seeded.dispose();
+  await reused.dispose();
+  await plain.release();
+  return rows;
+}
+
 async function preprocessing(): Promise<{ target: string; imagesPerSecond: number }[]> {
   const jpeg = path.join(work, 'photo-640x480.jpg');
   const noise = Buffer.alloc(640 * 480 * 3);
@@ -206,6 +250,8 @@ async function endToEnd(): Promise<EndToEndRow[]> {
   return rows;
 }
 
+const TIMM_DROPPATH = 'timm EfficientNet-B0 layout, DropPath, 64x64 (B=16)';
+const TV_HEAD_RANDOM = 'torchvision MobileNetV3-Small, head Dropout as RandomUniformLike, 64x64 (B=16)';
 const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
 const MOBILENET_HEAD = 'MobileNetV2 224x224, head dropout (B=8)';
@@ -217,8 +263,8 @@ interface Target {
   met: boolean;
 }
 
-/** The targets of issue #7, read off this run's figures. */
-function targets(inference: InferenceRow[], e2e: EndToEndRow[]): Target[] {
+/** The targets of issues #7 and #12, read off this run's figures. */
+function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: RandomOpRow[]): Target[] {
   const cost = (model: string, method: string, passes: number) =>
     inference.find((r) => r.model === model && r.method === method && r.passes === passes)!.costVsDeterministic;
   const out: Target[] = [];
@@ -236,6 +282,10 @@ function targets(inference: InferenceRow[], e2e: EndToEndRow[]): Target[] {
   // 10%: room for the allocator's noise; memory kept per image would grow with the 8x more images
   const growth = e2e[3]!.peakRssMiB / e2e[2]!.peakRssMiB;
   out.push({ target: 'peak RSS does not grow with the number of images (8x more images)', measured: `${e2e[2]!.peakRssMiB.toFixed(0)} -> ${e2e[3]!.peakRssMiB.toFixed(0)} MiB`, met: growth < 1.1 });
+  const droppath = random.find((r) => r.model === TIMM_DROPPATH && r.method === RANDOM_OPS_SEEDED)!;
+  out.push({ target: 'timm DropPath: seeded random-op sites <= 1.1x plain onnxruntime running its own random ops (T=10, same batch)', measured: `${droppath.costVsPlain.toFixed(2)}x`, met: droppath.costVsPlain <= 1.1 });
+  const head = random.find((r) => r.model === TV_HEAD_RANDOM && r.method === RANDOM_OPS_DEFAULT)!;
+  out.push({ target: 'trunk reuse applies to a model whose only random op sits in the head', measured: `${head.trunkReuse ? 'applies' : 'does not apply'}, ${head.costVsPlain.toFixed(2)}x plain`, met: head.trunkReuse });
   return out;
 }
 
@@ -253,23 +303,30 @@ async function main(): Promise<void> {
     ...(await inference(MOBILENET_HEAD, mobilenet, 8)),
     ...(await inference(MOBILENET_TRUNK, trunkDropout, 8)),
   ];
+  const randomRows = [
+    ...(await randomOps(TIMM_DROPPATH, path.join(ROOT, 'fixtures', 'modern', 'effnet_droppath.onnx'), 16)),
+    ...(await randomOps(TV_HEAD_RANDOM, path.join(ROOT, 'fixtures', 'modern', 'mnv3_dropout.onnx'), 16)),
+  ];
   const preprocess = await preprocessing();
   const e2e = await endToEnd();
-  const goals = targets(inferenceRows, e2e);
-  const results = { date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, inference: inferenceRows, preprocess, endToEnd: e2e, targets: goals };
+  const goals = targets(inferenceRows, e2e, randomRows);
+  const results = { date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, inference: inferenceRows, randomOps: randomRows, preprocess, endToEnd: e2e, targets: goals };
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log('\nInference only (CPU; methods take turns, median of 5 rounds)');
   console.log('| model | method | T | images/s | cost vs 1 deterministic pass |\n|---|---|---|---|---|');
   for (const r of inferenceRows) console.log(`| ${r.model} | ${r.method} | ${r.passes} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsDeterministic.toFixed(2)}x |`);
+  console.log('\nRandom ops as PyTorch 2.13 exports them (T=10; cost per image vs plain onnxruntime drawing them itself)');
+  console.log('| model | method | images/s | cost vs plain |\n|---|---|---|---|');
+  for (const r of randomRows) console.log(`| ${r.model} | ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsPlain.toFixed(2)}x |`);
   console.log('\nPreprocessing only (sharp, 4 images in flight)');
   console.log('| input | images/s |\n|---|---|');
   for (const p of preprocess) console.log(`| ${p.target} | ${p.imagesPerSecond.toFixed(1)} |`);
   console.log('\nEnd to end (files -> CSV, the real CLI, process start included; median of 3)');
   console.log('| run | images/s | peak RSS MiB | cost vs deterministic |\n|---|---|---|---|');
   for (const e of e2e) console.log(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
-  console.log('\nTargets (issue #7)');
+  console.log('\nTargets (issues #7 and #12)');
   console.log('| target | measured | met |\n|---|---|---|');
   for (const g of goals) console.log(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
   console.log(`\nwritten to bench/results/latest.json`);

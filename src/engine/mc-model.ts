@@ -2,7 +2,7 @@ import { describeError, ModelError, UsageError } from '../errors.js';
 import { describeIo, type ModelIo } from '../model/io.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { encodeModel, type ModelProto } from '../model/onnx.js';
-import { readOnnxFile } from '../model/read.js';
+import { readModelForSession } from '../model/read.js';
 import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import { findCrossRowNode } from '../model/rows.js';
 import { findStochasticSites, nestedStochasticOps, type StochasticSite } from '../model/sites.js';
@@ -125,9 +125,8 @@ export class McModel {
 
   /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
   static async load(file: string, options: LoadOptions = {}): Promise<McModel> {
-    const source = await readOnnxFile(file);
-    const proto = source.model;
-    const folder = source.externalFiles.length > 0 ? source.folder : undefined;
+    // onnxruntime reads every large weight from the files themselves: no copy of them stays here
+    const { model: proto, folder, sha256, externalFiles } = await readModelForSession(file);
     const metadata = readMetadata(proto, file);
     const io = describeIo(proto, file, metadata, options.inputSize);
     const sites = findStochasticSites(proto);
@@ -153,7 +152,7 @@ export class McModel {
     const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + drawnSites.reduce((a, s) => a + s.rowSize, 0);
     const maxRowsPerRun = staticBatch || (crossRow ? 1 : Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats))));
     const info: ModelInfo = {
-      path: file, sha256: source.sha256, externalFiles: source.externalFiles,
+      path: file, sha256, externalFiles,
       ...io, sites, drawnSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
     return new McModel(info, plan, opened.session, maxRowsPerRun);

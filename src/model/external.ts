@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
-import { externalEntries, isExternal, type ModelProto, type TensorProto } from './onnx.js';
+import { DataLocation, externalEntries, isExternal, type ModelProto, type TensorProto } from './onnx.js';
 
 /**
  * Weights in external files, as PyTorch's dynamo exporter writes them (`model.onnx` +
@@ -87,4 +87,34 @@ export function readExternalTensor(tensor: TensorProto, folder: string): Uint8Ar
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A copy of the model whose large embedded initializers point at their own bytes inside the model
+ * file (an external reference to the file itself, at the offset where protobuf stored them), so
+ * that onnxruntime reads the weights from the file and mc-dropout keeps no copy of them: peak
+ * memory stays near onnxruntime's one copy. `fileBytes` is the buffer the model was decoded from
+ * (protobufjs decodes bytes fields as views into it); tensors not in it are left embedded, and
+ * small ones are copied so the file's buffer can be freed.
+ */
+export function referenceEmbeddedWeights(model: ModelProto, fileBytes: Uint8Array, fileName: string, minBytes = 4096): ModelProto {
+  const initializers = (model.graph?.initializer ?? []).map((tensor): TensorProto => {
+    const raw = tensor.rawData;
+    if (!raw || raw.buffer !== fileBytes.buffer) return tensor;
+    // a small tensor gets its own copy, so that no view keeps the file's buffer alive
+    if (raw.byteLength < minBytes) return { ...tensor, rawData: raw.slice() };
+    const offset = raw.byteOffset - fileBytes.byteOffset;
+    if (offset < 0 || offset + raw.byteLength > fileBytes.byteLength) return tensor;
+    const { rawData: _, ...rest } = tensor;
+    return {
+      ...rest, dataLocation: DataLocation.EXTERNAL,
+      externalData: [{ key: 'location', value: fileName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.byteLength) }],
+    };
+  });
+  // Constant values are small: copied, for the same reason
+  const own = (t: TensorProto): TensorProto => (t.rawData && t.rawData.buffer === fileBytes.buffer ? { ...t, rawData: t.rawData.slice() } : t);
+  const nodes = (model.graph?.node ?? []).map((node) => (
+    node.attribute?.some((a) => a.t) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: own(a.t) } : a)) } : node
+  ));
+  return { ...model, graph: { ...model.graph, initializer: initializers, node: nodes } };
 }

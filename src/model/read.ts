@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, ModelError } from '../errors.js';
-import { checkExternalFiles, externalBytes, externalLocations, modelDigest } from './external.js';
+import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';
 import { decodeModel, type ModelProto } from './onnx.js';
 
 /** A decoded model file with what it takes to open it anywhere: its folder and external files. */
@@ -44,4 +44,14 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
     sizeBytes: bytes.byteLength + externalBytes(folder, externalFiles),
     sha256: modelDigest(bytes, folder, externalFiles),
   };
+}
+
+/**
+ * readOnnxFile for opening a session: large embedded weights become references into the model
+ * file itself and the file's bytes are dropped, so mc-dropout holds no copy of the weights while
+ * onnxruntime loads them.
+ */
+export async function readModelForSession(file: string): Promise<Omit<OnnxFile, 'bytes'>> {
+  const { bytes, model, ...rest } = await readOnnxFile(file);
+  return { ...rest, model: referenceEmbeddedWeights(model, bytes, path.basename(file)) };
 }

@@ -18,14 +18,15 @@ export interface WrittenModel {
  * loads from its own folder: weights embedded when the whole model stays under 2 GiB (one file to
  * move), else in one `<output>.data` file beside it. The .onnx appears atomically (temp + rename).
  * `check` runs on the written file by path before the rename (e.g. loading it in onnxruntime).
+ * `embedLimit` (bytes of external weights) is the 2 GiB protobuf cap less room for the graph.
  */
 export async function writeModelFile(
-  model: ModelProto, sourceFolder: string, output: string, check: (file: string) => Promise<void>,
+  model: ModelProto, sourceFolder: string, output: string, check: (file: string) => Promise<void>, embedLimit = EMBED_LIMIT_BYTES,
 ): Promise<WrittenModel> {
   const external = externalTensors(model);
   const externalSize = external.reduce((sum, t) => sum + Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0), 0);
   const dataName = `${path.basename(output)}.data`;
-  const embedded = externalSize === 0 || externalSize < EMBED_LIMIT_BYTES;
+  const embedded = externalSize === 0 || externalSize < embedLimit;
   // tensors are replaced by copies pointing at their new home; the caller's model is not modified
   const replaced = new Map<TensorProto, TensorProto>();
   let dataFd: number | undefined;
