@@ -77,6 +77,24 @@ describe('ONNX schema (onnx 1.23.1, IR 14)', () => {
       error instanceof ModelError && error.code === 'E_NESTED_STOCHASTIC' && /Dropout hidden in function local\.Drop/.test(error.message));
   });
 
+  it('refuses a Dropout inside an If subgraph, naming the branch', async () => {
+    const branch = (name: string, nodes: NodeProto[]) => ({ name, node: nodes, output: [{ name: `${name}_out` }] });
+    const file = writeModel(buildModel({
+      nodes: [
+        flatten,
+        { opType: 'Constant', output: ['cond'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
+        { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.5) }] },
+        {
+          opType: 'If', name: 'gate', input: ['cond'], output: ['output'], attribute: [
+            { name: 'then_branch', type: 5, g: branch('then', [{ opType: 'Dropout', name: 'inside', input: ['flat', 'r', 'cond'], output: ['then_out'] }]) },
+            { name: 'else_branch', type: 5, g: branch('else', [{ opType: 'Identity', input: ['flat'], output: ['else_out'] }]) },
+          ],
+        },
+      ],
+    }));
+    await assert.rejects(McModel.load(file, { device: 'cpu' }), /Dropout inside in the then_branch subgraph of If gate/);
+  });
+
   it('refuses a random op whose numbers do not follow the batch (a fixed-shape RandomUniform)', async () => {
     const file = writeModel(buildModel({
       nodes: [
