@@ -35,10 +35,13 @@ export class ProviderError extends McDropoutError {
 /** One input image cannot be used; the batch goes on and the run exits 1. */
 export class InputError extends McDropoutError {
   readonly file: string;
+  /** Short, stable reason for the error row: 'empty file', 'not an image', 'truncated image', ... */
+  readonly reason: string;
 
-  constructor(file: string, message: string, options?: { cause?: unknown }) {
-    super(message, 'E_INPUT', 1, options);
+  constructor(file: string, reason: string, options?: { cause?: unknown }) {
+    super(`${file}: ${reason}`, 'E_INPUT', 1, options);
     this.file = file;
+    this.reason = reason;
   }
 }
 

@@ -1,7 +1,7 @@
 import { McModel } from './engine/mc-model.js';
 import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
-import { attributeInt, dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
+import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
 import { readOnnxFile } from './model/read.js';
 import { describeRandomSite } from './model/patterns.js';
 import { findStochasticSites } from './model/sites.js';
@@ -54,11 +54,6 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   const warnings: string[] = [];
   const sites = findStochasticSites(model);
 
-  const trainingBatchNorms = nodes.filter((n) => n.opType === 'BatchNormalization'
-    && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1));
-  if (trainingBatchNorms.length > 0) {
-    warnings.push(`${trainingBatchNorms.length} BatchNormalization node(s) were exported in training mode (${trainingBatchNorms.slice(0, 3).map((n) => n.name || 'unnamed').join(', ')}${trainingBatchNorms.length > 3 ? ', ...' : ''}): predictions would depend on the other images in the batch. Export with model.eval() and only the Dropout modules in train mode.`);
-  }
   if (sites.length === 0) warnings.push('no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier.');
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);

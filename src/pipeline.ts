@@ -1,8 +1,11 @@
-import { describeError } from './errors.js';
+import { InputError } from './errors.js';
 import type { McModel } from './engine/mc-model.js';
-import { loadImageTensor } from './preprocess/decode.js';
+import { imagePixels, loadImageTensor } from './preprocess/decode.js';
 import type { PreprocessSpec } from './preprocess/spec.js';
 import { summarize, type McSummary } from './stats/aggregate.js';
+
+/** Default pixels decoded at once: one 64-megapixel photo (8000x8000), or thousands of small images. */
+export const DEFAULT_DECODE_PIXEL_BUDGET = 64_000_000;
 
 export interface PredictFilesOptions {
   passes: number;
@@ -10,11 +13,18 @@ export interface PredictFilesOptions {
   deterministic?: boolean;
   /** Images per engine call (each becomes `passes` rows). */
   batchSize: number;
-  /** Images decoded at once. */
+  /** Images decoded at once, at most. */
   decodeConcurrency: number;
+  /**
+   * Pixels (width x height at the file's own size) decoded at once, at most: bounds memory by
+   * pixels, not only by image count. An image above the budget is decoded alone.
+   */
+  decodePixelBudget?: number;
   preprocess: PreprocessSpec;
   /** Keep the per-pass probabilities in each result ([T, C]). */
   keepPasses?: boolean;
+  /** Files known to be unusable (e.g. a broken link), with their reason: error results, not decoded. */
+  knownErrors?: ReadonlyMap<string, string>;
 }
 
 export type ImageResult =
@@ -23,14 +33,16 @@ export type ImageResult =
 
 /**
  * Yields one result per file, in input order. Decoding of the next batch overlaps inference of
- * the current one; memory holds at most two batches whatever the number of files.
- * A file that cannot be decoded yields an error result; model errors are thrown.
+ * the current one; memory holds at most two batches whatever the number of files, and decoding at
+ * most `decodePixelBudget` pixels at once. A file that cannot be decoded, or whose passes are not
+ * finite, yields an error result; model errors are thrown.
  */
 export async function* predictFiles(model: McModel, files: readonly string[], options: PredictFilesOptions): AsyncGenerator<ImageResult> {
   const batchSize = Math.max(1, options.batchSize);
   const starts: number[] = [];
   for (let s = 0; s < files.length; s += batchSize) starts.push(s);
-  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.preprocess, options.decodeConcurrency);
+  const budget = new PixelBudget(options.decodePixelBudget ?? DEFAULT_DECODE_PIXEL_BUDGET);
+  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options, budget);
   let pending = starts.length > 0 ? decode(starts[0]!) : undefined;
   for (let b = 0; b < starts.length; b++) {
     const decoded = await pending!;
@@ -44,31 +56,84 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
       const index = starts[b]! + i;
       const file = files[index]!;
       const item = decoded[i]!;
-      if (item instanceof Float32Array) {
-        const passProbs = probs[g++]!;
-        const summary = summarize(passProbs, model.info.classes);
-        yield options.keepPasses ? { file, index, status: 'ok', summary, passProbs } : { file, index, status: 'ok', summary };
-      } else {
-        yield { file, index, status: 'error', error: item.message };
+      if (!(item instanceof Float32Array)) {
+        yield { file, index, status: 'error', error: item };
+        continue;
       }
+      const passProbs = probs[g++]!;
+      const bad = firstNonFinitePass(passProbs, model.info.classes);
+      if (bad !== undefined) {
+        yield { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
+        continue;
+      }
+      const summary = summarize(passProbs, model.info.classes);
+      yield options.keepPasses ? { file, index, status: 'ok', summary, passProbs } : { file, index, status: 'ok', summary };
     }
   }
 }
 
-/** Decodes files with at most `limit` in flight; failures come back as Error values, in order. */
-async function decodeAll(files: string[], spec: PreprocessSpec, limit: number): Promise<(Float32Array | Error)[]> {
-  const out: (Float32Array | Error)[] = new Array(files.length);
+/** Index of the first pass with a non-finite probability, or undefined. probs: [T, C]. */
+function firstNonFinitePass(probs: Float64Array, classes: number): number | undefined {
+  for (let i = 0; i < probs.length; i++) if (!Number.isFinite(probs[i]!)) return Math.floor(i / classes);
+  return undefined;
+}
+
+/** Decodes files with at most `decodeConcurrency` in flight and the pixel budget; failures come back as reasons, in order. */
+async function decodeAll(files: string[], options: PredictFilesOptions, budget: PixelBudget): Promise<(Float32Array | string)[]> {
+  const out: (Float32Array | string)[] = new Array(files.length);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const i = next++;
+      const file = files[i]!;
+      const known = options.knownErrors?.get(file);
+      if (known !== undefined) {
+        out[i] = known;
+        continue;
+      }
+      const pixels = Math.min(await imagePixels(file) ?? 0, options.preprocess.pixelLimit);
+      const release = await budget.acquire(pixels);
       try {
-        out[i] = await loadImageTensor(files[i]!, spec);
+        out[i] = await loadImageTensor(file, options.preprocess);
       } catch (error) {
-        out[i] = error instanceof Error ? error : new Error(describeError(error));
+        if (!(error instanceof InputError)) throw error;
+        out[i] = error.reason;
+      } finally {
+        release();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, files.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.decodeConcurrency, files.length)) }, worker));
   return out;
+}
+
+/** A counting semaphore over pixels: waiters go in order; a request above the whole budget runs alone. */
+class PixelBudget {
+  private inUse = 0;
+  private readonly waiting: { pixels: number; start: () => void }[] = [];
+
+  constructor(private readonly total: number) {}
+
+  acquire(pixels: number): Promise<() => void> {
+    return new Promise((resolve) => {
+      const start = () => {
+        this.inUse += pixels;
+        resolve(() => {
+          this.inUse -= pixels;
+          this.wake();
+        });
+      };
+      this.waiting.push({ pixels, start });
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    while (this.waiting.length > 0) {
+      const first = this.waiting[0]!;
+      if (this.inUse > 0 && this.inUse + first.pixels > this.total) return;
+      this.waiting.shift();
+      first.start();
+    }
+  }
 }

@@ -7,16 +7,11 @@ import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
+import { EXIT, exitCodeHelp } from './exit-codes.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-const EXIT_CODES = `
-Exit codes of predict (inspect exits 1 when a model is not MC-ready, doctor when CUDA is not ready):
-  0    every image was predicted
-  1    some images failed (their rows say why; every other row is written)
-  2    usage error (a bad option or input path)
-  3    model or execution-provider error
-  130  interrupted (SIGINT) after the finished rows were saved`;
+const EXIT_CODES = exitCodeHelp();
 
 function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('mc-dropout')
@@ -31,16 +26,16 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('-m, --model <file>', 'ONNX classifier with live dropout').default(BUNDLED_MODEL, 'the bundled Fashion-MNIST model'))
     .option('-t, --times <T>', 'stochastic forward passes per image', integer(1, 100000), 10)
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
-    .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto'))
+    .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)
     .option('--labels <file>', 'class labels, one per line (default: the model\'s metadata)')
     .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
-    .option('-o, --output <file>', 'write rows to FILE (default stdout); completed atomically')
+    .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
     .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
     .option('--resume', 'skip images already in --output and append the rest')
     .option('--per-class', 'jsonl: add the mean and std of every class')
-    .option('-q, --quiet', 'no progress and no summary on stderr')
+    .option('-q, --quiet', 'no progress, no warnings and no summary on stderr (errors still print)')
     .option('--no-progress', 'no progress bar')
     .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
@@ -48,7 +43,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
     .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 128 MB input budget)', integer(1))
     .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
-    .option('--list <file>', 'read input paths from FILE, one per line (- for stdin)')
+    .option('--list <file>', 'read input paths from FILE, one per line (- for stdin; # starts a comment line; relative to the working directory)')
+    .option('--list0 <file>', 'read NUL-separated input paths from FILE (- for stdin), as find -print0 writes them')
+    .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
     .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
     .addOption(new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
@@ -60,6 +57,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
+    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 64)
     .addHelpText('after', `
 Examples:
   mc-dropout predict ./images --times 10                 CSV on stdout
@@ -113,14 +111,12 @@ Examples:
   return program;
 }
 
-/** Exit status of a process whose reader went away (128 + SIGPIPE), as `yes | head` reports. */
-const EXIT_BROKEN_PIPE = 141;
 
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
   // `mc-dropout predict ... | head`: the reader closed the pipe; stop quietly like other Unix tools
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
+    if (error.code === 'EPIPE') process.exit(EXIT.brokenPipe);
     throw error;
   });
   let exitCode = 0;
@@ -133,13 +129,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has printed its message; help and version are not failures
-      return error.exitCode === 0 ? 0 : 2;
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof McDropoutError) {
       process.stderr.write(`mc-dropout: error: ${error.message}\n`);
       return error.exitCode;
     }
     process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? error.stack ?? '' : ''}\n`);
-    return 70;
+    return EXIT.internal;
   }
 }

@@ -1,16 +1,9 @@
-import { stringify } from 'csv-stringify/sync';
-import { McModel } from '../engine/mc-model.js';
-import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
-import { onnxruntimeVersion } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
-import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
-import { earlierSeed, RowSink } from '../io/sink.js';
-import { readLabels, readLines } from '../io/lines.js';
-import { collectInputs } from '../io/walk.js';
 import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
-import { predictFiles } from '../pipeline.js';
-import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
-import { createProgress } from './progress.js';
+import type { PreprocessOverrides } from '../preprocess/spec.js';
+import { runPrediction, type PredictRunConfig } from '../run/predict-run.js';
+import { EXIT } from './exit-codes.js';
+import { createProgress, type Progress } from './progress.js';
 
 /** Typed options of `predict`, as commander hands them over after parsing. */
 export interface PredictCliOptions {
@@ -35,6 +28,8 @@ export interface PredictCliOptions {
   maxRows?: number;
   trunkReuse: 'auto' | 'off';
   list?: string;
+  list0?: string;
+  allowEmpty?: boolean;
   size?: { height: number; width: number };
   resize?: ResizeMode;
   interpolation?: Interpolation;
@@ -46,117 +41,98 @@ export interface PredictCliOptions {
   background?: [number, number, number];
   maxPixels?: number;
   decodeConcurrency: number;
+  decodeMegapixels: number;
 }
 
-/** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 130 interrupted). */
+/** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
+const STOP_SIGNALS = [['SIGINT', EXIT.sigint], ['SIGTERM', EXIT.sigterm], ['SIGHUP', EXIT.sighup]] as const;
+
+/** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
-  const started = new Date();
-  const inputs = [...paths, ...(options.list ? readLines(options.list, '--list', 'give a file with one path per line, or - for stdin') : [])];
-  if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or --list FILE');
-  const { files, skipped } = await collectInputs(inputs);
-  const warn = (message: string) => process.stderr.write(`mc-dropout: warning: ${message}\n`);
+  if (options.list && options.list0) throw new UsageError('Give --list or --list0, not both');
+  const preprocess: PreprocessOverrides = {
+    alpha: options.alpha,
+    ...(options.resize && { resize: options.resize }),
+    ...(options.interpolation && { interpolation: options.interpolation }),
+    ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
+    ...(options.mean && { mean: options.mean }),
+    ...(options.std && { std: options.std }),
+    ...(options.channelOrder && { channelOrder: options.channelOrder }),
+    ...(options.background && { background: options.background }),
+    ...(options.maxPixels !== undefined && { pixelLimit: options.maxPixels }),
+  };
+  const config: PredictRunConfig = {
+    paths,
+    ...(options.list && { list: { file: options.list, separator: 'lines' as const } }),
+    ...(options.list0 && { list: { file: options.list0, separator: 'nul' as const } }),
+    allowEmpty: options.allowEmpty ?? false,
+    model: options.model,
+    load: {
+      device: options.device,
+      dropout: options.dropout,
+      ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
+      ...(options.size && { inputSize: options.size }),
+      threads: options.threads,
+      // decoders share the cores with inference
+      idleThreadsSpin: false,
+      trunkReuse: options.trunkReuse,
+      ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
+      allowDeterministic: options.deterministic ?? false,
+    },
+    passes: options.times,
+    ...(options.seed !== undefined && { seed: options.seed }),
+    deterministic: options.deterministic ?? false,
+    batchSize: options.batchSize,
+    decodeConcurrency: options.decodeConcurrency,
+    decodePixelBudget: options.decodeMegapixels * 1_000_000,
+    preprocess,
+    ...(options.labels && { labelsFile: options.labels }),
+    topk: options.topk,
+    perClass: options.perClass ?? false,
+    format: options.format,
+    ...(options.output !== undefined && { output: options.output }),
+    ...(options.meta !== undefined && { meta: options.meta }),
+    resume: options.resume ?? false,
+    version,
+  };
 
-  const model = await McModel.load(options.model, {
-    device: options.device,
-    dropout: options.dropout,
-    ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
-    ...(options.size && { inputSize: options.size }),
-    threads: options.threads,
-    // decoders share the cores with inference
-    idleThreadsSpin: false,
-    trunkReuse: options.trunkReuse,
-    ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
-    allowDeterministic: options.deterministic,
-    onWarning: warn,
+  // SIGINT, SIGTERM, SIGHUP: finish the image in hand, keep every finished row, say how to resume.
+  // A second signal stops at once (rows are written one write() each, so none is half written).
+  const stop = new AbortController();
+  let stoppedBy: (typeof STOP_SIGNALS)[number] | undefined;
+  const handlers = STOP_SIGNALS.map(([signal, code]) => {
+    const handler = () => {
+      if (stoppedBy) process.exit(stoppedBy[1]);
+      stoppedBy = [signal, code] as (typeof STOP_SIGNALS)[number];
+      stop.abort();
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
   });
+  let progress: Progress = { update() {}, stop() {} };
   try {
-    const { info } = model;
-    const labels = options.labels ? readLabelsFor(options.labels, info.classes) : labelsFromModel(info.metadata.labels, info.classes, options.model, warn);
-    const overrides: PreprocessOverrides = {
-      alpha: options.alpha,
-      ...(options.resize && { resize: options.resize }),
-      ...(options.interpolation && { interpolation: options.interpolation }),
-      ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
-      ...(options.mean && { mean: options.mean }),
-      ...(options.std && { std: options.std }),
-      ...(options.channelOrder && { channelOrder: options.channelOrder }),
-      ...(options.background && { background: options.background }),
-      ...(options.maxPixels !== undefined && { pixelLimit: options.maxPixels }),
-    };
-    const preprocess = resolvePreprocess(info, overrides);
-    const topk = Math.min(options.topk, info.classes);
-    const passes = options.deterministic ? 1 : options.times;
-    // the seed: --seed, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
-    const seed = options.seed ?? (options.resume && options.output ? earlierSeed(options.output) : undefined) ?? freshSeed();
-    const settings = {
-      model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: options.deterministic ?? false,
-      dropout: options.dropout, dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate), preprocess, format: options.format,
-      topk, per_class: options.perClass ?? false, labels,
-    };
-    const sink = RowSink.open({
-      output: options.output, format: options.format, resume: options.resume ?? false,
-      header: options.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
+    const outcome = await runPrediction(config, {
+      onWarning: (message) => {
+        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
+      },
+      onStart: (todo) => {
+        progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) });
+      },
+      onProgress: (done, failed) => progress.update(done, failed),
+      signal: stop.signal,
     });
-    const todo = files.filter((f) => !sink.done.has(f));
-
-    let interrupted = false;
-    const onInterrupt = () => {
-      interrupted = true;
-    };
-    process.once('SIGINT', onInterrupt);
-    const progress = createProgress(todo.length, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) });
-    let ok = 0;
-    let failed = 0;
-    try {
-      for await (const result of predictFiles(model, todo, {
-        passes, seed, deterministic: options.deterministic ?? false, batchSize: options.batchSize,
-        decodeConcurrency: options.decodeConcurrency, preprocess,
-      })) {
-        if (result.status === 'ok') ok++;
-        else failed++;
-        sink.write(options.format === 'csv'
-          ? stringify([csvRecord(result, labels, topk)]).trimEnd()
-          : JSON.stringify(jsonRecord(result, labels, topk, options.perClass ?? false)));
-        progress.update(ok + failed, failed);
-        if (interrupted) break;
-      }
-    } finally {
-      progress.stop();
-      process.removeListener('SIGINT', onInterrupt);
+    progress.stop();
+    if (outcome.stopped && stoppedBy) {
+      process.stderr.write(`mc-dropout: stopped by ${stoppedBy[0]} after ${outcome.ok + outcome.failed} of ${outcome.todo} images; finished rows are saved${outcome.resumable ? '; rerun the same command with --resume to finish' : ''}\n`);
+      return stoppedBy[1];
     }
-    const finished = new Date();
-    const seconds = (finished.getTime() - started.getTime()) / 1000;
-    const counts = { inputs: files.length, already_done: files.length - todo.length, ok, failed, skipped_non_images: skipped.length };
-    if (interrupted) {
-      sink.close();
-      if (!options.quiet) process.stderr.write(`mc-dropout: interrupted after ${ok + failed} of ${todo.length} images; finished rows are saved${options.output ? `, rerun with --resume to finish` : ''}\n`);
-      return 130;
-    }
-    sink.finish({
-      tool: 'mc-dropout', version, command: 'predict',
-      model: { path: options.model, sha256: info.sha256, classes: info.classes, sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })) },
-      trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors },
-      passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
-      started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
-    }, options.meta);
     if (!options.quiet) {
-      const rate = (ok + failed) / Math.max(seconds, 1e-3);
-      process.stderr.write(`mc-dropout: ${ok} ok, ${failed} failed${skipped.length ? `, ${skipped.length} non-image files skipped` : ''} in ${seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${passes}, provider ${info.provider}, seed ${seed}${model.plan.trunkReuse ? ', trunk reuse' : ''}\n`);
+      const rate = (outcome.ok + outcome.failed) / Math.max(outcome.seconds, 1e-3);
+      process.stderr.write(`mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`);
     }
-    return failed > 0 ? 1 : 0;
+    return outcome.failed > 0 ? EXIT.partial : EXIT.ok;
   } finally {
-    await model.dispose();
+    progress.stop();
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
   }
-}
-
-function readLabelsFor(file: string, classes: number): string[] {
-  const labels = readLabels(file);
-  if (labels.length !== classes) throw new UsageError(`--labels ${file} has ${labels.length} labels but the model has ${classes} classes`);
-  return labels;
-}
-
-function labelsFromModel(labels: string[] | undefined, classes: number, model: string, warn: (m: string) => void): string[] {
-  if (labels && labels.length === classes) return labels;
-  if (labels) warn(`${model} lists ${labels.length} labels for ${classes} classes; printing class indices (give --labels FILE)`);
-  return Array.from({ length: classes }, (_, i) => String(i));
 }

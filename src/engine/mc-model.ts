@@ -4,7 +4,7 @@ import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { encodeModel, type ModelProto } from '../model/onnx.js';
 import { readModelForSession } from '../model/read.js';
 import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
-import { findCrossRowNode } from '../model/rows.js';
+import { describeTrainingBatchNorms, findCrossRowNode, trainingModeBatchNorms } from '../model/rows.js';
 import { findStochasticSites, nestedStochasticOps, type StochasticSite } from '../model/sites.js';
 import { ROWS_INPUT, splitAtStochasticSources, type NoSplit, type SplitPlan } from '../model/split.js';
 import { softmaxRows } from '../stats/aggregate.js';
@@ -129,6 +129,8 @@ export class McModel {
     const { model: proto, folder, sha256, externalFiles } = await readModelForSession(file);
     const metadata = readMetadata(proto, file);
     const io = describeIo(proto, file, metadata, options.inputSize);
+    const batchNorms = trainingModeBatchNorms(proto);
+    if (batchNorms.length > 0) throw new ModelError(`${file}: ${describeTrainingBatchNorms(batchNorms)}`, 'E_BATCH_DEPENDENT');
     const sites = findStochasticSites(proto);
     const chosen = chooseSites(sites, proto, file, options);
     const draws = drawsOf(chosen, metadata, options.dropoutRate, file);

@@ -43,6 +43,8 @@ export interface CudaFacts {
 export interface CudaDiagnosis {
   ready: boolean;
   missing: 'provider-library' | 'cuda-runtime' | 'gpu' | undefined;
+  /** A few words for one-line warnings, e.g. 'CUDA provider not installed'. */
+  summary: string;
   explanation: string;
   fix: string;
 }
@@ -73,6 +75,7 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
     return {
       ready: false,
       missing: 'provider-library',
+      summary: 'CUDA provider not installed',
       explanation: `onnxruntime-node's CUDA provider is not installed (${absentFiles.join(', ')} missing in ${facts.providerFolder})`,
       fix: `${INSTALL_PROVIDER_COMMAND} (in the mc-dropout folder; needs internet)`,
     };
@@ -82,6 +85,7 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
     return {
       ready: false,
       missing: 'cuda-runtime',
+      summary: 'CUDA 12 / cuDNN 9 libraries not found',
       explanation: `the dynamic loader cannot find ${absentLibraries.join(', ')} (CUDA 12 and cuDNN 9 runtime)`,
       fix: 'install CUDA 12 and cuDNN 9 runtime libraries (e.g. apt-get install cuda-libraries-12-x libcudnn9-cuda-12) or add their folder to LD_LIBRARY_PATH',
     };
@@ -90,11 +94,12 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
     return {
       ready: false,
       missing: 'gpu',
+      summary: 'no NVIDIA GPU found',
       explanation: 'no NVIDIA GPU or driver was found (nvidia-smi lists none)',
       fix: 'install the NVIDIA driver and check that nvidia-smi lists the GPU',
     };
   }
-  return { ready: true, missing: undefined, explanation: `CUDA provider ready on ${facts.gpus[0]}`, fix: '' };
+  return { ready: true, missing: undefined, summary: 'ready', explanation: `CUDA provider ready on ${facts.gpus[0]}`, fix: '' };
 }
 
 function readLoaderIndex(): string {

@@ -17,7 +17,7 @@ export async function openSession(model: Uint8Array, options: LoadOptions, file:
   const diagnosis = diagnoseCuda(gatherCudaFacts());
   if (!diagnosis.ready) {
     if (request.kind === 'cuda') throw new ProviderError(`Cannot use --device cuda: ${diagnosis.explanation}. Fix: ${diagnosis.fix}`);
-    options.onWarning?.(`running on CPU: ${diagnosis.explanation}. For the GPU: ${diagnosis.fix}. --device cpu skips this check.`);
+    options.onWarning?.(`running on CPU (${diagnosis.summary}); \`mc-dropout doctor\` says how to use the GPU, --device cpu hides this`);
     return cpu();
   }
   try {

@@ -1,21 +1,35 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
-/**
- * Trimmed, non-empty lines of a text file (`-` reads stdin), for --list and --labels.
- * An unreadable file is a UsageError naming the flag, the file and what it should hold.
- */
-export function readLines(file: string, flag: string, expected: string): string[] {
-  let text: string;
+function readText(file: string, what: string, expected: string): string {
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch {
-    throw new UsageError(`Cannot read ${flag} ${file}; ${expected}`);
+    throw new UsageError(`Cannot read ${what} ${file}; ${expected}`);
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/**
+ * Trimmed, non-empty lines of a text file (`-` reads stdin), for labels.
+ * An unreadable file is a UsageError naming what it is, the file and what it should hold.
+ */
+export function readLines(file: string, what: string, expected: string): string[] {
+  return readText(file, what, expected).split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+/**
+ * The paths of a list file (`-` reads stdin). 'lines': one path per line, trimmed; empty lines and
+ * lines starting with `#` are skipped. 'nul': NUL-separated, exactly as written (`find -print0`),
+ * no comments. Relative paths stay relative: they resolve against the working directory, like
+ * `tar -T` and `rsync --files-from`.
+ */
+export function readPathList(file: string, separator: 'lines' | 'nul'): string[] {
+  const text = readText(file, 'the list', separator === 'nul' ? 'give a file of NUL-separated paths, or - for stdin' : 'give a file with one path per line, or - for stdin');
+  if (separator === 'nul') return text.split('\0').filter((p) => p.length > 0);
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
 /** Class labels, one per line. */
 export function readLabels(file: string): string[] {
-  return readLines(file, '--labels', 'give a text file with one label per line');
+  return readLines(file, 'the labels file', 'give a text file with one label per line');
 }

@@ -1,29 +1,35 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { OutputLock } from './lock.js';
+import { outputTarget, type OutputTarget } from './targets.js';
 
 /** The settings that must match for --resume to append to an earlier run's output. */
 export type RunSettings = Record<string, unknown>;
 
 export interface SinkOptions {
-  /** Output file; undefined writes to stdout. */
-  output: string | undefined;
+  /** Where the rows go (see outputTarget). */
+  output: OutputTarget;
   format: 'csv' | 'jsonl';
   resume: boolean;
   /** First line of a new file (the CSV header), or undefined (JSONL). */
   header: string | undefined;
   settings: RunSettings;
+  /** The file output's lock, when the caller took it early (before loading the model); else the sink takes it. */
+  lock?: OutputLock;
 }
 
-/** Working file names next to the output: rows go to .partial until the run completes. */
+/** Working file names next to the output file: rows go to .partial until the run completes. */
 export function partialPaths(output: string): { partial: string; partialSettings: string; meta: string } {
   return { partial: `${output}.partial`, partialSettings: `${output}.partial.json`, meta: `${output}.meta.json` };
 }
 
 /**
- * Where rows go. With a file: every row is one write() of a complete line to `<output>.partial`,
- * renamed over `<output>` only when the run completes, so a kill never leaves a half row and never
- * destroys an earlier complete file. stdout: rows are written as they come.
+ * Where rows go. A regular file: every row is one write() of a complete line to `<file>.partial`,
+ * renamed over the file only when the run completes, so a kill never leaves a half row and never
+ * destroys an earlier complete file; a lock keeps a second run off the same file. stdout, a device
+ * or a FIFO: rows are written straight through as they come.
  */
 export class RowSink {
   private constructor(
@@ -31,30 +37,41 @@ export class RowSink {
     private readonly fd: number | undefined,
     /** Paths already in the output from an earlier run (resume). */
     readonly done: ReadonlySet<string>,
+    private readonly lock: OutputLock | undefined,
   ) {}
 
   static open(options: SinkOptions): RowSink {
-    if (!options.output) {
-      if (options.resume) throw new UsageError('--resume needs --output FILE: there is no earlier output on stdout to resume');
-      if (options.header) process.stdout.write(`${options.header}\n`);
-      return new RowSink(options, undefined, new Set());
+    const { output } = options;
+    if (output.kind !== 'file') {
+      if (options.resume) throw new UsageError(`--resume needs --output FILE, a regular file: there is no earlier output to resume on ${output.kind === 'stdout' ? 'stdout' : output.path}`);
+      const fd = output.kind === 'stream' ? openSync(output.path, 'w') : undefined;
+      const sink = new RowSink(options, fd, new Set(), undefined);
+      if (options.header) sink.write(options.header);
+      return sink;
     }
-    const { partial, partialSettings, meta } = partialPaths(options.output);
-    if (options.resume) {
-      const earlier = findEarlierRun(options.output, partial, partialSettings, meta);
-      if (earlier) {
-        checkSameSettings(earlier.settings, options.settings, earlier.from);
-        if (earlier.from === options.output) copyFileSync(options.output, partial);
-        const done = truncateToCompleteLines(partial, options.format);
-        const fd = openSync(partial, 'a');
-        writeJson(partialSettings, options.settings);
-        return new RowSink(options, fd, done);
+    const lock = options.lock ?? OutputLock.acquire(output.file, output.name);
+    try {
+      const { partial, partialSettings, meta } = partialPaths(output.file);
+      if (options.resume) {
+        const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
+        if (earlier) {
+          // messages name the output as the user wrote it, not the file a link points to
+          checkSameSettings(earlier.settings, options.settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
+          if (earlier.from === output.file) copyFileSync(output.file, partial);
+          const done = truncateToCompleteRecords(partial, options.format);
+          const fd = openSync(partial, 'a');
+          writeJsonAtomic(partialSettings, options.settings);
+          return new RowSink(options, fd, done, lock);
+        }
       }
+      writeJsonAtomic(partialSettings, options.settings);
+      const fd = openSync(partial, 'w');
+      if (options.header) writeSync(fd, `${options.header}\n`);
+      return new RowSink(options, fd, new Set(), lock);
+    } catch (error) {
+      lock.release();
+      throw error;
     }
-    writeJson(partialSettings, options.settings);
-    const fd = openSync(partial, 'w');
-    if (options.header) writeSync(fd, `${options.header}\n`);
-    return new RowSink(options, fd, new Set());
   }
 
   /** Writes one complete line (no trailing newline in `line`). */
@@ -63,24 +80,37 @@ export class RowSink {
     else writeSync(this.fd, `${line}\n`);
   }
 
-  /** Flushes what was written; the output stays a .partial (interrupted run, resumable). */
+  /** Flushes what was written and lets go of the output; a file output stays a .partial (interrupted run, resumable). */
   close(): void {
-    if (this.fd === undefined) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+    if (this.fd !== undefined) {
+      if (this.options.output.kind === 'file') fsyncSync(this.fd);
+      closeSync(this.fd);
+    }
+    this.lock?.release();
   }
 
-  /** Completes the run: the .partial replaces the output, and the metadata sidecar is written. */
-  finish(meta: Record<string, unknown>, metaFile?: string): void {
-    this.close();
-    if (!this.options.output) {
-      if (metaFile) writeJson(metaFile, meta);
-      return;
+  /**
+   * Completes the run: the metadata sidecar is written (atomically) to `metaFile`, by default
+   * `<file>.meta.json` beside a file output, and the .partial replaces the output file.
+   */
+  finish(meta: Record<string, unknown>, metaFile?: OutputTarget): void {
+    const { output } = this.options;
+    if (this.fd !== undefined) {
+      if (output.kind === 'file') fsyncSync(this.fd);
+      closeSync(this.fd);
     }
-    const { partial, partialSettings, meta: defaultMeta } = partialPaths(this.options.output);
-    writeJson(metaFile ?? defaultMeta, meta);
-    renameSync(partial, this.options.output);
-    rmSync(partialSettings, { force: true });
+    try {
+      const sidecar = metaFile && metaFile.kind !== 'stdout' ? metaFile : output.kind === 'file' ? outputTarget(partialPaths(output.file).meta, 'the metadata') : undefined;
+      if (sidecar?.kind === 'file') writeJsonAtomic(sidecar.file, meta);
+      else if (sidecar?.kind === 'stream') writeFileSync(sidecar.path, `${JSON.stringify(meta, null, 2)}\n`);
+      if (output.kind === 'file') {
+        const { partial, partialSettings } = partialPaths(output.file);
+        renameSync(partial, output.file);
+        rmSync(partialSettings, { force: true });
+      }
+    } finally {
+      this.lock?.release();
+    }
   }
 }
 
@@ -115,28 +145,51 @@ function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string)
   }
 }
 
-/** Cuts a trailing partial line (a kill mid-write) and returns the paths of the complete rows. */
-function truncateToCompleteLines(file: string, format: 'csv' | 'jsonl'): Set<string> {
+/**
+ * Cuts a trailing partial record (a kill mid-write) and returns the paths of the complete rows.
+ * CSV records can hold newlines inside quotes (a path with a newline), so the cut is at the last
+ * newline after which the text parses as whole records, not simply the last newline.
+ */
+function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<string> {
   const text = readFileSync(file, 'utf8');
-  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-  truncateSync(file, Buffer.byteLength(complete));
+  let end = text.lastIndexOf('\n') + 1;
   const done = new Set<string>();
-  if (format === 'csv') {
-    const records = parse(complete, { relax_column_count: true }) as string[][];
-    for (const record of records.slice(1)) if (record[0] !== undefined) done.add(record[0]);
-  } else {
-    for (const line of complete.split('\n')) {
-      if (!line.trim()) continue;
-      done.add((JSON.parse(line) as { path: string }).path);
+  for (;;) {
+    const complete = text.slice(0, end);
+    try {
+      if (format === 'csv') {
+        const records = parse(complete, { relax_column_count: true }) as string[][];
+        for (const record of records.slice(1)) if (record[0] !== undefined) done.add(record[0]);
+      } else {
+        for (const line of complete.split('\n')) if (line.trim()) done.add((JSON.parse(line) as { path: string }).path);
+      }
+      truncateSync(file, Buffer.byteLength(complete));
+      return done;
+    } catch (error) {
+      // the last newline sat inside a quoted field of the half-written record: cut before it
+      done.clear();
+      const previous = text.lastIndexOf('\n', end - 2) + 1;
+      if (end === 0) throw error;
+      end = previous;
     }
   }
-  return done;
 }
 
-function writeJson(file: string, value: unknown): void {
-  const temporary = `${file}.tmp-${process.pid}`;
-  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(temporary, file);
+/** Writes JSON to a temp file beside `file`, fsyncs it and renames it over `file`: never half a file, never a temp left. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
+  try {
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }
 
 function readJson(file: string): RunSettings {

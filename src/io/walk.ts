@@ -1,4 +1,4 @@
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -6,8 +6,10 @@ import { UsageError } from '../errors.js';
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif'];
 
 export interface WalkResult {
-  /** Files in input order, each path as the user can open it. */
+  /** Files in input order, each path as the user can open it (those in `errors` too, at their place). */
   files: string[];
+  /** Files that cannot be read, with a short stable reason: they become error rows. */
+  errors: Map<string, string>;
   /** Files inside folders skipped because their extension is not an image's. */
   skipped: string[];
 }
@@ -16,48 +18,90 @@ export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
+/** Short reason for a path that cannot be used, from its errno. */
+export function unreadableReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'symbolic link loop';
+  if (code === 'ENOTDIR') return 'no such file (a parent is not a folder)';
+  return `cannot read (${code ?? 'unknown error'})`;
+}
+
 /**
  * Expands files and folders. Folders: recursive, sorted by relative path, hidden entries skipped,
- * symlinks followed but every real folder visited once (no loops), non-image files skipped.
- * Files named directly are kept whatever their extension (they fail later if not images).
+ * symlinks followed but every real folder visited once (no loops), non-image files skipped, a
+ * broken link or unreadable entry kept as an error. Files named directly are kept whatever their
+ * extension (they fail later if not images), and a named path that cannot be read is an error,
+ * never the end of the batch. `forbidden` maps file identities (device:inode) of this run's
+ * outputs to their names: an input that is one of them is a UsageError.
  */
-export async function collectInputs(inputs: string[]): Promise<WalkResult> {
-  const files: string[] = [];
-  const skipped: string[] = [];
+export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<string, string> = new Map()): Promise<WalkResult> {
+  const result: WalkResult = { files: [], errors: new Map(), skipped: [] };
+  const visited = new Set<string>();
   for (const input of inputs) {
     let info;
     try {
       info = await stat(input);
-    } catch {
-      throw new UsageError(`Input ${input} does not exist; pass image files or folders`);
+    } catch (error) {
+      addError(result, input, (await isDanglingLink(input)) ? 'broken symbolic link' : unreadableReason(error));
+      continue;
     }
     if (info.isDirectory()) {
-      const visited = new Set<string>();
-      await walkFolder(input, visited, files, skipped);
+      await walkFolder(input, visited, result, forbidden);
     } else {
-      files.push(input);
+      checkNotAnOutput(input, info, forbidden);
+      result.files.push(input);
     }
   }
-  return { files, skipped };
+  return result;
 }
 
-async function walkFolder(folder: string, visited: Set<string>, files: string[], skipped: string[]): Promise<void> {
-  const real = await realpath(folder);
-  if (visited.has(real)) return;
-  visited.add(real);
-  const entries = (await readdir(folder)).filter((name) => !name.startsWith('.'));
+function addError(result: WalkResult, file: string, reason: string): void {
+  result.files.push(file);
+  result.errors.set(file, reason);
+}
+
+function checkNotAnOutput(file: string, info: { dev: number; ino: number }, forbidden: ReadonlyMap<string, string>): void {
+  const output = forbidden.get(`${info.dev}:${info.ino}`);
+  if (output) throw new UsageError(`${file} is an input and also ${output}; writing it would destroy the input. Give another output file.`);
+}
+
+async function isDanglingLink(file: string): Promise<boolean> {
+  try {
+    return (await lstat(file)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+async function walkFolder(folder: string, visited: Set<string>, result: WalkResult, forbidden: ReadonlyMap<string, string>): Promise<void> {
+  let entries: string[];
+  try {
+    const real = await realpath(folder);
+    if (visited.has(real)) return;
+    visited.add(real);
+    entries = (await readdir(folder)).filter((name) => !name.startsWith('.'));
+  } catch (error) {
+    addError(result, folder, unreadableReason(error));
+    return;
+  }
   entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const name of entries) {
     const full = path.join(folder, name);
     let info;
     try {
       info = await stat(full); // follows symlinks
-    } catch {
-      skipped.push(full); // dangling link or a loop the OS refuses (ELOOP)
+    } catch (error) {
+      // a dangling link or a loop the OS refuses: an error row if it looks like an image
+      if (isImageFile(name)) addError(result, full, (await isDanglingLink(full)) ? 'broken symbolic link' : unreadableReason(error));
+      else result.skipped.push(full);
       continue;
     }
-    if (info.isDirectory()) await walkFolder(full, visited, files, skipped);
-    else if (info.isFile() && isImageFile(name)) files.push(full);
-    else skipped.push(full);
+    if (info.isDirectory()) await walkFolder(full, visited, result, forbidden);
+    else if (info.isFile() && isImageFile(name)) {
+      checkNotAnOutput(full, info, forbidden);
+      result.files.push(full);
+    } else result.skipped.push(full);
   }
 }

@@ -48,6 +48,9 @@ export function describeIo(model: ModelProto, file: string, metadata: ModelMetad
   if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
     throw new ModelError(`${file}: expected a class-score output [N, classes] but the first output has shape [${outShape?.join(', ') ?? 'unknown'}]`);
   }
+  if (outShape[1] < 2) {
+    throw new ModelError(`${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`, 'E_NOT_A_DISTRIBUTION');
+  }
   const producer = (graph.node ?? []).find((n) => n.output?.includes(output.name!));
   return {
     inputName: input.name!, inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT, outputName: output.name, inputDims, layout,

@@ -1,4 +1,4 @@
-import { tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
+import { attributeInt, tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
 
 /** Ops whose output describes a tensor's shape, not its values: the values of other rows do not flow through them. */
 const SHAPE_OPS = new Set(['Shape', 'Size']);
@@ -22,4 +22,20 @@ export function findCrossRowNode(model: ModelProto, sources: readonly string[], 
     }
   }
   return undefined;
+}
+
+/**
+ * BatchNormalization nodes exported in training mode (training_mode 1, or the running statistics
+ * as extra outputs): they normalise with the statistics of the batch, so every result depends on
+ * the other images of its run.
+ */
+export function trainingModeBatchNorms(model: ModelProto): NodeProto[] {
+  return (model.graph?.node ?? []).filter((n) => n.opType === 'BatchNormalization'
+    && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1));
+}
+
+/** One line naming them and the fix, for inspect and for predict's refusal. */
+export function describeTrainingBatchNorms(nodes: NodeProto[]): string {
+  const names = `${nodes.slice(0, 3).map((n) => n.name || 'unnamed').join(', ')}${nodes.length > 3 ? ', ...' : ''}`;
+  return `${nodes.length} BatchNormalization node(s) were exported in training mode (${names}): predictions would depend on the other images in the batch. Export with model.eval() and only the dropout modules in train mode.`;
 }

@@ -1,6 +1,8 @@
 /** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size. */
 import sharp from 'sharp';
-import { describeError, InputError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { unreadableReason } from '../io/walk.js';
 import type { PreprocessSpec } from './spec.js';
 import { cropRgb, resizeRgb } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
@@ -9,13 +11,16 @@ import { pixelsToTensor } from './tensor.js';
 sharp.concurrency(1);
 sharp.cache(false);
 
-/** Decodes one file to interleaved RGB [H, W, 3] at the spec's size. Throws InputError naming the file. */
+/**
+ * Decodes one file to interleaved RGB [H, W, 3] at the spec's size. Throws an InputError naming the
+ * file with a short reason that depends on that file alone (see whyUndecodable).
+ */
 export async function decodeToPixels(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
   let decoded: { pixels: Uint8Array; width: number; height: number };
   try {
     decoded = await decodeRgb(file, spec);
   } catch (error) {
-    throw new InputError(file, `${file}: cannot decode image (${explain(error, spec)})`, { cause: error });
+    throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
   }
   return applyGeometry(decoded.pixels, decoded.width, decoded.height, spec);
 }
@@ -23,6 +28,16 @@ export async function decodeToPixels(file: string, spec: PreprocessSpec): Promis
 /** Decodes and normalizes one file into the model's input tensor (one image, no batch dim). */
 export async function loadImageTensor(file: string, spec: PreprocessSpec): Promise<Float32Array> {
   return pixelsToTensor(await decodeToPixels(file, spec), spec);
+}
+
+/** Width x height of an image from its header (no decode), or undefined when sharp cannot read it. */
+export async function imagePixels(file: string): Promise<number | undefined> {
+  try {
+    const { width, height } = await sharp(file, { limitInputPixels: false }).metadata();
+    return width && height ? width * height : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -79,9 +94,45 @@ function roundHalfEven(value: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-function explain(error: unknown, spec: PreprocessSpec): string {
-  const text = describeError(error);
-  if (/pixel limit/i.test(text)) return `more than ${spec.pixelLimit} pixels, refused as a possible decompression bomb; raise --max-pixels if it is genuine`;
-  if (/unsupported image format/i.test(text)) return 'not an image sharp can read';
-  return text.replace(/\s+/g, ' ').trim();
+/**
+ * Why a file did not decode, in words that depend only on the file: libvips keeps its error text in
+ * a process-wide buffer, so under concurrent decodes its message can belong to another file. The
+ * reason is read off the file itself: its size, its header, whether its format's end marker is there.
+ */
+async function whyUndecodable(file: string, spec: PreprocessSpec): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return unreadableReason(error);
+  }
+  if (bytes.length === 0) return 'empty file';
+  const format = sniffFormat(bytes);
+  if (!format) return 'not an image';
+  const pixels = await imagePixels(file);
+  if (pixels !== undefined && pixels > spec.pixelLimit) return `image larger than the pixel limit (${pixels} > ${spec.pixelLimit} pixels)`;
+  return isTruncated(format, bytes) ? 'truncated image' : `corrupt ${format} image`;
+}
+
+type Format = 'JPEG' | 'PNG' | 'GIF' | 'WebP' | 'TIFF' | 'AVIF/HEIF';
+
+/** The format a file's first bytes announce, or undefined. */
+function sniffFormat(b: Buffer): Format | undefined {
+  const ascii = (start: number, end: number) => b.toString('latin1', start, end);
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'JPEG';
+  if (ascii(0, 8) === '\x89PNG\r\n\x1a\n') return 'PNG';
+  if (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a') return 'GIF';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WebP';
+  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'TIFF';
+  if (ascii(4, 8) === 'ftyp') return 'AVIF/HEIF';
+  return undefined;
+}
+
+/** Whether the file stops before its format's end: JPEG's EOI marker, PNG's IEND chunk, GIF's trailer, WebP's RIFF size. */
+function isTruncated(format: Format, b: Buffer): boolean {
+  if (format === 'JPEG') return !(b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9);
+  if (format === 'PNG') return b.toString('latin1', b.length - 8, b.length - 4) !== 'IEND';
+  if (format === 'GIF') return b[b.length - 1] !== 0x3b;
+  if (format === 'WebP') return b.length < b.readUInt32LE(4) + 8;
+  return false;
 }

@@ -5,20 +5,32 @@ import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
-// No GPU on development machines or CI: these tests pin down the CPU side of the CUDA paths.
+// These tests pin down the CPU side of the CUDA paths whatever this machine has: the provider
+// folder is an empty temp folder, and a fake ldconfig and no nvidia-smi on PATH hide any CUDA.
+const noCudaBin = tempDir();
+writeFileSync(path.join(noCudaBin, 'ldconfig'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+const NO_CUDA = { MC_DROPOUT_ORT_BIN_DIR: tempDir(), PATH: `${noCudaBin}:/usr/bin:/bin`, LD_LIBRARY_PATH: '' };
+
 describe('execution providers on a machine without CUDA', () => {
   it('--device auto runs on CPU with one warning line naming the missing piece and the fix', async () => {
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1']);
+    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1'], { env: NO_CUDA });
     assert.equal(code, 0, stderr);
     const warnings = stderr.split('\n').filter((l) => l.includes('warning'));
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /running on CPU: onnxruntime-node's CUDA provider is not installed .*ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    assert.deepEqual(warnings, ['mc-dropout: warning: running on CPU (CUDA provider not installed); `mc-dropout doctor` says how to use the GPU, --device cpu hides this']);
     assert.match(stderr, /provider cpu/);
     assert.match(stdout, /bag-34\.jpg/);
   });
 
+  it('-q and MC_DROPOUT_DEVICE=cpu silence the warning', async () => {
+    for (const [args, env] of [[['-q'], NO_CUDA], [[], { ...NO_CUDA, MC_DROPOUT_DEVICE: 'cpu' }]] as const) {
+      const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1', ...args], { env });
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /warning/);
+    }
+  });
+
   it('--device cuda never falls back: exit 3 with the same explanation', async () => {
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda']);
+    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda'], { env: NO_CUDA });
     assert.equal(code, 3);
     assert.equal(stdout, '');
     assert.match(stderr, /Cannot use --device cuda: onnxruntime-node's CUDA provider is not installed .*Fix: ONNXRUNTIME_NODE_INSTALL=cuda12/);
@@ -27,7 +39,7 @@ describe('execution providers on a machine without CUDA', () => {
   it('--device cuda with provider files present but no CUDA libraries names the libraries', async () => {
     const folder = tempDir();
     for (const file of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) writeFileSync(path.join(folder, file), '');
-    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], { env: { MC_DROPOUT_ORT_BIN_DIR: folder, LD_LIBRARY_PATH: '' } });
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], { env: { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder } });
     assert.equal(code, 3);
     assert.match(stderr, /the dynamic loader cannot find libcudart.so.12/);
   });
@@ -46,8 +58,8 @@ describe('execution providers on a machine without CUDA', () => {
 });
 
 describe('mc-dropout doctor', () => {
-  it('reports this machine: provider files absent, CUDA not ready, exit 1', async () => {
-    const { code, stdout } = await runCli(['doctor']);
+  it('reports a machine without CUDA: provider files absent, CUDA not ready, exit 1', async () => {
+    const { code, stdout } = await runCli(['doctor'], { env: NO_CUDA });
     assert.equal(code, 1);
     assert.match(stdout, /onnxruntime-node 1\.30\.0/);
     assert.match(stdout, /MISSING libonnxruntime_providers_cuda\.so/);
@@ -57,7 +69,7 @@ describe('mc-dropout doctor', () => {
   });
 
   it('--json gives the same verdict for scripts', async () => {
-    const { code, stdout } = await runCli(['doctor', '--json']);
+    const { code, stdout } = await runCli(['doctor', '--json'], { env: NO_CUDA });
     assert.equal(code, 1);
     const report = JSON.parse(stdout) as Record<string, any>;
     assert.equal(report.default_device, 'cpu');

@@ -38,7 +38,11 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
     assert.ok(paths.includes('fixtures/odd/ünïcødé-画像.png'));
     const errors = rows.filter((r) => r.status === 'error');
     assert.deepEqual(errors.map((r) => path.basename(r.path!)).sort(), ['bomb-60000x60000.png', 'text.png', 'truncated.jpg', 'zero-byte.jpg']);
-    for (const row of errors) assert.match(row.error!, new RegExp(`${path.basename(row.path!).replace('.', '\\.')}: cannot decode image`));
+    // short reasons that depend on the file alone
+    assert.deepEqual(Object.fromEntries(errors.map((r) => [path.basename(r.path!), r.error])), {
+      'bomb-60000x60000.png': 'image larger than the pixel limit (3600000000 > 100000000 pixels)',
+      'text.png': 'not an image', 'truncated.jpg': 'truncated image', 'zero-byte.jpg': 'empty file',
+    });
     const good = readdirSync(path.join(ROOT, 'fixtures', 'odd')).filter((f) => f !== 'loop');
     assert.equal(rows.filter((r) => r.status === 'ok').length, good.length);
     assert.match(stderr, /\d+ ok, 4 failed/);
@@ -49,8 +53,7 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
       [['predict', 'fixtures/samples', '--times', '0'], /--times.*Expected an integer in \[1, 100000\] but received '0'/],
       [['predict', 'fixtures/samples', '--format', 'xml'], /--format.*Expected one of csv, jsonl but received 'xml'/],
       [['predict', 'fixtures/samples', '--dropout-rate', '1.5'], /--dropout-rate.*Expected a number in \[0, 1\) but received '1.5'/],
-      [['predict', 'no/such/folder'], /Input no\/such\/folder does not exist/],
-      [['predict'], /No input: pass image files or folders, or --list FILE/],
+      [['predict'], /No input: pass image files or folders, or a list of paths/],
       [['predict', 'fixtures/samples', '--bogus'], /unknown option '--bogus'/],
     ];
     for (const [args, pattern] of cases) {
@@ -85,14 +88,15 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
 
   it('a reader that closes the pipe early (| head) ends the run quietly', async () => {
     const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
-      const child = spawn('sh', ['-c', `${process.execPath} ${BIN} predict fixtures/samples -t 3 --seed 1 --device cpu | head -2`], { cwd: ROOT });
+      // pipefail: the status is mc-dropout's, not head's
+      const child = spawn('bash', ['-c', `set -o pipefail; ${process.execPath} ${BIN} predict fixtures/samples -t 3 --seed 1 --device cpu | head -2`], { cwd: ROOT });
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       child.on('close', (status) => resolve({ stdout: out, stderr: err, code: status }));
     });
-    assert.equal(code, 0);
+    assert.equal(code, 141, 'mc-dropout exits 128 + SIGPIPE when its reader goes away');
     assert.equal(stdout.trim().split('\n').length, 2);
     assert.doesNotMatch(stderr, /EPIPE|Error:/);
   });
@@ -203,7 +207,7 @@ describe('durability: kill and --resume', () => {
     assert.equal((await runCli(args('out.csv'), { cwd: dir })).code, 0);
     const other = await runCli([...args('out.csv').map((a) => (a === '20' ? '7' : a)), '--resume'], { cwd: dir });
     assert.equal(other.code, 2);
-    assert.match(other.stderr, /Cannot resume out.csv: settings differ from the earlier run \(passes: earlier 20, now 7\)/);
+    assert.match(other.stderr, /Cannot resume \S*out.csv: settings differ from the earlier run \(passes: earlier 20, now 7\)/);
   });
 
   it('--resume refuses an output whose masks were drawn by another mask scheme (an older version)', async () => {

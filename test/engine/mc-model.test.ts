@@ -96,23 +96,15 @@ describe('seeds and batching', () => {
     assert.ok(rows.size >= 9, `only ${rows.size} distinct passes of 10`);
   });
 
-  it('replicated and sequential passes give the same distribution (means within MC error)', async () => {
+  it('replicated and sequential passes with the same seed give identical numbers', async () => {
+    // the masks depend on (seed, image, pass, site) only, so the two strategies compute the same rows
     const model = await McModel.load(writeModel(linearModel(0.3, H, W, weights, CLASSES)), { device: 'cpu', maxRowsPerRun: 256 });
-    const passes = 2000;
-    const [replicated] = await model.predictScores([x], { passes, seed: 8, strategy: 'replicate' });
-    const [sequential] = await model.predictScores([x], { passes, seed: 9, strategy: 'sequential' });
+    const [replicated] = await model.predictScores([x], { passes: 300, seed: 8, strategy: 'replicate' });
+    const [sequential] = await model.predictScores([x], { passes: 300, seed: 8, strategy: 'sequential' });
+    const [other] = await model.predictScores([x], { passes: 300, seed: 9, strategy: 'sequential' });
     await model.dispose();
-    for (let j = 0; j < CLASSES; j++) {
-      const column = (s: Float64Array) => Array.from({ length: passes }, (_, t) => s[t * CLASSES + j]!);
-      const stats = (v: number[]) => {
-        const m = v.reduce((a, b) => a + b, 0) / v.length;
-        return { m, v: v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) };
-      };
-      const a = stats(column(replicated!));
-      const b = stats(column(sequential!));
-      const se = Math.sqrt(a.v / passes + b.v / passes);
-      assert.ok(Math.abs(a.m - b.m) <= 4 * se, `output ${j}: ${a.m} vs ${b.m} (4 se = ${4 * se})`);
-    }
+    assert.deepEqual(sequential, replicated);
+    assert.notDeepEqual(other, replicated);
   });
 });
 

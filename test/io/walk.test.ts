@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/errors.js';
@@ -45,7 +45,23 @@ describe('collectInputs', () => {
     assert.equal(new Set(files).size, files.length);
   });
 
-  it('a missing input is a usage error naming it', async () => {
-    await assert.rejects(collectInputs(['/no/such/folder']), (error: unknown) => error instanceof UsageError && /Input \/no\/such\/folder does not exist/.test(error.message));
+  it('a missing input, a broken link and a dangling named link are error entries at their place, not the end of the batch', async () => {
+    const root = tempDir();
+    writeFileSync(path.join(root, 'a.png'), '');
+    symlinkSync(path.join(root, 'gone.png'), path.join(root, 'broken.png'));
+    symlinkSync(path.join(root, 'gone'), path.join(root, 'notes'));
+    const { files, errors, skipped } = await collectInputs(['/no/such/file.png', root, path.join(root, 'broken.png')]);
+    assert.deepEqual(files, ['/no/such/file.png', path.join(root, 'a.png'), path.join(root, 'broken.png'), path.join(root, 'broken.png')]);
+    assert.deepEqual([...errors], [['/no/such/file.png', 'no such file'], [path.join(root, 'broken.png'), 'broken symbolic link']]);
+    assert.deepEqual(skipped, [path.join(root, 'notes')], 'a broken link without an image extension is skipped like other non-images');
+  });
+
+  it('an input that is also an output is a usage error', async () => {
+    const root = tempDir();
+    const file = path.join(root, 'x.png');
+    writeFileSync(file, '');
+    const info = statSync(file);
+    await assert.rejects(collectInputs([root], new Map([[`${info.dev}:${info.ino}`, 'the output (x.png)']])),
+      (error: unknown) => error instanceof UsageError && /x\.png is an input and also the output \(x\.png\)/.test(error.message));
   });
 });

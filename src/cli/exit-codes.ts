@@ -1,0 +1,30 @@
+/** Every exit status of every command: one table for --help, the README (a test compares them) and main(). */
+export const EXIT = {
+  ok: 0,
+  /** predict: some images failed; inspect: not MC-ready; doctor: CUDA not ready. */
+  partial: 1,
+  usage: 2,
+  model: 3,
+  internal: 70,
+  sighup: 129,
+  sigint: 130,
+  brokenPipe: 141,
+  sigterm: 143,
+} as const;
+
+export const EXIT_CODE_TABLE: readonly [number, string][] = [
+  [EXIT.ok, 'success: every image predicted (inspect: MC-ready; doctor: the GPU would be used)'],
+  [EXIT.partial, 'predict: some images failed, their rows say why, every other row is written; inspect: not MC-ready; doctor: CUDA not ready'],
+  [EXIT.usage, 'usage error: a bad option, no input images, or an input or output path that cannot be used (named in the message)'],
+  [EXIT.model, 'model error: the model file is missing, unreadable or unusable (e.g. batch-dependent), or the execution provider failed'],
+  [EXIT.internal, 'internal error: a bug in mc-dropout (the message carries a stack trace to report)'],
+  [EXIT.sighup, 'stopped by SIGHUP: finished rows are saved; rerun with --resume'],
+  [EXIT.sigint, 'stopped by SIGINT (Ctrl-C): finished rows are saved; rerun with --resume'],
+  [EXIT.brokenPipe, "stdout's reader went away (mc-dropout predict ... | head), as for other Unix tools"],
+  [EXIT.sigterm, 'stopped by SIGTERM (Slurm, Kubernetes, systemd): finished rows are saved; rerun with --resume'],
+];
+
+/** The table as --help prints it. */
+export function exitCodeHelp(): string {
+  return `\nExit codes (every command):\n${EXIT_CODE_TABLE.map(([code, meaning]) => `  ${String(code).padEnd(4)} ${meaning}`).join('\n')}`;
+}

@@ -1,0 +1,64 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { UsageError } from '../errors.js';
+
+/**
+ * An exclusive claim on an output file: `<file>.lock` holding `PID@host`, created with O_EXCL.
+ * A second run on the same output refuses at once; a lock left by a process of this host that no
+ * longer exists (killed with SIGKILL) is taken over. A lock from another host (a shared file system)
+ * is only ever refused: this host cannot tell whether that run is alive.
+ */
+export class OutputLock {
+  private released = false;
+
+  private constructor(readonly lockFile: string) {}
+
+  static acquire(file: string, name: string): OutputLock {
+    const lockFile = `${file}.lock`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(lockFile, 'wx');
+        writeSync(fd, `${process.pid}@${hostname()}\n`);
+        closeSync(fd);
+        const lock = new OutputLock(lockFile);
+        process.once('exit', () => lock.release());
+        return lock;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const [pidText = '', host = hostname()] = readLockOwner(lockFile).split('@');
+        const owner = Number.parseInt(pidText, 10);
+        if (host !== hostname()) {
+          throw new UsageError(`${name} ${file} is being written by an mc-dropout run on ${host} (PID ${owner}, lock ${lockFile}); if that run is gone, delete the lock`);
+        }
+        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+          throw new UsageError(`${name} ${file} is being written by another mc-dropout run (PID ${owner}, lock ${lockFile}); wait for it to finish, or write elsewhere`);
+        }
+        rmSync(lockFile, { force: true }); // stale: its process is gone
+      }
+    }
+    throw new UsageError(`Cannot lock ${file}: ${lockFile} keeps reappearing; another run is starting on the same output`);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    rmSync(this.lockFile, { force: true });
+  }
+}
+
+function readLockOwner(lockFile: string): string {
+  try {
+    return readFileSync(lockFile, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,81 @@
+import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+
+/**
+ * Where a run writes one of its outputs, decided before any image is read:
+ * - 'stdout': the process's standard output (no path, or `-`);
+ * - 'stream': a character device or FIFO (`/dev/null`, `/dev/stdout`, a named pipe), written
+ *   straight through: it is never renamed over, and cannot be resumed;
+ * - 'file': a regular file (existing or not), written to a temp file beside it and renamed over it
+ *   when complete. A symbolic link is followed: `file` is its target, which is replaced; the link stays.
+ */
+export type OutputTarget =
+  | { kind: 'stdout'; name: string }
+  | { kind: 'stream'; name: string; path: string }
+  | { kind: 'file'; name: string; path: string; file: string };
+
+/** Classifies `where` (as the user wrote it; `name` names it in messages, e.g. 'the output'). */
+export function outputTarget(where: string | undefined, name: string): OutputTarget {
+  if (where === undefined || where === '-') return { kind: 'stdout', name };
+  let link: Stats | undefined;
+  try {
+    link = lstatSync(where);
+  } catch {
+    link = undefined;
+  }
+  if (link) {
+    let info: Stats;
+    try {
+      info = statSync(where);
+    } catch {
+      // a dangling link: writing would create its target; the target's folder must exist
+      const target = path.resolve(path.dirname(where), readlinkSync(where));
+      return fileTarget(where, target, name);
+    }
+    if (info.isDirectory()) throw new UsageError(`${where} is a folder; give a file name for ${name}`);
+    if (info.isCharacterDevice() || info.isFIFO() || info.isSocket()) return { kind: 'stream', name, path: where };
+    if (!info.isFile()) throw new UsageError(`${where} is not a regular file; give a file name for ${name}`);
+    return fileTarget(where, realpathSync(where), name);
+  }
+  return fileTarget(where, path.resolve(where), name);
+}
+
+/** A regular-file target: its folder must exist and be writable. */
+function fileTarget(where: string, file: string, name: string): OutputTarget {
+  const folder = path.dirname(file);
+  let info: Stats;
+  try {
+    info = statSync(folder);
+  } catch {
+    throw new UsageError(`Cannot write ${name} ${where}: the folder ${folder} does not exist; create it first`);
+  }
+  if (!info.isDirectory()) throw new UsageError(`Cannot write ${name} ${where}: ${folder} is not a folder`);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new UsageError(`Cannot write ${name} ${where}: the folder ${folder} is not writable`);
+  }
+  return { kind: 'file', name, path: where, file };
+}
+
+/** Identity of an existing file (device and inode), to compare outputs with inputs; undefined if absent. */
+export function fileIdentity(file: string): string | undefined {
+  try {
+    const info = statSync(file);
+    return `${info.dev}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses two outputs that name one file (`--output x --meta x`, or through a link). */
+export function checkDistinct(targets: OutputTarget[]): void {
+  const seen = new Map<string, OutputTarget>();
+  for (const target of targets) {
+    if (target.kind !== 'file') continue;
+    const other = seen.get(target.file);
+    if (other) throw new UsageError(`${other.name} and ${target.name} both name ${target.file}; give them different files`);
+    seen.set(target.file, target);
+  }
+}

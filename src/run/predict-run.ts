@@ -1,0 +1,187 @@
+/**
+ * A predict run's contract: inputs, settings, seed, metadata, output and resume. The CLI turns its
+ * flags into a PredictRunConfig and calls runPrediction; later readers of runs (merge, evaluate)
+ * read the metadata this module writes.
+ */
+import { stringify } from 'csv-stringify/sync';
+import { McModel, type LoadOptions } from '../engine/mc-model.js';
+import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
+import { onnxruntimeVersion } from '../engine/runtime.js';
+import { UsageError } from '../errors.js';
+import { readLabels, readPathList } from '../io/lines.js';
+import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
+import { OutputLock } from '../io/lock.js';
+import { earlierSeed, RowSink } from '../io/sink.js';
+import { checkDistinct, fileIdentity, outputTarget, type OutputTarget } from '../io/targets.js';
+import { collectInputs } from '../io/walk.js';
+import { predictFiles } from '../pipeline.js';
+import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+
+export interface PredictRunConfig {
+  /** Image files and folders named directly. */
+  paths: string[];
+  /** A file listing more paths: one per line (`#` comments), or NUL-separated. */
+  list?: { file: string; separator: 'lines' | 'nul' };
+  /** Finish with no rows, rather than refuse, when there are no input images. */
+  allowEmpty: boolean;
+  model: string;
+  load: LoadOptions;
+  passes: number;
+  seed?: number;
+  deterministic: boolean;
+  batchSize: number;
+  decodeConcurrency: number;
+  decodePixelBudget?: number;
+  preprocess: PreprocessOverrides;
+  /** Class labels file (one per line); default: the model's metadata, else class indices. */
+  labelsFile?: string;
+  topk: number;
+  perClass: boolean;
+  format: 'csv' | 'jsonl';
+  /** Rows file; undefined or '-' for stdout. */
+  output?: string;
+  /** Metadata sidecar; default `<output>.meta.json` for a file output. */
+  meta?: string;
+  resume: boolean;
+  /** Version of the tool, recorded in the metadata. */
+  version: string;
+}
+
+export interface RunHooks {
+  onWarning?: (message: string) => void;
+  /** Called once the inputs are known and before the first image: how many remain to do. */
+  onStart?: (todo: number) => void;
+  onProgress?: (done: number, failed: number) => void;
+  /** Stops the run after the image in hand; finished rows stay saved. */
+  signal?: AbortSignal;
+}
+
+export interface RunOutcome {
+  ok: number;
+  failed: number;
+  skipped: number;
+  todo: number;
+  seconds: number;
+  seed: number;
+  passes: number;
+  provider: string;
+  trunkReuse: boolean;
+  /** The run stopped early (the signal fired); rows so far are saved. */
+  stopped: boolean;
+  /** The output can be resumed (a regular file). */
+  resumable: boolean;
+}
+
+/** Runs predict: validates every output before reading any image, then writes one row per image. */
+export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const started = new Date();
+  const warn = hooks.onWarning ?? (() => {});
+  const output = outputTarget(config.output, 'the output');
+  const meta = config.meta !== undefined ? outputTarget(config.meta, 'the metadata file') : undefined;
+  checkDistinct(meta ? [output, meta] : [output]);
+  const forbidden = new Map<string, string>();
+  for (const target of meta ? [output, meta] : [output]) {
+    const id = target.kind === 'file' ? fileIdentity(target.file) : undefined;
+    if (id) forbidden.set(id, `${target.name} (${target.kind === 'file' ? target.path : ''})`);
+  }
+
+  const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
+  const inputs = [...config.paths, ...listed];
+  if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
+  const { files, errors, skipped } = await collectInputs(inputs, forbidden);
+  if (files.length === 0 && !config.allowEmpty) {
+    throw new UsageError(`No input images in ${inputs.join(', ')}${skipped.length ? ` (${skipped.length} files without an image extension)` : ''}; image extensions are .jpg .jpeg .png .webp .avif .tif .tiff .gif`);
+  }
+
+  // a second run on the same output refuses now, before any work
+  const lock = output.kind === 'file' ? OutputLock.acquire(output.file, output.name) : undefined;
+  let model: McModel;
+  try {
+    model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  try {
+    const { info } = model;
+    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const preprocess = resolvePreprocess(info, config.preprocess);
+    const topk = Math.min(config.topk, info.classes);
+    const passes = config.deterministic ? 1 : config.passes;
+    // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
+    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file) : undefined) ?? freshSeed();
+    const settings = {
+      model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: config.deterministic,
+      dropout: config.load.dropout ?? 'auto', dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
+      preprocess, format: config.format, topk, per_class: config.perClass, labels,
+    };
+    const sink = RowSink.open({
+      output, format: config.format, resume: config.resume, ...(lock && { lock }),
+      header: config.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
+    });
+    const todo = files.filter((f) => !sink.done.has(f));
+    hooks.onStart?.(todo.length);
+    let ok = 0;
+    let failed = 0;
+    let stopped = false;
+    try {
+      for await (const result of predictFiles(model, todo, {
+        passes, seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
+        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors,
+      })) {
+        if (result.status === 'ok') ok++;
+        else failed++;
+        sink.write(config.format === 'csv'
+          ? stringify([csvRecord(result, labels, topk)]).trimEnd()
+          : JSON.stringify(jsonRecord(result, labels, topk, config.perClass)));
+        hooks.onProgress?.(ok + failed, failed);
+        if (hooks.signal?.aborted) {
+          stopped = true;
+          break;
+        }
+      }
+    } catch (error) {
+      sink.close();
+      throw error;
+    }
+    const finished = new Date();
+    const seconds = (finished.getTime() - started.getTime()) / 1000;
+    const outcome: RunOutcome = {
+      ok, failed, skipped: skipped.length, todo: todo.length, seconds, seed, passes, provider: info.provider,
+      trunkReuse: model.plan.trunkReuse, stopped, resumable: output.kind === 'file',
+    };
+    if (stopped) {
+      sink.close();
+      return outcome;
+    }
+    const counts = { inputs: files.length, already_done: files.length - todo.length, ok, failed, skipped_non_images: skipped.length };
+    sink.finish({
+      tool: 'mc-dropout', version: config.version, command: 'predict',
+      model: {
+        path: config.model, sha256: info.sha256, external_files: info.externalFiles, classes: info.classes,
+        sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
+      },
+      trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors, rows_alone: model.plan.rowsAlone },
+      passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
+      started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
+    }, meta);
+    return outcome;
+  } finally {
+    lock?.release();
+    await model.dispose();
+  }
+}
+
+function labelsFor(file: string, classes: number): string[] {
+  const labels = readLabels(file);
+  if (labels.length !== classes) throw new UsageError(`The labels file ${file} has ${labels.length} labels but the model has ${classes} classes`);
+  return labels;
+}
+
+function labelsFromModel(labels: string[] | undefined, classes: number, model: string, warn: (m: string) => void): string[] {
+  if (labels && labels.length === classes) return labels;
+  if (labels) warn(`${model} lists ${labels.length} labels for ${classes} classes; printing class indices (give a labels file)`);
+  return Array.from({ length: classes }, (_, i) => String(i));
+}
+
+export type { OutputTarget };
