@@ -4,8 +4,8 @@ import { imagePixels, loadImageTensor } from './preprocess/decode.js';
 import type { PreprocessSpec } from './preprocess/spec.js';
 import { summarize, type McSummary } from './stats/aggregate.js';
 
-/** Default pixels decoded at once: one 64-megapixel photo (8000x8000), or thousands of small images. */
-export const DEFAULT_DECODE_PIXEL_BUDGET = 64_000_000;
+/** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
+export const DEFAULT_DECODE_PIXEL_BUDGET = 128_000_000;
 
 export interface PredictFilesOptions {
   passes: number;

@@ -20,7 +20,7 @@ export const EXIT_CODE_TABLE: readonly [number, string][] = [
   [EXIT.internal, 'internal error: a bug in mc-dropout (the message carries a stack trace to report)'],
   [EXIT.sighup, 'stopped by SIGHUP: finished rows are saved; rerun with --resume'],
   [EXIT.sigint, 'stopped by SIGINT (Ctrl-C): finished rows are saved; rerun with --resume'],
-  [EXIT.brokenPipe, "stdout's reader went away (mc-dropout predict ... | head), as for other Unix tools"],
+  [EXIT.brokenPipe, "stdout's reader went away (output piped into head), as for other Unix tools"],
   [EXIT.sigterm, 'stopped by SIGTERM (Slurm, Kubernetes, systemd): finished rows are saved; rerun with --resume'],
 ];
 

@@ -57,7 +57,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
-    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 64)
+    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 128)
     .addHelpText('after', `
 Examples:
   mc-dropout predict ./images --times 10                 CSV on stdout

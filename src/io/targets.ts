@@ -1,4 +1,4 @@
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, fstatSync, lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -34,11 +34,22 @@ export function outputTarget(where: string | undefined, name: string): OutputTar
       return fileTarget(where, target, name);
     }
     if (info.isDirectory()) throw new UsageError(`${where} is a folder; give a file name for ${name}`);
-    if (info.isCharacterDevice() || info.isFIFO() || info.isSocket()) return { kind: 'stream', name, path: where };
+    // /dev/stdout (or /proc/self/fd/1) is this process's stdout, which may be a socket that no path opens
+    if (isStdout(info)) return { kind: 'stdout', name };
+    if (info.isCharacterDevice() || info.isFIFO()) return { kind: 'stream', name, path: where };
     if (!info.isFile()) throw new UsageError(`${where} is not a regular file; give a file name for ${name}`);
     return fileTarget(where, realpathSync(where), name);
   }
   return fileTarget(where, path.resolve(where), name);
+}
+
+function isStdout(info: Stats): boolean {
+  try {
+    const out = fstatSync(1);
+    return out.dev === info.dev && out.ino === info.ino && !out.isCharacterDevice();
+  } catch {
+    return false;
+  }
 }
 
 /** A regular-file target: its folder must exist and be writable. */
