@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
 import type { McModel } from './engine/mc-model.js';
 import { imagePixels, loadImageTensor } from './preprocess/decode.js';
@@ -25,6 +26,8 @@ export interface PredictFilesOptions {
   keepPasses?: boolean;
   /** Files known to be unusable (e.g. a broken link), with their reason: error results, not decoded. */
   knownErrors?: ReadonlyMap<string, string>;
+  /** Byte size of each file, aligned with `files`, when the caller knows them (saves a stat per file). */
+  fileSizes?: readonly number[];
 }
 
 export type ImageResult =
@@ -42,7 +45,7 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
   const starts: number[] = [];
   for (let s = 0; s < files.length; s += batchSize) starts.push(s);
   const budget = new PixelBudget(options.decodePixelBudget ?? DEFAULT_DECODE_PIXEL_BUDGET);
-  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options, budget);
+  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.fileSizes?.slice(start, start + batchSize), options, budget);
   let pending = starts.length > 0 ? decode(starts[0]!) : undefined;
   for (let b = 0; b < starts.length; b++) {
     const decoded = await pending!;
@@ -79,7 +82,7 @@ function firstNonFinitePass(probs: Float64Array, classes: number): number | unde
 }
 
 /** Decodes files with at most `decodeConcurrency` in flight and the pixel budget; failures come back as reasons, in order. */
-async function decodeAll(files: string[], options: PredictFilesOptions, budget: PixelBudget): Promise<(Float32Array | string)[]> {
+async function decodeAll(files: string[], sizes: readonly number[] | undefined, options: PredictFilesOptions, budget: PixelBudget): Promise<(Float32Array | string)[]> {
   const out: (Float32Array | string)[] = new Array(files.length);
   let next = 0;
   const worker = async () => {
@@ -91,7 +94,7 @@ async function decodeAll(files: string[], options: PredictFilesOptions, budget: 
         out[i] = known;
         continue;
       }
-      const pixels = Math.min(await imagePixels(file) ?? 0, options.preprocess.pixelLimit);
+      const pixels = Math.min(await pixelsToBudget(file, sizes?.[i]), options.preprocess.pixelLimit);
       const release = await budget.acquire(pixels);
       try {
         out[i] = await loadImageTensor(file, options.preprocess);
@@ -105,6 +108,29 @@ async function decodeAll(files: string[], options: PredictFilesOptions, budget: 
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.decodeConcurrency, files.length)) }, worker));
   return out;
+}
+
+/** Files up to this size are not opened for their header: they count as SMALL_FILE_PIXELS_PER_BYTE pixels a byte. */
+const SMALL_FILE_BYTES = 256 * 1024;
+/** 64 pixels a byte: above what photos compress to (JPEG about 2-10, PNG 2-3), so a small file is not undercounted unless it is nearly blank. */
+const SMALL_FILE_PIXELS_PER_BYTE = 64;
+
+/**
+ * Pixels an image will take to decode: from its header (sharp reads it, no decode) for a large
+ * file; a cheap upper estimate from its size for a small one, whose header read would cost as much
+ * as the budget saves (measured 5% of the run on 2,000 small PNGs).
+ */
+async function pixelsToBudget(file: string, size: number | undefined): Promise<number> {
+  let bytes = size ?? -1;
+  if (bytes < 0) {
+    try {
+      bytes = (await stat(file)).size;
+    } catch {
+      return 0; // the decode reports why
+    }
+  }
+  if (bytes <= SMALL_FILE_BYTES) return bytes * SMALL_FILE_PIXELS_PER_BYTE;
+  return (await imagePixels(file)) ?? 0;
 }
 
 /** A counting semaphore over pixels: waiters go in order; a request above the whole budget runs alone. */

@@ -8,6 +8,8 @@ export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.ti
 export interface WalkResult {
   /** Files in input order, each path as the user can open it (those in `errors` too, at their place). */
   files: string[];
+  /** Byte size of each file, aligned with `files` (-1 for the ones in `errors`): the walk stats them anyway. */
+  sizes: number[];
   /** Files that cannot be read, with a short stable reason: they become error rows. */
   errors: Map<string, string>;
   /** Files inside folders skipped because their extension is not an image's. */
@@ -37,7 +39,7 @@ export function unreadableReason(error: unknown): string {
  * outputs to their names: an input that is one of them is a UsageError.
  */
 export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<string, string> = new Map()): Promise<WalkResult> {
-  const result: WalkResult = { files: [], errors: new Map(), skipped: [] };
+  const result: WalkResult = { files: [], sizes: [], errors: new Map(), skipped: [] };
   const visited = new Set<string>();
   for (const input of inputs) {
     let info;
@@ -52,6 +54,7 @@ export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<str
     } else {
       checkNotAnOutput(input, info, forbidden);
       result.files.push(input);
+      result.sizes.push(info.size);
     }
   }
   return result;
@@ -59,6 +62,7 @@ export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<str
 
 function addError(result: WalkResult, file: string, reason: string): void {
   result.files.push(file);
+  result.sizes.push(-1);
   result.errors.set(file, reason);
 }
 
@@ -102,6 +106,7 @@ async function walkFolder(folder: string, visited: Set<string>, result: WalkResu
     else if (info.isFile() && isImageFile(name)) {
       checkNotAnOutput(full, info, forbidden);
       result.files.push(full);
+      result.sizes.push(info.size);
     } else result.skipped.push(full);
   }
 }

@@ -88,7 +88,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
   const inputs = [...config.paths, ...listed];
   if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
-  const { files, errors, skipped } = await collectInputs(inputs, forbidden);
+  const { files, sizes, errors, skipped } = await collectInputs(inputs, forbidden);
   if (files.length === 0 && !config.allowEmpty) {
     throw new UsageError(`No input images in ${inputs.join(', ')}${skipped.length ? ` (${skipped.length} files without an image extension)` : ''}; image extensions are .jpg .jpeg .png .webp .avif .tif .tiff .gif`);
   }
@@ -120,6 +120,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       header: config.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
     });
     const todo = files.filter((f) => !sink.done.has(f));
+    const todoSizes = sizes.filter((_, i) => !sink.done.has(files[i]!));
     hooks.onStart?.(todo.length);
     let ok = 0;
     let failed = 0;
@@ -127,7 +128,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     try {
       for await (const result of predictFiles(model, todo, {
         passes, seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
-        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors,
+        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors, fileSizes: todoSizes,
       })) {
         if (result.status === 'ok') ok++;
         else failed++;
