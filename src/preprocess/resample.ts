@@ -75,61 +75,66 @@ function coefficients(inSize: number, outSize: number, filter: Exclude<Filter, '
   return { start, count, weights, taps };
 }
 
+/** Pillow's clip8: the fixed-point sum back to 8 bits (sums stay in int32, as in Pillow's C). */
 function clip8(value: number): number {
   if (value <= 0) return 0;
-  const v = Math.floor(value / ONE);
+  const v = value >> PRECISION_BITS;
   return v > 255 ? 255 : v;
 }
 
-/** One horizontal pass: [height, inWidth, 3] -> [height, outWidth, 3]. */
+/**
+ * One horizontal pass: [height, inWidth, 3] -> [height, outWidth, 3]. Integer arithmetic in int32
+ * (`| 0`), which V8 keeps in registers: exactly Pillow's sums, several times faster than doubles.
+ */
 function horizontal(src: Uint8Array, height: number, inWidth: number, outWidth: number, c: Coefficients): Uint8Array {
   const out = new Uint8Array(height * outWidth * 3);
+  const { start, count, weights, taps } = c;
   for (let y = 0; y < height; y++) {
     const row = y * inWidth * 3;
+    let o = y * outWidth * 3;
     for (let xx = 0; xx < outWidth; xx++) {
-      const base = xx * c.taps;
-      const first = c.start[xx]!;
+      const base = xx * taps;
+      const n = count[xx]!;
+      let p = row + start[xx]! * 3;
       let r = HALF;
       let g = HALF;
       let b = HALF;
-      for (let x = 0; x < c.count[xx]!; x++) {
-        const w = c.weights[base + x]!;
-        const p = row + (first + x) * 3;
-        r += src[p]! * w;
-        g += src[p + 1]! * w;
-        b += src[p + 2]! * w;
+      for (let x = 0; x < n; x++, p += 3) {
+        const w = weights[base + x]!;
+        r = (r + src[p]! * w) | 0;
+        g = (g + src[p + 1]! * w) | 0;
+        b = (b + src[p + 2]! * w) | 0;
       }
-      const o = (y * outWidth + xx) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
+      out[o++] = clip8(r);
+      out[o++] = clip8(g);
+      out[o++] = clip8(b);
     }
   }
   return out;
 }
 
-/** One vertical pass: [inHeight, width, 3] -> [outHeight, width, 3]. */
+/**
+ * One vertical pass: [inHeight, width, 3] -> [outHeight, width, 3]. Each output row accumulates
+ * whole input rows (row-major, cache-friendly) instead of walking down columns as Pillow's C does;
+ * the integer sums are the same.
+ */
 function vertical(src: Uint8Array, width: number, outHeight: number, c: Coefficients): Uint8Array {
-  const out = new Uint8Array(outHeight * width * 3);
+  const rowLength = width * 3;
+  const out = new Uint8Array(outHeight * rowLength);
+  const acc = new Int32Array(rowLength);
+  const { start, count, weights, taps } = c;
   for (let yy = 0; yy < outHeight; yy++) {
-    const base = yy * c.taps;
-    const first = c.start[yy]!;
-    for (let x = 0; x < width; x++) {
-      let r = HALF;
-      let g = HALF;
-      let b = HALF;
-      for (let y = 0; y < c.count[yy]!; y++) {
-        const w = c.weights[base + y]!;
-        const p = ((first + y) * width + x) * 3;
-        r += src[p]! * w;
-        g += src[p + 1]! * w;
-        b += src[p + 2]! * w;
-      }
-      const o = (yy * width + x) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
+    acc.fill(HALF);
+    const base = yy * taps;
+    const first = start[yy]!;
+    const n = count[yy]!;
+    for (let y = 0; y < n; y++) {
+      const w = weights[base + y]!;
+      const row = (first + y) * rowLength;
+      for (let i = 0; i < rowLength; i++) acc[i] = (acc[i]! + src[row + i]! * w) | 0;
     }
+    const o = yy * rowLength;
+    for (let i = 0; i < rowLength; i++) out[o + i] = clip8(acc[i]!);
   }
   return out;
 }
