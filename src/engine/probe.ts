@@ -34,7 +34,7 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
   const names = [...new Set([...sites.map((s) => s.drawn), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
   const imageRow = io.inputDims.slice(1);
   const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
-  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 1, ...(externalDataFolder && { externalDataFolder }) }, file);
+  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 0, ...(externalDataFolder && { externalDataFolder }) }, file);
   try {
     const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
     const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, names) : undefined;
