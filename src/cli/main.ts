@@ -6,6 +6,7 @@ import { choice, colour, fraction, integer, seed, size, triple } from './parsers
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
+import { runMerge } from './merge.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
 
@@ -57,6 +58,8 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
+    .option('--shard <I/N|auto>', 'run only shard I of N of the input list (contiguous blocks), writing OUTPUT.shard-000I-of-000N.EXT; auto: from Slurm, Kubernetes, AWS Batch or Google Cloud Batch')
+    .option('--shard-count <n>', 'number of shards for --shard auto where the engine does not say (Kubernetes, AWS Batch); also MC_DROPOUT_SHARD_COUNT', integer(1, 1_000_000))
     .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 128)
     .addHelpText('after', `
 Examples:
@@ -98,6 +101,18 @@ Examples:
   mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`)
     .action(async (model: string, options: ConvertCliOptions) => {
       setExitCode(await runConvert(model, options));
+    });
+
+  program.command('merge')
+    .description('join the shard outputs of a sharded predict job into the file one machine would have written; refuses a missing, incomplete, duplicated or mismatched shard')
+    .requiredOption('-o, --output <file>', 'the --output the shards were run with (finds OUTPUT.shard-*-of-*.EXT beside it)')
+    .option('--meta <file>', 'merged run metadata (default: <output>.meta.json)')
+    .addHelpText('after', `
+Example (Slurm):
+  sbatch --array=0-15 --wrap 'mc-dropout predict images/ --seed 7 --shard auto -o out.csv --resume'
+  sbatch --dependency=afterok:<job> --wrap 'mc-dropout merge -o out.csv'`)
+    .action((options: { output: string; meta?: string }) => {
+      setExitCode(runMerge(options, version));
     });
 
   program.command('doctor')

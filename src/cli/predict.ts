@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
 import type { PreprocessOverrides } from '../preprocess/spec.js';
 import { runPrediction, type PredictRunConfig } from '../run/predict-run.js';
+import { parseShard, shardFromEnvironment } from '../run/shards.js';
 import { EXIT } from './exit-codes.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -42,6 +43,8 @@ export interface PredictCliOptions {
   maxPixels?: number;
   decodeConcurrency: number;
   decodeMegapixels: number;
+  shard?: string;
+  shardCount?: number;
 }
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
@@ -66,6 +69,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     ...(options.list && { list: { file: options.list, separator: 'lines' as const } }),
     ...(options.list0 && { list: { file: options.list0, separator: 'nul' as const } }),
     allowEmpty: options.allowEmpty ?? false,
+    ...(options.shard !== undefined && { shard: options.shard === 'auto' ? shardFromEnvironment(process.env, options.shardCount) : parseShard(options.shard) }),
     model: options.model,
     load: {
       device: options.device,

@@ -14,8 +14,10 @@ import { OutputLock } from '../io/lock.js';
 import { earlierSeed, RowSink } from '../io/sink.js';
 import { checkDistinct, fileIdentity, outputTarget, type OutputTarget } from '../io/targets.js';
 import { collectInputs } from '../io/walk.js';
+import { hostname } from 'node:os';
 import { predictFiles } from '../pipeline.js';
 import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+import { derivedSeed, inputListHash, shardOutputPath, shardRange, type Shard } from './shards.js';
 
 export interface PredictRunConfig {
   /** Image files and folders named directly. */
@@ -24,6 +26,8 @@ export interface PredictRunConfig {
   list?: { file: string; separator: 'lines' | 'nul' };
   /** Finish with no rows, rather than refuse, when there are no input images. */
   allowEmpty: boolean;
+  /** Run only this block of the input list, writing its own output (`out.shard-0003-of-0016.csv`). */
+  shard?: Shard;
   model: string;
   load: LoadOptions;
   passes: number;
@@ -76,8 +80,10 @@ export interface RunOutcome {
 export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
-  const output = outputTarget(config.output, 'the output');
-  const meta = config.meta !== undefined ? outputTarget(config.meta, 'the metadata file') : undefined;
+  const { shard } = config;
+  if (shard && (config.output === undefined || config.output === '-')) throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
+  const output = outputTarget(shard ? shardOutputPath(config.output!, shard) : config.output, 'the output');
+  const meta = config.meta !== undefined ? outputTarget(shard ? shardOutputPath(config.meta, shard) : config.meta, 'the metadata file') : undefined;
   checkDistinct(meta ? [output, meta] : [output]);
   const forbidden = new Map<string, string>();
   for (const target of meta ? [output, meta] : [output]) {
@@ -88,10 +94,17 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
   const inputs = [...config.paths, ...listed];
   if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
-  const { files, sizes, errors, skipped } = await collectInputs(inputs, forbidden);
-  if (files.length === 0 && !config.allowEmpty) {
+  const walked = await collectInputs(inputs, forbidden);
+  const { errors, skipped } = walked;
+  if (walked.files.length === 0 && !config.allowEmpty) {
     throw new UsageError(`No input images in ${inputs.join(', ')}${skipped.length ? ` (${skipped.length} files without an image extension)` : ''}; image extensions are .jpg .jpeg .png .webp .avif .tif .tiff .gif`);
   }
+
+  // every shard walks the same inputs in the same order, hashes the list and takes its block
+  const listHash = inputListHash(walked.files);
+  const range = shard ? shardRange(walked.files.length, shard) : { start: 0, end: walked.files.length };
+  const files = walked.files.slice(range.start, range.end);
+  const sizes = walked.sizes.slice(range.start, range.end);
 
   // a second run on the same output refuses now, before any work
   const lock = output.kind === 'file' ? OutputLock.acquire(output.file, output.name) : undefined;
@@ -109,8 +122,11 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const topk = Math.min(config.topk, info.classes);
     const passes = config.deterministic ? 1 : config.passes;
     // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
-    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file) : undefined) ?? freshSeed();
+    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file) : undefined)
+      ?? (shard ? derivedSeed(listHash, info.sha256) : freshSeed());
+    const shardSettings = shard ? { shard: { index: shard.index, count: shard.count }, input_list_sha256: listHash, input_list_length: walked.files.length } : {};
     const settings = {
+      ...shardSettings,
       model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: config.deterministic,
       dropout: config.load.dropout ?? 'auto', dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
       preprocess, format: config.format, topk, per_class: config.perClass, labels,
@@ -165,6 +181,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors, rows_alone: model.plan.rowsAlone },
       passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
       started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
+      ...(shard && { shard: { index: shard.index, count: shard.count, first: range.start, end: range.end, images: files.length, host: hostname() } }),
     }, meta);
     return outcome;
   } finally {

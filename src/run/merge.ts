@@ -1,0 +1,139 @@
+/**
+ * `merge`: the shard outputs of one sharded predict job, checked and joined into the file one
+ * machine would have written. Shards are contiguous blocks of the input list, so the merge is
+ * their rows in shard order.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { UsageError } from '../errors.js';
+import { writeJsonAtomic } from '../io/sink.js';
+import { outputTarget } from '../io/targets.js';
+import { shardFilePattern, shardOutputPath } from './shards.js';
+
+export interface MergeConfig {
+  /** The output the shards were written for (`out.csv` finds `out.shard-0003-of-0016.csv` beside it). */
+  output: string;
+  /** Metadata of the merged run; default `<output>.meta.json`. */
+  meta?: string;
+  version: string;
+}
+
+export interface MergeOutcome {
+  shards: number;
+  rows: number;
+  ok: number;
+  failed: number;
+}
+
+interface ShardMeta {
+  seed: number;
+  passes: number;
+  started: string;
+  finished: string;
+  seconds: number;
+  model: Record<string, unknown>;
+  counts: { inputs: number; already_done: number; ok: number; failed: number; skipped_non_images: number };
+  settings: Record<string, unknown> & { shard?: { index: number; count: number }; format?: string };
+  shard: { index: number; count: number; first: number; end: number; images: number; host?: string };
+}
+
+/** Merges the shards of `config.output`; refuses (UsageError, naming the shard) unless they make one whole run. */
+export function mergeShards(config: MergeConfig): MergeOutcome {
+  const target = outputTarget(config.output, 'the merged output');
+  if (target.kind !== 'file') throw new UsageError('merge writes a file: give the output file the shards were written for');
+  const folder = path.dirname(target.file);
+  const pattern = shardFilePattern(target.file);
+  const found = readdirSync(folder).map((name) => ({ name, match: pattern.exec(name) })).filter((f) => f.match)
+    .map((f) => ({ file: path.join(folder, f.name), index: Number(f.match![1]), count: Number(f.match![2]) }));
+  const partials = readdirSync(folder).filter((name) => name.endsWith('.partial') && pattern.test(name.slice(0, -'.partial'.length)));
+  if (found.length === 0 && partials.length === 0) throw new UsageError(`No shard outputs for ${config.output} in ${folder} (expected names like ${path.basename(shardOutputPath(target.file, { index: 0, count: 4 }))})`);
+  const counts = new Set([...found.map((f) => f.count), ...partials.map((p) => Number(pattern.exec(p.slice(0, -'.partial'.length))![2]))]);
+  if (counts.size > 1) throw new UsageError(`Shard outputs of different splits lie beside ${config.output} (of ${[...counts].join(', ')} shards); remove the stale ones`);
+  const count = [...counts][0]!;
+
+  const shards: { file: string; meta: ShardMeta }[] = [];
+  for (let index = 0; index < count; index++) {
+    const file = shardOutputPath(target.file, { index, count });
+    const name = path.basename(file);
+    if (existsSync(`${file}.partial`)) throw new UsageError(`Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with --resume, then merge`);
+    if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
+    const metaFile = `${file}.meta.json`;
+    if (!existsSync(metaFile)) throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ShardMeta;
+    if (meta.shard?.index !== index || meta.shard?.count !== count) throw new UsageError(`${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`);
+    shards.push({ file, meta });
+  }
+
+  // one job: the same settings (model, mask scheme, seed, T, preprocessing, format, input list) in every shard
+  const first = shards[0]!.meta.settings;
+  const { shard: _first, ...reference } = first;
+  for (const { file, meta } of shards.slice(1)) {
+    const { shard: _s, ...settings } = meta.settings;
+    const keys = [...new Set([...Object.keys(reference), ...Object.keys(settings)])];
+    const differing = keys.filter((k) => JSON.stringify(reference[k]) !== JSON.stringify(settings[k]));
+    if (differing.length > 0) {
+      const what = differing.map((k) => `${k}: shard 0 ${JSON.stringify(reference[k])}, this one ${JSON.stringify(settings[k])}`).join('; ');
+      throw new UsageError(`${path.basename(file)} was made with other settings than shard 0 (${what}); rerun it with the job's settings`);
+    }
+  }
+
+  const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
+  let rows = 0;
+  let failed = 0;
+  const temporary = path.join(folder, `.${path.basename(target.file)}.tmp-${process.pid}`);
+  try {
+    const out = openSync(temporary, 'w');
+    try {
+      shards.forEach(({ file, meta }, i) => {
+        const bytes = readFileSync(file);
+        const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
+        const body = bytes.subarray(headerEnd);
+        const counted = countRecords(body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
+        const shardRows = counted.rows;
+        failed += counted.failed;
+        if (shardRows !== meta.shard.images) {
+          throw new UsageError(`${path.basename(file)} holds ${shardRows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`);
+        }
+        if (i === 0 && headerEnd > 0) writeSync(out, bytes.subarray(0, headerEnd));
+        writeSync(out, body);
+        rows += shardRows;
+      });
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    if (target.kind === 'file') renameSync(temporary, target.file);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+
+  const sum = (pick: (m: ShardMeta) => number) => shards.reduce((a, s) => a + pick(s.meta), 0);
+  const started = shards.map((s) => s.meta.started).sort()[0]!;
+  const finished = shards.map((s) => s.meta.finished).sort().at(-1)!;
+  const outcome: MergeOutcome = { shards: count, rows, ok: rows - failed, failed };
+  writeJsonAtomic(config.meta ?? `${target.file}.meta.json`, {
+    tool: 'mc-dropout', version: config.version, command: 'merge',
+    model: shards[0]!.meta.model, passes: shards[0]!.meta.passes, seed: shards[0]!.meta.seed,
+    started, finished, seconds: (Date.parse(finished) - Date.parse(started)) / 1000, shard_seconds: sum((m) => m.seconds),
+    counts: { inputs: rows, ok: outcome.ok, failed: outcome.failed, skipped_non_images: shards[0]!.meta.counts.skipped_non_images },
+    settings: reference,
+    shards: shards.map(({ file, meta }) => ({
+      file: path.basename(file), index: meta.shard.index, first: meta.shard.first, end: meta.shard.end, images: meta.shard.images,
+      host: meta.shard.host ?? null, started: meta.started, finished: meta.finished, seconds: meta.seconds, counts: meta.counts,
+    })),
+  });
+  return outcome;
+}
+
+/** Rows of a shard's body, and how many are error rows (read from the status column). */
+function countRecords(text: string, format: 'csv' | 'jsonl', header: string): { rows: number; failed: number } {
+  if (text.length === 0) return { rows: 0, failed: 0 };
+  if (format === 'jsonl') {
+    const records = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { status?: string });
+    return { rows: records.length, failed: records.filter((r) => r.status === 'error').length };
+  }
+  const status = (parse(header) as string[][])[0]!.indexOf('status');
+  const records = parse(text, { relax_column_count: true }) as string[][];
+  return { rows: records.length, failed: records.filter((r) => r[status] === 'error').length };
+}
