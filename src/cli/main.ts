@@ -42,7 +42,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
-    .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 128 MB input budget)', integer(1))
+    .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 512 MiB activation budget and the model\'s activation sizes)', integer(1))
     .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
     .option('--list <file>', 'read input paths from FILE, one per line (- for stdin; # starts a comment line; relative to the working directory)')
     .option('--list0 <file>', 'read NUL-separated input paths from FILE (- for stdin), as find -print0 writes them')

@@ -91,7 +91,13 @@ export interface ModelInfo extends ModelIo {
   deviceId: number;
 }
 
-/** Default budget of input floats per session run: bounds the activations a run holds. */
+/**
+ * Default budget of one session run's activations, in floats (512 MiB): rows per run and images
+ * per trunk run follow from the model's activation sizes per row, seen in the probe. The sum of
+ * every activation is an upper bound (onnxruntime reuses buffers), so runs stay under it.
+ */
+export const ACTIVATION_BUDGET_FLOATS = 128 * 1024 * 1024;
+/** Without activation sizes (a static batch), the budget counts the floats a run feeds. */
 const ROW_BUDGET_FLOATS = 32 * 1024 * 1024;
 
 /** How the passes are computed: all of the graph per pass, or a deterministic trunk once per image. */
@@ -121,6 +127,8 @@ export class McModel {
     readonly plan: ExecutionPlan,
     private readonly session: RuntimeSession,
     private readonly maxRowsPerRun: number,
+    /** Most images whose trunk one run computes (trunk reuse). */
+    private readonly imagesPerTrunkRun: number,
   ) {}
 
   /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
@@ -151,13 +159,22 @@ export class McModel {
     const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow));
 
     const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file, folder);
-    const rowFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + drawnSites.reduce((a, s) => a + s.rowSize, 0);
-    const maxRowsPerRun = staticBatch || (crossRow ? 1 : Math.max(1, options.maxRowsPerRun ?? Math.min(4096, Math.floor(ROW_BUDGET_FLOATS / rowFloats))));
+    const fedFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + drawnSites.reduce((a, s) => a + s.rowSize, 0);
+    const imageActivations = [...probe.activationShapes.values()].reduce((a, shape) => a + shape.reduce((x, y) => x * y, 1), 0);
+    const rowActivations = 'model' in split ? split.headRowFloats : imageActivations;
+    const rowsByBudget = imageActivations > 0 ? Math.floor(ACTIVATION_BUDGET_FLOATS / (rowActivations + fedFloats)) : Math.floor(ROW_BUDGET_FLOATS / fedFloats);
+    const maxRowsPerRun = staticBatch || (crossRow ? 1 : Math.max(1, options.maxRowsPerRun ?? Math.min(4096, rowsByBudget)));
+    const imagesPerTrunkRun = Math.max(1, Math.floor(imageActivations > 0 ? ACTIVATION_BUDGET_FLOATS / imageActivations : ROW_BUDGET_FLOATS / io.inputDims.slice(1).reduce((a, b) => a * b, 1)));
     const info: ModelInfo = {
       path: file, sha256, externalFiles,
       ...io, sites, drawnSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
-    return new McModel(info, plan, opened.session, maxRowsPerRun);
+    return new McModel(info, plan, opened.session, maxRowsPerRun, imagesPerTrunkRun);
+  }
+
+  /** How much one session run takes: rows (image x pass) and, with trunk reuse, images whose trunk it computes. */
+  get limits(): { rowsPerRun: number; imagesPerTrunkRun: number } {
+    return { rowsPerRun: this.maxRowsPerRun, imagesPerTrunkRun: this.imagesPerTrunkRun };
   }
 
   /** Elements of one preprocessed image: channels x height x width. */
@@ -188,7 +205,7 @@ export class McModel {
     const results = images.map(() => new Float64Array(passes * classes));
     // images per group: enough to fill a run with their passes, but (with trunk reuse, where the
     // whole trunk runs on the group) no more images than the budget allows rows of the full graph
-    const imagesPerRun = this.plan.trunkReuse ? Math.max(1, Math.floor(ROW_BUDGET_FLOATS / this.imageSize)) : Infinity;
+    const imagesPerRun = this.plan.trunkReuse ? this.imagesPerTrunkRun : Infinity;
     const perGroup = Math.max(1, Math.min(Math.floor(this.maxRowsPerRun / passes), imagesPerRun));
     for (let g = 0; g < images.length; g += perGroup) {
       const group = images.slice(g, g + perGroup);

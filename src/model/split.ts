@@ -21,6 +21,8 @@ export interface SplitPlan {
   /** Multiply-accumulates per image of the head and of the whole graph (Conv, Gemm, MatMul). */
   headMacs: number;
   totalMacs: number;
+  /** Floats of the head's batch-major activations per row (what a row costs in memory at most). */
+  headRowFloats: number;
 }
 
 /** Why a model runs whole per pass: no split applies. */
@@ -125,7 +127,9 @@ export function splitAtStochasticSources(
     totalMacs += macs;
     if (head.has(i)) headMacs += macs;
   });
-  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs };
+  let headRowFloats = 0;
+  for (const i of head) for (const o of nodes[i]!.output ?? []) headRowFloats += (rowShapes.get(o) ?? []).reduce((a, b) => a * b, rowShapes.has(o) ? 1 : 0);
+  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs, headRowFloats };
 }
 
 /**

@@ -180,3 +180,22 @@ describe('trunk reuse', () => {
     assert.match(model.plan.reason, /no deterministic part/);
   });
 });
+
+describe('memory per session run', () => {
+  it('rows per run follow the activation budget (512 MiB of activations), not the size of the input', async () => {
+    const file = (await import('node:path')).join((await import('../helpers/cli.js')).ROOT, 'fixtures/models/mobilenet_v2_025.onnx');
+    const full = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
+    const reused = await McModel.load(file, { device: 'cpu' });
+    try {
+      // the 64x64 input of this fixture is 12,288 floats: the old budget of fed floats allowed 2,730 rows
+      assert.ok(full.limits.rowsPerRun < 1000, `rows per run ${full.limits.rowsPerRun}`);
+      assert.ok(full.limits.rowsPerRun > 1);
+      // with trunk reuse the head is small: rows are cheap, and the trunk takes as many images as fit the budget
+      assert.ok(reused.limits.rowsPerRun > full.limits.rowsPerRun);
+      assert.ok(reused.limits.imagesPerTrunkRun < 1000, `trunk images per run ${reused.limits.imagesPerTrunkRun}`);
+    } finally {
+      await full.dispose();
+      await reused.dispose();
+    }
+  });
+});
