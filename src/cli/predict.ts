@@ -45,6 +45,7 @@ export interface PredictCliOptions {
   decodeMegapixels: number;
   shard?: string;
   shardCount?: number;
+  resizeEngine: 'exact' | 'fast';
 }
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
@@ -55,6 +56,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
   if (options.list && options.list0) throw new UsageError('Give --list or --list0, not both');
   const preprocess: PreprocessOverrides = {
     alpha: options.alpha,
+    resizeEngine: options.resizeEngine,
     ...(options.resize && { resize: options.resize }),
     ...(options.interpolation && { interpolation: options.interpolation }),
     ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),

@@ -18,6 +18,7 @@ sharp.cache(false);
 export async function decodeToPixels(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
   let decoded: { pixels: Uint8Array; width: number; height: number };
   try {
+    if (spec.resizeEngine === 'fast') return await decodeFast(file, spec);
     decoded = await decodeRgb(file, spec);
   } catch (error) {
     throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
@@ -61,6 +62,46 @@ async function decodeRgb(file: string, spec: PreprocessSpec): Promise<{ pixels: 
     return { pixels: rgb, width: info.width, height: info.height };
   }
   throw new Error(`decoder produced ${info.channels} channels, expected 3`);
+}
+
+const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanczos3: 'lanczos3' } as const;
+
+/**
+ * The 'fast' engine: libvips decodes and resizes in one pipeline (JPEGs shrink on load), with the
+ * same geometry as the exact path: stretch, shorter side to size / crop fraction then a centre
+ * crop, or fit inside on the background colour.
+ */
+async function decodeFast(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
+  const { width: outW, height: outH } = spec;
+  let image = sharp(file, { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
+  image = spec.alpha === 'flatten'
+    ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
+    : image.removeAlpha();
+  const kernel = KERNELS[spec.interpolation];
+  if (spec.resize === 'stretch') image = image.resize(outW, outH, { fit: 'fill', kernel });
+  else if (spec.resize === 'pad') {
+    image = image.resize(outW, outH, { fit: 'contain', kernel, background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } });
+  } else {
+    // the exact path's sizes: shorter side to S, the longer to int(S * long / short), on the upright image
+    const meta = await sharp(file, { limitInputPixels: spec.pixelLimit }).metadata();
+    const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
+    const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
+    const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
+    const resized = await image.resize(w, h, { fit: 'fill', kernel }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const rgb = await toRgb(new Uint8Array(resized.data.buffer, resized.data.byteOffset, resized.data.byteLength), resized.info.channels);
+    return cropRgb(rgb, resized.info.width, roundHalfEven((resized.info.width - outW) / 2), roundHalfEven((resized.info.height - outH) / 2), outW, outH);
+  }
+  const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return toRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.channels);
+}
+
+/** Interleaved RGB from sharp's raw output of 3 or 1 channels. */
+function toRgb(pixels: Uint8Array, channels: number): Uint8Array {
+  if (channels === 3) return pixels;
+  if (channels !== 1) throw new Error(`decoder produced ${channels} channels, expected 3`);
+  const rgb = new Uint8Array(pixels.length * 3);
+  for (let i = 0; i < pixels.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = pixels[i]!;
+  return rgb;
 }
 
 /** stretch, center-crop (torchvision's Resize(size / crop_fraction) + CenterCrop) or pad (letterbox). */
