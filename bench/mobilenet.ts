@@ -8,6 +8,12 @@ import { DataType, encodeModel, type NodeProto, type TensorProto } from '../src/
 export interface MobileNetOptions {
   /** Live Dropout(0.2) before the classifier (always), and Dropout(0.1) after these stages too. */
   trunkDropoutAfterStages?: number[];
+  /**
+   * Stochastic depth on every residual branch, as timm's DropPath exports with torch.export:
+   * RandomUniformLike([B,1,1,1]) < keep -> Cast -> Div(keep) -> Mul(branch); the drop rate grows
+   * linearly to this value over the blocks, as timm's drop_path_rate.
+   */
+  dropPathRate?: number;
 }
 
 // (expansion t, channels c, repeats n, stride s), as in the MobileNetV2 paper
@@ -59,6 +65,25 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
     return out;
   };
   initializers.push({ name: 'training', dataType: DataType.BOOL, dims: [], int32Data: [1] });
+  let residuals = 0;
+  initializers.push({ name: 'zero_index', dataType: DataType.INT64, dims: [1], int64Data: [0] }, { name: 'ones3', dataType: DataType.INT64, dims: [3], int64Data: [1, 1, 1] });
+  const dropPath = (branch: string, rate: number): string => {
+    const keep = name('keep');
+    initializers.push({ name: keep, dataType: DataType.FLOAT, dims: [], floatData: [1 - rate] });
+    const [shape, batch, target, zeros, u, kept, mask, scaled, out] = ['shape', 'batch', 'target', 'zeros', 'u', 'kept', 'mask', 'scaled', 'droppath'].map(name);
+    nodes.push(
+      { opType: 'Shape', input: [branch], output: [shape!] },
+      { opType: 'Gather', input: [shape!, 'zero_index'], output: [batch!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      { opType: 'Concat', input: [batch!, 'ones3'], output: [target!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      { opType: 'ConstantOfShape', input: [target!], output: [zeros!], attribute: [{ name: 'value', type: 4, t: { dataType: DataType.FLOAT, dims: [1], floatData: [0] } }] },
+      { opType: 'RandomUniformLike', input: [zeros!], output: [u!] },
+      { opType: 'Less', input: [u!, keep], output: [kept!] },
+      { opType: 'Cast', input: [kept!], output: [mask!], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
+      { opType: 'Div', input: [mask!, keep], output: [scaled!] },
+      { opType: 'Mul', input: [branch, scaled!], output: [out!] },
+    );
+    return out!;
+  };
 
   let x = conv('input', 3, 32, 3, 2, 1, true);
   let channels = 32;
@@ -70,6 +95,7 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
       y = conv(y, hidden, hidden, 3, stride, hidden, true);
       y = conv(y, hidden, c, 1, 1, 1, false);
       if (stride === 1 && channels === c) {
+        if (options.dropPathRate) y = dropPath(y, options.dropPathRate * (residuals++ + 1) / 10);
         const sum = name('add');
         nodes.push({ opType: 'Add', input: [x, y], output: [sum] });
         y = sum;
