@@ -67,6 +67,20 @@ async function timeMethods(methods: Method[], rounds = quick ? 3 : 5): Promise<n
   return samples.map((times) => times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!);
 }
 
+/** `batch` test images of the model's size (values do not matter for speed). */
+function testImages(model: McModel, batch: number): Float32Array[] {
+  return Array.from({ length: batch }, (_, i) => new Float32Array(model.imageSize).map((_, j) => Math.sin(i * 7 + j) * 1.5));
+}
+
+/** The feeds of one plain session run over B x T rows: each image repeated for its passes. */
+function tiledFeeds(model: McModel, images: Float32Array[], passes: number): Record<string, { data: Float32Array; dims: number[] }> {
+  const tiled = new Float32Array(images.length * passes * model.imageSize);
+  images.forEach((image, i) => {
+    for (let t = 0; t < passes; t++) tiled.set(image, (i * passes + t) * model.imageSize);
+  });
+  return { [model.info.inputName]: { data: tiled, dims: [images.length * passes, ...model.info.inputDims.slice(1)] } };
+}
+
 const DETERMINISTIC = 'deterministic (1 pass, plain onnxruntime)';
 const SEQUENTIAL = 'sequential (T session runs, whole graph)';
 const REPLICATED = 'replicated (B x T rows in one run, whole graph)';
@@ -84,7 +98,7 @@ interface InferenceRow {
 async function inference(label: string, file: string, batch: number): Promise<InferenceRow[]> {
   const reused = await McModel.load(file, { device: 'cpu' });
   const full = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
-  const images = Array.from({ length: batch }, (_, i) => new Float32Array(reused.imageSize).map((_, j) => Math.sin(i * 7 + j) * 1.5));
+  const images = testImages(reused, batch);
   // the baseline: the original graph in onnxruntime, where the optimizer removes Dropout (eval mode)
   const plain = await RuntimeSession.create(readFileSync(file), { provider: 'cpu', deviceId: 0, threads: 0 });
   const stacked = new Float32Array(batch * reused.imageSize);
@@ -94,13 +108,11 @@ async function inference(label: string, file: string, batch: number): Promise<In
   const inGraph = await RuntimeSession.create(encodeModel(convertModel(decodeModel(readFileSync(file)), { seed: 1 }).model), { provider: 'cpu', deviceId: 0, threads: 0 });
   const methods: Method[] = [{ method: DETERMINISTIC, passes: 1, run: () => plain.run(feeds, [reused.info.outputName]) }];
   for (const passes of [10, 30]) {
-    const tiled = new Float32Array(batch * passes * reused.imageSize);
-    for (let i = 0; i < batch; i++) for (let t = 0; t < passes; t++) tiled.set(images[i]!, (i * passes + t) * reused.imageSize);
-    const tiledFeeds = { [reused.info.inputName]: { data: tiled, dims: [batch * passes, ...reused.info.inputDims.slice(1)] } };
+    const tiled = tiledFeeds(reused, images, passes);
     methods.push(
       { method: SEQUENTIAL, passes, run: () => full.predict(images, { passes, seed: 1, strategy: 'sequential' }) },
       { method: REPLICATED, passes, run: () => full.predict(images, { passes, seed: 1 }) },
-      { method: 'in-graph RandomUniformLike masks, B x T rows (no seed per image)', passes, run: () => inGraph.run(tiledFeeds, [reused.info.outputName]) },
+      { method: 'in-graph RandomUniformLike masks, B x T rows (no seed per image)', passes, run: () => inGraph.run(tiled, [reused.info.outputName]) },
     );
     if (reused.plan.trunkReuse) methods.push({ method: TRUNK_REUSE, passes, run: () => reused.predict(images, { passes, seed: 1 }) });
   }
@@ -136,19 +148,19 @@ interface RandomOpRow {
  */
 async function randomOps(label: string, file: string, batch: number): Promise<RandomOpRow[]> {
   const passes = 10;
-  const seeded = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
-  const reused = await McModel.load(file, { device: 'cpu' });
-  const plain = await RuntimeSession.create(file, { provider: 'cpu', deviceId: 0, threads: 0 });
-  const images = Array.from({ length: batch }, (_, i) => new Float32Array(seeded.imageSize).map((_, j) => Math.sin(i * 7 + j) * 1.5));
-  const tiled = new Float32Array(batch * passes * seeded.imageSize);
-  for (let i = 0; i < batch; i++) for (let t = 0; t < passes; t++) tiled.set(images[i]!, (i * passes + t) * seeded.imageSize);
-  const feeds = { [seeded.info.inputName]: { data: tiled, dims: [batch * passes, ...seeded.info.inputDims.slice(1)] } };
+  // idle threads sleep in all three (as in the CLI), so no session's spinning slows the next one's turn
+  const seeded = await McModel.load(file, { device: 'cpu', trunkReuse: 'off', idleThreadsSpin: false });
+  const reused = await McModel.load(file, { device: 'cpu', idleThreadsSpin: false });
+  const plain = await RuntimeSession.create(file, { provider: 'cpu', deviceId: 0, threads: 0, spinning: false });
+  const images = testImages(seeded, batch);
   const methods: Method[] = [
-    { method: RANDOM_OPS_PLAIN, passes, run: () => plain.run(feeds, [seeded.info.outputName]) },
+    // the plain run repeats each image T times too, as any caller of it must
+    { method: RANDOM_OPS_PLAIN, passes, run: () => plain.run(tiledFeeds(seeded, images, passes), [seeded.info.outputName]) },
     { method: RANDOM_OPS_SEEDED, passes, run: () => seeded.predict(images, { passes, seed: 1 }) },
     { method: RANDOM_OPS_DEFAULT, passes, run: () => reused.predict(images, { passes, seed: 1 }) },
   ];
-  const seconds = await timeMethods(methods);
+  // the three differ by a few percent: more rounds than elsewhere, for a stable median
+  const seconds = await timeMethods(methods, quick ? 3 : 11);
   const rows = methods.map((m, i): RandomOpRow => ({
     model: label, method: m.method, imagesPerSecond: batch / seconds[i]!, costVsPlain: seconds[i]! / seconds[0]!,
     trunkReuse: m.method === RANDOM_OPS_DEFAULT && reused.plan.trunkReuse,
@@ -362,8 +374,22 @@ function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: RandomOp
   return out;
 }
 
+function printRandomOps(rows: RandomOpRow[]): void {
+  console.log('\nRandom ops as PyTorch 2.13 exports them (T=10; cost per image vs plain onnxruntime drawing them itself)');
+  console.log('| model | method | images/s | cost vs plain |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.model} | ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsPlain.toFixed(2)}x |`);
+}
+
 async function main(): Promise<void> {
   console.error(`mc-dropout bench on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'})${quick ? ', quick' : ''}`);
+  if (process.argv.includes('--random-ops')) {
+    // only the random-op rows (npm run bench -- --random-ops): a minute instead of fifteen
+    printRandomOps([
+      ...(await randomOps(TIMM_DROPPATH, path.join(ROOT, 'fixtures', 'modern', 'effnet_droppath.onnx'), 16)),
+      ...(await randomOps(TV_HEAD_RANDOM, path.join(ROOT, 'fixtures', 'modern', 'mnv3_dropout.onnx'), 16)),
+    ]);
+    return;
+  }
   const mobilenet = path.join(work, 'mobilenetv2-head-dropout.onnx');
   writeFileSync(mobilenet, buildMobileNetV2());
   const trunkDropout = path.join(work, 'mobilenetv2-trunk-dropout.onnx');
@@ -393,9 +419,7 @@ async function main(): Promise<void> {
   console.log('\nInference only (CPU; methods take turns, median of 5 rounds)');
   console.log('| model | method | T | images/s | cost vs 1 deterministic pass |\n|---|---|---|---|---|');
   for (const r of inferenceRows) console.log(`| ${r.model} | ${r.method} | ${r.passes} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsDeterministic.toFixed(2)}x |`);
-  console.log('\nRandom ops as PyTorch 2.13 exports them (T=10; cost per image vs plain onnxruntime drawing them itself)');
-  console.log('| model | method | images/s | cost vs plain |\n|---|---|---|---|');
-  for (const r of randomRows) console.log(`| ${r.model} | ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsPlain.toFixed(2)}x |`);
+  printRandomOps(randomRows);
   console.log('\nPreprocessing only (sharp, 4 images in flight)');
   console.log('| input | images/s |\n|---|---|');
   for (const p of preprocess) console.log(`| ${p.target} | ${p.imagesPerSecond.toFixed(1)} |`);

@@ -134,7 +134,7 @@ async function pixelsToBudget(file: string, size: number | undefined): Promise<n
 }
 
 /** A counting semaphore over pixels: waiters go in order; a request above the whole budget runs alone. */
-class PixelBudget {
+export class PixelBudget {
   private inUse = 0;
   private readonly waiting: { pixels: number; start: () => void }[] = [];
 

@@ -25,9 +25,25 @@ function rowDraws(count: number, seed: number, image: ImageKey, pass: number, si
  * u_i = (draw_i >>> 8) / 2^24 and draw_i is the i-th 32-bit draw of the row's generator.
  */
 export function fillUniform(out: Float32Array, low: number, high: number, seed: number, image: ImageKey, pass: number, site: number): void {
-  const d = rowDraws(out.length, seed, image, pass, site);
-  const span = high - low;
-  for (let i = 0; i < out.length; i++) out[i] = low + span * ((d[i]! >>> 8) * UNIT);
+  rowSeed(seed, image, pass, site, state);
+  let s0 = state[0]! | 0;
+  let s1 = state[1]! | 0;
+  let s2 = state[2]! | 0;
+  let s3 = state[3]! | 0;
+  const span = (high - low) * UNIT;
+  for (let i = 0; i < out.length; i++) {
+    // xoshiro128ss inlined, as in fillMask: one draw per element (test: noise.test.ts)
+    const product = Math.imul(s1, 5);
+    const draw = Math.imul((product << 7) | (product >>> 25), 9);
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    out[i] = low + span * (draw >>> 8);
+  }
 }
 
 /**

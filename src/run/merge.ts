@@ -103,7 +103,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     } finally {
       closeSync(out);
     }
-    if (target.kind === 'file') renameSync(temporary, target.file);
+    renameSync(temporary, target.file);
   } finally {
     rmSync(temporary, { force: true });
   }
