@@ -50,3 +50,13 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** Short reason for a path that cannot be read, from its errno (error rows: 'no such file', ...). */
+export function unreadableReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ELOOP') return 'symbolic link loop';
+  if (code === 'ENOTDIR') return 'no such file (a parent is not a folder)';
+  return `cannot read (${code ?? 'unknown error'})`;
+}

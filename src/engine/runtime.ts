@@ -70,6 +70,7 @@ export class RuntimeSession {
       options.intraOpNumThreads = settings.threads;
       options.interOpNumThreads = 1;
     }
+    // onnxruntime's create is overloaded (path | bytes), so each type is passed to its own overload
     return new RuntimeSession(typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options));
   }
 

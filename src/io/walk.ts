@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { unreadableReason, UsageError } from '../errors.js';
 
 /** Extensions sharp decodes that we pick up when walking folders (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif'];
@@ -18,16 +18,6 @@ export interface WalkResult {
 
 export function isImageFile(file: string): boolean {
   return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
-}
-
-/** Short reason for a path that cannot be used, from its errno. */
-export function unreadableReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ELOOP') return 'symbolic link loop';
-  if (code === 'ENOTDIR') return 'no such file (a parent is not a folder)';
-  return `cannot read (${code ?? 'unknown error'})`;
 }
 
 /**

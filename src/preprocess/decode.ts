@@ -1,8 +1,7 @@
 /** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size. */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
-import { InputError } from '../errors.js';
-import { unreadableReason } from '../io/walk.js';
+import { InputError, unreadableReason } from '../errors.js';
 import type { PreprocessSpec } from './spec.js';
 import { cropRgb, resizeRgb } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
@@ -48,20 +47,27 @@ export async function imagePixels(file: string): Promise<number | undefined> {
  * in normalized units for 28x28 -> 32x32 bilinear).
  */
 async function decodeRgb(file: string, spec: PreprocessSpec): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+  return rawRgb(openUpright(file, spec));
+}
+
+/** The file opened for decoding: first frame, EXIF orientation applied, alpha dropped or flattened. */
+function openUpright(file: string, spec: PreprocessSpec): Sharp {
   // failOn 'warning': truncated or corrupt data is an error, never a half-grey tensor
-  let image = sharp(file, { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
-  image = spec.alpha === 'flatten'
+  const image = sharp(file, { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
+  return spec.alpha === 'flatten'
     ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
     : image.removeAlpha();
+}
+
+/** Runs the pipeline to 8-bit sRGB and returns interleaved RGB (grayscale replicated) with its size. */
+async function rawRgb(image: Sharp): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (info.channels === 3) return { pixels, width: info.width, height: info.height };
-  if (info.channels === 1) {
-    const rgb = new Uint8Array(pixels.length * 3);
-    for (let i = 0; i < pixels.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = pixels[i]!;
-    return { pixels: rgb, width: info.width, height: info.height };
-  }
-  throw new Error(`decoder produced ${info.channels} channels, expected 3`);
+  if (info.channels !== 1) throw new Error(`decoder produced ${info.channels} channels, expected 3`);
+  const rgb = new Uint8Array(pixels.length * 3);
+  for (let i = 0; i < pixels.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = pixels[i]!;
+  return { pixels: rgb, width: info.width, height: info.height };
 }
 
 const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanczos3: 'lanczos3' } as const;
@@ -73,35 +79,18 @@ const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanc
  */
 async function decodeFast(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
   const { width: outW, height: outH } = spec;
-  let image = sharp(file, { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
-  image = spec.alpha === 'flatten'
-    ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
-    : image.removeAlpha();
+  const image = openUpright(file, spec);
   const kernel = KERNELS[spec.interpolation];
-  if (spec.resize === 'stretch') image = image.resize(outW, outH, { fit: 'fill', kernel });
-  else if (spec.resize === 'pad') {
-    image = image.resize(outW, outH, { fit: 'contain', kernel, background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } });
-  } else {
-    // the exact path's sizes: shorter side to S, the longer to int(S * long / short), on the upright image
-    const meta = await sharp(file, { limitInputPixels: spec.pixelLimit }).metadata();
-    const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
-    const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
-    const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
-    const resized = await image.resize(w, h, { fit: 'fill', kernel }).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    const rgb = await toRgb(new Uint8Array(resized.data.buffer, resized.data.byteOffset, resized.data.byteLength), resized.info.channels);
-    return cropRgb(rgb, resized.info.width, roundHalfEven((resized.info.width - outW) / 2), roundHalfEven((resized.info.height - outH) / 2), outW, outH);
-  }
-  const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  return toRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.channels);
-}
-
-/** Interleaved RGB from sharp's raw output of 3 or 1 channels. */
-function toRgb(pixels: Uint8Array, channels: number): Uint8Array {
-  if (channels === 3) return pixels;
-  if (channels !== 1) throw new Error(`decoder produced ${channels} channels, expected 3`);
-  const rgb = new Uint8Array(pixels.length * 3);
-  for (let i = 0; i < pixels.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = pixels[i]!;
-  return rgb;
+  const background = { r: spec.background[0], g: spec.background[1], b: spec.background[2] };
+  if (spec.resize === 'stretch') return (await rawRgb(image.resize(outW, outH, { fit: 'fill', kernel }))).pixels;
+  if (spec.resize === 'pad') return (await rawRgb(image.resize(outW, outH, { fit: 'contain', kernel, background }))).pixels;
+  // the exact path's sizes: shorter side to S, the longer to int(S * long / short), on the upright image
+  const meta = await sharp(file, { limitInputPixels: spec.pixelLimit }).metadata();
+  const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
+  const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
+  const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
+  const resized = await rawRgb(image.resize(w, h, { fit: 'fill', kernel }));
+  return cropRgb(resized.pixels, resized.width, roundHalfEven((resized.width - outW) / 2), roundHalfEven((resized.height - outH) / 2), outW, outH);
 }
 
 /** stretch, center-crop (torchvision's Resize(size / crop_fraction) + CenterCrop) or pad (letterbox). */

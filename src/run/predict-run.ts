@@ -88,7 +88,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const forbidden = new Map<string, string>();
   for (const target of meta ? [output, meta] : [output]) {
     const id = target.kind === 'file' ? fileIdentity(target.file) : undefined;
-    if (id) forbidden.set(id, `${target.name} (${target.kind === 'file' ? target.path : ''})`);
+    if (id && target.kind === 'file') forbidden.set(id, `${target.name} (${target.path})`);
   }
 
   const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
@@ -101,7 +101,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   }
 
   // every shard walks the same inputs in the same order, hashes the list and takes its block
-  const listHash = inputListHash(walked.files);
+  const listHash = shard ? inputListHash(walked.files) : '';
   const range = shard ? shardRange(walked.files.length, shard) : { start: 0, end: walked.files.length };
   const files = walked.files.slice(range.start, range.end);
   const sizes = walked.sizes.slice(range.start, range.end);
