@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, McDropoutError } from '../errors.js';
 import { BUNDLED_MODEL } from '../paths.js';
-import { choice, colour, fraction, integer, seed, size, triple } from './parsers.js';
+import { choice, colour, fraction, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
@@ -25,7 +25,10 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
     .argument('[paths...]', 'image files or folders (walked recursively)')
     .addOption(new Option('-m, --model <file>', 'ONNX classifier with live dropout').default(BUNDLED_MODEL, 'the bundled Fashion-MNIST model'))
-    .option('-t, --times <T>', 'stochastic forward passes per image', integer(1, 100000), 10)
+    .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
+    .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
+    .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
+    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.05)
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)

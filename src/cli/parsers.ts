@@ -62,3 +62,8 @@ export function colour(value: string): [number, number, number] {
     throw new InvalidArgumentError(describeError(error));
   }
 }
+
+/** --times: an integer in [1, 100000], or 'auto' (adaptive T). */
+export function timesOrAuto(value: string): number | 'auto' {
+  return value.trim() === 'auto' ? 'auto' : integer(1, 100000)(value);
+}

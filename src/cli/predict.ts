@@ -9,7 +9,10 @@ import { createProgress, type Progress } from './progress.js';
 /** Typed options of `predict`, as commander hands them over after parsing. */
 export interface PredictCliOptions {
   model: string;
-  times: number;
+  times: number | 'auto';
+  minTimes: number;
+  maxTimes: number;
+  tolerance: number;
   batchSize: number;
   device: string;
   seed?: number;
@@ -54,6 +57,7 @@ const STOP_SIGNALS = [['SIGINT', EXIT.sigint], ['SIGTERM', EXIT.sigterm], ['SIGH
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
   if (options.list && options.list0) throw new UsageError('Give --list or --list0, not both');
+  if (options.times === 'auto' && options.maxTimes < options.minTimes) throw new UsageError(`--max-times ${options.maxTimes} is below --min-times ${options.minTimes}`);
   const preprocess: PreprocessOverrides = {
     alpha: options.alpha,
     resizeEngine: options.resizeEngine,
@@ -86,6 +90,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
       allowDeterministic: options.deterministic ?? false,
     },
     passes: options.times,
+    ...(options.times === 'auto' && { adaptive: { minPasses: options.minTimes, maxPasses: options.maxTimes, tolerance: options.tolerance, z: 3 } }),
     ...(options.seed !== undefined && { seed: options.seed }),
     deterministic: options.deterministic ?? false,
     batchSize: options.batchSize,
@@ -134,7 +139,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     }
     if (!options.quiet) {
       const rate = (outcome.ok + outcome.failed) / Math.max(outcome.seconds, 1e-3);
-      process.stderr.write(`mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`);
+      process.stderr.write(`mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes === 'auto' ? `auto (mean ${outcome.passStats.mean.toFixed(1)}, median ${outcome.passStats.median}, max ${outcome.passStats.max})` : outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`);
     }
     return outcome.failed > 0 ? EXIT.partial : EXIT.ok;
   } finally {

@@ -55,6 +55,11 @@ export interface PredictOptions {
   deterministic?: boolean;
   /** 'replicate' (default): B x T rows per run; 'sequential': one run per pass. */
   strategy?: 'replicate' | 'sequential';
+  /**
+   * Index of the first pass (default 0): passes firstPass .. firstPass + passes - 1 run, each with
+   * the masks of its index, so a later round continues an earlier one exactly (adaptive T).
+   */
+  firstPass?: number;
 }
 
 /** What mc-dropout draws for one site, per row: an inverted-dropout mask, or a random op's numbers. */
@@ -195,6 +200,8 @@ export class McModel {
   /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax). */
   async predictScores(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
     const passes = options.deterministic ? 1 : options.passes;
+    const first = options.firstPass ?? 0;
+    if (!Number.isInteger(first) || first < 0) throw new UsageError(`Expected an integer >= 0 for firstPass but received ${options.firstPass}`);
     if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected an integer >= 1 for passes but received ${options.passes}`);
     for (const [i, image] of images.entries()) {
       if (image.length !== this.imageSize) {
@@ -212,9 +219,9 @@ export class McModel {
       const keys = group.map((image) => imageKeyOf(image));
       const rows: Row[] = [];
       if (options.strategy === 'sequential') {
-        for (let t = 0; t < passes; t++) for (let i = 0; i < group.length; i++) rows.push({ image: i, pass: t });
+        for (let t = 0; t < passes; t++) for (let i = 0; i < group.length; i++) rows.push({ image: i, pass: t, index: first + t });
       } else {
-        for (let i = 0; i < group.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t });
+        for (let i = 0; i < group.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t, index: first + t });
       }
       const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
       for (let start = 0; start < rows.length; start += perRun) {
@@ -238,7 +245,7 @@ export class McModel {
         const slot = data.subarray(r * site.rowSize, (r + 1) * site.rowSize);
         const row = rows[r];
         if (!row || options.deterministic) slot.fill(typicalValue(site.draw));
-        else fillDraws(slot, site.draw, options.seed, keys[row.image]!, row.pass, k);
+        else fillDraws(slot, site.draw, options.seed, keys[row.image]!, row.index, k);
       }
       feeds[site.input] = { data, dims: [batch, ...site.rowShape] };
     });
@@ -310,7 +317,10 @@ function noSplitReason(options: LoadOptions, staticBatch: number, sites: number)
 
 interface Row {
   image: number;
+  /** Position of the pass in this call's results. */
   pass: number;
+  /** The pass's index, which keys its masks: firstPass + pass. */
+  index: number;
 }
 
 /**

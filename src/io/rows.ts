@@ -9,9 +9,10 @@ export const BASE_COLUMNS = [
   'expected_entropy', 'variation_ratio', 'margin',
 ] as const;
 
-/** Header of the CSV for a given top-k. */
-export function csvHeader(topk: number): string[] {
+/** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T. */
+export function csvHeader(topk: number, withPasses = false): string[] {
   const columns: string[] = [...BASE_COLUMNS];
+  if (withPasses) columns.push('passes');
   for (let k = 1; k <= topk; k++) columns.push(`top${k}_label`, `top${k}_prob`);
   columns.push('status', 'error');
   return columns;
@@ -22,15 +23,16 @@ function fixed(value: number): string {
 }
 
 /** One CSV record (unquoted values; the CSV writer quotes). */
-export function csvRecord(result: ImageResult, labels: readonly string[], topk: number): string[] {
+export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false): string[] {
   if (result.status === 'error') {
-    return [result.file, ...Array<string>(BASE_COLUMNS.length - 1 + 2 * topk).fill(''), 'error', result.error];
+    return [result.file, ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', result.error];
   }
   const s = result.summary;
   const record = [
     result.file, labels[s.predicted] ?? String(s.predicted), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
     fixed(s.mutualInformation), fixed(s.expectedEntropy), fixed(s.variationRatio), fixed(s.margin),
   ];
+  if (withPasses) record.push(String(s.passes));
   for (const c of topK(s.mean, topk)) record.push(labels[c] ?? String(c), fixed(s.mean[c]!));
   for (let k = Math.min(topk, s.mean.length); k < topk; k++) record.push('', '');
   record.push('ok', '');
@@ -40,13 +42,14 @@ export function csvRecord(result: ImageResult, labels: readonly string[], topk: 
 const round = (v: number): number => Number(v.toFixed(DECIMALS));
 
 /** One JSONL object; with perClass, the full mean and std vectors. */
-export function jsonRecord(result: ImageResult, labels: readonly string[], topk: number, perClass: boolean): Record<string, unknown> {
+export function jsonRecord(result: ImageResult, labels: readonly string[], topk: number, perClass: boolean, withPasses = false): Record<string, unknown> {
   if (result.status === 'error') return { path: result.file, status: 'error', error: result.error };
   const s = result.summary;
   const record: Record<string, unknown> = {
     path: result.file, label: labels[s.predicted] ?? String(s.predicted), class_index: s.predicted,
     confidence: round(s.confidence), entropy: round(s.entropy), mutual_information: round(s.mutualInformation),
     expected_entropy: round(s.expectedEntropy), variation_ratio: round(s.variationRatio), margin: round(s.margin),
+    ...(withPasses && { passes: s.passes }),
     topk: topK(s.mean, topk).map((c) => ({ label: labels[c] ?? String(c), class_index: c, prob: round(s.mean[c]!) })),
     status: 'ok',
   };

@@ -17,6 +17,7 @@ import { collectInputs } from '../io/walk.js';
 import { hostname } from 'node:os';
 import { predictFiles } from '../pipeline.js';
 import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+import { DEFAULT_ADAPTIVE_RULE, type AdaptiveRule } from '../stats/adaptive.js';
 import { derivedSeed, inputListHash, shardOutputPath, shardRange, type Shard } from './shards.js';
 
 export interface PredictRunConfig {
@@ -30,7 +31,9 @@ export interface PredictRunConfig {
   shard?: Shard;
   model: string;
   load: LoadOptions;
-  passes: number;
+  /** Passes per image, or 'auto' (adaptive T under `adaptive`, default DEFAULT_ADAPTIVE_RULE). */
+  passes: number | 'auto';
+  adaptive?: AdaptiveRule;
   seed?: number;
   deterministic: boolean;
   batchSize: number;
@@ -67,7 +70,10 @@ export interface RunOutcome {
   todo: number;
   seconds: number;
   seed: number;
-  passes: number;
+  /** T, or 'auto' for adaptive T. */
+  passes: number | 'auto';
+  /** Passes the images of this run used: mean, median, max (adaptive T makes them differ). */
+  passStats: { mean: number; median: number; max: number };
   provider: string;
   trunkReuse: boolean;
   /** The run stopped early (the signal fired); rows so far are saved. */
@@ -120,7 +126,8 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
     const topk = Math.min(config.topk, info.classes);
-    const passes = config.deterministic ? 1 : config.passes;
+    const rule = config.passes === 'auto' && !config.deterministic ? config.adaptive ?? DEFAULT_ADAPTIVE_RULE : undefined;
+    const passes = config.deterministic ? 1 : rule ? 'auto' : (config.passes as number);
     // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
     const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file) : undefined)
       ?? (shard ? derivedSeed(listHash, info.sha256) : freshSeed());
@@ -130,10 +137,11 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: config.deterministic,
       dropout: config.load.dropout ?? 'auto', dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
       preprocess, format: config.format, topk, per_class: config.perClass, labels,
+      ...(rule && { adaptive: rule }),
     };
     const sink = RowSink.open({
       output, format: config.format, resume: config.resume, ...(lock && { lock }),
-      header: config.format === 'csv' ? stringify([csvHeader(topk)]).trimEnd() : undefined, settings,
+      header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined, settings,
     });
     const todo = files.filter((f) => !sink.done.has(f));
     const todoSizes = sizes.filter((_, i) => !sink.done.has(files[i]!));
@@ -141,16 +149,19 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     let ok = 0;
     let failed = 0;
     let stopped = false;
+    const passesUsed: number[] = [];
     try {
       for await (const result of predictFiles(model, todo, {
-        passes, seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
+        passes: typeof passes === 'number' ? passes : 0, ...(rule && { adaptive: rule }), seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
         ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors, fileSizes: todoSizes,
       })) {
-        if (result.status === 'ok') ok++;
-        else failed++;
+        if (result.status === 'ok') {
+          ok++;
+          passesUsed.push(result.summary.passes);
+        } else failed++;
         sink.write(config.format === 'csv'
-          ? stringify([csvRecord(result, labels, topk)]).trimEnd()
-          : JSON.stringify(jsonRecord(result, labels, topk, config.perClass)));
+          ? stringify([csvRecord(result, labels, topk, Boolean(rule))]).trimEnd()
+          : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))));
         hooks.onProgress?.(ok + failed, failed);
         if (hooks.signal?.aborted) {
           stopped = true;
@@ -164,7 +175,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const finished = new Date();
     const seconds = (finished.getTime() - started.getTime()) / 1000;
     const outcome: RunOutcome = {
-      ok, failed, skipped: skipped.length, todo: todo.length, seconds, seed, passes, provider: info.provider,
+      ok, failed, skipped: skipped.length, todo: todo.length, seconds, seed, passes, passStats: passStatistics(passesUsed), provider: info.provider,
       trunkReuse: model.plan.trunkReuse, stopped, resumable: output.kind === 'file',
     };
     if (stopped) {
@@ -179,7 +190,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
         sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
       },
       trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors, rows_alone: model.plan.rowsAlone },
-      passes, seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
+      passes, ...(rule && { passes_used: passStatistics(passesUsed) }), seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
       started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
       ...(shard && { shard: { index: shard.index, count: shard.count, first: range.start, end: range.end, images: files.length, host: hostname() } }),
     }, meta);
@@ -188,6 +199,17 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     lock?.release();
     await model.dispose();
   }
+}
+
+function passStatistics(passes: number[]): { mean: number; median: number; max: number } {
+  if (passes.length === 0) return { mean: 0, median: 0, max: 0 };
+  const sorted = [...passes].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return {
+    mean: passes.reduce((a, b) => a + b, 0) / passes.length,
+    median: sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2,
+    max: sorted.at(-1)!,
+  };
 }
 
 function labelsFor(file: string, classes: number): string[] {

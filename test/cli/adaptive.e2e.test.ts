@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { McModel } from '../../src/engine/mc-model.js';
+import { BUNDLED_MODEL } from '../../src/paths.js';
+import { predictFiles } from '../../src/pipeline.js';
+import { resolvePreprocess } from '../../src/preprocess/spec.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+type Row = Record<string, string>;
+const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const args = ['predict', 'fixtures/samples', '--times', 'auto', '--seed', '3', '--device', 'cpu'];
+
+describe('--times auto', () => {
+  it('an image\'s passes are the first T_i passes of a fixed run with the same seed', async () => {
+    const model = await McModel.load(BUNDLED_MODEL, { device: 'cpu' });
+    try {
+      const files = ['bag-18.png', 'shirt-7.png', 'ankle-boot-23.png'].map((f) => path.join(ROOT, 'fixtures/samples', f));
+      const rule = { minPasses: 4, maxPasses: 40, tolerance: 0.05, z: 3 };
+      const results = [];
+      for await (const r of predictFiles(model, files, { passes: 0, adaptive: rule, seed: 3, batchSize: 8, decodeConcurrency: 4, preprocess: resolvePreprocess(model.info), keepPasses: true })) results.push(r);
+      const { loadImageTensor } = await import('../../src/preprocess/decode.js');
+      const images = await Promise.all(files.map((f) => loadImageTensor(f, resolvePreprocess(model.info))));
+      const fixed = await model.predict(images, { passes: 40, seed: 3 });
+      const classes = model.info.classes;
+      results.forEach((r, i) => {
+        assert.equal(r.status, 'ok');
+        if (r.status !== 'ok') return;
+        const used = r.passProbs!.length / classes;
+        assert.ok(used >= 4 && used <= 40 && used % 4 === 0 || used === 40, `${used} passes`);
+        assert.deepEqual(r.passProbs, fixed[i]!.subarray(0, used * classes));
+      });
+      // a later round continues an earlier one exactly
+      const tail = await model.predict(images.slice(0, 1), { passes: 5, seed: 3, firstPass: 7 });
+      assert.deepEqual(tail[0], fixed[0]!.subarray(7 * classes, 12 * classes));
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('writes a passes column, the same bytes at batch sizes 1 and 7, and reports the passes used', async () => {
+    const folder = tempDir();
+    const one = await runCli([...args, '-b', '1', '-o', path.join(folder, 'one.csv')]);
+    const seven = await runCli([...args, '-b', '7', '-o', path.join(folder, 'seven.csv')]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(seven.code, 0, seven.stderr);
+    assert.equal(readFileSync(path.join(folder, 'one.csv'), 'utf8'), readFileSync(path.join(folder, 'seven.csv'), 'utf8'));
+    const rows = readCsv(readFileSync(path.join(folder, 'one.csv'), 'utf8'));
+    const passes = rows.map((r) => Number(r.passes));
+    assert.ok(passes.every((p) => p >= 8 && p <= 128 && p % 8 === 0), `${passes}`);
+    assert.ok(new Set(passes).size > 1, 'easy and hard images get different numbers of passes');
+    const meta = JSON.parse(readFileSync(path.join(folder, 'one.csv.meta.json'), 'utf8')) as { passes: string; passes_used: { mean: number; max: number }; settings: { adaptive: unknown } };
+    assert.equal(meta.passes, 'auto');
+    assert.ok(Math.abs(meta.passes_used.mean - passes.reduce((a, b) => a + b, 0) / passes.length) < 1e-9);
+    assert.deepEqual(meta.settings.adaptive, { minPasses: 8, maxPasses: 128, tolerance: 0.05, z: 3 });
+    assert.match(one.stderr, /T=auto \(mean [\d.]+, median [\d.]+, max \d+\)/);
+    const fixed = await runCli(['predict', 'fixtures/samples', '-t', '5', '--seed', '3', '--device', 'cpu', '-q']);
+    assert.doesNotMatch(fixed.stdout.split('\n')[0]!, /passes/, 'a fixed T keeps the columns it had');
+  });
+});
