@@ -28,7 +28,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
     .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
     .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
-    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.05)
+    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.06)
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)

@@ -19,7 +19,7 @@ export interface AdaptiveRule {
   z: number;
 }
 
-export const DEFAULT_ADAPTIVE_RULE: AdaptiveRule = { minPasses: 8, maxPasses: 128, tolerance: 0.05, z: 3 };
+export const DEFAULT_ADAPTIVE_RULE: AdaptiveRule = { minPasses: 8, maxPasses: 128, tolerance: 0.06, z: 3 };
 
 export interface AdaptiveCheck {
   done: boolean;

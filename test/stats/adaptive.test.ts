@@ -36,7 +36,7 @@ describe('checkAdaptive', () => {
     assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.09 }).done, true);
   });
 
-  it('defaults: 8 to 128 passes, standard errors of 0.05, a gap of 3 standard errors', () => {
-    assert.deepEqual(DEFAULT_ADAPTIVE_RULE, { minPasses: 8, maxPasses: 128, tolerance: 0.05, z: 3 });
+  it('defaults: 8 to 128 passes, standard errors of 0.06, a gap of 3 standard errors', () => {
+    assert.deepEqual(DEFAULT_ADAPTIVE_RULE, { minPasses: 8, maxPasses: 128, tolerance: 0.06, z: 3 });
   });
 });
