@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeF
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { McModel } from '../src/engine/mc-model.js';
 import { convertModel } from '../src/model/convert.js';
@@ -325,6 +326,53 @@ async function endToEndPhotos(models: Record<string, string>): Promise<PhotoRow[
   return rows;
 }
 
+interface AdaptiveRow {
+  run: string;
+  seconds: number;
+  meanPasses: number;
+  /** Share of images whose top-1 label equals the T=100 run's. */
+  agreement: number;
+  meanAbsEntropyDifference: number;
+}
+
+/**
+ * Adaptive T against T=100 with the same seed, the bundled model on the fixture images (the
+ * samples and the odd cases): passes used, top-1 agreement, entropy difference, wall time
+ * (the real CLI, median of 3 alternating runs).
+ */
+async function adaptive(): Promise<AdaptiveRow[]> {
+  const inputs = [path.join(ROOT, 'fixtures', 'samples'), path.join(ROOT, 'fixtures', 'odd')];
+  const runs: [string, string[]][] = [['T=100', ['-t', '100']], ['--times auto', ['--times', 'auto']], ['--times auto --tolerance 0.08', ['--times', 'auto', '--tolerance', '0.08']]];
+  const seconds = new Map<string, number[]>(runs.map(([name]) => [name, []]));
+  const outputs = new Map<string, string>();
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
+    for (const [name, flags] of runs) {
+      const out = path.join(work, `adaptive-${seconds.get(name)!.length}-${name.replace(/\W+/g, '_')}.csv`);
+      seconds.get(name)!.push((await runCli(['predict', ...inputs, ...flags, '--seed', '1', '--device', 'cpu', '-q', '-k', '1', '-o', out])).seconds);
+      outputs.set(name, out);
+    }
+  }
+  const read = (file: string) => parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+  const reference = read(outputs.get('T=100')!);
+  return runs.map(([name]) => {
+    const rows = read(outputs.get(name)!);
+    const n = rows.length;
+    const times = [...seconds.get(name)!].sort((a, b) => a - b);
+    return {
+      run: name, seconds: times[times.length >> 1]!,
+      meanPasses: name === 'T=100' ? 100 : rows.reduce((a, r) => a + Number(r.passes), 0) / n,
+      agreement: rows.filter((r, i) => r.class_index === reference[i]!.class_index).length / n,
+      meanAbsEntropyDifference: rows.reduce((a, r, i) => a + Math.abs(Number(r.entropy) - Number(reference[i]!.entropy)), 0) / n,
+    };
+  });
+}
+
+function printAdaptive(rows: AdaptiveRow[]): void {
+  console.log('\nAdaptive T against T=100 (bundled model, fixture images, --seed 1; the real CLI, median of 3)');
+  console.log('| run | mean passes | passes vs T=100 | top-1 agreement | mean abs entropy difference | seconds |\n|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.run} | ${r.meanPasses.toFixed(1)} | ${(100 / r.meanPasses).toFixed(1)}x fewer | ${(100 * r.agreement).toFixed(1)}% | ${r.meanAbsEntropyDifference.toFixed(4)} | ${r.seconds.toFixed(2)} |`);
+}
+
 const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
 const MOBILENET_HEAD = 'MobileNetV2 224x224, head dropout (B=8)';
@@ -382,6 +430,10 @@ function printRandomOps(rows: RandomOpRow[]): void {
 
 async function main(): Promise<void> {
   console.error(`mc-dropout bench on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'})${quick ? ', quick' : ''}`);
+  if (process.argv.includes('--adaptive')) {
+    printAdaptive(await adaptive());
+    return;
+  }
   if (process.argv.includes('--random-ops')) {
     // only the random-op rows (npm run bench -- --random-ops): a minute instead of fifteen
     printRandomOps([
@@ -411,8 +463,9 @@ async function main(): Promise<void> {
   const preprocess = await preprocessing();
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
+  const adaptiveRows = await adaptive();
   const goals = targets(inferenceRows, e2e, randomRows, photoRows);
-  const results = { date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, inference: inferenceRows, randomOps: randomRows, preprocess, endToEnd: e2e, photos: photoRows, targets: goals };
+  const results = { date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, inference: inferenceRows, randomOps: randomRows, preprocess, endToEnd: e2e, photos: photoRows, adaptive: adaptiveRows, targets: goals };
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -429,6 +482,7 @@ async function main(): Promise<void> {
   console.log('\nEnd to end on photos (files -> CSV, process start included; median of 3, alternating)');
   console.log('| model | photos | run | images/s | vs floor | peak RSS MiB |\n|---|---|---|---|---|---|');
   for (const r of photoRows) console.log(`| ${r.model} | ${r.photos} | ${r.run} | ${r.imagesPerSecond.toFixed(1)} | ${r.vsFloor.toFixed(2)}x | ${r.peakRssMiB.toFixed(0)} |`);
+  printAdaptive(adaptiveRows);
   console.log('\nTargets (issues #7, #12 and #14)');
   console.log('| target | measured | met |\n|---|---|---|');
   for (const g of goals) console.log(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
