@@ -7,6 +7,8 @@ import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
 import { runMerge } from './merge.js';
+import { runSelect, type SelectCliOptions } from './select.js';
+import { ACQUISITIONS } from '../select/rank.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
 
@@ -117,6 +119,22 @@ Example (Slurm):
   sbatch --dependency=afterok:<job> --wrap 'mc-dropout merge -o out.csv'`)
     .action((options: { output: string; meta?: string }) => {
       setExitCode(runMerge(options, version));
+    });
+
+  program.command('select')
+    .description('the images to label next, from a predict output (CSV or JSONL): the top N by an acquisition score')
+    .argument('<run>', 'a predict output file (- for stdin)')
+    .addOption(new Option('--by <score>', 'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random').argParser(choice(ACQUISITIONS)).default('bald'))
+    .option('-n, --count <n>', 'how many images', integer(1), 100)
+    .option('--seed <n>', 'seed of --by random', seed, 0)
+    .option('--per-class-quota', 'spread the picks over the predicted labels: each label ranked alone, labels take turns')
+    .addOption(new Option('-f, --format <format>', 'lines: one path per line; nul: NUL-separated (xargs -0); csv: rank, path, label, score').argParser(choice(['lines', 'nul', 'csv'] as const)).default('lines'))
+    .addHelpText('after', `
+Examples:
+  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by bald -n 500 > to-label.txt
+  mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/`)
+    .action((run: string, options: SelectCliOptions) => {
+      setExitCode(runSelect(run, options));
     });
 
   program.command('doctor')

@@ -1,0 +1,77 @@
+/**
+ * Which images to label next: rankings of a predict run's rows by an acquisition score. Pure: no
+ * imports from the rest of the project.
+ */
+
+export type Acquisition = 'bald' | 'entropy' | 'margin' | 'variation-ratio' | 'least-confidence' | 'random';
+
+export const ACQUISITIONS: readonly Acquisition[] = ['bald', 'entropy', 'margin', 'variation-ratio', 'least-confidence', 'random'];
+
+/** The numbers of one ok row that the scores read. */
+export interface ScoredRow {
+  path: string;
+  label: string;
+  confidence: number;
+  entropy: number;
+  mutualInformation: number;
+  variationRatio: number;
+  margin: number;
+}
+
+/**
+ * The score of a row, higher = more worth labelling: bald = mutual information, entropy = predictive
+ * entropy, margin = 1 - (top-1 minus top-2 mean probability), variation-ratio, least-confidence =
+ * 1 - confidence, random = a uniform number from (seed, path) alone, so it does not depend on the
+ * order or number of rows.
+ */
+export function score(row: ScoredRow, by: Acquisition, seed: number): number {
+  switch (by) {
+    case 'bald': return row.mutualInformation;
+    case 'entropy': return row.entropy;
+    case 'margin': return 1 - row.margin;
+    case 'variation-ratio': return row.variationRatio;
+    case 'least-confidence': return 1 - row.confidence;
+    case 'random': return uniformOf(`${seed}\0${row.path}`);
+  }
+}
+
+/** A number in [0, 1) from a string (FNV-1a then a murmur3 finalizer): a seeded, order-free draw. */
+function uniformOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+export interface Pick {
+  row: ScoredRow;
+  score: number;
+  /** Position of the row in the run (ties go to the earlier row). */
+  index: number;
+}
+
+/**
+ * The top `count` rows by score, ties broken by input order. With `perClassQuota`, the picks are
+ * spread over the predicted labels: each label's rows are ranked alone, and the labels take turns
+ * (in order of their best score) until `count` rows are picked or none is left.
+ */
+export function select(rows: readonly ScoredRow[], by: Acquisition, count: number, options: { seed?: number; perClassQuota?: boolean } = {}): Pick[] {
+  const picks = rows.map((row, index): Pick => ({ row, score: score(row, by, options.seed ?? 0), index }));
+  const order = (a: Pick, b: Pick) => b.score - a.score || a.index - b.index;
+  picks.sort(order);
+  if (!options.perClassQuota) return picks.slice(0, count);
+  const byLabel = new Map<string, Pick[]>();
+  for (const pick of picks) byLabel.set(pick.row.label, [...(byLabel.get(pick.row.label) ?? []), pick]);
+  const queues = [...byLabel.values()];
+  const chosen: Pick[] = [];
+  for (let turn = 0; chosen.length < count; turn++) {
+    const round = queues.map((queue) => queue[turn]).filter((p): p is Pick => p !== undefined).sort(order);
+    if (round.length === 0) break;
+    chosen.push(...round.slice(0, count - chosen.length));
+  }
+  return chosen;
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+describe('mc-dropout select', () => {
+  it('reads CSV and JSONL predict outputs alike; lines, NUL and CSV formats; error rows left out', async () => {
+    const folder = tempDir();
+    for (const format of ['csv', 'jsonl']) {
+      const predicted = await runCli(['predict', 'fixtures/samples', 'fixtures/bad/text.png', '-t', '10', '--seed', '2', '--device', 'cpu', '-q', '-f', format, '-o', path.join(folder, `run.${format}`)]);
+      assert.equal(predicted.code, 1);
+    }
+    const csvRows = parse(readFileSync(path.join(folder, 'run.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const expected = csvRows.filter((r) => r.status === 'ok').map((r, i) => ({ path: r.path!, mi: Number(r.mutual_information), i }))
+      .sort((a, b) => b.mi - a.mi || a.i - b.i).slice(0, 5).map((r) => r.path);
+    for (const file of ['run.csv', 'run.jsonl']) {
+      const lines = await runCli(['select', path.join(folder, file), '-n', '5']);
+      assert.equal(lines.code, 0, lines.stderr);
+      assert.deepEqual(lines.stdout.trimEnd().split('\n'), expected);
+      assert.match(lines.stderr, /selected 5 of 50 images by bald \(1 error rows left out\)/);
+    }
+    const nul = await runCli(['select', path.join(folder, 'run.csv'), '-n', '5', '-f', 'nul']);
+    assert.deepEqual(nul.stdout.split('\0').slice(0, -1), expected);
+    const table = parse((await runCli(['select', path.join(folder, 'run.csv'), '-n', '2', '--by', 'least-confidence', '-f', 'csv'])).stdout, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(table[0]!), ['rank', 'path', 'label', 'least-confidence']);
+    assert.ok(Number(table[0]!['least-confidence']) >= Number(table[1]!['least-confidence']));
+  });
+
+  it('a file that is not a predict output is a usage error naming it', async () => {
+    const file = path.join(tempDir(), 'notes.csv');
+    writeFileSync(file, 'a,b\n1,2\n');
+    const { code, stderr } = await runCli(['select', file]);
+    assert.equal(code, 2);
+    assert.match(stderr, /notes\.csv is not a predict output: it has no path, status, confidence/);
+  });
+});
