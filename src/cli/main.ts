@@ -39,6 +39,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
     .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
+    .option('--save-passes <file.npy>', 'every pass\'s probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it')
     .option('--resume', 'skip images already in --output and append the rest')
     .option('--per-class', 'jsonl: add the mean and std of every class')
     .option('-q, --quiet', 'no progress, no warnings and no summary on stderr (errors still print)')

@@ -49,6 +49,7 @@ export interface PredictCliOptions {
   shard?: string;
   shardCount?: number;
   resizeEngine: 'exact' | 'fast';
+  savePasses?: string;
 }
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
@@ -103,6 +104,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     format: options.format,
     ...(options.output !== undefined && { output: options.output }),
     ...(options.meta !== undefined && { meta: options.meta }),
+    ...(options.savePasses !== undefined && { savePasses: options.savePasses }),
     resume: options.resume ?? false,
     version,
   };

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { readLabels, readPathList } from '../io/lines.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
 import { OutputLock } from '../io/lock.js';
+import { NpyPassesWriter } from '../io/npy.js';
 import { earlierSeed, RowSink } from '../io/sink.js';
 import { checkDistinct, fileIdentity, outputTarget, type OutputTarget } from '../io/targets.js';
 import { collectInputs } from '../io/walk.js';
@@ -49,6 +50,8 @@ export interface PredictRunConfig {
   output?: string;
   /** Metadata sidecar; default `<output>.meta.json` for a file output. */
   meta?: string;
+  /** Every pass's probabilities as .npy (images x T x classes) with `<file>.paths.json` beside it. */
+  savePasses?: string;
   resume: boolean;
   /** Version of the tool, recorded in the metadata. */
   version: string;
@@ -87,10 +90,13 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   const { shard } = config;
+  if (config.savePasses !== undefined && config.resume) throw new UsageError('Saving the passes cannot resume yet: run without --resume (or without --save-passes)');
   if (shard && (config.output === undefined || config.output === '-')) throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
   const output = outputTarget(shard ? shardOutputPath(config.output!, shard) : config.output, 'the output');
   const meta = config.meta !== undefined ? outputTarget(shard ? shardOutputPath(config.meta, shard) : config.meta, 'the metadata file') : undefined;
-  checkDistinct(meta ? [output, meta] : [output]);
+  const passesTarget = config.savePasses !== undefined ? outputTarget(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, 'the passes file') : undefined;
+  if (passesTarget && passesTarget.kind !== 'file') throw new UsageError(`The passes file ${config.savePasses} must be a regular file (it is renamed into place when complete)`);
+  checkDistinct([output, ...(meta ? [meta] : []), ...(passesTarget ? [passesTarget] : [])]);
   const forbidden = new Map<string, string>();
   for (const target of meta ? [output, meta] : [output]) {
     const id = target.kind === 'file' ? fileIdentity(target.file) : undefined;
@@ -144,6 +150,8 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined, settings,
     });
     const todo = files.filter((f) => !sink.done.has(f));
+    const passesFile = config.savePasses === undefined ? undefined
+      : NpyPassesWriter.open(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, todo.length, rule ? rule.maxPasses : (passes as number), info.classes);
     const todoSizes = sizes.filter((_, i) => !sink.done.has(files[i]!));
     hooks.onStart?.(todo.length);
     let ok = 0;
@@ -154,11 +162,13 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       for await (const result of predictFiles(model, todo, {
         passes: typeof passes === 'number' ? passes : 0, ...(rule && { adaptive: rule }), seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
         ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors, fileSizes: todoSizes,
+        keepPasses: passesFile !== undefined,
       })) {
         if (result.status === 'ok') {
           ok++;
           passesUsed.push(result.summary.passes);
         } else failed++;
+        passesFile?.write(result.file, result.status === 'ok' ? result.passProbs : undefined);
         sink.write(config.format === 'csv'
           ? stringify([csvRecord(result, labels, topk, Boolean(rule))]).trimEnd()
           : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))));
@@ -170,8 +180,10 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       }
     } catch (error) {
       sink.close();
+      passesFile?.finish();
       throw error;
     }
+    passesFile?.finish();
     const finished = new Date();
     const seconds = (finished.getTime() - started.getTime()) / 1000;
     const outcome: RunOutcome = {
