@@ -1,7 +1,7 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { writeFileAtomicSync } from './atomic.js';
 import { OutputLock } from './lock.js';
 import { outputTarget, type OutputTarget } from './targets.js';
 
@@ -177,19 +177,7 @@ function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<s
 
 /** Writes JSON to a temp file beside `file`, fsyncs it and renames it over `file`: never half a file, never a temp left. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(temporary, 'w');
-    try {
-      writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, file);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
+  writeFileAtomicSync(file, (fd) => writeSync(fd, `${JSON.stringify(value, null, 2)}\n`));
 }
 
 function readJson(file: string): RunSettings {

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { externalTensors, readExternalTensor } from './external.js';
 import { DataLocation, encodeModel, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
@@ -52,20 +53,7 @@ export async function writeModelFile(
     if (dataFd !== undefined) closeSync(dataFd);
   }
   const bytes = encodeModel(withTensors(model, replaced));
-  const temporary = path.join(path.dirname(output), `.${path.basename(output)}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(temporary, 'w');
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    await check(temporary);
-    renameSync(temporary, output);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
+  await writeFileAtomic(output, (fd) => writeSync(fd, bytes), check);
   return { embedded, dataFile: embedded ? undefined : path.join(path.dirname(output), dataName) };
 }
 

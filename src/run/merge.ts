@@ -3,10 +3,11 @@
  * machine would have written. Shards are contiguous blocks of the input list, so the merge is
  * their rows in shard order.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { writeJsonAtomic } from '../io/sink.js';
 import { outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
@@ -81,32 +82,21 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
   let rows = 0;
   let failed = 0;
-  const temporary = path.join(folder, `.${path.basename(target.file)}.tmp-${process.pid}`);
-  try {
-    const out = openSync(temporary, 'w');
-    try {
-      shards.forEach(({ file, meta }, i) => {
-        const bytes = readFileSync(file);
-        const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
-        const body = bytes.subarray(headerEnd);
-        const counted = countRecords(body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
-        const shardRows = counted.rows;
-        failed += counted.failed;
-        if (shardRows !== meta.shard.images) {
-          throw new UsageError(`${path.basename(file)} holds ${shardRows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`);
-        }
-        if (i === 0 && headerEnd > 0) writeSync(out, bytes.subarray(0, headerEnd));
-        writeSync(out, body);
-        rows += shardRows;
-      });
-      fsyncSync(out);
-    } finally {
-      closeSync(out);
-    }
-    renameSync(temporary, target.file);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
+  writeFileAtomicSync(target.file, (out) => {
+    shards.forEach(({ file, meta }, i) => {
+      const bytes = readFileSync(file);
+      const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
+      const body = bytes.subarray(headerEnd);
+      const counted = countRecords(body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
+      failed += counted.failed;
+      if (counted.rows !== meta.shard.images) {
+        throw new UsageError(`${path.basename(file)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`);
+      }
+      if (i === 0 && headerEnd > 0) writeSync(out, bytes.subarray(0, headerEnd));
+      writeSync(out, body);
+      rows += counted.rows;
+    });
+  });
 
   const sum = (pick: (m: ShardMeta) => number) => shards.reduce((a, s) => a + pick(s.meta), 0);
   const started = shards.map((s) => s.meta.started).sort()[0]!;
