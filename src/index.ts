@@ -4,6 +4,12 @@ export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type Cu
 export { fillMask, imageKeyOf, freshSeed, MASK_SCHEME, type ImageKey } from './engine/masks.js';
 export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type ImageResult, type PredictFilesOptions } from './pipeline.js';
 export { runPrediction, type PredictRunConfig, type RunHooks, type RunOutcome } from './run/predict-run.js';
+export { runEvaluation, evaluateEarlierRun, evaluationFromFile, readEvaluationReport, type EvaluateRunConfig, type EvaluateFromConfig, type EvaluationReport, type ImageRecord } from './run/evaluate-run.js';
+export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
+export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
+export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
+export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
+export { buildReportHtml } from './report/build.js';
 export { mergeShards, type MergeConfig, type MergeOutcome } from './run/merge.js';
 export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedSeed, inputListHash, type Shard } from './run/shards.js';
 export { resolvePreprocess, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';

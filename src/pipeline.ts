@@ -28,6 +28,8 @@ export interface PredictFilesOptions {
   preprocess: PreprocessSpec;
   /** Keep the per-pass probabilities in each result ([T, C]). */
   keepPasses?: boolean;
+  /** Also run one pass with dropout off per image (its probabilities in `deterministicProbs`), as evaluate compares them. */
+  withDeterministic?: boolean;
   /** Files known to be unusable (e.g. a broken link), with their reason: error results, not decoded. */
   knownErrors?: ReadonlyMap<string, string>;
   /** Byte size of each file, aligned with `files`, when the caller knows them (saves a stat per file). */
@@ -35,7 +37,7 @@ export interface PredictFilesOptions {
 }
 
 export type ImageResult =
-  | { file: string; index: number; status: 'ok'; summary: McSummary; passProbs?: Float64Array }
+  | { file: string; index: number; status: 'ok'; summary: McSummary; passProbs?: Float64Array; deterministicProbs?: Float64Array }
   | { file: string; index: number; status: 'error'; error: string };
 
 /**
@@ -58,6 +60,7 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
     const probs = good.length === 0 ? []
       : options.adaptive && !options.deterministic ? await adaptivePasses(model, good, options.seed, options.adaptive)
         : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
+    const deterministic = options.withDeterministic && good.length > 0 ? await model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
       const index = starts[b]! + i;
@@ -67,6 +70,7 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
         yield { file, index, status: 'error', error: item };
         continue;
       }
+      const deterministicProbs = deterministic?.[g];
       const passProbs = probs[g++]!;
       const bad = firstNonFinitePass(passProbs, model.info.classes);
       if (bad !== undefined) {
@@ -74,7 +78,7 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
         continue;
       }
       const summary = summarize(passProbs, model.info.classes);
-      yield options.keepPasses ? { file, index, status: 'ok', summary, passProbs } : { file, index, status: 'ok', summary };
+      yield { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
     }
   }
 }

@@ -10,41 +10,24 @@ import { runMerge } from './merge.js';
 import { runSelect, type SelectCliOptions } from './select.js';
 import { ACQUISITIONS } from '../select/rank.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
+// evaluate and report load vega when they run, so the other commands start without it
+import type { EvaluateCliOptions } from './evaluate.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const EXIT_CODES = exitCodeHelp();
 
-function buildProgram(setExitCode: (code: number) => void): Command {
-  const program = new Command('mc-dropout')
-    .description('Monte Carlo dropout inference for ONNX image classifiers')
-    .version(version)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-
-  program.command('predict')
-    .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
-    .argument('[paths...]', 'image files or folders (walked recursively)')
+/** The options of every command that runs a model over images: model, device, inputs, preprocessing. */
+function withRunOptions(command: Command): Command {
+  return command
     .addOption(new Option('-m, --model <file>', 'ONNX classifier with live dropout').default(BUNDLED_MODEL, 'the bundled Fashion-MNIST model'))
-    .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
-    .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
-    .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
-    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.06)
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)
     .option('--labels <file>', 'class labels, one per line (default: the model\'s metadata)')
-    .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
-    .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
-    .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
-    .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
-    .option('--save-passes <file.npy>', 'every pass\'s probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it')
-    .option('--resume', 'skip images already in --output and append the rest')
-    .option('--per-class', 'jsonl: add the mean and std of every class')
     .option('-q, --quiet', 'no progress, no warnings and no summary on stderr (errors still print)')
     .option('--no-progress', 'no progress bar')
-    .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
@@ -52,7 +35,6 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
     .option('--list <file>', 'read input paths from FILE, one per line (- for stdin; # starts a comment line; relative to the working directory)')
     .option('--list0 <file>', 'read NUL-separated input paths from FILE (- for stdin), as find -print0 writes them')
-    .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
     .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
     .addOption(new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
@@ -65,9 +47,34 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
+    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 128);
+}
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('mc-dropout')
+    .description('Monte Carlo dropout inference for ONNX image classifiers')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  withRunOptions(program.command('predict'))
+    .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
+    .argument('[paths...]', 'image files or folders (walked recursively)')
+    .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
+    .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
+    .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
+    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.06)
+    .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
+    .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
+    .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
+    .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
+    .option('--save-passes <file.npy>', 'every pass\'s probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it')
+    .option('--resume', 'skip images already in --output and append the rest')
+    .option('--per-class', 'jsonl: add the mean and std of every class')
+    .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
+    .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
     .option('--shard <I/N|auto>', 'run only shard I of N of the input list (contiguous blocks), writing OUTPUT.shard-000I-of-000N.EXT; auto: from Slurm, Kubernetes, AWS Batch or Google Cloud Batch')
     .option('--shard-count <n>', 'number of shards for --shard auto where the engine does not say (Kubernetes, AWS Batch); also MC_DROPOUT_SHARD_COUNT', integer(1, 1_000_000))
-    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 128)
     .addHelpText('after', `
 Examples:
   mc-dropout predict ./images --times 10                 CSV on stdout
@@ -77,6 +84,41 @@ Examples:
 ${EXIT_CODES}`)
     .action(async (paths: string[], options: PredictCliOptions) => {
       setExitCode(await runPredict(paths, options, version));
+    });
+
+  const evaluateOptions = (command: Command) => withRunOptions(command)
+    .argument('[paths...]', 'image files or folders (walked recursively); one folder per class gives the true classes')
+    .option('-t, --times <T>', 'stochastic forward passes per image (metrics are also reported with the first 1, 2, 5, 10, ... of them)', integer(1, 100000), 10)
+    .option('--truth <file>', 'true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV\'s folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)')
+    .option('--from <file>', 'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file');
+
+  evaluateOptions(program.command('evaluate'))
+    .description('is the uncertainty worth it: accuracy, NLL, Brier, ECE, MCE, AURC, selective accuracy and the AUROC of each uncertainty score, deterministic beside MC, and against T')
+    .option('--json <file>', 'every number, per image records and the run metadata as JSON (- for stdout instead of the table)')
+    .option('--plots <folder>', 'write the figures there as SVG and PNG: reliability, risk-coverage, metrics-vs-t, uncertainty, confusion')
+    .addHelpText('after', `
+Examples:
+  mc-dropout evaluate test/ -m model.onnx -t 30 --seed 1                   test/<class>/*.jpg
+  mc-dropout evaluate images/ --truth labels.csv --json eval.json --plots plots/
+  mc-dropout evaluate --from run.npy --truth labels.csv                    from predict --save-passes run.npy
+${EXIT_CODES}`)
+    .action(async (paths: string[], options: EvaluateCliOptions, command: Command) => {
+      const { runEvaluate } = await import('./evaluate.js');
+      setExitCode(await runEvaluate(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
+    });
+
+  evaluateOptions(program.command('report'))
+    .description('one self-contained HTML page (opens offline from disk): the metrics, the figures, the run metadata and galleries of the most uncertain and the confidently wrong images')
+    .requiredOption('-o, --output <file.html>', 'where to write the page')
+    .addHelpText('after', `
+Examples:
+  mc-dropout report test/ -m model.onnx -t 30 -o report.html
+  mc-dropout report --from eval.json -o report.html                       from evaluate --json eval.json
+  mc-dropout report unlabelled/ -o report.html                            no true classes: galleries only
+${EXIT_CODES}`)
+    .action(async (paths: string[], options: EvaluateCliOptions, command: Command) => {
+      const { runReport } = await import('./evaluate.js');
+      setExitCode(await runReport(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
     });
 
   program.command('inspect')

@@ -1,54 +1,26 @@
 import { UsageError } from '../errors.js';
-import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
-import type { PreprocessOverrides } from '../preprocess/spec.js';
 import { runPrediction, type PredictRunConfig } from '../run/predict-run.js';
 import { parseShard, shardFromEnvironment } from '../run/shards.js';
 import { EXIT } from './exit-codes.js';
 import { createProgress, type Progress } from './progress.js';
+import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `predict`, as commander hands them over after parsing. */
-export interface PredictCliOptions {
-  model: string;
+export interface PredictCliOptions extends RunCliOptions {
   times: number | 'auto';
   minTimes: number;
   maxTimes: number;
   tolerance: number;
-  batchSize: number;
-  device: string;
-  seed?: number;
-  labels?: string;
   topk: number;
   output?: string;
   format: 'csv' | 'jsonl';
   meta?: string;
   resume?: boolean;
-  quiet?: boolean;
-  progress: boolean;
   perClass?: boolean;
   deterministic?: boolean;
-  dropout: 'auto' | 'force';
-  dropoutRate?: number;
-  threads: number;
-  maxRows?: number;
-  trunkReuse: 'auto' | 'off';
-  list?: string;
-  list0?: string;
   allowEmpty?: boolean;
-  size?: { height: number; width: number };
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-  cropFraction?: number;
-  mean?: number[];
-  std?: number[];
-  channelOrder?: ChannelOrder;
-  alpha: 'remove' | 'flatten';
-  background?: [number, number, number];
-  maxPixels?: number;
-  decodeConcurrency: number;
-  decodeMegapixels: number;
   shard?: string;
   shardCount?: number;
-  resizeEngine: 'exact' | 'fast';
   savePasses?: string;
 }
 
@@ -57,39 +29,14 @@ const STOP_SIGNALS = [['SIGINT', EXIT.sigint], ['SIGTERM', EXIT.sigterm], ['SIGH
 
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
-  if (options.list && options.list0) throw new UsageError('Give --list or --list0, not both');
   if (options.times === 'auto' && options.maxTimes < options.minTimes) throw new UsageError(`--max-times ${options.maxTimes} is below --min-times ${options.minTimes}`);
-  const preprocess: PreprocessOverrides = {
-    alpha: options.alpha,
-    resizeEngine: options.resizeEngine,
-    ...(options.resize && { resize: options.resize }),
-    ...(options.interpolation && { interpolation: options.interpolation }),
-    ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
-    ...(options.mean && { mean: options.mean }),
-    ...(options.std && { std: options.std }),
-    ...(options.channelOrder && { channelOrder: options.channelOrder }),
-    ...(options.background && { background: options.background }),
-    ...(options.maxPixels !== undefined && { pixelLimit: options.maxPixels }),
-  };
   const config: PredictRunConfig = {
     paths,
-    ...(options.list && { list: { file: options.list, separator: 'lines' as const } }),
-    ...(options.list0 && { list: { file: options.list0, separator: 'nul' as const } }),
+    ...pathList(options),
     allowEmpty: options.allowEmpty ?? false,
     ...(options.shard !== undefined && { shard: options.shard === 'auto' ? shardFromEnvironment(process.env, options.shardCount) : parseShard(options.shard) }),
     model: options.model,
-    load: {
-      device: options.device,
-      dropout: options.dropout,
-      ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
-      ...(options.size && { inputSize: options.size }),
-      threads: options.threads,
-      // decoders share the cores with inference
-      idleThreadsSpin: false,
-      trunkReuse: options.trunkReuse,
-      ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
-      allowDeterministic: options.deterministic ?? false,
-    },
+    load: loadOptions(options, options.deterministic ?? false),
     passes: options.times,
     ...(options.times === 'auto' && { adaptive: { minPasses: options.minTimes, maxPasses: options.maxTimes, tolerance: options.tolerance, z: 3 } }),
     ...(options.seed !== undefined && { seed: options.seed }),
@@ -97,7 +44,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     batchSize: options.batchSize,
     decodeConcurrency: options.decodeConcurrency,
     decodePixelBudget: options.decodeMegapixels * 1_000_000,
-    preprocess,
+    preprocess: preprocessOverrides(options),
     ...(options.labels && { labelsFile: options.labels }),
     topk: options.topk,
     perClass: options.perClass ?? false,

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { writeJsonAtomic } from './sink.js';
 
 /**
@@ -50,4 +51,53 @@ export function npyHeader(shape: number[]): Uint8Array {
   new DataView(out.buffer).setUint16(8, text.length, true);
   out.set(Buffer.from(text, 'latin1'), 10);
   return out;
+}
+
+/** A passes file read back: float64 values of a (images, T, classes) array and the image of each row. */
+export interface SavedPasses {
+  shape: [number, number, number];
+  data: Float64Array;
+  paths: string[];
+}
+
+/**
+ * Reads a `--save-passes` file (or any C-order little-endian float32/float64 .npy of shape
+ * (images, T, classes)) with `<file>.paths.json` beside it.
+ */
+export function readNpyPasses(file: string): SavedPasses {
+  const fail = (why: string): never => {
+    throw new UsageError(`${file} is not a passes file a predict run saved (${why}); give the .npy that --save-passes wrote, with its .paths.json beside it`);
+  };
+  let bytes: Buffer;
+  let paths: unknown;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return fail('cannot read it');
+  }
+  try {
+    paths = JSON.parse(readFileSync(`${file}.paths.json`, 'utf8'));
+  } catch {
+    return fail(`cannot read ${file}.paths.json`);
+  }
+  if (bytes.length < 10 || bytes[0] !== 0x93 || bytes.subarray(1, 6).toString('latin1') !== 'NUMPY') fail('no NumPy magic');
+  const major = bytes[6]!;
+  const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = bytes.subarray(start, start + headerLength).toString('latin1');
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]?.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+  if (/'fortran_order':\s*True/.test(header)) fail('Fortran order');
+  if (descr !== '<f4' && descr !== '<f8') fail(`dtype ${descr ?? 'unknown'}, expected float32 or float64`);
+  if (!shape || shape.length !== 3) fail('expected 3 dimensions: images, passes, classes');
+  const [images, passes, classes] = shape as [number, number, number];
+  const count = images * passes * classes;
+  const body = bytes.subarray(start + headerLength);
+  const width = descr === '<f4' ? 4 : 8;
+  if (body.length < count * width) fail('shorter than its shape');
+  if (!Array.isArray(paths) || paths.length !== images || !paths.every((p) => typeof p === 'string')) fail(`${file}.paths.json does not list one path per image`);
+  const aligned = new Uint8Array(count * width);
+  aligned.set(body.subarray(0, count * width));
+  const data = width === 4 ? Float64Array.from(new Float32Array(aligned.buffer)) : new Float64Array(aligned.buffer);
+  return { shape: [images, passes, classes], data, paths: paths as string[] };
 }

@@ -1,8 +1,8 @@
-/** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size. */
+/** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size; also the report's thumbnails and PNG figures. */
 import sharp, { type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { InputError, unreadableReason } from '../errors.js';
-import type { PreprocessSpec } from './spec.js';
+import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
 import { cropRgb, resizeRgb } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
 
@@ -165,4 +165,19 @@ function isTruncated(format: Format, b: Buffer): boolean {
   if (format === 'GIF') return b[b.length - 1] !== 0x3b;
   if (format === 'WebP') return b.length < b.readUInt32LE(4) + 8;
   return false;
+}
+
+/** A JPEG thumbnail of an image (upright, fitting in size x size), for the HTML report; undefined when sharp cannot read it. */
+export async function thumbnailJpeg(file: string, size: number): Promise<Buffer | undefined> {
+  try {
+    return await sharp(file, { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT }).rotate().flatten({ background: '#ffffff' })
+      .resize(size, size, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
+  } catch {
+    return undefined;
+  }
+}
+
+/** An SVG document as PNG, at `scale` times its own size (2 for sharp text on high-density screens). */
+export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
 }

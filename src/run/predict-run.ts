@@ -224,13 +224,13 @@ function passStatistics(passes: number[]): { mean: number; median: number; max: 
   };
 }
 
-function labelsFor(file: string, classes: number): string[] {
+export function labelsFor(file: string, classes: number): string[] {
   const labels = readLabels(file);
   if (labels.length !== classes) throw new UsageError(`The labels file ${file} has ${labels.length} labels but the model has ${classes} classes`);
   return labels;
 }
 
-function labelsFromModel(labels: string[] | undefined, classes: number, model: string, warn: (m: string) => void): string[] {
+export function labelsFromModel(labels: string[] | undefined, classes: number, model: string, warn: (m: string) => void): string[] {
   if (labels && labels.length === classes) return labels;
   if (labels) warn(`${model} lists ${labels.length} labels for ${classes} classes; printing class indices (give a labels file)`);
   return Array.from({ length: classes }, (_, i) => String(i));

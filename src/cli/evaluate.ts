@@ -1,0 +1,97 @@
+import { writeFileSync, writeSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { CURVE_HEADER, curveRows, metricRows, textTable } from '../evaluate/table.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
+import { writeJsonAtomic } from '../io/sink.js';
+import { outputTarget } from '../io/targets.js';
+import { renderEvaluationFigures, writeFigures } from '../plots/figures.js';
+import { buildReportHtml } from '../report/build.js';
+import { evaluationFromFile, runEvaluation, type EvaluationReport } from '../run/evaluate-run.js';
+import type { RunHooks } from '../run/predict-run.js';
+import { EXIT } from './exit-codes.js';
+import { createProgress, type Progress } from './progress.js';
+import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
+
+/** Typed options of `evaluate` and `report`. */
+export interface EvaluateCliOptions extends RunCliOptions {
+  times: number;
+  truth?: string;
+  from?: string;
+  json?: string;
+  plots?: string;
+  /** report: the HTML file. */
+  output?: string;
+  /** -m was given (not the default): with --from, its labels name the classes. */
+  modelGiven?: boolean;
+}
+
+/** The evaluation: a run of the model, or a read of an earlier file (--from). */
+async function evaluation(paths: string[], options: EvaluateCliOptions, version: string, requireTruth: boolean): Promise<EvaluationReport> {
+  let progress: Progress = { update() {}, stop() {} };
+  const hooks: RunHooks = {
+    onWarning: (message) => {
+      if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
+    },
+    onStart: (todo) => {
+      progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) });
+    },
+    onProgress: (done, failed) => progress.update(done, failed),
+  };
+  try {
+    if (options.from !== undefined) {
+      if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
+      return await evaluationFromFile({
+        from: options.from, requireTruth, version,
+        ...(options.labels && { labelsFile: options.labels }), ...(options.truth && { truthFile: options.truth }),
+        // the default model names no labels of a user's run: only a model given explicitly does
+        ...(options.modelGiven && { model: options.model }),
+      }, hooks);
+    }
+    return await runEvaluation({
+      paths, ...pathList(options), model: options.model, load: loadOptions(options, false), passes: options.times,
+      ...(options.seed !== undefined && { seed: options.seed }), batchSize: options.batchSize, decodeConcurrency: options.decodeConcurrency,
+      decodePixelBudget: options.decodeMegapixels * 1_000_000, preprocess: preprocessOverrides(options),
+      ...(options.labels && { labelsFile: options.labels }), ...(options.truth && { truthFile: options.truth }), requireTruth, version,
+    }, hooks);
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The tables as evaluate prints them. */
+export function evaluationText(report: EvaluationReport): string {
+  const c = report.counts;
+  const lines = [`${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${report.passes}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`];
+  const numbers = report.numbers!;
+  lines.push('', textTable(['metric', 'deterministic', `MC T=${numbers.passes}`], metricRows(numbers).map((r) => [r.metric, r.deterministic, r.mc])));
+  const curve = curveRows(numbers);
+  if (curve.length > 0) lines.push('', 'With the first T passes:', textTable(CURVE_HEADER, curve));
+  return `${lines.join('\n')}\n`;
+}
+
+/** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
+export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
+  const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
+  const report = await evaluation(paths, options, version, true);
+  // --json - puts the JSON on stdout instead of the table
+  if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(evaluationText(report));
+  if (json?.kind === 'file') writeJsonAtomic(json.file, report);
+  if (json?.kind === 'stream') writeFileSync(json.path, `${JSON.stringify(report, null, 2)}\n`);
+  if (options.plots !== undefined) {
+    const written = await writeFigures(await renderEvaluationFigures(report), options.plots);
+    if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${written.length} figure files to ${options.plots}\n`);
+  }
+  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+}
+
+/** `mc-dropout report`: one self-contained HTML page. */
+export async function runReport(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
+  const target = outputTarget(options.output, 'the report');
+  if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
+  const report = await evaluation(paths, options, version, false);
+  const html = await buildReportHtml(report);
+  writeFileAtomicSync(target.file, (fd) => writeSync(fd, html));
+  if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`);
+  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+}

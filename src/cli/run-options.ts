@@ -1,0 +1,75 @@
+import type { LoadOptions } from '../engine/mc-model.js';
+import { UsageError } from '../errors.js';
+import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
+import type { PreprocessOverrides } from '../preprocess/spec.js';
+
+/** The options every command that runs a model over images shares (see withRunOptions in main.ts). */
+export interface RunCliOptions {
+  model: string;
+  batchSize: number;
+  device: string;
+  seed?: number;
+  labels?: string;
+  quiet?: boolean;
+  progress: boolean;
+  dropout: 'auto' | 'force';
+  dropoutRate?: number;
+  threads: number;
+  maxRows?: number;
+  trunkReuse: 'auto' | 'off';
+  list?: string;
+  list0?: string;
+  size?: { height: number; width: number };
+  resize?: ResizeMode;
+  interpolation?: Interpolation;
+  resizeEngine: 'exact' | 'fast';
+  cropFraction?: number;
+  mean?: number[];
+  std?: number[];
+  channelOrder?: ChannelOrder;
+  alpha: 'remove' | 'flatten';
+  background?: [number, number, number];
+  maxPixels?: number;
+  decodeConcurrency: number;
+  decodeMegapixels: number;
+}
+
+/** The preprocessing flags over the model's metadata. */
+export function preprocessOverrides(options: RunCliOptions): PreprocessOverrides {
+  return {
+    alpha: options.alpha,
+    resizeEngine: options.resizeEngine,
+    ...(options.resize && { resize: options.resize }),
+    ...(options.interpolation && { interpolation: options.interpolation }),
+    ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
+    ...(options.mean && { mean: options.mean }),
+    ...(options.std && { std: options.std }),
+    ...(options.channelOrder && { channelOrder: options.channelOrder }),
+    ...(options.background && { background: options.background }),
+    ...(options.maxPixels !== undefined && { pixelLimit: options.maxPixels }),
+  };
+}
+
+/** How the model loads: device, dropout, threads, memory. */
+export function loadOptions(options: RunCliOptions, allowDeterministic: boolean): LoadOptions {
+  return {
+    device: options.device,
+    dropout: options.dropout,
+    ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
+    ...(options.size && { inputSize: options.size }),
+    threads: options.threads,
+    // decoders share the cores with inference
+    idleThreadsSpin: false,
+    trunkReuse: options.trunkReuse,
+    ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
+    allowDeterministic,
+  };
+}
+
+/** --list or --list0 as a path list. */
+export function pathList(options: RunCliOptions): { list?: { file: string; separator: 'lines' | 'nul' } } {
+  if (options.list && options.list0) throw new UsageError('Give --list or --list0, not both');
+  if (options.list) return { list: { file: options.list, separator: 'lines' } };
+  if (options.list0) return { list: { file: options.list0, separator: 'nul' } };
+  return {};
+}

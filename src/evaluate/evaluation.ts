@@ -1,0 +1,89 @@
+/**
+ * An evaluation of MC dropout against the deterministic output on labelled images: outcomes are
+ * gathered one image at a time (its passes are not kept), then every metric, for MC at T passes,
+ * for the deterministic pass, and for MC at fewer passes (the first t of the same passes).
+ */
+import { summarize } from '../stats/aggregate.js';
+import { confusionOf, metricsOf, type MetricSet, type Outcome } from './metrics.js';
+
+/** Pass counts of the T curve: 1, 2, 5, 10, 20, 50, ... below T, then T. */
+export function passCounts(passes: number): number[] {
+  const counts: number[] = [];
+  for (let decade = 1; decade < passes; decade *= 10) for (const m of [1, 2, 5]) if (m * decade < passes) counts.push(m * decade);
+  counts.push(passes);
+  return counts;
+}
+
+/** The outcome of one labelled image from its probabilities per pass, probs: [T, C] row-major. */
+export function outcomeOf(probs: ArrayLike<number>, classes: number, label: number): Outcome {
+  const s = summarize(probs, classes);
+  let brier = 0;
+  for (let c = 0; c < classes; c++) brier += (s.mean[c]! - (c === label ? 1 : 0)) ** 2;
+  return {
+    label, predicted: s.predicted, confidence: s.confidence, trueProbability: s.mean[label]!, brier,
+    entropy: s.entropy, mutualInformation: s.mutualInformation, variationRatio: s.variationRatio, margin: s.margin,
+  };
+}
+
+export interface EvaluationNumbers {
+  classes: number;
+  /** MC passes per image. */
+  passes: number;
+  mc: MetricSet;
+  /** One pass with dropout off; absent when the evaluation read MC results only. */
+  deterministic?: MetricSet;
+  /** Every metric with the first t passes, for each t of passCounts(T). */
+  byPasses: { passes: number; metrics: MetricSet }[];
+  /** counts[true][predicted] of the MC predictions. */
+  confusion: number[][];
+}
+
+/** Gathers labelled images one at a time; `finish` computes the metrics. */
+export class EvaluationAccumulator {
+  private readonly counts: number[];
+  private readonly byCount: Outcome[][];
+  private readonly deterministic: Outcome[] = [];
+
+  /** passes: T of every image added; withCurve: also keep outcomes at fewer passes. */
+  constructor(readonly classes: number, readonly passes: number, withCurve: boolean) {
+    this.counts = withCurve ? passCounts(passes) : [passes];
+    this.byCount = this.counts.map(() => []);
+  }
+
+  /**
+   * One image: probs [T, C] of its MC passes (T as given to the constructor), its deterministic
+   * probabilities [C] when known, its true class.
+   */
+  add(probs: ArrayLike<number>, label: number, deterministic?: ArrayLike<number>): void {
+    const { classes } = this;
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new RangeError(`Expected a class index in [0, ${classes}) but received ${label}`);
+    if (probs.length !== this.passes * classes) throw new RangeError(`Expected ${this.passes} x ${classes} probabilities but received ${probs.length}`);
+    const view = probs instanceof Float64Array ? probs : Float64Array.from(probs);
+    this.counts.forEach((t, j) => this.byCount[j]!.push(outcomeOf(view.subarray(0, t * classes), classes, label)));
+    if (deterministic) this.deterministic.push(outcomeOf(deterministic, classes, label));
+  }
+
+  /** One image known only by its mean probabilities over T passes and the uncertainty numbers that need the passes. */
+  addMean(mean: ArrayLike<number>, label: number, fromPasses: { mutualInformation: number; variationRatio: number }): void {
+    if (this.counts.length !== 1) throw new RangeError('An image known by its mean has no T curve: build the accumulator without it');
+    const outcome = outcomeOf(mean, this.classes, label);
+    this.byCount[0]!.push({ ...outcome, ...fromPasses });
+  }
+
+  get images(): number {
+    return this.byCount.at(-1)!.length;
+  }
+
+  finish(): EvaluationNumbers {
+    const final = this.byCount.at(-1)!;
+    if (this.deterministic.length !== 0 && this.deterministic.length !== final.length) throw new RangeError('Every image or none needs its deterministic probabilities');
+    return {
+      classes: this.classes,
+      passes: this.passes,
+      mc: metricsOf(final),
+      ...(this.deterministic.length > 0 && { deterministic: metricsOf(this.deterministic) }),
+      byPasses: this.counts.length > 1 ? this.counts.map((t, j) => ({ passes: t, metrics: metricsOf(this.byCount[j]!) })) : [],
+      confusion: confusionOf(final, this.classes),
+    };
+  }
+}

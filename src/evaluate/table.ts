@@ -1,0 +1,70 @@
+/**
+ * The evaluation as rows of text cells, deterministic beside MC: one layout for the terminal
+ * table and the HTML report. Pure.
+ */
+import type { EvaluationNumbers } from './evaluation.js';
+import type { MetricSet, UncertaintyScore } from './metrics.js';
+
+export interface MetricRow {
+  metric: string;
+  /** Which way is better. */
+  better: 'higher' | 'lower';
+  deterministic: string;
+  mc: string;
+}
+
+const SCORE_NAMES: Record<UncertaintyScore, string> = {
+  one_minus_confidence: '1 - confidence',
+  entropy: 'entropy',
+  mutual_information: 'mutual information',
+  variation_ratio: 'variation ratio',
+  margin: '1 - margin',
+};
+
+const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
+const plain = (v: number): string => v.toFixed(4);
+const orNa = (v: number | null): string => (v === null ? 'n/a' : plain(v));
+
+/** The metrics of one set as [name, better, cell]; MC-only scores read n/a for one pass. */
+function cells(m: MetricSet, onePass: boolean): [string, 'higher' | 'lower', string][] {
+  const rows: [string, 'higher' | 'lower', string][] = [
+    ['accuracy', 'higher', percent(m.accuracy)],
+    ['NLL (nats)', 'lower', plain(m.nll)],
+    ['Brier score', 'lower', plain(m.brier)],
+    ['ECE (15 bins)', 'lower', plain(m.calibration.ece)],
+    ['adaptive ECE (15 equal-mass bins)', 'lower', plain(m.calibration.adaptiveEce)],
+    ['MCE', 'lower', plain(m.calibration.mce)],
+    ['AURC', 'lower', plain(m.riskCoverage.aurc)],
+    ['E-AURC', 'lower', plain(m.riskCoverage.eAurc)],
+    ...m.riskCoverage.selective.map((s): [string, 'higher', string] => [`selective accuracy at ${Math.round(s.coverage * 100)}% coverage`, 'higher', percent(s.accuracy)]),
+  ];
+  for (const [score, name] of Object.entries(SCORE_NAMES) as [UncertaintyScore, string][]) {
+    const mcOnly = score === 'mutual_information' || score === 'variation_ratio';
+    rows.push([`AUROC errors vs correct, ${name}`, 'higher', onePass && mcOnly ? 'n/a' : orNa(m.auroc[score])]);
+  }
+  return rows;
+}
+
+/** Every metric, deterministic beside MC ('-' where the evaluation has no deterministic pass). */
+export function metricRows(numbers: EvaluationNumbers): MetricRow[] {
+  const mc = cells(numbers.mc, numbers.passes === 1);
+  const det = numbers.deterministic ? cells(numbers.deterministic, true) : undefined;
+  return mc.map(([metric, better, value], i) => ({ metric, better, deterministic: det ? det[i]![2] : '-', mc: value }));
+}
+
+/** The T curve as rows: passes, accuracy, NLL, Brier, ECE, AURC, AUROC of mutual information. */
+export function curveRows(numbers: EvaluationNumbers): string[][] {
+  return numbers.byPasses.map(({ passes, metrics: m }) => [
+    String(passes), percent(m.accuracy), plain(m.nll), plain(m.brier), plain(m.calibration.ece), plain(m.riskCoverage.aurc),
+    passes === 1 ? 'n/a' : orNa(m.auroc.mutual_information),
+  ]);
+}
+
+export const CURVE_HEADER = ['T', 'accuracy', 'NLL', 'Brier', 'ECE', 'AURC', 'AUROC (MI)'];
+
+/** Columns padded to a fixed-width text table; the first column left-aligned, the rest right-aligned. */
+export function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

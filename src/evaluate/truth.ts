@@ -1,0 +1,103 @@
+/**
+ * Ground truth: the true class of each image, from a CSV (`path,label`) or from torchvision's
+ * ImageFolder layout (one folder per class), matched to the model's labels.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { UsageError } from '../errors.js';
+
+/** Where the true classes come from. */
+export type TruthSource =
+  /** A CSV of path and label (name or index); paths relative to the CSV's folder or the working directory. */
+  | { kind: 'csv'; file: string }
+  /** The folder directly below an input folder names the class (torchvision ImageFolder); else the parent folder. */
+  | { kind: 'folders'; roots: readonly string[] };
+
+/** Class index of each image that has one (absolute paths). */
+export type Truth = Map<string, number>;
+
+/** Lower case, letters and digits only: `t-shirt-top` and `T-shirt/top` are one name. */
+function normalized(name: string): string {
+  return name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+}
+
+/**
+ * The class index a name or index stands for: an exact label, else the one label equal to it once
+ * case and punctuation are dropped, else an integer index. undefined when none.
+ */
+export function classIndexOf(value: string, labels: readonly string[]): number | undefined {
+  const exact = labels.indexOf(value);
+  if (exact >= 0) return exact;
+  const loose = labels.flatMap((l, i) => (normalized(l) === normalized(value) && normalized(value) !== '' ? [i] : []));
+  if (loose.length === 1) return loose[0];
+  if (/^\d+$/.test(value.trim()) && Number(value) < labels.length) return Number(value);
+  return undefined;
+}
+
+function labelList(labels: readonly string[]): string {
+  return labels.length <= 12 ? labels.join(', ') : `${labels.slice(0, 12).join(', ')}, ... (${labels.length} in all)`;
+}
+
+/** The true classes of `files` (absolute or relative to the working directory) from a source. */
+export function readTruth(source: TruthSource, files: readonly string[], labels: readonly string[]): Truth {
+  return source.kind === 'csv' ? truthFromCsv(source.file, files, labels) : truthFromFolders(source.roots, files, labels);
+}
+
+function truthFromCsv(file: string, files: readonly string[], labels: readonly string[]): Truth {
+  let records: string[][];
+  try {
+    records = parse(readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+  } catch (error) {
+    throw new UsageError(`Cannot read the ground truth ${file} (${error instanceof Error ? error.message : String(error)}); give a CSV of path,label`, { cause: error });
+  }
+  let pathColumn = 0;
+  let labelColumn = 1;
+  let first = 0;
+  const header = records[0]?.map((h) => h.toLowerCase());
+  if (header && ['path', 'file', 'image'].some((h) => header.includes(h))) {
+    pathColumn = header.findIndex((h) => ['path', 'file', 'image'].includes(h));
+    labelColumn = header.findIndex((h) => ['label', 'class', 'class_index', 'target'].includes(h));
+    if (labelColumn < 0) throw new UsageError(`The ground truth ${file} has no label column: name it label (a class name) or class_index`);
+    first = 1;
+  }
+  const byPath = new Map<string, number>();
+  const folder = path.dirname(path.resolve(file));
+  for (let r = first; r < records.length; r++) {
+    const record = records[r]!;
+    const [where, value] = [record[pathColumn], record[labelColumn]];
+    if (where === undefined || value === undefined || where === '') throw new UsageError(`${file} line ${r + 1}: expected path,label`);
+    const index = classIndexOf(value, labels);
+    if (index === undefined) throw new UsageError(`${file} line ${r + 1}: ${JSON.stringify(value)} is neither a label of the model nor a class index below ${labels.length}; its labels are ${labelList(labels)} (give --labels FILE if they are not the names you use)`);
+    byPath.set(path.resolve(folder, where), index);
+    byPath.set(path.resolve(where), index);
+  }
+  const truth: Truth = new Map();
+  for (const f of files) {
+    const index = byPath.get(path.resolve(f));
+    if (index !== undefined) truth.set(path.resolve(f), index);
+  }
+  return truth;
+}
+
+function truthFromFolders(roots: readonly string[], files: readonly string[], labels: readonly string[]): Truth {
+  const absoluteRoots = roots.map((r) => path.resolve(r));
+  const truth: Truth = new Map();
+  const unknown = new Map<string, number>();
+  for (const f of files) {
+    const absolute = path.resolve(f);
+    const root = absoluteRoots.find((r) => absolute.startsWith(r + path.sep));
+    // an image directly in an input folder has no class folder
+    if (root && !path.relative(root, absolute).includes(path.sep)) continue;
+    const folder = root ? path.relative(root, absolute).split(path.sep)[0]! : path.basename(path.dirname(absolute));
+    const index = classIndexOf(folder, labels);
+    if (index === undefined) unknown.set(folder, (unknown.get(folder) ?? 0) + 1);
+    else truth.set(absolute, index);
+  }
+  // a folder that is not a class is a mistake only in a class-per-folder layout (some folder matched)
+  if (unknown.size > 0 && truth.size > 0) {
+    const [name, count] = [...unknown][0]!;
+    throw new UsageError(`The folder ${JSON.stringify(name)} (${count} images) is not a class of the model: its labels are ${labelList(labels)}. Rename the folder, give --labels FILE with your class names, or give the classes in a CSV with --truth`);
+  }
+  return truth;
+}

@@ -1,0 +1,42 @@
+/** An evaluation report's figures: rendered to SVG, and written as SVG and PNG files. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { svgToPng } from '../preprocess/decode.js';
+import type { EvaluationReport } from '../run/evaluate-run.js';
+import { evaluationFigures } from './specs.js';
+
+export interface RenderedFigure {
+  name: string;
+  title: string;
+  svg: string;
+}
+
+/** Every figure of the report as SVG; none when no image has a true class. */
+export async function renderEvaluationFigures(report: EvaluationReport): Promise<RenderedFigure[]> {
+  if (!report.numbers) return [];
+  const labelled = report.images.filter((im) => im.truth !== null)
+    .map((im) => ({ correct: im.predicted === im.truth, entropy: im.entropy, mutualInformation: im.mutual_information }));
+  const figures = evaluationFigures(report.numbers, report.labels, labelled);
+  // vega loads here, not when the library does (about 0.3 s)
+  const { renderSvg } = await import('./render.js');
+  return Promise.all(figures.map(async (f) => ({ name: f.name, title: f.title, svg: await renderSvg(f.spec) })));
+}
+
+/** Writes NAME.svg and NAME.png (2x) per figure into `folder` (made if missing); returns the files written. */
+export async function writeFigures(figures: readonly RenderedFigure[], folder: string): Promise<string[]> {
+  try {
+    mkdirSync(folder, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`Cannot make the plots folder ${folder} (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  const written: string[] = [];
+  for (const figure of figures) {
+    const svgFile = path.join(folder, `${figure.name}.svg`);
+    const pngFile = path.join(folder, `${figure.name}.png`);
+    writeFileSync(svgFile, figure.svg);
+    writeFileSync(pngFile, await svgToPng(figure.svg));
+    written.push(svgFile, pngFile);
+  }
+  return written;
+}

@@ -1,0 +1,99 @@
+/**
+ * The report as one self-contained HTML page: tables, figures and thumbnails inline (data: URIs),
+ * no script, and a Content-Security-Policy that forbids any request, so it opens from disk offline.
+ * Pure: everything it shows is handed in.
+ */
+import type { EvaluationReport, ImageRecord } from '../run/evaluate-run.js';
+import { CURVE_HEADER, curveRows, metricRows } from '../evaluate/table.js';
+
+export interface GalleryItem {
+  image: ImageRecord;
+  /** JPEG thumbnail, base64; undefined when the file could not be read. */
+  thumbnail?: string;
+}
+
+export interface Gallery {
+  title: string;
+  note: string;
+  items: GalleryItem[];
+}
+
+export interface ReportPage {
+  report: EvaluationReport;
+  /** SVG documents with their titles. */
+  figures: { title: string; svg: string }[];
+  galleries: Gallery[];
+}
+
+/** Text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const STYLE = `
+body { font: 14px/1.45 system-ui, -apple-system, "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+.meta { color: #555; } table { border-collapse: collapse; margin: .6rem 0; } th, td { padding: .25rem .7rem; border-bottom: 1px solid #eee; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; } th { text-align: left; background: #f6f6f6; }
+.better { color: #888; font-size: .85em; } figure { display: inline-block; margin: .5rem 1rem 1rem 0; vertical-align: top; }
+figure img { max-width: 100%; height: auto; } figcaption { color: #555; font-size: .9em; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .8rem; }
+.card { border: 1px solid #e3e3e3; border-radius: 6px; padding: .4rem; font-size: .82em; overflow-wrap: anywhere; }
+.card img { display: block; width: 100%; height: 120px; object-fit: contain; background: #fafafa; image-rendering: pixelated; }
+.card .missing { height: 120px; display: flex; align-items: center; justify-content: center; background: #f3f3f3; color: #999; }
+.wrong { color: #c0392b; font-weight: 600; } pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .8em; }
+`;
+
+function metricTable(report: EvaluationReport): string {
+  if (!report.numbers) return '<p>No image has a true class, so there are no metrics: give a CSV of path,label with --truth, or one folder per class.</p>';
+  const rows = metricRows(report.numbers).map((r) => `<tr><td>${escapeHtml(r.metric)} <span class="better">(${r.better} is better)</span></td><td class="num">${escapeHtml(r.deterministic)}</td><td class="num">${escapeHtml(r.mc)}</td></tr>`);
+  const curve = curveRows(report.numbers);
+  const curveTable = curve.length === 0 ? '' : `<h3>With the first T passes</h3><table><tr>${CURVE_HEADER.map((h, i) => `<th${i ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${
+    curve.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  return `<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${report.numbers.passes}</th></tr>${rows.join('')}</table>${curveTable}`;
+}
+
+function card(item: GalleryItem, labels: readonly string[]): string {
+  const im = item.image;
+  const name = (i: number) => escapeHtml(labels[i] ?? String(i));
+  const wrong = im.truth !== null && im.truth !== im.predicted;
+  const picture = item.thumbnail
+    ? `<img src="data:image/jpeg;base64,${item.thumbnail}" alt="${escapeHtml(im.path)}">`
+    : '<div class="missing">image not readable</div>';
+  return `<div class="card">${picture}<div title="${escapeHtml(im.path)}">${escapeHtml(im.path.split('/').slice(-2).join('/'))}</div>`
+    + `<div>predicted <b${wrong ? ' class="wrong"' : ''}>${name(im.predicted)}</b>${im.truth !== null ? ` · true ${name(im.truth)}` : ''}</div>`
+    + `<div>confidence ${im.confidence.toFixed(3)} · MI ${im.mutual_information.toFixed(3)}</div></div>`;
+}
+
+/** The whole page. */
+export function reportHtml(page: ReportPage): string {
+  const { report } = page;
+  const c = report.counts;
+  const { images: _images, ...metadata } = report;
+  const model = report.model ? `${escapeHtml(report.model.path)} (sha256 ${report.model.sha256.slice(0, 12)}…)` : escapeHtml(report.source.file ?? '');
+  const figures = page.figures.map((f) => `<figure><img src="data:image/svg+xml;base64,${Buffer.from(f.svg).toString('base64')}" alt="${escapeHtml(f.title)}"><figcaption>${escapeHtml(f.title)}</figcaption></figure>`).join('\n');
+  const galleries = page.galleries.map((g) => `<h2>${escapeHtml(g.title)}</h2><p class="meta">${escapeHtml(g.note)}</p>${
+    g.items.length === 0 ? '<p>None.</p>' : `<div class="gallery">${g.items.map((i) => card(i, report.labels)).join('\n')}</div>`}`).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mc-dropout report: ${model}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>mc-dropout report</h1>
+<p class="meta">Model ${model} · T=${report.passes} passes${report.seed !== undefined ? ` · seed ${report.seed}` : ''}${report.provider ? ` · ${escapeHtml(report.provider)}` : ''} · ${escapeHtml(report.started)}<br>
+${c.images} images: ${c.labelled} with a true class, ${c.unlabelled} without${c.failed ? `, ${c.failed} failed` : ''}</p>
+<h2>Metrics</h2>
+${metricTable(report)}
+${figures ? `<h2>Figures</h2>\n${figures}` : ''}
+${galleries}
+<h2>Run metadata</h2>
+<details><summary>JSON</summary><pre>${escapeHtml(JSON.stringify(metadata, null, 2))}</pre></details>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,285 @@
+/**
+ * An evaluation's contract: a run over labelled images (MC passes and one deterministic pass per
+ * image), or a read of an earlier predict output or passes file, into one report that evaluate
+ * prints and writes and report renders.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { McModel, type LoadOptions } from '../engine/mc-model.js';
+import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
+import { onnxruntimeVersion } from '../engine/runtime.js';
+import { UsageError } from '../errors.js';
+import { EvaluationAccumulator, type EvaluationNumbers } from '../evaluate/evaluation.js';
+import { readTruth, type TruthSource } from '../evaluate/truth.js';
+import { readPathList } from '../io/lines.js';
+import { readNpyPasses } from '../io/npy.js';
+import { collectInputs } from '../io/walk.js';
+import { readMetadata } from '../model/metadata.js';
+import { readOnnxFile } from '../model/read.js';
+import { predictFiles } from '../pipeline.js';
+import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+import { summarize } from '../stats/aggregate.js';
+import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
+
+export interface EvaluateRunConfig {
+  paths: string[];
+  list?: { file: string; separator: 'lines' | 'nul' };
+  model: string;
+  load: LoadOptions;
+  /** MC passes per image (the T curve runs up to it). */
+  passes: number;
+  seed?: number;
+  batchSize: number;
+  decodeConcurrency: number;
+  decodePixelBudget?: number;
+  preprocess: PreprocessOverrides;
+  /** Class labels file (one per line); default: the model's metadata, else class indices. */
+  labelsFile?: string;
+  /** A CSV of path,label; default: the class-per-folder layout of the input folders. */
+  truthFile?: string;
+  /** Refuse when no image has a true class (evaluate); report goes on without metrics. */
+  requireTruth: boolean;
+  version: string;
+}
+
+export interface EvaluateFromConfig {
+  /** A predict output in JSONL with per-class means, or a --save-passes .npy. */
+  from: string;
+  /** Labels: this file, else the output's metadata sidecar, else this model's metadata, else class indices. */
+  labelsFile?: string;
+  model?: string;
+  truthFile?: string;
+  requireTruth: boolean;
+  version: string;
+}
+
+/** One image as the report shows it. */
+export interface ImageRecord {
+  path: string;
+  /** True class index; null when the image has none. */
+  truth: number | null;
+  predicted: number;
+  confidence: number;
+  entropy: number;
+  mutual_information: number;
+  variation_ratio: number;
+  margin: number;
+  /** The dropout-off prediction, when the evaluation ran one. */
+  deterministic?: { predicted: number; confidence: number };
+}
+
+export interface EvaluationReport {
+  tool: 'mc-dropout';
+  version: string;
+  command: 'evaluate';
+  /** run: this evaluation ran the model; predict-output / passes-file: it read an earlier run's file. */
+  source: { kind: 'run' | 'predict-output' | 'passes-file'; file?: string };
+  model?: { path: string; sha256: string; classes: number };
+  passes: number;
+  seed?: number;
+  mask_scheme?: number;
+  provider?: string;
+  onnxruntime?: string;
+  started: string;
+  seconds: number;
+  labels: string[];
+  counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
+  /** Absent when no image has a true class. */
+  numbers?: EvaluationNumbers;
+  images: ImageRecord[];
+}
+
+function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
+  return truthFile ? { kind: 'csv', file: truthFile } : { kind: 'folders', roots };
+}
+
+function noTruth(source: TruthSource, images: number): UsageError {
+  return new UsageError(source.kind === 'csv'
+    ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`
+    : `None of the ${images} images has a true class: put each class's images in a folder named after the class (torchvision's ImageFolder layout), or give a CSV of path,label with --truth`);
+}
+
+/** Runs the model over the inputs: T passes and one deterministic pass per image. */
+export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
+  const started = new Date();
+  const warn = hooks.onWarning ?? (() => {});
+  if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw new UsageError(`Expected an integer >= 1 for passes but received ${config.passes}`);
+  const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
+  const inputs = [...config.paths, ...listed];
+  if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
+  const walked = await collectInputs(inputs);
+  if (walked.files.length === 0) throw new UsageError(`No input images in ${inputs.join(', ')}`);
+  const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  try {
+    const { info } = model;
+    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const source = truthSource(config.truthFile, inputs);
+    const truth = readTruth(source, walked.files, labels);
+    if (truth.size === 0 && config.requireTruth) throw noTruth(source, walked.files.length);
+    const seed = config.seed ?? freshSeed();
+    const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
+    const images: ImageRecord[] = [];
+    let failed = 0;
+    hooks.onStart?.(walked.files.length);
+    for await (const result of predictFiles(model, walked.files, {
+      passes: config.passes, seed, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
+      ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
+      preprocess: resolvePreprocess(info, config.preprocess), knownErrors: walked.errors, fileSizes: walked.sizes,
+      keepPasses: true, withDeterministic: true,
+    })) {
+      if (result.status === 'error') {
+        failed++;
+        warn(`${result.file}: ${result.error} (left out)`);
+      } else {
+        const label = truth.get(path.resolve(result.file));
+        const det = summarize(result.deterministicProbs!, info.classes);
+        if (label !== undefined) accumulator.add(result.passProbs!, label, result.deterministicProbs);
+        images.push({ ...recordOf(result.file, label, result.summary), deterministic: { predicted: det.predicted, confidence: det.confidence } });
+      }
+      hooks.onProgress?.(images.length + failed, failed);
+    }
+    return {
+      tool: 'mc-dropout', version: config.version, command: 'evaluate', source: { kind: 'run' },
+      model: { path: config.model, sha256: info.sha256, classes: info.classes },
+      passes: config.passes, seed, mask_scheme: MASK_SCHEME, provider: info.provider, onnxruntime: onnxruntimeVersion,
+      started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, labels,
+      counts: { images: walked.files.length, labelled: accumulator.images, unlabelled: images.length - accumulator.images, failed, skipped_non_images: walked.skipped.length },
+      ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
+      images,
+    };
+  } finally {
+    await model.dispose();
+  }
+}
+
+function recordOf(file: string, label: number | undefined, s: { predicted: number; confidence: number; entropy: number; mutualInformation: number; variationRatio: number; margin: number }): ImageRecord {
+  return {
+    path: file, truth: label ?? null, predicted: s.predicted, confidence: s.confidence, entropy: s.entropy,
+    mutual_information: s.mutualInformation, variation_ratio: s.variationRatio, margin: s.margin,
+  };
+}
+
+/** Labels for a file read back: the given file, the run's metadata sidecar, a model's metadata, or indices. */
+async function labelsOfEarlierRun(config: EvaluateFromConfig, classes: number, warn: (m: string) => void): Promise<string[]> {
+  if (config.labelsFile) return labelsFor(config.labelsFile, classes);
+  const sidecar = `${config.from}.meta.json`;
+  if (existsSync(sidecar)) {
+    const labels = (JSON.parse(readFileSync(sidecar, 'utf8')) as { settings?: { labels?: unknown } }).settings?.labels;
+    if (Array.isArray(labels) && labels.length === classes) return labels.map(String);
+  }
+  if (config.model) {
+    const { model } = await readOnnxFile(config.model);
+    return labelsFromModel(readMetadata(model, config.model).labels, classes, config.model, warn);
+  }
+  return Array.from({ length: classes }, (_, i) => String(i));
+}
+
+/**
+ * Evaluates an earlier run's file: a --save-passes .npy (every metric and the T curve), or a JSONL
+ * predict output with per-class means (`-f jsonl --per-class`: every metric, no T curve). Neither
+ * holds a deterministic pass.
+ */
+export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
+  const started = new Date();
+  const warn = hooks.onWarning ?? (() => {});
+  const base = { tool: 'mc-dropout' as const, version: config.version, command: 'evaluate' as const, started: started.toISOString() };
+  const images: ImageRecord[] = [];
+  let failed = 0;
+  if (config.from.endsWith('.npy')) {
+    const saved = readNpyPasses(config.from);
+    const [count, passes, classes] = saved.shape;
+    const labels = await labelsOfEarlierRun(config, classes, warn);
+    const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
+    // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
+    const perImage = Array.from({ length: count }, (_, i) => saved.data.subarray(i * passes * classes, (i + 1) * passes * classes));
+    const used = perImage.map((probs) => { let t = 0; while (t < passes && Number.isFinite(probs[t * classes]!)) t++; return t; });
+    const full = used.every((t) => t === passes || t === 0);
+    const accumulator = new EvaluationAccumulator(classes, passes, full);
+    perImage.forEach((probs, i) => {
+      if (used[i] === 0) {
+        failed++;
+        return;
+      }
+      const mine = probs.subarray(0, used[i]! * classes);
+      const s = summarize(mine, classes);
+      const label = truth.get(path.resolve(saved.paths[i]!));
+      if (label !== undefined) {
+        if (full) accumulator.add(mine, label);
+        else accumulator.addMean(s.mean, label, { mutualInformation: s.mutualInformation, variationRatio: s.variationRatio });
+      }
+      images.push(recordOf(saved.paths[i]!, label, s));
+    });
+    if (!full) warn(`${config.from} comes from an adaptive run (images have different numbers of passes): metrics use each image's own passes, with no T curve`);
+    if (accumulator.images === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), images.length);
+    return {
+      ...base, source: { kind: 'passes-file', file: config.from }, passes, labels, seconds: (Date.now() - started.getTime()) / 1000,
+      counts: { images: count, labelled: accumulator.images, unlabelled: images.length - accumulator.images, failed, skipped_non_images: 0 },
+      ...(accumulator.images > 0 && { numbers: accumulator.finish() }), images,
+    };
+  }
+  let text: string;
+  try {
+    text = readFileSync(config.from, 'utf8');
+  } catch {
+    throw new UsageError(`Cannot read ${config.from}; give a predict output written with -f jsonl --per-class, or a --save-passes .npy`);
+  }
+  const records = text.split('\n').filter((l) => l.trim()).map((line, i) => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new UsageError(`${config.from} line ${i + 1} is not JSON: evaluate --from reads a predict output written with -f jsonl --per-class (the CSV has no per-class means), or a --save-passes .npy`);
+    }
+  });
+  const ok = records.filter((r) => r.status === 'ok');
+  failed = records.length - ok.length;
+  if (ok.length > 0 && !Array.isArray(ok[0]!.mean)) {
+    throw new UsageError(`${config.from} has no per-class means: rerun predict with -f jsonl --per-class (NLL, Brier and calibration need every class's probability), or with --save-passes FILE.npy for the T curve too`);
+  }
+  const classes = ok.length > 0 ? (ok[0]!.mean as number[]).length : 0;
+  const labels = await labelsOfEarlierRun(config, classes, warn);
+  const paths = ok.map((r) => String(r.path));
+  const truth = readTruth(truthSource(config.truthFile, []), paths, labels);
+  const sidecar = `${config.from}.meta.json`;
+  const meta = existsSync(sidecar) ? JSON.parse(readFileSync(sidecar, 'utf8')) as { passes?: unknown; seed?: unknown } : {};
+  // T from the run's metadata; an adaptive run's rows carry their own (its mean is reported)
+  const rowPasses = ok.map((r) => Number(r.passes)).filter(Number.isFinite);
+  const passes = typeof meta.passes === 'number' ? meta.passes : rowPasses.length > 0 ? rowPasses.reduce((a, b) => a + b, 0) / rowPasses.length : 0;
+  const accumulator = new EvaluationAccumulator(classes, passes, false);
+  for (const r of ok) {
+    const mean = r.mean as number[];
+    const label = truth.get(path.resolve(String(r.path)));
+    const s = summarize(mean, classes);
+    const fromPasses = { mutualInformation: Number(r.mutual_information), variationRatio: Number(r.variation_ratio) };
+    if (label !== undefined) accumulator.addMean(mean, label, fromPasses);
+    images.push({ ...recordOf(String(r.path), label, s), mutual_information: fromPasses.mutualInformation, variation_ratio: fromPasses.variationRatio });
+  }
+  if (accumulator.images === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), ok.length);
+  return {
+    ...base, source: { kind: 'predict-output', file: config.from },
+    passes, ...(typeof meta.seed === 'number' && { seed: meta.seed }),
+    labels, seconds: (Date.now() - started.getTime()) / 1000,
+    counts: { images: records.length, labelled: accumulator.images, unlabelled: ok.length - accumulator.images, failed, skipped_non_images: 0 },
+    ...(accumulator.images > 0 && { numbers: accumulator.finish() }), images,
+  };
+}
+
+/** An evaluation written by `evaluate --json`, read back (for report). */
+export function readEvaluationReport(file: string): EvaluationReport {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new UsageError(`Cannot read ${file} as JSON; give the file evaluate --json wrote, a predict output (-f jsonl --per-class) or a --save-passes .npy`);
+  }
+  const report = parsed as Partial<EvaluationReport>;
+  if (report.tool !== 'mc-dropout' || report.command !== 'evaluate' || !Array.isArray(report.images) || !Array.isArray(report.labels)) {
+    throw new UsageError(`${file} is not an evaluation evaluate --json wrote (no images and labels)`);
+  }
+  return report as EvaluationReport;
+}
+
+/** Reads an earlier file by its kind: an evaluation (.json), a passes file (.npy) or a predict output (JSONL). */
+export async function evaluationFromFile(config: EvaluateFromConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
+  if (config.from.endsWith('.json')) return readEvaluationReport(config.from);
+  return evaluateEarlierRun(config, hooks);
+}

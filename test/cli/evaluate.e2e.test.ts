@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+interface Report {
+  counts: { images: number; labelled: number; unlabelled: number; failed: number };
+  passes: number;
+  seed: number;
+  labels: string[];
+  numbers: {
+    mc: { accuracy: number; nll: number; brier: number; calibration: { ece: number } };
+    deterministic?: { accuracy: number; nll: number };
+    byPasses: { passes: number; metrics: { accuracy: number; nll: number } }[];
+  };
+  images: { path: string; truth: number | null; predicted: number }[];
+}
+
+/** True class index of each sample, from fixtures/samples.csv (paths relative to fixtures/). */
+const truth = new Map((parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[])
+  .map((r) => [path.join(ROOT, 'fixtures', r.file), Number(r.class_index)]));
+
+/** Accuracy and NLL recomputed here from predict's own rows (JSONL, per-class means rounded to 6 decimals). */
+function scoreRows(jsonl: string): { accuracy: number; nll: number } {
+  const rows = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { path: string; class_index: number; mean: number[] });
+  let correct = 0;
+  let nll = 0;
+  for (const row of rows) {
+    const label = truth.get(path.resolve(ROOT, row.path))!;
+    if (row.class_index === label) correct++;
+    nll -= Math.log(row.mean[label]!);
+  }
+  return { accuracy: correct / rows.length, nll: nll / rows.length };
+}
+
+describe('mc-dropout evaluate', () => {
+  const folder = tempDir();
+  let report: Report;
+
+  before(async () => {
+    const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '6', '--seed', '3', '--device', 'cpu', '-q',
+      '--json', path.join(folder, 'eval.json'), '--plots', path.join(folder, 'plots')]);
+    assert.equal(run.code, 0, run.stderr);
+    report = JSON.parse(readFileSync(path.join(folder, 'eval.json'), 'utf8')) as Report;
+    assert.match(run.stdout, /^50 labelled images; T=6, seed 3/);
+    assert.match(run.stdout, /accuracy +\d+\.\d\d% +\d+\.\d\d%/);
+    assert.match(run.stdout, /AUROC errors vs correct, mutual information +n\/a +0\.\d{4}/);
+    assert.match(run.stdout, /With the first T passes:\nT +accuracy/);
+  });
+
+  it('agrees with predict\'s own rows: MC and deterministic accuracy and NLL, recomputed from the CSV of true classes', async () => {
+    const mc = await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
+    const det = await runCli(['predict', 'fixtures/samples', '--deterministic', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
+    const fromMc = scoreRows(mc.stdout);
+    const fromDet = scoreRows(det.stdout);
+    assert.equal(report.counts.labelled, 50);
+    assert.equal(report.numbers.mc.accuracy, fromMc.accuracy);
+    assert.equal(report.numbers.deterministic!.accuracy, fromDet.accuracy);
+    // the rows round each probability to 6 decimals: about 1e-6 relative on the NLL
+    assert.ok(Math.abs(report.numbers.mc.nll - fromMc.nll) < 1e-4, `${report.numbers.mc.nll} vs ${fromMc.nll}`);
+    assert.ok(Math.abs(report.numbers.deterministic!.nll - fromDet.nll) < 1e-4, `${report.numbers.deterministic!.nll} vs ${fromDet.nll}`);
+    assert.deepEqual(report.numbers.byPasses.map((p) => p.passes), [1, 2, 5, 6]);
+    assert.equal(report.numbers.byPasses.at(-1)!.metrics.accuracy, report.numbers.mc.accuracy);
+  });
+
+  it('writes every figure as SVG and PNG', () => {
+    const files = readdirSync(path.join(folder, 'plots')).sort();
+    assert.deepEqual(files, ['confusion', 'metrics-vs-t', 'reliability', 'risk-coverage', 'uncertainty'].flatMap((n) => [`${n}.png`, `${n}.svg`]));
+    for (const file of files.filter((f) => f.endsWith('.png'))) {
+      const bytes = readFileSync(path.join(folder, 'plots', file));
+      assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG', file);
+      // 2x density: the reliability diagram is several hundred pixels wide
+      assert.ok(bytes.readUInt32BE(16) > 400, `${file} is ${bytes.readUInt32BE(16)} pixels wide`);
+    }
+    const svg = readFileSync(path.join(folder, 'plots', 'reliability.svg'), 'utf8');
+    assert.match(svg, /^<svg/);
+    assert.match(svg, /Reliability diagram/);
+    assert.match(svg, /mean confidence in bin/);
+  });
+
+  it('reads the true classes from one folder per class (ImageFolder), names matched to the labels loosely', async () => {
+    const root = path.join(tempDir(), 'test');
+    for (const [file, label] of truth) {
+      const name = ['t-shirt-top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle_boot'][label]!;
+      mkdirSync(path.join(root, name), { recursive: true });
+      copyFileSync(file, path.join(root, name, path.basename(file)));
+    }
+    const run = await runCli(['evaluate', root, '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '--json', '-']);
+    assert.equal(run.code, 0, run.stderr);
+    const fromFolders = JSON.parse(run.stdout) as Report;
+    // masks are keyed by image content, not path: the same images give the same numbers
+    assert.deepEqual(fromFolders.numbers, report.numbers);
+  });
+
+  it('refuses a class folder that is not a label, naming it, and a set without any true class (exit 2)', async () => {
+    const root = tempDir();
+    mkdirSync(path.join(root, 'bag'));
+    mkdirSync(path.join(root, 'handbags'));
+    copyFileSync(path.join(ROOT, 'fixtures/samples/bag-18.png'), path.join(root, 'bag', 'a.png'));
+    copyFileSync(path.join(ROOT, 'fixtures/samples/bag-30.png'), path.join(root, 'handbags', 'b.png'));
+    const wrong = await runCli(['evaluate', root, '-t', '2', '--device', 'cpu', '-q']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /The folder "handbags" \(1 images\) is not a class of the model: its labels are T-shirt\/top, Trouser/);
+    const none = await runCli(['evaluate', 'fixtures/samples', '-t', '2', '--device', 'cpu', '-q']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /None of the 50 images has a true class: put each class's images in a folder named after the class/);
+    const badCsv = await runCli(['evaluate', 'fixtures/samples', '--truth', path.join(root, 'missing.csv'), '-t', '2', '--device', 'cpu', '-q']);
+    assert.equal(badCsv.code, 2);
+    assert.match(badCsv.stderr, /Cannot read the ground truth .*missing\.csv/);
+  });
+
+  it('--from a --save-passes file gives the run\'s MC numbers and T curve (no deterministic pass)', async () => {
+    const npy = path.join(folder, 'p.npy');
+    const saved = await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '-o', path.join(folder, 'p.csv'), '--save-passes', npy]);
+    assert.equal(saved.code, 0, saved.stderr);
+    // a passes file holds no class names: -m names them (or --labels)
+    const run = await runCli(['evaluate', '--from', npy, '-m', 'models/fashion-mnist-mc.onnx', '--truth', 'fixtures/samples.csv', '--json', '-', '-q']);
+    assert.equal(run.code, 0, run.stderr);
+    const read = JSON.parse(run.stdout) as Report;
+    assert.equal(read.numbers.deterministic, undefined);
+    assert.equal(read.numbers.mc.accuracy, report.numbers.mc.accuracy);
+    // float32 passes in the file, float64 in the run
+    assert.ok(Math.abs(read.numbers.mc.nll - report.numbers.mc.nll) < 1e-6);
+    assert.deepEqual(read.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]), report.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]));
+  });
+
+  it('--from a JSONL predict output needs its per-class means', async () => {
+    const jsonl = path.join(folder, 'run.jsonl');
+    await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class', '-o', jsonl]);
+    const run = await runCli(['evaluate', '--from', jsonl, '--truth', 'fixtures/samples.csv', '--json', '-', '-q']);
+    assert.equal(run.code, 0, run.stderr);
+    const read = JSON.parse(run.stdout) as Report;
+    assert.equal(read.passes, 6);
+    assert.equal(read.numbers.mc.accuracy, report.numbers.mc.accuracy);
+    assert.ok(Math.abs(read.numbers.mc.nll - report.numbers.mc.nll) < 1e-4);
+    assert.deepEqual(read.numbers.byPasses, []);
+    const plain = path.join(folder, 'plain.jsonl');
+    await runCli(['predict', 'fixtures/samples', '-t', '2', '--device', 'cpu', '-q', '-f', 'jsonl', '-o', plain]);
+    const refused = await runCli(['evaluate', '--from', plain, '--truth', 'fixtures/samples.csv', '-q']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /has no per-class means: rerun predict with -f jsonl --per-class/);
+  });
+
+  it('prints the table the README shows (bundled model, 50 samples, T=30, seed 42)', async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const shown = /mc-dropout evaluate fixtures\/samples --truth fixtures\/samples\.csv -t 30 --seed 42 --plots plots\/\n```\n\n```text\n([\s\S]*?)\n```/.exec(readme)![1]!;
+    const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '30', '--seed', '42', '--device', 'cpu', '-q']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trimEnd(), shown);
+  });
+});
