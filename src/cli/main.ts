@@ -166,7 +166,7 @@ Example (Slurm):
 
   program.command('select')
     .description('the images to label next, from a predict output (CSV or JSONL): the top N by an acquisition score')
-    .argument('<run>', 'a predict output file (- for stdin)')
+    .argument('<run>', 'a predict output file (- for stdin), or its --save-passes .npy')
     .addOption(new Option('--by <score>', 'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random').argParser(choice(ACQUISITIONS)).default('bald'))
     .option('-n, --count <n>', 'how many images', integer(1), 100)
     .option('--seed <n>', 'seed of --by random', seed, 0)

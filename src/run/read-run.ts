@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
+import { readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
+import { summarize } from '../stats/aggregate.js';
 
-/** The rows of a finished predict output (CSV or JSONL, told apart by content), for select and later readers. */
+/**
+ * The rows of a finished predict output (CSV or JSONL, told apart by content) or of a --save-passes
+ * .npy (its label column then holds class indices), for select and later readers.
+ */
 export interface RunRows {
   /** ok rows, in output order. */
   rows: ScoredRow[];
@@ -12,6 +17,7 @@ export interface RunRows {
 }
 
 export function readRunRows(file: string): RunRows {
+  if (file.endsWith('.npy')) return rowsOfPasses(file);
   let text: string;
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');
@@ -32,4 +38,23 @@ export function readRunRows(file: string): RunRows {
     })),
     errors: records.length - ok.length,
   };
+}
+
+/** Each image's uncertainty from its saved passes (an adaptive run's NaN passes left out); an all-NaN image is an error row. */
+function rowsOfPasses(file: string): RunRows {
+  const saved = readNpyPasses(file);
+  const [images, passes, classes] = saved.shape;
+  const rows: ScoredRow[] = [];
+  for (let i = 0; i < images; i++) {
+    const probs = saved.data.subarray(i * passes * classes, (i + 1) * passes * classes);
+    let used = 0;
+    while (used < passes && Number.isFinite(probs[used * classes]!)) used++;
+    if (used === 0) continue;
+    const s = summarize(probs.subarray(0, used * classes), classes);
+    rows.push({
+      path: saved.paths[i]!, label: String(s.predicted), confidence: s.confidence, entropy: s.entropy,
+      mutualInformation: s.mutualInformation, variationRatio: s.variationRatio, margin: s.margin,
+    });
+  }
+  return { rows, errors: images - rows.length };
 }
