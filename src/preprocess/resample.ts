@@ -3,8 +3,11 @@
  * separable convolution, horizontal pass then vertical, pixel centres aligned, filter support
  * widened by the downscale factor (antialiasing), coefficients in 22-bit fixed point, rounding
  * and clipping to 8 bits after each pass. NEAREST follows Pillow's affine transform.
- * Models trained on PIL/torchvision inputs then see the same pixels.
+ * Models trained on PIL/torchvision inputs then see the same pixels. The two passes run in
+ * WebAssembly SIMD (simd/resample.wat, the same integer sums) where the runtime has it, else here
+ * in JavaScript; tests compare the two byte for byte.
  */
+import { RESAMPLE_WASM_BASE64 } from './simd/resample-wasm.js';
 
 export type Filter = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
 
@@ -160,9 +163,20 @@ function nearest(src: Uint8Array, inWidth: number, inHeight: number, outWidth: n
 
 /** Resizes interleaved RGB [inHeight, inWidth, 3] to [outHeight, outWidth, 3] exactly as Pillow does. */
 export function resizeRgb(src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter): Uint8Array {
+  return resizeRgbOn(simdKernel() ? 'simd' : 'js', src, inWidth, inHeight, outWidth, outHeight, filter);
+}
+
+/** resizeRgb on a chosen engine: 'simd' (WebAssembly, where available) or 'js'; the same bytes either way. */
+export function resizeRgbOn(engine: 'simd' | 'js', src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter): Uint8Array {
   if (src.length !== inWidth * inHeight * 3) throw new RangeError(`Expected ${inWidth * inHeight * 3} RGB bytes but received ${src.length}`);
   if (inWidth === outWidth && inHeight === outHeight) return src;
   if (filter === 'nearest') return nearest(src, inWidth, inHeight, outWidth, outHeight);
+  const kernel = engine === 'simd' ? simdKernel() : null;
+  if (engine === 'simd' && !kernel) throw new Error('WebAssembly SIMD is not available in this runtime');
+  if (kernel) {
+    return simdPasses(kernel, src, inWidth, inHeight, outWidth === inWidth ? undefined : coefficients(inWidth, outWidth, filter),
+      outHeight === inHeight ? undefined : coefficients(inHeight, outHeight, filter), outWidth, outHeight);
+  }
   let pixels = src;
   let width = inWidth;
   if (outWidth !== inWidth) {
@@ -181,4 +195,74 @@ export function cropRgb(src: Uint8Array, width: number, left: number, top: numbe
     out.set(src.subarray(from, from + cropWidth * 3), y * cropWidth * 3);
   }
   return out;
+}
+
+/** The part of the WebAssembly global used here (TypeScript's ES libs do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+};
+
+interface SimdKernel {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  horizontal: (src: number, height: number, inWidth: number, outWidth: number, start: number, count: number, weights: number, taps: number, dst: number) => void;
+  vertical: (src: number, rowLength: number, outHeight: number, start: number, count: number, weights: number, taps: number, dst: number) => void;
+}
+
+let kernelState: SimdKernel | null | undefined;
+
+/** The WebAssembly passes, compiled once; null where the runtime has no WebAssembly SIMD. */
+function simdKernel(): SimdKernel | null {
+  if (kernelState === undefined) {
+    try {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(RESAMPLE_WASM_BASE64, 'base64')));
+      kernelState = instance.exports as unknown as SimdKernel;
+    } catch {
+      kernelState = null;
+    }
+  }
+  return kernelState;
+}
+
+/** Bytes rounded up to 16, plus 16 of padding the kernels may read or write past a buffer. */
+const padded = (bytes: number): number => Math.ceil(bytes / 16) * 16 + 16;
+
+/**
+ * Both passes in the kernel's memory: the image, the horizontal result, the output and the
+ * coefficients laid out one after another (grown as needed; WebAssembly memory never shrinks).
+ */
+function simdPasses(kernel: SimdKernel, src: Uint8Array, inWidth: number, inHeight: number, h: Coefficients | undefined, v: Coefficients | undefined, outWidth: number, outHeight: number): Uint8Array {
+  const width = h ? outWidth : inWidth;
+  const srcAt = 0;
+  const midAt = srcAt + padded(src.length);
+  const dstAt = midAt + (h && v ? padded(inHeight * width * 3) : 0);
+  const coefficientsAt = dstAt + padded(outHeight * width * 3);
+  const intsOf = (c: Coefficients | undefined) => (c ? c.start.length * 2 + c.weights.length : 0);
+  const end = coefficientsAt + 4 * (intsOf(h) + intsOf(v));
+  const have = kernel.memory.buffer.byteLength;
+  if (end > have) kernel.memory.grow(Math.ceil((end - have) / 65536));
+  const bytes = new Uint8Array(kernel.memory.buffer);
+  const ints = new Int32Array(kernel.memory.buffer);
+  bytes.set(src, srcAt);
+  let at = coefficientsAt;
+  const place = (c: Coefficients) => {
+    const offsets = { start: at, count: at + 4 * c.start.length, weights: at + 8 * c.start.length };
+    ints.set(c.start, offsets.start / 4);
+    ints.set(c.count, offsets.count / 4);
+    ints.set(c.weights, offsets.weights / 4);
+    at = offsets.weights + 4 * c.weights.length;
+    return offsets;
+  };
+  let from = srcAt;
+  if (h) {
+    const o = place(h);
+    const to = v ? midAt : dstAt;
+    kernel.horizontal(from, inHeight, inWidth, outWidth, o.start, o.count, o.weights, h.taps, to);
+    from = to;
+  }
+  if (v) {
+    const o = place(v);
+    kernel.vertical(from, width * 3, outHeight, o.start, o.count, o.weights, v.taps, dstAt);
+  }
+  return bytes.slice(dstAt, dstAt + outHeight * width * 3);
 }
