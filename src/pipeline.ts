@@ -3,7 +3,7 @@ import { InputError } from './errors.js';
 import type { McModel } from './engine/mc-model.js';
 import { imagePixels, loadImageTensor } from './preprocess/decode.js';
 import type { PreprocessSpec } from './preprocess/spec.js';
-import { checkAdaptive, type AdaptiveRule } from './stats/adaptive.js';
+import type { AdaptiveRule } from './stats/adaptive.js';
 import { summarize, type McSummary } from './stats/aggregate.js';
 
 /** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
@@ -58,8 +58,9 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
     pending = b + 1 < starts.length ? decode(starts[b + 1]!) : undefined;
     const good = decoded.filter((d): d is Float32Array => d instanceof Float32Array);
     const probs = good.length === 0 ? []
-      : options.adaptive && !options.deterministic ? await adaptivePasses(model, good, options.seed, options.adaptive)
-        : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
+      : await model.predict(good, {
+        passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false, ...(options.adaptive && { adaptive: options.adaptive }),
+      });
     const deterministic = options.withDeterministic && good.length > 0 ? await model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
@@ -81,32 +82,6 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
       yield { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
     }
   }
-}
-
-/**
- * Passes in rounds: minPasses for every image, then minPasses more for each image whose estimates
- * have not settled, until maxPasses. Pass t of an image has the masks of index t, so its first n
- * passes are those of a fixed run with T = n, and each image's stop depends on its passes alone.
- * Returns per image its probabilities, [T_i, C].
- */
-async function adaptivePasses(model: McModel, images: Float32Array[], seed: number, rule: AdaptiveRule): Promise<Float64Array[]> {
-  const classes = model.info.classes;
-  const collected = images.map(() => new Float64Array(0));
-  let active = images.map((_, i) => i);
-  let done = 0;
-  while (active.length > 0) {
-    const passes = Math.min(rule.minPasses, rule.maxPasses - done);
-    const round = await model.predict(active.map((i) => images[i]!), { passes, seed, firstPass: done });
-    active.forEach((image, j) => {
-      const grown = new Float64Array(collected[image]!.length + round[j]!.length);
-      grown.set(collected[image]!);
-      grown.set(round[j]!, collected[image]!.length);
-      collected[image] = grown;
-    });
-    done += passes;
-    active = active.filter((image) => !checkAdaptive(collected[image]!, classes, rule).done);
-  }
-  return collected;
 }
 
 /** Index of the first pass with a non-finite probability, or undefined. probs: [T, C]. */

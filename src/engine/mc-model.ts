@@ -1,19 +1,20 @@
 import { describeError, ModelError, UsageError } from '../errors.js';
 import { describeIo, type ModelIo } from '../model/io.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { encodeModel, type ModelProto } from '../model/onnx.js';
+import { DataType, encodeModel, type ModelProto } from '../model/onnx.js';
 import { readModelForSession } from '../model/read.js';
 import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import { describeTrainingBatchNorms, findCrossRowNode, trainingModeBatchNorms } from '../model/rows.js';
 import { findStochasticSites, nestedStochasticOps, type StochasticSite } from '../model/sites.js';
 import { ROWS_INPUT, splitAtStochasticSources, type NoSplit, type SplitPlan } from '../model/split.js';
+import { checkAdaptive, type AdaptiveRule } from '../stats/adaptive.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
 import { fillNormal, fillUniform } from './noise.js';
 import { probeModel, type ProbeResult } from './probe.js';
 import type { DeviceRequest } from './providers.js';
 import type { HostTensor, IndexTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
-import { openSession } from './sessions.js';
+import { createOrThrow, openSession } from './sessions.js';
 
 export type { ModelIo } from '../model/io.js';
 
@@ -60,6 +61,13 @@ export interface PredictOptions {
    * the masks of its index, so a later round continues an earlier one exactly (adaptive T).
    */
   firstPass?: number;
+  /**
+   * Adaptive T: passes in rounds of `minPasses` until each image's estimates settle (see
+   * stats/adaptive.ts); `passes` and `firstPass` are then ignored. Each image gets its own T_i, and
+   * its passes are the first T_i of a fixed run with the same seed. With trunk reuse the trunk runs
+   * once per image, whatever the rounds.
+   */
+  adaptive?: AdaptiveRule;
 }
 
 /** What mc-dropout draws for one site, per row: an inverted-dropout mask, or a random op's numbers. */
@@ -134,7 +142,11 @@ export class McModel {
     private readonly maxRowsPerRun: number,
     /** Most images whose trunk one run computes (trunk reuse). */
     private readonly imagesPerTrunkRun: number,
+    /** The split as separate trunk and head graphs, opened on first use (adaptive T), with how to open them. */
+    private readonly parts?: { trunk: ModelProto; head: ModelProto; open: (model: ModelProto) => Promise<RuntimeSession> },
   ) {}
+
+  private partSessions?: Promise<{ trunk: RuntimeSession; head: RuntimeSession }>;
 
   /** Loads, rewrites and opens a model. Throws ModelError / ProviderError / UsageError. */
   static async load(file: string, options: LoadOptions = {}): Promise<McModel> {
@@ -159,7 +171,7 @@ export class McModel {
     const sources = drawnSites.map((s) => s.input);
     const crossRow = staticBatch === 0 ? findCrossRowNode(rewritten, sources, probe.notPerRow) : undefined;
     const split = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0 && !crossRow
-      ? splitAtStochasticSources(rewritten, sources, probe.batchMajor, probe.activationShapes)
+      ? splitAtStochasticSources(rewritten, sources, probe.batchMajor, probe.activationShapes, probe.activationTypes)
       : { reason: crossRow ? `rows would see each other: ${crossRow.opType} ${crossRow.name ?? ''} mixes the rows of a run after a stochastic site, so each (image, pass) runs alone` : noSplitReason(options, staticBatch, chosen.length) };
     const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow));
 
@@ -174,7 +186,18 @@ export class McModel {
       path: file, sha256, externalFiles,
       ...io, sites, drawnSites, metadata, provider: opened.provider, deviceId: opened.deviceId,
     };
-    return new McModel(info, plan, opened.session, maxRowsPerRun, imagesPerTrunkRun);
+    const settings = {
+      provider: opened.provider, deviceId: opened.deviceId, threads: options.threads ?? 0, optimization: options.optimization ?? 'all',
+      spinning: options.idleThreadsSpin ?? true, ...(folder && { externalDataFolder: folder }),
+    } as const;
+    // a float16 cut kept between sessions would be rounded to float16, where onnxruntime's CPU
+    // kernels carry it in float32 inside one graph (measured: 1e-4 apart): such models run their
+    // adaptive rounds on the whole split graph, so their passes stay a fixed run's, bit for bit
+    const floatCut = 'model' in split && split.cutTensors.every((t) => t === io.inputName || probe.activationTypes.get(t) === DataType.FLOAT);
+    const parts = 'model' in split && floatCut
+      ? { trunk: split.trunkModel, head: split.headModel, open: (part: ModelProto) => createOrThrow(encodeModel(part), settings, file) }
+      : undefined;
+    return new McModel(info, plan, opened.session, maxRowsPerRun, imagesPerTrunkRun, parts);
   }
 
   /** How much one session run takes: rows (image x pass) and, with trunk reuse, images whose trunk it computes. */
@@ -192,9 +215,89 @@ export class McModel {
    * Returns per image its class probabilities per pass: Float64Array [T, C] row-major.
    */
   async predict(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
+    if (options.adaptive && !options.deterministic) return this.predictAdaptive(images, options.seed, options.adaptive);
     const scores = await this.predictScores(images, options);
-    const { classes, outputIsProbabilities } = this.info;
-    return outputIsProbabilities ? scores : scores.map((s) => softmaxRows(s, classes));
+    return scores.map((s) => this.probabilities(s));
+  }
+
+  /** Raw outputs [rows, C] as probabilities. */
+  private probabilities(scores: Float64Array): Float64Array {
+    return this.info.outputIsProbabilities ? scores : softmaxRows(scores, this.info.classes);
+  }
+
+  /**
+   * Passes in rounds: minPasses for every image, then minPasses more for each image whose estimates
+   * have not settled, until maxPasses. Pass t of an image has the masks of index t, so its first n
+   * passes are those of a fixed run with T = n, and each image's stop depends on its passes alone.
+   * Returns per image its probabilities, [T_i, C].
+   */
+  private async predictAdaptive(images: readonly Float32Array[], seed: number, rule: AdaptiveRule): Promise<Float64Array[]> {
+    if (!(Number.isInteger(rule.minPasses) && rule.minPasses >= 1 && Number.isInteger(rule.maxPasses) && rule.maxPasses >= rule.minPasses)) {
+      throw new UsageError(`Expected integers 1 <= minPasses <= maxPasses but received ${rule.minPasses} and ${rule.maxPasses}`);
+    }
+    const classes = this.info.classes;
+    // with trunk reuse, the trunk runs once here and each round runs the head alone
+    const head = this.plan.trunkReuse && this.parts ? await this.headRounds(images, seed) : undefined;
+    const collected = images.map(() => new Float64Array(0));
+    let active = images.map((_, i) => i);
+    let done = 0;
+    while (active.length > 0) {
+      const passes = Math.min(rule.minPasses, rule.maxPasses - done);
+      const round = head ? await head(active, passes, done)
+        : await this.predict(active.map((i) => images[i]!), { passes, seed, firstPass: done });
+      active.forEach((image, j) => {
+        const grown = new Float64Array(collected[image]!.length + round[j]!.length);
+        grown.set(collected[image]!);
+        grown.set(round[j]!, collected[image]!.length);
+        collected[image] = grown;
+      });
+      done += passes;
+      active = active.filter((image) => !checkAdaptive(collected[image]!, classes, rule).done);
+    }
+    return collected;
+  }
+
+  /**
+   * Runs the trunk graph once on the images and keeps what it cuts; returns a function that runs
+   * `passes` more passes (from index `first`) of some of the images through the head graph alone,
+   * giving per image its probabilities [passes, C].
+   */
+  private async headRounds(images: readonly Float32Array[], seed: number): Promise<(which: number[], passes: number, first: number) => Promise<Float64Array[]>> {
+    const parts = this.parts!;
+    this.partSessions ??= Promise.all([parts.open(parts.trunk), parts.open(parts.head)]).then(([trunk, head]) => ({ trunk, head }));
+    const { trunk, head } = await this.partSessions;
+    const { info, plan } = this;
+    const keys = images.map((image) => imageKeyOf(image));
+    // per cut tensor, each image's row (the image itself where the head reads the input)
+    const perImage = new Map<string, Float32Array[]>();
+    plan.cutTensors.forEach((name) => perImage.set(name, name === info.inputName ? [...images] : []));
+    const computed = plan.cutTensors.filter((name) => name !== info.inputName);
+    for (let start = 0; start < images.length && computed.length > 0; start += this.imagesPerTrunkRun) {
+      const group = images.slice(start, start + this.imagesPerTrunkRun);
+      const stacked = new Float32Array(group.length * this.imageSize);
+      group.forEach((image, i) => stacked.set(image, i * this.imageSize));
+      const out = await this.guard(() => trunk.run({ [info.inputName]: { data: stacked, dims: [group.length, ...info.inputDims.slice(1)] } }, computed));
+      for (const name of computed) {
+        const size = out[name]!.data.length / group.length;
+        for (let i = 0; i < group.length; i++) perImage.get(name)!.push(out[name]!.data.slice(i * size, (i + 1) * size));
+      }
+    }
+    const rowShapes = new Map(plan.cutTensors.map((name, k) => [name, plan.cutShapes[k]!]));
+    return async (which, passes, first) => {
+      const classes = info.classes;
+      const results = which.map(() => new Float64Array(passes * classes));
+      const rows: (Row & { slot: number })[] = [];
+      which.forEach((image, slot) => { for (let t = 0; t < passes; t++) rows.push({ image, pass: t, index: first + t, slot }); });
+      for (let start = 0; start < rows.length; start += this.maxRowsPerRun) {
+        const chunk = rows.slice(start, start + this.maxRowsPerRun);
+        const feeds = gatheredFeeds(chunk, perImage, rowShapes);
+        this.addDraws(feeds, chunk, keys, chunk.length, { seed });
+        const output = (await this.guard(() => head.run(feeds, [info.outputName])))[info.outputName]!;
+        const scores = this.probabilities(Float64Array.from(output.data.subarray(0, chunk.length * classes)));
+        chunk.forEach((row, r) => results[row.slot]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+      }
+      return results;
+    };
   }
 
   /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax). */
@@ -238,8 +341,17 @@ export class McModel {
     const { info } = this;
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
-    const feeds: Record<string, HostTensor | IndexTensor> = this.plan.trunkReuse ? imageFeeds(rows, images, info) : replicatedFeeds(rows, images, info, batch);
-    info.drawnSites.forEach((site, k) => {
+    const feeds: Record<string, HostTensor | IndexTensor> = this.plan.trunkReuse
+      ? gatheredFeeds(rows, new Map([[info.inputName, images]]), new Map([[info.inputName, info.inputDims.slice(1)]]))
+      : replicatedFeeds(rows, images, info, batch);
+    this.addDraws(feeds, rows, keys, batch, options);
+    const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
+    return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
+  }
+
+  /** Each site's draws for the rows (padding rows of a static batch, and deterministic passes, get the site's typical value). */
+  private addDraws(feeds: Record<string, HostTensor | IndexTensor>, rows: Row[], keys: ImageKey[], batch: number, options: { seed: number; deterministic?: boolean }): void {
+    this.info.drawnSites.forEach((site, k) => {
       const data = new Float32Array(batch * site.rowSize);
       for (let r = 0; r < batch; r++) {
         const slot = data.subarray(r * site.rowSize, (r + 1) * site.rowSize);
@@ -249,8 +361,6 @@ export class McModel {
       }
       feeds[site.input] = { data, dims: [batch, ...site.rowShape] };
     });
-    const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
-    return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
   }
 
   private async guard<T>(run: () => Promise<T>): Promise<T> {
@@ -263,20 +373,30 @@ export class McModel {
 
   async dispose(): Promise<void> {
     await this.session.release();
+    if (this.partSessions) {
+      const { trunk, head } = await this.partSessions;
+      await Promise.all([trunk.release(), head.release()]);
+    }
   }
 }
 
-/** Trunk reuse: each image the rows use, once, and per row the index of its image (the graph gathers). */
-function imageFeeds(rows: Row[], images: readonly Float32Array[], info: ModelInfo): Record<string, HostTensor | IndexTensor> {
+/**
+ * Trunk reuse: each per-image input (the images, or the cut tensors of a head graph) once per image
+ * the rows use, and per row the index of its image (the graph gathers).
+ */
+function gatheredFeeds(rows: Row[], perImage: ReadonlyMap<string, readonly Float32Array[]>, rowShapes: ReadonlyMap<string, readonly number[]>): Record<string, HostTensor | IndexTensor> {
   const slots = new Map<number, number>();
   for (const row of rows) if (!slots.has(row.image)) slots.set(row.image, slots.size);
-  const size = images[0]!.length;
-  const stacked = new Float32Array(slots.size * size);
-  for (const [image, slot] of slots) stacked.set(images[image]!, slot * size);
-  return {
-    [info.inputName]: { data: stacked, dims: [slots.size, ...info.inputDims.slice(1)] },
+  const feeds: Record<string, HostTensor | IndexTensor> = {
     [ROWS_INPUT]: { data: BigInt64Array.from(rows, (row) => BigInt(slots.get(row.image)!)), dims: [rows.length] },
   };
+  for (const [name, tensors] of perImage) {
+    const size = tensors[0]!.length;
+    const stacked = new Float32Array(slots.size * size);
+    for (const [image, slot] of slots) stacked.set(tensors[image]!, slot * size);
+    feeds[name] = { data: stacked, dims: [slots.size, ...rowShapes.get(name)!] };
+  }
+  return feeds;
 }
 
 /** The whole graph per row: each row its own copy of its image (padded to a static batch). */

@@ -16,6 +16,8 @@ export interface ProbeResult {
   batchMajor: Set<string>;
   /** Per-row shapes of the batch-major activations. */
   activationShapes: Map<string, number[]>;
+  /** ONNX element type (FLOAT or FLOAT16) of each batch-major activation. */
+  activationTypes: Map<string, number>;
   /** Floating-point tensors (float32, float16, double) whose element count does not double from batch 1 to 2: they mix rows. */
   notPerRow: Set<string>;
 }
@@ -27,7 +29,7 @@ export interface ProbeResult {
  * whose draws must follow the batch.
  */
 export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string, externalDataFolder?: string): Promise<ProbeResult> {
-  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), notPerRow: new Set() };
+  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set() };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
@@ -67,6 +69,7 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
         if ((a.type === 'float32' || a.type === 'float16') && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) {
           result.batchMajor.add(name);
           result.activationShapes.set(name, a.dims.slice(1));
+          result.activationTypes.set(name, onnxType(a.type));
         }
       }
     }

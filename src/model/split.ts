@@ -23,6 +23,13 @@ export interface SplitPlan {
   totalMacs: number;
   /** Floats of the head's batch-major activations per row (what a row costs in memory at most). */
   headRowFloats: number;
+  /**
+   * The same split as two graphs, for callers that keep the cut between calls (adaptive T runs the
+   * trunk once and the head in rounds): the trunk (the images in, every cut tensor that is not an
+   * image input out) and the head (those cut tensors [n, ...], ROWS_INPUT and the masks in).
+   */
+  trunkModel: ModelProto;
+  headModel: ModelProto;
 }
 
 /** Why a model runs whole per pass: no split applies. */
@@ -43,6 +50,7 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  */
 export function splitAtStochasticSources(
   model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
+  rowTypes: ReadonlyMap<string, number> = new Map(),
 ): SplitPlan | NoSplit {
   const graph = model.graph!;
   const nodes = graph.node ?? [];
@@ -129,7 +137,21 @@ export function splitAtStochasticSources(
   });
   let headRowFloats = 0;
   for (const i of head) for (const o of nodes[i]!.output ?? []) headRowFloats += (rowShapes.get(o) ?? []).reduce((a, b) => a * b, rowShapes.has(o) ? 1 : 0);
-  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs, headRowFloats };
+  const joined = split.graph!.node;
+  const trunkModel = cloneModel(model);
+  const trunkOutputs = cut.filter((t) => !imageInputs.has(t));
+  trunkModel.graph!.node = nodes.filter((_, i) => trunk.has(i));
+  trunkModel.graph!.input = (graph.input ?? []).filter((i) => !sources.includes(i.name!));
+  trunkModel.graph!.output = trunkOutputs.map((t) => ({ name: t, type: { tensorType: { elemType: rowTypes.get(t) ?? DataType.FLOAT } } }));
+  trunkModel.graph!.valueInfo = [];
+  const headModel = cloneModel(split);
+  const trunkNodes = new Set(trunkModel.graph!.node);
+  headModel.graph!.node = joined.filter((n) => !trunkNodes.has(n));
+  headModel.graph!.input = [
+    ...(split.graph!.input ?? []).filter((i) => !imageInputs.has(i.name!) || cut.includes(i.name!)),
+    ...trunkOutputs.map((t) => ({ name: t, type: { tensorType: { elemType: rowTypes.get(t) ?? DataType.FLOAT } } })),
+  ];
+  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs, headRowFloats, trunkModel, headModel };
 }
 
 /**

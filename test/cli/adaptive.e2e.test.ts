@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -59,5 +59,67 @@ describe('--times auto', () => {
     assert.match(one.stderr, /T=auto \(mean [\d.]+, median [\d.]+, max \d+\)/);
     const fixed = await runCli(['predict', 'fixtures/samples', '-t', '5', '--seed', '3', '--device', 'cpu', '-q']);
     assert.doesNotMatch(fixed.stdout.split('\n')[0]!, /passes/, 'a fixed T keeps the columns it had');
+  });
+
+  it('works with resume, shards and merge, JSONL, --save-passes and --trunk-reuse off, all giving the single run\'s rows', async () => {
+    const folder = tempDir();
+    const auto = ['--times', 'auto', '--seed', '9', '--device', 'cpu', '-q', '--min-times', '4', '--max-times', '24'];
+    const single = await runCli(['predict', 'fixtures/samples', ...auto, '-o', path.join(folder, 'single.csv'), '--save-passes', path.join(folder, 'single.npy')]);
+    assert.equal(single.code, 0, single.stderr);
+    const expected = readFileSync(path.join(folder, 'single.csv'), 'utf8');
+    const rows = readCsv(expected);
+
+    // resume: the first half, then all with --resume
+    const list = readdirSync(path.join(ROOT, 'fixtures/samples')).sort().map((f) => path.join('fixtures/samples', f));
+    writeFileSync(path.join(folder, 'half.txt'), list.slice(0, 20).join('\n'));
+    writeFileSync(path.join(folder, 'all.txt'), list.join('\n'));
+    const resumed = path.join(folder, 'resumed.csv');
+    assert.equal((await runCli(['predict', '--list', path.join(folder, 'half.txt'), ...auto, '-o', resumed])).code, 0);
+    assert.equal((await runCli(['predict', '--list', path.join(folder, 'all.txt'), ...auto, '-o', resumed, '--resume'])).code, 0);
+    assert.deepEqual(readCsv(readFileSync(resumed, 'utf8')), rows);
+
+    // two shards merged
+    for (const index of [0, 1]) assert.equal((await runCli(['predict', 'fixtures/samples', ...auto, '--shard', `${index}/2`, '-o', path.join(folder, 'sharded.csv')])).code, 0);
+    const merged = await runCli(['merge', '-o', path.join(folder, 'sharded.csv')]);
+    assert.equal(merged.code, 0, merged.stderr);
+    assert.equal(readFileSync(path.join(folder, 'sharded.csv'), 'utf8'), expected);
+
+    // JSONL carries the same passes
+    const jsonl = await runCli(['predict', 'fixtures/samples', ...auto, '-f', 'jsonl']);
+    assert.deepEqual(jsonl.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { passes: number }).passes), rows.map((r) => Number(r.passes)));
+
+    // the passes file: T_i passes per image, NaN after them
+    const npy = readFileSync(path.join(folder, 'single.npy'));
+    const headerLength = npy.readUInt16LE(8);
+    const data = new Float32Array(npy.buffer.slice(npy.byteOffset + 10 + headerLength, npy.byteOffset + npy.length));
+    rows.forEach((row, i) => {
+      const passes = data.subarray(i * 24 * 10, (i + 1) * 24 * 10);
+      const used = Number(row.passes);
+      assert.ok(passes.subarray(0, used * 10).every(Number.isFinite) && passes.subarray(used * 10).every(Number.isNaN), `${row.path}: ${used} passes`);
+    });
+
+    // the whole graph per pass (no trunk reuse) stops each image at the same pass, with the same numbers to float rounding
+    const whole = readCsv((await runCli(['predict', 'fixtures/samples', ...auto, '--trunk-reuse', 'off'])).stdout);
+    assert.deepEqual(whole.map((r) => r.passes), rows.map((r) => r.passes));
+    whole.forEach((r, i) => assert.ok(Math.abs(Number(r.confidence) - Number(rows[i]!.confidence)) <= 2e-6, `${r.path}: ${r.confidence} vs ${rows[i]!.confidence}`));
+  });
+
+  it('a float16 model with trunk reuse: its passes are a fixed run\'s, bit for bit (rounds on the whole split graph)', async () => {
+    const model = await McModel.load(path.join(ROOT, 'fixtures/modern/effnet_droppath_fp16.onnx'), { device: 'cpu' });
+    try {
+      assert.ok(model.plan.trunkReuse);
+      const images = [0, 1, 2].map((k) => Float32Array.from({ length: model.imageSize }, (_, i) => Math.sin(i * 0.01 + k)));
+      const rule = { minPasses: 3, maxPasses: 12, tolerance: 0.01, z: 3 };
+      const adaptive = await model.predict(images, { passes: 0, seed: 4, adaptive: rule });
+      const fixed = await model.predict(images, { passes: 12, seed: 4 });
+      const classes = model.info.classes;
+      adaptive.forEach((probs, i) => {
+        const used = probs.length / classes;
+        assert.ok(used % 3 === 0 && used >= 3 && used <= 12);
+        assert.deepEqual(probs, fixed[i]!.subarray(0, used * classes));
+      });
+    } finally {
+      await model.dispose();
+    }
   });
 });
