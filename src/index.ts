@@ -1,5 +1,5 @@
 /** mc-dropout as a library: the engine, the file pipeline, the statistics. The CLI uses only this. */
-export { McModel, type LoadOptions, type PredictOptions, type ModelInfo, type DrawnSite, type Draw } from './engine/mc-model.js';
+export { McModel, AdaptivePool, type PreparedImage, type LoadOptions, type PredictOptions, type ModelInfo, type DrawnSite, type Draw } from './engine/mc-model.js';
 export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
 export { fillMask, imageKeyOf, freshSeed, MASK_SCHEME, type ImageKey } from './engine/masks.js';
 export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type ImageResult, type PredictFilesOptions } from './pipeline.js';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
-import type { McModel } from './engine/mc-model.js';
+import { AdaptivePool, type McModel } from './engine/mc-model.js';
 import { imagePixels, loadImageTensor } from './preprocess/decode.js';
 import type { PreprocessSpec } from './preprocess/spec.js';
 import type { AdaptiveRule } from './stats/adaptive.js';
@@ -44,7 +44,9 @@ export type ImageResult =
  * Yields one result per file, in input order. Decoding of the next batch overlaps inference of
  * the current one; memory holds at most two batches whatever the number of files, and decoding at
  * most `decodePixelBudget` pixels at once. A file that cannot be decoded, or whose passes are not
- * finite, yields an error result; model errors are thrown.
+ * finite, yields an error result; model errors are thrown. With adaptive T, batches refill: the
+ * next batch joins the rounds as soon as fewer than `batchSize` images are still running, and each
+ * result is yielded as soon as it and every earlier one are done.
  */
 export async function* predictFiles(model: McModel, files: readonly string[], options: PredictFilesOptions): AsyncGenerator<ImageResult> {
   const batchSize = Math.max(1, options.batchSize);
@@ -53,33 +55,72 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
   const budget = new PixelBudget(options.decodePixelBudget ?? DEFAULT_DECODE_PIXEL_BUDGET);
   const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.fileSizes?.slice(start, start + batchSize), options, budget);
   let pending = starts.length > 0 ? decode(starts[0]!) : undefined;
-  for (let b = 0; b < starts.length; b++) {
+  /** The next decoded batch, with the decode of the one after it started. */
+  const nextBatch = async (b: number) => {
     const decoded = await pending!;
     pending = b + 1 < starts.length ? decode(starts[b + 1]!) : undefined;
+    return decoded;
+  };
+  const resultOf = (index: number, passProbs: Float64Array, deterministicProbs?: Float64Array): ImageResult => {
+    const file = files[index]!;
+    const bad = firstNonFinitePass(passProbs, model.info.classes);
+    if (bad !== undefined) return { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
+    const summary = summarize(passProbs, model.info.classes);
+    return { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
+  };
+  const deterministicOf = async (good: Float32Array[]) => (options.withDeterministic && good.length > 0
+    ? model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined);
+
+  if (options.adaptive && !options.deterministic) {
+    const pool = new AdaptivePool(model, options.seed, options.adaptive);
+    const ready = new Map<number, ImageResult>();
+    const indexOf = new Map<number, { index: number; deterministic?: Float64Array }>();
+    let next = 0;
+    for (let b = 0; b < starts.length || pool.active > 0;) {
+      // refill: the next batches join while fewer than a batch of images are still running
+      while (b < starts.length && pool.active < batchSize) {
+        const decoded = await nextBatch(b);
+        const good: Float32Array[] = [];
+        const goodIndex: number[] = [];
+        decoded.forEach((item, i) => {
+          const index = starts[b]! + i;
+          if (item instanceof Float32Array) {
+            good.push(item);
+            goodIndex.push(index);
+          } else ready.set(index, { file: files[index]!, index, status: 'error', error: item });
+        });
+        const deterministic = await deterministicOf(good);
+        (await pool.add(good)).forEach((id, g) => indexOf.set(id, { index: goodIndex[g]!, ...(deterministic && { deterministic: deterministic[g]! }) }));
+        b++;
+      }
+      if (pool.active > 0) {
+        for (const done of await pool.round()) {
+          const { index, deterministic } = indexOf.get(done.id)!;
+          indexOf.delete(done.id);
+          ready.set(index, resultOf(index, done.probs, deterministic));
+        }
+      }
+      for (; ready.has(next); next++) {
+        yield ready.get(next)!;
+        ready.delete(next);
+      }
+    }
+    return;
+  }
+
+  for (let b = 0; b < starts.length; b++) {
+    const decoded = await nextBatch(b);
     const good = decoded.filter((d): d is Float32Array => d instanceof Float32Array);
-    const probs = good.length === 0 ? []
-      : await model.predict(good, {
-        passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false, ...(options.adaptive && { adaptive: options.adaptive }),
-      });
-    const deterministic = options.withDeterministic && good.length > 0 ? await model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
+    const probs = good.length === 0 ? [] : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
+    const deterministic = await deterministicOf(good);
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
       const index = starts[b]! + i;
-      const file = files[index]!;
       const item = decoded[i]!;
-      if (!(item instanceof Float32Array)) {
-        yield { file, index, status: 'error', error: item };
-        continue;
-      }
-      const deterministicProbs = deterministic?.[g];
-      const passProbs = probs[g++]!;
-      const bad = firstNonFinitePass(passProbs, model.info.classes);
-      if (bad !== undefined) {
-        yield { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
-        continue;
-      }
-      const summary = summarize(passProbs, model.info.classes);
-      yield { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
+      if (item instanceof Float32Array) {
+        const det = deterministic?.[g];
+        yield resultOf(index, probs[g++]!, det);
+      } else yield { file: files[index]!, index, status: 'error', error: item };
     }
   }
 }

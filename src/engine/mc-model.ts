@@ -225,53 +225,27 @@ export class McModel {
     return this.info.outputIsProbabilities ? scores : softmaxRows(scores, this.info.classes);
   }
 
-  /**
-   * Passes in rounds: minPasses for every image, then minPasses more for each image whose estimates
-   * have not settled, until maxPasses. Pass t of an image has the masks of index t, so its first n
-   * passes are those of a fixed run with T = n, and each image's stop depends on its passes alone.
-   * Returns per image its probabilities, [T_i, C].
-   */
+  /** Adaptive T: the images in one pool, rounds until every one has settled; per image [T_i, C]. */
   private async predictAdaptive(images: readonly Float32Array[], seed: number, rule: AdaptiveRule): Promise<Float64Array[]> {
-    if (!(Number.isInteger(rule.minPasses) && rule.minPasses >= 1 && Number.isInteger(rule.maxPasses) && rule.maxPasses >= rule.minPasses)) {
-      throw new UsageError(`Expected integers 1 <= minPasses <= maxPasses but received ${rule.minPasses} and ${rule.maxPasses}`);
-    }
-    const classes = this.info.classes;
-    // with trunk reuse, the trunk runs once here and each round runs the head alone
-    const head = this.plan.trunkReuse && this.parts ? await this.headRounds(images, seed) : undefined;
-    const collected = images.map(() => new Float64Array(0));
-    let active = images.map((_, i) => i);
-    let done = 0;
-    while (active.length > 0) {
-      const passes = Math.min(rule.minPasses, rule.maxPasses - done);
-      const round = head ? await head(active, passes, done)
-        : await this.predict(active.map((i) => images[i]!), { passes, seed, firstPass: done });
-      active.forEach((image, j) => {
-        const grown = new Float64Array(collected[image]!.length + round[j]!.length);
-        grown.set(collected[image]!);
-        grown.set(round[j]!, collected[image]!.length);
-        collected[image] = grown;
-      });
-      done += passes;
-      active = active.filter((image) => !checkAdaptive(collected[image]!, classes, rule).done);
-    }
-    return collected;
+    const pool = new AdaptivePool(this, seed, rule);
+    const ids = await pool.add(images);
+    const out = new Map<number, Float64Array>();
+    while (pool.active > 0) for (const done of await pool.round()) out.set(done.id, done.probs);
+    return ids.map((id) => out.get(id)!);
   }
 
   /**
-   * Runs the trunk graph once on the images and keeps what it cuts; returns a function that runs
-   * `passes` more passes (from index `first`) of some of the images through the head graph alone,
-   * giving per image its probabilities [passes, C].
+   * What passes of an image need besides its masks' key: with a trunk/head split whose cut is
+   * float32, the cut tensors (the trunk runs here, once); else the image itself.
+   * @internal (AdaptivePool)
    */
-  private async headRounds(images: readonly Float32Array[], seed: number): Promise<(which: number[], passes: number, first: number) => Promise<Float64Array[]>> {
-    const parts = this.parts!;
-    this.partSessions ??= Promise.all([parts.open(parts.trunk), parts.open(parts.head)]).then(([trunk, head]) => ({ trunk, head }));
-    const { trunk, head } = await this.partSessions;
+  async prepare(images: readonly Float32Array[]): Promise<PreparedImage[]> {
+    const prepared: PreparedImage[] = images.map((image) => ({ image, key: imageKeyOf(image) }));
+    if (!this.plan.trunkReuse || !this.parts) return prepared;
+    const { trunk } = await this.openParts();
     const { info, plan } = this;
-    const keys = images.map((image) => imageKeyOf(image));
-    // per cut tensor, each image's row (the image itself where the head reads the input)
-    const perImage = new Map<string, Float32Array[]>();
-    plan.cutTensors.forEach((name) => perImage.set(name, name === info.inputName ? [...images] : []));
     const computed = plan.cutTensors.filter((name) => name !== info.inputName);
+    prepared.forEach((p) => { p.cut = new Map(plan.cutTensors.includes(info.inputName) ? [[info.inputName, p.image]] : []); });
     for (let start = 0; start < images.length && computed.length > 0; start += this.imagesPerTrunkRun) {
       const group = images.slice(start, start + this.imagesPerTrunkRun);
       const stacked = new Float32Array(group.length * this.imageSize);
@@ -279,25 +253,55 @@ export class McModel {
       const out = await this.guard(() => trunk.run({ [info.inputName]: { data: stacked, dims: [group.length, ...info.inputDims.slice(1)] } }, computed));
       for (const name of computed) {
         const size = out[name]!.data.length / group.length;
-        for (let i = 0; i < group.length; i++) perImage.get(name)!.push(out[name]!.data.slice(i * size, (i + 1) * size));
+        group.forEach((_, i) => prepared[start + i]!.cut!.set(name, out[name]!.data.slice(i * size, (i + 1) * size)));
       }
     }
-    const rowShapes = new Map(plan.cutTensors.map((name, k) => [name, plan.cutShapes[k]!]));
-    return async (which, passes, first) => {
-      const classes = info.classes;
-      const results = which.map(() => new Float64Array(passes * classes));
-      const rows: (Row & { slot: number })[] = [];
-      which.forEach((image, slot) => { for (let t = 0; t < passes; t++) rows.push({ image, pass: t, index: first + t, slot }); });
-      for (let start = 0; start < rows.length; start += this.maxRowsPerRun) {
-        const chunk = rows.slice(start, start + this.maxRowsPerRun);
+    return prepared;
+  }
+
+  /**
+   * Runs passes first .. first + passes - 1 of each requested image (each its own range), through
+   * the head graph where the images carry their cut, else the whole (split) graph; per request its
+   * probabilities [passes, C]. @internal (AdaptivePool)
+   */
+  async runPasses(prepared: readonly PreparedImage[], requests: readonly { image: number; first: number; passes: number }[], seed: number): Promise<Float64Array[]> {
+    const { info } = this;
+    const classes = info.classes;
+    const results = requests.map((r) => new Float64Array(r.passes * classes));
+    const rows: (Row & { request: number })[] = [];
+    requests.forEach((r, request) => { for (let t = 0; t < r.passes; t++) rows.push({ image: r.image, pass: t, index: r.first + t, request }); });
+    const keys = prepared.map((p) => p.key);
+    const viaHead = prepared.every((p) => p.cut);
+    const head = viaHead ? (await this.openParts()).head : undefined;
+    const rowShapes = new Map(this.plan.cutTensors.map((name, k) => [name, this.plan.cutShapes[k]!]));
+    // a chunk: at most maxRowsPerRun rows, and (whole graph with trunk reuse) at most imagesPerTrunkRun images
+    const imageLimit = !viaHead && this.plan.trunkReuse ? this.imagesPerTrunkRun : Infinity;
+    for (let start = 0; start < rows.length;) {
+      const images = new Set<number>();
+      let end = start;
+      while (end < rows.length && end - start < this.maxRowsPerRun && (images.has(rows[end]!.image) || images.size < imageLimit)) images.add(rows[end++]!.image);
+      const chunk = rows.slice(start, end);
+      let scores: Float64Array;
+      if (head) {
+        const perImage = new Map(this.plan.cutTensors.map((name) => [name, prepared.map((p) => p.cut!.get(name)!)]));
         const feeds = gatheredFeeds(chunk, perImage, rowShapes);
         this.addDraws(feeds, chunk, keys, chunk.length, { seed });
         const output = (await this.guard(() => head.run(feeds, [info.outputName])))[info.outputName]!;
-        const scores = this.probabilities(Float64Array.from(output.data.subarray(0, chunk.length * classes)));
-        chunk.forEach((row, r) => results[row.slot]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+        scores = Float64Array.from(output.data.subarray(0, chunk.length * classes));
+      } else {
+        scores = await this.runRows(chunk, prepared.map((p) => p.image), keys, { passes: 1, seed });
       }
-      return results;
-    };
+      const probs = this.probabilities(scores);
+      chunk.forEach((row, r) => results[row.request]!.set(probs.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+      start = end;
+    }
+    return results;
+  }
+
+  private openParts(): Promise<{ trunk: RuntimeSession; head: RuntimeSession }> {
+    const parts = this.parts!;
+    this.partSessions ??= Promise.all([parts.open(parts.trunk), parts.open(parts.head)]).then(([trunk, head]) => ({ trunk, head }));
+    return this.partSessions;
   }
 
   /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax). */
@@ -503,3 +507,67 @@ function typicalValue(draw: Draw): number {
   return draw.kind === 'uniform' ? (draw.low + draw.high) / 2 : draw.mean;
 }
 
+
+/** An image ready for passes: its masks' key and, with a float32 trunk/head split, its cut tensors. */
+export interface PreparedImage {
+  image: Float32Array;
+  key: ImageKey;
+  cut?: Map<string, Float32Array>;
+}
+
+/**
+ * Adaptive T over a stream of images: add images at any time, run rounds, take the images that
+ * finished. Each round gives every active image `minPasses` more passes (fewer at maxPasses), with
+ * the masks of their indices, so an image's passes are those of a fixed run, and its stop (see
+ * stats/adaptive.ts) depends on its own passes alone: adding images between rounds (refilling a
+ * batch as its images finish) changes nothing in any image's result.
+ */
+export class AdaptivePool {
+  private readonly entries = new Map<number, { prepared: PreparedImage; probs: Float64Array }>();
+  private nextId = 0;
+
+  constructor(private readonly model: McModel, private readonly seed: number, private readonly rule: AdaptiveRule) {
+    if (!(Number.isInteger(rule.minPasses) && rule.minPasses >= 1 && Number.isInteger(rule.maxPasses) && rule.maxPasses >= rule.minPasses)) {
+      throw new UsageError(`Expected integers 1 <= minPasses <= maxPasses but received ${rule.minPasses} and ${rule.maxPasses}`);
+    }
+  }
+
+  /** Images still running. */
+  get active(): number {
+    return this.entries.size;
+  }
+
+  /** Adds images (with trunk reuse, their trunk runs now); returns their ids, in order. */
+  async add(images: readonly Float32Array[]): Promise<number[]> {
+    const prepared = await this.model.prepare(images);
+    return prepared.map((p) => {
+      const id = this.nextId++;
+      this.entries.set(id, { prepared: p, probs: new Float64Array(0) });
+      return id;
+    });
+  }
+
+  /** One round for every active image; returns those that settled (or reached maxPasses), with their probabilities [T_i, C]. */
+  async round(): Promise<{ id: number; probs: Float64Array }[]> {
+    const classes = this.model.info.classes;
+    const ids = [...this.entries.keys()];
+    const entries = ids.map((id) => this.entries.get(id)!);
+    const requests = entries.map((e, image) => {
+      const done = e.probs.length / classes;
+      return { image, first: done, passes: Math.min(this.rule.minPasses, this.rule.maxPasses - done) };
+    });
+    const round = await this.model.runPasses(entries.map((e) => e.prepared), requests, this.seed);
+    const finished: { id: number; probs: Float64Array }[] = [];
+    entries.forEach((e, i) => {
+      const grown = new Float64Array(e.probs.length + round[i]!.length);
+      grown.set(e.probs);
+      grown.set(round[i]!, e.probs.length);
+      e.probs = grown;
+      if (checkAdaptive(grown, classes, this.rule).done) {
+        this.entries.delete(ids[i]!);
+        finished.push({ id: ids[i]!, probs: grown });
+      }
+    });
+    return finished;
+  }
+}

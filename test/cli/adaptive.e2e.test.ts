@@ -122,4 +122,37 @@ describe('--times auto', () => {
       await model.dispose();
     }
   });
+
+  it('the pool takes in new images between rounds (a refilled batch) without changing any image\'s passes or stop', async () => {
+    const model = await McModel.load(BUNDLED_MODEL, { device: 'cpu' });
+    try {
+      const { loadImageTensor } = await import('../../src/preprocess/decode.js');
+      const names = ['bag-18.png', 'shirt-7.png', 'ankle-boot-23.png', 'coat-10.png', 'pullover-20.png', 'shirt-4.png'];
+      const images = await Promise.all(names.map((f) => loadImageTensor(path.join(ROOT, 'fixtures/samples', f), resolvePreprocess(model.info))));
+      const rule = { minPasses: 4, maxPasses: 40, tolerance: 0.05, z: 3 };
+      const { AdaptivePool } = await import('../../src/engine/mc-model.js');
+      const pool = new AdaptivePool(model, 5, rule);
+      const out = new Map<number, Float64Array>();
+      const ids = await pool.add(images.slice(0, 2));
+      for (const done of await pool.round()) out.set(done.id, done.probs);
+      ids.push(...await pool.add(images.slice(2)));
+      let rounds = 1;
+      while (pool.active > 0) {
+        for (const done of await pool.round()) out.set(done.id, done.probs);
+        rounds++;
+      }
+      const fixed = await model.predict(images, { passes: 40, seed: 5 });
+      const alone = await model.predict(images, { passes: 0, seed: 5, adaptive: rule });
+      const classes = model.info.classes;
+      ids.forEach((id, i) => {
+        const probs = out.get(id)!;
+        assert.deepEqual(probs, fixed[i]!.subarray(0, probs.length));
+        assert.deepEqual(probs, alone[i], `${names[i]}: the same passes whether it joined late or not`);
+      });
+      assert.ok(new Set(ids.map((id) => out.get(id)!.length / classes)).size > 1, 'images stop at different passes');
+      assert.ok(rounds >= 2);
+    } finally {
+      await model.dispose();
+    }
+  });
 });
