@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { McModel } from '../src/engine/mc-model.js';
+import { outcomeOf } from '../src/evaluate/evaluation.js';
+import { metricsOf } from '../src/evaluate/metrics.js';
 import { convertModel } from '../src/model/convert.js';
 import { decodeModel, encodeModel } from '../src/model/onnx.js';
 import { RuntimeSession } from '../src/engine/runtime.js';
@@ -332,7 +334,14 @@ interface AdaptiveRow {
   meanPasses: number;
   /** Share of images whose top-1 label equals the T=100 run's. */
   agreement: number;
+  /** Mean over images and classes of |mean probability - T=100's|. */
+  meanAbsProbabilityDifference: number;
   meanAbsEntropyDifference: number;
+  meanAbsMutualInformationDifference: number;
+  /** On the 50 labelled samples (fixtures/samples.csv). */
+  accuracy: number;
+  nll: number;
+  ece: number;
 }
 
 /**
@@ -347,22 +356,34 @@ async function adaptive(): Promise<AdaptiveRow[]> {
   const outputs = new Map<string, string>();
   for (let round = 0; round < (quick ? 1 : 3); round++) {
     for (const [name, flags] of runs) {
-      const out = path.join(work, `adaptive-${seconds.get(name)!.length}-${name.replace(/\W+/g, '_')}.csv`);
-      seconds.get(name)!.push((await runCli(['predict', ...inputs, ...flags, '--seed', '1', '--device', 'cpu', '-q', '-k', '1', '-o', out])).seconds);
+      const out = path.join(work, `adaptive-${seconds.get(name)!.length}-${name.replace(/\W+/g, '_')}.jsonl`);
+      seconds.get(name)!.push((await runCli(['predict', ...inputs, ...flags, '--seed', '1', '--device', 'cpu', '-q', '-k', '1', '-f', 'jsonl', '--per-class', '-o', out])).seconds);
       outputs.set(name, out);
     }
   }
-  const read = (file: string) => parse(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[];
+  type Row = { path: string; class_index: number; entropy: number; mutual_information: number; passes?: number; mean: number[] };
+  const read = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row).filter((r) => r.mean);
   const reference = read(outputs.get('T=100')!);
+  const truth = new Map((parse(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[])
+    .map((r) => [path.join(ROOT, 'fixtures', r.file), Number(r.class_index)]));
   return runs.map(([name]) => {
     const rows = read(outputs.get(name)!);
     const n = rows.length;
     const times = [...seconds.get(name)!].sort((a, b) => a - b);
+    const labelled = rows.flatMap((r) => {
+      const label = truth.get(r.path);
+      return label === undefined ? [] : [outcomeOf(r.mean, r.mean.length, label)];
+    });
+    const metrics = metricsOf(labelled);
+    const mad = (f: (r: Row) => number) => rows.reduce((a, r, i) => a + Math.abs(f(r) - f(reference[i]!)), 0) / n;
     return {
       run: name, seconds: times[times.length >> 1]!,
       meanPasses: name === 'T=100' ? 100 : rows.reduce((a, r) => a + Number(r.passes), 0) / n,
       agreement: rows.filter((r, i) => r.class_index === reference[i]!.class_index).length / n,
-      meanAbsEntropyDifference: rows.reduce((a, r, i) => a + Math.abs(Number(r.entropy) - Number(reference[i]!.entropy)), 0) / n,
+      meanAbsProbabilityDifference: rows.reduce((a, r, i) => a + r.mean.reduce((x, m, c) => x + Math.abs(m - reference[i]!.mean[c]!), 0) / r.mean.length, 0) / n,
+      meanAbsEntropyDifference: mad((r) => r.entropy),
+      meanAbsMutualInformationDifference: mad((r) => r.mutual_information),
+      accuracy: metrics.accuracy, nll: metrics.nll, ece: metrics.calibration.ece,
     };
   });
 }
@@ -412,8 +433,10 @@ function printAdaptiveRounds(row: AdaptiveRoundsRow): void {
 
 function printAdaptive(rows: AdaptiveRow[]): void {
   console.log('\nAdaptive T against T=100 (bundled model, fixture images, --seed 1; the real CLI, median of 3)');
-  console.log('| run | mean passes | passes vs T=100 | top-1 agreement | mean abs entropy difference | seconds |\n|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.run} | ${r.meanPasses.toFixed(1)} | ${(100 / r.meanPasses).toFixed(1)}x fewer | ${(100 * r.agreement).toFixed(1)}% | ${r.meanAbsEntropyDifference.toFixed(4)} | ${r.seconds.toFixed(2)} |`);
+  console.log('| run | mean passes | passes vs T=100 | top-1 agreement | mean abs difference: probabilities / entropy / MI | accuracy / NLL / ECE (50 labelled) | seconds |\n|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.run} | ${r.meanPasses.toFixed(1)} | ${(100 / r.meanPasses).toFixed(1)}x fewer | ${(100 * r.agreement).toFixed(1)}% | ${r.meanAbsProbabilityDifference.toFixed(5)} / ${r.meanAbsEntropyDifference.toFixed(4)} / ${r.meanAbsMutualInformationDifference.toFixed(4)} | ${(100 * r.accuracy).toFixed(1)}% / ${r.nll.toFixed(4)} / ${r.ece.toFixed(4)} | ${r.seconds.toFixed(2)} |`);
+  }
 }
 
 const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';

@@ -1,6 +1,6 @@
 import { writeFileSync, writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { CURVE_HEADER, curveRows, metricRows, textTable } from '../evaluate/table.js';
+import { CURVE_HEADER, curveRows, metricRows, passesLabel, textTable } from '../evaluate/table.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { writeJsonAtomic } from '../io/sink.js';
 import { outputTarget } from '../io/targets.js';
@@ -61,9 +61,9 @@ async function evaluation(paths: string[], options: EvaluateCliOptions, version:
 /** The tables as evaluate prints them. */
 export function evaluationText(report: EvaluationReport): string {
   const c = report.counts;
-  const lines = [`${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${report.passes}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`];
+  const lines = [`${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`];
   const numbers = report.numbers!;
-  lines.push('', textTable(['metric', 'deterministic', `MC T=${numbers.passes}`], metricRows(numbers).map((r) => [r.metric, r.deterministic, r.mc])));
+  lines.push('', textTable(['metric', 'deterministic', `MC T=${passesLabel(numbers.passes)}`], metricRows(numbers).map((r) => [r.metric, r.deterministic, r.mc])));
   const curve = curveRows(numbers);
   if (curve.length > 0) lines.push('', 'With the first T passes:', textTable(CURVE_HEADER, curve));
   return `${lines.join('\n')}\n`;

@@ -21,6 +21,11 @@ const SCORE_NAMES: Record<UncertaintyScore, string> = {
   margin: '1 - margin',
 };
 
+/** T as shown: the number, or for an adaptive run (a mean over images) `auto (mean 19.8)`. */
+export function passesLabel(passes: number): string {
+  return Number.isInteger(passes) ? String(passes) : `auto (mean ${passes.toFixed(1)})`;
+}
+
 const percent = (v: number): string => `${(100 * v).toFixed(2)}%`;
 const plain = (v: number): string => v.toFixed(4);
 const orNa = (v: number | null): string => (v === null ? 'n/a' : plain(v));

@@ -5,6 +5,7 @@
  */
 import type { EvaluationNumbers } from '../evaluate/evaluation.js';
 import type { MetricSet } from '../evaluate/metrics.js';
+import { passesLabel } from '../evaluate/table.js';
 
 export type Spec = Record<string, unknown>;
 
@@ -28,7 +29,7 @@ const COLOURS = { domain: [DET, 'MC'], range: ['#9c755f', '#4c78a8'] };
 const BASE = { $schema: SCHEMA, background: 'white', config: { font: 'DejaVu Sans, Helvetica, Arial, sans-serif', view: { stroke: null } } };
 
 function sets(numbers: EvaluationNumbers): [string, MetricSet][] {
-  const mc = `MC T=${numbers.passes}`;
+  const mc = `MC T=${passesLabel(numbers.passes)}`;
   const out: [string, MetricSet][] = numbers.deterministic ? [[DET, numbers.deterministic]] : [];
   out.push([mc, numbers.mc]);
   return out;
@@ -171,7 +172,7 @@ export function confusionSpec(numbers: EvaluationNumbers, labels: readonly strin
   const side = Math.min(480, Math.max(200, 28 * numbers.classes));
   return {
     ...BASE,
-    title: { text: `Confusion matrix (MC T=${numbers.passes})` },
+    title: { text: `Confusion matrix (MC T=${passesLabel(numbers.passes)})` },
     width: side, height: side,
     data: { values: rows },
     encoding: {

@@ -4,7 +4,7 @@
  * Pure: everything it shows is handed in.
  */
 import type { EvaluationReport, ImageRecord } from '../run/evaluate-run.js';
-import { CURVE_HEADER, curveRows, metricRows } from '../evaluate/table.js';
+import { CURVE_HEADER, curveRows, metricRows, passesLabel } from '../evaluate/table.js';
 
 export interface GalleryItem {
   image: ImageRecord;
@@ -50,7 +50,7 @@ function metricTable(report: EvaluationReport): string {
   const curve = curveRows(report.numbers);
   const curveTable = curve.length === 0 ? '' : `<h3>With the first T passes</h3><table><tr>${CURVE_HEADER.map((h, i) => `<th${i ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${
     curve.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
-  return `<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${report.numbers.passes}</th></tr>${rows.join('')}</table>${curveTable}`;
+  return `<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${passesLabel(report.numbers.passes)}</th></tr>${rows.join('')}</table>${curveTable}`;
 }
 
 function card(item: GalleryItem, labels: readonly string[]): string {
@@ -85,7 +85,7 @@ export function reportHtml(page: ReportPage): string {
 </head>
 <body>
 <h1>mc-dropout report</h1>
-<p class="meta">Model ${model} · T=${report.passes} passes${report.seed !== undefined ? ` · seed ${report.seed}` : ''}${report.provider ? ` · ${escapeHtml(report.provider)}` : ''} · ${escapeHtml(report.started)}<br>
+<p class="meta">Model ${model} · T=${passesLabel(report.passes)}${report.seed !== undefined ? ` · seed ${report.seed}` : ''}${report.provider ? ` · ${escapeHtml(report.provider)}` : ''} · ${escapeHtml(report.started)}<br>
 ${c.images} images: ${c.labelled} with a true class, ${c.unlabelled} without${c.failed ? `, ${c.failed} failed` : ''}</p>
 <h2>Metrics</h2>
 ${metricTable(report)}
