@@ -167,15 +167,17 @@ Example (Slurm):
   program.command('select')
     .description('the images to label next, from a predict output (CSV or JSONL): the top N by an acquisition score')
     .argument('<run>', 'a predict output file (- for stdin), or its --save-passes .npy')
-    .addOption(new Option('--by <score>', 'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random').argParser(choice(ACQUISITIONS)).default('bald'))
+    .addOption(new Option('--by <score>', 'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random | batchbald (from a --save-passes .npy: a jointly informative batch)').argParser(choice([...ACQUISITIONS, 'batchbald'] as const)).default('bald'))
     .option('-n, --count <n>', 'how many images', integer(1), 100)
-    .option('--seed <n>', 'seed of --by random', seed, 0)
+    .option('--seed <n>', 'seed of --by random and of batchbald\'s sampled assignments', seed, 0)
     .option('--per-class-quota', 'spread the picks over the predicted labels: each label ranked alone, labels take turns')
+    .option('--candidates <n>', 'batchbald: how many of the images with the highest BALD it considers (each pick costs candidates x T x up to 8192 joint assignments x classes)', integer(1), 2000)
     .addOption(new Option('-f, --format <format>', 'lines: one path per line; nul: NUL-separated (xargs -0); csv: rank, path, label, score').argParser(choice(['lines', 'nul', 'csv'] as const)).default('lines'))
     .addHelpText('after', `
 Examples:
   mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by bald -n 500 > to-label.txt
-  mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/`)
+  mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
+  mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`)
     .action((run: string, options: SelectCliOptions) => {
       setExitCode(runSelect(run, options));
     });

@@ -58,3 +58,19 @@ function rowsOfPasses(file: string): RunRows {
   }
   return { rows, errors: images - rows.length };
 }
+
+/** Every image's passes from a --save-passes file, for BatchBALD: images with a full set of passes only. */
+export function readFullPasses(file: string): { paths: string[]; passes: Float64Array[]; classes: number; left: number } {
+  if (!file.endsWith('.npy')) throw new UsageError(`BatchBALD needs every pass of every image: give the .npy that predict --save-passes wrote, not ${file}`);
+  const saved = readNpyPasses(file);
+  const [images, passes, classes] = saved.shape;
+  const out = { paths: [] as string[], passes: [] as Float64Array[], classes, left: 0 };
+  for (let i = 0; i < images; i++) {
+    const probs = saved.data.subarray(i * passes * classes, (i + 1) * passes * classes);
+    if (probs.every(Number.isFinite)) {
+      out.paths.push(saved.paths[i]!);
+      out.passes.push(probs);
+    } else out.left++;
+  }
+  return out;
+}

@@ -39,4 +39,30 @@ describe('mc-dropout select', () => {
     assert.equal(code, 2);
     assert.match(stderr, /notes\.csv is not a predict output: it has no path, status, confidence/);
   });
+
+  it('--by batchbald from a passes file: the first pick is BALD\'s, then a jointly informative batch; refuses a CSV and a quota', async () => {
+    const folder = tempDir();
+    const npy = path.join(folder, 'run.npy');
+    const saved = await runCli(['predict', 'fixtures/samples', '-t', '10', '--seed', '4', '--device', 'cpu', '-q', '-o', path.join(folder, 'run.csv'), '--save-passes', npy]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const batch = await runCli(['select', npy, '--by', 'batchbald', '-n', '6', '-f', 'csv']);
+    assert.equal(batch.code, 0, batch.stderr);
+    const picks = parse(batch.stdout, { columns: true }) as Record<string, string>[];
+    assert.equal(picks.length, 6);
+    assert.equal(new Set(picks.map((p) => p.path)).size, 6);
+    const bald = await runCli(['select', npy, '--by', 'bald', '-n', '1']);
+    assert.equal(picks[0]!.path, bald.stdout.trim());
+    // a(A) is submodular, so the exact gains fall: 10 classes keep the first 4 picks exact (up to
+    // 10^3 joint assignments); later ones are sampled estimates, positive here
+    const gains = picks.map((p) => Number(p.batchbald));
+    assert.ok(gains.slice(0, 4).every((g, i) => i === 0 || g <= gains[i - 1]! + 1e-6), `${gains}`);
+    assert.ok(gains.every((g) => g > 0), `${gains}`);
+    assert.match(batch.stderr, /selected 6 of 50 images by batchbald/);
+    const csv = await runCli(['select', path.join(folder, 'run.csv'), '--by', 'batchbald']);
+    assert.equal(csv.code, 2);
+    assert.match(csv.stderr, /BatchBALD needs every pass of every image: give the \.npy that predict --save-passes wrote/);
+    const quota = await runCli(['select', npy, '--by', 'batchbald', '--per-class-quota']);
+    assert.equal(quota.code, 2);
+    assert.match(quota.stderr, /--per-class-quota does not apply to batchbald/);
+  });
 });
