@@ -271,9 +271,10 @@ export class McModel {
     const rows: (Row & { request: number })[] = [];
     requests.forEach((r, request) => { for (let t = 0; t < r.passes; t++) rows.push({ image: r.image, pass: t, index: r.first + t, request }); });
     const keys = prepared.map((p) => p.key);
-    const viaHead = prepared.every((p) => p.cut);
+    const viaHead = prepared.length > 0 && prepared.every((p) => p.cut);
     const head = viaHead ? (await this.openParts()).head : undefined;
     const rowShapes = new Map(this.plan.cutTensors.map((name, k) => [name, this.plan.cutShapes[k]!]));
+    const perImage = new Map(viaHead ? this.plan.cutTensors.map((name) => [name, prepared.map((p) => p.cut!.get(name)!)]) : []);
     // a chunk: at most maxRowsPerRun rows, and (whole graph with trunk reuse) at most imagesPerTrunkRun images
     const imageLimit = !viaHead && this.plan.trunkReuse ? this.imagesPerTrunkRun : Infinity;
     for (let start = 0; start < rows.length;) {
@@ -283,7 +284,6 @@ export class McModel {
       const chunk = rows.slice(start, end);
       let scores: Float64Array;
       if (head) {
-        const perImage = new Map(this.plan.cutTensors.map((name) => [name, prepared.map((p) => p.cut!.get(name)!)]));
         const feeds = gatheredFeeds(chunk, perImage, rowShapes);
         this.addDraws(feeds, chunk, keys, chunk.length, { seed });
         const output = (await this.guard(() => head.run(feeds, [info.outputName])))[info.outputName]!;
