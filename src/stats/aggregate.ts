@@ -115,7 +115,25 @@ export function summarize(probs: ArrayLike<number>, classes: number): McSummary 
 
 /** Indices of the k largest values, largest first (lower index first on ties). */
 export function topK(v: ArrayLike<number>, k: number): number[] {
-  const indices = Array.from({ length: v.length }, (_, i) => i);
-  indices.sort((a, b) => v[b]! - v[a]! || a - b);
-  return indices.slice(0, Math.max(0, Math.min(k, v.length)));
+  const want = Math.max(0, Math.min(k, v.length));
+  if (want > 16) {
+    const indices = Array.from({ length: v.length }, (_, i) => i);
+    indices.sort((a, b) => v[b]! - v[a]! || a - b);
+    return indices.slice(0, want);
+  }
+  // a few of many (top-3 of 1,000 classes): insertion into a short list, one pass
+  const top: number[] = [];
+  if (want === 0) return top;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (top.length === want) {
+      if (!(x > v[top[want - 1]!]!)) continue;
+      top.pop();
+    }
+    // after every value at least as large: ties keep the lower index first
+    let j = top.length;
+    while (j > 0 && x > v[top[j - 1]!]!) j--;
+    top.splice(j, 0, i);
+  }
+  return top;
 }

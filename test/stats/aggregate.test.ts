@@ -75,4 +75,15 @@ describe('argmax and topK', () => {
     assert.deepEqual(topK([0.2, 0.4, 0.4, 0.0], 3), [1, 2, 0]);
     assert.deepEqual(topK([0.5, 0.5], 5), [0, 1]);
   });
+
+  it('topK equals a full sort (largest first, lower index on ties) for few and many picks', () => {
+    let a = 12345;
+    const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 3000; trial++) {
+      const v = Array.from({ length: 1 + Math.floor(next() * 40) }, () => Math.floor(next() * 6) / 5);
+      const k = Math.floor(next() * 25);
+      const sorted = v.map((_, i) => i).sort((x, y) => v[y]! - v[x]! || x - y).slice(0, k);
+      assert.deepEqual(topK(v, k), sorted, `${JSON.stringify(v)} k=${k}`);
+    }
+  });
 });
