@@ -7,6 +7,8 @@ import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import { describeTrainingBatchNorms, findCrossRowNode, trainingModeBatchNorms } from '../model/rows.js';
 import { findStochasticSites, nestedStochasticOps, type StochasticSite } from '../model/sites.js';
 import { ROWS_INPUT, splitAtStochasticSources, type NoSplit, type SplitPlan } from '../model/split.js';
+import { levelGraph, type LevelPlan } from '../model/levels.js';
+import { dropPathThreshold } from '../model/patterns.js';
 import { checkAdaptive, type AdaptiveRule } from '../stats/adaptive.js';
 import { softmaxRows } from '../stats/aggregate.js';
 import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
@@ -41,6 +43,11 @@ export interface LoadOptions {
   allowDeterministic?: boolean;
   /** 'auto' (default) computes the deterministic trunk once per image when it can; 'off' runs the whole graph per pass. */
   trunkReuse?: 'auto' | 'off';
+  /**
+   * 'auto' (default): with DropPath sites (stochastic depth), passes whose drop decisions agree
+   * compute what lies before the next site once; 'off': every pass after the trunk runs alone.
+   */
+  prefixSharing?: 'auto' | 'off';
   /** Graph optimization level of the session (default 'all'; dropout stays live at every level). */
   optimization?: OptimizationLevel;
   /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
@@ -131,6 +138,8 @@ export interface ExecutionPlan {
   headMacShare: number;
   /** Why trunk reuse does or does not apply, for inspect and logs. */
   reason: string;
+  /** DropPath prefix sharing applies: each part after a DropPath runs once per distinct prefix of decisions. */
+  prefixSharing: boolean;
 }
 
 /** An ONNX classifier whose dropout stays live at full optimization, with masks drawn by seed. */
@@ -144,6 +153,8 @@ export class McModel {
     private readonly imagesPerTrunkRun: number,
     /** The split as separate trunk and head graphs, opened on first use (adaptive T), with how to open them. */
     private readonly parts?: { trunk: ModelProto; head: ModelProto; open: (model: ModelProto) => Promise<RuntimeSession> },
+    /** DropPath prefix sharing: the level graph's row inputs, and each site's DropPath threshold (undefined: every pass its own). */
+    private readonly levels?: { plan: LevelPlan; thresholds: (number | undefined)[] },
   ) {}
 
   private partSessions?: Promise<{ trunk: RuntimeSession; head: RuntimeSession }>;
@@ -173,9 +184,14 @@ export class McModel {
     const split = options.trunkReuse !== 'off' && staticBatch === 0 && chosen.length > 0 && !crossRow
       ? splitAtStochasticSources(rewritten, sources, probe.batchMajor, probe.activationShapes, probe.activationTypes)
       : { reason: crossRow ? `rows would see each other: ${crossRow.opType} ${crossRow.name ?? ''} mixes the rows of a run after a stochastic site, so each (image, pass) runs alone` : noSplitReason(options, staticBatch, chosen.length) };
-    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow));
+    // stochastic depth: passes whose DropPath decisions agree share what comes before the next site
+    // (float32 draws only: the decision is taken here on the same float32 number the graph compares)
+    const thresholds = drawnSites.map((s, k) => (s.draw.kind === 'uniform' && probe.siteTypes[k] === DataType.FLOAT ? dropPathThreshold(proto, s.site, s.rowShape) : undefined));
+    const levelPlan = 'model' in split && options.prefixSharing !== 'off' && thresholds.some((t) => t !== undefined) ? levelGraph(rewritten, sources, probe.batchMajor) : undefined;
+    const levels = levelPlan && 'model' in levelPlan ? { plan: levelPlan, thresholds } : undefined;
+    const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow), levels?.plan);
 
-    const opened = await openSession(encodeModel('model' in split ? split.model : rewritten), options, file, folder);
+    const opened = await openSession(encodeModel(levels ? levels.plan.model : 'model' in split ? split.model : rewritten), options, file, folder);
     const fedFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + drawnSites.reduce((a, s) => a + s.rowSize, 0);
     const imageActivations = [...probe.activationShapes.values()].reduce((a, shape) => a + shape.reduce((x, y) => x * y, 1), 0);
     const rowActivations = 'model' in split ? split.headRowFloats : imageActivations;
@@ -194,10 +210,10 @@ export class McModel {
     // kernels carry it in float32 inside one graph (measured: 1e-4 apart): such models run their
     // adaptive rounds on the whole split graph, so their passes stay a fixed run's, bit for bit
     const floatCut = 'model' in split && split.cutTensors.every((t) => t === io.inputName || probe.activationTypes.get(t) === DataType.FLOAT);
-    const parts = 'model' in split && floatCut
+    const parts = 'model' in split && floatCut && !levels
       ? { trunk: split.trunkModel, head: split.headModel, open: (part: ModelProto) => createOrThrow(encodeModel(part), settings, file) }
       : undefined;
-    return new McModel(info, plan, opened.session, maxRowsPerRun, imagesPerTrunkRun, parts);
+    return new McModel(info, plan, opened.session, maxRowsPerRun, imagesPerTrunkRun, parts, levels);
   }
 
   /** How much one session run takes: rows (image x pass) and, with trunk reuse, images whose trunk it computes. */
@@ -345,12 +361,98 @@ export class McModel {
     const { info } = this;
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
+    if (this.levels) return this.runLevels(rows, images, keys, options);
     const feeds: Record<string, HostTensor | IndexTensor> = this.plan.trunkReuse
       ? gatheredFeeds(rows, new Map([[info.inputName, images]]), new Map([[info.inputName, info.inputDims.slice(1)]]))
       : replicatedFeeds(rows, images, info, batch);
     this.addDraws(feeds, rows, keys, batch, options);
     const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
     return Float64Array.from(output.data.subarray(0, rows.length * info.classes));
+  }
+
+  /**
+   * DropPath prefix sharing: rows grouped level by level (level k: the rows' groups at level k - 1
+   * and their decision at site k, u < threshold; a site that is not DropPath gives each row its own
+   * group), each group run once with the draws of its first row; raw outputs [rows, C].
+   */
+  private async runLevels(rows: Row[], images: readonly Float32Array[], keys: ImageKey[], options: { seed: number; deterministic?: boolean }): Promise<Float64Array> {
+    const { info } = this;
+    const { plan, thresholds } = this.levels!;
+    const sites = info.drawnSites;
+    // group of each row per level, each group's parent and first row
+    const groupOf: Int32Array[] = [];
+    const parentOf: number[][] = [];
+    const firstRow: number[][] = [];
+    const slots = new Map<number, number>();
+    const level0 = new Int32Array(rows.length);
+    const first0: number[] = [];
+    rows.forEach((row, r) => {
+      if (!slots.has(row.image)) {
+        slots.set(row.image, slots.size);
+        first0.push(r);
+      }
+      level0[r] = slots.get(row.image)!;
+    });
+    groupOf.push(level0);
+    parentOf.push([]);
+    firstRow.push(first0);
+    const u = new Float32Array(1);
+    sites.forEach((site, k) => {
+      const previous = groupOf[k]!;
+      const groups = new Map<string, number>();
+      const mine = new Int32Array(rows.length);
+      const parents: number[] = [];
+      const firsts: number[] = [];
+      rows.forEach((row, r) => {
+        let decision: number = r;
+        const threshold = thresholds[k];
+        if (threshold !== undefined) {
+          if (options.deterministic) u[0] = typicalValue(site.draw);
+          else fillDraws(u, site.draw, options.seed, keys[row.image]!, row.index, k);
+          decision = u[0]! < threshold ? 1 : 0;
+        }
+        const key = `${previous[r]}:${decision}`;
+        let g = groups.get(key);
+        if (g === undefined) {
+          g = groups.size;
+          groups.set(key, g);
+          parents.push(previous[r]!);
+          firsts.push(r);
+        }
+        mine[r] = g;
+      });
+      groupOf.push(mine);
+      parentOf.push(parents);
+      firstRow.push(firsts);
+    });
+    const size = images[0]!.length;
+    const stacked = new Float32Array(slots.size * size);
+    for (const [image, slot] of slots) stacked.set(images[image]!, slot * size);
+    const feeds: Record<string, HostTensor | IndexTensor> = { [info.inputName]: { data: stacked, dims: [slots.size, ...info.inputDims.slice(1)] } };
+    for (const gather of plan.gathers) {
+      const index = firstRow[gather.level]!.map((_, g) => {
+        let group = g;
+        for (let l = gather.level; l > gather.from; l--) group = parentOf[l]![group]!;
+        return BigInt(group);
+      });
+      feeds[gather.input] = { data: BigInt64Array.from(index), dims: [index.length] };
+    }
+    sites.forEach((site, k) => {
+      const groups = firstRow[k + 1]!;
+      const data = new Float32Array(groups.length * site.rowSize);
+      groups.forEach((r, g) => {
+        const slot = data.subarray(g * site.rowSize, (g + 1) * site.rowSize);
+        if (options.deterministic) slot.fill(typicalValue(site.draw));
+        else fillDraws(slot, site.draw, options.seed, keys[rows[r]!.image]!, rows[r]!.index, k);
+      });
+      feeds[site.input] = { data, dims: [groups.length, ...site.rowShape] };
+    });
+    const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
+    const classes = info.classes;
+    const result = new Float64Array(rows.length * classes);
+    const last = groupOf[plan.outputLevel]!;
+    for (let r = 0; r < rows.length; r++) result.set(output.data.subarray(last[r]! * classes, (last[r]! + 1) * classes), r * classes);
+    return result;
   }
 
   /** Each site's draws for the rows (padding rows of a static batch, and deterministic passes, get the site's typical value). */
@@ -412,14 +514,15 @@ function replicatedFeeds(rows: Row[], images: readonly Float32Array[], info: Mod
 }
 
 /** What runs once per image and what runs T times, with the figures inspect reports. */
-function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number, rowsAlone: boolean): ExecutionPlan {
+function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number, rowsAlone: boolean, levels?: LevelPlan): ExecutionPlan {
   const imageShape = io.inputDims.slice(1);
   if (!('model' in split)) {
     return {
       trunkReuse: false, rowsAlone, cutTensors: [io.inputName], cutShapes: [imageShape], trunkNodes: 0, headNodes: nodes,
-      headParameterShare: 1, headMacShare: 1, reason: split.reason,
+      headParameterShare: 1, headMacShare: 1, reason: split.reason, prefixSharing: false,
     };
   }
+  const sharing = levels ? `; DropPath prefix sharing: passes whose DropPath decisions agree compute once what lies before the next site (${levels.nodesPerLevel.length - 1} levels)` : '';
   return {
     trunkReuse: true,
     rowsAlone,
@@ -429,7 +532,8 @@ function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResu
     headNodes: split.headNodes,
     headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
     headMacShare: split.totalMacs > 0 ? split.headMacs / split.totalMacs : NaN,
-    reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times`,
+    reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times${sharing}`,
+    prefixSharing: Boolean(levels),
   };
 }
 

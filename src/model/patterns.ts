@@ -71,3 +71,16 @@ export function describeRandomSite(model: ModelProto, site: StochasticSite, rowS
   }
   return { name: 'Bernoulli', rate: round(threshold), detail: `u < ${round(threshold)} -> Cast` };
 }
+
+/**
+ * The exact threshold of a DropPath site (u < threshold -> Cast -> Div(threshold), one draw per
+ * sample, u read by that Less alone), as the graph stores it; undefined for any other site. The
+ * masks after it depend on u only through u < threshold, so passes with the same decisions compute
+ * the same tensors.
+ */
+export function dropPathThreshold(model: ModelProto, site: StochasticSite, rowShape: readonly number[]): number | undefined {
+  if (describeRandomSite(model, site, rowShape).name !== 'DropPath') return undefined;
+  const constants = new ConstantTable(model.graph ?? {});
+  const less = (model.graph?.node ?? []).find((n) => n.opType === 'Less' && n.input?.[0] === site.output);
+  return less ? constants.scalar(less.input?.[1]) : undefined;
+}
