@@ -34,7 +34,7 @@ export interface InspectReport {
   sites: { node: string; op: string; layer: string; rate: number | null; live: boolean; reason: string; input: string; position: string; detail: string | null }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
-  trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null } | null;
+  trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
   warnings: string[];
 }
 
@@ -70,7 +70,7 @@ export async function inspectModel(file: string): Promise<InspectReport> {
     const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1 });
     for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
     trunkReuse = {
-      applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors,
+      applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors, prefixSharing: loaded.plan.prefixSharing,
       headParameterShare: loaded.plan.headParameterShare, headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
     };
     await loaded.dispose();
