@@ -151,4 +151,21 @@ describe('mc-dropout evaluate', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trimEnd(), shown);
   });
+
+  it('leaves out a file it cannot decode (counted, warned, exit 1); report --from its JSON renders the same run', async () => {
+    const json = path.join(folder, 'with-bad.json');
+    const run = await runCli(['evaluate', 'fixtures/samples', 'fixtures/bad/text.png', '--truth', 'fixtures/samples.csv', '-t', '6', '--seed', '3', '--device', 'cpu', '--json', json]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^50 labelled images, 1 failed; T=6, seed 3/);
+    assert.match(run.stderr, /fixtures\/bad\/text\.png: not an image \(left out\)/);
+    const read = JSON.parse(readFileSync(json, 'utf8')) as Report;
+    assert.deepEqual(read.numbers, report.numbers, 'the failed file changes no number');
+    const html = path.join(folder, 'from-json.html');
+    const page = await runCli(['report', '--from', json, '-o', html, '-q']);
+    assert.equal(page.code, 1);
+    const text = readFileSync(html, 'utf8');
+    assert.match(text, /51 images: 50 with a true class, 0 without, 1 failed/);
+    assert.match(text, /<h2>Confidently wrong<\/h2>/);
+    assert.equal((text.match(/<figure>/g) ?? []).length, 5);
+  });
 });
