@@ -2,7 +2,6 @@ import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../errors.js';
 import { readFullPasses, readRunRows } from '../run/read-run.js';
 import { batchBaldAmongTop } from '../select/batchbald.js';
-import { argmax } from '../stats/aggregate.js';
 import { select, type Acquisition } from '../select/rank.js';
 import { EXIT } from './exit-codes.js';
 
@@ -34,11 +33,10 @@ export function runSelect(run: string, options: SelectCliOptions): number {
 /** `select --by batchbald`: from a passes file; the score is each pick's gain in joint mutual information. */
 function runBatchBald(run: string, options: SelectCliOptions): number {
   if (options.perClassQuota) throw new UsageError('--per-class-quota does not apply to batchbald: BatchBALD already spreads the batch by what the images tell jointly');
-  const { paths, passes, classes, left } = readFullPasses(run);
+  const { paths, passes, predicted, classes, left } = readFullPasses(run);
   const picks = batchBaldAmongTop(passes, classes, options.count, { seed: options.seed, candidates: options.candidates });
-  const label = (i: number) => String(argmax(meanOf(passes[i]!, classes)));
   if (options.format === 'csv') {
-    process.stdout.write(stringify([['rank', 'path', 'label', 'batchbald'], ...picks.map((p, i) => [String(i + 1), paths[p.index]!, label(p.index), p.gain.toFixed(6)])]));
+    process.stdout.write(stringify([['rank', 'path', 'label', 'batchbald'], ...picks.map((p, i) => [String(i + 1), paths[p.index]!, String(predicted[p.index]), p.gain.toFixed(6)])]));
   } else {
     const end = options.format === 'nul' ? '\0' : '\n';
     process.stdout.write(picks.map((p) => `${paths[p.index]!}${end}`).join(''));
@@ -47,9 +45,3 @@ function runBatchBald(run: string, options: SelectCliOptions): number {
   return EXIT.ok;
 }
 
-function meanOf(probs: Float64Array, classes: number): Float64Array {
-  const T = probs.length / classes;
-  const mean = new Float64Array(classes);
-  for (let t = 0; t < T; t++) for (let c = 0; c < classes; c++) mean[c]! += probs[t * classes + c]! / T;
-  return mean;
-}

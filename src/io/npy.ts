@@ -101,3 +101,17 @@ export function readNpyPasses(file: string): SavedPasses {
   const data = width === 4 ? Float64Array.from(new Float32Array(aligned.buffer)) : new Float64Array(aligned.buffer);
   return { shape: [images, passes, classes], data, paths: paths as string[] };
 }
+
+/**
+ * Each image's passes [T_i, C] from a passes file: the leading passes that are numbers (an
+ * adaptive run leaves NaN after an image's last pass; an error row is all NaN, so empty).
+ */
+export function imagePasses(saved: SavedPasses): Float64Array[] {
+  const [images, passes, classes] = saved.shape;
+  return Array.from({ length: images }, (_, i) => {
+    const probs = saved.data.subarray(i * passes * classes, (i + 1) * passes * classes);
+    let used = 0;
+    while (used < passes && Number.isFinite(probs[used * classes]!)) used++;
+    return probs.subarray(0, used * classes);
+  });
+}

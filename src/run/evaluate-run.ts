@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { EvaluationAccumulator, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
 import { readPathList } from '../io/lines.js';
-import { readNpyPasses } from '../io/npy.js';
+import { imagePasses, readNpyPasses } from '../io/npy.js';
 import { collectInputs } from '../io/walk.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
@@ -191,16 +191,14 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
     const labels = await labelsOfEarlierRun(config, classes, warn);
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
     // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
-    const perImage = Array.from({ length: count }, (_, i) => saved.data.subarray(i * passes * classes, (i + 1) * passes * classes));
-    const used = perImage.map((probs) => { let t = 0; while (t < passes && Number.isFinite(probs[t * classes]!)) t++; return t; });
-    const full = used.every((t) => t === passes || t === 0);
+    const perImage = imagePasses(saved);
+    const full = perImage.every((probs) => probs.length === passes * classes || probs.length === 0);
     const accumulator = new EvaluationAccumulator(classes, passes, full);
-    perImage.forEach((probs, i) => {
-      if (used[i] === 0) {
+    perImage.forEach((mine, i) => {
+      if (mine.length === 0) {
         failed++;
         return;
       }
-      const mine = probs.subarray(0, used[i]! * classes);
       const s = summarize(mine, classes);
       const label = truth.get(path.resolve(saved.paths[i]!));
       if (label !== undefined) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
-import { readNpyPasses } from '../io/npy.js';
+import { imagePasses, readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
 import { summarize } from '../stats/aggregate.js';
 
@@ -43,34 +43,33 @@ export function readRunRows(file: string): RunRows {
 /** Each image's uncertainty from its saved passes (an adaptive run's NaN passes left out); an all-NaN image is an error row. */
 function rowsOfPasses(file: string): RunRows {
   const saved = readNpyPasses(file);
-  const [images, passes, classes] = saved.shape;
+  const classes = saved.shape[2];
   const rows: ScoredRow[] = [];
-  for (let i = 0; i < images; i++) {
-    const probs = saved.data.subarray(i * passes * classes, (i + 1) * passes * classes);
-    let used = 0;
-    while (used < passes && Number.isFinite(probs[used * classes]!)) used++;
-    if (used === 0) continue;
-    const s = summarize(probs.subarray(0, used * classes), classes);
+  imagePasses(saved).forEach((probs, i) => {
+    if (probs.length === 0) return;
+    const s = summarize(probs, classes);
     rows.push({
       path: saved.paths[i]!, label: String(s.predicted), confidence: s.confidence, entropy: s.entropy,
       mutualInformation: s.mutualInformation, variationRatio: s.variationRatio, margin: s.margin,
     });
-  }
-  return { rows, errors: images - rows.length };
+  });
+  return { rows, errors: saved.shape[0] - rows.length };
 }
 
-/** Every image's passes from a --save-passes file, for BatchBALD: images with a full set of passes only. */
-export function readFullPasses(file: string): { paths: string[]; passes: Float64Array[]; classes: number; left: number } {
+/** Every image's passes from a --save-passes file, for BatchBALD: images with a full set of passes only, with their predicted class. */
+export function readFullPasses(file: string): { paths: string[]; passes: Float64Array[]; predicted: number[]; classes: number; left: number } {
   if (!file.endsWith('.npy')) throw new UsageError(`BatchBALD needs every pass of every image: give the .npy that predict --save-passes wrote, not ${file}`);
   const saved = readNpyPasses(file);
-  const [images, passes, classes] = saved.shape;
-  const out = { paths: [] as string[], passes: [] as Float64Array[], classes, left: 0 };
-  for (let i = 0; i < images; i++) {
-    const probs = saved.data.subarray(i * passes * classes, (i + 1) * passes * classes);
-    if (probs.every(Number.isFinite)) {
-      out.paths.push(saved.paths[i]!);
-      out.passes.push(probs);
-    } else out.left++;
-  }
+  const [, passes, classes] = saved.shape;
+  const out = { paths: [] as string[], passes: [] as Float64Array[], predicted: [] as number[], classes, left: 0 };
+  imagePasses(saved).forEach((probs, i) => {
+    if (probs.length !== passes * classes) {
+      out.left++;
+      return;
+    }
+    out.paths.push(saved.paths[i]!);
+    out.passes.push(probs);
+    out.predicted.push(summarize(probs, classes).predicted);
+  });
   return out;
 }

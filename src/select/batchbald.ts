@@ -6,8 +6,10 @@
  * the mutual information between the joint prediction of the batch A and the dropout masks, with
  * the joint p(y_A) = 1/T sum_t prod_i p_it(y_i) over the T passes. H(y_A) is summed exactly over
  * every joint class assignment while there are at most MAX_CONFIGURATIONS of them, then estimated
- * from SAMPLES sampled assignments (importance-weighted, as in the paper). Pure: no imports.
+ * from SAMPLES sampled assignments (importance-weighted, as in the paper). Pure maths: it imports
+ * only stats/aggregate.
  */
+import { entropy, summarize } from '../stats/aggregate.js';
 
 /** Joint class assignments summed exactly, at most (then sampled). */
 export const MAX_CONFIGURATIONS = 8192;
@@ -19,16 +21,6 @@ export interface BatchBaldPick {
   index: number;
   /** How much the image raised a(A) when it was added, nats. */
   gain: number;
-}
-
-/** Entropy (nats) of a non-negative vector summing to 1 (0 log 0 = 0). */
-function entropyOf(p: ArrayLike<number>, from: number, length: number): number {
-  let h = 0;
-  for (let i = from; i < from + length; i++) {
-    const v = p[i]!;
-    if (v > 0) h -= v * Math.log(v);
-  }
-  return h;
 }
 
 /** A seeded generator in [0, 1) (mulberry32). */
@@ -52,11 +44,7 @@ export function batchBald(passes: readonly Float64Array[], classes: number, coun
   if (n === 0 || count <= 0) return [];
   const T = passes[0]!.length / classes;
   if (!Number.isInteger(T) || T < 1 || passes.some((p) => p.length !== T * classes)) throw new RangeError(`Expected every image's passes as [T, ${classes}] with one T`);
-  const expected = passes.map((p) => {
-    let e = 0;
-    for (let t = 0; t < T; t++) e += entropyOf(p, t * classes, classes);
-    return e / T;
-  });
+  const expected = passes.map((p) => summarize(p, classes).expectedEntropy);
   const random = generator(seed);
   // state: per pass t, per joint assignment k of the batch so far, prod_i p_it(y_i): weights[t * K + k]
   let configurations = 1;
@@ -83,7 +71,7 @@ export function batchBald(passes: readonly Float64Array[], classes: number, coun
           for (let c = 0; c < classes; c++) joint[k * classes + c]! += base * x[p + c]!;
         }
       }
-      return entropyOf(joint, 0, K * classes);
+      return entropy(joint, 0, K * classes);
     }
     // samples s drawn from p(y_A): H ~ -1/S sum_s sum_c p(y_s, c) / p(y_s) log p(y_s, c)
     let h = 0;
@@ -179,16 +167,7 @@ export const CANDIDATES = 2000;
  * costs images x T x assignments x classes): the picks as indices into `passes`.
  */
 export function batchBaldAmongTop(passes: readonly Float64Array[], classes: number, count: number, options: { seed?: number; candidates?: number } = {}): BatchBaldPick[] {
-  const T = passes.length > 0 ? passes[0]!.length / classes : 0;
-  const mi = passes.map((p) => {
-    const mean = new Float64Array(classes);
-    let expected = 0;
-    for (let t = 0; t < T; t++) {
-      expected += entropyOf(p, t * classes, classes) / T;
-      for (let c = 0; c < classes; c++) mean[c]! += p[t * classes + c]! / T;
-    }
-    return entropyOf(mean, 0, classes) - expected;
-  });
+  const mi = passes.map((p) => summarize(p, classes).mutualInformation);
   const top = mi.map((_, i) => i).sort((a, b) => mi[b]! - mi[a]! || a - b).slice(0, options.candidates ?? CANDIDATES).sort((a, b) => a - b);
   return batchBald(top.map((i) => passes[i]!), classes, count, options.seed ?? 0).map((p) => ({ index: top[p.index]!, gain: p.gain }));
 }
