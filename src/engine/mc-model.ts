@@ -173,7 +173,7 @@ export class McModel {
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
     // batch 1 and 2 are probed whenever the batch is dynamic: for trunk reuse, for random ops whose
     // draws must follow the batch, and to find rows that see each other
-    const probe = await probeModel(proto, chosen, io, staticBatch === 0 && chosen.length > 0, file, folder);
+    const probe = await probeModel(proto, chosen, io, { withActivations: staticBatch === 0 && chosen.length > 0, file, ...(folder && { externalDataFolder: folder }) });
     const drawnSites: DrawnSite[] = chosen.map((site, k) => ({
       site, input: siteInputName(site, k), draw: draws[k]!, rate: draws[k]!.kind === 'mask' ? draws[k]!.rate : NaN,
       rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),

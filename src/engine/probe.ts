@@ -1,6 +1,6 @@
 import { describeError, ModelError } from '../errors.js';
 import type { ModelIo } from '../model/io.js';
-import { DataType, encodeModel, tensorsRead, type ModelProto, type NodeProto } from '../model/onnx.js';
+import { constantDims, DataType, encodeModel, shapeOf, tensorsRead, type ModelProto, type NodeProto } from '../model/onnx.js';
 import { exposeTensors } from '../model/rewrite.js';
 import type { StochasticSite } from '../model/sites.js';
 import { activationNames } from '../model/split.js';
@@ -20,29 +20,77 @@ export interface ProbeResult {
   activationTypes: Map<string, number>;
   /** Floating-point tensors (float32, float16, double) whose element count does not double from batch 1 to 2: they mix rows. */
   notPerRow: Set<string>;
+  /** Session runs the probe needed (0 when shape inference told every shape). */
+  runs: number;
 }
 
+export interface ProbeOptions {
+  /** Dynamic batch: also learn which activations are batch-major. */
+  withActivations: boolean;
+  /** The model file, for messages. */
+  file: string;
+  /** Folder that the model's external weights resolve against. */
+  externalDataFolder?: string;
+  /** false: see every shape in runs, ignoring shape inference (tests compare the two). Default true. */
+  inferShapes?: boolean;
+}
+
+/** Dims and element type of tensors at one batch size. */
+type Seen = Record<string, { dims: readonly number[]; type: string }>;
+
+/** The name the probe gives a dynamic batch whose input declares no name for it. */
+const BATCH_NAME = 'mc_dropout_batch';
+
 /**
- * Runs the original graph on zero images with its intermediate tensors exposed, to learn each
- * site's row shape and, with `withActivations` (dynamic batch only), which activations are
- * batch-major: seen at batch 1 and 2, for trunk reuse, rows that see each other, and random ops
- * whose draws must follow the batch.
+ * Learns each site's row shape and, with `withActivations` (dynamic batch only), which
+ * activations are batch-major, at batch 1 and 2: for trunk reuse, rows that see each other, and
+ * random ops whose draws must follow the batch. onnxruntime's shape inference gives most shapes
+ * without running anything (the input's batch is a named dim, so a tensor whose first dim carries
+ * that name is batch-major); the tensors it leaves unknown (e.g. shapes computed at run time) are
+ * seen in a run of the original graph on zero images with those tensors exposed.
  */
-export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, withActivations: boolean, file: string, externalDataFolder?: string): Promise<ProbeResult> {
-  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set() };
+export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, options: ProbeOptions): Promise<ProbeResult> {
+  const { withActivations, file, externalDataFolder } = options;
+  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set(), runs: 0 };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
   const names = [...new Set([...sites.map((s) => s.drawn), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
   const imageRow = io.inputDims.slice(1);
   const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
-  const session = await createOrThrow(encodeModel(exposeTensors(model, names)), { provider: 'cpu', deviceId: 0, threads: 0, ...(externalDataFolder && { externalDataFolder }) }, file);
+  const declared = (model.graph?.input ?? []).find((i) => i.name === io.inputName);
+  const declaredBatch = declared ? shapeOf(declared)?.[0] : undefined;
+  const batchName = typeof declaredBatch === 'string' ? declaredBatch : BATCH_NAME;
+  const exposed = exposeTensors(model, names, { name: io.inputName, dims: [staticBatch || batchName, ...imageRow] });
+  // no graph optimization: the session only answers shapes (and maybe runs twice), its build is what counts
+  const session = await createOrThrow(encodeModel(exposed), { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
   try {
-    const one = await session.shapes({ [io.inputName]: zeros(staticBatch || 1) }, names);
-    // batch 2 fetches only what is read for rows that see each other and for the cut (a fraction
-    // of the tensors: about 40 ms instead of 150 ms on MobileNetV2)
+    const inferred = options.inferShapes === false ? new Map<string, never>() : session.outputShapes;
+    // a scalar's inferred dims look like an unknown shape's; a Constant's own attribute tells them
+    const constants = new Map<string, number[]>();
+    for (const node of model.graph?.node ?? []) {
+      const dims = constantDims(node);
+      if (dims && node.output?.[0]) constants.set(node.output[0], dims);
+    }
+    const at = async (batch: number, wanted: readonly string[]): Promise<Seen> => {
+      const seen: Seen = {};
+      const unknown: string[] = [];
+      for (const name of wanted) {
+        const shape = inferred.get(name);
+        const dims = shape && (constants.get(name) ?? concreteDims(shape.dims, staticBatch ? undefined : batchName, batch));
+        if (dims) seen[name] = { dims, type: shape.type };
+        else unknown.push(name);
+      }
+      if (unknown.length > 0) {
+        Object.assign(seen, await session.shapes({ [io.inputName]: zeros(batch) }, unknown));
+        result.runs++;
+      }
+      return seen;
+    };
+    const one = await at(staticBatch || 1, names);
+    // batch 2 needs only what is read for rows that see each other and for the cut
     const atTwo = withActivations ? batchTwoNames(model, sites, one).filter((n) => names.includes(n)) : [];
-    const two = withActivations ? await session.shapes({ [io.inputName]: zeros(2) }, atTwo) : undefined;
+    const two = withActivations ? await at(2, atTwo) : undefined;
     const batch = staticBatch || 1;
     result.siteShapes = sites.map((site) => {
       const shape = site.drawn === io.inputName ? [batch, ...imageRow] : one[site.drawn]!.dims;
@@ -91,6 +139,21 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
   }
 }
 
+/**
+ * Inferred dims at a batch size, or undefined where onnxruntime could not tell them all: an
+ * unknown dim, a name other than the batch's, or no dims at all (unknown rank; a scalar looks the
+ * same, and a run tells them apart).
+ */
+export function concreteDims(dims: readonly (number | string)[], batchName: string | undefined, batch: number): number[] | undefined {
+  if (dims.length === 0) return undefined;
+  const out: number[] = [];
+  for (const d of dims) {
+    if (typeof d === 'number' && Number.isInteger(d) && d >= 0) out.push(d);
+    else if (batchName !== undefined && d === batchName) out.push(batch);
+    else return undefined;
+  }
+  return out;
+}
 
 /** Elements up to which a tensor counts as small: shapes, indices, scalars; the split walks back through these. */
 const SMALL_TENSOR = 4096;

@@ -97,6 +97,17 @@ export class RuntimeSession {
     return out;
   }
 
+  /**
+   * Each tensor output's shape as onnxruntime's shape inference sees it, without running: numbers
+   * for known sizes, names for symbolic ones, '' for unknown ones (an empty list: unknown rank, or a
+   * scalar), with its element type (float32, float16, int64, ...).
+   */
+  get outputShapes(): Map<string, { dims: readonly (number | string)[]; type: string }> {
+    const out = new Map<string, { dims: readonly (number | string)[]; type: string }>();
+    for (const m of this.session.outputMetadata) if (m.isTensor) out.set(m.name, { dims: m.shape, type: m.type });
+    return out;
+  }
+
   /** Runs the session and returns only the dims and element types of the named outputs. */
   async shapes(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, { dims: readonly number[]; type: string }>> {
     const result = await this.session.run(this.ortFeeds(feeds), outputs as string[]);

@@ -142,6 +142,20 @@ export function tensorValues(tensor: TensorProto): number[] | undefined {
   return [];
 }
 
+/** Dims of the tensor a Constant node yields, from its attribute; undefined for another node or a sparse value. */
+export function constantDims(node: NodeProto): number[] | undefined {
+  if (node.opType !== 'Constant' || (node.domain && node.domain !== 'ai.onnx')) return undefined;
+  const attribute = node.attribute?.[0];
+  switch (attribute?.name) {
+    case 'value': return attribute.t ? (attribute.t.dims ?? []).map(toNumber) : undefined;
+    case 'value_float': case 'value_int': case 'value_string': return [];
+    case 'value_floats': return [attribute.floats?.length ?? 0];
+    case 'value_ints': return [attribute.ints?.length ?? 0];
+    case 'value_strings': return [attribute.strings?.length ?? 0];
+    default: return undefined;
+  }
+}
+
 /** Float attribute of a node, or the fallback. */
 export function attributeFloat(node: NodeProto, name: string, fallback: number): number {
   const attribute = node.attribute?.find((a) => a.name === name);

@@ -1,4 +1,4 @@
-import { cloneModel, DataType, tensorsRead, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
+import { cloneModel, DataType, elemTypeOf, tensorsRead, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
 /** Name of the graph input that carries the draws of site k: a Dropout's mask, or a random op's numbers. */
@@ -81,12 +81,16 @@ function withoutUnread(nodes: NodeProto[], graph: GraphProto): NodeProto[] {
 
 /**
  * A copy of the model whose outputs also expose the given tensors, to read their shapes and types
- * from one real run (ONNX shape inference is not available in JS). The extra outputs carry no type:
- * onnxruntime infers it.
+ * from onnxruntime's shape inference or from a real run. The extra outputs carry no type:
+ * onnxruntime infers it. With `input`, the image input's declared shape becomes `dims` (a name for
+ * a dynamic batch, the fed sizes elsewhere), so the inferred shapes are in terms of the batch alone.
  */
-export function exposeTensors(model: ModelProto, names: string[]): ModelProto {
+export function exposeTensors(model: ModelProto, names: string[], input?: { name: string; dims: (number | string)[] }): ModelProto {
   const out = cloneModel(model);
   const graph = out.graph!;
+  if (input) {
+    graph.input = (graph.input ?? []).map((info) => (info.name === input.name ? tensorValueInfo(info.name, elemTypeOf(info), input.dims) : info));
+  }
   const existing = new Set((graph.output ?? []).map((o) => o.name));
   for (const name of names) {
     if (existing.has(name)) continue;
