@@ -182,6 +182,25 @@ describe('trunk reuse', () => {
 });
 
 describe('memory per session run', () => {
+  it('on CPU the trunk runs on few images at a time (32 MiB of activations a thread), small models still batch', async () => {
+    const { buildMobileNetV2 } = await import('../../bench/mobilenet.js');
+    const { writeModel } = await import('../helpers/files.js');
+    const { ROOT } = await import('../helpers/cli.js');
+    const mobilenet = writeModel(buildMobileNetV2());
+    // MobileNetV2 at 224x224 sums 12.2-13.4 M floats of activations an image: 2 threads x 8 Mi
+    // floats fit one image a run; 16 threads reach the memory budget (128 Mi floats), which fits 10
+    for (const [file, threads, expected] of [[mobilenet, 2, (n: number) => n === 1], [mobilenet, 16, (n: number) => n === 10],
+      // the bundled 32x32 model: a 16-image batch makes one run
+      [(await import('node:path')).join(ROOT, 'models/fashion-mnist-mc.onnx'), 1, (n: number) => n >= 16]] as const) {
+      const model = await McModel.load(file, { device: 'cpu', threads });
+      try {
+        assert.ok(expected(model.limits.imagesPerTrunkRun), `${file} ${threads} threads: ${model.limits.imagesPerTrunkRun} images a trunk run`);
+      } finally {
+        await model.dispose();
+      }
+    }
+  });
+
   it('rows per run follow the activation budget (512 MiB of activations), not the size of the input', async () => {
     const file = (await import('node:path')).join((await import('../helpers/cli.js')).ROOT, 'fixtures/models/mobilenet_v2_025.onnx');
     const full = await McModel.load(file, { device: 'cpu', trunkReuse: 'off' });
