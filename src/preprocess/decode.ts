@@ -3,21 +3,32 @@ import sharp, { type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { InputError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
-import { cropRgb, resizeRgb } from './resample.js';
+import { cropRgb, resizeRgb, windowSource, type Rect } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
 
 // Images are decoded several at a time by our own pool; one libvips thread each avoids oversubscribing.
 sharp.concurrency(1);
 sharp.cache(false);
 
+/** An image's size as its header tells it, upright (EXIF orientation applied), first frame. */
+export interface ImageHeader {
+  width: number;
+  height: number;
+}
+
 /**
  * Decodes one file to interleaved RGB [H, W, 3] at the spec's size. Throws an InputError naming the
- * file with a short reason that depends on that file alone (see whyUndecodable).
+ * file with a short reason that depends on that file alone (see whyUndecodable). With the file's
+ * header, a centre crop decodes only the rectangle of the image that the crop reads (the same bytes).
  */
-export async function decodeToPixels(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
+export async function decodeToPixels(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   let decoded: { pixels: Uint8Array; width: number; height: number };
   try {
     if (spec.resizeEngine === 'fast') return await decodeFast(file, spec);
+    if (header && spec.resize === 'center-crop') {
+      const cropped = await decodeCrop(file, spec, header);
+      if (cropped) return cropped;
+    }
     decoded = await decodeRgb(file, spec);
   } catch (error) {
     throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
@@ -26,15 +37,16 @@ export async function decodeToPixels(file: string, spec: PreprocessSpec): Promis
 }
 
 /** Decodes and normalizes one file into the model's input tensor (one image, no batch dim). */
-export async function loadImageTensor(file: string, spec: PreprocessSpec): Promise<Float32Array> {
-  return pixelsToTensor(await decodeToPixels(file, spec), spec);
+export async function loadImageTensor(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Float32Array> {
+  return pixelsToTensor(await decodeToPixels(file, spec, header), spec);
 }
 
-/** Width x height of an image from its header (no decode), or undefined when sharp cannot read it. */
-export async function imagePixels(file: string): Promise<number | undefined> {
+/** An image's upright size from its header (no decode), or undefined when sharp cannot read it. */
+export async function imageHeader(file: string): Promise<ImageHeader | undefined> {
   try {
-    const { width, height } = await sharp(file, { limitInputPixels: false }).metadata();
-    return width && height ? width * height : undefined;
+    const { width, height, orientation } = await sharp(file, { limitInputPixels: false, pages: 1 }).metadata();
+    if (!width || !height) return undefined;
+    return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
   } catch {
     return undefined;
   }
@@ -93,16 +105,38 @@ async function decodeFast(file: string, spec: PreprocessSpec): Promise<Uint8Arra
   return cropRgb(resized.pixels, resized.width, roundHalfEven((resized.width - outW) / 2), roundHalfEven((resized.height - outH) / 2), outW, outH);
 }
 
+/** Resize(size / crop_fraction) + CenterCrop: the resized size and the crop's rectangle in it. */
+function centreCrop(width: number, height: number, spec: PreprocessSpec): { w: number; h: number; crop: Rect } {
+  const { width: outW, height: outH } = spec;
+  // shorter side to S, the longer to int(S * long / short); the crop offset rounds half to even
+  const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
+  const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
+  return { w, h, crop: { left: roundHalfEven((w - outW) / 2), top: roundHalfEven((h - outH) / 2), width: outW, height: outH } };
+}
+
+/**
+ * The centre crop from a decode of only the input rectangle it reads (libvips still reads the file
+ * up to its last row, but writes, and we copy, only that rectangle: on a 12 MP photo cropped to
+ * 224 of 256, 57% of the pixels); undefined where the crop reads the whole image. The header's size
+ * must be the image's upright size: the decoded rectangle is checked against it.
+ */
+async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeader): Promise<Uint8Array | undefined> {
+  const { w, h, crop } = centreCrop(header.width, header.height, spec);
+  const source = windowSource(header.width, header.height, w, h, spec.interpolation, crop);
+  if (source.width * source.height >= header.width * header.height) return undefined;
+  const part = await rawRgb(openUpright(file, spec).extract(source));
+  if (part.width !== source.width || part.height !== source.height) throw new Error(`decoded ${part.width}x${part.height}, expected ${source.width}x${source.height}`);
+  return resizeRgb(part.pixels, header.width, header.height, w, h, spec.interpolation, crop, source);
+}
+
 /** stretch, center-crop (torchvision's Resize(size / crop_fraction) + CenterCrop) or pad (letterbox). */
 function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: PreprocessSpec): Uint8Array {
   const { width: outW, height: outH, interpolation } = spec;
   if (spec.resize === 'stretch') return resizeRgb(pixels, width, height, outW, outH, interpolation);
   if (spec.resize === 'center-crop') {
-    // shorter side to S, the longer to int(S * long / short); the crop offset rounds half to even
-    const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
-    const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
-    const resized = resizeRgb(pixels, width, height, w, h, interpolation);
-    return cropRgb(resized, w, roundHalfEven((w - outW) / 2), roundHalfEven((h - outH) / 2), outW, outH);
+    // only the crop is computed: the same bytes as resizing the whole and cropping
+    const { w, h, crop } = centreCrop(width, height, spec);
+    return resizeRgb(pixels, width, height, w, h, interpolation, crop);
   }
   // pad: fit inside, centred on the background colour
   const scale = Math.min(outW / width, outH / height);
@@ -139,7 +173,8 @@ async function whyUndecodable(file: string, spec: PreprocessSpec): Promise<strin
   if (bytes.length === 0) return 'empty file';
   const format = sniffFormat(bytes);
   if (!format) return 'not an image';
-  const pixels = await imagePixels(file);
+  const header = await imageHeader(file);
+  const pixels = header && header.width * header.height;
   if (pixels !== undefined && pixels > spec.pixelLimit) return `image larger than the pixel limit (${pixels} > ${spec.pixelLimit} pixels)`;
   return isTruncated(format, bytes) ? 'truncated image' : `corrupt ${format} image`;
 }

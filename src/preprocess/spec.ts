@@ -55,6 +55,11 @@ export function resolvePreprocess(
     resizeEngine: overrides.resizeEngine ?? 'exact',
   };
   if (spec.std.some((s) => s === 0)) throw new UsageError(`Expected non-zero std values but received [${spec.std.join(', ')}]`);
+  // the shorter side goes to floor(min(H, W) / f): a crop of a non-square input must fit in it
+  const shorter = Math.floor(Math.min(spec.height, spec.width) / spec.cropFraction);
+  if (spec.resize === 'center-crop' && shorter < Math.max(spec.height, spec.width)) {
+    throw new UsageError(`Expected a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} for a centre crop of ${spec.height}x${spec.width} (the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)}) but received ${spec.cropFraction}`);
+  }
   return spec;
 }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { decodeToPixels, loadImageTensor } from '../../src/preprocess/decode.js';
+import sharp from 'sharp';
+import { decodeToPixels, imageHeader, loadImageTensor } from '../../src/preprocess/decode.js';
 import { resolvePreprocess, type PreprocessSpec } from '../../src/preprocess/spec.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
@@ -93,6 +94,46 @@ describe('decoding odd images to the exact tensor', () => {
     assert.ok(flat[3]! > 245 && flat[4]! > 245, `${Array.from(flat.subarray(3, 6))}`);
     // pixel 51 has alpha 255: the colour itself
     assert.deepEqual(Array.from(flat.subarray(51 * 3, 51 * 3 + 3)), Array.from(plain.subarray(51 * 3, 51 * 3 + 3)));
+  });
+});
+
+describe('a centre crop decodes only the rectangle it reads', () => {
+  it('the same bytes as decoding the whole image, on every odd image and on rotated photos, for every filter', async () => {
+    const folder = tempDir();
+    // photos large enough that the crop reads a part of them; EXIF orientations 1, 6 and 8
+    const photos = await Promise.all([1, 6, 8].map(async (orientation) => {
+      const file = path.join(folder, `photo-${orientation}.jpg`);
+      const raw = Buffer.alloc(603 * 401 * 3);
+      for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + Math.floor(i / 1809) * 13) % 251;
+      await sharp(raw, { raw: { width: 603, height: 401, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation }).toFile(file);
+      return file;
+    }));
+    const files = [...readdirSync(ODD).filter((f) => !['loop', 'link-to-rgb.png'].includes(f)).map(odd), ...photos];
+    let partial = 0;
+    for (const file of files) {
+      const header = await imageHeader(file);
+      assert.ok(header, file);
+      for (const interpolation of ['bilinear', 'bicubic', 'lanczos3', 'nearest'] as const) {
+        for (const [height, width, cropFraction] of [[24, 24, 0.875], [24, 20, 0.8], [20, 24, 0.8]] as const) {
+          const cropSpec: PreprocessSpec = { ...spec, height, width, resize: 'center-crop', interpolation, cropFraction };
+          const whole = await decodeToPixels(file, cropSpec);
+          const part = await decodeToPixels(file, cropSpec, header);
+          assert.equal(Buffer.compare(Buffer.from(part), Buffer.from(whole)), 0, `${path.basename(file)} ${interpolation} ${height}x${width} ${cropFraction}`);
+        }
+      }
+      if (photos.includes(file)) partial++;
+    }
+    assert.equal(partial, 3);
+    // the photos' header is upright: orientation 6 turns 603x401 into 401x603
+    assert.deepEqual(await imageHeader(photos[1]!), { width: 401, height: 603 });
+  });
+
+  it('a crop that does not fit in the resized shorter side of a non-square input is refused', () => {
+    const model = { height: 24, width: 20, layout: 'NCHW' as const, metadata: {} };
+    assert.throws(() => resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.875 }),
+      /Expected a crop fraction of at most 0\.8333 for a centre crop of 24x20 \(the shorter side would go to 22 pixels, less than 24\) but received 0\.875/);
+    assert.equal(resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.8 }).cropFraction, 0.8);
+    assert.equal(resolvePreprocess(model, { resize: 'stretch', cropFraction: 0.875 }).resize, 'stretch');
   });
 });
 

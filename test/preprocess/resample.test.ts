@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { resizeRgbOn, type Filter } from '../../src/preprocess/resample.js';
+import { cropRgb, resizeRgbOn, windowSource, type Filter } from '../../src/preprocess/resample.js';
 import { ROOT } from '../helpers/cli.js';
 
 /** A small seeded generator (mulberry32), so every run draws the same cases. */
@@ -47,6 +47,46 @@ describe('resampling: WebAssembly SIMD and JavaScript passes', () => {
       }
     }
     assert.ok(clipped >= 2, `${clipped} cases reached both 0 and 255`);
+  });
+
+  it('a window of the output is the crop of the whole, byte for byte, on both engines', () => {
+    const draw = random(11);
+    const filters: Filter[] = ['bilinear', 'bicubic', 'lanczos3', 'nearest'];
+    let windowed = 0;
+    let smaller = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const [w, h, ow, oh] = [1 + draw(120), 1 + draw(120), 1 + draw(60), 1 + draw(60)];
+      // some trials keep one axis's size (that pass is left out)
+      const [outW, outH] = trial % 10 === 0 ? [w, oh] : trial % 10 === 1 ? [ow, h] : [ow, oh];
+      const window = { left: draw(outW), top: draw(outH), width: 0, height: 0 };
+      window.width = 1 + draw(outW - window.left);
+      window.height = 1 + draw(outH - window.top);
+      const filter = filters[trial % 4]!;
+      const src = new Uint8Array(w * h * 3);
+      for (let i = 0; i < src.length; i++) src[i] = draw(256);
+      const whole = resizeRgbOn('js', src, w, h, outW, outH, filter);
+      const crop = cropRgb(whole, outW, window.left, window.top, window.width, window.height);
+      // the input rectangle the window reads, alone, gives the same bytes too
+      const source = windowSource(w, h, outW, outH, filter, window);
+      const part = cropRgb(src, w, source.left, source.top, source.width, source.height);
+      for (const engine of ['js', 'simd'] as const) {
+        const got = resizeRgbOn(engine, src, w, h, outW, outH, filter, window);
+        assert.equal(Buffer.compare(Buffer.from(got), Buffer.from(crop)), 0, `${engine} ${w}x${h} -> ${outW}x${outH} ${filter} ${JSON.stringify(window)}`);
+        const fromPart = resizeRgbOn(engine, part, w, h, outW, outH, filter, window, source);
+        assert.equal(Buffer.compare(Buffer.from(fromPart), Buffer.from(crop)), 0, `${engine} from ${JSON.stringify(source)}`);
+      }
+      if (source.width < w && source.height < h) smaller++;
+      if (window.width < outW || window.height < outH) windowed++;
+    }
+    assert.ok(windowed > 250, `${windowed} trials cut a true window`);
+    assert.ok(smaller > 100, `${smaller} trials read less than the whole input`);
+    // a source that does not cover what the window reads is refused
+    const src = new Uint8Array(40 * 40 * 3);
+    const source = windowSource(40, 40, 20, 20, 'bilinear', { left: 5, top: 5, width: 10, height: 10 });
+    assert.throws(() => resizeRgbOn('js', cropRgb(src, 40, source.left + 1, source.top, source.width - 1, source.height), 40, 40, 20, 20, 'bilinear',
+      { left: 5, top: 5, width: 10, height: 10 }, { ...source, left: source.left + 1, width: source.width - 1 }), /Expected a source rectangle covering/);
+    // a window outside the output is refused
+    assert.throws(() => resizeRgbOn('js', new Uint8Array(12), 2, 2, 4, 4, 'bilinear', { left: 2, top: 0, width: 3, height: 1 }), /Expected a window inside 4x4/);
   });
 
   it('the committed module is resample.wat compiled (node src/preprocess/simd/build.mjs)', async () => {
