@@ -196,11 +196,16 @@ async function preprocessing(): Promise<{ target: string; imagesPerSecond: numbe
   return out;
 }
 
+/** The environment of every run: this one without GLIBC_TUNABLES, so the default rows measure glibc's defaults. */
+const DEFAULT_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GLIBC_TUNABLES'));
+/** Large buffers on transparent huge pages (README, Performance; `mc-dropout doctor`). */
+const HUGE_PAGES_ENV: NodeJS.ProcessEnv = { ...DEFAULT_ENV, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+
 /** Runs the real CLI; returns wall seconds and the peak RSS (VmHWM) read from /proc while it runs. */
-function runCli(args: string[], script = BIN): Promise<{ seconds: number; peakRssMiB: number }> {
+function runCli(args: string[], script = BIN, env: NodeJS.ProcessEnv = DEFAULT_ENV): Promise<{ seconds: number; peakRssMiB: number }> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let peak = 0;
@@ -282,6 +287,8 @@ const FLOOR = 'floor: plain onnxruntime + sharp, T=1';
 const OURS_DET = 'mc-dropout --deterministic';
 const OURS_MC = 'mc-dropout -t 10';
 const OURS_FAST = 'mc-dropout -t 10 --resize-engine fast';
+const FLOOR_HUGE = 'floor, GLIBC_TUNABLES=glibc.malloc.hugetlb=1';
+const OURS_HUGE = 'mc-dropout -t 10, GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (vs the floor with it too)';
 const OURS_CROP = 'mc-dropout -t 10 --resize center-crop (torchvision\'s Resize(256) + CenterCrop(224), PIL-exact)';
 const PHOTOS_640 = '48 JPEGs 640x480';
 const PHOTOS_12MP = '24 JPEGs 4032x3024 (12 MP)';
@@ -302,7 +309,7 @@ async function endToEndPhotos(models: Record<string, string>): Promise<PhotoRow[
   const cases: { model: string; photos: string; runs: string[] }[] = [
     { model: MNV2_HEAD, photos: PHOTOS_640, runs: [FLOOR, OURS_DET, OURS_MC] },
     { model: MNV2_DROPPATH, photos: PHOTOS_640, runs: [FLOOR, OURS_DET, OURS_MC] },
-    { model: MNV2_HEAD, photos: PHOTOS_12MP, runs: [FLOOR, OURS_MC, OURS_FAST, OURS_CROP] },
+    { model: MNV2_HEAD, photos: PHOTOS_12MP, runs: [FLOOR, OURS_MC, OURS_FAST, OURS_CROP, FLOOR_HUGE, OURS_HUGE] },
   ];
   const floor = path.join(ROOT, 'dist', 'bench', 'floor.js');
   const out = path.join(work, 'photos-out.csv');
@@ -314,16 +321,17 @@ async function endToEndPhotos(models: Record<string, string>): Promise<PhotoRow[
     for (let round = 0; round < (quick ? 1 : 3); round++) {
       for (const run of c.runs) {
         const common = ['predict', folder, '-m', models[c.model]!, '--device', 'cpu', '--seed', '1', '-q', '-o', out];
-        const result = run === FLOOR ? await runCli([models[c.model]!, folder, out], floor)
+        const env = run === FLOOR_HUGE || run === OURS_HUGE ? HUGE_PAGES_ENV : DEFAULT_ENV;
+        const result = run === FLOOR || run === FLOOR_HUGE ? await runCli([models[c.model]!, folder, out], floor, env)
           : await runCli([...common, ...(run === OURS_DET ? ['--deterministic'] : ['-t', '10']), ...(run === OURS_FAST ? ['--resize-engine', 'fast'] : []),
-            ...(run === OURS_CROP ? ['--resize', 'center-crop'] : [])]);
+            ...(run === OURS_CROP ? ['--resize', 'center-crop'] : [])], BIN, env);
         samples.get(run)!.push(result);
       }
     }
     const median = (list: { seconds: number; peakRssMiB: number }[]) => [...list].sort((a, b) => a.seconds - b.seconds)[list.length >> 1]!;
-    const floorSeconds = median(samples.get(FLOOR)!).seconds;
     for (const run of c.runs) {
       const m = median(samples.get(run)!);
+      const floorSeconds = median(samples.get(run === FLOOR_HUGE || run === OURS_HUGE ? FLOOR_HUGE : FLOOR)!).seconds;
       rows.push({ model: c.model, photos: c.photos, run, imagesPerSecond: count / m.seconds, peakRssMiB: m.peakRssMiB, vsFloor: floorSeconds / m.seconds });
     }
   }
@@ -483,6 +491,8 @@ function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: RandomOp
   out.push({ target: '12 MP JPEGs, PIL-exact default: MC T=10 >= 0.5x the floor', measured: `${exact.vsFloor.toFixed(2)}x`, met: exact.vsFloor >= 0.5 });
   const crop = photo(MNV2_HEAD, PHOTOS_12MP, OURS_CROP);
   out.push({ target: '12 MP JPEGs, PIL-exact with a centre crop (the usual torchvision / timm eval transform): MC T=10 >= 0.5x the floor', measured: `${crop.vsFloor.toFixed(2)}x`, met: crop.vsFloor >= 0.5 });
+  const huge = photo(MNV2_HEAD, PHOTOS_12MP, OURS_HUGE);
+  out.push({ target: '12 MP JPEGs, PIL-exact, both with GLIBC_TUNABLES=glibc.malloc.hugetlb=1: MC T=10 >= 0.5x the floor', measured: `${huge.vsFloor.toFixed(2)}x`, met: huge.vsFloor >= 0.5 });
   const fast = photo(MNV2_HEAD, PHOTOS_12MP, OURS_FAST);
   out.push({ target: '12 MP JPEGs, --resize-engine fast: MC T=10 >= 0.9x the floor', measured: `${fast.vsFloor.toFixed(2)}x`, met: fast.vsFloor >= 0.9 });
   const dp = photo(MNV2_DROPPATH, PHOTOS_640, OURS_MC);

@@ -1,10 +1,13 @@
+import { diagnoseHugePages, gatherHugePageFacts } from '../engine/huge-pages.js';
 import { diagnoseCuda, gatherCudaFacts } from '../engine/providers.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 
-/** `mc-dropout doctor`: what CUDA needs and what is here. Returns 0 when auto would use the GPU. */
+/** `mc-dropout doctor`: what CUDA needs and what is here, and huge pages for large photos. Returns 0 when auto would use the GPU. */
 export function runDoctor(options: { json?: boolean }): number {
   const facts = gatherCudaFacts();
   const cuda = diagnoseCuda(facts);
+  const pageFacts = gatherHugePageFacts();
+  const pages = diagnoseHugePages(pageFacts);
   const report = {
     onnxruntime_node: onnxruntimeVersion,
     provider_folder: facts.providerFolder,
@@ -17,6 +20,7 @@ export function runDoctor(options: { json?: boolean }): number {
       cuda: { ready: cuda.ready, missing: cuda.missing ?? null, explanation: cuda.explanation, fix: cuda.fix || null },
     },
     default_device: cuda.ready ? 'cuda' : 'cpu',
+    huge_pages: { state: pages.state, explanation: pages.explanation, fix: pages.fix ?? null, glibc: pageFacts.glibc ?? null, thp: pageFacts.thp ?? null, tunables: pageFacts.tunables ?? null },
   };
   if (options.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -33,7 +37,9 @@ export function runDoctor(options: { json?: boolean }): number {
       'cpu:  ready',
       `cuda: ${cuda.ready ? 'ready' : `not ready: ${cuda.explanation}`}`,
       `predict --device auto runs on: ${report.default_device}`,
+      `large buffers on huge pages: ${pages.state} (${pages.explanation})`,
     ];
+    if (pages.fix) lines.push(`  for large photos: ${pages.fix}`);
     if (!cuda.ready) {
       lines.push('', 'To use the GPU:', `  ${cuda.fix}`);
       if (cuda.missing === 'provider-library') lines.push('  then install CUDA 12 and cuDNN 9 runtime libraries if this report lists them as MISSING');

@@ -183,7 +183,7 @@ Examples:
     });
 
   program.command('doctor')
-    .description('check onnxruntime-node\'s CUDA provider, CUDA/cuDNN libraries and the GPU; exit 0 when --device auto would use the GPU, else 1')
+    .description('check onnxruntime-node\'s CUDA provider, CUDA/cuDNN libraries and the GPU, and huge pages for large photos; exit 0 when --device auto would use the GPU, else 1')
     .option('--json', 'machine-readable report')
     .action((options: { json?: boolean }) => {
       setExitCode(runDoctor(options));

@@ -24,11 +24,10 @@ export interface ImageHeader {
 export async function decodeToPixels(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   let decoded: { pixels: Uint8Array; width: number; height: number };
   try {
-    if (spec.resizeEngine === 'fast') return await decodeFast(file, spec);
-    if (header && spec.resize === 'center-crop') {
-      const cropped = await decodeCrop(file, spec, header);
-      if (cropped) return cropped;
-    }
+    if (spec.resizeEngine === 'fast') return await decodeFast(file, spec, header);
+    // a failed partial decode falls back to the whole one, which says what is wrong with the file
+    const cropped = header && spec.resize === 'center-crop' ? await decodeCrop(file, spec, header).catch(() => undefined) : undefined;
+    if (cropped) return cropped;
     decoded = await decodeRgb(file, spec);
   } catch (error) {
     throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
@@ -89,20 +88,19 @@ const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanc
  * same geometry as the exact path: stretch, shorter side to size / crop fraction then a centre
  * crop, or fit inside on the background colour.
  */
-async function decodeFast(file: string, spec: PreprocessSpec): Promise<Uint8Array> {
+async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   const { width: outW, height: outH } = spec;
   const image = openUpright(file, spec);
   const kernel = KERNELS[spec.interpolation];
   const background = { r: spec.background[0], g: spec.background[1], b: spec.background[2] };
   if (spec.resize === 'stretch') return (await rawRgb(image.resize(outW, outH, { fit: 'fill', kernel }))).pixels;
   if (spec.resize === 'pad') return (await rawRgb(image.resize(outW, outH, { fit: 'contain', kernel, background }))).pixels;
-  // the exact path's sizes: shorter side to S, the longer to int(S * long / short), on the upright image
-  const meta = await sharp(file, { limitInputPixels: spec.pixelLimit }).metadata();
-  const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
-  const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
-  const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
+  // the exact path's sizes, on the upright image
+  const upright = header ?? await imageHeader(file);
+  if (!upright) throw new Error('no image header');
+  const { w, h, crop } = centreCrop(upright.width, upright.height, spec);
   const resized = await rawRgb(image.resize(w, h, { fit: 'fill', kernel }));
-  return cropRgb(resized.pixels, resized.width, roundHalfEven((resized.width - outW) / 2), roundHalfEven((resized.height - outH) / 2), outW, outH);
+  return cropRgb(resized.pixels, resized.width, crop.left, crop.top, crop.width, crop.height);
 }
 
 /** Resize(size / crop_fraction) + CenterCrop: the resized size and the crop's rectangle in it. */

@@ -79,4 +79,14 @@ describe('mc-dropout doctor', () => {
     assert.deepEqual(report.provider_files.map((f: { present: boolean }) => f.present), [false, false]);
     assert.deepEqual(report.gpus, []);
   });
+
+  it('reports whether large buffers sit on huge pages, with the GLIBC_TUNABLES it was started with', async () => {
+    const { stdout } = await runCli(['doctor', '--json'], { env: { ...NO_CUDA, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
+    const pages = (JSON.parse(stdout) as { huge_pages: Record<string, string | null> }).huge_pages;
+    assert.equal(pages.tunables, 'glibc.malloc.hugetlb=1');
+    assert.ok(['on', 'unavailable'].includes(pages.state!), pages.state!);
+    assert.equal(pages.fix, null);
+    const text = await runCli(['doctor'], { env: { ...NO_CUDA, GLIBC_TUNABLES: '' } });
+    assert.match(text.stdout, /large buffers on huge pages: (off|on|unavailable) \(/);
+  });
 });
