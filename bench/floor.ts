@@ -3,14 +3,18 @@
  * files in, CSV out. sharp decodes and resizes (fill, libvips' own linear kernel, JPEG shrink-on-load),
  * the graph runs once per batch at full optimization (its Dropout removed by the optimizer), and the
  * argmax goes to a CSV. No MC, no PIL-exact resizing, no seeding: the least work any tool can do.
- *   node dist/bench/floor.js MODEL.onnx FOLDER OUT.csv [HxW] [batch]
+ * With --exact it decodes at full size and resizes with mc-dropout's PIL-exact resampler instead:
+ * the least work any PIL-exact tool can do, the bound of mc-dropout's default path on large photos.
+ *   node dist/bench/floor.js MODEL.onnx FOLDER OUT.csv [HxW] [batch] [--exact]
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { resizeRgb } from '../src/preprocess/resample.js';
 
-const [model, folder, out, size = '224x224', batchText = '16'] = process.argv.slice(2);
+const exact = process.argv.includes('--exact');
+const [model, folder, out, size = '224x224', batchText = '16'] = process.argv.slice(2).filter((a) => a !== '--exact');
 const [height, width] = size.split('x').map(Number) as [number, number];
 const batch = Number(batchText);
 const mean = [0.485, 0.456, 0.406];
@@ -19,8 +23,14 @@ const session = await ort.InferenceSession.create(model!, { graphOptimizationLev
 const files = readdirSync(folder!).sort().map((f) => path.join(folder!, f));
 const plane = height * width;
 
+async function pixels(file: string): Promise<Uint8Array> {
+  if (!exact) return sharp(file).rotate().removeAlpha().resize(width, height, { fit: 'fill' }).toColourspace('srgb').raw().toBuffer();
+  const { data, info } = await sharp(file).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return resizeRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height, width, height, 'bilinear');
+}
+
 async function tensor(file: string): Promise<Float32Array> {
-  const rgb = await sharp(file).rotate().removeAlpha().resize(width, height, { fit: 'fill' }).toColourspace('srgb').raw().toBuffer();
+  const rgb = await pixels(file);
   const x = new Float32Array(plane * 3);
   for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) x[c * plane + p] = (rgb[p * 3 + c]! / 255 - mean[c]!) / std[c]!;
   return x;
