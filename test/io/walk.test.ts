@@ -19,6 +19,17 @@ describe('collectInputs', () => {
     assert.deepEqual(skipped.map((f) => path.relative(root, f)), ['notes.txt']);
   });
 
+  it('a folder of more entries than one block of stats (1,024) comes back whole, sorted, with every size', async () => {
+    const folder = tempDir();
+    const names = Array.from({ length: 2500 }, (_, i) => `img-${String(i * 7919 % 2500).padStart(4, '0')}.png`);
+    names.forEach((name, i) => writeFileSync(path.join(folder, name), Buffer.alloc(i % 5)));
+    writeFileSync(path.join(folder, 'notes.txt'), 'x');
+    const walked = await collectInputs([folder]);
+    assert.deepEqual(walked.files, [...names].sort().map((n) => path.join(folder, n)));
+    assert.deepEqual(walked.sizes, walked.files.map((f) => statSync(f).size));
+    assert.deepEqual(walked.skipped, [path.join(folder, 'notes.txt')]);
+  });
+
   it('keeps files named directly whatever their extension, in the order given', async () => {
     const root = tempDir();
     writeFileSync(path.join(root, 'x.txt'), '');
