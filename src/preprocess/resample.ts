@@ -46,8 +46,24 @@ interface Coefficients {
   taps: number;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
+/** Coefficients of the axes resized lately: a folder of photos repeats a few sizes, and a crop asks twice (windowSource, then the resize). */
+const recentCoefficients = new Map<string, Coefficients>();
+const RECENT_COEFFICIENTS = 16;
+
+/** Pillow's coefficients for one axis, computed once for each recent (in, out, filter); callers never write to them. */
 function coefficients(inSize: number, outSize: number, filter: Exclude<Filter, 'nearest'>): Coefficients {
+  const key = `${inSize}:${outSize}:${filter}`;
+  let c = recentCoefficients.get(key);
+  if (!c) {
+    c = computeCoefficients(inSize, outSize, filter);
+    if (recentCoefficients.size >= RECENT_COEFFICIENTS) recentCoefficients.delete(recentCoefficients.keys().next().value!);
+    recentCoefficients.set(key, c);
+  }
+  return c;
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
+function computeCoefficients(inSize: number, outSize: number, filter: Exclude<Filter, 'nearest'>): Coefficients {
   const { support: baseSupport, weight } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
