@@ -1,5 +1,5 @@
 import { diagnoseHugePages, gatherHugePageFacts } from '../engine/huge-pages.js';
-import { diagnoseCuda, gatherCudaFacts } from '../engine/providers.js';
+import { cudaMajorOf, diagnoseCuda, gatherCudaFacts } from '../engine/providers.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 
 /** `mc-dropout doctor`: what CUDA needs and what is here, and huge pages for large photos. Returns 0 when auto would use the GPU. */
@@ -30,7 +30,7 @@ export function runDoctor(options: { json?: boolean }): number {
       `onnxruntime-node ${onnxruntimeVersion}`,
       `CUDA provider files in ${facts.providerFolder}:`,
       ...facts.providerFiles.map((f) => `  ${mark(f.present)} ${f.file}`),
-      'CUDA 12 / cuDNN 9 libraries the provider loads (dynamic loader and LD_LIBRARY_PATH):',
+      `CUDA ${cudaMajorOf(facts.libraries.map((l) => l.name))} / cuDNN 9 libraries the provider loads (dynamic loader and LD_LIBRARY_PATH):`,
       ...facts.libraries.map((l) => `  ${mark(Boolean(l.path))} ${l.name}${l.path ? `  ${l.path}` : ''}`),
       `GPU: ${facts.gpus.length > 0 ? `${facts.gpus.join(', ')} (driver ${facts.driver ?? 'unknown'})` : 'none found (nvidia-smi lists none)'}`,
       '',
@@ -42,7 +42,7 @@ export function runDoctor(options: { json?: boolean }): number {
     if (pages.fix) lines.push(`  for large photos: ${pages.fix}`);
     if (!cuda.ready) {
       lines.push('', 'To use the GPU:', `  ${cuda.fix}`);
-      if (cuda.missing === 'provider-library') lines.push('  then install CUDA 12 and cuDNN 9 runtime libraries if this report lists them as MISSING');
+      if (cuda.missing === 'provider-library') lines.push(`  then install CUDA ${cudaMajorOf(facts.libraries.map((l) => l.name))} and cuDNN 9 runtime libraries if this report lists them as MISSING`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -16,7 +16,7 @@ import { fillMask, imageKeyOf, MAX_SITES, type ImageKey } from './masks.js';
 import { fillNormal, fillUniform } from './noise.js';
 import { probeModel, type ProbeResult } from './probe.js';
 import type { DeviceRequest } from './providers.js';
-import type { HostTensor, IndexTensor, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
+import type { HostTensor, IndexTensor, OnnxruntimeLogLevel, OptimizationLevel, Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
 
 export type { ModelIo } from '../model/io.js';
@@ -53,6 +53,8 @@ export interface LoadOptions {
   optimization?: OptimizationLevel;
   /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
   onWarning?: (message: string) => void;
+  /** onnxruntime's own log on stderr for the inference sessions (default 'error'; 'verbose' shows node placement). */
+  onnxruntimeLogLevel?: OnnxruntimeLogLevel;
 }
 
 export interface PredictOptions {
@@ -216,6 +218,7 @@ export class McModel {
     const settings = {
       provider: opened.provider, deviceId: opened.deviceId, threads: options.threads ?? 0, optimization: options.optimization ?? 'all',
       spinning: options.idleThreadsSpin ?? true, ...(folder && { externalDataFolder: folder }),
+      ...(options.onnxruntimeLogLevel && { logLevel: options.onnxruntimeLogLevel }),
     } as const;
     // a float16 cut kept between sessions would be rounded to float16, where onnxruntime's CPU
     // kernels carry it in float32 inside one graph (measured: 1e-4 apart): such models run their

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { neededLibraries } from './elf.js';
 
 /** What the user asked for with --device. */
 export interface DeviceRequest {
@@ -19,10 +20,24 @@ export function parseDevice(text: string): DeviceRequest {
   throw new UsageError(`Expected auto, cpu, cuda or cuda:N for --device but received '${text}'`);
 }
 
-/** The shared libraries onnxruntime-node's CUDA 12 provider loads (onnxruntime 1.30). */
+/** The shared libraries onnxruntime-node's CUDA 12 provider loads (onnxruntime 1.30), when its file cannot be read. */
 export const CUDA_RUNTIME_LIBRARIES = [
   'libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcurand.so.10', 'libcufft.so.11', 'libcudnn.so.9',
 ];
+
+/** cuDNN is opened at run time, not linked: no provider's DT_NEEDED names it. */
+const CUDNN_LIBRARY = 'libcudnn.so.9';
+
+/**
+ * The CUDA libraries a provider file needs: its DT_NEEDED entries that belong to CUDA (the driver's
+ * libcuda.so.1 aside: a GPU check covers it) plus cuDNN, so a CUDA 13 build is checked for CUDA 13
+ * libraries. `needed` undefined (no readable ELF): onnxruntime-node's own CUDA 12 list.
+ */
+export function cudaLibrariesOf(needed: readonly string[] | undefined): string[] {
+  if (!needed) return [...CUDA_RUNTIME_LIBRARIES];
+  const cuda = needed.filter((name) => /^lib(cu|nv)/.test(name) && !name.startsWith('libcuda.so'));
+  return cuda.includes(CUDNN_LIBRARY) ? cuda : [...cuda, CUDNN_LIBRARY];
+}
 
 export const CUDA_PROVIDER_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
 
@@ -63,7 +78,7 @@ export function gatherCudaFacts(): CudaFacts {
   return {
     providerFolder,
     providerFiles: CUDA_PROVIDER_FILES.map((file) => ({ file, present: existsSync(path.join(providerFolder, file)) })),
-    libraries: CUDA_RUNTIME_LIBRARIES.map((name) => ({ name, path: findLibrary(name, loaderIndex) })),
+    libraries: cudaLibrariesOf(neededLibraries(path.join(providerFolder, CUDA_PROVIDER_FILES[0]!))).map((name) => ({ name, path: findLibrary(name, loaderIndex) })),
     ...readGpus(),
   };
 }
@@ -81,13 +96,14 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
     };
   }
   const absentLibraries = facts.libraries.filter((l) => !l.path).map((l) => l.name);
+  const major = cudaMajorOf(facts.libraries.map((l) => l.name));
   if (absentLibraries.length > 0) {
     return {
       ready: false,
       missing: 'cuda-runtime',
-      summary: 'CUDA 12 / cuDNN 9 libraries not found',
-      explanation: `the dynamic loader cannot find ${absentLibraries.join(', ')} (CUDA 12 and cuDNN 9 runtime)`,
-      fix: 'install CUDA 12 and cuDNN 9 runtime libraries (e.g. apt-get install cuda-libraries-12-x libcudnn9-cuda-12) or add their folder to LD_LIBRARY_PATH',
+      summary: `CUDA ${major} / cuDNN 9 libraries not found`,
+      explanation: `the dynamic loader cannot find ${absentLibraries.join(', ')} (CUDA ${major} and cuDNN 9 runtime)`,
+      fix: `install CUDA ${major} and cuDNN 9 runtime libraries (e.g. apt-get install cuda-libraries-${major}-x libcudnn9-cuda-${major}) or add their folder to LD_LIBRARY_PATH`,
     };
   }
   if (facts.gpus.length === 0) {
@@ -100,6 +116,12 @@ export function diagnoseCuda(facts: CudaFacts): CudaDiagnosis {
     };
   }
   return { ready: true, missing: undefined, summary: 'ready', explanation: `CUDA provider ready on ${facts.gpus[0]}`, fix: '' };
+}
+
+/** The CUDA major version a library list asks for (from libcudart.so.N), 12 when it names none. */
+export function cudaMajorOf(libraries: readonly string[]): number {
+  const runtime = libraries.map((name) => /^libcudart\.so\.(\d+)$/.exec(name)).find(Boolean);
+  return runtime ? Number(runtime[1]) : 12;
 }
 
 function readLoaderIndex(): string {

@@ -15,7 +15,12 @@ export interface SessionSettings {
   optimization?: OptimizationLevel;
   /** Folder that external weights (`location` entries) resolve against when the model comes as bytes. */
   externalDataFolder?: string;
+  /** onnxruntime's own log for this session (default 'error'); 'verbose' prints where each node runs. */
+  logLevel?: OnnxruntimeLogLevel;
 }
+
+export type OnnxruntimeLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+const LOG_SEVERITY: Record<OnnxruntimeLogLevel, number> = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 };
 
 export type OptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -63,9 +68,11 @@ export class RuntimeSession {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
-      logSeverityLevel: 3,
+      logSeverityLevel: LOG_SEVERITY[settings.logLevel ?? 'error'] as 0 | 1 | 2 | 3 | 4,
       extra: { session },
     };
+    // the environment's level is fixed when the first session opens; a verbose session lowers it first
+    if (settings.logLevel === 'verbose') ort.env.logLevel = 'verbose';
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;
       options.interOpNumThreads = 1;

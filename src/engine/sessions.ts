@@ -9,7 +9,7 @@ export async function openSession(model: Uint8Array, options: LoadOptions, file:
   const threads = options.threads ?? 0;
   const optimization = options.optimization ?? 'all';
   const spinning = options.idleThreadsSpin ?? true;
-  const base = { threads, optimization, spinning, ...(externalDataFolder && { externalDataFolder }) };
+  const base = { threads, optimization, spinning, ...(externalDataFolder && { externalDataFolder }), ...(options.onnxruntimeLogLevel && { logLevel: options.onnxruntimeLogLevel }) };
   const cpu = async () => ({
     session: await createOrThrow(model, { provider: 'cpu', deviceId: 0, ...base }, file), provider: 'cpu' as const, deviceId: 0,
   });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { elfWith } from '../helpers/elf.js';
 import { tempDir } from '../helpers/files.js';
 
 // These tests pin down the CPU side of the CUDA paths whatever this machine has: the provider
@@ -42,6 +43,21 @@ describe('execution providers on a machine without CUDA', () => {
     const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], { env: { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder } });
     assert.equal(code, 3);
     assert.match(stderr, /the dynamic loader cannot find libcudart.so.12/);
+  });
+
+  it('--device cuda with a CUDA 13 provider names the CUDA 13 libraries it links, read from its file', async () => {
+    const folder = tempDir();
+    writeFileSync(path.join(folder, 'libonnxruntime_providers_cuda.so'), elfWith(['libcublasLt.so.13', 'libcublas.so.13', 'libcurand.so.10', 'libcudart.so.13', 'libcuda.so.1', 'libc.so.6']));
+    writeFileSync(path.join(folder, 'libonnxruntime_providers_shared.so'), '');
+    const env = { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder };
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda'], { env });
+    assert.equal(code, 3);
+    assert.match(stderr, /the dynamic loader cannot find libcublasLt\.so\.13, libcublas\.so\.13, libcurand\.so\.10, libcudart\.so\.13, libcudnn\.so\.9 \(CUDA 13 and cuDNN 9 runtime\)/);
+    const doctor = await runCli(['doctor'], { env });
+    assert.equal(doctor.code, 1);
+    assert.match(doctor.stdout, /CUDA 13 \/ cuDNN 9 libraries the provider loads/);
+    assert.match(doctor.stdout, /MISSING libcudart\.so\.13/);
+    assert.doesNotMatch(doctor.stdout, /libcuda\.so\.1|libc\.so\.6|\.so\.12/);
   });
 
   it('--device cpu prints no warning', async () => {
