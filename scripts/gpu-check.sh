@@ -19,7 +19,7 @@ untar() { # FILE DIR: with xz if the machine has it, else Python's lzma
 
 # the bundle, or the checkout
 root=$repo
-if [ -f .device/a.tar.xz ]; then
+if [ -f .device/a.tar.xz ] || [ -x .device/root/node ]; then
   root=$repo/.device/root
   [ -x "$root/node" ] || untar .device/a.tar.xz "$root"
   ln -sfn "$repo/fixtures" "$root/fixtures"
