@@ -32,6 +32,23 @@ export class ProviderError extends McDropoutError {
   }
 }
 
+/**
+ * An output could not be written (disk full, quota, read-only file system, I/O error): exit code 74
+ * (EX_IOERR). `kept` names the file that still holds the finished work, when there is one.
+ */
+export class OutputError extends McDropoutError {
+  readonly file: string;
+  readonly reason: string;
+  kept: string | undefined;
+
+  constructor(file: string, reason: string, options?: { cause?: unknown; kept?: string }) {
+    super(`Cannot write ${file}: ${reason}`, 'E_OUTPUT', 74, options);
+    this.file = file;
+    this.reason = reason;
+    this.kept = options?.kept;
+  }
+}
+
 /** One input image cannot be used; the batch goes on and the run exits 1. */
 export class InputError extends McDropoutError {
   readonly file: string;

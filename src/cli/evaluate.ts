@@ -1,8 +1,6 @@
-import { writeFileSync, writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { CURVE_HEADER, curveRows, metricRows, passesLabel, textTable } from '../evaluate/table.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
-import { writeJsonAtomic } from '../io/sink.js';
+import { writeFileAtomicSync, writeJsonAtomic, writeToStream } from '../io/durable.js';
 import { outputTarget } from '../io/targets.js';
 import { renderEvaluationFigures, writeFigures } from '../plots/figures.js';
 import { buildReportHtml } from '../report/build.js';
@@ -77,7 +75,7 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
   if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(evaluationText(report));
   if (json?.kind === 'file') writeJsonAtomic(json.file, report);
-  if (json?.kind === 'stream') writeFileSync(json.path, `${JSON.stringify(report, null, 2)}\n`);
+  if (json?.kind === 'stream') writeToStream(json.path, `${JSON.stringify(report, null, 2)}\n`);
   if (options.plots !== undefined) {
     const written = await writeFigures(await renderEvaluationFigures(report), options.plots);
     if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${written.length} figure files to ${options.plots}\n`);
@@ -91,7 +89,7 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
   const report = await evaluation(paths, options, version, false);
   const html = await buildReportHtml(report);
-  writeFileAtomicSync(target.file, (fd) => writeSync(fd, html));
+  writeFileAtomicSync(target.file, html);
   if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`);
   return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, McDropoutError } from '../errors.js';
+import { describeError, McDropoutError, OutputError } from '../errors.js';
+import { writeFailureReason } from '../io/durable.js';
 import { BUNDLED_MODEL } from '../paths.js';
 import { choice, colour, fraction, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
@@ -197,9 +198,12 @@ Examples:
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
   // `mc-dropout predict ... | head`: the reader closed the pipe; stop quietly like other Unix tools
+  // anything else (a full disk under `> out.csv`, /dev/full, an I/O error) is an output error:
+  // never exit 0 or 1 with data missing
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT.brokenPipe);
-    throw error;
+    process.stderr.write(`mc-dropout: error: ${new OutputError('standard output', writeFailureReason(error)).message}\n`);
+    process.exit(EXIT.output);
   });
   let exitCode = 0;
   const program = buildProgram((code) => {
@@ -214,7 +218,9 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof McDropoutError) {
-      process.stderr.write(`mc-dropout: error: ${error.message}\n`);
+      const where = error instanceof OutputError && error.kept === error.file ? 'there' : `in ${error instanceof OutputError ? error.kept : ''}`;
+      const kept = error instanceof OutputError && error.kept ? `; the finished rows are kept ${where}: free space, then rerun with --resume` : '';
+      process.stderr.write(`mc-dropout: error: ${error.message}${kept}\n`);
       return error.exitCode;
     }
     process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? error.stack ?? '' : ''}\n`);

@@ -1,6 +1,7 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { openSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError } from '../errors.js';
+import { outputError, syncAndClose, writeAll } from './durable.js';
 
 /**
  * An exclusive claim on an output file: `<file>.lock` holding `PID@host`, created with O_EXCL.
@@ -18,13 +19,18 @@ export class OutputLock {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(lockFile, 'wx');
-        writeSync(fd, `${process.pid}@${hostname()}\n`);
-        closeSync(fd);
+        try {
+          writeAll(fd, `${process.pid}@${hostname()}\n`, lockFile);
+          syncAndClose(fd, lockFile);
+        } catch (error) {
+          rmSync(lockFile, { force: true });
+          throw error;
+        }
         const lock = new OutputLock(lockFile);
         process.once('exit', () => lock.release());
         return lock;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw outputError(error, lockFile);
         const [pidText = '', host = hostname()] = readLockOwner(lockFile).split('@');
         const owner = Number.parseInt(pidText, 10);
         if (host !== hostname()) {

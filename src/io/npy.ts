@@ -1,6 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { writeJsonAtomic } from './sink.js';
+import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
 
 /**
  * Per-pass probabilities as a NumPy .npy file: float32, shape (images, T, classes), C order, written
@@ -14,9 +14,9 @@ export class NpyPassesWriter {
   private readonly paths: string[] = [];
 
   private constructor(readonly file: string, readonly images: number, readonly passes: number, readonly classes: number) {
-    this.fd = openSync(`${file}.partial`, 'w');
+    this.fd = openForWrite(`${file}.partial`, 'w');
     this.row = new Float32Array(passes * classes);
-    writeSync(this.fd, npyHeader([images, passes, classes]));
+    writeAll(this.fd, npyHeader([images, passes, classes]), `${file}.partial`);
   }
 
   static open(file: string, images: number, passes: number, classes: number): NpyPassesWriter {
@@ -27,17 +27,16 @@ export class NpyPassesWriter {
   write(path: string, probs: Float64Array | undefined): void {
     this.row.fill(NaN);
     if (probs) this.row.set(probs.subarray(0, this.row.length));
-    writeSync(this.fd, new Uint8Array(this.row.buffer));
+    writeAll(this.fd, new Uint8Array(this.row.buffer), `${this.file}.partial`);
     this.paths.push(path);
   }
 
   /** Completes the file when every image was written; else it stays a .partial. */
   finish(): void {
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+    syncAndClose(this.fd, `${this.file}.partial`);
     if (this.paths.length !== this.images) return;
     writeJsonAtomic(`${this.file}.paths.json`, this.paths);
-    renameSync(`${this.file}.partial`, this.file);
+    moveInto(`${this.file}.partial`, this.file);
   }
 }
 

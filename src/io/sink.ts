@@ -1,7 +1,7 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../errors.js';
-import { writeFileAtomicSync } from './atomic.js';
+import { McDropoutError, OutputError, UsageError } from '../errors.js';
+import { closeQuietly, moveInto, openForWrite, outputError, syncAndClose, writeAll, writeJsonAtomic, writeToStream } from './durable.js';
 import { OutputLock } from './lock.js';
 import { outputTarget, type OutputTarget } from './targets.js';
 
@@ -44,7 +44,7 @@ export class RowSink {
     const { output } = options;
     if (output.kind !== 'file') {
       if (options.resume) throw new UsageError(`--resume needs --output FILE, a regular file: there is no earlier output to resume on ${output.kind === 'stdout' ? 'stdout' : output.path}`);
-      const fd = output.kind === 'stream' ? openSync(output.path, 'w') : undefined;
+      const fd = output.kind === 'stream' ? openForWrite(output.path, 'w') : undefined;
       const sink = new RowSink(options, fd, new Set(), undefined);
       if (options.header) sink.write(options.header);
       return sink;
@@ -57,36 +57,64 @@ export class RowSink {
         if (earlier) {
           // messages name the output as the user wrote it, not the file a link points to
           checkSameSettings(earlier.settings, options.settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
-          if (earlier.from === output.file) copyFileSync(output.file, partial);
+          if (earlier.from === output.file) copyInto(output.file, partial);
           const done = truncateToCompleteRecords(partial, options.format);
-          const fd = openSync(partial, 'a');
+          const fd = openForWrite(partial, 'a');
           writeJsonAtomic(partialSettings, options.settings);
           return new RowSink(options, fd, done, lock);
         }
       }
       writeJsonAtomic(partialSettings, options.settings);
-      const fd = openSync(partial, 'w');
-      if (options.header) writeSync(fd, `${options.header}\n`);
-      return new RowSink(options, fd, new Set(), lock);
+      const fd = openForWrite(partial, 'w');
+      const sink = new RowSink(options, fd, new Set(), lock);
+      if (options.header) sink.write(options.header);
+      return sink;
     } catch (error) {
       lock.release();
       throw error;
     }
   }
 
-  /** Writes one complete line (no trailing newline in `line`). */
+  /** Where the rows are being written: the .partial of a file output, else the stream. */
+  private get rowsFile(): string {
+    const { output } = this.options;
+    return output.kind === 'file' ? partialPaths(output.file).partial : output.kind === 'stream' ? output.path : 'standard output';
+  }
+
+  /** A failed write of a file output: the .partial keeps every complete row for --resume. Other errors pass. */
+  private kept(error: unknown): unknown {
+    if (!(error instanceof OutputError) && typeof (error as NodeJS.ErrnoException)?.code !== 'string') return error;
+    if (error instanceof McDropoutError && !(error instanceof OutputError)) return error;
+    const failure = outputError(error, this.rowsFile);
+    if (this.options.output.kind === 'file') failure.kept = partialPaths(this.options.output.file).partial;
+    return failure;
+  }
+
+  /** Writes one complete line (no trailing newline in `line`): all of it, or an OutputError. */
   write(line: string): void {
-    if (this.fd === undefined) process.stdout.write(`${line}\n`);
-    else writeSync(this.fd, `${line}\n`);
+    if (this.fd === undefined) {
+      process.stdout.write(`${line}\n`);
+      return;
+    }
+    try {
+      writeAll(this.fd, `${line}\n`, this.rowsFile);
+    } catch (error) {
+      throw this.kept(error);
+    }
   }
 
   /** Flushes what was written and lets go of the output; a file output stays a .partial (interrupted run, resumable). */
   close(): void {
-    if (this.fd !== undefined) {
-      if (this.options.output.kind === 'file') fsyncSync(this.fd);
-      closeSync(this.fd);
+    try {
+      if (this.fd !== undefined) {
+        if (this.options.output.kind === 'file') syncAndClose(this.fd, this.rowsFile);
+        else closeQuietly(this.fd);
+      }
+    } catch (error) {
+      throw this.kept(error);
+    } finally {
+      this.lock?.release();
     }
-    this.lock?.release();
   }
 
   /**
@@ -95,19 +123,22 @@ export class RowSink {
    */
   finish(meta: Record<string, unknown>, metaFile?: OutputTarget): void {
     const { output } = this.options;
-    if (this.fd !== undefined) {
-      if (output.kind === 'file') fsyncSync(this.fd);
-      closeSync(this.fd);
-    }
     try {
+      if (this.fd !== undefined) {
+        if (output.kind === 'file') syncAndClose(this.fd, this.rowsFile);
+        else closeQuietly(this.fd);
+      }
+      // the output appears under its name only after its metadata is safely written
       const sidecar = metaFile && metaFile.kind !== 'stdout' ? metaFile : output.kind === 'file' ? outputTarget(partialPaths(output.file).meta, 'the metadata') : undefined;
       if (sidecar?.kind === 'file') writeJsonAtomic(sidecar.file, meta);
-      else if (sidecar?.kind === 'stream') writeFileSync(sidecar.path, `${JSON.stringify(meta, null, 2)}\n`);
+      else if (sidecar?.kind === 'stream') writeToStream(sidecar.path, `${JSON.stringify(meta, null, 2)}\n`);
       if (output.kind === 'file') {
         const { partial, partialSettings } = partialPaths(output.file);
-        renameSync(partial, output.file);
+        moveInto(partial, output.file);
         rmSync(partialSettings, { force: true });
       }
+    } catch (error) {
+      throw this.kept(error);
     } finally {
       this.lock?.release();
     }
@@ -175,9 +206,14 @@ function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<s
   }
 }
 
-/** Writes JSON to a temp file beside `file`, fsyncs it and renames it over `file`: never half a file, never a temp left. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomicSync(file, (fd) => writeSync(fd, `${JSON.stringify(value, null, 2)}\n`));
+/** Copies a finished output to its .partial to resume it; a copy cut short by a full disk is an OutputError. */
+function copyInto(from: string, to: string): void {
+  try {
+    copyFileSync(from, to);
+  } catch (error) {
+    rmSync(to, { force: true });
+    throw outputError(error, to);
+  }
 }
 
 function readJson(file: string): RunSettings {

@@ -1,6 +1,5 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { closeQuietly, openForWrite, syncAndClose, writeAll, writeFileAtomic } from '../io/durable.js';
 import { externalTensors, readExternalTensor } from './external.js';
 import { DataLocation, encodeModel, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
@@ -32,15 +31,16 @@ export async function writeModelFile(
   const replaced = new Map<TensorProto, TensorProto>();
   let dataFd: number | undefined;
   let offset = 0;
+  const dataFile = path.join(path.dirname(output), dataName);
   try {
-    if (!embedded) dataFd = openSync(path.join(path.dirname(output), dataName), 'w');
+    if (!embedded) dataFd = openForWrite(dataFile, 'w');
     for (const tensor of external) {
       const bytes = readExternalTensor(tensor, sourceFolder);
       const { externalData: _, dataLocation: __, ...rest } = tensor;
       if (dataFd === undefined) {
         replaced.set(tensor, { ...rest, rawData: bytes });
       } else {
-        writeSync(dataFd, bytes, 0, bytes.length, offset);
+        writeAll(dataFd, bytes, dataFile, offset);
         replaced.set(tensor, {
           ...rest, dataLocation: DataLocation.EXTERNAL,
           externalData: [{ key: 'location', value: dataName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(bytes.length) }],
@@ -48,13 +48,13 @@ export async function writeModelFile(
         offset += bytes.length;
       }
     }
-    if (dataFd !== undefined) fsyncSync(dataFd);
+    if (dataFd !== undefined) syncAndClose(dataFd, dataFile);
+    dataFd = undefined;
   } finally {
-    if (dataFd !== undefined) closeSync(dataFd);
+    if (dataFd !== undefined) closeQuietly(dataFd);
   }
-  const bytes = encodeModel(withTensors(model, replaced));
-  await writeFileAtomic(output, (fd) => writeSync(fd, bytes), check);
-  return { embedded, dataFile: embedded ? undefined : path.join(path.dirname(output), dataName) };
+  await writeFileAtomic(output, encodeModel(withTensors(model, replaced)), check);
+  return { embedded, dataFile: embedded ? undefined : dataFile };
 }
 
 /** A copy of the model whose initializers and Constant values are swapped per `replaced`. */

@@ -1,5 +1,6 @@
 /** An evaluation report's figures: rendered to SVG, and written as SVG and PNG files. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/durable.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { svgToPng } from '../preprocess/decode.js';
@@ -34,8 +35,8 @@ export async function writeFigures(figures: readonly RenderedFigure[], folder: s
   for (const figure of figures) {
     const svgFile = path.join(folder, `${figure.name}.svg`);
     const pngFile = path.join(folder, `${figure.name}.png`);
-    writeFileSync(svgFile, figure.svg);
-    writeFileSync(pngFile, await svgToPng(figure.svg));
+    writeFileAtomicSync(svgFile, figure.svg);
+    writeFileAtomicSync(pngFile, await svgToPng(figure.svg));
     written.push(svgFile, pngFile);
   }
   return written;

@@ -3,12 +3,12 @@
  * machine would have written. Shards are contiguous blocks of the input list, so the merge is
  * their rows in shard order.
  */
-import { existsSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
-import { writeJsonAtomic } from '../io/sink.js';
+import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
+
 import { outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
 
@@ -82,7 +82,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
   let rows = 0;
   let failed = 0;
-  writeFileAtomicSync(target.file, (out) => {
+  writeFileAtomicSync(target.file, (write) => {
     shards.forEach(({ file, meta }, i) => {
       const bytes = readFileSync(file);
       const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
@@ -92,8 +92,8 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
       if (counted.rows !== meta.shard.images) {
         throw new UsageError(`${path.basename(file)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`);
       }
-      if (i === 0 && headerEnd > 0) writeSync(out, bytes.subarray(0, headerEnd));
-      writeSync(out, body);
+      if (i === 0 && headerEnd > 0) write(bytes.subarray(0, headerEnd));
+      write(body);
       rows += counted.rows;
     });
   });

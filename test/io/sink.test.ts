@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { RowSink, writeJsonAtomic } from '../../src/io/sink.js';
+import { writeJsonAtomic } from '../../src/io/durable.js';
+import { RowSink } from '../../src/io/sink.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 
