@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError } from '../errors.js';
+import { describeError, ModelError, UsageError } from '../errors.js';
+import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
+import { externalLocations } from '../model/external.js';
 import { readLabels } from '../io/lines.js';
 import { convertModel } from '../model/convert.js';
 import { readOnnxFile } from '../model/read.js';
@@ -23,7 +25,13 @@ export interface ConvertCliOptions {
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
 export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
+  // the output's place and the files it must not be are checked before the conversion's work
+  const target = outputTarget(options.output, 'the converted model');
+  if (target.kind !== 'file') throw new UsageError(`The converted model ${options.output} must be a regular file: it is written whole, then renamed into place`);
+  const outputs = outputIdentities([target, outputTarget(`${target.file}.data`, "the converted model's weights")]);
+  checkInputsAreNotOutputs([{ role: 'the model', path: input }, { role: 'the labels file', path: options.labels }], outputs);
   const { model, folder } = await readOnnxFile(input);
+  checkInputsAreNotOutputs(externalLocations(model).map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })), outputs);
   const metadata: Record<string, string> = {};
   if (options.labels) metadata.labels = JSON.stringify(readLabels(options.labels));
   if (options.mean) metadata.mean = JSON.stringify(options.mean);

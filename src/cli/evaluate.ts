@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { CURVE_HEADER, curveRows, metricRows, passesLabel, textTable } from '../evaluate/table.js';
 import { writeFileAtomicSync, writeJsonAtomic, writeToStream } from '../io/durable.js';
-import { outputTarget } from '../io/targets.js';
+import { checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
 import { renderEvaluationFigures, writeFigures } from '../plots/figures.js';
 import { buildReportHtml } from '../report/build.js';
 import { evaluationFromFile, runEvaluation, type EvaluationReport } from '../run/evaluate-run.js';
@@ -24,7 +24,13 @@ export interface EvaluateCliOptions extends RunCliOptions {
 }
 
 /** The evaluation: a run of the model, or a read of an earlier file (--from). */
-async function evaluation(paths: string[], options: EvaluateCliOptions, version: string, requireTruth: boolean): Promise<EvaluationReport> {
+async function evaluation(paths: string[], options: EvaluateCliOptions, version: string, requireTruth: boolean, outputs: (OutputTarget | undefined)[]): Promise<EvaluationReport> {
+  // nothing this command writes may be a file it reads
+  const written = outputIdentities(outputs);
+  checkInputsAreNotOutputs([
+    { role: 'the model', path: options.model }, { role: 'the labels file', path: options.labels }, { role: 'the truth file', path: options.truth },
+    { role: 'the earlier run', path: options.from }, { role: 'the list of inputs', path: options.list ?? options.list0 },
+  ], written);
   let progress: Progress = { update() {}, stop() {} };
   const hooks: RunHooks = {
     onWarning: (message) => {
@@ -46,7 +52,7 @@ async function evaluation(paths: string[], options: EvaluateCliOptions, version:
       }, hooks);
     }
     return await runEvaluation({
-      paths, ...pathList(options), model: options.model, load: loadOptions(options, false), passes: options.times,
+      paths, outputs: written, ...pathList(options), model: options.model, load: loadOptions(options, false), passes: options.times,
       ...(options.seed !== undefined && { seed: options.seed }), batchSize: options.batchSize, decodeConcurrency: options.decodeConcurrency,
       decodePixelBudget: options.decodeMegapixels * 1_000_000, preprocess: preprocessOverrides(options),
       ...(options.labels && { labelsFile: options.labels }), ...(options.truth && { truthFile: options.truth }), requireTruth, version,
@@ -70,7 +76,7 @@ export function evaluationText(report: EvaluationReport): string {
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
 export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
-  const report = await evaluation(paths, options, version, true);
+  const report = await evaluation(paths, options, version, true, [json]);
   // --json - puts the JSON on stdout instead of the table
   if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(evaluationText(report));
@@ -87,7 +93,7 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
 export async function runReport(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const target = outputTarget(options.output, 'the report');
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
-  const report = await evaluation(paths, options, version, false);
+  const report = await evaluation(paths, options, version, false, [target]);
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
   if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`);

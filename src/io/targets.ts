@@ -90,3 +90,33 @@ export function checkDistinct(targets: OutputTarget[]): void {
     seen.set(target.file, target);
   }
 }
+
+/** A file a command reads, with its role in messages ('the model', 'the labels file', ...). */
+export interface NamedInput {
+  role: string;
+  path: string | undefined;
+}
+
+/**
+ * Identities (device:inode) of the outputs that exist now, each with its name and path as the
+ * user wrote it: what a command must never read as an input (links followed).
+ */
+export function outputIdentities(targets: readonly (OutputTarget | undefined)[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const target of targets) {
+    if (target?.kind !== 'file') continue;
+    const id = fileIdentity(target.file);
+    if (id) out.set(id, `${target.name} (${target.path})`);
+  }
+  return out;
+}
+
+/** Refuses an input that is one of the outputs (same device and inode): exit 2 naming both, before any work. */
+export function checkInputsAreNotOutputs(inputs: readonly NamedInput[], outputs: ReadonlyMap<string, string>): void {
+  if (outputs.size === 0) return;
+  for (const { role, path: file } of inputs) {
+    if (file === undefined || file === '-') continue;
+    const output = outputs.get(fileIdentity(file) ?? '');
+    if (output) throw new UsageError(`${file} is ${role} and also ${output}; writing it would destroy it. Give another output file.`);
+  }
+}

@@ -62,7 +62,7 @@ function addError(result: WalkResult, file: string, reason: string): void {
 
 function checkNotAnOutput(file: string, info: { dev: number; ino: number }, forbidden: ReadonlyMap<string, string>): void {
   const output = forbidden.get(`${info.dev}:${info.ino}`);
-  if (output) throw new UsageError(`${file} is an input and also ${output}; writing it would destroy the input. Give another output file.`);
+  if (output) throw new UsageError(`${file} is an input image and also ${output}; writing it would destroy it. Give another output file.`);
 }
 
 async function isDanglingLink(file: string): Promise<boolean> {

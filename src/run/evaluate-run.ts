@@ -23,6 +23,8 @@ import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 
 export interface EvaluateRunConfig {
   paths: string[];
+  /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
+  outputs?: ReadonlyMap<string, string>;
   list?: { file: string; separator: 'lines' | 'nul' };
   model: string;
   load: LoadOptions;
@@ -107,7 +109,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
   const inputs = [...config.paths, ...listed];
   if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
-  const walked = await collectInputs(inputs);
+  const walked = await collectInputs(inputs, config.outputs);
   if (walked.files.length === 0) throw new UsageError(`No input images in ${inputs.join(', ')}`);
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {

@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
 
-import { outputTarget } from '../io/targets.js';
+import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
 
 export interface MergeConfig {
@@ -79,6 +79,11 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     }
   }
 
+  // the merged output and its metadata must be neither a shard nor a shard's metadata
+  const metaFile = config.meta ?? `${target.file}.meta.json`;
+  checkInputsAreNotOutputs(shards.flatMap(({ file }) => [{ role: 'a shard', path: file }, { role: "a shard's metadata", path: `${file}.meta.json` }]),
+    outputIdentities([target, outputTarget(metaFile, 'the merged metadata')]));
+
   const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
   let rows = 0;
   let failed = 0;
@@ -102,7 +107,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   const started = shards.map((s) => s.meta.started).sort()[0]!;
   const finished = shards.map((s) => s.meta.finished).sort().at(-1)!;
   const outcome: MergeOutcome = { shards: count, rows, ok: rows - failed, failed };
-  writeJsonAtomic(config.meta ?? `${target.file}.meta.json`, {
+  writeJsonAtomic(metaFile, {
     tool: 'mc-dropout', version: config.version, command: 'merge',
     model: shards[0]!.meta.model, passes: shards[0]!.meta.passes, seed: shards[0]!.meta.seed,
     started, finished, seconds: (Date.parse(finished) - Date.parse(started)) / 1000, shard_seconds: sum((m) => m.seconds),

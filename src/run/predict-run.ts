@@ -12,10 +12,11 @@ import { readLabels, readPathList } from '../io/lines.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
 import { OutputLock } from '../io/lock.js';
 import { NpyPassesWriter } from '../io/npy.js';
-import { earlierSeed, RowSink } from '../io/sink.js';
-import { checkDistinct, fileIdentity, outputTarget, type OutputTarget } from '../io/targets.js';
+import { earlierSeed, partialPaths, RowSink } from '../io/sink.js';
+import { checkDistinct, checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
 import { collectInputs } from '../io/walk.js';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { predictFiles } from '../pipeline.js';
 import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
 import { DEFAULT_ADAPTIVE_RULE, type AdaptiveRule } from '../stats/adaptive.js';
@@ -97,11 +98,13 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const passesTarget = config.savePasses !== undefined ? outputTarget(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, 'the passes file') : undefined;
   if (passesTarget && passesTarget.kind !== 'file') throw new UsageError(`The passes file ${config.savePasses} must be a regular file (it is renamed into place when complete)`);
   checkDistinct([output, ...(meta ? [meta] : []), ...(passesTarget ? [passesTarget] : [])]);
-  const forbidden = new Map<string, string>();
-  for (const target of meta ? [output, meta] : [output]) {
-    const id = target.kind === 'file' ? fileIdentity(target.file) : undefined;
-    if (id && target.kind === 'file') forbidden.set(id, `${target.name} (${target.path})`);
-  }
+  // every file this run may write, against every file it reads, before any work
+  const defaultMeta = output.kind === 'file' && !meta ? outputTarget(partialPaths(output.file).meta, 'the metadata file') : undefined;
+  const passesPaths = passesTarget?.kind === 'file' ? outputTarget(`${passesTarget.file}.paths.json`, 'the passes\' paths file') : undefined;
+  const forbidden = outputIdentities([output, meta ?? defaultMeta, passesTarget, passesPaths]);
+  checkInputsAreNotOutputs([
+    { role: 'the model', path: config.model }, { role: 'the labels file', path: config.labelsFile }, { role: 'the list of inputs', path: config.list?.file },
+  ], forbidden);
 
   const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
   const inputs = [...config.paths, ...listed];
@@ -129,6 +132,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   }
   try {
     const { info } = model;
+    checkInputsAreNotOutputs(info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })), forbidden);
     const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
     const topk = Math.min(config.topk, info.classes);

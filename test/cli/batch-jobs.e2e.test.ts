@@ -33,7 +33,7 @@ describe('outputs: validated before any image is read, never destroying another 
       [['-o', path.join(folder, 'missing/dir/out.csv')], /Cannot write the output .*missing\/dir\/out\.csv: the folder .*missing\/dir does not exist; create it first/],
       [['-o', 'x.csv', '--meta', path.join(folder, 'missing/m.json')], /Cannot write the metadata file .*missing\/m\.json: the folder .* does not exist/],
       [['-o', folder], /is a folder; give a file name for the output/],
-      [['-o', victim], /bag-18\.png is an input and also the output .*writing it would destroy the input/],
+      [['-o', victim], /bag-18\.png is an input image and also the output .*writing it would destroy it/],
       [['-o', path.join(folder, 'x.csv'), '--meta', path.join(folder, 'x.csv')], /the output and the metadata file both name .*x\.csv; give them different files/],
     ];
     for (const [flags, pattern] of cases) {

@@ -73,6 +73,6 @@ describe('collectInputs', () => {
     writeFileSync(file, '');
     const info = statSync(file);
     await assert.rejects(collectInputs([root], new Map([[`${info.dev}:${info.ino}`, 'the output (x.png)']])),
-      (error: unknown) => error instanceof UsageError && /x\.png is an input and also the output \(x\.png\)/.test(error.message));
+      (error: unknown) => error instanceof UsageError && /x\.png is an input image and also the output \(x\.png\)/.test(error.message));
   });
 });
