@@ -5,6 +5,7 @@ import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueIn
 import { readOnnxFile } from './model/read.js';
 import { describeRandomSite } from './model/patterns.js';
 import { findStochasticSites } from './model/sites.js';
+import { classifierOutput, isSoftmaxOutput, outputsReachedFrom } from './model/io.js';
 
 export interface TensorDescription {
   name: string;
@@ -25,6 +26,8 @@ export interface InspectReport {
   producer: string;
   inputs: TensorDescription[];
   outputs: TensorDescription[];
+  /** The output read as class scores (null when none can be). */
+  classifierOutput: string | null;
   parameters: number;
   metadata: ModelMetadata;
   /**
@@ -45,7 +48,7 @@ function describe(info: ValueInfoProto): TensorDescription {
 }
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
-export async function inspectModel(file: string): Promise<InspectReport> {
+export async function inspectModel(file: string, options: { output?: string } = {}): Promise<InspectReport> {
   const { model, sizeBytes, sha256, externalFiles } = await readOnnxFile(file);
   const graph = model.graph ?? {};
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
@@ -57,9 +60,19 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   if (sites.length === 0) warnings.push('no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier.');
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
-  const output = graph.output?.[0];
-  const producer = output ? nodes.find((n) => n.output?.includes(output.name ?? '')) : undefined;
-  if (producer?.opType === 'Softmax') warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
+  const live = sites.filter((s) => s.live);
+  let output: string | undefined;
+  try {
+    output = graph.output?.length ? classifierOutput(graph, file, { ...(options.output !== undefined && { name: options.output }), reached: outputsReachedFrom(graph, live.map((s) => s.output)) }).name ?? undefined : undefined;
+  } catch (error) {
+    if (!(error instanceof McDropoutError)) throw error;
+    warnings.push(error.message);
+  }
+  const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(graph, [s.output]).has(output)) : []);
+  if (output && (graph.output?.length ?? 0) > 1) warnings.push(`class scores are read from the output '${output}' (of ${graph.output!.length}); --model-output NAME picks another.`);
+  if (output && isSoftmaxOutput(graph, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
+  const idle = output ? sites.filter((s) => !reaching.has(s)) : [];
+  if (idle.length > 0) warnings.push(`${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`);
   const imageInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   const first = imageInputs[0] ? shapeOf(imageInputs[0]) : undefined;
   if (first && typeof first[0] === 'number') warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
@@ -67,7 +80,7 @@ export async function inspectModel(file: string): Promise<InspectReport> {
   let trunkReuse: InspectReport['trunkReuse'] = null;
   const rowShapes = new Map<number, number[]>();
   try {
-    const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1 });
+    const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1, ...(options.output !== undefined && { output: options.output }) });
     for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
     trunkReuse = {
       applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors, prefixSharing: loaded.plan.prefixSharing,
@@ -91,6 +104,7 @@ export async function inspectModel(file: string): Promise<InspectReport> {
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
     inputs: imageInputs.map(describe),
     outputs: (graph.output ?? []).map(describe),
+    classifierOutput: output ?? null,
     parameters,
     metadata: readMetadata(model, file),
     sites: sites.map((s) => {
@@ -101,7 +115,7 @@ export async function inspectModel(file: string): Promise<InspectReport> {
         live: s.live, reason: s.reason, input: s.drawn, position: position(s.nodeIndex), detail: pattern?.detail ?? null,
       };
     }),
-    mcReady: sites.some((s) => s.live) && trunkReuse !== null,
+    mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,
     trunkReuse,
     warnings,
   };

@@ -1,8 +1,8 @@
 import { inspectModel, type InspectReport, type TensorDescription } from '../inspect.js';
 
 /** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */
-export async function runInspect(file: string, options: { json?: boolean }): Promise<number> {
-  const report = await inspectModel(file);
+export async function runInspect(file: string, options: { json?: boolean; modelOutput?: string }): Promise<number> {
+  const report = await inspectModel(file, { ...(options.modelOutput !== undefined && { output: options.modelOutput }) });
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.mcReady ? 0 : 1;
 }

@@ -31,6 +31,7 @@ function withRunOptions(command: Command): Command {
     .option('--no-progress', 'no progress bar')
     .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
+    .option('--model-output <name>', 'the model output that holds the class scores (default: the [N, classes] output the dropout reaches)')
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
     .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 512 MiB activation budget and the model\'s activation sizes)', integer(1))
     .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
@@ -126,7 +127,8 @@ ${EXIT_CODES}`)
     .description('show inputs, outputs, stochastic sites, trunk reuse and export mistakes of a model; exit 0 when it is MC-ready, else 1')
     .argument('[model]', 'ONNX model (default: the bundled Fashion-MNIST model)')
     .option('--json', 'machine-readable report')
-    .action(async (model: string | undefined, options: { json?: boolean }) => {
+    .option('--model-output <name>', 'the output that holds the class scores (default: the [N, classes] output the dropout reaches)')
+    .action(async (model: string | undefined, options: { json?: boolean; modelOutput?: string }) => {
       setExitCode(await runInspect(model ?? BUNDLED_MODEL, options));
     });
 

@@ -19,6 +19,7 @@ export interface RunCliOptions {
   trunkReuse: 'auto' | 'off';
   list?: string;
   list0?: string;
+  modelOutput?: string;
   size?: { height: number; width: number };
   resize?: ResizeMode;
   interpolation?: Interpolation;
@@ -57,6 +58,7 @@ export function loadOptions(options: RunCliOptions, allowDeterministic: boolean)
     dropout: options.dropout,
     ...(options.dropoutRate !== undefined && { dropoutRate: options.dropoutRate }),
     ...(options.size && { inputSize: options.size }),
+    ...(options.modelOutput !== undefined && { output: options.modelOutput }),
     threads: options.threads,
     // decoders share the cores with inference
     idleThreadsSpin: false,

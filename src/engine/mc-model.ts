@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { describeError, ModelError, UsageError } from '../errors.js';
-import { describeIo, type ModelIo } from '../model/io.js';
+import { describeIo, outputsReachedFrom, type ModelIo } from '../model/io.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { DataType, encodeModel, type ModelProto } from '../model/onnx.js';
+import { DataType, encodeModel, type GraphProto, type ModelProto } from '../model/onnx.js';
 import { readModelForSession } from '../model/read.js';
 import { rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import { describeTrainingBatchNorms, findCrossRowNode, trainingModeBatchNorms } from '../model/rows.js';
@@ -51,6 +51,8 @@ export interface LoadOptions {
   prefixSharing?: 'auto' | 'off';
   /** Graph optimization level of the session (default 'all'; dropout stays live at every level). */
   optimization?: OptimizationLevel;
+  /** The class-score output by name; default: the [N, C] output the stochastic sites reach. */
+  output?: string;
   /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
   onWarning?: (message: string) => void;
   /** onnxruntime's own log on stderr for the inference sessions (default 'error'; 'verbose' shows node placement). */
@@ -176,11 +178,16 @@ export class McModel {
     // onnxruntime reads every large weight from the files themselves: no copy of them stays here
     const { model: proto, folder, sha256, externalFiles } = await readModelForSession(file);
     const metadata = readMetadata(proto, file);
-    const io = describeIo(proto, file, metadata, options.inputSize);
-    const batchNorms = trainingModeBatchNorms(proto);
-    if (batchNorms.length > 0) throw new ModelError(`${file}: ${describeTrainingBatchNorms(batchNorms)}`, 'E_BATCH_DEPENDENT');
     const sites = findStochasticSites(proto);
     const chosen = chooseSites(sites, proto, file, options);
+    // the class-score output: among several, the one the stochastic sites reach
+    const graph = proto.graph!;
+    const io = describeIo(proto, file, metadata, options.inputSize, {
+      ...(options.output !== undefined && { name: options.output }), reached: outputsReachedFrom(graph, chosen.map((s) => s.output)),
+    });
+    checkSitesReach(chosen, graph, io.outputName, file, options);
+    const batchNorms = trainingModeBatchNorms(proto);
+    if (batchNorms.length > 0) throw new ModelError(`${file}: ${describeTrainingBatchNorms(batchNorms)}`, 'E_BATCH_DEPENDENT');
     const draws = drawsOf(chosen, metadata, options.dropoutRate, file);
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
     // batch 1 and 2 are probed whenever the batch is dynamic: for trunk reuse, for random ops whose
@@ -588,6 +595,20 @@ function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, o
     `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README) or add dropout before the classifier.`,
     'E_NO_DROPOUT',
   );
+}
+
+/**
+ * Every chosen site must change the class scores: a site on a branch that never reaches the output
+ * is a warning, and no site reaching it (every pass identical, mutual information 0) is refused.
+ */
+function checkSitesReach(chosen: StochasticSite[], graph: GraphProto, output: string, file: string, options: LoadOptions): void {
+  const idle = chosen.filter((s) => !outputsReachedFrom(graph, [s.output]).has(output));
+  if (idle.length === 0) return;
+  const names = idle.map((s) => `${s.op} ${s.nodeName}`).join(', ');
+  if (idle.length === chosen.length && !options.allowDeterministic) {
+    throw new ModelError(`${file}: no stochastic site reaches the output '${output}' (${names} ${idle.length === 1 ? 'lies' : 'lie'} on branches that never reach it), so every pass would be identical; put dropout on the path to the classifier`, 'E_SITES_UNREACHED');
+  }
+  options.onWarning?.(`${names} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing`);
 }
 
 /** What each chosen site draws: Dropout masks at their rate (overridden, or from metadata when not constant), random ops their distribution. */

@@ -1,6 +1,6 @@
 import { ModelError, UsageError } from '../errors.js';
 import type { Layout, ModelMetadata } from './metadata.js';
-import { DataType, elemTypeOf, shapeOf, type ModelProto } from './onnx.js';
+import { DataType, elemTypeOf, shapeOf, toNumber, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx.js';
 
 /** The image input and class-score output of a model, with layout and sizes resolved. */
 export interface ModelIo {
@@ -17,8 +17,92 @@ export interface ModelIo {
   outputIsProbabilities: boolean;
 }
 
+/** How the class-score output is chosen among the graph's outputs. */
+export interface OutputChoice {
+  /** The output by name (the user's choice); else chosen by shape, reach and name. */
+  name?: string;
+  /** Graph outputs the stochastic sites reach: a candidate they reach is preferred. */
+  reached?: ReadonlySet<string>;
+}
+
+/** An output that can hold class scores: [N, C] with C a fixed number. */
+function isClassScores(output: ValueInfoProto): boolean {
+  const shape = shapeOf(output);
+  return shape?.length === 2 && typeof shape[1] === 'number';
+}
+
+const SCORE_NAME = /logit|prob|score|pred|class/i;
+
+/**
+ * The class-score output: the one named, else the [N, C] outputs, narrowed to those the stochastic
+ * sites reach, then to one whose name says logits / probabilities / scores; more than one left is
+ * refused with the list (a feature vector [N, 192] beside the logits [N, 10] must not be run as 192 classes).
+ */
+export function classifierOutput(graph: GraphProto, file: string, choice: OutputChoice = {}): ValueInfoProto {
+  const outputs = graph.output ?? [];
+  const list = outputs.map((o) => `${o.name} [${shapeOf(o)?.join(', ') ?? 'unknown'}]`).join(', ');
+  if (choice.name !== undefined) {
+    const named = outputs.find((o) => o.name === choice.name);
+    if (!named) throw new UsageError(`${file} has no output named '${choice.name}'; its outputs: ${list}`);
+    return named;
+  }
+  let candidates = outputs.filter(isClassScores);
+  if (candidates.length <= 1) return candidates[0] ?? outputs[0]!;
+  const reached = candidates.filter((o) => choice.reached?.has(o.name ?? ''));
+  if (reached.length > 0) candidates = reached;
+  if (candidates.length > 1) {
+    const named = candidates.filter((o) => SCORE_NAME.test(o.name ?? ''));
+    if (named.length > 0) candidates = named;
+  }
+  if (candidates.length > 1) {
+    throw new ModelError(`${file} has ${candidates.length} outputs that could be class scores (${candidates.map((o) => `${o.name} [${shapeOf(o)?.join(', ')}]`).join(', ')}); name the classifier's with --model-output NAME`, 'E_AMBIGUOUS_OUTPUT');
+  }
+  return candidates[0]!;
+}
+
+/** Ops that pass values through unchanged in value (shape only, or a cast to a float type). */
+const VALUE_PRESERVING = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
+
+/** Whether `tensor` is a Softmax's output, looking back through shape-only ops, Identity and casts to float. */
+export function isSoftmaxOutput(graph: GraphProto, tensor: string): boolean {
+  const producers = new Map<string, Node>();
+  for (const node of graph.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
+  let current = tensor;
+  for (let steps = 0; steps < 64; steps++) {
+    const node = producers.get(current);
+    if (!node) return false;
+    if (node.opType === 'Softmax') return true;
+    const castToFloat = node.opType === 'Cast' && FLOAT_TYPES.has(toNumber(node.attribute?.find((a) => a.name === 'to')?.i ?? 0));
+    if (!VALUE_PRESERVING.has(node.opType ?? '') && !castToFloat) return false;
+    current = node.input?.[0] ?? '';
+  }
+  return false;
+}
+
+type Node = NonNullable<GraphProto['node']>[number];
+
+/** The tensors a node reads: its inputs, and every name its subgraphs (If, Loop, Scan) use, outer-scope ones among them. */
+function readsOf(node: Node): string[] {
+  const names = [...(node.input ?? [])];
+  for (const attribute of node.attribute ?? []) {
+    for (const sub of [attribute.g, ...(attribute.graphs ?? [])]) for (const inner of sub?.node ?? []) names.push(...readsOf(inner));
+  }
+  return names;
+}
+
+/** The graph outputs that depend on any of `tensors` (forward through every node, subgraphs included). */
+export function outputsReachedFrom(graph: GraphProto, tensors: readonly string[]): Set<string> {
+  const reached = new Set(tensors);
+  // graph.node is topologically sorted (ONNX requires it), so one forward sweep suffices
+  for (const node of graph.node ?? []) {
+    if (readsOf(node).some((i) => reached.has(i))) for (const out of node.output ?? []) reached.add(out);
+  }
+  return new Set((graph.output ?? []).map((o) => o.name ?? '').filter((name) => reached.has(name)));
+}
+
 /** The single image input and the class-score output, with layout and sizes resolved. */
-export function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, override?: { height: number; width: number }): ModelIo {
+export function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, override?: { height: number; width: number }, choice: OutputChoice = {}): ModelIo {
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
@@ -43,19 +127,18 @@ export function describeIo(model: ModelProto, file: string, metadata: ModelMetad
   if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with --size HxW`);
   const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
 
-  const output = graph.output?.[0];
+  const output = graph.output?.length ? classifierOutput(graph, file, choice) : undefined;
   const outShape = output ? shapeOf(output) : undefined;
   if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
-    throw new ModelError(`${file}: expected a class-score output [N, classes] but the first output has shape [${outShape?.join(', ') ?? 'unknown'}]`);
+    throw new ModelError(`${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`);
   }
   if (outShape[1] < 2) {
     throw new ModelError(`${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`, 'E_NOT_A_DISTRIBUTION');
   }
-  const producer = (graph.node ?? []).find((n) => n.output?.includes(output.name!));
   return {
     inputName: input.name!, inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT, outputName: output.name, inputDims, layout,
     height: size.height, width: size.width, channels, classes: outShape[1],
-    outputIsProbabilities: producer?.opType === 'Softmax',
+    outputIsProbabilities: isSoftmaxOutput(graph, output.name),
   };
 }
 

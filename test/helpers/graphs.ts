@@ -13,6 +13,8 @@ export interface TinyModel {
   /** Model-local functions, and the IR version to declare (functions with overloads need IR 10). */
   functions?: FunctionProto[];
   irVersion?: number;
+  /** Every graph output, in order (overrides outputName / outputDims). */
+  outputs?: { name: string; dims: (number | string)[] }[];
 }
 
 /** Encodes a single-input, single-output model (input 'input', output 'output' by default). */
@@ -28,7 +30,8 @@ export function buildModel(spec: TinyModel): Uint8Array {
       node: spec.nodes,
       initializer: spec.initializers ?? [],
       input: [{ name: 'input', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(spec.inputDims ?? ['N', 3, 1, 1]) } } }],
-      output: [{ name: spec.outputName ?? 'output', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(spec.outputDims ?? ['N', 3]) } } }],
+      output: (spec.outputs ?? [{ name: spec.outputName ?? 'output', dims: spec.outputDims ?? ['N', 3] }])
+        .map((o) => ({ name: o.name, type: { tensorType: { elemType: DataType.FLOAT, shape: dims(o.dims) } } })),
     },
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
+
+// input [N, 3, 2, 2] -> Flatten -> Dropout(0.5) -> two Gemm heads 'a' [N, 3] and 'b' [N, 4]
+const file = path.join(tempDir(), 'two-heads.onnx');
+writeFileSync(file, buildModel({
+  inputDims: ['N', 3, 2, 2],
+  initializers: [floatTensor('wa', [3, 12], testValues(36, 1)), floatTensor('wb', [4, 12], testValues(48, 2)), scalarFloat('ratio', 0.5), scalarBool('training', true)],
+  nodes: [
+    { opType: 'Flatten', input: ['input'], output: ['features'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+    dropoutNode('features', 'dropped', 'ratio', 'training'),
+    { opType: 'Gemm', input: ['dropped', 'wa'], output: ['a'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    { opType: 'Gemm', input: ['dropped', 'wb'], output: ['b'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+  ],
+  outputs: [{ name: 'a', dims: ['N', 3] }, { name: 'b', dims: ['N', 4] }],
+}));
+const IMAGE = 'fixtures/samples/bag-34.jpg';
+
+describe('--model-output: the class scores of a model with several outputs', () => {
+  it('predict refuses to guess between two class-score outputs (exit 3, both named) and reads the one named', async () => {
+    const guess = await runCli(['predict', IMAGE, '-m', file, '--seed', '1', '-q', '--device', 'cpu']);
+    assert.equal(guess.code, 3);
+    assert.match(guess.stderr, /has 2 outputs that could be class scores \(a \[N, 3\], b \[N, 4\]\); name the classifier's with --model-output NAME/);
+    const chosen = await runCli(['predict', IMAGE, '-m', file, '--seed', '1', '-q', '--device', 'cpu', '--model-output', 'b', '-k', '4']);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    const [row] = parse(chosen.stdout, { columns: true }) as Record<string, string>[];
+    // the top 4 of 'b' are its four classes (no labels: class indices), each once
+    assert.deepEqual([1, 2, 3, 4].map((k) => row![`top${k}_label`]).sort(), ['0', '1', '2', '3']);
+  });
+
+  it('inspect says which output it reads and is MC-ready with --model-output', async () => {
+    const plain = await runCli(['inspect', file, '--json']);
+    assert.equal(plain.code, 1);
+    assert.equal((JSON.parse(plain.stdout) as { classifierOutput: string | null }).classifierOutput, null);
+    const chosen = await runCli(['inspect', file, '--json', '--model-output', 'b']);
+    assert.equal(chosen.code, 0, chosen.stdout);
+    assert.equal((JSON.parse(chosen.stdout) as { classifierOutput: string }).classifierOutput, 'b');
+  });
+});
