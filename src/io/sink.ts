@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, rmSync, truncateSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { McDropoutError, OutputError, UsageError } from '../errors.js';
 import { closeQuietly, moveInto, openForWrite, outputError, syncAndClose, writeAll, writeJsonAtomic, writeToStream } from './durable.js';
@@ -128,7 +129,9 @@ export class RowSink {
         if (output.kind === 'file') syncAndClose(this.fd, this.rowsFile);
         else closeQuietly(this.fd);
       }
-      // the output appears under its name only after its metadata is safely written
+      // the output appears under its name only after its metadata is safely written; the metadata
+      // records the finished file's length and SHA-256, so merge (or a user) can tell it was not changed
+      if (output.kind === 'file') meta = { ...meta, output_file: digestOf(partialPaths(output.file).partial) };
       const sidecar = metaFile && metaFile.kind !== 'stdout' ? metaFile : output.kind === 'file' ? outputTarget(partialPaths(output.file).meta, 'the metadata') : undefined;
       if (sidecar?.kind === 'file') writeJsonAtomic(sidecar.file, meta);
       else if (sidecar?.kind === 'stream') writeToStream(sidecar.path, `${JSON.stringify(meta, null, 2)}\n`);
@@ -204,6 +207,20 @@ function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<s
       end = previous;
     }
   }
+}
+
+/** Length and SHA-256 of a file, read in 1 MiB pieces. */
+export function digestOf(file: string): { bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'r');
+  const buffer = Buffer.alloc(1 << 20);
+  let bytes = 0;
+  try {
+    for (let got; (got = readSync(fd, buffer, 0, buffer.length, null)) > 0; bytes += got) hash.update(buffer.subarray(0, got));
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Copies a finished output to its .partial to resume it; a copy cut short by a full disk is an OutputError. */

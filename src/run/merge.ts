@@ -3,12 +3,12 @@
  * machine would have written. Shards are contiguous blocks of the input list, so the merge is
  * their rows in shard order.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
-
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
 
@@ -37,6 +37,8 @@ interface ShardMeta {
   counts: { inputs: number; already_done: number; ok: number; failed: number; skipped_non_images: number };
   settings: Record<string, unknown> & { shard?: { index: number; count: number }; format?: string };
   shard: { index: number; count: number; first: number; end: number; images: number; host?: string };
+  /** The finished output's length and SHA-256 (recorded since the output was checked this way). */
+  output_file?: { bytes: number; sha256: string };
 }
 
 /** Merges the shards of `config.output`; refuses (UsageError, naming the shard) unless they make one whole run. */
@@ -61,7 +63,12 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
     const metaFile = `${file}.meta.json`;
     if (!existsSync(metaFile)) throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
-    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ShardMeta;
+    let meta: ShardMeta;
+    try {
+      meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ShardMeta;
+    } catch (error) {
+      throw new UsageError(`Shard ${index} of ${count} has metadata ${path.basename(metaFile)} that cannot be read (${error instanceof Error ? error.message : String(error)}); rerun that shard`, { cause: error });
+    }
     if (meta.shard?.index !== index || meta.shard?.count !== count) throw new UsageError(`${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`);
     shards.push({ file, meta });
   }
@@ -90,6 +97,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   writeFileAtomicSync(target.file, (write) => {
     shards.forEach(({ file, meta }, i) => {
       const bytes = readFileSync(file);
+      checkShardContent(file, bytes, meta);
       const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
       const body = bytes.subarray(headerEnd);
       const counted = countRecords(body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
@@ -119,6 +127,17 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     })),
   });
   return outcome;
+}
+
+/** A shard is the file its run finished: the length and SHA-256 its metadata recorded, ending on a whole record. */
+function checkShardContent(file: string, bytes: Buffer, meta: ShardMeta): void {
+  const name = path.basename(file);
+  const recorded = meta.output_file;
+  if (!recorded || typeof recorded.sha256 !== 'string') throw new UsageError(`${name}: its metadata records no length and checksum of the output, so an edited or cut file cannot be told apart; rerun that shard`);
+  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) throw new UsageError(`${name} does not end on a whole record (no final newline): it was cut or edited after its run; rerun that shard`);
+  if (bytes.length !== recorded.bytes) throw new UsageError(`${name} holds ${bytes.length} bytes but its run wrote ${recorded.bytes}: the file was changed after its run; rerun that shard`);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== recorded.sha256) throw new UsageError(`${name} is not the file its run wrote (SHA-256 ${sha256.slice(0, 12)}..., recorded ${recorded.sha256.slice(0, 12)}...): it was edited after its run; rerun that shard`);
 }
 
 /** Rows of a shard's body, and how many are error rows (read from the status column). */

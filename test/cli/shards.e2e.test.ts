@@ -94,14 +94,54 @@ describe('sharded runs and merge', () => {
     assert.equal(merged.code, 0, merged.stderr);
   });
 
-  it('a shard output edited after its run is refused', async () => {
+  it('a shard changed after its run is refused by its recorded length and SHA-256, naming it; unreadable metadata too', async () => {
     const folder = tempDir();
     await shards(folder, 2, ['--seed', '4']);
     const file = path.join(folder, 'out.shard-0001-of-0002.csv');
-    writeFileSync(file, readFileSync(file, 'utf8').split('\n').slice(0, -3).join('\n') + '\n');
+    const meta = `${file}.meta.json`;
+    const original = readFileSync(file);
+    const originalMeta = readFileSync(meta);
+    const expectRefusal = async (pattern: RegExp) => {
+      const { code, stderr } = await runCli(['merge', '-o', 'out.csv'], { cwd: folder });
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, pattern);
+      assert.equal(existsSync(path.join(folder, 'out.csv')), false, 'nothing merged');
+    };
+    // three whole rows cut off
+    writeFileSync(file, original.toString('utf8').split('\n').slice(0, -3).join('\n') + '\n');
+    await expectRefusal(/out\.shard-0001-of-0002\.csv holds \d+ bytes but its run wrote \d+: the file was changed after its run; rerun that shard/);
+    // cut in the middle of a row, and a missing final newline
+    writeFileSync(file, original.subarray(0, original.length - 40));
+    await expectRefusal(/out\.shard-0001-of-0002\.csv does not end on a whole record \(no final newline\)/);
+    writeFileSync(file, original.subarray(0, original.length - 1));
+    await expectRefusal(/does not end on a whole record/);
+    // one digit changed: the same size
+    const text = original.toString('utf8');
+    const at = text.lastIndexOf('0.');
+    writeFileSync(file, `${text.slice(0, at)}${text[at + 2] === '9' ? '0.8' : '0.9'}${text.slice(at + 3)}`);
+    assert.equal(readFileSync(file).length, original.length);
+    await expectRefusal(/out\.shard-0001-of-0002\.csv is not the file its run wrote \(SHA-256 [0-9a-f]{12}\.\.\., recorded [0-9a-f]{12}\.\.\.\)/);
+    // rows of another seed under the old metadata
+    const rerun = await runCli(['predict', ...common, '--seed', '5', '--shard', '1/2', '-o', 'out.csv'], { cwd: folder });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    writeFileSync(meta, originalMeta);
+    await expectRefusal(/out\.shard-0001-of-0002\.csv is not the file its run wrote|holds \d+ bytes but its run wrote/);
+    // metadata that is not JSON
+    writeFileSync(file, original);
+    writeFileSync(meta, '{"seed": 4, "shard": ');
+    await expectRefusal(/Shard 1 of 2 has metadata out\.shard-0001-of-0002\.csv\.meta\.json that cannot be read \(.*JSON.*\); rerun that shard/);
+    writeFileSync(meta, originalMeta);
+    const merged = await runCli(['merge', '-o', 'out.csv'], { cwd: folder });
+    assert.equal(merged.code, 0, merged.stderr);
+  });
+
+  it('stale shards of another split beside the job are refused', async () => {
+    const folder = tempDir();
+    await shards(folder, 2, ['--seed', '4']);
+    await shards(folder, 3, ['--seed', '4']);
     const { code, stderr } = await runCli(['merge', '-o', 'out.csv'], { cwd: folder });
-    assert.equal(code, 2);
-    assert.match(stderr, /out\.shard-0001-of-0002\.csv holds 23 rows but its shard has 25 images/);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /Shard outputs of different splits lie beside out\.csv \(of 2, 3 shards\); remove the stale ones/);
   });
 
   it('--shard needs an output file', async () => {
