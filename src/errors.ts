@@ -75,5 +75,6 @@ export function unreadableReason(error: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ELOOP') return 'symbolic link loop';
   if (code === 'ENOTDIR') return 'no such file (a parent is not a folder)';
+  if (code === 'ENAMETOOLONG') return 'name too long';
   return `cannot read (${code ?? 'unknown error'})`;
 }

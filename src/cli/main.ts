@@ -72,6 +72,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
     .option('--save-passes <file.npy>', 'every pass\'s probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it')
     .option('--resume', 'skip images already in --output and append the rest')
+    .option('--spreadsheet-safe', 'CSV: start text cells (path, labels, error) that a spreadsheet would run as a formula (=, +, -, @) with an apostrophe; default: the exact bytes')
     .option('--per-class', 'jsonl: add the mean and std of every class')
     .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')

@@ -12,6 +12,7 @@ export interface PredictCliOptions extends RunCliOptions {
   maxTimes: number;
   tolerance: number;
   topk: number;
+  spreadsheetSafe?: boolean;
   output?: string;
   format: 'csv' | 'jsonl';
   meta?: string;
@@ -53,6 +54,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     ...(options.meta !== undefined && { meta: options.meta }),
     ...(options.savePasses !== undefined && { savePasses: options.savePasses }),
     resume: options.resume ?? false,
+    spreadsheetSafe: options.spreadsheetSafe ?? false,
     version,
   };
 

@@ -3,6 +3,7 @@
  * ImageFolder layout (one folder per class), matched to the model's labels.
  */
 import { readFileSync } from 'node:fs';
+import { notRegularFile } from '../io/lines.js';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { UsageError } from '../errors.js';
@@ -27,8 +28,9 @@ function normalized(name: string): string {
  * case and punctuation are dropped, else an integer index. undefined when none.
  */
 export function classIndexOf(value: string, labels: readonly string[]): number | undefined {
-  const exact = labels.indexOf(value);
-  if (exact >= 0) return exact;
+  const exact = labels.flatMap((l, i) => (l === value ? [i] : []));
+  if (exact.length > 1) throw new UsageError(`${JSON.stringify(value)} names classes ${exact.join(' and ')} of the model, so it cannot tell which is meant; give the true classes as class indices in a CSV with --truth`);
+  if (exact.length === 1) return exact[0];
   const loose = labels.flatMap((l, i) => (normalized(l) === normalized(value) && normalized(value) !== '' ? [i] : []));
   if (loose.length === 1) return loose[0];
   if (/^\d+$/.test(value.trim()) && Number(value) < labels.length) return Number(value);
@@ -46,6 +48,8 @@ export function readTruth(source: TruthSource, files: readonly string[], labels:
 
 function truthFromCsv(file: string, files: readonly string[], labels: readonly string[]): Truth {
   let records: string[][];
+  const kind = notRegularFile(file);
+  if (kind) throw new UsageError(`Cannot read the ground truth ${file}: it is ${kind}, not a regular file; give a CSV of path,label`);
   try {
     records = parse(readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (error) {

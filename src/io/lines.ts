@@ -1,7 +1,28 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
+/**
+ * What kind of file `file` is when it is not a regular file ('a folder', 'a FIFO', 'a device', ...),
+ * looked up without opening it: reading a FIFO with no writer, or /dev/zero, would never end.
+ */
+export function notRegularFile(file: string): string | undefined {
+  let info;
+  try {
+    info = statSync(file);
+  } catch {
+    return undefined; // missing or unreadable: the read says so
+  }
+  if (info.isFile()) return undefined;
+  if (info.isDirectory()) return 'a folder';
+  if (info.isFIFO()) return 'a FIFO (named pipe)';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
 function readText(file: string, what: string, expected: string): string {
+  const kind = file === '-' ? undefined : notRegularFile(file);
+  if (kind) throw new UsageError(`Cannot read ${what} ${file}: it is ${kind}, not a regular file; ${expected}`);
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch {

@@ -36,10 +36,11 @@ export class OutputLock {
         if (host !== hostname()) {
           throw new UsageError(`${name} ${file} is being written by an mc-dropout run on ${host} (PID ${owner}, lock ${lockFile}); if that run is gone, delete the lock`);
         }
-        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-          throw new UsageError(`${name} ${file} is being written by another mc-dropout run (PID ${owner}, lock ${lockFile}); wait for it to finish, or write elsewhere`);
+        if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner) && mayBeMcDropout(owner)) {
+          throw new UsageError(`${name} ${file} is being written by another mc-dropout run (PID ${owner}, lock ${lockFile}); wait for it to finish, or write elsewhere. If no mc-dropout run is writing it, delete ${lockFile}`);
         }
-        rmSync(lockFile, { force: true }); // stale: its process is gone
+        // stale: its process is gone, or the PID now belongs to another program (reused after a requeue)
+        rmSync(lockFile, { force: true });
       }
     }
     throw new UsageError(`Cannot lock ${file}: ${lockFile} keeps reappearing; another run is starting on the same output`);
@@ -58,6 +59,20 @@ function readLockOwner(lockFile: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Whether a live process may be an mc-dropout run: its command line (Linux /proc) names mc-dropout.
+ * Where /proc cannot tell, it may be.
+ */
+function mayBeMcDropout(pid: number): boolean {
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true;
+  }
+  return commandLine.includes('mc-dropout');
 }
 
 function isAlive(pid: number): boolean {

@@ -22,18 +22,30 @@ function fixed(value: number): string {
   return value.toFixed(DECIMALS);
 }
 
-/** One CSV record (unquoted values; the CSV writer quotes). */
-export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false): string[] {
+/**
+ * A text cell a spreadsheet would not run as a formula: one starting with =, +, -, @, a tab or a
+ * carriage return gets a leading apostrophe (spreadsheets show the rest as text). Other cells are kept.
+ */
+export function spreadsheetSafe(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+}
+
+/**
+ * One CSV record (unquoted values; the CSV writer quotes). `safe`: the text cells (path, labels,
+ * error) through spreadsheetSafe; numbers are never changed.
+ */
+export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false, safe = false): string[] {
+  const text = safe ? spreadsheetSafe : (cell: string) => cell;
   if (result.status === 'error') {
-    return [result.file, ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', result.error];
+    return [text(result.file), ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', text(result.error)];
   }
   const s = result.summary;
   const record = [
-    result.file, labels[s.predicted] ?? String(s.predicted), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
+    text(result.file), text(labels[s.predicted] ?? String(s.predicted)), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
     fixed(s.mutualInformation), fixed(s.expectedEntropy), fixed(s.variationRatio), fixed(s.margin),
   ];
   if (withPasses) record.push(String(s.passes));
-  for (const c of topK(s.mean, topk)) record.push(labels[c] ?? String(c), fixed(s.mean[c]!));
+  for (const c of topK(s.mean, topk)) record.push(text(labels[c] ?? String(c)), fixed(s.mean[c]!));
   for (let k = Math.min(topk, s.mean.length); k < topk; k++) record.push('', '');
   record.push('ok', '');
   return record;

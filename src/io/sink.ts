@@ -19,6 +19,8 @@ export interface SinkOptions {
   settings: RunSettings;
   /** The file output's lock, when the caller took it early (before loading the model); else the sink takes it. */
   lock?: OutputLock;
+  /** The metadata sidecar of the earlier run that --resume reads, when not `<file>.meta.json`. */
+  metaFile?: string;
 }
 
 /** Working file names next to the output file: rows go to .partial until the run completes. */
@@ -52,7 +54,8 @@ export class RowSink {
     }
     const lock = options.lock ?? OutputLock.acquire(output.file, output.name);
     try {
-      const { partial, partialSettings, meta } = partialPaths(output.file);
+      const { partial, partialSettings } = partialPaths(output.file);
+      const meta = options.metaFile ?? partialPaths(output.file).meta;
       if (options.resume) {
         const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
         if (earlier) {
@@ -149,10 +152,10 @@ export class RowSink {
 }
 
 /** The seed of the run that `--resume` would continue, so a resumed run without --seed reuses it. */
-export function earlierSeed(output: string): number | undefined {
+export function earlierSeed(output: string, metaFile?: string): number | undefined {
   const { partial, partialSettings, meta } = partialPaths(output);
   try {
-    const earlier = findEarlierRun(output, partial, partialSettings, meta);
+    const earlier = findEarlierRun(output, partial, partialSettings, metaFile ?? meta);
     return typeof earlier?.settings.seed === 'number' ? earlier.settings.seed : undefined;
   } catch {
     return undefined; // open() reports the problem with its full message

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { notRegularFile } from '../io/lines.js';
 import path from 'node:path';
 import { describeError, ModelError } from '../errors.js';
 import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';
@@ -22,6 +23,8 @@ export interface OnnxFile {
 /** Reads and decodes an ONNX file; every failure is a ModelError naming the file and the fix. */
 export async function readOnnxFile(file: string): Promise<OnnxFile> {
   let bytes: Uint8Array;
+  const kind = notRegularFile(file);
+  if (kind && kind !== 'a folder') throw new ModelError(`Cannot read model ${file}: it is ${kind}, not a regular file. Pass an .onnx file.`);
   try {
     bytes = await readFile(file);
   } catch (error) {

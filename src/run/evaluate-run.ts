@@ -114,7 +114,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {
     const { info } = model;
-    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const source = truthSource(config.truthFile, inputs);
     const truth = readTruth(source, walked.files, labels);
     if (truth.size === 0 && config.requireTruth) throw noTruth(source, walked.files.length);
@@ -163,7 +163,7 @@ function recordOf(file: string, label: number | undefined, s: { predicted: numbe
 
 /** Labels for a file read back: the given file, the run's metadata sidecar, a model's metadata, or indices. */
 async function labelsOfEarlierRun(config: EvaluateFromConfig, classes: number, warn: (m: string) => void): Promise<string[]> {
-  if (config.labelsFile) return labelsFor(config.labelsFile, classes);
+  if (config.labelsFile) return labelsFor(config.labelsFile, classes, warn);
   const sidecar = `${config.from}.meta.json`;
   if (existsSync(sidecar)) {
     const labels = (JSON.parse(readFileSync(sidecar, 'utf8')) as { settings?: { labels?: unknown } }).settings?.labels;

@@ -54,6 +54,8 @@ export interface PredictRunConfig {
   /** Every pass's probabilities as .npy (images x T x classes) with `<file>.paths.json` beside it. */
   savePasses?: string;
   resume: boolean;
+  /** CSV: text cells that a spreadsheet would run as formulas (=, +, -, @) start with an apostrophe. */
+  spreadsheetSafe?: boolean;
   /** Version of the tool, recorded in the metadata. */
   version: string;
 }
@@ -133,13 +135,15 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   try {
     const { info } = model;
     checkInputsAreNotOutputs(info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })), forbidden);
-    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
+    if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
     const topk = Math.min(config.topk, info.classes);
     const rule = config.passes === 'auto' && !config.deterministic ? config.adaptive ?? DEFAULT_ADAPTIVE_RULE : undefined;
     const passes = config.deterministic ? 1 : rule ? 'auto' : (config.passes as number);
     // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
-    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file) : undefined)
+    const metaFile = meta?.kind === 'file' ? meta.file : undefined;
+    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file, metaFile) : undefined)
       ?? (shard ? derivedSeed(listHash, info.sha256) : freshSeed());
     const shardSettings = shard ? { shard: { index: shard.index, count: shard.count }, input_list_sha256: listHash, input_list_length: walked.files.length } : {};
     const settings = {
@@ -148,9 +152,10 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       dropout: config.load.dropout ?? 'auto', dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
       preprocess, format: config.format, topk, per_class: config.perClass, labels,
       ...(rule && { adaptive: rule }),
+      ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
     };
     const sink = RowSink.open({
-      output, format: config.format, resume: config.resume, ...(lock && { lock }),
+      output, format: config.format, resume: config.resume, ...(lock && { lock }), ...(metaFile && { metaFile }),
       header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined, settings,
     });
     const todo = files.filter((f) => !sink.done.has(f));
@@ -174,7 +179,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
         } else failed++;
         passesFile?.write(result.file, result.status === 'ok' ? result.passProbs : undefined);
         sink.write(config.format === 'csv'
-          ? stringify([csvRecord(result, labels, topk, Boolean(rule))]).trimEnd()
+          ? stringify([csvRecord(result, labels, topk, Boolean(rule), config.spreadsheetSafe)]).trimEnd()
           : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))));
         hooks.onProgress?.(ok + failed, failed);
         if (hooks.signal?.aborted) {
@@ -228,16 +233,33 @@ function passStatistics(passes: number[]): { mean: number; median: number; max: 
   };
 }
 
-export function labelsFor(file: string, classes: number): string[] {
+export function labelsFor(file: string, classes: number, warn: (m: string) => void): string[] {
   const labels = readLabels(file);
   if (labels.length !== classes) throw new UsageError(`The labels file ${file} has ${labels.length} labels but the model has ${classes} classes`);
+  warnDuplicateLabels(labels, file, warn);
   return labels;
 }
 
 export function labelsFromModel(labels: string[] | undefined, classes: number, model: string, warn: (m: string) => void): string[] {
-  if (labels && labels.length === classes) return labels;
+  if (labels && labels.length === classes) {
+    warnDuplicateLabels(labels, model, warn);
+    return labels;
+  }
   if (labels) warn(`${model} lists ${labels.length} labels for ${classes} classes; printing class indices (give a labels file)`);
   return Array.from({ length: classes }, (_, i) => String(i));
+}
+
+/**
+ * Duplicate label names are legitimate (ImageNet has two "crane"s) but a row's label no longer
+ * names one class: said once, with the classes; class_index stays exact.
+ */
+function warnDuplicateLabels(labels: readonly string[], source: string, warn: (m: string) => void): void {
+  const classes = new Map<string, number[]>();
+  labels.forEach((label, i) => classes.set(label, [...(classes.get(label) ?? []), i]));
+  const repeated = [...classes].filter(([, indices]) => indices.length > 1);
+  if (repeated.length === 0) return;
+  const shown = repeated.slice(0, 5).map(([label, indices]) => `${JSON.stringify(label)} (classes ${indices.join(', ')})`).join(', ');
+  warn(`${source} gives ${repeated.length} label name${repeated.length > 1 ? 's' : ''} to more than one class: ${shown}${repeated.length > 5 ? ', ...' : ''}; the label column cannot tell them apart, class_index does`);
 }
 
 export type { OutputTarget };
