@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { skipUnless } from '../helpers/require.js';
 import { fillDisk, smallDiskUnavailable, withSmallDisk } from '../helpers/small-disk.js';
 
 // Each writer is driven into a full disk (a 256 KiB tmpfs filled to a few pages): exit 74 with the
@@ -19,8 +20,10 @@ async function reference(args: string[]): Promise<Buffer> {
   return readFileSync(out);
 }
 
-describe('a full disk: exit 74 naming the file, nothing half-written, resume completes', { skip: smallDiskUnavailable }, () => {
-  it('predict -o: rows cut by a full disk stay in the .partial; --resume after freeing space gives the uninterrupted bytes', async () => {
+const skip = skipUnless('tmpfs', smallDiskUnavailable);
+
+describe('a full disk: exit 74 naming the file, nothing half-written, resume completes', () => {
+  it('predict -o: rows cut by a full disk stay in the .partial; --resume after freeing space gives the uninterrupted bytes', { skip }, async () => {
     const expected = await reference(['predict', ...SAMPLES]);
     // 12 KiB free: the lock and the settings take a page each, the rows run out in their second page
     await withSmallDisk(256, async (folder) => {
@@ -41,7 +44,7 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
     });
   });
 
-  it('predict: the metadata sidecar that does not fit keeps the output a .partial, and --resume completes it', async () => {
+  it('predict: the metadata sidecar that does not fit keeps the output a .partial, and --resume completes it', { skip }, async () => {
     const expected = await reference(['predict', ...SAMPLES]);
     await withSmallDisk(256, async (folder) => {
       const out = path.join(folder, 'out.csv');
@@ -61,7 +64,7 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
     });
   });
 
-  it('predict --save-passes: exit 74 naming the .npy, no .npy under its name', async () => {
+  it('predict --save-passes: exit 74 naming the .npy, no .npy under its name', { skip }, async () => {
     await withSmallDisk(256, async (folder) => {
       fillDisk(folder, 4 * 1024);
       const npy = path.join(folder, 'run.npy');
@@ -72,7 +75,7 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
     });
   });
 
-  it('merge -o: exit 74, no merged file and no temp file; merging again after freeing space works', async () => {
+  it('merge -o: exit 74, no merged file and no temp file; merging again after freeing space works', { skip }, async () => {
     await withSmallDisk(256, async (folder) => {
       const out = path.join(folder, 'out.csv');
       for (const shard of ['0/2', '1/2']) {
@@ -92,7 +95,7 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
     });
   });
 
-  it('evaluate --json, report -o and convert -o: exit 74 naming the file, nothing left', async () => {
+  it('evaluate --json, report -o and convert -o: exit 74 naming the file, nothing left', { skip }, async () => {
     await withSmallDisk(256, async (folder) => {
       fillDisk(folder, 4 * 1024);
       const cases: [string, string[]][] = [

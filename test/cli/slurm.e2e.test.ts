@@ -8,23 +8,24 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { skipUnless } from '../helpers/require.js';
 import { jobState, sbatch, scancel, slurmUnavailable, startCluster, waitForJobs, type Cluster } from '../helpers/slurm.js';
 
-const unavailable = slurmUnavailable();
+const skip = skipUnless('slurm', slurmUnavailable());
 const SAMPLES = path.join(ROOT, 'fixtures/samples');
 const node = process.execPath;
 
-describe('a real Slurm cluster: job array, merge job, a killed shard resubmitted', { skip: unavailable ?? false }, () => {
+describe('a real Slurm cluster: job array, merge job, a killed shard resubmitted', () => {
   let cluster: Cluster;
   before(() => {
-    cluster = startCluster();
+    if (!skip) cluster = startCluster();
   });
   after(() => cluster?.stop());
 
   /** The predict command every shard runs (Slurm's array variables pick the shard). */
   const predict = (extra: string) => `exec ${node} ${BIN} predict ${SAMPLES} -t 3 --seed 17 --device cpu --no-progress -o out.csv --resume ${extra}`;
 
-  it('sbatch --array=0-3, then a merge job with --dependency=afterok: the merged file equals a single run', async () => {
+  it('sbatch --array=0-3, then a merge job with --dependency=afterok: the merged file equals a single run', { skip }, async () => {
     const folder = tempDir();
     const started = Date.now();
     const array = sbatch(cluster, folder, ['--array=0-3', '--output=shard-%a.log', '--wrap', predict('--shard auto')]);
@@ -40,7 +41,7 @@ describe('a real Slurm cluster: job array, merge job, a killed shard resubmitted
     console.log(`# Slurm: 4 shards and the merge job finished in ${seconds.toFixed(1)} s`);
   });
 
-  it('scancel of a shard mid-run: its rows so far are saved, the merge job is dropped; the shard resubmitted with --resume completes, and the merge equals a single run', async () => {
+  it('scancel of a shard mid-run: its rows so far are saved, the merge job is dropped; the shard resubmitted with --resume completes, and the merge equals a single run', { skip }, async () => {
     const folder = tempDir();
     // slow shards (T=400, whole graph per pass), so one can be cancelled midway
     const slow = (extra: string) => predict(`-t 400 -b 1 --trunk-reuse off ${extra}`);
@@ -69,4 +70,3 @@ describe('a real Slurm cluster: job array, merge job, a killed shard resubmitted
   });
 });
 
-if (unavailable) console.log(`# Slurm test skipped: ${unavailable}`);

@@ -12,12 +12,13 @@ import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { skipUnless } from '../helpers/require.js';
 
 const CHROMIUM = process.env.MC_DROPOUT_CHROMIUM ?? '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`;
+const skip = skipUnless('chromium', existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`);
 
-describe('mc-dropout report in headless Chromium', { skip: missing }, () => {
-  it('renders offline with every image and figure loaded, no console error, and the gallery escapes file names', async () => {
+describe('mc-dropout report in headless Chromium', () => {
+  it('renders offline with every image and figure loaded, no console error, and the gallery escapes file names', { skip }, async () => {
     const folder = tempDir();
     const images = path.join(folder, 'images');
     // the sample images plus one whose name is HTML
