@@ -25,6 +25,24 @@ describe('fillMask', () => {
     }
   });
 
+  it('a 16-bit value equal to the threshold is kept, one below it is dropped (the boundary of v / 2^16 >= rate)', () => {
+    // rates chosen so that the threshold lands exactly on the row's first draw: each half of it
+    const image = { lo: 7, hi: 11 };
+    const state = new Uint32Array(4);
+    rowSeed(99, image, 0, 0, state);
+    const first = new Uint32Array(1);
+    xoshiro128ss(state, first);
+    const halves = [first[0]! >>> 16, first[0]! & 0xffff];
+    assert.ok(halves.every((h) => h > 0 && h < 0xffff), `halves ${halves} leave room on both sides`);
+    halves.forEach((half, element) => {
+      const out = new Float32Array(2);
+      fillMask(out, half / 65536, 99, image, 0, 0);
+      assert.equal(out[element], Math.fround(1 / (1 - half / 65536)), `element ${element}: value ${half} = threshold ${half} is kept`);
+      fillMask(out, (half + 1) / 65536, 99, image, 0, 0);
+      assert.equal(out[element], 0, `element ${element}: value ${half} < threshold ${half + 1} is dropped`);
+    });
+  });
+
   it('rate 0 keeps everything at scale 1; rate 1 drops everything', () => {
     const out = new Float32Array(5);
     fillMask(out, 0, 1, { lo: 1, hi: 1 }, 0, 0);

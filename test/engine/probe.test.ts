@@ -4,7 +4,7 @@
  * answer: the runs are the ground truth, on every model the project carries.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildMobileNetV2 } from '../../bench/mobilenet.js';
@@ -56,6 +56,25 @@ describe('probe', () => {
     // shapes computed at run time (timm's TorchScript DropPath: ConstantOfShape of a Shape) still run
     assert.ok(runsWithInference['effnet_droppath_torchscript.onnx']! >= 1);
     assert.ok(runsWithInference['droppath.onnx']! >= 1);
+  });
+
+  it('batch-major tensors are those onnxruntime (Python) sees start with the batch at batch 1 and 2 (ViT, DropBlock, EfficientNet)', async () => {
+    // fixtures/modern/batch_major.py: every float tensor run at batch 1 and 2 by the Python onnxruntime.
+    // The probe decides only the tensors trunk reuse and the row check read: none may be marked that
+    // is not batch-major, and on the ViT (whose every block is read) the sets are equal.
+    const expected = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/modern/batch-major.json'), 'utf8')) as Record<string, string[]>;
+    const sizes: Record<string, number> = {};
+    for (const [name, reference] of Object.entries(expected)) {
+      const file = path.join(ROOT, 'fixtures/modern', `${name}.onnx`);
+      const { model, folder } = await readModelForSession(file);
+      const io = describeIo(model, file, readMetadata(model, file));
+      const probed = await probeModel(model, findStochasticSites(model), io, { withActivations: true, file, ...(folder && { externalDataFolder: folder }) });
+      const truth = new Set(reference);
+      assert.deepEqual([...probed.batchMajor].filter((t) => !truth.has(t)), [], `${name}: marked batch-major but not`);
+      sizes[name] = probed.batchMajor.size;
+      if (name === 'vit_droppath') assert.deepEqual([...probed.batchMajor].sort(), [...reference].sort());
+    }
+    assert.deepEqual(sizes, { vit_droppath: 102, resnet_dropblock: 46, effnet_droppath: 118 });
   });
 
   it('concreteDims puts the batch in for its name and gives up on any other unknown', () => {

@@ -31,9 +31,32 @@ describe('checkAdaptive', () => {
     const m = terms.reduce((a, b) => a + b, 0) / 4;
     const sd = Math.sqrt(terms.reduce((a, b) => a + (b - m) ** 2, 0) / 4);
     assert.ok(Math.abs(check.entropyError - sd / 2) < 1e-12);
-    // probability SE 0.05 <= 0.05 but the entropy SE (0.085) is not: more passes
+    // by hand: w_a - w_b = ln(0.3 / 0.7) = -0.8473, so the entropy SE is 0.8473 x sd(p_a) 0.1 / 2 = 0.0424
+    assert.ok(Math.abs(check.entropyError - Math.log(0.7 / 0.3) * 0.1 / 2) < 1e-12, `${check.entropyError}`);
+    // both standard errors within 0.06: done; within neither at 0.04: more passes
+    assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.06 }).done, true);
+    assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.04 }).done, false);
+  });
+
+  it('a top-1 gap of 2.83 standard errors: settled at z = 2, not at z = 3 (by hand)', () => {
+    // two passes p_a = 0.8, 0.6: gap 0.4, per-pass gaps 0.6 and 0.2, sd 0.2, SE 0.2 / sqrt(2) = 0.1414
+    const probs = [0.8, 0.2, 0.6, 0.4];
+    const two = { ...rule, minPasses: 2, tolerance: 1 };
+    assert.equal(checkAdaptive(probs, 2, { ...two, z: 3 }).topSettled, false);
+    assert.equal(checkAdaptive(probs, 2, { ...two, z: 3 }).done, false);
+    assert.equal(checkAdaptive(probs, 2, { ...two, z: 2 }).topSettled, true);
+    assert.equal(checkAdaptive(probs, 2, { ...two, z: 2 }).done, true);
+  });
+
+  it('only the entropy standard error above the tolerance keeps an image running (by hand)', () => {
+    // p_a = 0.9, 0.7, 0.9, 0.7: mean (0.8, 0.2), sd(p_a) 0.1, so every probability SE is 0.05;
+    // w_a - w_b = ln(0.2 / 0.8), so the entropy SE is ln 4 x 0.1 / 2 = 0.0693; the gap is 6 SEs
+    const probs = [0.9, 0.1, 0.7, 0.3, 0.9, 0.1, 0.7, 0.3];
+    const check = checkAdaptive(probs, 2, { ...rule, tolerance: 0.06 });
+    assert.ok(Math.abs(check.probabilityError - 0.05) < 1e-12 && Math.abs(check.entropyError - Math.log(4) * 0.1 / 2) < 1e-12, JSON.stringify(check));
+    assert.equal(check.topSettled, true);
     assert.equal(check.done, false);
-    assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.09 }).done, true);
+    assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.07 }).done, true);
   });
 
   it('defaults: 8 to 128 passes, standard errors of 0.06, a gap of 3 standard errors', () => {
