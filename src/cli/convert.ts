@@ -21,6 +21,7 @@ export interface ConvertCliOptions {
   resize?: string;
   interpolation?: string;
   cropFraction?: number;
+  modelOutput?: string;
 }
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
@@ -43,7 +44,7 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
   const report = convertModel(model, {
-    liveAll: options.live === 'all', seed: options.seed, metadata,
+    liveAll: options.live === 'all', seed: options.seed, metadata, ...(options.modelOutput !== undefined && { output: options.modelOutput }),
     ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
     ...(options.setRate !== undefined && { setRate: options.setRate }),
   });

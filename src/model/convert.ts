@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { classifierOutput } from './io.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { cloneModel, DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { CONVERTED_PREFIX, convertedSiteIndex, findStochasticSites } from './sites.js';
@@ -14,6 +15,8 @@ export interface ConvertOptions {
   metadata?: Record<string, string>;
   /** Base of the RandomUniformLike seeds (site k gets seed + k). */
   seed?: number;
+  /** The class-score output whose classifier --inject-rate feeds (default: the only [N, C] output, else one named logits/probabilities). */
+  output?: string;
 }
 
 export interface ConvertReport {
@@ -57,7 +60,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
 
   let injectedBefore: string | undefined;
   if (options.injectRate !== undefined) {
-    const target = findClassifier(nodes);
+    const output = classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) }).name ?? '';
+    const target = findClassifier(nodes, output);
     if (target === undefined) throw new UsageError('Cannot inject dropout: the model has no Gemm, MatMul or Conv layer');
     const node = nodes[target]!;
     const x = node.input![0]!;
@@ -82,9 +86,18 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
 }
 
 /** The final classifier layer: the last Gemm/MatMul in graph order, else the last Conv. */
-function findClassifier(nodes: NodeProto[]): number | undefined {
+/** The last Gemm or MatMul (else Conv) on the way to `output`. */
+function findClassifier(nodes: NodeProto[], output: string): number | undefined {
+  // the nodes `output` depends on, by one backward sweep (nodes are topologically sorted)
+  const needed = new Set([output]);
+  const feeds = new Set<number>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (!(nodes[i]!.output ?? []).some((o) => needed.has(o))) continue;
+    feeds.add(i);
+    for (const input of nodes[i]!.input ?? []) needed.add(input);
+  }
   for (const ops of [['Gemm', 'MatMul'], ['Conv']]) {
-    for (let i = nodes.length - 1; i >= 0; i--) if (ops.includes(nodes[i]!.opType ?? '')) return i;
+    for (let i = nodes.length - 1; i >= 0; i--) if (feeds.has(i) && ops.includes(nodes[i]!.opType ?? '')) return i;
   }
   return undefined;
 }

@@ -95,6 +95,32 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
     });
   });
 
+  it('the lock of an output on a full disk: exit 74 naming it, nothing left', { skip }, async () => {
+    await withSmallDisk(256, async (folder) => {
+      fillDisk(folder, 0);
+      const out = path.join(folder, 'out.csv');
+      const run = await runCli(['predict', ...SAMPLES, '-o', out]);
+      assert.equal(run.code, 74, run.stderr);
+      assert.match(run.stderr, new RegExp(`Cannot write ${out}\\.lock: the disk is full \\(ENOSPC\\)`));
+      assert.deepEqual(onDisk(folder), []);
+    });
+  });
+
+  it('evaluate --plots: exit 74 naming the figure, every figure written is whole, no temp file', { skip }, async () => {
+    await withSmallDisk(256, async (folder) => {
+      const plots = path.join(folder, 'plots');
+      // room for a few of the figures, not for all
+      fillDisk(folder, 64 * 1024);
+      const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--seed', '1', '-q', '--device', 'cpu', '--plots', plots]);
+      assert.equal(run.code, 74, run.stderr);
+      assert.match(run.stderr, new RegExp(`Cannot write ${plots}/[a-z-]+\\.(svg|png): the disk is full \\(ENOSPC\\)`));
+      const left = readdirSync(plots);
+      assert.ok(left.length > 0 && left.every((f) => !f.includes('.tmp-')), left.join(' '));
+      for (const f of left.filter((f) => f.endsWith('.svg'))) assert.match(readFileSync(path.join(plots, f), 'utf8'), /<\/svg>\s*$/, f);
+      for (const f of left.filter((f) => f.endsWith('.png'))) assert.deepEqual([...readFileSync(path.join(plots, f)).subarray(-8)], [0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82], `${f} ends with IEND`);
+    });
+  });
+
   it('evaluate --json, report -o and convert -o: exit 74 naming the file, nothing left', { skip }, async () => {
     await withSmallDisk(256, async (folder) => {
       fillDisk(folder, 4 * 1024);

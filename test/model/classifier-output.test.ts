@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
 import { ModelError, UsageError } from '../../src/errors.js';
 import { inspectModel } from '../../src/inspect.js';
-import type { NodeProto } from '../../src/model/onnx.js';
+import { convertModel } from '../../src/model/convert.js';
+import { decodeModel, type ModelProto, type NodeProto } from '../../src/model/onnx.js';
 import { tempDir } from '../helpers/files.js';
 import { buildModel, dropoutNode, floatTensor, int64Tensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 
@@ -72,6 +73,21 @@ describe('the class-score output is chosen by what it is, not by position', () =
     const warnings: string[] = [];
     await (await McModel.load(both, { ...quiet, onWarning: (w) => warnings.push(w) })).dispose();
     assert.deepEqual(warnings, ["Dropout side_dropout never reaches the output 'logits': it changes nothing"]);
+  });
+});
+
+describe('convert --inject-rate feeds the classifier of the class-score output', () => {
+  // two heads: 'a' [N, 3], then 'aux' [N, 4] whose Gemm comes last in the graph
+  const twoHeads = (): ModelProto => decodeModel(buildModel({
+    inputDims: ['N', 3, 2, 2], initializers: [...common, floatTensor('w_aux', [4, 12], testValues(48, 2))],
+    nodes: [...trunk, { ...head('features', 'a'), name: 'head_a' }, { opType: 'Gemm', name: 'head_aux', input: ['features', 'w_aux'], output: ['aux'], attribute: [{ name: 'transB', type: 2, i: 1 }] }],
+    outputs: [{ name: 'a', dims: ['N', 3] }, { name: 'aux', dims: ['N', 4] }],
+  }));
+
+  it('the Gemm on the way to the output named, not the last Gemm of the graph; two unnamed candidates are refused', () => {
+    assert.equal(convertModel(twoHeads(), { injectRate: 0.1, output: 'a' }).injectedBefore, 'Gemm head_a');
+    assert.equal(convertModel(twoHeads(), { injectRate: 0.1, output: 'aux' }).injectedBefore, 'Gemm head_aux');
+    assert.throws(() => convertModel(twoHeads(), { injectRate: 0.1 }), (e: unknown) => e instanceof ModelError && e.code === 'E_AMBIGUOUS_OUTPUT');
   });
 });
 
