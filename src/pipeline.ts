@@ -1,3 +1,4 @@
+import { fsPath } from './io/names.js';
 import { stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
 import { AdaptivePool, type McModel } from './engine/mc-model.js';
@@ -174,7 +175,7 @@ async function pixelsToBudget(file: string, size: number | undefined): Promise<{
   let bytes = size ?? -1;
   if (bytes < 0) {
     try {
-      bytes = (await stat(file)).size;
+      bytes = (await stat(fsPath(file))).size;
     } catch {
       return { pixels: 0 }; // the decode reports why
     }

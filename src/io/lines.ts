@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { nameFromBytes } from './names.js';
 
 /**
  * What kind of file `file` is when it is not a regular file ('a folder', 'a FIFO', 'a device', ...),
@@ -45,9 +46,26 @@ export function readLines(file: string, what: string, expected: string): string[
  * `tar -T` and `rsync --files-from`.
  */
 export function readPathList(file: string, separator: 'lines' | 'nul'): string[] {
-  const text = readText(file, 'the list', separator === 'nul' ? 'give a file of NUL-separated paths, or - for stdin' : 'give a file with one path per line, or - for stdin');
-  if (separator === 'nul') return text.split('\0').filter((p) => p.length > 0);
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const expected = separator === 'nul' ? 'give a file of NUL-separated paths, or - for stdin' : 'give a file with one path per line, or - for stdin';
+  const kind = file === '-' ? undefined : notRegularFile(file);
+  if (kind) throw new UsageError(`Cannot read the list ${file}: it is ${kind}, not a regular file; ${expected}`);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file);
+  } catch {
+    throw new UsageError(`Cannot read the list ${file}; ${expected}`);
+  }
+  // split as bytes, so a path that is not valid UTF-8 keeps its bytes (names.ts)
+  const pieces: string[] = [];
+  const end = separator === 'nul' ? 0x00 : 0x0a;
+  for (let start = 0; start <= bytes.length;) {
+    let stop = bytes.indexOf(end, start);
+    if (stop < 0) stop = bytes.length;
+    pieces.push(nameFromBytes(bytes.subarray(start, stop)));
+    start = stop + 1;
+  }
+  if (separator === 'nul') return pieces.filter((p) => p.length > 0);
+  return pieces.map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
 /** Class labels, one per line. */

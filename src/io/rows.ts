@@ -1,4 +1,5 @@
 import type { ImageResult } from '../pipeline.js';
+import { csvName } from './names.js';
 import { topK } from '../stats/aggregate.js';
 
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
@@ -31,17 +32,18 @@ export function spreadsheetSafe(cell: string): string {
 }
 
 /**
- * One CSV record (unquoted values; the CSV writer quotes). `safe`: the text cells (path, labels,
+ * One CSV record (unquoted values; the CSV writer quotes). A path that is not valid UTF-8 is
+ * written with csvName's escape. `safe`: the text cells (path, labels,
  * error) through spreadsheetSafe; numbers are never changed.
  */
 export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false, safe = false): string[] {
   const text = safe ? spreadsheetSafe : (cell: string) => cell;
   if (result.status === 'error') {
-    return [text(result.file), ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', text(result.error)];
+    return [text(csvName(result.file)), ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', text(result.error)];
   }
   const s = result.summary;
   const record = [
-    text(result.file), text(labels[s.predicted] ?? String(s.predicted)), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
+    text(csvName(result.file)), text(labels[s.predicted] ?? String(s.predicted)), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
     fixed(s.mutualInformation), fixed(s.expectedEntropy), fixed(s.variationRatio), fixed(s.margin),
   ];
   if (withPasses) record.push(String(s.passes));

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { unreadableReason, UsageError } from '../errors.js';
+import { fsPath, nameFromBytes } from './names.js';
 
 /** Extensions sharp decodes that we pick up when walking folders (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.avif', '.tif', '.tiff', '.gif'];
@@ -38,7 +39,7 @@ export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<str
   for (const input of inputs) {
     let info;
     try {
-      info = await stat(input);
+      info = await stat(fsPath(input));
     } catch (error) {
       addError(result, input, (await isDanglingLink(input)) ? 'broken symbolic link' : unreadableReason(error));
       continue;
@@ -67,7 +68,7 @@ function checkNotAnOutput(file: string, info: { dev: number; ino: number }, forb
 
 async function isDanglingLink(file: string): Promise<boolean> {
   try {
-    return (await lstat(file)).isSymbolicLink();
+    return (await lstat(fsPath(file))).isSymbolicLink();
   } catch {
     return false;
   }
@@ -76,10 +77,11 @@ async function isDanglingLink(file: string): Promise<boolean> {
 async function walkFolder(folder: string, visited: Set<string>, result: WalkResult, forbidden: ReadonlyMap<string, string>): Promise<void> {
   let entries: string[];
   try {
-    const real = await realpath(folder);
-    if (visited.has(real)) return;
-    visited.add(real);
-    entries = (await readdir(folder)).filter((name) => !name.startsWith('.'));
+    const real = await realpath(fsPath(folder), { encoding: 'buffer' });
+    if (visited.has(real.toString('latin1'))) return;
+    visited.add(real.toString('latin1'));
+    // names as bytes: one that is not valid UTF-8 keeps its bytes (names.ts), never becomes another name
+    entries = (await readdir(fsPath(folder), { encoding: 'buffer' })).map(nameFromBytes).filter((name) => !name.startsWith('.'));
   } catch (error) {
     addError(result, folder, unreadableReason(error));
     return;
@@ -92,7 +94,7 @@ async function walkFolder(folder: string, visited: Set<string>, result: WalkResu
     const full = path.join(folder, name);
     let info;
     try {
-      info = statSync(full); // follows symlinks
+      info = statSync(fsPath(full)); // follows symlinks
     } catch (error) {
       // a dangling link or a loop the OS refuses: an error row if it looks like an image
       if (isImageFile(name)) addError(result, full, (await isDanglingLink(full)) ? 'broken symbolic link' : unreadableReason(error));

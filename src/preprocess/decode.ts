@@ -1,6 +1,8 @@
 /** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size; also the report's thumbnails and PNG figures. */
 import sharp, { type Sharp } from 'sharp';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { bytesOfName, fsPath, hasRawBytes } from '../io/names.js';
 import { InputError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
 import { cropRgb, resizeRgb, windowSource, type Rect } from './resample.js';
@@ -40,10 +42,18 @@ export async function loadImageTensor(file: string, spec: PreprocessSpec, header
   return pixelsToTensor(await decodeToPixels(file, spec, header), spec);
 }
 
+/**
+ * What sharp opens: the path, or for a name that is not valid UTF-8 (which libvips would get as
+ * UTF-8 text, another file) the file's bytes, read here.
+ */
+function source(file: string): string | Buffer {
+  return hasRawBytes(file) ? readFileSync(bytesOfName(file)) : file;
+}
+
 /** An image's upright size from its header (no decode), or undefined when sharp cannot read it. */
 export async function imageHeader(file: string): Promise<ImageHeader | undefined> {
   try {
-    const { width, height, orientation } = await sharp(file, { limitInputPixels: false, pages: 1 }).metadata();
+    const { width, height, orientation } = await sharp(source(file), { limitInputPixels: false, pages: 1 }).metadata();
     if (!width || !height) return undefined;
     return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
   } catch {
@@ -64,7 +74,7 @@ async function decodeRgb(file: string, spec: PreprocessSpec): Promise<{ pixels: 
 /** The file opened for decoding: first frame, EXIF orientation applied, alpha dropped or flattened. */
 function openUpright(file: string, spec: PreprocessSpec): Sharp {
   // failOn 'warning': truncated or corrupt data is an error, never a half-grey tensor
-  const image = sharp(file, { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
+  const image = sharp(source(file), { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
   return spec.alpha === 'flatten'
     ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
     : image.removeAlpha();
@@ -164,7 +174,7 @@ function roundHalfEven(value: number): number {
 async function whyUndecodable(file: string, spec: PreprocessSpec): Promise<string> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readFile(fsPath(file));
   } catch (error) {
     return unreadableReason(error);
   }
@@ -203,7 +213,7 @@ function isTruncated(format: Format, b: Buffer): boolean {
 /** A JPEG thumbnail of an image (upright, fitting in size x size), for the HTML report; undefined when sharp cannot read it. */
 export async function thumbnailJpeg(file: string, size: number): Promise<Buffer | undefined> {
   try {
-    return await sharp(file, { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT }).rotate().flatten({ background: '#ffffff' })
+    return await sharp(source(file), { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT }).rotate().flatten({ background: '#ffffff' })
       .resize(size, size, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
   } catch {
     return undefined;

@@ -10,6 +10,7 @@ import { onnxruntimeVersion } from '../engine/runtime.js';
 import { UsageError } from '../errors.js';
 import { readLabels, readPathList } from '../io/lines.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
+import { csvName } from '../io/names.js';
 import { OutputLock } from '../io/lock.js';
 import { NpyPassesWriter } from '../io/npy.js';
 import { earlierSeed, partialPaths, RowSink } from '../io/sink.js';
@@ -158,10 +159,12 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       output, format: config.format, resume: config.resume, ...(lock && { lock }), ...(metaFile && { metaFile }),
       header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined, settings,
     });
-    const todo = files.filter((f) => !sink.done.has(f));
+    // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
+    const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f);
+    const todo = files.filter((f) => !written(f));
     const passesFile = config.savePasses === undefined ? undefined
       : NpyPassesWriter.open(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, todo.length, rule ? rule.maxPasses : (passes as number), info.classes);
-    const todoSizes = sizes.filter((_, i) => !sink.done.has(files[i]!));
+    const todoSizes = sizes.filter((_, i) => !written(files[i]!));
     hooks.onStart?.(todo.length);
     let ok = 0;
     let failed = 0;

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { bytesOfName } from '../../src/io/names.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+// A folder holding a file whose name is not valid UTF-8 ("bad\xff.jpg"), one with valid non-ASCII
+// text and one with a backslash: every one is read, and each name comes back exactly.
+const IMAGE = path.join(ROOT, 'fixtures/samples/bag-34.jpg');
+const FAST = ['--seed', '1', '-t', '2', '-q', '--device', 'cpu'];
+const folder = tempDir();
+const images = path.join(folder, 'images');
+mkdirSync(images);
+const raw = Buffer.concat([Buffer.from(`${images}/bad`), Buffer.from([0xff]), Buffer.from('.jpg')]);
+copyFileSync(IMAGE, raw);
+for (const name of ['café.jpg', 'back\\slash.jpg']) copyFileSync(IMAGE, path.join(images, name));
+
+describe('names that are not valid UTF-8', () => {
+  it('are read from folders and --list0, written to CSV as \\xHH and to JSONL exactly; --resume finds them', async () => {
+    const csv = await runCli(['predict', images, ...FAST]);
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = parse(csv.stdout, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(rows.map((r) => [path.basename(r.path!), r.status]), [['back\\slash.jpg', 'ok'], ['bad\\xff.jpg', 'ok'], ['café.jpg', 'ok']]);
+    assert.deepEqual(new Set(rows.map((r) => r.confidence)).size, 1, 'the same image under three names: the same numbers');
+
+    const jsonl = await runCli(['predict', images, ...FAST, '-f', 'jsonl']);
+    const paths = jsonl.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+    assert.deepEqual(bytesOfName(paths[1]!), raw, 'JSONL keeps the bytes (\\udcff, as Python os.fsdecode)');
+    assert.match(jsonl.stdout, /bad\\udcff\.jpg/);
+
+    const list = path.join(folder, 'list0');
+    writeFileSync(list, Buffer.concat([raw, Buffer.from([0])]));
+    const listed = await runCli(['predict', '--list0', list, ...FAST]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /bad\\xff\.jpg,Bag,8,/);
+
+    const out = path.join(folder, 'out.csv');
+    assert.equal((await runCli(['predict', images, ...FAST, '-o', out])).code, 0);
+    const before = readFileSync(out);
+    const resumed = await runCli(['predict', images, ...FAST, '-o', out, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(readFileSync(out), before, 'no row predicted twice');
+  });
+});
