@@ -40,6 +40,14 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
     }
   });
 
+  it('a path whose name is longer than the system allows is an error row "name too long", the batch goes on', async () => {
+    const long = path.join(tempDir(), `${'x'.repeat(300)}.jpg`);
+    const run = await runCli(['predict', long, IMAGE, ...FAST]);
+    assert.equal(run.code, 1, run.stderr);
+    const rows = parse(run.stdout, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(rows.map((r) => [r.status, r.error]), [['error', 'name too long'], ['ok', '']]);
+  });
+
   it('--resume after a complete run reads the --meta it was given', async () => {
     const folder = tempDir();
     const args = ['predict', IMAGE, ...FAST, '-o', path.join(folder, 'out.csv'), '--meta', path.join(folder, 'run.json')];

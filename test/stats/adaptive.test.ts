@@ -59,6 +59,25 @@ describe('checkAdaptive', () => {
     assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.07 }).done, true);
   });
 
+  it('three classes, the top two not first: the gap, the largest class SE and the entropy SE (by hand)', () => {
+    // passes alternate (0.30, 0.20, 0.50) and (0.10, 0.35, 0.55): mean (0.2, 0.275, 0.525), so the top
+    // is class 2 and the runner-up class 1; per-pass gaps 0.30, 0.20: mean 0.25, SE 0.05 / 2 = 0.025
+    const probs = repeat([0.3, 0.2, 0.5, 0.1, 0.35, 0.55], 2);
+    const check = checkAdaptive(probs, 3, { ...rule, tolerance: 0.03 });
+    assert.equal(check.topSettled, true, 'a gap of 10 SEs');
+    // the largest per-class sd is class 0's, 0.1 (class 2's is 0.025): SE 0.05
+    assert.ok(Math.abs(check.probabilityError - 0.05) < 1e-12, `${check.probabilityError}`);
+    const m = [0.2, 0.275, 0.525];
+    const term = (p: number[]) => p.reduce((sum, v, c) => sum - (Math.log(m[c]!) + 1) * v, 0);
+    const entropySe = Math.abs(term([0.3, 0.2, 0.5]) - term([0.1, 0.35, 0.55])) / 2 / 2;
+    assert.ok(Math.abs(check.entropyError - entropySe) < 1e-12 && entropySe < 0.03, `${check.entropyError} vs ${entropySe}`);
+    // only the probability SE (0.05) is above 0.03: more passes; at 0.05 both are within
+    assert.equal(check.done, false);
+    assert.equal(checkAdaptive(probs, 3, { ...rule, tolerance: 0.051 }).done, true);
+    // a gap of exactly 0.25 against z x SE = 10 x 0.025: not more than it, so not settled
+    assert.equal(checkAdaptive(probs, 3, { ...rule, z: 10.000001 }).topSettled, false);
+  });
+
   it('defaults: 8 to 128 passes, standard errors of 0.06, a gap of 3 standard errors', () => {
     assert.deepEqual(DEFAULT_ADAPTIVE_RULE, { minPasses: 8, maxPasses: 128, tolerance: 0.06, z: 3 });
   });
