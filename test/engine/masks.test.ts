@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fillMask, imageKeyOf, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fillMask, freshSeed, imageKeyOf, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
+import { philox4x32 } from '../../src/engine/philox.js';
+import { ROOT } from '../helpers/cli.js';
 
 describe('fillMask', () => {
   it('takes two 16-bit decisions per xoshiro128** draw of the row seeded by Philox', () => {
@@ -51,6 +55,21 @@ describe('fillMask', () => {
     assert.deepEqual(Array.from(out), [0, 0, 0, 0, 0]);
   });
 
+  it('rowSeed keys Philox with (seed mod 2^32, floor(seed / 2^32) | site << 21) at counter (0, pass, image)', () => {
+    // 2^40 + 5: key words 5 and 2^8, site 3 in the top bits of the second; worked by hand
+    const state = new Uint32Array(4);
+    rowSeed(2 ** 40 + 5, { lo: 0x12345678, hi: 0x9abcdef0 }, 7, 3, state);
+    const expected = new Uint32Array(4);
+    philox4x32(0, 7, 0x12345678, 0x9abcdef0, 5, (256 | (3 << 21)) >>> 0, expected);
+    assert.deepEqual(Array.from(state), Array.from(expected));
+  });
+
+  it('freshSeed gives distinct integers in [0, 2^53)', () => {
+    const seeds = Array.from({ length: 200 }, () => freshSeed());
+    assert.ok(seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 53), seeds.slice(0, 3).join());
+    assert.equal(new Set(seeds).size, 200);
+  });
+
   it('depends on seed, image, pass and site', () => {
     const mask = (seed: number, lo: number, pass: number, site: number) => {
       const out = new Float32Array(64);
@@ -65,6 +84,17 @@ describe('fillMask', () => {
 
 describe('imageKeyOf', () => {
   const keyText = (k: { lo: number; hi: number }) => `${k.lo}:${k.hi}`;
+
+  it('gives the keys of a second implementation written from its description (fixtures/keys/image_key.py)', () => {
+    const cases = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/keys/image-keys.json'), 'utf8')) as Record<string, { hex: string; lo: number; hi: number }>;
+    assert.equal(Object.keys(cases).length, 5);
+    for (const [name, { hex, lo, hi }] of Object.entries(cases)) {
+      const bytes = Buffer.from(hex, 'hex');
+      const copy = new Uint8Array(bytes).buffer;
+      const tensor = name.startsWith('float16') ? new Uint16Array(copy) : new Float32Array(copy);
+      assert.deepEqual(imageKeyOf(tensor), { lo, hi }, name);
+    }
+  });
 
   it('depends on the values only, not on where the tensor sits in its buffer', () => {
     const values = Array.from({ length: 147 }, (_, i) => Math.sin(i) * 2);

@@ -74,8 +74,20 @@ describe('checkAdaptive', () => {
     // only the probability SE (0.05) is above 0.03: more passes; at 0.05 both are within
     assert.equal(check.done, false);
     assert.equal(checkAdaptive(probs, 3, { ...rule, tolerance: 0.051 }).done, true);
-    // a gap of exactly 0.25 against z x SE = 10 x 0.025: not more than it, so not settled
-    assert.equal(checkAdaptive(probs, 3, { ...rule, z: 10.000001 }).topSettled, false);
+    // the gap is 10 SEs: settled at z = 9.99, not at z = 10.01
+    assert.equal(checkAdaptive(probs, 3, { ...rule, z: 9.99 }).topSettled, true);
+    assert.equal(checkAdaptive(probs, 3, { ...rule, z: 10.01 }).topSettled, false);
+    // the same passes with classes 1 and 2 swapped (top class 1): the same answers
+    const swapped = repeat([0.3, 0.5, 0.2, 0.1, 0.55, 0.35], 2);
+    const again = checkAdaptive(swapped, 3, { ...rule, tolerance: 0.03, z: 9.99 });
+    assert.deepEqual([again.topSettled, again.done], [true, false]);
+    assert.ok(Math.abs(again.probabilityError - 0.05) < 1e-12 && Math.abs(again.entropyError - entropySe) < 1e-12);
+  });
+
+  it('a class with mean probability 0 adds nothing to the entropy error (0 x log 0 = 0)', () => {
+    const probs = [0.8, 0.2, 0, 0.6, 0.4, 0, 0.8, 0.2, 0, 0.6, 0.4, 0];
+    const check = checkAdaptive(probs, 3, rule);
+    assert.ok(Number.isFinite(check.entropyError) && Math.abs(check.entropyError - Math.log(0.7 / 0.3) * 0.1 / 2) < 1e-12, `${check.entropyError}`);
   });
 
   it('defaults: 8 to 128 passes, standard errors of 0.06, a gap of 3 standard errors', () => {
