@@ -82,6 +82,10 @@ describe('checkAdaptive', () => {
     const again = checkAdaptive(swapped, 3, { ...rule, tolerance: 0.03, z: 9.99 });
     assert.deepEqual([again.topSettled, again.done], [true, false]);
     assert.ok(Math.abs(again.probabilityError - 0.05) < 1e-12 && Math.abs(again.entropyError - entropySe) < 1e-12);
+    // and with the runner-up first (classes 1, 2, 0): the runner-up is found wherever it sits
+    const runnerUpFirst = repeat([0.2, 0.5, 0.3, 0.35, 0.55, 0.1], 2);
+    assert.equal(checkAdaptive(runnerUpFirst, 3, { ...rule, z: 9.99 }).topSettled, true);
+    assert.equal(checkAdaptive(runnerUpFirst, 3, { ...rule, z: 10.01 }).topSettled, false);
   });
 
   it('a class with mean probability 0 adds nothing to the entropy error (0 x log 0 = 0)', () => {
