@@ -8,10 +8,13 @@ import { ROOT, runCli } from './helpers/cli.js';
 
 const example = (file: string) => readFileSync(path.join(ROOT, 'examples', file), 'utf8');
 
-/** Every --flag in `args` must be listed by `mc-dropout <command> --help`. */
+/** Every --flag in `args` must be an option of `mc-dropout <command>`, matched whole (--shard is not --shard-count). */
 async function flagsExist(command: string, args: string[]): Promise<void> {
   const help = (await runCli([command, '--help'])).stdout;
-  for (const flag of args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!)) assert.ok(help.includes(flag), `${command} has no ${flag}`);
+  // the options column of commander's help: "  -o, --output <file>", "  --resume", "  --no-progress"
+  const options = new Set([...help.matchAll(/^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)(?=[\s<[]|$)/gm)].map((m) => m[1]!));
+  assert.ok(options.has('--help'), `${command} --help lists no options: ${help.slice(0, 200)}`);
+  for (const flag of args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!)) assert.ok(options.has(flag), `${command} has no option ${flag}`);
 }
 
 describe('examples/kubernetes', () => {
