@@ -40,6 +40,7 @@ function withRunOptions(command: Command): Command {
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
     .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
     .addOption(new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
+    .addOption(new Option('--colour-profile <mode>', 'an embedded ICC profile: ignore reads the stored numbers as PIL (torchvision, timm) does; convert converts to sRGB first').argParser(choice(['ignore', 'convert'] as const)).default('ignore'))
     .addOption(new Option('--resize-engine <engine>', 'exact: PIL-exact resampling of the full image; fast: libvips with JPEG shrink-on-load (large photos)').argParser(choice(['exact', 'fast'] as const)).default('exact'))
     .option('--crop-fraction <f>', 'center-crop: crop fraction (default 0.875)', fraction(true, 1, false))
     .option('--mean <r,g,b>', 'normalization mean (default: model metadata, else ImageNet)', triple)

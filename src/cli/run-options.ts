@@ -20,6 +20,7 @@ export interface RunCliOptions {
   list?: string;
   list0?: string;
   modelOutput?: string;
+  colourProfile: 'ignore' | 'convert';
   size?: { height: number; width: number };
   resize?: ResizeMode;
   interpolation?: Interpolation;
@@ -40,6 +41,7 @@ export function preprocessOverrides(options: RunCliOptions): PreprocessOverrides
   return {
     alpha: options.alpha,
     resizeEngine: options.resizeEngine,
+    colourProfile: options.colourProfile,
     ...(options.resize && { resize: options.resize }),
     ...(options.interpolation && { interpolation: options.interpolation }),
     ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),

@@ -74,7 +74,9 @@ async function decodeRgb(file: string, spec: PreprocessSpec): Promise<{ pixels: 
 /** The file opened for decoding: first frame, EXIF orientation applied, alpha dropped or flattened. */
 function openUpright(file: string, spec: PreprocessSpec): Sharp {
   // failOn 'warning': truncated or corrupt data is an error, never a half-grey tensor
-  const image = sharp(source(file), { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1 }).rotate();
+  // PIL reads an embedded ICC profile's stored numbers as they are; sharp would convert them to sRGB
+  const ignoreIcc = spec.colourProfile !== 'convert';
+  const image = sharp(source(file), { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1, ignoreIcc }).rotate();
   return spec.alpha === 'flatten'
     ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
     : image.removeAlpha();

@@ -29,6 +29,11 @@ export interface PreprocessSpec {
    * size first): much faster on large photos, slightly different pixels.
    */
   resizeEngine: 'exact' | 'fast';
+  /**
+   * An embedded ICC profile: 'ignore' reads the stored numbers, as PIL's convert('RGB') does (so
+   * torchvision and timm trained on them; the default); 'convert' converts them to sRGB first.
+   */
+  colourProfile: 'ignore' | 'convert';
 }
 
 /** User flags over model metadata over defaults (ImageNet, stretch, bilinear). */
@@ -53,6 +58,7 @@ export function resolvePreprocess(
     background: overrides.background ?? [0, 0, 0],
     pixelLimit: overrides.pixelLimit ?? DEFAULT_PIXEL_LIMIT,
     resizeEngine: overrides.resizeEngine ?? 'exact',
+    colourProfile: overrides.colourProfile ?? 'ignore',
   };
   if (spec.std.some((s) => s === 0)) throw new UsageError(`Expected non-zero std values but received [${spec.std.join(', ')}]`);
   // the shorter side goes to floor(min(H, W) / f): a crop of a non-square input must fit in it
