@@ -57,7 +57,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const warnings: string[] = [];
   const sites = findStochasticSites(model);
 
-  if (sites.length === 0) warnings.push('no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier.');
+  if (sites.length === 0) warnings.push(`no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier: mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx (exporters such as paddle2onnx and tf2onnx delete dropout).`);
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
   const live = sites.filter((s) => s.live);

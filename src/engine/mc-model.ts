@@ -592,7 +592,7 @@ function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, o
     throw new ModelError(`${file}: its ${dropouts.length} Dropout node(s) are inert at inference: ${names}. Run with --dropout force to make them live.`, 'E_NO_LIVE_DROPOUT');
   }
   throw new ModelError(
-    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README) or add dropout before the classifier.`,
+    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README), or add dropout before the classifier: mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx (exporters such as paddle2onnx and tf2onnx delete dropout)`,
     'E_NO_DROPOUT',
   );
 }
