@@ -11,4 +11,5 @@ import './engine/noise.test.js';
 import './select/rank.test.js';
 import './select/batchbald.test.js';
 import './evaluate/metrics.test.js';
+import './evaluate/cross-check.test.js';
 import './io/names.test.js';
