@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { batchBald, MAX_CONFIGURATIONS } from '../../src/select/batchbald.js';
+import { batchBald, batchBaldAmongTop, MAX_CONFIGURATIONS } from '../../src/select/batchbald.js';
 import { summarize } from '../../src/stats/aggregate.js';
 
 const passes = (rows: number[][]) => Float64Array.from(rows.flat());
@@ -15,6 +15,27 @@ describe('BatchBALD', () => {
     const picks = batchBald([a, a, c], 2, 2);
     assert.deepEqual(picks.map((p) => p.index), [0, 2]);
     picks.forEach((p) => assert.ok(Math.abs(p.gain - Math.log(2)) < 1e-12, `${p.gain}`));
+  });
+
+  it('no images or a count of 0: no picks; passes of unequal or broken shape: a RangeError', () => {
+    const a = passes([[1, 0], [0, 1]]);
+    assert.deepEqual(batchBald([], 2, 3), []);
+    assert.deepEqual(batchBald([a], 2, 0), []);
+    for (const bad of [[a, passes([[1, 0]])], [passes([[1, 0, 0]])]]) {
+      assert.throws(() => batchBald(bad, 2, 1), (e: unknown) => e instanceof RangeError && e.message === "Expected every image's passes as [T, 2] with one T");
+    }
+  });
+
+  it('among the top candidates by BALD: indices into the whole input, the low-BALD images left out', () => {
+    // B (index 1) and D (index 3) disagree across passes (MI ln 2); A and C never do (MI 0)
+    const still = passes([[1, 0], [1, 0], [1, 0], [1, 0]]);
+    const b = passes([[1, 0], [1, 0], [0, 1], [0, 1]]);
+    const d = passes([[1, 0], [0, 1], [1, 0], [0, 1]]);
+    const picks = batchBaldAmongTop([still, b, still, d], 2, 2, { candidates: 2 });
+    assert.deepEqual(picks.map((p) => p.index), [1, 3]);
+    picks.forEach((p) => assert.ok(Math.abs(p.gain - Math.log(2)) < 1e-12, `${p.gain}`));
+    // with one candidate only the first of the tied top pair is considered
+    assert.deepEqual(batchBaldAmongTop([still, b, still, d], 2, 2, { candidates: 1 }).map((p) => p.index), [1]);
   });
 
   it('its first pick is the image with the highest mutual information, gaining exactly that', () => {
@@ -73,6 +94,14 @@ describe('BatchBALD', () => {
     };
     const expectedEntropy = (m: Float64Array) => { let e = 0; for (let t = 0; t < T; t++) { for (let c = 0; c < 10; c++) { const v = m[t * 10 + c]!; if (v > 0) e -= v * Math.log(v) / T; } } return e; };
     const exactGain = exactJoint(chosen) - exactJoint(chosen.slice(0, 4)) - expectedEntropy(chosen[4]!);
+    // the first four gains come from the exact sum (at most 10^3 assignments): equal to the brute force
+    // to rounding, and each pick is the best of the remaining images by that exact gain
+    for (let i = 0; i < 4; i++) {
+      const gainOf = (m: Float64Array) => exactJoint([...chosen.slice(0, i), m]) - (i === 0 ? 0 : exactJoint(chosen.slice(0, i))) - expectedEntropy(m);
+      assert.ok(Math.abs(picks[i]!.gain - gainOf(chosen[i]!)) < 1e-9, `pick ${i}: ${picks[i]!.gain} vs exact ${gainOf(chosen[i]!)}`);
+      const best = Math.max(...images.filter((m) => !chosen.slice(0, i).includes(m)).map(gainOf));
+      assert.ok(Math.abs(picks[i]!.gain - best) < 1e-9, `pick ${i} is the best: ${picks[i]!.gain} vs ${best}`);
+    }
     // over 20 seeds the sampled 5th gain has sd 0.024 nats (the pick itself varies among close
     // candidates, and the max favours high estimates); 0.1 is 4 sd
     assert.ok(Math.abs(picks[4]!.gain - exactGain) < 0.1, `sampled ${picks[4]!.gain} vs exact ${exactGain}`);
