@@ -21,14 +21,19 @@ export function notRegularFile(file: string): string | undefined {
   return 'not a regular file';
 }
 
-function readText(file: string, what: string, expected: string): string {
+/** The bytes of a regular file (`-` reads stdin); anything else is a UsageError naming what it is and what it should hold. */
+function readBytes(file: string, what: string, expected: string): Buffer {
   const kind = file === '-' ? undefined : notRegularFile(file);
   if (kind) throw new UsageError(`Cannot read ${what} ${file}: it is ${kind}, not a regular file; ${expected}`);
   try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
+    return readFileSync(file === '-' ? 0 : file);
   } catch {
     throw new UsageError(`Cannot read ${what} ${file}; ${expected}`);
   }
+}
+
+function readText(file: string, what: string, expected: string): string {
+  return readBytes(file, what, expected).toString('utf8');
 }
 
 /**
@@ -47,14 +52,7 @@ export function readLines(file: string, what: string, expected: string): string[
  */
 export function readPathList(file: string, separator: 'lines' | 'nul'): string[] {
   const expected = separator === 'nul' ? 'give a file of NUL-separated paths, or - for stdin' : 'give a file with one path per line, or - for stdin';
-  const kind = file === '-' ? undefined : notRegularFile(file);
-  if (kind) throw new UsageError(`Cannot read the list ${file}: it is ${kind}, not a regular file; ${expected}`);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file === '-' ? 0 : file);
-  } catch {
-    throw new UsageError(`Cannot read the list ${file}; ${expected}`);
-  }
+  const bytes = readBytes(file, 'the list', expected);
   // split as bytes, so a path that is not valid UTF-8 keeps its bytes (names.ts)
   const pieces: string[] = [];
   const end = separator === 'nul' ? 0x00 : 0x0a;

@@ -87,8 +87,9 @@ export class RowSink {
 
   /** A failed write of a file output: the .partial keeps every complete row for --resume. Other errors pass. */
   private kept(error: unknown): unknown {
-    if (!(error instanceof OutputError) && typeof (error as NodeJS.ErrnoException)?.code !== 'string') return error;
-    if (error instanceof McDropoutError && !(error instanceof OutputError)) return error;
+    // only a failed write (an OutputError, or a system error with its errno code) keeps the rows
+    const systemError = !(error instanceof McDropoutError) && typeof (error as NodeJS.ErrnoException)?.code === 'string';
+    if (!(error instanceof OutputError) && !systemError) return error;
     const failure = outputError(error, this.rowsFile);
     if (this.options.output.kind === 'file') failure.kept = partialPaths(this.options.output.file).partial;
     return failure;
