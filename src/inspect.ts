@@ -1,4 +1,6 @@
 import { McModel } from './engine/mc-model.js';
+import { inferredShapes } from './engine/probe.js';
+import { injectionCandidates, paddleDropouts, type PaddleDropout } from './model/inject.js';
 import { McDropoutError } from './errors.js';
 import { readMetadata, type ModelMetadata } from './model/metadata.js';
 import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
@@ -38,6 +40,10 @@ export interface InspectReport {
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
+  /** Tensors into the head where dropout can be added (convert's injectAt), nearest the output first, with shapes from shape inference (null when unknown). */
+  injection: { tensor: string; producer: string; why: string; shape: (number | string)[] | null }[];
+  /** Multiplications by a constant c in (0, 1) into the classifier, as paddle2onnx writes Paddle's downgrade_in_infer dropout (p = 1 - c). */
+  paddleDropouts: PaddleDropout[];
   warnings: string[];
 }
 
@@ -49,7 +55,7 @@ function describe(info: ValueInfoProto): TensorDescription {
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
 export async function inspectModel(file: string, options: { output?: string } = {}): Promise<InspectReport> {
-  const { model, sizeBytes, sha256, externalFiles } = await readOnnxFile(file);
+  const { model, sizeBytes, sha256, externalFiles, folder } = await readOnnxFile(file);
   const graph = model.graph ?? {};
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const nodes = graph.node ?? [];
@@ -57,7 +63,6 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const warnings: string[] = [];
   const sites = findStochasticSites(model);
 
-  if (sites.length === 0) warnings.push(`no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier: mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx (exporters such as paddle2onnx and tf2onnx delete dropout).`);
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
   const live = sites.filter((s) => s.live);
@@ -68,6 +73,15 @@ export async function inspectModel(file: string, options: { output?: string } = 
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
   }
+  const paddle = output ? paddleDropouts(graph, output) : [];
+  if (sites.length === 0 && paddle.length > 0) {
+    const list = paddle.map((d) => `Mul ${d.node} by ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} (p = ${d.rate})`).join(', ');
+    warnings.push(`no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`);
+  } else if (sites.length === 0) {
+    warnings.push(`no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (--inject-at TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`);
+  }
+  const candidates = output ? injectionCandidates(graph, output) : [];
+  const shapes = candidates.length > 0 ? await inferredShapes(model, candidates.map((c) => c.tensor), file, folder).catch(() => new Map<string, readonly (number | string)[]>()) : new Map();
   const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(graph, [s.output]).has(output)) : []);
   if (output && (graph.output?.length ?? 0) > 1) warnings.push(`class scores are read from the output '${output}' (of ${graph.output!.length}); --model-output NAME picks another.`);
   if (output && isSoftmaxOutput(graph, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
@@ -117,6 +131,8 @@ export async function inspectModel(file: string, options: { output?: string } = 
     }),
     mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,
     trunkReuse,
+    injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
+    paddleDropouts: paddle,
     warnings,
   };
 }

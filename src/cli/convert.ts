@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError, UsageError } from '../errors.js';
+import { describeError, McDropoutError, ModelError, UsageError } from '../errors.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { externalLocations } from '../model/external.js';
 import { readLabels } from '../io/lines.js';
@@ -11,6 +11,8 @@ import { writeModelFile } from '../model/write.js';
 export interface ConvertCliOptions {
   output: string;
   injectRate?: number;
+  injectAt?: { tensor: string; rate: number }[];
+  revivePaddle?: boolean;
   live: 'auto' | 'all';
   setRate?: number;
   seed: number;
@@ -43,11 +45,13 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
   if (options.cropFraction !== undefined) metadata.crop_fraction = String(options.cropFraction);
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
-  const report = convertModel(model, {
+  const report = withFlags(() => convertModel(model, {
     liveAll: options.live === 'all', seed: options.seed, metadata, ...(options.modelOutput !== undefined && { output: options.modelOutput }),
     ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
+    ...(options.injectAt !== undefined && { injectAt: options.injectAt }),
+    ...(options.revivePaddle && { revivePaddle: true }),
     ...(options.setRate !== undefined && { setRate: options.setRate }),
-  });
+  }));
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, options.output, async (file) => {
     try {
@@ -58,6 +62,22 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     }
   });
   const sites = report.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
-  process.stderr.write(`mc-dropout: wrote ${options.output}: ${report.converted.length} random-mask dropout site(s): ${sites}${report.injectedBefore ? `; injected before ${report.injectedBefore}` : ''}${written.dataFile ? `; weights in ${written.dataFile} (keep it beside the model)` : ''}\n`);
+  const revived = report.revived.length > 0 ? `; Paddle dropout made random again at ${report.revived.join(', ')}` : '';
+  process.stderr.write(`mc-dropout: wrote ${options.output}: ${report.converted.length} random-mask dropout site(s): ${sites}${report.injectedBefore ? `; injected before ${report.injectedBefore}` : ''}${revived}${written.dataFile ? `; weights in ${written.dataFile} (keep it beside the model)` : ''}\n`);
+  if (options.revivePaddle && report.revived.length === 0) process.stderr.write(`mc-dropout: warning: --revive-paddle found no Paddle dropout (a Mul by a constant in (0, 1) into the classifier) in ${input}\n`);
   return 0;
+}
+
+/** The library's parameter names, as the convert command's flags. */
+const FLAGS: [RegExp, string][] = [[/\bliveAll\b/g, '--live all'], [/\binjectRate\b/g, '--inject-rate'], [/\binjectAt\b/g, '--inject-at'], [/\bsetRate\b/g, '--set-rate']];
+
+/** Runs `work`, restating a library error's parameter names as this command's flags. */
+function withFlags<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof McDropoutError)) throw error;
+    error.message = FLAGS.reduce((text, [name, flag]) => text.replace(name, flag), error.message);
+    throw error;
+  }
 }

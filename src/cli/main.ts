@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, McDropoutError, OutputError } from '../errors.js';
 import { writeFailureReason } from '../io/durable.js';
 import { BUNDLED_MODEL } from '../paths.js';
-import { choice, colour, fraction, integer, seed, size, timesOrAuto, triple } from './parsers.js';
+import { choice, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
@@ -140,6 +140,8 @@ ${EXIT_CODES}`)
     .requiredOption('-o, --output <file>', 'where to write the converted model')
     .option('--model-output <name>', 'with --inject-rate: the output whose classifier gets the dropout (default: the class-score output)')
     .option('--inject-rate <p>', 'insert dropout with rate p before the final classifier layer (last Gemm/MatMul, else last Conv)', fraction(false, 1, true))
+    .option('--inject-at <tensor:p>', 'insert dropout with rate p at a named tensor: every node that reads it reads it dropped (repeatable; inspect lists candidates)', injection)
+    .option('--revive-paddle', "make Paddle's downgrade_in_infer dropout random again (the Mul by 1 - p that paddle2onnx writes; inspect lists them)")
     .addOption(new Option('--live <which>', 'auto: convert live Dropout nodes; all: inert ones too').argParser(choice(['auto', 'all'] as const)).default('auto'))
     .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
     .option('--seed <n>', 'base seed of the RandomUniformLike ops (site k gets n + k)', integer(0, 2 ** 31), 0)
@@ -153,6 +155,8 @@ ${EXIT_CODES}`)
     .addHelpText('after', `
 Examples:
   mc-dropout convert resnet18.onnx --inject-rate 0.1 -o resnet18-mc.onnx
+  mc-dropout convert tf-model.onnx --inject-at dense/BiasAdd:0:0.2 -o mc.onnx
+  mc-dropout convert paddle-model.onnx --revive-paddle -o mc.onnx
   mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`)
     .action(async (model: string, options: ConvertCliOptions) => {
       setExitCode(await runConvert(model, options));

@@ -30,6 +30,14 @@ export function fraction(lowOpen: boolean, high: number, highOpen: boolean) {
   };
 }
 
+/** `TENSOR:RATE`, repeatable (collected into a list). The rate follows the last colon: TensorFlow names hold colons ('dense/BiasAdd:0'). */
+export function injection(value: string, previous: { tensor: string; rate: number }[] = []): { tensor: string; rate: number }[] {
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) throw new InvalidArgumentError(`Expected TENSOR:RATE (e.g. head_input:0.2) but received '${value}'.`);
+  const rate = fraction(false, 1, true)(value.slice(colon + 1));
+  return [...previous, { tensor: value.slice(0, colon), rate }];
+}
+
 export function choice<T extends string>(allowed: readonly T[]) {
   return (value: string): T => {
     if (!(allowed as readonly string[]).includes(value)) {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { describeError, ModelError, UsageError } from '../errors.js';
-import { describeIo, outputsReachedFrom, type ModelIo } from '../model/io.js';
+import { classifierOutput, describeIo, outputsReachedFrom, type ModelIo } from '../model/io.js';
+import { paddleDropouts } from '../model/inject.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { DataType, encodeModel, type GraphProto, type ModelProto } from '../model/onnx.js';
 import { readModelForSession } from '../model/read.js';
@@ -591,8 +592,16 @@ function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, o
     const names = dropouts.map((s) => `${s.nodeName} (${s.reason})`).join(', ');
     throw new ModelError(`${file}: its ${dropouts.length} Dropout node(s) are inert at inference: ${names}. Run with --dropout force to make them live.`, 'E_NO_LIVE_DROPOUT');
   }
+  const graph = model.graph ?? {};
+  const paddle = graph.output?.length ? paddleDropouts(graph, classifierOutput(graph, file, { ...(options.output !== undefined && { name: options.output }) }).name ?? '') : [];
+  if (paddle.length > 0) {
+    throw new ModelError(
+      `${file} has no dropout left, but ${paddle.map((d) => `Mul ${d.node}`).join(', ')} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout (x * (1 - p), as paddle2onnx writes it). Make it random again: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx`,
+      'E_NO_DROPOUT',
+    );
+  }
   throw new ModelError(
-    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README), or add dropout before the classifier: mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx (exporters such as paddle2onnx and tf2onnx delete dropout)`,
+    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README), or add dropout: before the classifier with mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx, or at tensors of your choice with --inject-at TENSOR:0.2 (mc-dropout inspect lists candidates). Exporters such as paddle2onnx and tf2onnx delete dropout.`,
     'E_NO_DROPOUT',
   );
 }

@@ -190,3 +190,18 @@ export function batchTwoNames(model: ModelProto, sites: readonly StochasticSite[
   }
   return [...wanted];
 }
+
+/**
+ * Shapes onnxruntime's shape inference gives the named tensors, without running the model: dims as
+ * numbers or the names of symbolic dims (e.g. 'batch'); a tensor it cannot tell is left out.
+ */
+export async function inferredShapes(model: ModelProto, names: readonly string[], file: string, externalDataFolder?: string): Promise<Map<string, readonly (number | string)[]>> {
+  const session = await createOrThrow(encodeModel(exposeTensors(model, [...names])), { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
+  try {
+    const shapes = new Map<string, readonly (number | string)[]>();
+    for (const [name, { dims }] of session.outputShapes) if (names.includes(name) && dims.length > 0) shapes.set(name, dims);
+    return shapes;
+  } finally {
+    await session.release();
+  }
+}

@@ -21,6 +21,11 @@ export class ConstantTable {
     }
   }
 
+  /** Whether the tensor's value is fixed. */
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
   /** Scalar value of a constant tensor, or undefined when the name is empty or not constant. */
   scalar(name: string | null | undefined): number | undefined {
     if (!name) return undefined;

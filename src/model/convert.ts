@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './io.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { cloneModel, DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
@@ -15,14 +16,20 @@ export interface ConvertOptions {
   metadata?: Record<string, string>;
   /** Base of the RandomUniformLike seeds (site k gets seed + k). */
   seed?: number;
-  /** The class-score output whose classifier --inject-rate feeds (default: the only [N, C] output, else one named logits/probabilities). */
+  /** The class-score output whose classifier `injectRate` feeds (default: the only [N, C] output, else one named logits/probabilities). */
   output?: string;
+  /** Dropout at named tensors: every node that reads `tensor` reads it dropped with drop probability `rate`. */
+  injectAt?: { tensor: string; rate: number }[];
+  /** Make Paddle's `downgrade_in_infer` dropout (y = x * (1 - p), as paddle2onnx writes it) random again: y = x * mask, keep probability 1 - p. */
+  revivePaddle?: boolean;
 }
 
 export interface ConvertReport {
   model: ModelProto;
   converted: { site: string; input: string; rate: number }[];
   injectedBefore: string | undefined;
+  /** The Paddle dropouts made random again (Mul node names). */
+  revived: string[];
 }
 
 /**
@@ -32,8 +39,9 @@ export interface ConvertReport {
  * web). mc-dropout recognizes these groups by name and draws their masks itself.
  */
 export function convertModel(input: ModelProto, options: ConvertOptions): ConvertReport {
-  for (const [flag, value] of [['--inject-rate', options.injectRate], ['--set-rate', options.setRate]] as const) {
-    if (value !== undefined && !(value >= 0 && value < 1)) throw new UsageError(`Expected a rate in [0, 1) for ${flag} but received ${value}`);
+  const rates: [string, number | undefined][] = [['injectRate', options.injectRate], ['setRate', options.setRate], ...(options.injectAt ?? []).map((a): [string, number] => [`injectAt ${a.tensor}`, a.rate])];
+  for (const [name, value] of rates) {
+    if (value !== undefined && !(value >= 0 && value < 1)) throw new UsageError(`Expected a rate in [0, 1) for ${name} but received ${value}`);
   }
   const model = cloneModel(input);
   const graph = model.graph!;
@@ -58,10 +66,10 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: site.input, rate });
   }
 
+  const output = () => classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) }).name ?? '';
   let injectedBefore: string | undefined;
   if (options.injectRate !== undefined) {
-    const output = classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) }).name ?? '';
-    const target = findClassifier(nodes, output);
+    const target = findClassifier(nodes, output());
     if (target === undefined) throw new UsageError('Cannot inject dropout: the model has no Gemm, MatMul or Conv layer');
     const node = nodes[target]!;
     const x = node.input![0]!;
@@ -73,29 +81,57 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     injectedBefore = `${node.opType} ${node.name || `node ${target + 1}`}`;
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: x, rate: options.injectRate });
   }
+  // dropout at a named tensor: its group follows the tensor's producer, and every reader reads the dropped tensor
+  const at = [...(options.injectAt ?? [])];
+  const revived = options.revivePaddle ? paddleDropouts(graph, output()) : [];
+  at.push(...revived.map((d) => ({ tensor: d.output, rate: d.rate })));
+  const renames = new Map<string, string>();
+  const groupOf = new Map<string, number>(); // tensor -> the site index of the group that drops it
+  const producers = new Map<string, number>();
+  nodes.forEach((node, i) => node.output?.forEach((o) => o && producers.set(o, i)));
+  const graphInputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
+  const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  const front: NodeProto[] = [];
+  for (const { tensor, rate } of at) {
+    if (renames.has(tensor)) throw new UsageError(`Dropout is injected at ${tensor} twice; give each tensor once`);
+    const producer = producers.get(tensor);
+    if (producer === undefined && !(graphInputs.has(tensor) && !initializerNames.has(tensor))) {
+      throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
+    }
+    if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
+    const k = next++;
+    const dropped = `${CONVERTED_PREFIX}${k}.output`;
+    const group = maskGroup(k, tensor, dropped, rate, seed + k, initializers);
+    if (producer === undefined) front.push(...group);
+    else insertions.set(producer, [...(insertions.get(producer) ?? [nodes[producer]!]), ...group]);
+    renames.set(tensor, dropped);
+    groupOf.set(tensor, k);
+    converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: tensor, rate });
+  }
   if (converted.length === 0) {
-    throw new UsageError('Nothing to convert: the model has no live Dropout. Use --live all for inert Dropout nodes, or --inject-rate p to add dropout before the classifier.');
+    const already = sites.length > 0 ? 'its dropout is already in random-mask form (setRate changes the rates)' : 'the model has no live Dropout';
+    throw new UsageError(`Nothing to convert: ${already}. Make inert Dropout nodes live (liveAll), add dropout before the classifier (injectRate) or at named tensors (injectAt)`);
   }
 
-  graph.node = nodes.flatMap((node, i) => insertions.get(i) ?? [node]);
+  graph.node = [...front, ...nodes.flatMap((node, i) => insertions.get(i) ?? [node])];
+  if (renames.size > 0) {
+    for (const node of graph.node) {
+      const k = convertedSiteIndex(node.name);
+      // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
+      node.input = node.input?.map((input) => (k !== undefined && groupOf.get(input) === k ? input : renames.get(input) ?? input));
+    }
+  }
   graph.initializer = [...(graph.initializer ?? []), ...initializers];
   const metadata = { ...options.metadata, dropout_rates: JSON.stringify(findStochasticSites(model).filter((s) => s.op === 'Dropout' && s.live).map((s) => s.rate)) };
   const kept = (model.metadataProps ?? []).filter((p) => !(p.key && p.key.slice(METADATA_PREFIX.length) in metadata && p.key.startsWith(METADATA_PREFIX)));
   model.metadataProps = [...kept, ...Object.entries(metadata).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value }))];
-  return { model, converted, injectedBefore };
+  return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
 }
 
-/** The final classifier layer: the last Gemm/MatMul in graph order, else the last Conv. */
 /** The last Gemm or MatMul (else Conv) on the way to `output`. */
 function findClassifier(nodes: NodeProto[], output: string): number | undefined {
-  // the nodes `output` depends on, by one backward sweep (nodes are topologically sorted)
-  const needed = new Set([output]);
-  const feeds = new Set<number>();
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    if (!(nodes[i]!.output ?? []).some((o) => needed.has(o))) continue;
-    feeds.add(i);
-    for (const input of nodes[i]!.input ?? []) needed.add(input);
-  }
+  const feeds = nodesFeeding(nodes, output);
   for (const ops of [['Gemm', 'MatMul'], ['Conv']]) {
     for (let i = nodes.length - 1; i >= 0; i--) if (feeds.has(i) && ops.includes(nodes[i]!.opType ?? '')) return i;
   }

@@ -131,6 +131,6 @@ describe('real architectures (torchvision topologies, random weights)', () => {
   it('convert refuses a model with nothing to convert', async () => {
     const result = await runCli(['convert', model('resnet18_narrow'), '-o', path.join(tempDir(), 'x.onnx')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Nothing to convert: the model has no live Dropout\. Use --live all .* or --inject-rate p/);
+    assert.match(result.stderr, /Nothing to convert: the model has no live Dropout\. Make inert Dropout nodes live \(--live all\), add dropout before the classifier \(--inject-rate\) or at named tensors \(--inject-at\)/);
   });
 });

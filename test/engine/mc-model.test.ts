@@ -157,7 +157,7 @@ describe('models without live dropout', () => {
 
   it('no dropout at all: error says so and how to add it', async () => {
     const none = buildModel({ inputDims: ['N', 3, 1, 1], outputDims: ['N', 3], nodes: [{ opType: 'Flatten', input: ['input'], output: ['output'] }] });
-    await assert.rejects(McModel.load(writeModel(none), { device: 'cpu' }), /has no dropout, so every pass would be identical\. .*add dropout before the classifier: mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx/);
+    await assert.rejects(McModel.load(writeModel(none), { device: 'cpu' }), /has no dropout, so every pass would be identical\. .*add dropout: before the classifier with mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx, or at tensors of your choice with --inject-at TENSOR:0\.2 \(mc-dropout inspect lists candidates\)/);
   });
 
   it('--dropout-rate overrides the rate of every site', async () => {
