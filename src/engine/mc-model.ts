@@ -97,9 +97,16 @@ export interface DrawnSite {
   draw: Draw;
   /** Drop probability of a Dropout site; NaN for a random op. */
   rate: number;
-  /** Per-row shape of the draws (the drawn tensor's shape without the batch dim). */
+  /** Per-row shape of the draws: the drawn tensor's shape without the batch dim, or [k, ...] for a folded site. */
   rowShape: number[];
   rowSize: number;
+  /** Rows of the drawn tensor per image: 1, or k where the first dim folds batch x k (windowed attention, image-major). */
+  fold: number;
+}
+
+/** Dims of a site's draws for `rows` rows (image x pass): a folded site's k rows per row go into its first dim. */
+function drawDims(site: DrawnSite, rows: number): number[] {
+  return site.fold > 1 ? [rows * site.fold, ...site.rowShape.slice(1)] : [rows, ...site.rowShape];
 }
 
 export interface ModelInfo extends ModelIo {
@@ -196,7 +203,7 @@ export class McModel {
     const probe = await probeModel(proto, chosen, io, { withActivations: staticBatch === 0 && chosen.length > 0, file, ...(folder && { externalDataFolder: folder }) });
     const drawnSites: DrawnSite[] = chosen.map((site, k) => ({
       site, input: siteInputName(site, k), draw: draws[k]!, rate: draws[k]!.kind === 'mask' ? draws[k]!.rate : NaN,
-      rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
+      rowShape: probe.siteShapes[k]!, rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1), fold: probe.siteFolds[k] ?? 1,
     }));
     const rewritten = rewriteSitesAsInputs(proto, chosen, probe.siteTypes);
     const sources = drawnSites.map((s) => s.input);
@@ -467,7 +474,7 @@ export class McModel {
         if (options.deterministic) slot.fill(typicalValue(site.draw));
         else fillDraws(slot, site.draw, options.seed, keys[rows[r]!.image]!, rows[r]!.index, k);
       });
-      feeds[site.input] = { data, dims: [groups.length, ...site.rowShape] };
+      feeds[site.input] = { data, dims: drawDims(site, groups.length) };
     });
     const output = (await this.guard(() => this.session.run(feeds, [info.outputName])))[info.outputName]!;
     const classes = info.classes;
@@ -487,7 +494,7 @@ export class McModel {
         if (!row || options.deterministic) slot.fill(typicalValue(site.draw));
         else fillDraws(slot, site.draw, options.seed, keys[row.image]!, row.index, k);
       }
-      feeds[site.input] = { data, dims: [batch, ...site.rowShape] };
+      feeds[site.input] = { data, dims: drawDims(site, batch) };
     });
   }
 

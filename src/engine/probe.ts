@@ -1,15 +1,21 @@
 import { describeError, ModelError } from '../errors.js';
 import type { ModelIo } from '../model/io.js';
 import { constantDims, DataType, encodeModel, shapeOf, tensorsRead, type ModelProto, type NodeProto } from '../model/onnx.js';
-import { exposeTensors } from '../model/rewrite.js';
+import { exposeTensors, rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import type { StochasticSite } from '../model/sites.js';
 import { activationNames } from '../model/split.js';
 import type { HostTensor } from './runtime.js';
 import { createOrThrow } from './sessions.js';
 
 export interface ProbeResult {
-  /** Per-row shape of the tensor each chosen site masks. */
+  /**
+   * Per-image shape of the tensor each chosen site masks: without the batch dim, or, for a site
+   * whose first dim folds the batch with k rows per image (windowed attention: batch x windows),
+   * [k, ...rest].
+   */
   siteShapes: number[][];
+  /** Rows of each site's first dim that belong to one image: 1, or k for a folded site. */
+  siteFolds: number[];
   /** ONNX element type of the tensor each chosen site masks (its mask must match). */
   siteTypes: number[];
   /** Float tensors whose first dim is the batch (seen at batch 1 and batch 2). */
@@ -51,7 +57,7 @@ const BATCH_NAME = 'mc_dropout_batch';
  */
 export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, options: ProbeOptions): Promise<ProbeResult> {
   const { withActivations, file, externalDataFolder } = options;
-  const result: ProbeResult = { siteShapes: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set(), runs: 0 };
+  const result: ProbeResult = { siteShapes: [], siteFolds: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set(), runs: 0 };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
@@ -94,14 +100,24 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
     const batch = staticBatch || 1;
     result.siteShapes = sites.map((site) => {
       const shape = site.drawn === io.inputName ? [batch, ...imageRow] : one[site.drawn]!.dims;
-      const followsBatch = shape[0] === batch && (!two || site.op === 'Dropout' || two[site.drawn]!.dims[0] === 2);
-      if (!followsBatch && site.op !== 'Dropout') {
+      const atTwo = two?.[site.drawn]?.dims;
+      const followsBatch = shape[0] === batch && (!atTwo || atTwo[0] === 2);
+      if (followsBatch) {
+        result.siteFolds.push(1);
+        return shape.slice(1);
+      }
+      // windowed attention folds the batch and k windows into the first dim: k at batch 1, 2k at 2
+      const fold = shape[0]!;
+      const folded = atTwo !== undefined && fold > 1 && atTwo.length === shape.length && atTwo[0] === 2 * fold && atTwo.slice(1).every((d, i) => d === shape[i + 1]);
+      if (folded && site.input) {
+        result.siteFolds.push(fold);
+        return [...shape];
+      }
+      if (site.op !== 'Dropout') {
         throw new ModelError(`${file}: ${site.op} ${site.nodeName} draws a tensor of shape [${shape.join(', ')}] whose first dimension does not follow the batch, so the images of one run would share its numbers. Export the layer with rand_like / bernoulli_ on a per-sample tensor (as torch and timm do), or with a fixed batch of 1.`);
       }
-      if (!followsBatch) {
-        throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}])`);
-      }
-      return shape.slice(1);
+      const seen = atTwo ? ` at batch 1 and [${atTwo.join(', ')}] at batch 2` : '';
+      throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}]${seen}): no dimension follows the batch, and the first is not a whole number of rows per image`);
     });
     result.siteTypes = sites.map((site) => {
       if (site.op === 'Bernoulli') return DataType.FLOAT; // cast to the type of p in the graph
@@ -130,10 +146,61 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
         }
       }
     }
+    if (result.siteFolds.some((k) => k > 1)) await checkFoldedOrder(model, sites, result, io, { file, batchName, ...(externalDataFolder && { externalDataFolder }) });
     return result;
   } catch (error) {
     if (error instanceof ModelError) throw error;
     throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
+  } finally {
+    await session.release();
+  }
+}
+
+/** Relative difference up to which a row computed in a batch of 2 counts as the same row computed alone. */
+const SAME_ROW = 1e-4;
+
+/**
+ * A folded site's masks are drawn per image over its k rows, so those rows must be the image's own,
+ * in one block (image-major, as windowed attention writes batch x windows). Checked on the graph with
+ * every site fed a fixed value (so nothing random runs): the folded tensors of two distinct images at
+ * batch 2 against each image alone. Anything else is refused, saying what was found.
+ */
+async function checkFoldedOrder(model: ModelProto, sites: StochasticSite[], probe: ProbeResult, io: ModelIo, options: { file: string; batchName: string; externalDataFolder?: string }): Promise<void> {
+  const { file, batchName, externalDataFolder } = options;
+  const folded = sites.map((site, k) => ({ site, k, fold: probe.siteFolds[k]! })).filter((f) => f.fold > 1);
+  const watched = [...new Set(folded.map((f) => f.site.input))];
+  const rewritten = exposeTensors(rewriteSitesAsInputs(model, sites, probe.siteTypes), watched, { name: io.inputName, dims: [batchName, ...io.inputDims.slice(1)] });
+  const session = await createOrThrow(encodeModel(rewritten), { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
+  try {
+    const imageSize = io.inputDims.slice(1).reduce((a, b) => a * b, 1);
+    // two images that differ everywhere, in the range of normalised pixels
+    const image = (phase: number) => Float32Array.from({ length: imageSize }, (_, i) => Math.sin(0.37 * i + phase) * 2);
+    const a = image(0);
+    const b = image(1.3);
+    const run = async (images: Float32Array[]) => {
+      const n = images.length;
+      const data = new Float32Array(n * imageSize);
+      images.forEach((img, i) => data.set(img, i * imageSize));
+      const feeds: Record<string, HostTensor> = { [io.inputName]: { data, dims: [n, ...io.inputDims.slice(1)] } };
+      sites.forEach((site, k) => {
+        const shape = probe.siteShapes[k]!;
+        const fold = probe.siteFolds[k]!;
+        const dims = fold > 1 ? [n * fold, ...shape.slice(1)] : [n, ...shape];
+        // a mask that keeps everything; a random op's numbers fixed at 0.5
+        feeds[siteInputName(site, k)] = { data: new Float32Array(dims.reduce((x, y) => x * y, 1)).fill(site.op === 'Dropout' ? 1 : 0.5), dims };
+      });
+      return session.run(feeds, watched);
+    };
+    const [alone, other, both] = [await run([a]), await run([b]), await run([a, b])];
+    const same = (x: Float32Array, y: Float32Array) => x.length === y.length && x.every((v, i) => Math.abs(v - y[i]!) <= SAME_ROW * (1 + Math.abs(y[i]!)));
+    for (const { site, fold } of folded) {
+      const first = alone[site.input]!.data;
+      const second = other[site.input]!.data;
+      const joint = both[site.input]!.data;
+      if (same(joint.subarray(0, first.length), first) && same(joint.subarray(first.length), second)) continue;
+      const shape = both[site.input]!.dims;
+      throw new ModelError(`${file}: ${site.op} ${site.nodeName} drops a tensor of shape [${shape.join(', ')}] at batch 2 whose first dimension holds ${fold} rows per image, but not each image's rows in one block (image-major, as batch x windows): the batch is folded in another order, and mc-dropout, which keys each image's masks to its own rows, cannot feed it. Export with the batch outermost, or with a fixed batch of 1.`, 'E_FOLDED_ORDER');
+    }
   } finally {
     await session.release();
   }

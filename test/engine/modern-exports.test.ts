@@ -22,6 +22,9 @@ interface Reference {
 
 const FOLDER = path.join(ROOT, 'fixtures/modern');
 const REFERENCE = JSON.parse(readFileSync(path.join(FOLDER, 'reference.json'), 'utf8')) as Reference;
+/** Windowed attention (make_swin.py): a Hugging Face and a timm Swin, in the same form. */
+const SWIN = JSON.parse(readFileSync(path.join(FOLDER, 'reference-swin.json'), 'utf8')) as Reference;
+Object.assign(REFERENCE.models, SWIN.models);
 const SAMPLES = readdirSync(path.join(ROOT, 'fixtures/samples')).sort().map((f) => path.join(ROOT, 'fixtures/samples', f));
 /** Passes of ours per image for the comparison with PyTorch's 2,000. */
 const PASSES = 600;
@@ -52,6 +55,22 @@ describe('models as PyTorch 2.13 exports them', () => {
     assert.equal(m.effnet_droppath_torchscript!.exporter, 'torchscript');
     assert.ok(m.gaussian_noise!.random_ops.RandomNormalLike! > 0);
     assert.ok(m.vit_droppath!.random_ops.Dropout! > 0 && m.vit_droppath!.random_ops.RandomUniformLike! > 0);
+  });
+
+  it("Swin's attention dropout folds the batch with the windows: k = 4 windows per image in stage 1, 1 in stage 2", async () => {
+    // 32x32 input, 4x4 patches: an 8x8 grid, windows of 4x4 tokens: 4 windows in stage 1, then 4x4 (1 window) after merging
+    const folds = { swin_timm: [4, 4, 1, 1, 1, 1, 1, 1, 1, 1], swin_hf: [4, 4, 1, 1, 1, 1, 1] };
+    for (const [name, expected] of Object.entries(folds)) {
+      const model = await load(name);
+      try {
+        assert.deepEqual(model.info.drawnSites.map((s) => s.fold), expected, name);
+        // a folded site's per-image mask covers its 4 windows: [windows, heads, tokens, tokens]
+        assert.deepEqual(model.info.drawnSites[0]!.rowShape, [4, 1, 16, 16], name);
+      } finally {
+        await model.dispose();
+      }
+    }
+    assert.ok(SWIN.models.swin_hf!.random_ops.Dropout! === 4 && SWIN.models.swin_timm!.random_ops.Dropout! === 4);
   });
 
   for (const [name, entry] of Object.entries(REFERENCE.models)) {

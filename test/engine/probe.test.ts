@@ -58,10 +58,10 @@ describe('probe', () => {
     assert.ok(runsWithInference['droppath.onnx']! >= 1);
   });
 
-  it('batch-major tensors are those onnxruntime (Python) sees start with the batch at batch 1 and 2 (ViT, DropBlock, EfficientNet)', async () => {
+  it('batch-major tensors are those onnxruntime (Python) sees start with the batch at batch 1 and 2 (ViT, DropBlock, EfficientNet, Swins)', async () => {
     // fixtures/modern/batch_major.py: every float tensor run at batch 1 and 2 by the Python onnxruntime.
     // The probe decides only the tensors trunk reuse and the row check read: none may be marked that
-    // is not batch-major, and on the ViT (whose every block is read) the sets are equal.
+    // is not batch-major.
     const expected = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/modern/batch-major.json'), 'utf8')) as Record<string, string[]>;
     const sizes: Record<string, number> = {};
     for (const [name, reference] of Object.entries(expected)) {
@@ -72,9 +72,24 @@ describe('probe', () => {
       const truth = new Set(reference);
       assert.deepEqual([...probed.batchMajor].filter((t) => !truth.has(t)), [], `${name}: marked batch-major but not`);
       sizes[name] = probed.batchMajor.size;
-      if (name === 'vit_droppath') assert.deepEqual([...probed.batchMajor].sort(), [...reference].sort());
+      // on the ViT and the Swins every block is read: the sets are equal
+      if (['vit_droppath', 'swin_timm', 'swin_hf'].includes(name)) assert.deepEqual([...probed.batchMajor].sort(), [...reference].sort(), name);
     }
-    assert.deepEqual(sizes, { vit_droppath: 102, resnet_dropblock: 46, effnet_droppath: 118 });
+    assert.deepEqual(sizes, { vit_droppath: 102, resnet_dropblock: 46, effnet_droppath: 118, swin_timm: 156, swin_hf: 163 });
+  });
+
+  it("each site's rows per image are those onnxruntime (Python) sees: k where the first dim is k at batch 1 and 2k at batch 2 (Swins)", async () => {
+    const folded = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/modern/folded.json'), 'utf8')) as Record<string, Record<string, number>>;
+    for (const [name, truth] of Object.entries(folded)) {
+      const file = path.join(ROOT, 'fixtures/modern', `${name}.onnx`);
+      const { model, folder } = await readModelForSession(file);
+      const io = describeIo(model, file, readMetadata(model, file));
+      const sites = findStochasticSites(model);
+      const probed = await probeModel(model, sites, io, { withActivations: true, file, ...(folder && { externalDataFolder: folder }) });
+      const expected = sites.map((s) => truth[s.drawn] ?? 1);
+      assert.deepEqual(probed.siteFolds, expected, name);
+      assert.ok(expected.filter((k) => k > 1).length === 2, `${name}: the two stage-1 attention dropouts fold`);
+    }
   });
 
   it('concreteDims puts the batch in for its name and gives up on any other unknown', () => {
