@@ -20,7 +20,7 @@ function formatReport(r: InspectReport): string {
     ...r.sites.map((s) => `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}`),
     `trunk reuse: ${r.trunkReuse ? (r.trunkReuse.applies ? `yes, ${(r.trunkReuse.headParameterShare * 100).toFixed(1)}% of the parameters${r.trunkReuse.headMacShare !== null ? ` and ${(r.trunkReuse.headMacShare * 100).toFixed(2)}% of the multiply-accumulates` : ''} run T times; ${r.trunkReuse.reason}` : `no: ${r.trunkReuse.reason}`) : 'n/a'}`,
     ...(r.paddleDropouts.length > 0 ? ['Paddle dropout, made random by convert --revive-paddle:', ...r.paddleDropouts.map((d) => `  Mul ${d.node}: ${d.input} x ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} -> ${d.output} (p = ${d.rate})`)] : []),
-    ...(r.injection.length > 0 ? ['dropout could go at (convert --inject-at TENSOR:P):', ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).join(', ')}] (${c.why})`)] : []),
+    ...(r.injection.length > 0 ? ['dropout could go at (convert --inject-at TENSOR:P):', ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).map((d) => d === '' ? '?' : d).join(', ')}] (${c.why})`)] : []),
     `MC-ready: ${r.mcReady ? 'yes' : 'no'}`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];

@@ -94,6 +94,25 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     assert.ok((JSON.parse(run.stdout) as { mutual_information: number }).mutual_information > 0);
   });
 
+  it('Keras 3 (torch backend, an always-on Dropout layer, model.export): NHWC, MC means within 5 standard errors of Keras\' own', async () => {
+    const keras = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'keras', 'reference.json'), 'utf8')) as { passes: number; file: string; reference: { image: string; mean: number[]; std: number[] }[] };
+    const file = path.join(ROOT, 'fixtures', 'keras', keras.file);
+    const { code, report } = await inspect(file);
+    assert.equal(code, 0);
+    assert.deepEqual(report.inputs.map((i) => i.shape), [['batch', 32, 32, 3]]);
+    assert.deepEqual(report.sites.map((s) => [s.op, s.rate, s.live]), [['Dropout', 0.3, true]]);
+    const T = 2000;
+    const run = await runCli(['predict', ...keras.reference.map((r) => r.image), '-m', file, '-t', String(T), '--seed', '5', '-f', 'jsonl', '--per-class', '-q']);
+    assert.equal(run.code, 0, run.stderr);
+    const got = new Map(rows(run.stdout).map((r) => [r.path, r.mean]));
+    for (const ref of keras.reference) {
+      got.get(ref.image)!.forEach((p, c) => {
+        const se = ref.std[c]! * Math.sqrt(1 / T + 1 / keras.passes);
+        assert.ok(Math.abs(p - ref.mean[c]!) <= 5 * se + PRINTED, `${ref.image} class ${c}: ${p} against Keras ${ref.mean[c]} (se ${se})`);
+      });
+    }
+  });
+
   it('--inject-at usage errors name the option and the fix', async () => {
     const resnet = path.join(ROOT, 'fixtures', 'models', 'resnet18_narrow.onnx');
     const out = path.join(tempDir(), 'x.onnx');
