@@ -107,6 +107,8 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     const got = new Map(rows(run.stdout).map((r) => [r.path, r.mean]));
     for (const ref of keras.reference) {
       got.get(ref.image)!.forEach((p, c) => {
+        // 15 pairs; 16 dropped units make some probabilities skewed (a rare mask moves a class far),
+        // so large deviations come more often than normal ones would: seeds 1, 2 and 5 gave at most 4.0
         const se = ref.std[c]! * Math.sqrt(1 / T + 1 / keras.passes);
         assert.ok(Math.abs(p - ref.mean[c]!) <= 5 * se + PRINTED, `${ref.image} class ${c}: ${p} against Keras ${ref.mean[c]} (se ${se})`);
       });
