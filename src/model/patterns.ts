@@ -16,6 +16,7 @@ export interface RandomPattern {
  * Names the layer built on a random op from the nodes that read its output:
  * - u < keep -> Cast -> Div(keep): DropPath when one draw covers a whole sample (torch's
  *   bernoulli_(keep) / keep on a [B, 1, 1, 1] tensor), else Dropout as torch.export decomposes it;
+ * - Floor(u + keep), one draw per sample: DropPath as Hugging Face writes it (floor(rand + keep));
  * - u < gamma -> Cast -> MaxPool(k): timm's DropBlock; `rate` = gamma * k^2 * (H-k+1)(W-k+1) / (HW),
  *   timm's drop_prob * gamma_scale;
  * - z * s + 1 (RandomNormalLike): multiplicative Gaussian noise with sigma s.
@@ -51,12 +52,19 @@ export function describeRandomSite(model: ModelProto, site: StochasticSite, rowS
     return { name: 'Bernoulli', rate: p === undefined ? undefined : round(p), detail: 'Bernoulli(p), drawn as uniform < p' };
   }
   if (d?.kind !== 'uniform' || d.low !== 0 || d.high !== 1) return fallback();
+  const perSample = rowShape !== undefined && rowShape.every((n) => n === 1);
+  const add = only(site.output, 'Add');
+  const keep = add ? other(add, site.output) : undefined;
+  if (add && keep !== undefined && keep > 0 && keep <= 1 && only(add.output![0]!, 'Floor')) {
+    return perSample
+      ? { name: 'DropPath', rate: round(1 - keep), detail: `Floor(u + ${round(keep)}), one draw per sample` }
+      : { name: 'Dropout', rate: round(1 - keep), detail: `Floor(u + ${round(keep)}), one draw per element` };
+  }
   const less = only(site.output, 'Less');
   const threshold = less && less.input?.[0] === site.output ? constants.scalar(less.input?.[1]) : undefined;
   const cast = less && only(less.output![0]!, 'Cast');
   if (threshold === undefined || !cast) return fallback();
   const next = readers(cast.output![0]!);
-  const perSample = rowShape !== undefined && rowShape.every((n) => n === 1);
   if (next.length === 1 && next[0]!.opType === 'Div' && other(next[0]!, cast.output![0]!) === threshold) {
     return perSample
       ? { name: 'DropPath', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast -> Div, one draw per sample` }

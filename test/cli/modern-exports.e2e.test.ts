@@ -74,6 +74,9 @@ describe('PyTorch 2.x exports through the real binary', () => {
       ['vit_droppath', [/live {2}Dropout \S+ rate 0\.1 /, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.1 /]],
       ['mnv3_dropout', [/live {2}Dropout \(RandomUniformLike\) \S+ rate 0\.2 .*one draw per element/]],
       ['gaussian_noise', [/live {2}Gaussian noise \(RandomNormalLike\) \S+ sigma 0\.3 /]],
+      // Hugging Face writes drop path as floor(rand + keep); its rates are linspace(0, 0.2, 4)[1:]
+      ['swin_hf', [/live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.0666667 .*Floor\(u \+ 0\.933333\), one draw per sample/, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 /, /trunk reuse: yes/]],
+      ['swin_timm', [/live {2}Dropout node_native_dropout__1 rate 0\.1 /, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 .*one draw per sample/, /trunk reuse: yes/]],
     ];
     for (const [name, patterns] of cases) {
       const { code, stdout, stderr } = await runCli(['inspect', path.join(MODERN, `${name}.onnx`)]);

@@ -125,7 +125,7 @@ describe('models as PyTorch 2.13 exports them', () => {
   }
 
   it('trunk reuse applies where the only random op is in the head, and equals the whole graph per pass', async () => {
-    for (const name of ['mnv3_dropout', 'effnet_droppath', 'vit_droppath']) {
+    for (const name of ['mnv3_dropout', 'effnet_droppath', 'vit_droppath', 'swin_timm', 'swin_hf']) {
       const reused = await load(name);
       const full = await load(name, { trunkReuse: 'off' });
       try {
