@@ -198,7 +198,7 @@ async function preprocessing(): Promise<{ target: string; imagesPerSecond: numbe
 
 /** The environment of every run: this one without GLIBC_TUNABLES, so the default rows measure glibc's defaults. */
 const DEFAULT_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GLIBC_TUNABLES'));
-/** Large buffers on transparent huge pages (README, Performance; `mc-dropout doctor`). */
+/** Large buffers on transparent huge pages (docs/performance.md; `mc-dropout doctor`). */
 const HUGE_PAGES_ENV: NodeJS.ProcessEnv = { ...DEFAULT_ENV, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
 /** Runs the real CLI; returns wall seconds and the peak RSS (VmHWM) read from /proc while it runs. */

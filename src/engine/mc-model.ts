@@ -608,7 +608,7 @@ function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, o
     );
   }
   throw new ModelError(
-    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (see "Bring your own model" in the README), or add dropout: before the classifier with mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx, or at tensors of your choice with --inject-at TENSOR:0.2 (mc-dropout inspect lists candidates). Exporters such as paddle2onnx and tf2onnx delete dropout.`,
+    `${file} has no dropout, so every pass would be identical. Export it with dropout kept live (docs/models.md, "Bring your own model"), or add dropout: before the classifier with mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx, or at tensors of your choice with --inject-at TENSOR:0.2 (mc-dropout inspect lists candidates). Exporters such as paddle2onnx and tf2onnx delete dropout.`,
     'E_NO_DROPOUT',
   );
 }

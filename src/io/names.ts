@@ -65,7 +65,7 @@ export function fsPath(name: string): string | Buffer {
 
 /**
  * A name as a CSV cell, which must be UTF-8 text: unchanged when it is valid UTF-8; else each raw
- * byte as \xHH and each backslash doubled (JSONL keeps the exact form, see the README).
+ * byte as \xHH and each backslash doubled (JSONL keeps the exact form, see docs/predict.md).
  */
 export function csvName(name: string): string {
   if (!hasRawBytes(name)) return name;

@@ -144,8 +144,8 @@ describe('mc-dropout evaluate', () => {
     assert.match(refused.stderr, /has no per-class means: rerun predict with -f jsonl --per-class/);
   });
 
-  it('prints the table the README shows (bundled model, 50 samples, T=30, seed 42)', async () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  it('prints the table docs/evaluate.md shows (bundled model, 50 samples, T=30, seed 42)', async () => {
+    const readme = readFileSync(path.join(ROOT, 'docs', 'evaluate.md'), 'utf8');
     const shown = /mc-dropout evaluate fixtures\/samples --truth fixtures\/samples\.csv -t 30 --seed 42 --plots plots\/\n```\n\n```text\n([\s\S]*?)\n```/.exec(readme)![1]!;
     const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '30', '--seed', '42', '--device', 'cpu', '-q']);
     assert.equal(run.code, 0, run.stderr);

@@ -1,6 +1,6 @@
 /**
  * A real Slurm (Debian's packages, one node): a job array of 4 shards and a merge job that waits
- * for it, as the README's "Many machines" recipe runs them; the merge equals one machine's run.
+ * for it, as docs/batch-jobs.md's recipe runs them; the merge equals one machine's run.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';

@@ -19,7 +19,7 @@ describe('checkAdaptive', () => {
     assert.equal(checkAdaptive(repeat([0.5, 0.5], 16), 2, rule).done, true);
   });
 
-  it('works the gap and the standard errors out as the README states (two classes, by hand)', () => {
+  it('works the gap and the standard errors out as docs/predict.md states (two classes, by hand)', () => {
     // passes p_a = 0.8, 0.6, 0.8, 0.6: mean 0.7, gap 0.4; gaps per pass 0.6, 0.2, ...: sd 0.2, SE 0.1
     const probs = [0.8, 0.2, 0.6, 0.4, 0.8, 0.2, 0.6, 0.4];
     const check = checkAdaptive(probs, 2, rule);
