@@ -22,6 +22,13 @@ import { buildMobileNetV2 } from './mobilenet.js';
 import { writePhotos } from './photos.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The tables the run prints, also kept for docs/benchmarks.md (a full run writes it; numbers are never pasted by hand). */
+const printed: string[] = [];
+function say(text: string): void {
+  console.log(text);
+  printed.push(text);
+}
 const BIN = path.join(ROOT, 'bin', 'mc-dropout.js');
 const work = mkdtempSync(path.join(tmpdir(), 'mc-dropout-bench-'));
 const quick = process.argv.includes('--quick');
@@ -439,14 +446,14 @@ async function adaptiveRounds(file: string): Promise<AdaptiveRoundsRow> {
 }
 
 function printAdaptiveRounds(row: AdaptiveRoundsRow): void {
-  console.log(`\nAdaptive rounds with trunk reuse (${row.model}, 16 images, 4 rounds of 8 passes): trunk once ${row.trunkOnce.toFixed(3)} s, trunk per round ${row.trunkPerRound.toFixed(3)} s (${(row.trunkPerRound / row.trunkOnce).toFixed(2)}x)`);
+  say(`\nAdaptive rounds with trunk reuse (${row.model}, 16 images, 4 rounds of 8 passes): trunk once ${row.trunkOnce.toFixed(3)} s, trunk per round ${row.trunkPerRound.toFixed(3)} s (${(row.trunkPerRound / row.trunkOnce).toFixed(2)}x)`);
 }
 
 function printAdaptive(rows: AdaptiveRow[]): void {
-  console.log('\nAdaptive T against T=100 (bundled model, fixture images, --seed 1; the real CLI, median of 3)');
-  console.log('| run | mean passes | passes vs T=100 | top-1 agreement | mean abs difference: probabilities / entropy / MI | accuracy / NLL / ECE (50 labelled) | seconds |\n|---|---|---|---|---|---|---|');
+  say('\nAdaptive T against T=100 (bundled model, fixture images, --seed 1; the real CLI, median of 3)');
+  say('| run | mean passes | passes vs T=100 | top-1 agreement | mean abs difference: probabilities / entropy / MI | accuracy / NLL / ECE (50 labelled) | seconds |\n|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.run} | ${r.meanPasses.toFixed(1)} | ${(100 / r.meanPasses).toFixed(1)}x fewer | ${(100 * r.agreement).toFixed(1)}% | ${r.meanAbsProbabilityDifference.toFixed(5)} / ${r.meanAbsEntropyDifference.toFixed(4)} / ${r.meanAbsMutualInformationDifference.toFixed(4)} | ${(100 * r.accuracy).toFixed(1)}% / ${r.nll.toFixed(4)} / ${r.ece.toFixed(4)} | ${r.seconds.toFixed(2)} |`);
+    say(`| ${r.run} | ${r.meanPasses.toFixed(1)} | ${(100 / r.meanPasses).toFixed(1)}x fewer | ${(100 * r.agreement).toFixed(1)}% | ${r.meanAbsProbabilityDifference.toFixed(5)} / ${r.meanAbsEntropyDifference.toFixed(4)} / ${r.meanAbsMutualInformationDifference.toFixed(4)} | ${(100 * r.accuracy).toFixed(1)}% / ${r.nll.toFixed(4)} / ${r.ece.toFixed(4)} | ${r.seconds.toFixed(2)} |`);
   }
 }
 
@@ -509,15 +516,15 @@ function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: RandomOp
 }
 
 function printPhotos(rows: PhotoRow[]): void {
-  console.log('\nEnd to end on photos (files -> CSV, process start included; median of 3, alternating)');
-  console.log('| model | photos | run | images/s | vs floor | peak RSS MiB |\n|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.photos} | ${r.run} | ${r.imagesPerSecond.toFixed(1)} | ${r.vsFloor.toFixed(2)}x | ${r.peakRssMiB.toFixed(0)} |`);
+  say('\nEnd to end on photos (files -> CSV, process start included; median of 3, alternating)');
+  say('| model | photos | run | images/s | vs floor | peak RSS MiB |\n|---|---|---|---|---|---|');
+  for (const r of rows) say(`| ${r.model} | ${r.photos} | ${r.run} | ${r.imagesPerSecond.toFixed(1)} | ${r.vsFloor.toFixed(2)}x | ${r.peakRssMiB.toFixed(0)} |`);
 }
 
 function printRandomOps(rows: RandomOpRow[]): void {
-  console.log('\nRandom ops as PyTorch 2.13 exports them (T=10; cost per image vs plain onnxruntime drawing them itself)');
-  console.log('| model | method | images/s | cost vs plain |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsPlain.toFixed(2)}x |`);
+  say('\nRandom ops as PyTorch 2.13 exports them (T=10; cost per image vs plain onnxruntime drawing them itself)');
+  say('| model | method | images/s | cost vs plain |\n|---|---|---|---|');
+  for (const r of rows) say(`| ${r.model} | ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsPlain.toFixed(2)}x |`);
 }
 
 async function main(): Promise<void> {
@@ -575,23 +582,33 @@ async function main(): Promise<void> {
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
-  console.log('\nInference only (CPU; methods take turns, median of 5 rounds)');
-  console.log('| model | method | T | images/s | cost vs 1 deterministic pass |\n|---|---|---|---|---|');
-  for (const r of inferenceRows) console.log(`| ${r.model} | ${r.method} | ${r.passes} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsDeterministic.toFixed(2)}x |`);
+  say('\nInference only (CPU; methods take turns, median of 5 rounds)');
+  say('| model | method | T | images/s | cost vs 1 deterministic pass |\n|---|---|---|---|---|');
+  for (const r of inferenceRows) say(`| ${r.model} | ${r.method} | ${r.passes} | ${r.imagesPerSecond.toFixed(1)} | ${r.costVsDeterministic.toFixed(2)}x |`);
   printRandomOps(randomRows);
-  console.log('\nPreprocessing only (sharp, 4 images in flight)');
-  console.log('| input | images/s |\n|---|---|');
-  for (const p of preprocess) console.log(`| ${p.target} | ${p.imagesPerSecond.toFixed(1)} |`);
-  console.log('\nEnd to end (files -> CSV, the real CLI, process start included; median of 3)');
-  console.log('| run | images/s | peak RSS MiB | cost vs deterministic |\n|---|---|---|---|');
-  for (const e of e2e) console.log(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
+  say('\nPreprocessing only (sharp, 4 images in flight)');
+  say('| input | images/s |\n|---|---|');
+  for (const p of preprocess) say(`| ${p.target} | ${p.imagesPerSecond.toFixed(1)} |`);
+  say('\nEnd to end (files -> CSV, the real CLI, process start included; median of 3)');
+  say('| run | images/s | peak RSS MiB | cost vs deterministic |\n|---|---|---|---|');
+  for (const e of e2e) say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
   printAdaptive(adaptiveRows);
   printAdaptiveRounds(roundsRow);
-  console.log('\nTargets (issues #7, #12 and #14)');
-  console.log('| target | measured | met |\n|---|---|---|');
-  for (const g of goals) console.log(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
-  console.log(`\nwritten to bench/results/latest.json`);
+  say('\nTargets (issues #7, #12 and #14)');
+  say('| target | measured | met |\n|---|---|---|');
+  for (const g of goals) say(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
+  const page = path.join(ROOT, 'docs', 'benchmarks.md');
+  if (!quick && !process.argv.includes('--photos')) {
+    writeFileSync(page, [
+      '# Benchmarks',
+      '',
+      `Written by \`npm run bench\` (bench/bench.ts) on ${results.date.slice(0, 10)}: ${results.cores} cores (${results.cpu ?? 'unknown CPU'}), Node ${results.node}. Do not edit: rerun the bench. What the rows mean, and the notes on them: [performance.md](performance.md). Back to the [README](../README.md).`,
+      ...printed,
+      '',
+    ].join('\n'));
+  }
+  console.log(`\nwritten to bench/results/latest.json${!quick && !process.argv.includes('--photos') ? ' and docs/benchmarks.md' : ''}`);
 }
 
 await main();
