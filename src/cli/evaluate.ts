@@ -24,7 +24,8 @@ export interface EvaluateCliOptions extends RunCliOptions {
 }
 
 /** The evaluation: a run of the model, or a read of an earlier file (--from). */
-async function evaluation(paths: string[], options: EvaluateCliOptions, version: string, requireTruth: boolean, outputs: (OutputTarget | undefined)[]): Promise<EvaluationReport> {
+async function evaluation(command: 'evaluate' | 'report', paths: string[], options: EvaluateCliOptions, version: string, outputs: (OutputTarget | undefined)[]): Promise<EvaluationReport> {
+  const requireTruth = command === 'evaluate';
   // nothing this command writes may be a file it reads
   const written = outputIdentities(outputs);
   checkInputsAreNotOutputs([
@@ -37,7 +38,7 @@ async function evaluation(paths: string[], options: EvaluateCliOptions, version:
       if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
     },
     onStart: (todo) => {
-      progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) });
+      progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, command);
     },
     onProgress: (done, failed) => progress.update(done, failed),
   };
@@ -76,7 +77,7 @@ export function evaluationText(report: EvaluationReport): string {
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
 export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
-  const report = await evaluation(paths, options, version, true, [json]);
+  const report = await evaluation('evaluate', paths, options, version, [json]);
   // --json - puts the JSON on stdout instead of the table
   if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(evaluationText(report));
@@ -93,7 +94,7 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
 export async function runReport(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const target = outputTarget(options.output, 'the report');
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
-  const report = await evaluation(paths, options, version, false, [target]);
+  const report = await evaluation('report', paths, options, version, [target]);
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
   if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`);

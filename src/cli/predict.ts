@@ -78,7 +78,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
         if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
       },
       onStart: (todo) => {
-        progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) });
+        progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'predict');
       },
       onProgress: (done, failed) => progress.update(done, failed),
       signal: stop.signal,

@@ -6,12 +6,13 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(total: number, mode: { enabled: boolean; tty: boolean }): Progress {
+/** `command` names the run in the bar and the plain lines (predict, evaluate, report). */
+export function createProgress(total: number, mode: { enabled: boolean; tty: boolean }, command: string): Progress {
   if (!mode.enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
   if (mode.tty) {
     const bar = new cliProgress.SingleBar({
-      format: 'predict [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted} | errors {failed}',
+      format: `${command} [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted} | errors {failed}`,
       stream: process.stderr,
       hideCursor: true,
       etaBuffer: 50,
@@ -34,7 +35,7 @@ export function createProgress(total: number, mode: { enabled: boolean; tty: boo
       if (now - lastLine < 10_000 || done === total) return;
       lastLine = now;
       const rate = done / ((now - started) / 1000);
-      process.stderr.write(`mc-dropout: ${done}/${total} images, ${rate.toFixed(1)} img/s, ${failed} errors\n`);
+      process.stderr.write(`mc-dropout ${command}: ${done}/${total} images, ${rate.toFixed(1)} img/s, ${failed} errors\n`);
     },
     stop() {},
   };

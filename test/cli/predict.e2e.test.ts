@@ -242,6 +242,15 @@ describe('progress on stderr', () => {
       child.on('close', () => resolve(out));
     });
     assert.match(tty, /predict \[.*\] \d+\/50 images/);
+    // the bar names the command it runs for
+    const evaluated = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-q', '-e', '-c', `${process.execPath} ${BIN} evaluate fixtures/samples --truth fixtures/samples.csv -t 2 --seed 1 --device cpu`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.on('close', () => resolve(out));
+    });
+    assert.match(evaluated, /evaluate \[.*\] \d+\/50 images/);
+    assert.doesNotMatch(evaluated, /predict \[/);
     const piped = await runCli(['predict', 'fixtures/samples', '-t', '2', '--seed', '1', '--device', 'cpu']);
     assert.doesNotMatch(piped.stderr, /\[.*\] \d+\/50/);
     assert.doesNotMatch(piped.stderr, /\x1b\[/);
