@@ -19,6 +19,11 @@ export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/a
 export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
 export { findStochasticSites, type StochasticSite } from './model/sites.js';
 export { readMetadata, METADATA_PREFIX, type ModelMetadata } from './model/metadata.js';
+export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';
+export { calibrateSets, setOf, predictionSet, conformityScore, conformalQuantile, conformalUniforms, rankLabels, CONFORMAL_SCORES, RAPS_DEFAULTS, type ConformalScore, type ScoreOptions, type CalibrationImage, type ConformalThresholds } from './conformal/sets.js';
+export { oodMetrics, averagePrecision, fprAt95, energyScore, type OodMetrics } from './ood/metrics.js';
+export { injectionCandidates, paddleDropouts, type InjectionCandidate, type PaddleDropout } from './model/inject.js';
+export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';
 export { BUNDLED_MODEL } from './paths.js';
 export { inspectModel, type InspectReport } from './inspect.js';
 export * from './errors.js';

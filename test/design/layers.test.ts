@@ -16,7 +16,7 @@ const LAYERS: Record<string, number> = {
   model: 2,
   preprocess: 3,
   engine: 4,
-  pipeline: 5, evaluate: 5, select: 5,
+  pipeline: 5, evaluate: 5, select: 5, calibration: 5, conformal: 5, ood: 6,
   run: 6,
   plots: 7, inspect: 7,
   report: 8,

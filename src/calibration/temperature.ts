@@ -1,0 +1,98 @@
+/**
+ * Temperature scaling for MC dropout (Guo et al. 2017), pure maths.
+ *
+ * Where the temperature acts: on each pass's logits, before that pass's softmax, and the passes are
+ * then averaged, p(tau) = mean_t softmax(z_t / tau). Scaling each pass keeps the MC decomposition
+ * whole: the predictive entropy, the expected entropy and the mutual information are all computed
+ * from the calibrated passes, so the uncertainty columns stay consistent with the calibrated
+ * confidence. (Scaling the log of the mean instead would calibrate the mean alone and leave the
+ * passes, and so the mutual information, as they were.) Log-probabilities work as logits: the
+ * softmax does not see a shift, so softmax(log p_t / tau) is p_t^(1/tau) normalised, and a model
+ * whose output is already a softmax, or a saved passes file, calibrates the same way.
+ */
+import { UsageError } from '../errors.js';
+
+/** Probability floor for the log of a pass and for the NLL (as evaluate's NLL). */
+export const PROBABILITY_FLOOR = 1e-12;
+/** The temperatures searched: [1/20, 20], on a log scale. */
+export const TEMPERATURE_RANGE = [0.05, 20] as const;
+
+/** One labelled image: its passes as logits or log-probabilities, [T, C] row-major, and its true class. */
+export interface LabelledPasses {
+  logits: ArrayLike<number>;
+  label: number;
+}
+
+/** Log-probabilities of passes given as probabilities ([T, C] row-major), floored at PROBABILITY_FLOOR. */
+export function logProbabilities(probs: ArrayLike<number>): Float64Array {
+  return Float64Array.from(probs, (p) => Math.log(Math.max(p, PROBABILITY_FLOOR)));
+}
+
+/** mean_t softmax(z_t / temperature) of passes z ([T, C] row-major): the calibrated predictive mean, length C. */
+export function temperedMean(logits: ArrayLike<number>, classes: number, temperature: number): Float64Array {
+  const passes = logits.length / classes;
+  if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected passes as [T, ${classes}] logits but received ${logits.length} values`);
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new UsageError(`Expected a positive temperature but received ${temperature}`);
+  const mean = new Float64Array(classes);
+  const row = new Float64Array(classes);
+  for (let t = 0; t < passes; t++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[t * classes + c]! / temperature);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      row[c] = Math.exp(logits[t * classes + c]! / temperature - max);
+      sum += row[c]!;
+    }
+    for (let c = 0; c < classes; c++) mean[c]! += row[c]! / sum / passes;
+  }
+  return mean;
+}
+
+/** Mean negative log-likelihood of the true classes under the tempered MC means (p floored at PROBABILITY_FLOOR). */
+export function temperedNll(images: readonly LabelledPasses[], classes: number, temperature: number): number {
+  if (images.length === 0) throw new UsageError('Expected at least one labelled image but received none');
+  let total = 0;
+  for (const { logits, label } of images) {
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new UsageError(`Expected a class index in [0, ${classes}) but received ${label}`);
+    total -= Math.log(Math.max(temperedMean(logits, classes, temperature)[label]!, PROBABILITY_FLOOR));
+  }
+  return total / images.length;
+}
+
+export interface TemperatureFit {
+  temperature: number;
+  /** Mean NLL at temperature 1 and at the fitted temperature. */
+  nllBefore: number;
+  nllAfter: number;
+}
+
+/** Golden-section steps: the bracket [ln 0.05, ln 20] shrinks by 0.618 a step, to 1e-12 in log temperature. */
+const STEPS = 64;
+
+/**
+ * The temperature that minimises the mean NLL of the labelled images, by golden-section search on
+ * the log temperature over TEMPERATURE_RANGE (the NLL of a temperature-scaled softmax is unimodal
+ * in the temperature; a fit at either end of the range means the data wants more than it allows).
+ */
+export function fitTemperature(images: readonly LabelledPasses[], classes: number): TemperatureFit {
+  const nll = (logT: number) => temperedNll(images, classes, Math.exp(logT));
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let [a, b] = [Math.log(TEMPERATURE_RANGE[0]), Math.log(TEMPERATURE_RANGE[1])];
+  let c = b - ratio * (b - a);
+  let d = a + ratio * (b - a);
+  let fc = nll(c);
+  let fd = nll(d);
+  for (let step = 0; step < STEPS; step++) {
+    if (fc <= fd) {
+      [b, d, fd] = [d, c, fc];
+      c = b - ratio * (b - a);
+      fc = nll(c);
+    } else {
+      [a, c, fc] = [c, d, fd];
+      d = a + ratio * (b - a);
+      fd = nll(d);
+    }
+  }
+  const logT = (a + b) / 2;
+  return { temperature: Math.exp(logT), nllBefore: nll(0), nllAfter: nll(logT) };
+}
