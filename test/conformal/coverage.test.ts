@@ -11,24 +11,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { calibrateSets, conformalUniforms, setOf, type ScoreOptions } from '../../src/conformal/sets.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const C = 10;
 const N_CAL = 500;
 const N_TEST = 1000;
 const SPLITS = 200;
 const ALPHA = 0.1;
-
-/** mulberry32: a small seeded generator for the synthetic images. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * An image: softmax of Gaussian logits of a random sharpness, plus 0.2 per class index (class 0 the
@@ -48,7 +37,7 @@ function draw(random: () => number): { probs: Float64Array; label: number } {
 }
 
 function coverages(options: ScoreOptions, classConditional: boolean, seed: number): { marginal: number[]; perClass: number[][] } {
-  const random = generator(seed);
+  const random = mulberry32(seed);
   const marginal: number[] = [];
   const perClass: number[][] = Array.from({ length: C }, () => []);
   for (let split = 0; split < SPLITS; split++) {

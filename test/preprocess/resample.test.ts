@@ -5,17 +5,12 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { cropRgb, resizeRgbOn, windowSource, type Filter } from '../../src/preprocess/resample.js';
 import { ROOT } from '../helpers/cli.js';
+import { mulberry32 } from '../helpers/random.js';
 
-/** A small seeded generator (mulberry32), so every run draws the same cases. */
+/** Seeded integers in [0, n), so every run draws the same cases. */
 function random(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-  };
+  const next = mulberry32(seed);
+  return (n) => Math.floor(next() * n);
 }
 
 describe('resampling: WebAssembly SIMD and JavaScript passes', () => {
