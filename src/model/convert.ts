@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './io.js';
 import { METADATA_PREFIX } from './metadata.js';
-import { cloneModel, DataType, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { cloneModel, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { CONVERTED_PREFIX, convertedSiteIndex, findStochasticSites } from './sites.js';
 
 export interface ConvertOptions {
@@ -59,7 +59,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
       if (options.setRate === undefined) continue; // already converted; keep its rate
     }
     const rate = options.setRate ?? site.rate;
-    if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with --set-rate`);
+    if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with setRate`);
     const k = next++;
     const group = maskGroup(k, site.input, site.output, rate, seed + k, initializers);
     site.nodeIndices.forEach((i) => insertions.set(i, i === site.nodeIndex ? group : []));
@@ -74,59 +74,64 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     const node = nodes[target]!;
     const x = node.input![0]!;
     const k = next++;
-    const dropped = `${CONVERTED_PREFIX}${k}.output`;
-    const group = maskGroup(k, x, dropped, options.injectRate, seed + k, initializers);
-    node.input![0] = dropped;
+    const group = maskGroup(k, x, droppedName(k), options.injectRate, seed + k, initializers);
+    node.input![0] = droppedName(k);
     insertions.set(target, [...group, ...(insertions.get(target) ?? [node])]);
     injectedBefore = `${node.opType} ${node.name || `node ${target + 1}`}`;
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: x, rate: options.injectRate });
   }
-  // dropout at a named tensor: its group follows the tensor's producer, and every reader reads the dropped tensor
-  const at = [...(options.injectAt ?? [])];
   const revived = options.revivePaddle ? paddleDropouts(graph, output()) : [];
-  at.push(...revived.map((d) => ({ tensor: d.output, rate: d.rate })));
-  const renames = new Map<string, string>();
-  const groupOf = new Map<string, number>(); // tensor -> the site index of the group that drops it
-  const producers = new Map<string, number>();
-  nodes.forEach((node, i) => node.output?.forEach((o) => o && producers.set(o, i)));
-  const graphInputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
-  const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
-  const front: NodeProto[] = [];
-  for (const { tensor, rate } of at) {
-    if (renames.has(tensor)) throw new UsageError(`Dropout is injected at ${tensor} twice; give each tensor once`);
-    const producer = producers.get(tensor);
-    if (producer === undefined && !(graphInputs.has(tensor) && !initializerNames.has(tensor))) {
-      throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
-    }
-    if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
-    const k = next++;
-    const dropped = `${CONVERTED_PREFIX}${k}.output`;
-    const group = maskGroup(k, tensor, dropped, rate, seed + k, initializers);
-    if (producer === undefined) front.push(...group);
-    else insertions.set(producer, [...(insertions.get(producer) ?? [nodes[producer]!]), ...group]);
-    renames.set(tensor, dropped);
-    groupOf.set(tensor, k);
-    converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: tensor, rate });
-  }
+  const targets = [...(options.injectAt ?? []), ...revived.map((d) => ({ tensor: d.output, rate: d.rate }))];
+  const { front, groupOf } = injectAtTensors(graph, targets, { next, seed, insertions, initializers, converted });
   if (converted.length === 0) {
     const already = sites.length > 0 ? 'its dropout is already in random-mask form (setRate changes the rates)' : 'the model has no live Dropout';
     throw new UsageError(`Nothing to convert: ${already}. Make inert Dropout nodes live (liveAll), add dropout before the classifier (injectRate) or at named tensors (injectAt)`);
   }
 
   graph.node = [...front, ...nodes.flatMap((node, i) => insertions.get(i) ?? [node])];
-  if (renames.size > 0) {
-    for (const node of graph.node) {
-      const k = convertedSiteIndex(node.name);
-      // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
-      node.input = node.input?.map((input) => (k !== undefined && groupOf.get(input) === k ? input : renames.get(input) ?? input));
-    }
+  for (const node of groupOf.size > 0 ? graph.node : []) {
+    const k = convertedSiteIndex(node.name);
+    // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
+    node.input = node.input?.map((input) => (groupOf.has(input) && groupOf.get(input) !== k ? droppedName(groupOf.get(input)!) : input));
   }
   graph.initializer = [...(graph.initializer ?? []), ...initializers];
   const metadata = { ...options.metadata, dropout_rates: JSON.stringify(findStochasticSites(model).filter((s) => s.op === 'Dropout' && s.live).map((s) => s.rate)) };
   const kept = (model.metadataProps ?? []).filter((p) => !(p.key && p.key.slice(METADATA_PREFIX.length) in metadata && p.key.startsWith(METADATA_PREFIX)));
   model.metadataProps = [...kept, ...Object.entries(metadata).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value }))];
   return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
+}
+
+const droppedName = (k: number) => `${CONVERTED_PREFIX}${k}.output`;
+
+/**
+ * Mask groups for dropout at named tensors, numbered from `state.next`: a tensor's group follows its
+ * producer in `state.insertions` (or goes first, for a graph input), and `groupOf` maps each tensor
+ * to its group's index, for the readers to be pointed at the dropped tensor.
+ */
+function injectAtTensors(graph: GraphProto, targets: readonly { tensor: string; rate: number }[], state: {
+  next: number; seed: number; insertions: Map<number, NodeProto[]>; initializers: TensorProto[]; converted: ConvertReport['converted'];
+}): { front: NodeProto[]; groupOf: Map<string, number> } {
+  const nodes = graph.node ?? [];
+  const producers = new Map<string, number>();
+  nodes.forEach((node, i) => node.output?.forEach((o) => o && producers.set(o, i)));
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const inputs = new Set((graph.input ?? []).map((i) => i.name ?? '').filter((name) => !initializers.has(name)));
+  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  const front: NodeProto[] = [];
+  const groupOf = new Map<string, number>();
+  for (const { tensor, rate } of targets) {
+    if (groupOf.has(tensor)) throw new UsageError(`Dropout is injected at ${tensor} twice; give each tensor once`);
+    const producer = producers.get(tensor);
+    if (producer === undefined && !inputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
+    if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
+    const k = state.next++;
+    const group = maskGroup(k, tensor, droppedName(k), rate, state.seed + k, state.initializers);
+    if (producer === undefined) front.push(...group);
+    else state.insertions.set(producer, [...(state.insertions.get(producer) ?? [nodes[producer]!]), ...group]);
+    groupOf.set(tensor, k);
+    state.converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: tensor, rate });
+  }
+  return { front, groupOf };
 }
 
 /** The last Gemm or MatMul (else Conv) on the way to `output`. */
