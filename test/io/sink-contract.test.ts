@@ -115,6 +115,16 @@ describe('RowSink: resuming', () => {
     open(empty.output).close();
   });
 
+  it('a .partial without its settings (stopped before they were written) is not resumed: a fresh run replaces it', () => {
+    const output = path.join(tempDir(), 'out.csv');
+    writeFileSync(`${output}.partial`, `${HEADER}\nold.png,cat,ok\n`);
+    const sink = open(output, { resume: true });
+    assert.equal(sink.done.size, 0);
+    sink.close();
+    assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\n`);
+    assert.deepEqual(JSON.parse(readFileSync(`${output}.partial.json`, 'utf8')), settings);
+  });
+
   it('resuming with nothing there starts a fresh run', () => {
     const output = path.join(tempDir(), 'out.csv');
     const sink = open(output, { resume: true });
