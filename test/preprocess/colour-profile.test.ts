@@ -97,14 +97,15 @@ function i32(v: number): Buffer {
 }
 
 /** The same pixels as a 16-bit RGB PNG, or an 8-bit grayscale PNG. */
-async function plainImage(kind: 'png' | 'jpeg' | 'png16' | 'gray'): Promise<Buffer> {
+async function plainImage(kind: 'png' | 'jpeg' | 'png16' | 'gray' | 'palette'): Promise<Buffer> {
   if (kind === 'jpeg') return sharp(pixels(), raw).jpeg({ quality: 95 }).toBuffer();
+  if (kind === 'palette') return sharp(pixels(), raw).png({ palette: true, colours: 64, dither: 0 }).toBuffer();
   if (kind === 'png16') return sharp(pixels(), raw).toColourspace('rgb16').png().toBuffer();
   if (kind === 'gray') return sharp(pixels(), raw).toColourspace('b-w').png().toBuffer();
   return sharp(pixels(), raw).png().toBuffer();
 }
 
-async function twins(profile: string, format: 'png' | 'jpeg' | 'png16' | 'gray'): Promise<{ plain: string; tagged: string }> {
+async function twins(profile: string, format: 'png' | 'jpeg' | 'png16' | 'gray' | 'palette'): Promise<{ plain: string; tagged: string }> {
   const plain = await plainImage(format);
   const donor = format === 'jpeg' ? await sharp(pixels(), raw).withIccProfile(profile).jpeg().toBuffer()
     : format === 'gray' ? await sharp(pixels(), raw).toColourspace('b-w').withIccProfile(GRAY).png().toBuffer()
@@ -144,14 +145,15 @@ describe('embedded ICC profiles', () => {
     });
   }
 
-  it("colord's Adobe RGB, ProPhoto and Wide Gamut profiles in 8-bit PNG and JPEG and 16-bit PNG, a gray profile in grayscale PNG: the untagged twin's tensor, bit for bit", async () => {
-    for (const format of ['png', 'jpeg', 'png16', 'gray'] as const) {
+  it("colord's Adobe RGB, ProPhoto and Wide Gamut profiles in 8-bit, 16-bit and palette PNG and JPEG, a gray profile in grayscale PNG: the untagged twin's tensor, bit for bit", async () => {
+    for (const format of ['png', 'jpeg', 'png16', 'palette', 'gray'] as const) {
       for (const profile of format === 'gray' ? [GRAY] : PROFILES) {
         const { plain, tagged } = await twins(profile, format);
         const meta = await sharp(tagged).metadata();
         assert.ok(meta.hasProfile, `${tagged} carries a profile`);
         if (format === 'png16') assert.equal(meta.depth, 'ushort');
         if (format === 'gray') assert.deepEqual([meta.channels, meta.space], [1, 'b-w']);
+        if (format === 'palette') assert.equal(meta.isPalette, true);
         assert.deepEqual(await loadImageTensor(tagged, spec), await loadImageTensor(plain, spec), `${path.basename(profile)} ${format}`);
       }
     }
