@@ -16,6 +16,8 @@ sharp.cache(false);
 export interface ImageHeader {
   width: number;
   height: number;
+  /** The file stores CMYK (JPEG or TIFF), as its header says. */
+  cmyk?: boolean;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function decodeToPixels(file: string, spec: PreprocessSpec, header?
     // a failed partial decode falls back to the whole one, which says what is wrong with the file
     const cropped = header && spec.resize === 'center-crop' ? await decodeCrop(file, spec, header).catch(() => undefined) : undefined;
     if (cropped) return cropped;
-    decoded = await decodeRgb(file, spec);
+    decoded = await decodeRgb(file, spec, header);
   } catch (error) {
     throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
   }
@@ -53,9 +55,10 @@ function source(file: string): string | Buffer {
 /** An image's upright size from its header (no decode), or undefined when sharp cannot read it. */
 export async function imageHeader(file: string): Promise<ImageHeader | undefined> {
   try {
-    const { width, height, orientation } = await sharp(source(file), { limitInputPixels: false, pages: 1 }).metadata();
+    const { width, height, orientation, space } = await sharp(source(file), { limitInputPixels: false, pages: 1 }).metadata();
     if (!width || !height) return undefined;
-    return (orientation ?? 1) >= 5 ? { width: height, height: width } : { width, height };
+    const cmyk = space === 'cmyk';
+    return (orientation ?? 1) >= 5 ? { width: height, height: width, cmyk } : { width, height, cmyk };
   } catch {
     return undefined;
   }
@@ -67,18 +70,20 @@ export async function imageHeader(file: string): Promise<ImageHeader | undefined
  * because libvips places upsampled pixels differently from PIL (measured: 0.24 mean abs diff
  * in normalized units for 28x28 -> 32x32 bilinear).
  */
-async function decodeRgb(file: string, spec: PreprocessSpec): Promise<{ pixels: Uint8Array; width: number; height: number }> {
-  return rawRgb(openUpright(file, spec), await readsCmykAsPil(file, spec));
+async function decodeRgb(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+  return rawRgb(openUpright(file, spec), await readsCmykAsPil(file, spec, header));
 }
 
 /**
  * Whether the file is CMYK and read as PIL reads it: PIL's convert('RGB') applies its naive formula
  * (cmyk2rgb) and no profile, where libvips converts through an ICC profile (its own when the file
  * has none): 24 of 255 apart on average on the odd corpus's CMYK JPEG, 113 at most. Only JPEG and
- * TIFF files can be CMYK; their first bytes say which, so other files cost no header read.
+ * TIFF files can be CMYK; their first bytes say which, so other files cost no header read, and a
+ * file whose header was read already (large files, for the pixel budget) costs none either.
  */
-async function readsCmykAsPil(file: string, spec: PreprocessSpec): Promise<boolean> {
+async function readsCmykAsPil(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<boolean> {
   if (spec.colourProfile === 'convert') return false;
+  if (header?.cmyk !== undefined) return header.cmyk; // read with the size, for the pixel budget
   const input = source(file);
   let head: Uint8Array;
   if (typeof input === 'string') {
@@ -149,7 +154,7 @@ const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanc
 async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   const { width: outW, height: outH } = spec;
   const image = openUpright(file, spec);
-  const cmyk = await readsCmykAsPil(file, spec);
+  const cmyk = await readsCmykAsPil(file, spec, header);
   const kernel = KERNELS[spec.interpolation];
   const background = { r: spec.background[0], g: spec.background[1], b: spec.background[2] };
   if (spec.resize === 'stretch') return (await rawRgb(image.resize(outW, outH, { fit: 'fill', kernel }), cmyk)).pixels;
@@ -181,7 +186,7 @@ async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeade
   const { w, h, crop } = centreCrop(header.width, header.height, spec);
   const source = windowSource(header.width, header.height, w, h, spec.interpolation, crop);
   if (source.width * source.height >= header.width * header.height) return undefined;
-  const part = await rawRgb(openUpright(file, spec).extract(source), await readsCmykAsPil(file, spec));
+  const part = await rawRgb(openUpright(file, spec).extract(source), await readsCmykAsPil(file, spec, header));
   if (part.width !== source.width || part.height !== source.height) throw new Error(`decoded ${part.width}x${part.height}, expected ${source.width}x${source.height}`);
   return resizeRgb(part.pixels, header.width, header.height, w, h, spec.interpolation, crop, source);
 }
