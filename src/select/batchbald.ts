@@ -10,6 +10,7 @@
  * only stats/aggregate.
  */
 import { entropy, summarize } from '../stats/aggregate.js';
+import { mulberry32 } from '../stats/random.js';
 
 /** Joint class assignments summed exactly, at most (then sampled). */
 export const MAX_CONFIGURATIONS = 8192;
@@ -23,18 +24,6 @@ export interface BatchBaldPick {
   gain: number;
 }
 
-/** A seeded generator in [0, 1) (mulberry32). */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /**
  * Picks `count` images greedily. passes: per image its probabilities [T, C] row-major (the same T
  * for all). Ties go to the earlier image. `seed` drives the sampled assignments.
@@ -45,7 +34,7 @@ export function batchBald(passes: readonly Float64Array[], classes: number, coun
   const T = passes[0]!.length / classes;
   if (!Number.isInteger(T) || T < 1 || passes.some((p) => p.length !== T * classes)) throw new RangeError(`Expected every image's passes as [T, ${classes}] with one T`);
   const expected = passes.map((p) => summarize(p, classes).expectedEntropy);
-  const random = generator(seed);
+  const random = mulberry32(seed);
   // state: per pass t, per joint assignment k of the batch so far, prod_i p_it(y_i): weights[t * K + k]
   let configurations = 1;
   let weights = new Float64Array(T).fill(1);

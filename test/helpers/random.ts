@@ -1,11 +1,2 @@
-/** mulberry32: a small seeded generator in [0, 1), so every run of a test draws the same numbers. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** The tests' seeded generator in [0, 1): the library's own mulberry32, so every run of a test draws the same numbers. */
+export { mulberry32 } from '../../src/stats/random.js';

@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
 import fs, { readFileSync, readdirSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
-import { afterEach, describe, it, mock } from 'node:test';
+import { describe, it } from 'node:test';
 import { OutputError } from '../../src/errors.js';
 import { writeAll, writeFileAtomicSync, writeJsonAtomic } from '../../src/io/durable.js';
 import { NpyPassesWriter } from '../../src/io/npy.js';
 import { RowSink } from '../../src/io/sink.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
+import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
 
-/** Replaces a node:fs function for the ES-module imports too (syncBuiltinESMExports), until restore. */
-function replace<K extends 'fsyncSync' | 'writeSync'>(name: K, implementation: (typeof fs)[K]): void {
-  mock.method(fs, name, implementation);
-  syncBuiltinESMExports();
-}
-
-afterEach(() => {
-  mock.restoreAll();
-  syncBuiltinESMExports();
-});
+const replace = replaceFs;
+restoreFsAfterEach();
 
 describe('the one write path', () => {
   it('fsyncs every durable write: atomic files, the rows when a run finishes or stops, the .npy passes', () => {
@@ -81,8 +73,7 @@ describe('the one write path', () => {
         throw Object.assign(new Error(code!), { code });
       }) as typeof fs.writeSync);
       assert.throws(() => writeAll(fd, 'x', 'out.csv'), (e: unknown) => e instanceof OutputError && e.message === `Cannot write out.csv: ${words} (${code})`);
-      mock.restoreAll();
-      syncBuiltinESMExports();
+      restoreFs();
     }
     fs.closeSync(fd);
   });

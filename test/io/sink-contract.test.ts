@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs, { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, it, mock } from 'node:test';
+import { describe, it } from 'node:test';
 import { OutputError, UsageError } from '../../src/errors.js';
 import { earlierSeed, RowSink, digestOf } from '../../src/io/sink.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
+import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
 
 const HEADER = 'path,label,status';
 const settings = { seed: 1, passes: 3 };
@@ -16,18 +16,14 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const open = (output: string, extra: Partial<Parameters<typeof RowSink.open>[0]> = {}) =>
   RowSink.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: false, header: HEADER, settings, ...extra });
 
-/** Every write fails as on a full disk, until mock.restoreAll. */
+/** Every write fails as on a full disk, until restoreFs. */
 function full(): void {
-  mock.method(fs, 'writeSync', () => {
+  replaceFs('writeSync', () => {
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   });
-  syncBuiltinESMExports();
 }
 
-afterEach(() => {
-  mock.restoreAll();
-  syncBuiltinESMExports();
-});
+restoreFsAfterEach();
 
 describe('RowSink: a run from start to finish', () => {
   it('rows go to .partial with the settings beside it; finish writes the metadata with the length and SHA-256, then the file, and leaves nothing else', () => {
@@ -184,8 +180,7 @@ describe('RowSink: a FIFO or device is written straight through', () => {
     const sink = open(fifo);
     full();
     assert.throws(() => sink.write('a.png,cat,ok'), (e: unknown) => e instanceof OutputError && e.kept === undefined && e.message.startsWith(`Cannot write ${fifo}: the disk is full (ENOSPC)`));
-    mock.restoreAll();
-    syncBuiltinESMExports();
+    restoreFs();
     sink.close();
     await done;
   });
@@ -199,8 +194,7 @@ describe('RowSink: a failed write keeps the finished rows', () => {
     full();
     assert.throws(() => sink.write('b.png,dog,ok'), (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`
       && e.message.startsWith(`Cannot write ${output}.partial: the disk is full (ENOSPC)`));
-    mock.restoreAll();
-    syncBuiltinESMExports();
+    restoreFs();
     sink.close();
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
   });
@@ -211,8 +205,7 @@ describe('RowSink: a failed write keeps the finished rows', () => {
     sink.write('a.png,cat,ok');
     full();
     assert.throws(() => sink.finish({ tool: 'x' }), (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`);
-    mock.restoreAll();
-    syncBuiltinESMExports();
+    restoreFs();
     assert.equal(existsSync(output), false);
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
     assert.equal(existsSync(`${output}.lock`), false);
