@@ -31,7 +31,10 @@ if (!fatbin) {
 const kept = new Map();
 let zeroed = 0;
 for (let at = fatbin.offset; at + 16 <= fatbin.offset + fatbin.size;) {
-  if (data.readUInt32LE(at) !== 0xba55ed50) { at += 8; continue; }
+  if (data.readUInt32LE(at) !== 0xba55ed50) {
+    at += 8;
+    continue;
+  }
   const headerSize = data.readUInt16LE(at + 6);
   const end = at + headerSize + Number(data.readBigUInt64LE(at + 8));
   for (let entry = at + headerSize; entry < end;) {
@@ -39,7 +42,10 @@ for (let at = fatbin.offset; at + 16 <= fatbin.offset + fatbin.size;) {
     const payload = Number(data.readBigUInt64LE(entry + 8));
     const arch = data.readUInt32LE(entry + 28);
     if (arch === keep) kept.set(arch, (kept.get(arch) ?? 0) + payload);
-    else { data.fill(0, entry + entryHeader, entry + entryHeader + payload); zeroed += payload; }
+    else {
+      data.fill(0, entry + entryHeader, entry + entryHeader + payload);
+      zeroed += payload;
+    }
     entry += entryHeader + payload;
   }
   at = end;
@@ -49,4 +55,6 @@ if (!kept.has(keep)) {
   process.exit(1);
 }
 writeFileSync(output, data, { mode: 0o755 });
-process.stdout.write(`${output}: kept ${(kept.get(keep) / 2 ** 20).toFixed(1)} MiB of sm_${keep}, zeroed ${(zeroed / 2 ** 20).toFixed(1)} MiB of other architectures\n`);
+process.stdout.write(
+  `${output}: kept ${(kept.get(keep) / 2 ** 20).toFixed(1)} MiB of sm_${keep}, zeroed ${(zeroed / 2 ** 20).toFixed(1)} MiB of other architectures\n`,
+);

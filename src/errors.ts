@@ -78,3 +78,29 @@ export function unreadableReason(error: unknown): string {
   if (code === 'ENAMETOOLONG') return 'name too long';
   return `cannot read (${code ?? 'unknown error'})`;
 }
+
+/**
+ * A library parameter as error messages name it, in backticks: param('dropoutRate') is
+ * `dropoutRate`; param({ dropout: 'force' }) is `dropout: 'force'`. The CLI shows each as its flag
+ * (src/cli/flags.ts), so messages never name a flag themselves.
+ */
+export function param(name: string | Record<string, string | number | boolean>): string {
+  if (typeof name === 'string') return `\`${name}\``;
+  return `\`${Object.entries(name)
+    .map(([key, value]) => `${key}: ${typeof value === 'string' ? `'${value}'` : String(value)}`)
+    .join(', ')}\``;
+}
+
+/**
+ * A bad argument of a library call: a UsageError in sharp's shape, "Expected <expected> for `<name>`
+ * but received <actual>[ <unit>]" (a string actual in quotes).
+ */
+export function invalidParameter(name: string, expected: string, actual: unknown, unit?: string): UsageError {
+  const shown =
+    typeof actual === 'string'
+      ? `'${actual}'`
+      : typeof actual === 'number' || typeof actual === 'boolean' || actual === undefined
+        ? String(actual)
+        : JSON.stringify(actual);
+  return new UsageError(`Expected ${expected} for ${param(name)} but received ${shown}${unit ? ` ${unit}` : ''}`);
+}

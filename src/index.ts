@@ -1,29 +1,90 @@
-/** mc-dropout as a library: the engine, the file pipeline, the statistics. The CLI uses only this. */
-export { McModel, AdaptivePool, type PreparedImage, type LoadOptions, type PredictOptions, type ModelInfo, type DrawnSite, type Draw } from './engine/mc-model.js';
+/**
+ * mc-dropout as a library: the curated public face, and the CLI's only door into the core (a test
+ * holds it to that). Every export carries TSDoc at its declaration with its units and shapes.
+ * Errors: every error thrown for bad input is a McDropoutError subclass (exit codes in its
+ * `exitCode`); messages name library parameters in backticks (see `param`).
+ */
+
+// Errors
+export * from './errors.js';
+
+// The model and its passes
+export { McModel, type ModelInfo, type ModelIo } from './engine/mc-model.js';
+export type { LoadOptions, PredictOptions } from './engine/options.js';
+export type { AdaptivePool } from './engine/adaptive-pool.js';
+export type { DrawnSite, Draw } from './engine/draws.js';
+export type { ExecutionPlan } from './engine/plan.js';
 export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
-export { fillMask, imageKeyOf, freshSeed, MASK_SCHEME, type ImageKey } from './engine/masks.js';
-export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type ImageResult, type PredictFilesOptions } from './pipeline.js';
+export { imageKeyOf, freshSeed, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
+export { BUNDLED_MODEL } from './paths.js';
+
+// Files in, results out
+export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions } from './pipeline.js';
+export type { ImageResult } from './io/rows.js';
 export { runPrediction, type PredictRunConfig, type RunHooks, type RunOutcome } from './run/predict-run.js';
-export { runEvaluation, evaluateEarlierRun, evaluationFromFile, readEvaluationReport, type EvaluateRunConfig, type EvaluateFromConfig, type EvaluationReport, type ImageRecord } from './run/evaluate-run.js';
+export { mergeShards, type MergeConfig, type MergeOutcome } from './run/merge.js';
+export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedSeed, inputListHash, type Shard } from './run/shards.js';
+export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
+
+// Preprocessing
+export { resolvePreprocess, parseColour, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';
+export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
+export { pixelsToTensor } from './preprocess/tensor.js';
+export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.js';
+
+// Statistics
+export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
+
+// Evaluation, reports and figures
+export {
+  runEvaluation,
+  evaluateEarlierRun,
+  evaluationFromFile,
+  readEvaluationReport,
+  type EvaluateRunConfig,
+  type EvaluateFromConfig,
+  type EvaluationReport,
+  type ImageRecord,
+} from './run/evaluate-run.js';
 export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
+export { metricRows, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
 export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
 export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
 export { buildReportHtml } from './report/build.js';
-export { mergeShards, type MergeConfig, type MergeOutcome } from './run/merge.js';
-export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedSeed, inputListHash, type Shard } from './run/shards.js';
-export { resolvePreprocess, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';
-export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
-export { pixelsToTensor } from './preprocess/tensor.js';
-export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
-export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
+
+// Active learning
+export { selectImages, type SelectConfig, type SelectOutcome } from './run/select.js';
+export { ACQUISITIONS, type Acquisition } from './select/rank.js';
+
+// Calibration, conformal prediction sets, out-of-distribution evaluation
+export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';
+export {
+  calibrateSets,
+  setOf,
+  predictionSet,
+  conformityScore,
+  conformalQuantile,
+  conformalUniforms,
+  rankLabels,
+  CONFORMAL_SCORES,
+  RAPS_DEFAULTS,
+  type ConformalScore,
+  type ScoreOptions,
+  type CalibrationImage,
+  type ConformalThresholds,
+} from './conformal/sets.js';
+export { oodMetrics, averagePrecision, fprAt95, energyScore, type OodMetrics } from './ood/metrics.js';
+
+// Models: inspect, convert, doctor
+export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';
+export { convertFile, type ConvertFileConfig, type ConvertFileOutcome } from './run/convert.js';
+export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';
+export { injectionCandidates, paddleDropouts, type InjectionCandidate, type PaddleDropout } from './model/inject.js';
 export { findStochasticSites, type StochasticSite } from './model/sites.js';
 export { readMetadata, METADATA_PREFIX, type ModelMetadata } from './model/metadata.js';
-export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';
-export { calibrateSets, setOf, predictionSet, conformityScore, conformalQuantile, conformalUniforms, rankLabels, CONFORMAL_SCORES, RAPS_DEFAULTS, type ConformalScore, type ScoreOptions, type CalibrationImage, type ConformalThresholds } from './conformal/sets.js';
-export { oodMetrics, averagePrecision, fprAt95, energyScore, type OodMetrics } from './ood/metrics.js';
-export { injectionCandidates, paddleDropouts, type InjectionCandidate, type PaddleDropout } from './model/inject.js';
-export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';
-export { BUNDLED_MODEL } from './paths.js';
-export { inspectModel, type InspectReport } from './inspect.js';
-export * from './errors.js';
+export { doctorReport, type DoctorReport } from './run/doctor.js';
+
+// Writing outputs safely (what the commands use for their files)
+export { outputTarget, outputIdentities, checkInputsAreNotOutputs, type OutputTarget } from './io/targets.js';
+export { writeFileAtomicSync, writeJsonAtomic, writeToStream, writeFailureReason } from './io/durable.js';

@@ -1,15 +1,17 @@
 import { fsPath } from './io/names.js';
 import { stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
-import { AdaptivePool, type McModel } from './engine/mc-model.js';
+import type { McModel } from './engine/mc-model.js';
 import { imageHeader, loadImageTensor, type ImageHeader } from './preprocess/decode.js';
 import type { PreprocessSpec } from './preprocess/spec.js';
 import type { AdaptiveRule } from './stats/adaptive.js';
-import { summarize, type McSummary } from './stats/aggregate.js';
+import type { ImageResult } from './io/rows.js';
+import { summarize } from './stats/aggregate.js';
 
 /** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
 export const DEFAULT_DECODE_PIXEL_BUDGET = 128_000_000;
 
+/** How predictFiles runs over files: passes, seed, batch size, decode concurrency and pixel budget, preprocessing. */
 export interface PredictFilesOptions {
   /** Passes per image; ignored when `adaptive` is given. */
   passes: number;
@@ -36,10 +38,6 @@ export interface PredictFilesOptions {
   /** Byte size of each file, aligned with `files`, when the caller knows them (saves a stat per file). */
   fileSizes?: readonly number[];
 }
-
-export type ImageResult =
-  | { file: string; index: number; status: 'ok'; summary: McSummary; passProbs?: Float64Array; deterministicProbs?: Float64Array }
-  | { file: string; index: number; status: 'error'; error: string };
 
 /**
  * Yields one result per file, in input order. Decoding of the next batch overlaps inference of
@@ -69,11 +67,11 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
     const summary = summarize(passProbs, model.info.classes);
     return { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
   };
-  const deterministicOf = async (good: Float32Array[]) => (options.withDeterministic && good.length > 0
-    ? model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined);
+  const deterministicOf = async (good: Float32Array[]) =>
+    options.withDeterministic && good.length > 0 ? model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
 
   if (options.adaptive && !options.deterministic) {
-    const pool = new AdaptivePool(model, options.seed, options.adaptive);
+    const pool = model.adaptivePool(options.seed, options.adaptive);
     const ready = new Map<number, ImageResult>();
     const indexOf = new Map<number, { index: number; deterministic?: Float64Array }>();
     let next = 0;
@@ -112,7 +110,8 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
   for (let b = 0; b < starts.length; b++) {
     const decoded = await nextBatch(b);
     const good = decoded.filter((d): d is Float32Array => d instanceof Float32Array);
-    const probs = good.length === 0 ? [] : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
+    const probs =
+      good.length === 0 ? [] : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
     const deterministic = await deterministicOf(good);
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
@@ -133,7 +132,12 @@ function firstNonFinitePass(probs: Float64Array, classes: number): number | unde
 }
 
 /** Decodes files with at most `decodeConcurrency` in flight and the pixel budget; failures come back as reasons, in order. */
-async function decodeAll(files: string[], sizes: readonly number[] | undefined, options: PredictFilesOptions, budget: PixelBudget): Promise<(Float32Array | string)[]> {
+async function decodeAll(
+  files: string[],
+  sizes: readonly number[] | undefined,
+  options: PredictFilesOptions,
+  budget: PixelBudget,
+): Promise<(Float32Array | string)[]> {
   const out: (Float32Array | string)[] = new Array(files.length);
   let next = 0;
   const worker = async () => {

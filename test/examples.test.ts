@@ -68,8 +68,13 @@ describe('README', () => {
   it("every mc-dropout command line in the README's shell blocks names a command and options that exist", async () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    const calls = blocks.flatMap((b) => b.split('\n')).map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean)
-      .flatMap((l) => l.split('&&')).map((c) => c.trim().replace(/^npx /, '').split(/\s+/)).filter((words) => words[0] === 'mc-dropout');
+    const calls = blocks
+      .flatMap((b) => b.split('\n'))
+      .map((l) => l.replace(/#.*$/, '').trim())
+      .filter(Boolean)
+      .flatMap((l) => l.split('&&'))
+      .map((c) => c.trim().replace(/^npx /, '').split(/\s+/))
+      .filter((words) => words[0] === 'mc-dropout');
     assert.ok(calls.length >= 10, `only ${calls.length} calls found`);
     const commands = new Set<string>();
     for (const [, command, ...args] of calls) {

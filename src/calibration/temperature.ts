@@ -59,6 +59,7 @@ export function temperedNll(images: readonly LabelledPasses[], classes: number, 
   return total / images.length;
 }
 
+/** A fitted temperature and the mean NLL (nats) before and after. */
 export interface TemperatureFit {
   temperature: number;
   /** Mean NLL at temperature 1 and at the fitted temperature. */

@@ -1,12 +1,27 @@
-import { UsageError } from '../errors.js';
-import { CURVE_HEADER, curveRows, metricRows, passesLabel, textTable } from '../evaluate/table.js';
-import { writeFileAtomicSync, writeJsonAtomic, writeToStream } from '../io/durable.js';
-import { checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
-import { renderEvaluationFigures, writeFigures } from '../plots/figures.js';
-import { buildReportHtml } from '../report/build.js';
-import { evaluationFromFile, runEvaluation, type EvaluationReport } from '../run/evaluate-run.js';
-import type { RunHooks } from '../run/predict-run.js';
+import {
+  buildReportHtml,
+  checkInputsAreNotOutputs,
+  CURVE_HEADER,
+  curveRows,
+  evaluationFromFile,
+  metricRows,
+  outputIdentities,
+  outputTarget,
+  passesLabel,
+  renderEvaluationFigures,
+  runEvaluation,
+  textTable,
+  UsageError,
+  writeFigures,
+  writeFileAtomicSync,
+  writeJsonAtomic,
+  writeToStream,
+  type EvaluationReport,
+  type OutputTarget,
+  type RunHooks,
+} from '../index.js';
 import { EXIT } from './exit-codes.js';
+import { withFlags } from './flags.js';
 import { createProgress, type Progress } from './progress.js';
 import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
 
@@ -24,18 +39,30 @@ export interface EvaluateCliOptions extends RunCliOptions {
 }
 
 /** The evaluation: a run of the model, or a read of an earlier file (--from). */
-async function evaluation(command: 'evaluate' | 'report', paths: string[], options: EvaluateCliOptions, version: string, outputs: (OutputTarget | undefined)[]): Promise<EvaluationReport> {
+async function evaluation(
+  command: 'evaluate' | 'report',
+  paths: string[],
+  options: EvaluateCliOptions,
+  version: string,
+  outputs: (OutputTarget | undefined)[],
+): Promise<EvaluationReport> {
   const requireTruth = command === 'evaluate';
   // nothing this command writes may be a file it reads
   const written = outputIdentities(outputs);
-  checkInputsAreNotOutputs([
-    { role: 'the model', path: options.model }, { role: 'the labels file', path: options.labels }, { role: 'the truth file', path: options.truth },
-    { role: 'the earlier run', path: options.from }, { role: 'the list of inputs', path: options.list ?? options.list0 },
-  ], written);
+  checkInputsAreNotOutputs(
+    [
+      { role: 'the model', path: options.model },
+      { role: 'the labels file', path: options.labels },
+      { role: 'the truth file', path: options.truth },
+      { role: 'the earlier run', path: options.from },
+      { role: 'the list of inputs', path: options.list ?? options.list0 },
+    ],
+    written,
+  );
   let progress: Progress = { update() {}, stop() {} };
   const hooks: RunHooks = {
     onWarning: (message) => {
-      if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
+      if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
     },
     onStart: (todo) => {
       progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, command);
@@ -45,19 +72,39 @@ async function evaluation(command: 'evaluate' | 'report', paths: string[], optio
   try {
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
-      return await evaluationFromFile({
-        from: options.from, requireTruth, version,
-        ...(options.labels && { labelsFile: options.labels }), ...(options.truth && { truthFile: options.truth }),
-        // the default model names no labels of a user's run: only a model given explicitly does
-        ...(options.modelGiven && { model: options.model }),
-      }, hooks);
+      return await evaluationFromFile(
+        {
+          from: options.from,
+          requireTruth,
+          version,
+          ...(options.labels && { labelsFile: options.labels }),
+          ...(options.truth && { truthFile: options.truth }),
+          // the default model names no labels of a user's run: only a model given explicitly does
+          ...(options.modelGiven && { model: options.model }),
+        },
+        hooks,
+      );
     }
-    return await runEvaluation({
-      paths, outputs: written, ...pathList(options), model: options.model, load: loadOptions(options, false), passes: options.times,
-      ...(options.seed !== undefined && { seed: options.seed }), batchSize: options.batchSize, decodeConcurrency: options.decodeConcurrency,
-      decodePixelBudget: options.decodeMegapixels * 1_000_000, preprocess: preprocessOverrides(options),
-      ...(options.labels && { labelsFile: options.labels }), ...(options.truth && { truthFile: options.truth }), requireTruth, version,
-    }, hooks);
+    return await runEvaluation(
+      {
+        paths,
+        outputs: written,
+        ...pathList(options),
+        model: options.model,
+        load: loadOptions(options, false),
+        passes: options.times,
+        ...(options.seed !== undefined && { seed: options.seed }),
+        batchSize: options.batchSize,
+        decodeConcurrency: options.decodeConcurrency,
+        decodePixelBudget: options.decodeMegapixels * 1_000_000,
+        preprocess: preprocessOverrides(options),
+        ...(options.labels && { labelsFile: options.labels }),
+        ...(options.truth && { truthFile: options.truth }),
+        requireTruth,
+        version,
+      },
+      hooks,
+    );
   } finally {
     progress.stop();
   }
@@ -66,9 +113,17 @@ async function evaluation(command: 'evaluate' | 'report', paths: string[], optio
 /** The tables as evaluate prints them. */
 export function evaluationText(report: EvaluationReport): string {
   const c = report.counts;
-  const lines = [`${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`];
+  const lines = [
+    `${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`,
+  ];
   const numbers = report.numbers!;
-  lines.push('', textTable(['metric', 'deterministic', `MC T=${passesLabel(numbers.passes)}`], metricRows(numbers).map((r) => [r.metric, r.deterministic, r.mc])));
+  lines.push(
+    '',
+    textTable(
+      ['metric', 'deterministic', `MC T=${passesLabel(numbers.passes)}`],
+      metricRows(numbers).map((r) => [r.metric, r.deterministic, r.mc]),
+    ),
+  );
   const curve = curveRows(numbers);
   if (curve.length > 0) lines.push('', 'With the first T passes:', textTable(CURVE_HEADER, curve));
   return `${lines.join('\n')}\n`;
@@ -97,6 +152,9 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   const report = await evaluation('report', paths, options, version, [target]);
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
-  if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`);
+  if (!options.quiet)
+    process.stderr.write(
+      `mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`,
+    );
   return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
 }

@@ -15,11 +15,17 @@ export const EXIT = {
 
 export const EXIT_CODE_TABLE: readonly [number, string][] = [
   [EXIT.ok, 'success: every image predicted (inspect: MC-ready; doctor: the GPU would be used)'],
-  [EXIT.partial, 'predict: some images failed, their rows say why, every other row is written (evaluate, report: some images failed and are left out); inspect: not MC-ready; doctor: CUDA not ready'],
+  [
+    EXIT.partial,
+    'predict: some images failed, their rows say why, every other row is written (evaluate, report: some images failed and are left out); inspect: not MC-ready; doctor: CUDA not ready',
+  ],
   [EXIT.usage, 'usage error: a bad option, no input images, or an input or output path that cannot be used (named in the message)'],
   [EXIT.model, 'model error: the model file is missing, unreadable or unusable (e.g. batch-dependent), or the execution provider failed'],
   [EXIT.internal, 'internal error: a bug in mc-dropout (the message carries a stack trace to report)'],
-  [EXIT.output, 'an output could not be written: disk full, quota, read-only file system or I/O error, named in the message (no file is left under its final name half written; finished rows stay in the .partial: free space, then rerun with --resume)'],
+  [
+    EXIT.output,
+    'an output could not be written: disk full, quota, read-only file system or I/O error, named in the message (no file is left under its final name half written; finished rows stay in the .partial: free space, then rerun with --resume)',
+  ],
   [EXIT.sighup, 'stopped by SIGHUP: finished rows are saved; rerun with --resume'],
   [EXIT.sigint, 'stopped by SIGINT (Ctrl-C): finished rows are saved; rerun with --resume'],
   [EXIT.brokenPipe, "stdout's reader went away (output piped into head), as for other Unix tools"],

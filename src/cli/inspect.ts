@@ -1,8 +1,10 @@
-import { inspectModel, type InspectReport, type TensorDescription } from '../inspect.js';
+import { inspectModel, type InspectReport, type TensorDescription } from '../index.js';
+import { withFlags } from './flags.js';
 
 /** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */
 export async function runInspect(file: string, options: { json?: boolean; modelOutput?: string }): Promise<number> {
-  const report = await inspectModel(file, { ...(options.modelOutput !== undefined && { output: options.modelOutput }) });
+  const read = await inspectModel(file, { ...(options.modelOutput !== undefined && { output: options.modelOutput }) });
+  const report = { ...read, warnings: read.warnings.map(withFlags) };
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.mcReady ? 0 : 1;
 }
@@ -15,12 +17,31 @@ function formatReport(r: InspectReport): string {
     ...(r.externalFiles.length > 0 ? [`weights:  in ${r.externalFiles.join(', ')} beside the model (sizes include them)`] : []),
     `inputs:   ${r.inputs.map(shape).join('; ')}`,
     `outputs:  ${r.outputs.map(shape).join('; ')}`,
-    `metadata: ${Object.keys(r.metadata).length > 0 ? Object.entries(r.metadata).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : 'none (ImageNet mean/std, stretch, bilinear)'}`,
+    `metadata: ${
+      Object.keys(r.metadata).length > 0
+        ? Object.entries(r.metadata)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(' ')
+        : 'none (ImageNet mean/std, stretch, bilinear)'
+    }`,
     `stochastic sites: ${r.sites.length}`,
-    ...r.sites.map((s) => `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}`),
+    ...r.sites.map(
+      (s) =>
+        `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}`,
+    ),
     `trunk reuse: ${r.trunkReuse ? (r.trunkReuse.applies ? `yes, ${(r.trunkReuse.headParameterShare * 100).toFixed(1)}% of the parameters${r.trunkReuse.headMacShare !== null ? ` and ${(r.trunkReuse.headMacShare * 100).toFixed(2)}% of the multiply-accumulates` : ''} run T times; ${r.trunkReuse.reason}` : `no: ${r.trunkReuse.reason}`) : 'n/a'}`,
-    ...(r.paddleDropouts.length > 0 ? ['Paddle dropout, made random by convert --revive-paddle:', ...r.paddleDropouts.map((d) => `  Mul ${d.node}: ${d.input} x ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} -> ${d.output} (p = ${d.rate})`)] : []),
-    ...(r.injection.length > 0 ? ['dropout could go at (convert --inject-at TENSOR:P):', ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).map((d) => d === '' ? '?' : d).join(', ')}] (${c.why})`)] : []),
+    ...(r.paddleDropouts.length > 0
+      ? [
+          'Paddle dropout, made random by convert --revive-paddle:',
+          ...r.paddleDropouts.map((d) => `  Mul ${d.node}: ${d.input} x ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} -> ${d.output} (p = ${d.rate})`),
+        ]
+      : []),
+    ...(r.injection.length > 0
+      ? [
+          'dropout could go at (convert --inject-at TENSOR:P):',
+          ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).map((d) => (d === '' ? '?' : d)).join(', ')}] (${c.why})`),
+        ]
+      : []),
     `MC-ready: ${r.mcReady ? 'yes' : 'no'}`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];

@@ -1,19 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, McDropoutError, OutputError } from '../errors.js';
-import { writeFailureReason } from '../io/durable.js';
-import { BUNDLED_MODEL } from '../paths.js';
+import { ACQUISITIONS, BUNDLED_MODEL, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
 import { choice, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
 import { runMerge } from './merge.js';
 import { runSelect, type SelectCliOptions } from './select.js';
-import { ACQUISITIONS } from '../select/rank.js';
 import { runPredict, type PredictCliOptions } from './predict.js';
 // evaluate and report load vega when they run, so the other commands start without it
 import type { EvaluateCliOptions } from './evaluate.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
+import { withFlags } from './flags.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -26,31 +24,67 @@ function withRunOptions(command: Command): Command {
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)
-    .option('--labels <file>', 'class labels, one per line (default: the model\'s metadata)')
+    .option('--labels <file>', "class labels, one per line (default: the model's metadata)")
     .option('-q, --quiet', 'no progress, no warnings and no summary on stderr (errors still print)')
     .option('--no-progress', 'no progress bar')
-    .addOption(new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too').argParser(choice(['auto', 'force'] as const)).default('auto'))
+    .addOption(
+      new Option('--dropout <mode>', 'auto: live Dropout nodes only; force: make inert ones live too')
+        .argParser(choice(['auto', 'force'] as const))
+        .default('auto'),
+    )
     .option('--dropout-rate <p>', 'drop probability for every dropout site', fraction(false, 1, true))
     .option('--model-output <name>', 'the model output that holds the class scores (default: the [N, classes] output the dropout reaches)')
     .option('--threads <n>', 'CPU intra-op threads (0: onnxruntime decides)', integer(0, 1024), 0)
-    .option('--max-rows <n>', 'most rows (image x pass) per session run; bounds activation memory (default: from a 512 MiB activation budget and the model\'s activation sizes)', integer(1))
-    .addOption(new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass').argParser(choice(['auto', 'off'] as const)).default('auto'))
+    .option(
+      '--max-rows <n>',
+      "most rows (image x pass) per session run; bounds activation memory (default: from a 512 MiB activation budget and the model's activation sizes)",
+      integer(1),
+    )
+    .addOption(
+      new Option('--trunk-reuse <mode>', 'auto: run the deterministic part before the first dropout once per image; off: whole graph per pass')
+        .argParser(choice(['auto', 'off'] as const))
+        .default('auto'),
+    )
     .option('--list <file>', 'read input paths from FILE, one per line (- for stdin; # starts a comment line; relative to the working directory)')
     .option('--list0 <file>', 'read NUL-separated input paths from FILE (- for stdin), as find -print0 writes them')
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)
     .addOption(new Option('--resize <mode>', 'stretch | center-crop | pad').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
-    .addOption(new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
-    .addOption(new Option('--colour-profile <mode>', 'an embedded ICC profile: ignore reads the stored numbers as PIL (torchvision, timm) does; convert converts to sRGB first').argParser(choice(['ignore', 'convert'] as const)).default('ignore'))
-    .addOption(new Option('--resize-engine <engine>', 'exact: PIL-exact resampling of the full image; fast: libvips with JPEG shrink-on-load (large photos)').argParser(choice(['exact', 'fast'] as const)).default('exact'))
+    .addOption(
+      new Option('--interpolation <kernel>', 'bilinear | bicubic | nearest | lanczos3').argParser(
+        choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--colour-profile <mode>',
+        'an embedded ICC profile: ignore reads the stored numbers as PIL (torchvision, timm) does; convert converts to sRGB first',
+      )
+        .argParser(choice(['ignore', 'convert'] as const))
+        .default('ignore'),
+    )
+    .addOption(
+      new Option('--resize-engine <engine>', 'exact: PIL-exact resampling of the full image; fast: libvips with JPEG shrink-on-load (large photos)')
+        .argParser(choice(['exact', 'fast'] as const))
+        .default('exact'),
+    )
     .option('--crop-fraction <f>', 'center-crop: crop fraction (default 0.875)', fraction(true, 1, false))
     .option('--mean <r,g,b>', 'normalization mean (default: model metadata, else ImageNet)', triple)
     .option('--std <r,g,b>', 'normalization std (default: model metadata, else ImageNet)', triple)
     .addOption(new Option('--channel-order <order>', 'RGB | BGR').argParser(choice(['RGB', 'BGR'] as const)))
-    .addOption(new Option('--alpha <mode>', 'remove: drop alpha; flatten: composite on --background').argParser(choice(['remove', 'flatten'] as const)).default('remove'))
+    .addOption(
+      new Option('--alpha <mode>', 'remove: drop alpha; flatten: composite on --background')
+        .argParser(choice(['remove', 'flatten'] as const))
+        .default('remove'),
+    )
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
-    .option('--decode-megapixels <n>', 'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)', integer(1, 100000), 128);
+    .option(
+      '--decode-megapixels <n>',
+      'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)',
+      integer(1, 100000),
+      128,
+    );
 }
 
 function buildProgram(setExitCode: (code: number) => void): Command {
@@ -66,66 +100,110 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
     .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
     .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
-    .option('--tolerance <se>', 'with --times auto: largest standard error of each mean probability and of the predictive entropy', fraction(true, 1, false), 0.06)
+    .option(
+      '--tolerance <se>',
+      'with --times auto: largest standard error of each mean probability and of the predictive entropy',
+      fraction(true, 1, false),
+      0.06,
+    )
     .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
     .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
     .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
-    .option('--save-passes <file.npy>', 'every pass\'s probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it')
+    .option(
+      '--save-passes <file.npy>',
+      "every pass's probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it",
+    )
     .option('--resume', 'skip images already in --output and append the rest')
-    .option('--spreadsheet-safe', 'CSV: start text cells (path, labels, error) that a spreadsheet would run as a formula (=, +, -, @) with an apostrophe; default: the exact bytes')
+    .option(
+      '--spreadsheet-safe',
+      'CSV: start text cells (path, labels, error) that a spreadsheet would run as a formula (=, +, -, @) with an apostrophe; default: the exact bytes',
+    )
     .option('--per-class', 'jsonl: add the mean and std of every class')
     .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
-    .option('--shard <I/N|auto>', 'run only shard I of N of the input list (contiguous blocks), writing OUTPUT.shard-000I-of-000N.EXT; auto: from Slurm, Kubernetes, AWS Batch or Google Cloud Batch')
-    .option('--shard-count <n>', 'number of shards for --shard auto where the engine does not say (Kubernetes, AWS Batch); also MC_DROPOUT_SHARD_COUNT', integer(1, 1_000_000))
-    .addHelpText('after', `
+    .option(
+      '--shard <I/N|auto>',
+      'run only shard I of N of the input list (contiguous blocks), writing OUTPUT.shard-000I-of-000N.EXT; auto: from Slurm, Kubernetes, AWS Batch or Google Cloud Batch',
+    )
+    .option(
+      '--shard-count <n>',
+      'number of shards for --shard auto where the engine does not say (Kubernetes, AWS Batch); also MC_DROPOUT_SHARD_COUNT',
+      integer(1, 1_000_000),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   mc-dropout predict ./images --times 10                 CSV on stdout
   mc-dropout predict ./images -t 30 --seed 7 -o out.csv  reproducible, written atomically
   mc-dropout predict ./images -o out.csv --resume        finish an interrupted run
   mc-dropout predict --list files.txt -f jsonl --per-class
-${EXIT_CODES}`)
+${EXIT_CODES}`,
+    )
     .action(async (paths: string[], options: PredictCliOptions) => {
       setExitCode(await runPredict(paths, options, version));
     });
 
-  const evaluateOptions = (command: Command) => withRunOptions(command)
-    .argument('[paths...]', 'image files or folders (walked recursively); one folder per class gives the true classes')
-    .option('-t, --times <T>', 'stochastic forward passes per image (metrics are also reported with the first 1, 2, 5, 10, ... of them)', integer(1, 100000), 10)
-    .option('--truth <file>', 'true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV\'s folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)')
-    .option('--from <file>', 'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file');
+  const evaluateOptions = (command: Command) =>
+    withRunOptions(command)
+      .argument('[paths...]', 'image files or folders (walked recursively); one folder per class gives the true classes')
+      .option(
+        '-t, --times <T>',
+        'stochastic forward passes per image (metrics are also reported with the first 1, 2, 5, 10, ... of them)',
+        integer(1, 100000),
+        10,
+      )
+      .option(
+        '--truth <file>',
+        "true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV's folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)",
+      )
+      .option(
+        '--from <file>',
+        'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
+      );
 
   evaluateOptions(program.command('evaluate'))
-    .description('is the uncertainty worth it: accuracy, NLL, Brier, ECE, MCE, AURC, selective accuracy and the AUROC of each uncertainty score, deterministic beside MC, and against T')
+    .description(
+      'is the uncertainty worth it: accuracy, NLL, Brier, ECE, MCE, AURC, selective accuracy and the AUROC of each uncertainty score, deterministic beside MC, and against T',
+    )
     .option('--json <file>', 'every number, per image records and the run metadata as JSON (- for stdout instead of the table)')
     .option('--plots <folder>', 'write the figures there as SVG and PNG: reliability, risk-coverage, metrics-vs-t, uncertainty, confusion')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mc-dropout evaluate test/ -m model.onnx -t 30 --seed 1                   test/<class>/*.jpg
   mc-dropout evaluate images/ --truth labels.csv --json eval.json --plots plots/
   mc-dropout evaluate --from run.npy --truth labels.csv                    from predict --save-passes run.npy
-${EXIT_CODES}`)
+${EXIT_CODES}`,
+    )
     .action(async (paths: string[], options: EvaluateCliOptions, command: Command) => {
       const { runEvaluate } = await import('./evaluate.js');
       setExitCode(await runEvaluate(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
     });
 
   evaluateOptions(program.command('report'))
-    .description('one self-contained HTML page (opens offline from disk): the metrics, the figures, the run metadata and galleries of the most uncertain and the confidently wrong images')
+    .description(
+      'one self-contained HTML page (opens offline from disk): the metrics, the figures, the run metadata and galleries of the most uncertain and the confidently wrong images',
+    )
     .requiredOption('-o, --output <file.html>', 'where to write the page')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mc-dropout report test/ -m model.onnx -t 30 -o report.html
   mc-dropout report --from eval.json -o report.html                       from evaluate --json eval.json
   mc-dropout report unlabelled/ -o report.html                            no true classes: galleries only
-${EXIT_CODES}`)
+${EXIT_CODES}`,
+    )
     .action(async (paths: string[], options: EvaluateCliOptions, command: Command) => {
       const { runReport } = await import('./evaluate.js');
       setExitCode(await runReport(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
     });
 
-  program.command('inspect')
+  program
+    .command('inspect')
     .description('show inputs, outputs, stochastic sites, trunk reuse and export mistakes of a model; exit 0 when it is MC-ready, else 1')
     .argument('[model]', 'ONNX model (default: the bundled Fashion-MNIST model)')
     .option('--json', 'machine-readable report')
@@ -134,15 +212,22 @@ ${EXIT_CODES}`)
       setExitCode(await runInspect(model ?? BUNDLED_MODEL, options));
     });
 
-  program.command('convert')
+  program
+    .command('convert')
     .description('write an MC-ready copy of a model: dropout as a random-mask subgraph that stays stochastic in any onnxruntime')
     .argument('<model>', 'ONNX model to convert')
     .requiredOption('-o, --output <file>', 'where to write the converted model')
     .option('--model-output <name>', 'with --inject-rate: the output whose classifier gets the dropout (default: the class-score output)')
     .option('--inject-rate <p>', 'insert dropout with rate p before the final classifier layer (last Gemm/MatMul, else last Conv)', fraction(false, 1, true))
-    .option('--inject-at <tensor:p>', 'insert dropout with rate p at a named tensor: every node that reads it reads it dropped (repeatable; inspect lists candidates)', injection)
+    .option(
+      '--inject-at <tensor:p>',
+      'insert dropout with rate p at a named tensor: every node that reads it reads it dropped (repeatable; inspect lists candidates)',
+      injection,
+    )
     .option('--revive-paddle', "make Paddle's downgrade_in_infer dropout random again (the Mul by 1 - p that paddle2onnx writes; inspect lists them)")
-    .addOption(new Option('--live <which>', 'auto: convert live Dropout nodes; all: inert ones too').argParser(choice(['auto', 'all'] as const)).default('auto'))
+    .addOption(
+      new Option('--live <which>', 'auto: convert live Dropout nodes; all: inert ones too').argParser(choice(['auto', 'all'] as const)).default('auto'),
+    )
     .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
     .option('--seed <n>', 'base seed of the RandomUniformLike ops (site k gets n + k)', integer(0, 2 ** 31), 0)
     .option('--labels <file>', 'embed class labels (one per line)')
@@ -152,48 +237,80 @@ ${EXIT_CODES}`)
     .addOption(new Option('--resize <mode>', 'embed the resize mode').argParser(choice(['stretch', 'center-crop', 'pad'] as const)))
     .addOption(new Option('--interpolation <kernel>', 'embed the interpolation').argParser(choice(['bilinear', 'bicubic', 'nearest', 'lanczos3'] as const)))
     .option('--crop-fraction <f>', 'embed the center-crop fraction', fraction(true, 1, false))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   mc-dropout convert resnet18.onnx --inject-rate 0.1 -o resnet18-mc.onnx
   mc-dropout convert tf-model.onnx --inject-at dense/BiasAdd:0:0.2 -o mc.onnx
   mc-dropout convert paddle-model.onnx --revive-paddle -o mc.onnx
-  mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`)
+  mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`,
+    )
     .action(async (model: string, options: ConvertCliOptions) => {
       setExitCode(await runConvert(model, options));
     });
 
-  program.command('merge')
-    .description('join the shard outputs of a sharded predict job into the file one machine would have written; refuses a missing, incomplete, duplicated or mismatched shard')
+  program
+    .command('merge')
+    .description(
+      'join the shard outputs of a sharded predict job into the file one machine would have written; refuses a missing, incomplete, duplicated or mismatched shard',
+    )
     .requiredOption('-o, --output <file>', 'the --output the shards were run with (finds OUTPUT.shard-*-of-*.EXT beside it)')
     .option('--meta <file>', 'merged run metadata (default: <output>.meta.json)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example (Slurm):
   sbatch --array=0-15 --wrap 'mc-dropout predict images/ --seed 7 --shard auto -o out.csv --resume'
-  sbatch --dependency=afterok:<job> --wrap 'mc-dropout merge -o out.csv'`)
+  sbatch --dependency=afterok:<job> --wrap 'mc-dropout merge -o out.csv'`,
+    )
     .action((options: { output: string; meta?: string }) => {
       setExitCode(runMerge(options, version));
     });
 
-  program.command('select')
+  program
+    .command('select')
     .description('the images to label next, from a predict output (CSV or JSONL): the top N by an acquisition score')
     .argument('<run>', 'a predict output file (- for stdin), or its --save-passes .npy')
-    .addOption(new Option('--by <score>', 'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random | batchbald (from a --save-passes .npy: a jointly informative batch)').argParser(choice([...ACQUISITIONS, 'batchbald'] as const)).default('bald'))
+    .addOption(
+      new Option(
+        '--by <score>',
+        'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random | batchbald (from a --save-passes .npy: a jointly informative batch)',
+      )
+        .argParser(choice([...ACQUISITIONS, 'batchbald'] as const))
+        .default('bald'),
+    )
     .option('-n, --count <n>', 'how many images', integer(1), 100)
-    .option('--seed <n>', 'seed of --by random and of batchbald\'s sampled assignments', seed, 0)
+    .option('--seed <n>', "seed of --by random and of batchbald's sampled assignments", seed, 0)
     .option('--per-class-quota', 'spread the picks over the predicted labels: each label ranked alone, labels take turns')
-    .option('--candidates <n>', 'batchbald: how many of the images with the highest BALD it considers (each pick costs candidates x T x up to 8192 joint assignments x classes)', integer(1), 2000)
-    .addOption(new Option('-f, --format <format>', 'lines: one path per line; nul: NUL-separated (xargs -0); csv: rank, path, label, score').argParser(choice(['lines', 'nul', 'csv'] as const)).default('lines'))
-    .addHelpText('after', `
+    .option(
+      '--candidates <n>',
+      'batchbald: how many of the images with the highest BALD it considers (each pick costs candidates x T x up to 8192 joint assignments x classes)',
+      integer(1),
+      2000,
+    )
+    .addOption(
+      new Option('-f, --format <format>', 'lines: one path per line; nul: NUL-separated (xargs -0); csv: rank, path, label, score')
+        .argParser(choice(['lines', 'nul', 'csv'] as const))
+        .default('lines'),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by bald -n 500 > to-label.txt
   mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
-  mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`)
+  mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`,
+    )
     .action((run: string, options: SelectCliOptions) => {
       setExitCode(runSelect(run, options));
     });
 
-  program.command('doctor')
-    .description('check onnxruntime-node\'s CUDA provider, CUDA/cuDNN libraries and the GPU, and huge pages for large photos; exit 0 when --device auto would use the GPU, else 1')
+  program
+    .command('doctor')
+    .description(
+      "check onnxruntime-node's CUDA provider, CUDA/cuDNN libraries and the GPU, and huge pages for large photos; exit 0 when --device auto would use the GPU, else 1",
+    )
     .option('--json', 'machine-readable report')
     .action((options: { json?: boolean }) => {
       setExitCode(runDoctor(options));
@@ -202,7 +319,6 @@ Examples:
   program.addHelpText('after', EXIT_CODES);
   return program;
 }
-
 
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
@@ -229,10 +345,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof McDropoutError) {
       const where = error instanceof OutputError && error.kept === error.file ? 'there' : `in ${error instanceof OutputError ? error.kept : ''}`;
       const kept = error instanceof OutputError && error.kept ? `; the finished rows are kept ${where}: free space, then rerun with --resume` : '';
-      process.stderr.write(`mc-dropout: error: ${error.message}${kept}\n`);
+      process.stderr.write(`mc-dropout: error: ${withFlags(error.message)}${kept}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? error.stack ?? '' : ''}\n`);
+    process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? (error.stack ?? '') : ''}\n`);
     return EXIT.internal;
   }
 }

@@ -1,7 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { MAX_SEED } from '../engine/masks.js';
-import { parseColour } from '../preprocess/spec.js';
-import { describeError } from '../errors.js';
+import { describeError, MAX_SEED, parseColour } from '../index.js';
 
 /** Option parsers for commander: each throws InvalidArgumentError saying what was expected. */
 

@@ -1,7 +1,6 @@
-import { UsageError } from '../errors.js';
-import { runPrediction, type PredictRunConfig } from '../run/predict-run.js';
-import { parseShard, shardFromEnvironment } from '../run/shards.js';
+import { parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
 import { EXIT } from './exit-codes.js';
+import { withFlags } from './flags.js';
 import { createProgress, type Progress } from './progress.js';
 import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
 
@@ -26,11 +25,16 @@ export interface PredictCliOptions extends RunCliOptions {
 }
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
-const STOP_SIGNALS = [['SIGINT', EXIT.sigint], ['SIGTERM', EXIT.sigterm], ['SIGHUP', EXIT.sighup]] as const;
+const STOP_SIGNALS = [
+  ['SIGINT', EXIT.sigint],
+  ['SIGTERM', EXIT.sigterm],
+  ['SIGHUP', EXIT.sighup],
+] as const;
 
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
-  if (options.times === 'auto' && options.maxTimes < options.minTimes) throw new UsageError(`--max-times ${options.maxTimes} is below --min-times ${options.minTimes}`);
+  if (options.times === 'auto' && options.maxTimes < options.minTimes)
+    throw new UsageError(`--max-times ${options.maxTimes} is below --min-times ${options.minTimes}`);
   const config: PredictRunConfig = {
     paths,
     ...pathList(options),
@@ -75,7 +79,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
   try {
     const outcome = await runPrediction(config, {
       onWarning: (message) => {
-        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${message}\n`);
+        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
       },
       onStart: (todo) => {
         progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'predict');
@@ -85,12 +89,16 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     });
     progress.stop();
     if (outcome.stopped && stoppedBy) {
-      process.stderr.write(`mc-dropout: stopped by ${stoppedBy[0]} after ${outcome.ok + outcome.failed} of ${outcome.todo} images; finished rows are saved${outcome.resumable ? '; rerun the same command with --resume to finish' : ''}\n`);
+      process.stderr.write(
+        `mc-dropout: stopped by ${stoppedBy[0]} after ${outcome.ok + outcome.failed} of ${outcome.todo} images; finished rows are saved${outcome.resumable ? '; rerun the same command with --resume to finish' : ''}\n`,
+      );
       return stoppedBy[1];
     }
     if (!options.quiet) {
       const rate = (outcome.ok + outcome.failed) / Math.max(outcome.seconds, 1e-3);
-      process.stderr.write(`mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes === 'auto' ? `auto (mean ${outcome.passStats.mean.toFixed(1)}, median ${outcome.passStats.median}, max ${outcome.passStats.max})` : outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`);
+      process.stderr.write(
+        `mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes === 'auto' ? `auto (mean ${outcome.passStats.mean.toFixed(1)}, median ${outcome.passStats.median}, max ${outcome.passStats.max})` : outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`,
+      );
     }
     return outcome.failed > 0 ? EXIT.partial : EXIT.ok;
   } finally {

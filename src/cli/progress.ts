@@ -11,12 +11,15 @@ export function createProgress(total: number, mode: { enabled: boolean; tty: boo
   if (!mode.enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
   if (mode.tty) {
-    const bar = new cliProgress.SingleBar({
-      format: `${command} [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted} | errors {failed}`,
-      stream: process.stderr,
-      hideCursor: true,
-      etaBuffer: 50,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${command} [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted} | errors {failed}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { rate: '0.0', failed: 0 });
     return {
       update(done, failed) {

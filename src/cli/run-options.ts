@@ -1,7 +1,4 @@
-import type { LoadOptions } from '../engine/mc-model.js';
-import { UsageError } from '../errors.js';
-import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
-import type { PreprocessOverrides } from '../preprocess/spec.js';
+import { UsageError, type ChannelOrder, type Interpolation, type LoadOptions, type PreprocessOverrides, type ResizeMode } from '../index.js';
 
 /** The options every command that runs a model over images shares (see withRunOptions in main.ts). */
 export interface RunCliOptions {

@@ -16,9 +16,12 @@
 import { UsageError } from '../errors.js';
 import { philox4x32 } from '../engine/philox.js';
 
+/** The conformity scores: LAC (1 - p of the label), APS and RAPS (cumulative mass to the label). */
 export const CONFORMAL_SCORES = ['lac', 'aps', 'raps'] as const;
+/** A conformity score by name: 'lac', 'aps' or 'raps'. */
 export type ConformalScore = (typeof CONFORMAL_SCORES)[number];
 
+/** How a score is computed: randomised (one seeded uniform per image) or not, and RAPS's lambda and k_reg. */
 export interface ScoreOptions {
   score: ConformalScore;
   /** RAPS: the penalty per rank beyond kReg (default 0.01, as Angelopoulos et al.'s ImageNet setting). */
@@ -29,6 +32,7 @@ export interface ScoreOptions {
   randomized?: boolean;
 }
 
+/** RAPS's regularisation by default: lambda 0.01 per rank after k_reg 5 (Angelopoulos et al. 2021). */
 export const RAPS_DEFAULTS = { lambda: 0.01, kReg: 5 } as const;
 
 /** Labels by probability, highest first, the lower index first on ties. */
@@ -84,6 +88,7 @@ export interface CalibrationImage {
   u: number;
 }
 
+/** Calibrated thresholds for one alpha and score: the marginal threshold and one per class (Mondrian), with the calibration images per class. */
 export interface ConformalThresholds {
   alpha: number;
   options: ScoreOptions;
@@ -102,8 +107,11 @@ export function calibrateSets(images: readonly CalibrationImage[], classes: numb
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   images.forEach((image, i) => byClass[image.label]!.push(scores[i]!));
   return {
-    alpha, options, threshold: conformalQuantile(scores, alpha),
-    perClass: byClass.map((s) => conformalQuantile(s, alpha)), counts: byClass.map((s) => s.length),
+    alpha,
+    options,
+    threshold: conformalQuantile(scores, alpha),
+    perClass: byClass.map((s) => conformalQuantile(s, alpha)),
+    counts: byClass.map((s) => s.length),
   };
 }
 

@@ -47,10 +47,15 @@ export function gatherHugePageFacts(): HugePageFacts {
 export function diagnoseHugePages(facts: HugePageFacts): HugePageDiagnosis {
   if (!facts.glibc) return { state: 'unavailable', explanation: 'not a glibc system' };
   const [major, minor] = facts.glibc.split('.').map(Number);
-  if (major! < 2 || (major === 2 && minor! < 35)) return { state: 'unavailable', explanation: `glibc ${facts.glibc} has no malloc.hugetlb tunable (2.35 or later has)` };
+  if (major! < 2 || (major === 2 && minor! < 35))
+    return { state: 'unavailable', explanation: `glibc ${facts.glibc} has no malloc.hugetlb tunable (2.35 or later has)` };
   if (facts.thp === 'always') return { state: 'on', explanation: 'the kernel puts every large block on huge pages (transparent huge pages: always)' };
   if (facts.thp !== 'madvise') return { state: 'unavailable', explanation: `the kernel's transparent huge pages are ${facts.thp ?? 'not available'}` };
-  const setting = (facts.tunables ?? '').split(':').map((t) => t.trim()).filter((t) => t.startsWith('glibc.malloc.hugetlb=')).pop();
+  const setting = (facts.tunables ?? '')
+    .split(':')
+    .map((t) => t.trim())
+    .filter((t) => t.startsWith('glibc.malloc.hugetlb='))
+    .pop();
   if (setting === 'glibc.malloc.hugetlb=1' || setting === 'glibc.malloc.hugetlb=2') return { state: 'on', explanation: `GLIBC_TUNABLES has ${setting}` };
   return { state: 'off', explanation: 'large buffers sit on 4 KiB pages: one page fault per 4 KiB of every decoded photo', fix: HUGE_PAGES_FIX };
 }

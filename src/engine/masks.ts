@@ -119,9 +119,7 @@ export function rowSeed(seed: number, image: ImageKey, pass: number, site: numbe
  * value v satisfies v / 2^16 >= rate, so rates resolve to 2^-16 (bias below 1.6e-5).
  * A mask depends only on (seed, image, pass, site), never on batch size or batch neighbours.
  */
-export function fillMask(
-  out: Float32Array, rate: number, seed: number, image: ImageKey, pass: number, site: number,
-): void {
+export function fillMask(out: Float32Array, rate: number, seed: number, image: ImageKey, pass: number, site: number): void {
   if (rate <= 0) {
     out.fill(1);
     return;

@@ -23,11 +23,7 @@ function mulHi(a: number, b: number): number {
 }
 
 /** Writes the 4 uint32 words of Philox4x32-10(counter, key) into out[offset..offset+3]. */
-export function philox4x32(
-  c0: number, c1: number, c2: number, c3: number,
-  k0: number, k1: number,
-  out: Uint32Array, offset = 0,
-): void {
+export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array, offset = 0): void {
   let x0 = c0 >>> 0;
   let x1 = c1 >>> 0;
   let x2 = c2 >>> 0;

@@ -1,9 +1,9 @@
 import { describeError, ModelError } from '../errors.js';
-import type { ModelIo } from '../model/io.js';
+import type { ModelIo } from '../model/signature.js';
 import { constantDims, DataType, encodeModel, shapeOf, tensorsRead, type ModelProto, type NodeProto } from '../model/onnx.js';
 import { exposeTensors, rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import type { StochasticSite } from '../model/sites.js';
-import { activationNames } from '../model/split.js';
+import { activationNames } from '../model/trunk-split.js';
 import type { HostTensor } from './runtime.js';
 import { createOrThrow } from './sessions.js';
 
@@ -57,7 +57,16 @@ const BATCH_NAME = 'mc_dropout_batch';
  */
 export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, options: ProbeOptions): Promise<ProbeResult> {
   const { withActivations, file, externalDataFolder } = options;
-  const result: ProbeResult = { siteShapes: [], siteFolds: [], siteTypes: [], batchMajor: new Set(), activationShapes: new Map(), activationTypes: new Map(), notPerRow: new Set(), runs: 0 };
+  const result: ProbeResult = {
+    siteShapes: [],
+    siteFolds: [],
+    siteTypes: [],
+    batchMajor: new Set(),
+    activationShapes: new Map(),
+    activationTypes: new Map(),
+    notPerRow: new Set(),
+    runs: 0,
+  };
   const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
@@ -69,7 +78,11 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
   const batchName = typeof declaredBatch === 'string' ? declaredBatch : BATCH_NAME;
   const exposed = exposeTensors(model, names, { name: io.inputName, dims: [staticBatch || batchName, ...imageRow] });
   // no graph optimization: the session only answers shapes (and maybe runs twice), its build is what counts
-  const session = await createOrThrow(encodeModel(exposed), { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
+  const session = await createOrThrow(
+    encodeModel(exposed),
+    { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
+    file,
+  );
   try {
     const inferred = options.inferShapes === false ? new Map<string, never>() : session.outputShapes;
     // a scalar's inferred dims look like an unknown shape's; a Constant's own attribute tells them
@@ -108,16 +121,21 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
       }
       // windowed attention folds the batch and k windows into the first dim: k at batch 1, 2k at 2
       const fold = shape[0]!;
-      const folded = atTwo !== undefined && fold > 1 && atTwo.length === shape.length && atTwo[0] === 2 * fold && atTwo.slice(1).every((d, i) => d === shape[i + 1]);
+      const folded =
+        atTwo !== undefined && fold > 1 && atTwo.length === shape.length && atTwo[0] === 2 * fold && atTwo.slice(1).every((d, i) => d === shape[i + 1]);
       if (folded && site.input) {
         result.siteFolds.push(fold);
         return [...shape];
       }
       if (site.op !== 'Dropout') {
-        throw new ModelError(`${file}: ${site.op} ${site.nodeName} draws a tensor of shape [${shape.join(', ')}] whose first dimension does not follow the batch, so the images of one run would share its numbers. Export the layer with rand_like / bernoulli_ on a per-sample tensor (as torch and timm do), or with a fixed batch of 1.`);
+        throw new ModelError(
+          `${file}: ${site.op} ${site.nodeName} draws a tensor of shape [${shape.join(', ')}] whose first dimension does not follow the batch, so the images of one run would share its numbers. Export the layer with rand_like / bernoulli_ on a per-sample tensor (as torch and timm do), or with a fixed batch of 1.`,
+        );
       }
       const seen = atTwo ? ` at batch 1 and [${atTwo.join(', ')}] at batch 2` : '';
-      throw new ModelError(`${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}]${seen}): no dimension follows the batch, and the first is not a whole number of rows per image`);
+      throw new ModelError(
+        `${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}]${seen}): no dimension follows the batch, and the first is not a whole number of rows per image`,
+      );
     });
     result.siteTypes = sites.map((site) => {
       if (site.op === 'Bernoulli') return DataType.FLOAT; // cast to the type of p in the graph
@@ -146,7 +164,8 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
         }
       }
     }
-    if (result.siteFolds.some((k) => k > 1)) await checkFoldedOrder(model, sites, result, io, { file, batchName, ...(externalDataFolder && { externalDataFolder }) });
+    if (result.siteFolds.some((k) => k > 1))
+      await checkFoldedOrder(model, sites, result, io, { file, batchName, ...(externalDataFolder && { externalDataFolder }) });
     return result;
   } catch (error) {
     if (error instanceof ModelError) throw error;
@@ -165,12 +184,25 @@ const SAME_ROW = 1e-4;
  * every site fed a fixed value (so nothing random runs): the folded tensors of two distinct images at
  * batch 2 against each image alone. Anything else is refused, saying what was found.
  */
-async function checkFoldedOrder(model: ModelProto, sites: StochasticSite[], probe: ProbeResult, io: ModelIo, options: { file: string; batchName: string; externalDataFolder?: string }): Promise<void> {
+async function checkFoldedOrder(
+  model: ModelProto,
+  sites: StochasticSite[],
+  probe: ProbeResult,
+  io: ModelIo,
+  options: { file: string; batchName: string; externalDataFolder?: string },
+): Promise<void> {
   const { file, batchName, externalDataFolder } = options;
   const folded = sites.map((site, k) => ({ site, k, fold: probe.siteFolds[k]! })).filter((f) => f.fold > 1);
   const watched = [...new Set(folded.map((f) => f.site.input))];
-  const rewritten = exposeTensors(rewriteSitesAsInputs(model, sites, probe.siteTypes), watched, { name: io.inputName, dims: [batchName, ...io.inputDims.slice(1)] });
-  const session = await createOrThrow(encodeModel(rewritten), { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
+  const rewritten = exposeTensors(rewriteSitesAsInputs(model, sites, probe.siteTypes), watched, {
+    name: io.inputName,
+    dims: [batchName, ...io.inputDims.slice(1)],
+  });
+  const session = await createOrThrow(
+    encodeModel(rewritten),
+    { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
+    file,
+  );
   try {
     const imageSize = io.inputDims.slice(1).reduce((a, b) => a * b, 1);
     // two images that differ everywhere, in the range of normalised pixels
@@ -199,7 +231,10 @@ async function checkFoldedOrder(model: ModelProto, sites: StochasticSite[], prob
       const joint = both[site.input]!.data;
       if (same(joint.subarray(0, first.length), first) && same(joint.subarray(first.length), second)) continue;
       const shape = both[site.input]!.dims;
-      throw new ModelError(`${file}: ${site.op} ${site.nodeName} drops a tensor of shape [${shape.join(', ')}] at batch 2 whose first dimension holds ${fold} rows per image, but not each image's rows in one block (image-major, as batch x windows): the batch is folded in another order, and mc-dropout, which keys each image's masks to its own rows, cannot feed it. Export with the batch outermost, or with a fixed batch of 1.`, 'E_FOLDED_ORDER');
+      throw new ModelError(
+        `${file}: ${site.op} ${site.nodeName} drops a tensor of shape [${shape.join(', ')}] at batch 2 whose first dimension holds ${fold} rows per image, but not each image's rows in one block (image-major, as batch x windows): the batch is folded in another order, and mc-dropout, which keys each image's masks to its own rows, cannot feed it. Export with the batch outermost, or with a fixed batch of 1.`,
+        'E_FOLDED_ORDER',
+      );
     }
   } finally {
     await session.release();
@@ -262,8 +297,17 @@ export function batchTwoNames(model: ModelProto, sites: readonly StochasticSite[
  * Shapes onnxruntime's shape inference gives the named tensors, without running the model: dims as
  * numbers or the names of symbolic dims (e.g. 'batch'); a tensor it cannot tell is left out.
  */
-export async function inferredShapes(model: ModelProto, names: readonly string[], file: string, externalDataFolder?: string): Promise<Map<string, readonly (number | string)[]>> {
-  const session = await createOrThrow(encodeModel(exposeTensors(model, [...names])), { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) }, file);
+export async function inferredShapes(
+  model: ModelProto,
+  names: readonly string[],
+  file: string,
+  externalDataFolder?: string,
+): Promise<Map<string, readonly (number | string)[]>> {
+  const session = await createOrThrow(
+    encodeModel(exposeTensors(model, [...names])),
+    { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
+    file,
+  );
   try {
     const shapes = new Map<string, readonly (number | string)[]>();
     for (const [name, { dims }] of session.outputShapes) if (names.includes(name) && dims.length > 0) shapes.set(name, dims);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
 import { neededLibraries } from './elf.js';
 
 /** What the user asked for with --device. */
@@ -17,13 +17,11 @@ export function parseDevice(text: string): DeviceRequest {
   if (value === 'auto' || value === 'cpu' || value === 'cuda') return { kind: value, deviceId: 0 };
   const match = /^cuda:(\d+)$/.exec(value);
   if (match) return { kind: 'cuda', deviceId: Number(match[1]) };
-  throw new UsageError(`Expected auto, cpu, cuda or cuda:N for --device but received '${text}'`);
+  throw new UsageError(`Expected auto, cpu, cuda or cuda:N for ${param('device')} but received '${text}'`);
 }
 
 /** The shared libraries onnxruntime-node's CUDA 12 provider loads (onnxruntime 1.30), when its file cannot be read. */
-export const CUDA_RUNTIME_LIBRARIES = [
-  'libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcurand.so.10', 'libcufft.so.11', 'libcudnn.so.9',
-];
+export const CUDA_RUNTIME_LIBRARIES = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcurand.so.10', 'libcufft.so.11', 'libcudnn.so.9'];
 
 /** cuDNN is opened at run time, not linked: no provider's DT_NEEDED names it. */
 const CUDNN_LIBRARY = 'libcudnn.so.9';
@@ -42,8 +40,7 @@ export function cudaLibrariesOf(needed: readonly string[] | undefined): string[]
 export const CUDA_PROVIDER_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
 
 /** The command that installs onnxruntime-node's CUDA provider into this project (needs internet). */
-export const INSTALL_PROVIDER_COMMAND =
-  'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js';
+export const INSTALL_PROVIDER_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js';
 
 /** Everything we can learn about CUDA without starting a session. */
 export interface CudaFacts {
@@ -78,7 +75,10 @@ export function gatherCudaFacts(): CudaFacts {
   return {
     providerFolder,
     providerFiles: CUDA_PROVIDER_FILES.map((file) => ({ file, present: existsSync(path.join(providerFolder, file)) })),
-    libraries: cudaLibrariesOf(neededLibraries(path.join(providerFolder, CUDA_PROVIDER_FILES[0]!))).map((name) => ({ name, path: findLibrary(name, loaderIndex) })),
+    libraries: cudaLibrariesOf(neededLibraries(path.join(providerFolder, CUDA_PROVIDER_FILES[0]!))).map((name) => ({
+      name,
+      path: findLibrary(name, loaderIndex),
+    })),
     ...readGpus(),
   };
 }
@@ -148,9 +148,14 @@ function findLibrary(name: string, loaderIndex: string): string | undefined {
 function readGpus(): { gpus: string[]; driver: string | undefined } {
   try {
     const text = execFileSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10000,
     });
-    const rows = text.split('\n').map((l) => l.trim()).filter(Boolean);
+    const rows = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     return { gpus: rows.map((r) => r.split(',')[0]!.trim()), driver: rows[0]?.split(',')[1]?.trim() };
   } catch {
     const version = existsSync('/proc/driver/nvidia/version') ? readFileSync('/proc/driver/nvidia/version', 'utf8').split('\n')[0] : undefined;

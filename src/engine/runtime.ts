@@ -1,6 +1,6 @@
 /** The only module that imports onnxruntime-node: sessions, tensors, versions. */
 import ort from 'onnxruntime-node';
-import { fromHalfArray, toHalfArray } from './half.js';
+import { fromHalfArray, toHalfArray } from '../model/half.js';
 
 export type Provider = 'cpu' | 'cuda';
 
@@ -78,7 +78,9 @@ export class RuntimeSession {
       options.interOpNumThreads = 1;
     }
     // onnxruntime's create is overloaded (path | bytes), so each type is passed to its own overload
-    return new RuntimeSession(typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options));
+    return new RuntimeSession(
+      typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options),
+    );
   }
 
   get inputNames(): readonly string[] {

@@ -3,6 +3,7 @@
  * gathered one image at a time (its passes are not kept), then every metric, for MC at T passes,
  * for the deterministic pass, and for MC at fewer passes (the first t of the same passes).
  */
+import { invalidParameter, UsageError } from '../errors.js';
 import { summarize } from '../stats/aggregate.js';
 import { confusionOf, metricsOf, type MetricSet, type Outcome } from './metrics.js';
 
@@ -20,11 +21,19 @@ export function outcomeOf(probs: ArrayLike<number>, classes: number, label: numb
   let brier = 0;
   for (let c = 0; c < classes; c++) brier += (s.mean[c]! - (c === label ? 1 : 0)) ** 2;
   return {
-    label, predicted: s.predicted, confidence: s.confidence, trueProbability: s.mean[label]!, brier,
-    entropy: s.entropy, mutualInformation: s.mutualInformation, variationRatio: s.variationRatio, margin: s.margin,
+    label,
+    predicted: s.predicted,
+    confidence: s.confidence,
+    trueProbability: s.mean[label]!,
+    brier,
+    entropy: s.entropy,
+    mutualInformation: s.mutualInformation,
+    variationRatio: s.variationRatio,
+    margin: s.margin,
   };
 }
 
+/** The metrics of an evaluation: deterministic and MC metric sets, and the MC metrics with the first T passes. */
 export interface EvaluationNumbers {
   classes: number;
   /** MC passes per image. */
@@ -45,7 +54,11 @@ export class EvaluationAccumulator {
   private readonly deterministic: Outcome[] = [];
 
   /** passes: T of every image added; withCurve: also keep outcomes at fewer passes. */
-  constructor(readonly classes: number, readonly passes: number, withCurve: boolean) {
+  constructor(
+    readonly classes: number,
+    readonly passes: number,
+    withCurve: boolean,
+  ) {
     this.counts = withCurve ? passCounts(passes) : [passes];
     this.byCount = this.counts.map(() => []);
   }
@@ -56,8 +69,8 @@ export class EvaluationAccumulator {
    */
   add(probs: ArrayLike<number>, label: number, deterministic?: ArrayLike<number>): void {
     const { classes } = this;
-    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new RangeError(`Expected a class index in [0, ${classes}) but received ${label}`);
-    if (probs.length !== this.passes * classes) throw new RangeError(`Expected ${this.passes} x ${classes} probabilities but received ${probs.length}`);
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw invalidParameter('label', `a class index in [0, ${classes})`, label);
+    if (probs.length !== this.passes * classes) throw invalidParameter('probs', `${this.passes} x ${classes} probabilities`, probs.length, 'values');
     const view = probs instanceof Float64Array ? probs : Float64Array.from(probs);
     this.counts.forEach((t, j) => this.byCount[j]!.push(outcomeOf(view.subarray(0, t * classes), classes, label)));
     if (deterministic) this.deterministic.push(outcomeOf(deterministic, classes, label));
@@ -65,7 +78,7 @@ export class EvaluationAccumulator {
 
   /** One image known only by its mean probabilities over T passes and the uncertainty numbers that need the passes. */
   addMean(mean: ArrayLike<number>, label: number, fromPasses: { mutualInformation: number; variationRatio: number }): void {
-    if (this.counts.length !== 1) throw new RangeError('An image known by its mean has no T curve: build the accumulator without it');
+    if (this.counts.length !== 1) throw new UsageError('An image known by its mean has no T curve: build the accumulator without it');
     const outcome = outcomeOf(mean, this.classes, label);
     this.byCount[0]!.push({ ...outcome, ...fromPasses });
   }
@@ -76,7 +89,8 @@ export class EvaluationAccumulator {
 
   finish(): EvaluationNumbers {
     const final = this.byCount.at(-1)!;
-    if (this.deterministic.length !== 0 && this.deterministic.length !== final.length) throw new RangeError('Every image or none needs its deterministic probabilities');
+    if (this.deterministic.length !== 0 && this.deterministic.length !== final.length)
+      throw new UsageError('Every image or none needs its deterministic probabilities');
     return {
       classes: this.classes,
       passes: this.passes,

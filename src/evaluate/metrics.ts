@@ -3,6 +3,7 @@
  * well each uncertainty score tells errors from correct predictions. Pure: imports nothing from the
  * rest of the project. Every definition is stated where it is computed; logs are natural (nats).
  */
+import { UsageError } from '../errors.js';
 
 /** What the metrics read of one labelled image, from its mean probabilities over T passes. */
 export interface Outcome {
@@ -39,11 +40,16 @@ export type UncertaintyScore = (typeof UNCERTAINTY_SCORES)[number];
 
 export function uncertaintyOf(o: Outcome, score: UncertaintyScore): number {
   switch (score) {
-    case 'one_minus_confidence': return 1 - o.confidence;
-    case 'entropy': return o.entropy;
-    case 'mutual_information': return o.mutualInformation;
-    case 'variation_ratio': return o.variationRatio;
-    case 'margin': return 1 - o.margin;
+    case 'one_minus_confidence':
+      return 1 - o.confidence;
+    case 'entropy':
+      return o.entropy;
+    case 'mutual_information':
+      return o.mutualInformation;
+    case 'variation_ratio':
+      return o.variationRatio;
+    case 'margin':
+      return 1 - o.margin;
   }
 }
 
@@ -84,6 +90,7 @@ export interface RiskCoverage {
   curve: { coverage: number; risk: number }[];
 }
 
+/** Accuracy, NLL (nats), Brier, ECE and MCE (15 bins), AURC, selective accuracy and the AUROC of each uncertainty score. */
 export interface MetricSet {
   images: number;
   accuracy: number;
@@ -99,7 +106,7 @@ export interface MetricSet {
 
 /** Every metric of a set of labelled images. Throws on an empty set. */
 export function metricsOf(outcomes: readonly Outcome[]): MetricSet {
-  if (outcomes.length === 0) throw new RangeError('Expected at least one labelled image but received none');
+  if (outcomes.length === 0) throw new UsageError('Expected at least one labelled image but received none');
   const n = outcomes.length;
   let correct = 0;
   let nll = 0;
@@ -110,10 +117,23 @@ export function metricsOf(outcomes: readonly Outcome[]): MetricSet {
     brier += o.brier;
   }
   const errors = outcomes.map((o) => o.predicted !== o.label);
-  const auroc = Object.fromEntries(UNCERTAINTY_SCORES.map((s) => [s, aurocOf(outcomes.map((o) => uncertaintyOf(o, s)), errors)])) as Record<UncertaintyScore, number | null>;
+  const auroc = Object.fromEntries(
+    UNCERTAINTY_SCORES.map((s) => [
+      s,
+      aurocOf(
+        outcomes.map((o) => uncertaintyOf(o, s)),
+        errors,
+      ),
+    ]),
+  ) as Record<UncertaintyScore, number | null>;
   return {
-    images: n, accuracy: correct / n, nll: nll / n, brier: brier / n,
-    calibration: calibrationOf(outcomes), riskCoverage: riskCoverageOf(outcomes), auroc,
+    images: n,
+    accuracy: correct / n,
+    nll: nll / n,
+    brier: brier / n,
+    calibration: calibrationOf(outcomes),
+    riskCoverage: riskCoverageOf(outcomes),
+    auroc,
   };
 }
 
@@ -166,7 +186,9 @@ export function riskCoverageOf(outcomes: readonly Outcome[], coverages: readonly
   const n = outcomes.length;
   const order = outcomes.map((_, i) => i).sort((a, b) => outcomes[b]!.confidence - outcomes[a]!.confidence || a - b);
   const errorsUpTo = new Float64Array(n + 1);
-  order.forEach((i, k) => { errorsUpTo[k + 1] = errorsUpTo[k]! + (outcomes[i]!.predicted !== outcomes[i]!.label ? 1 : 0); });
+  order.forEach((i, k) => {
+    errorsUpTo[k + 1] = errorsUpTo[k]! + (outcomes[i]!.predicted !== outcomes[i]!.label ? 1 : 0);
+  });
   const errors = errorsUpTo[n]!;
   let aurc = 0;
   let optimal = 0;

@@ -5,6 +5,7 @@
 import type { EvaluationNumbers } from './evaluation.js';
 import type { MetricSet, UncertaintyScore } from './metrics.js';
 
+/** One metric as text cells: deterministic and MC values, and which way is better. */
 export interface MetricRow {
   metric: string;
   /** Which way is better. */
@@ -41,7 +42,11 @@ function cells(m: MetricSet, onePass: boolean): [string, 'higher' | 'lower', str
     ['MCE', 'lower', plain(m.calibration.mce)],
     ['AURC', 'lower', plain(m.riskCoverage.aurc)],
     ['E-AURC', 'lower', plain(m.riskCoverage.eAurc)],
-    ...m.riskCoverage.selective.map((s): [string, 'higher', string] => [`selective accuracy at ${Math.round(s.coverage * 100)}% coverage`, 'higher', percent(s.accuracy)]),
+    ...m.riskCoverage.selective.map((s): [string, 'higher', string] => [
+      `selective accuracy at ${Math.round(s.coverage * 100)}% coverage`,
+      'higher',
+      percent(s.accuracy),
+    ]),
   ];
   for (const [score, name] of Object.entries(SCORE_NAMES) as [UncertaintyScore, string][]) {
     const mcOnly = score === 'mutual_information' || score === 'variation_ratio';
@@ -60,16 +65,26 @@ export function metricRows(numbers: EvaluationNumbers): MetricRow[] {
 /** The T curve as rows: passes, accuracy, NLL, Brier, ECE, AURC, AUROC of mutual information. */
 export function curveRows(numbers: EvaluationNumbers): string[][] {
   return numbers.byPasses.map(({ passes, metrics: m }) => [
-    String(passes), percent(m.accuracy), plain(m.nll), plain(m.brier), plain(m.calibration.ece), plain(m.riskCoverage.aurc),
+    String(passes),
+    percent(m.accuracy),
+    plain(m.nll),
+    plain(m.brier),
+    plain(m.calibration.ece),
+    plain(m.riskCoverage.aurc),
     passes === 1 ? 'n/a' : orNa(m.auroc.mutual_information),
   ]);
 }
 
+/** Column names of the T curve table. */
 export const CURVE_HEADER = ['T', 'accuracy', 'NLL', 'Brier', 'ECE', 'AURC', 'AUROC (MI)'];
 
 /** Columns padded to a fixed-width text table; the first column left-aligned, the rest right-aligned. */
 export function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }

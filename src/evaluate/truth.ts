@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { notRegularFile } from '../io/lines.js';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
 
 /** Where the true classes come from. */
 export type TruthSource =
@@ -29,7 +29,10 @@ function normalized(name: string): string {
  */
 export function classIndexOf(value: string, labels: readonly string[]): number | undefined {
   const exact = labels.flatMap((l, i) => (l === value ? [i] : []));
-  if (exact.length > 1) throw new UsageError(`${JSON.stringify(value)} names classes ${exact.join(' and ')} of the model, so it cannot tell which is meant; give the true classes as class indices in a CSV with --truth`);
+  if (exact.length > 1)
+    throw new UsageError(
+      `${JSON.stringify(value)} names classes ${exact.join(' and ')} of the model, so it cannot tell which is meant; give the true classes as class indices in a CSV with ${param('truthFile')}`,
+    );
   if (exact.length === 1) return exact[0];
   const loose = labels.flatMap((l, i) => (normalized(l) === normalized(value) && normalized(value) !== '' ? [i] : []));
   if (loose.length === 1) return loose[0];
@@ -53,7 +56,9 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
   try {
     records = parse(readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (error) {
-    throw new UsageError(`Cannot read the ground truth ${file} (${error instanceof Error ? error.message : String(error)}); give a CSV of path,label`, { cause: error });
+    throw new UsageError(`Cannot read the ground truth ${file} (${error instanceof Error ? error.message : String(error)}); give a CSV of path,label`, {
+      cause: error,
+    });
   }
   let pathColumn = 0;
   let labelColumn = 1;
@@ -72,7 +77,10 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
     const [where, value] = [record[pathColumn], record[labelColumn]];
     if (where === undefined || value === undefined || where === '') throw new UsageError(`${file} line ${r + 1}: expected path,label`);
     const index = classIndexOf(value, labels);
-    if (index === undefined) throw new UsageError(`${file} line ${r + 1}: ${JSON.stringify(value)} is neither a label of the model nor a class index below ${labels.length}; its labels are ${labelList(labels)} (give --labels FILE if they are not the names you use)`);
+    if (index === undefined)
+      throw new UsageError(
+        `${file} line ${r + 1}: ${JSON.stringify(value)} is neither a label of the model nor a class index below ${labels.length}; its labels are ${labelList(labels)} (give ${param('labelsFile')} if they are not the names you use)`,
+      );
     byPath.set(path.resolve(folder, where), index);
     byPath.set(path.resolve(where), index);
   }
@@ -101,7 +109,9 @@ function truthFromFolders(roots: readonly string[], files: readonly string[], la
   // a folder that is not a class is a mistake only in a class-per-folder layout (some folder matched)
   if (unknown.size > 0 && truth.size > 0) {
     const [name, count] = [...unknown][0]!;
-    throw new UsageError(`The folder ${JSON.stringify(name)} (${count} images) is not a class of the model: its labels are ${labelList(labels)}. Rename the folder, give --labels FILE with your class names, or give the classes in a CSV with --truth`);
+    throw new UsageError(
+      `The folder ${JSON.stringify(name)} (${count} images) is not a class of the model: its labels are ${labelList(labels)}. Rename the folder, give ${param('labelsFile')} with your class names, or give the classes in a CSV with ${param('truthFile')}`,
+    );
   }
   return truth;
 }

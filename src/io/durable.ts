@@ -4,7 +4,8 @@
  * a whole file appears under its final name only by rename after everything succeeded, and a
  * failure (disk full, quota, read-only file system, I/O error) is an OutputError naming the file.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { OutputError } from '../errors.js';
 
@@ -165,4 +166,18 @@ export function writeFailureReason(error: unknown): string {
   };
   if (code && words[code]) return `${words[code]} (${code})`;
   return code ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** Length and SHA-256 of a file, read in 1 MiB pieces. */
+export function digestOf(file: string): { bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'r');
+  const buffer = Buffer.alloc(1 << 20);
+  let bytes = 0;
+  try {
+    for (let got; (got = readSync(fd, buffer, 0, buffer.length, null)) > 0; bytes += got) hash.update(buffer.subarray(0, got));
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }

@@ -41,7 +41,10 @@ function readText(file: string, what: string, expected: string): string {
  * An unreadable file is a UsageError naming what it is, the file and what it should hold.
  */
 export function readLines(file: string, what: string, expected: string): string[] {
-  return readText(file, what, expected).split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  return readText(file, what, expected)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 /**
@@ -69,4 +72,21 @@ export function readPathList(file: string, separator: 'lines' | 'nul'): string[]
 /** Class labels, one per line. */
 export function readLabels(file: string): string[] {
   return readLines(file, 'the labels file', 'give a text file with one label per line');
+}
+
+/**
+ * The records of JSON Lines text, blank lines skipped: the one reader of predict's JSONL outputs.
+ * A line that is not JSON throws what `bad` makes of its line number (1-based, blank lines counted).
+ */
+export function parseJsonLines<T = Record<string, unknown>>(text: string, bad: (line: number) => Error): T[] {
+  const records: T[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      throw bad(i + 1);
+    }
+  });
+  return records;
 }

@@ -34,10 +34,14 @@ export class OutputLock {
         const [pidText = '', host = hostname()] = readLockOwner(lockFile).split('@');
         const owner = Number.parseInt(pidText, 10);
         if (host !== hostname()) {
-          throw new UsageError(`${name} ${file} is being written by an mc-dropout run on ${host} (PID ${owner}, lock ${lockFile}); if that run is gone, delete the lock`);
+          throw new UsageError(
+            `${name} ${file} is being written by an mc-dropout run on ${host} (PID ${owner}, lock ${lockFile}); if that run is gone, delete the lock`,
+          );
         }
         if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner) && mayBeMcDropout(owner)) {
-          throw new UsageError(`${name} ${file} is being written by another mc-dropout run (PID ${owner}, lock ${lockFile}); wait for it to finish, or write elsewhere. If no mc-dropout run is writing it, delete ${lockFile}`);
+          throw new UsageError(
+            `${name} ${file} is being written by another mc-dropout run (PID ${owner}, lock ${lockFile}); wait for it to finish, or write elsewhere. If no mc-dropout run is writing it, delete ${lockFile}`,
+          );
         }
         // stale: its process is gone, or the PID now belongs to another program (reused after a requeue)
         rmSync(lockFile, { force: true });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
 import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
 
 /**
@@ -13,7 +13,12 @@ export class NpyPassesWriter {
   private readonly row: Float32Array;
   private readonly paths: string[] = [];
 
-  private constructor(readonly file: string, readonly images: number, readonly passes: number, readonly classes: number) {
+  private constructor(
+    readonly file: string,
+    readonly images: number,
+    readonly passes: number,
+    readonly classes: number,
+  ) {
     this.fd = openForWrite(`${file}.partial`, 'w');
     this.row = new Float32Array(passes * classes);
     writeAll(this.fd, npyHeader([images, passes, classes]), `${file}.partial`);
@@ -65,7 +70,9 @@ export interface SavedPasses {
  */
 export function readNpyPasses(file: string): SavedPasses {
   const fail = (why: string): never => {
-    throw new UsageError(`${file} is not a passes file a predict run saved (${why}); give the .npy that --save-passes wrote, with its .paths.json beside it`);
+    throw new UsageError(
+      `${file} is not a passes file a predict run saved (${why}); give the .npy that ${param('savePasses')} wrote, with its .paths.json beside it`,
+    );
   };
   let bytes: Buffer;
   let paths: unknown;
@@ -85,7 +92,12 @@ export function readNpyPasses(file: string): SavedPasses {
   const start = major === 1 ? 10 : 12;
   const header = bytes.subarray(start, start + headerLength).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]?.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+  const shape = /'shape':\s*\(([^)]*)\)/
+    .exec(header)?.[1]
+    ?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map(Number);
   if (/'fortran_order':\s*True/.test(header)) fail('Fortran order');
   if (descr !== '<f4' && descr !== '<f8') fail(`dtype ${descr ?? 'unknown'}, expected float32 or float64`);
   if (!shape || shape.length !== 3) fail('expected 3 dimensions: images, passes, classes');
@@ -94,7 +106,8 @@ export function readNpyPasses(file: string): SavedPasses {
   const body = bytes.subarray(start + headerLength);
   const width = descr === '<f4' ? 4 : 8;
   if (body.length < count * width) fail('shorter than its shape');
-  if (!Array.isArray(paths) || paths.length !== images || !paths.every((p) => typeof p === 'string')) fail(`${file}.paths.json does not list one path per image`);
+  if (!Array.isArray(paths) || paths.length !== images || !paths.every((p) => typeof p === 'string'))
+    fail(`${file}.paths.json does not list one path per image`);
   const aligned = new Uint8Array(count * width);
   aligned.set(body.subarray(0, count * width));
   const data = width === 4 ? Float64Array.from(new Float32Array(aligned.buffer)) : new Float64Array(aligned.buffer);

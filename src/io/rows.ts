@@ -1,13 +1,24 @@
-import type { ImageResult } from '../pipeline.js';
 import { csvName } from './names.js';
-import { topK } from '../stats/aggregate.js';
+import { topK, type McSummary } from '../stats/aggregate.js';
+
+/** One image's result: its MC summary (and, when asked, its passes [T, C] and deterministic probabilities [C]), or why it failed. */
+export type ImageResult =
+  | { file: string; index: number; status: 'ok'; summary: McSummary; passProbs?: Float64Array; deterministicProbs?: Float64Array }
+  | { file: string; index: number; status: 'error'; error: string };
 
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
 export const DECIMALS = 6;
 
 export const BASE_COLUMNS = [
-  'path', 'label', 'class_index', 'confidence', 'entropy', 'mutual_information',
-  'expected_entropy', 'variation_ratio', 'margin',
+  'path',
+  'label',
+  'class_index',
+  'confidence',
+  'entropy',
+  'mutual_information',
+  'expected_entropy',
+  'variation_ratio',
+  'margin',
 ] as const;
 
 /** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T. */
@@ -43,8 +54,15 @@ export function csvRecord(result: ImageResult, labels: readonly string[], topk: 
   }
   const s = result.summary;
   const record = [
-    text(csvName(result.file)), text(labels[s.predicted] ?? String(s.predicted)), String(s.predicted), fixed(s.confidence), fixed(s.entropy),
-    fixed(s.mutualInformation), fixed(s.expectedEntropy), fixed(s.variationRatio), fixed(s.margin),
+    text(csvName(result.file)),
+    text(labels[s.predicted] ?? String(s.predicted)),
+    String(s.predicted),
+    fixed(s.confidence),
+    fixed(s.entropy),
+    fixed(s.mutualInformation),
+    fixed(s.expectedEntropy),
+    fixed(s.variationRatio),
+    fixed(s.margin),
   ];
   if (withPasses) record.push(String(s.passes));
   for (const c of topK(s.mean, topk)) record.push(text(labels[c] ?? String(c)), fixed(s.mean[c]!));
@@ -60,9 +78,15 @@ export function jsonRecord(result: ImageResult, labels: readonly string[], topk:
   if (result.status === 'error') return { path: result.file, status: 'error', error: result.error };
   const s = result.summary;
   const record: Record<string, unknown> = {
-    path: result.file, label: labels[s.predicted] ?? String(s.predicted), class_index: s.predicted,
-    confidence: round(s.confidence), entropy: round(s.entropy), mutual_information: round(s.mutualInformation),
-    expected_entropy: round(s.expectedEntropy), variation_ratio: round(s.variationRatio), margin: round(s.margin),
+    path: result.file,
+    label: labels[s.predicted] ?? String(s.predicted),
+    class_index: s.predicted,
+    confidence: round(s.confidence),
+    entropy: round(s.entropy),
+    mutual_information: round(s.mutualInformation),
+    expected_entropy: round(s.expectedEntropy),
+    variation_ratio: round(s.variationRatio),
+    margin: round(s.margin),
     ...(withPasses && { passes: s.passes }),
     topk: topK(s.mean, topk).map((c) => ({ label: labels[c] ?? String(c), class_index: c, prob: round(s.mean[c]!) })),
     status: 'ok',

@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, rmSync, truncateSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
-import { McDropoutError, OutputError, UsageError } from '../errors.js';
-import { closeQuietly, moveInto, openForWrite, outputError, syncAndClose, writeAll, writeJsonAtomic, writeToStream } from './durable.js';
+import { rmSync } from 'node:fs';
+import { McDropoutError, OutputError, param, UsageError } from '../errors.js';
+import { closeQuietly, digestOf, moveInto, openForWrite, outputError, syncAndClose, writeAll, writeJsonAtomic, writeToStream } from './durable.js';
 import { OutputLock } from './lock.js';
+import { partialPaths, resumeEarlierRun, type RunSettings } from './resume.js';
 import { outputTarget, type OutputTarget } from './targets.js';
-
-/** The settings that must match for --resume to append to an earlier run's output. */
-export type RunSettings = Record<string, unknown>;
 
 export interface SinkOptions {
   /** Where the rows go (see outputTarget). */
@@ -21,11 +17,6 @@ export interface SinkOptions {
   lock?: OutputLock;
   /** The metadata sidecar of the earlier run that --resume reads, when not `<file>.meta.json`. */
   metaFile?: string;
-}
-
-/** Working file names next to the output file: rows go to .partial until the run completes. */
-export function partialPaths(output: string): { partial: string; partialSettings: string; meta: string } {
-  return { partial: `${output}.partial`, partialSettings: `${output}.partial.json`, meta: `${output}.meta.json` };
 }
 
 /**
@@ -46,7 +37,10 @@ export class RowSink {
   static open(options: SinkOptions): RowSink {
     const { output } = options;
     if (output.kind !== 'file') {
-      if (options.resume) throw new UsageError(`--resume needs --output FILE, a regular file: there is no earlier output to resume on ${output.kind === 'stdout' ? 'stdout' : output.path}`);
+      if (options.resume)
+        throw new UsageError(
+          `${param('resume')} needs a regular output file: there is no earlier output to resume on ${output.kind === 'stdout' ? 'stdout' : output.path}`,
+        );
       const fd = output.kind === 'stream' ? openForWrite(output.path, 'w') : undefined;
       const sink = new RowSink(options, fd, new Set(), undefined);
       if (options.header) sink.write(options.header);
@@ -56,17 +50,11 @@ export class RowSink {
     try {
       const { partial, partialSettings } = partialPaths(output.file);
       const meta = options.metaFile ?? partialPaths(output.file).meta;
-      if (options.resume) {
-        const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
-        if (earlier) {
-          // messages name the output as the user wrote it, not the file a link points to
-          checkSameSettings(earlier.settings, options.settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
-          if (earlier.from === output.file) copyInto(output.file, partial);
-          const done = truncateToCompleteRecords(partial, options.format);
-          const fd = openForWrite(partial, 'a');
-          writeJsonAtomic(partialSettings, options.settings);
-          return new RowSink(options, fd, done, lock);
-        }
+      const done = options.resume ? resumeEarlierRun(output, options.format, options.settings, meta) : undefined;
+      if (done) {
+        const fd = openForWrite(partial, 'a');
+        writeJsonAtomic(partialSettings, options.settings);
+        return new RowSink(options, fd, done, lock);
       }
       writeJsonAtomic(partialSettings, options.settings);
       const fd = openForWrite(partial, 'w');
@@ -136,7 +124,8 @@ export class RowSink {
       // the output appears under its name only after its metadata is safely written; the metadata
       // records the finished file's length and SHA-256, so merge (or a user) can tell it was not changed
       if (output.kind === 'file') meta = { ...meta, output_file: digestOf(partialPaths(output.file).partial) };
-      const sidecar = metaFile && metaFile.kind !== 'stdout' ? metaFile : output.kind === 'file' ? outputTarget(partialPaths(output.file).meta, 'the metadata') : undefined;
+      const sidecar =
+        metaFile && metaFile.kind !== 'stdout' ? metaFile : output.kind === 'file' ? outputTarget(partialPaths(output.file).meta, 'the metadata') : undefined;
       if (sidecar?.kind === 'file') writeJsonAtomic(sidecar.file, meta);
       else if (sidecar?.kind === 'stream') writeToStream(sidecar.path, `${JSON.stringify(meta, null, 2)}\n`);
       if (output.kind === 'file') {
@@ -150,93 +139,4 @@ export class RowSink {
       this.lock?.release();
     }
   }
-}
-
-/** The seed of the run that `--resume` would continue, so a resumed run without --seed reuses it. */
-export function earlierSeed(output: string, metaFile?: string): number | undefined {
-  const { partial, partialSettings, meta } = partialPaths(output);
-  try {
-    const earlier = findEarlierRun(output, partial, partialSettings, metaFile ?? meta);
-    return typeof earlier?.settings.seed === 'number' ? earlier.settings.seed : undefined;
-  } catch {
-    return undefined; // open() reports the problem with its full message
-  }
-}
-
-function findEarlierRun(output: string, partial: string, partialSettings: string, meta: string):
-  { from: string; settings: RunSettings } | undefined {
-  if (existsSync(partial) && existsSync(partialSettings)) return { from: partial, settings: readJson(partialSettings) };
-  if (existsSync(output)) {
-    if (!existsSync(meta)) throw new UsageError(`Cannot resume ${output}: its metadata ${meta} is missing, so its settings are unknown. Remove --resume to start over.`);
-    const settings = (readJson(meta) as { settings?: RunSettings }).settings;
-    if (!settings) throw new UsageError(`Cannot resume ${output}: ${meta} holds no settings. Remove --resume to start over.`);
-    return { from: output, settings };
-  }
-  return undefined;
-}
-
-function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string): void {
-  const differing = Object.keys(now).filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
-  if (differing.length > 0) {
-    const detail = differing.map((k) => `${k}: earlier ${JSON.stringify(earlier[k])}, now ${JSON.stringify(now[k])}`).join('; ');
-    throw new UsageError(`Cannot resume ${from}: settings differ from the earlier run (${detail}). Use the same settings, or drop --resume to start over.`);
-  }
-}
-
-/**
- * Cuts a trailing partial record (a kill mid-write) and returns the paths of the complete rows.
- * CSV records can hold newlines inside quotes (a path with a newline), so the cut is at the last
- * newline after which the text parses as whole records, not simply the last newline.
- */
-function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<string> {
-  const text = readFileSync(file, 'utf8');
-  let end = text.lastIndexOf('\n') + 1;
-  const done = new Set<string>();
-  for (;;) {
-    const complete = text.slice(0, end);
-    try {
-      if (format === 'csv') {
-        const records = parse(complete, { relax_column_count: true }) as string[][];
-        for (const record of records.slice(1)) if (record[0] !== undefined) done.add(record[0]);
-      } else {
-        for (const line of complete.split('\n')) if (line.trim()) done.add((JSON.parse(line) as { path: string }).path);
-      }
-      truncateSync(file, Buffer.byteLength(complete));
-      return done;
-    } catch (error) {
-      // the last newline sat inside a quoted field of the half-written record: cut before it
-      done.clear();
-      const previous = text.lastIndexOf('\n', end - 2) + 1;
-      if (end === 0) throw error;
-      end = previous;
-    }
-  }
-}
-
-/** Length and SHA-256 of a file, read in 1 MiB pieces. */
-export function digestOf(file: string): { bytes: number; sha256: string } {
-  const hash = createHash('sha256');
-  const fd = openSync(file, 'r');
-  const buffer = Buffer.alloc(1 << 20);
-  let bytes = 0;
-  try {
-    for (let got; (got = readSync(fd, buffer, 0, buffer.length, null)) > 0; bytes += got) hash.update(buffer.subarray(0, got));
-  } finally {
-    closeSync(fd);
-  }
-  return { bytes, sha256: hash.digest('hex') };
-}
-
-/** Copies a finished output to its .partial to resume it; a copy cut short by a full disk is an OutputError. */
-function copyInto(from: string, to: string): void {
-  try {
-    copyFileSync(from, to);
-  } catch (error) {
-    rmSync(to, { force: true });
-    throw outputError(error, to);
-  }
-}
-
-function readJson(file: string): RunSettings {
-  return JSON.parse(readFileSync(file, 'utf8')) as RunSettings;
 }

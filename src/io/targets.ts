@@ -11,9 +11,7 @@ import { UsageError } from '../errors.js';
  *   when complete. A symbolic link is followed: `file` is its target, which is replaced; the link stays.
  */
 export type OutputTarget =
-  | { kind: 'stdout'; name: string }
-  | { kind: 'stream'; name: string; path: string }
-  | { kind: 'file'; name: string; path: string; file: string };
+  { kind: 'stdout'; name: string } | { kind: 'stream'; name: string; path: string } | { kind: 'file'; name: string; path: string; file: string };
 
 /** Classifies `where` (as the user wrote it; `name` names it in messages, e.g. 'the output'). */
 export function outputTarget(where: string | undefined, name: string): OutputTarget {

@@ -1,10 +1,11 @@
-import { UsageError } from '../errors.js';
+import { invalidParameter, param, UsageError } from '../errors.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
-import { classifierOutput } from './io.js';
+import { classifierOutput } from './signature.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { cloneModel, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { CONVERTED_PREFIX, convertedSiteIndex, findStochasticSites } from './sites.js';
 
+/** How convertModel rewrites a model: which dropout to make live, inject or revive, rates, seed and metadata. */
 export interface ConvertOptions {
   /** Insert dropout with this rate before the final classifier layer (last Gemm/MatMul, else last Conv). */
   injectRate?: number;
@@ -24,6 +25,7 @@ export interface ConvertOptions {
   revivePaddle?: boolean;
 }
 
+/** What convertModel did: the rewritten model and each random-mask site it wrote. */
 export interface ConvertReport {
   model: ModelProto;
   converted: { site: string; input: string; rate: number }[];
@@ -39,10 +41,15 @@ export interface ConvertReport {
  * web). mc-dropout recognizes these groups by name and draws their masks itself.
  */
 export function convertModel(input: ModelProto, options: ConvertOptions): ConvertReport {
-  const rates: [string, number | undefined][] = [['injectRate', options.injectRate], ['setRate', options.setRate], ...(options.injectAt ?? []).map((a): [string, number] => [`injectAt ${a.tensor}`, a.rate])];
-  for (const [name, value] of rates) {
-    if (value !== undefined && !(value >= 0 && value < 1)) throw new UsageError(`Expected a rate in [0, 1) for ${name} but received ${value}`);
+  const isRate = (value: number | undefined) => value === undefined || (value >= 0 && value < 1);
+  for (const [name, value] of [
+    ['injectRate', options.injectRate],
+    ['setRate', options.setRate],
+  ] as const) {
+    if (!isRate(value)) throw invalidParameter(name, 'a rate in [0, 1)', value);
   }
+  const badAt = (options.injectAt ?? []).find((a) => !isRate(a.rate));
+  if (badAt) throw new UsageError(`Expected a rate in [0, 1) for ${param('injectAt')} at ${badAt.tensor} but received ${badAt.rate}`);
   const model = cloneModel(input);
   const graph = model.graph!;
   const nodes = graph.node ?? [];
@@ -59,7 +66,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
       if (options.setRate === undefined) continue; // already converted; keep its rate
     }
     const rate = options.setRate ?? site.rate;
-    if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with setRate`);
+    if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with ${param('setRate')}`);
     const k = next++;
     const group = maskGroup(k, site.input, site.output, rate, seed + k, initializers);
     site.nodeIndices.forEach((i) => insertions.set(i, i === site.nodeIndex ? group : []));
@@ -85,7 +92,9 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   const { front, groupOf } = injectAtTensors(graph, targets, { next, seed, insertions, initializers, converted });
   if (converted.length === 0) {
     const already = sites.length > 0 ? 'its dropout is already in random-mask form (setRate changes the rates)' : 'the model has no live Dropout';
-    throw new UsageError(`Nothing to convert: ${already}. Make inert Dropout nodes live (liveAll), add dropout before the classifier (injectRate) or at named tensors (injectAt)`);
+    throw new UsageError(
+      `Nothing to convert: ${already}. Make inert Dropout nodes live (${param('liveAll')}), add dropout before the classifier (${param('injectRate')}) or at named tensors (${param('injectAt')})`,
+    );
   }
 
   graph.node = [...front, ...nodes.flatMap((node, i) => insertions.get(i) ?? [node])];
@@ -95,7 +104,14 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     node.input = node.input?.map((input) => (groupOf.has(input) && groupOf.get(input) !== k ? droppedName(groupOf.get(input)!) : input));
   }
   graph.initializer = [...(graph.initializer ?? []), ...initializers];
-  const metadata = { ...options.metadata, dropout_rates: JSON.stringify(findStochasticSites(model).filter((s) => s.op === 'Dropout' && s.live).map((s) => s.rate)) };
+  const metadata = {
+    ...options.metadata,
+    dropout_rates: JSON.stringify(
+      findStochasticSites(model)
+        .filter((s) => s.op === 'Dropout' && s.live)
+        .map((s) => s.rate),
+    ),
+  };
   const kept = (model.metadataProps ?? []).filter((p) => !(p.key && p.key.slice(METADATA_PREFIX.length) in metadata && p.key.startsWith(METADATA_PREFIX)));
   model.metadataProps = [...kept, ...Object.entries(metadata).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value }))];
   return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
@@ -108,9 +124,17 @@ const droppedName = (k: number) => `${CONVERTED_PREFIX}${k}.output`;
  * producer in `state.insertions` (or goes first, for a graph input), and `groupOf` maps each tensor
  * to its group's index, for the readers to be pointed at the dropped tensor.
  */
-function injectAtTensors(graph: GraphProto, targets: readonly { tensor: string; rate: number }[], state: {
-  next: number; seed: number; insertions: Map<number, NodeProto[]>; initializers: TensorProto[]; converted: ConvertReport['converted'];
-}): { front: NodeProto[]; groupOf: Map<string, number> } {
+function injectAtTensors(
+  graph: GraphProto,
+  targets: readonly { tensor: string; rate: number }[],
+  state: {
+    next: number;
+    seed: number;
+    insertions: Map<number, NodeProto[]>;
+    initializers: TensorProto[];
+    converted: ConvertReport['converted'];
+  },
+): { front: NodeProto[]; groupOf: Map<string, number> } {
   const nodes = graph.node ?? [];
   const producers = new Map<string, number>();
   nodes.forEach((node, i) => node.output?.forEach((o) => o && producers.set(o, i)));
@@ -122,7 +146,8 @@ function injectAtTensors(graph: GraphProto, targets: readonly { tensor: string; 
   for (const { tensor, rate } of targets) {
     if (groupOf.has(tensor)) throw new UsageError(`Dropout is injected at ${tensor} twice; give each tensor once`);
     const producer = producers.get(tensor);
-    if (producer === undefined && !inputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
+    if (producer === undefined && !inputs.has(tensor))
+      throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
     if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
     const k = state.next++;
     const group = maskGroup(k, tensor, droppedName(k), rate, state.seed + k, state.initializers);
@@ -151,8 +176,14 @@ function maskGroup(k: number, x: string, y: string, rate: number, seed: number, 
   );
   return [
     {
-      opType: 'RandomUniformLike', name: name('uniform'), input: [x], output: [name('u')],
-      attribute: [{ name: 'dtype', type: 2, i: DataType.FLOAT }, { name: 'seed', type: 1, f: seed }],
+      opType: 'RandomUniformLike',
+      name: name('uniform'),
+      input: [x],
+      output: [name('u')],
+      attribute: [
+        { name: 'dtype', type: 2, i: DataType.FLOAT },
+        { name: 'seed', type: 1, f: seed },
+      ],
     },
     { opType: 'Less', name: name('less'), input: [name('u'), name('ratio')], output: [name('dropped')] },
     { opType: 'Not', name: name('not'), input: [name('dropped')], output: [name('kept')] },

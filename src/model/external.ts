@@ -35,13 +35,17 @@ export function checkExternalFiles(locations: string[], folder: string, file: st
     const resolved = path.resolve(folder, location);
     const inside = path.relative(folder, resolved);
     if (location === '' || path.isAbsolute(location) || inside.startsWith('..')) {
-      throw new ModelError(`${file} stores weights at '${location}', outside its own folder; re-export it, or keep its data file beside it with a relative name`);
+      throw new ModelError(
+        `${file} stores weights at '${location}', outside its own folder; re-export it, or keep its data file beside it with a relative name`,
+      );
     }
     let size: number;
     try {
       size = statSync(resolved).size;
     } catch {
-      throw new ModelError(`${file} keeps its weights in ${resolved}, which is missing. Copy ${location} into ${folder} beside the model (PyTorch writes it next to the .onnx file).`);
+      throw new ModelError(
+        `${file} keeps its weights in ${resolved}, which is missing. Copy ${location} into ${folder} beside the model (PyTorch writes it next to the .onnx file).`,
+      );
     }
     if (size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
   }
@@ -80,7 +84,10 @@ export function readExternalTensor(tensor: TensorProto, folder: string): Uint8Ar
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) throw new ModelError(`${file} ends before the ${length} bytes of ${tensor.name} at offset ${offset}: the data file is truncated or belongs to another export`);
+      if (n === 0)
+        throw new ModelError(
+          `${file} ends before the ${length} bytes of ${tensor.name} at offset ${offset}: the data file is truncated or belongs to another export`,
+        );
       done += n;
     }
     return out;
@@ -107,14 +114,19 @@ export function referenceEmbeddedWeights(model: ModelProto, fileBytes: Uint8Arra
     if (offset < 0 || offset + raw.byteLength > fileBytes.byteLength) return tensor;
     const { rawData: _, ...rest } = tensor;
     return {
-      ...rest, dataLocation: DataLocation.EXTERNAL,
-      externalData: [{ key: 'location', value: fileName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.byteLength) }],
+      ...rest,
+      dataLocation: DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: fileName },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(raw.byteLength) },
+      ],
     };
   });
   // Constant values are small: copied, for the same reason
   const own = (t: TensorProto): TensorProto => (t.rawData && t.rawData.buffer === fileBytes.buffer ? { ...t, rawData: t.rawData.slice() } : t);
-  const nodes = (model.graph?.node ?? []).map((node) => (
-    node.attribute?.some((a) => a.t) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: own(a.t) } : a)) } : node
-  ));
+  const nodes = (model.graph?.node ?? []).map((node) =>
+    node.attribute?.some((a) => a.t) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: own(a.t) } : a)) } : node,
+  );
   return { ...model, graph: { ...model.graph, initializer: initializers, node: nodes } };
 }

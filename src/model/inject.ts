@@ -3,7 +3,7 @@
  * the multiplications by a constant that paddle2onnx writes for Paddle's `downgrade_in_infer`
  * dropout. Pure graph reading; `convert` does the writing.
  */
-import { ConstantTable } from './constants.js';
+import { ConstantTable } from './constant-table.js';
 import type { GraphProto, NodeProto } from './onnx.js';
 
 /** A tensor where `convert --inject-at` would make sense, nearest the output first. */
@@ -101,10 +101,12 @@ export function paddleDropouts(graph: GraphProto, output: string): PaddleDropout
   const consumers = new Map<string, NodeProto[]>();
   for (const node of nodes) for (const input of node.input ?? []) if (input) consumers.set(input, [...(consumers.get(input) ?? []), node]);
   const feeding = nodesFeeding(nodes, output);
-  const intoLayer = (tensor: string): boolean => (consumers.get(tensor) ?? []).every((next) =>
-    (isWeightedLayer(next, constants, initializers) && next.input![0] === tensor)
-    || (SHAPE_ONLY.includes(next.opType ?? '') && next.input?.[0] === tensor && intoLayer(next.output?.[0] ?? '')))
-    && (consumers.get(tensor) ?? []).length > 0;
+  const intoLayer = (tensor: string): boolean =>
+    (consumers.get(tensor) ?? []).every(
+      (next) =>
+        (isWeightedLayer(next, constants, initializers) && next.input![0] === tensor) ||
+        (SHAPE_ONLY.includes(next.opType ?? '') && next.input?.[0] === tensor && intoLayer(next.output?.[0] ?? '')),
+    ) && (consumers.get(tensor) ?? []).length > 0;
   const found: PaddleDropout[] = [];
   nodes.forEach((node, i) => {
     if (node.opType !== 'Mul' || !feeding.has(i) || (node.input?.length ?? 0) !== 2) return;

@@ -5,8 +5,11 @@ import type { ModelProto } from './onnx.js';
 export const METADATA_PREFIX = 'mc_dropout.';
 
 export type Layout = 'NCHW' | 'NHWC';
+/** Channel order of the model's input: RGB (PyTorch) or BGR (Caffe-style exports). */
 export type ChannelOrder = 'RGB' | 'BGR';
+/** How an image reaches the input size: stretch, center-crop (torchvision's Resize + CenterCrop) or pad (letterbox). */
 export type ResizeMode = 'stretch' | 'center-crop' | 'pad';
+/** Resampling kernel of the resize, as PIL names them. */
 export type Interpolation = 'bilinear' | 'bicubic' | 'nearest' | 'lanczos3';
 
 /** Preprocessing and labelling facts a model may carry; every field optional. */

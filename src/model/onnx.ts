@@ -5,10 +5,20 @@
  * re-encode loses no field of any model up to IR 14.
  */
 import protobuf from 'protobufjs';
-import { fromHalfBits } from '../engine/half.js';
+import { fromHalfBits } from '../model/half.js';
 import {
-  AttributeProtoAttributeType, ONNX_DESCRIPTOR, TensorProtoDataLocation, TensorProtoDataType,
-  type AttributeProto, type FunctionProto, type Int64, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
+  AttributeProtoAttributeType,
+  ONNX_DESCRIPTOR,
+  TensorProtoDataLocation,
+  TensorProtoDataType,
+  type AttributeProto,
+  type FunctionProto,
+  type Int64,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
 } from './schema/onnx-schema.js';
 
 export type { AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto };
@@ -147,12 +157,20 @@ export function constantDims(node: NodeProto): number[] | undefined {
   if (node.opType !== 'Constant' || (node.domain && node.domain !== 'ai.onnx')) return undefined;
   const attribute = node.attribute?.[0];
   switch (attribute?.name) {
-    case 'value': return attribute.t ? (attribute.t.dims ?? []).map(toNumber) : undefined;
-    case 'value_float': case 'value_int': case 'value_string': return [];
-    case 'value_floats': return [attribute.floats?.length ?? 0];
-    case 'value_ints': return [attribute.ints?.length ?? 0];
-    case 'value_strings': return [attribute.strings?.length ?? 0];
-    default: return undefined;
+    case 'value':
+      return attribute.t ? (attribute.t.dims ?? []).map(toNumber) : undefined;
+    case 'value_float':
+    case 'value_int':
+    case 'value_string':
+      return [];
+    case 'value_floats':
+      return [attribute.floats?.length ?? 0];
+    case 'value_ints':
+      return [attribute.ints?.length ?? 0];
+    case 'value_strings':
+      return [attribute.strings?.length ?? 0];
+    default:
+      return undefined;
   }
 }
 

@@ -7,6 +7,8 @@ import { decodeModel, type ModelProto } from './onnx.js';
 
 /** A decoded model file with what it takes to open it anywhere: its folder and external files. */
 export interface OnnxFile {
+  /** The path it was read from, as given. */
+  file: string;
   /** The .onnx file's bytes. */
   bytes: Uint8Array;
   model: ModelProto;
@@ -43,7 +45,11 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
   const externalFiles = externalLocations(model);
   checkExternalFiles(externalFiles, folder, file);
   return {
-    bytes, model, folder, externalFiles,
+    file,
+    bytes,
+    model,
+    folder,
+    externalFiles,
     sizeBytes: bytes.byteLength + externalBytes(folder, externalFiles),
     sha256: modelDigest(bytes, folder, externalFiles),
   };
@@ -55,6 +61,11 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
  * onnxruntime loads them.
  */
 export async function readModelForSession(file: string): Promise<Omit<OnnxFile, 'bytes'>> {
-  const { bytes, model, ...rest } = await readOnnxFile(file);
-  return { ...rest, model: referenceEmbeddedWeights(model, bytes, path.basename(file)) };
+  return forSession(await readOnnxFile(file));
+}
+
+/** A file read already, made ready for a session as readModelForSession does (its model is not changed). */
+export function forSession(read: OnnxFile): Omit<OnnxFile, 'bytes'> {
+  const { bytes, model, ...rest } = read;
+  return { ...rest, model: referenceEmbeddedWeights(model, bytes, path.basename(read.file)) };
 }

@@ -30,7 +30,10 @@ export function rewriteSitesAsInputs(model: ModelProto, sites: StochasticSite[],
     // draws have the type of the tensor they replace (float16 models draw in float16)
     graph.input = [...(graph.input ?? []), { name: input, type: { tensorType: { elemType: types[k] ?? DataType.FLOAT } } }];
   });
-  graph.node = withoutUnread(nodes.flatMap((node, i) => replacements.get(i) ?? [node]), graph);
+  graph.node = withoutUnread(
+    nodes.flatMap((node, i) => replacements.get(i) ?? [node]),
+    graph,
+  );
   return out;
 }
 
@@ -39,7 +42,10 @@ function maskNodes(site: StochasticSite, original: NodeProto, mask: string): Nod
   const maskOutput = original.opType === 'Dropout' ? original.output?.[1] : undefined;
   if (maskOutput) {
     nodes.push({
-      opType: 'Cast', name: `${site.nodeName}/mc_dropout_mask`, input: [mask], output: [maskOutput],
+      opType: 'Cast',
+      name: `${site.nodeName}/mc_dropout_mask`,
+      input: [mask],
+      output: [maskOutput],
       attribute: [{ name: 'to', type: 2 /* INT */, i: DataType.BOOL }],
     });
   }

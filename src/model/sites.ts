@@ -1,14 +1,11 @@
-import { ConstantTable } from './constants.js';
+import { ConstantTable } from './constant-table.js';
 import { attributeFloat, attributeInt, defaultOpset, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
 
 /** Random ops besides Dropout that models carry for stochastic depth, DropPath, DropBlock or noise. */
 export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli', 'RandomUniform', 'RandomNormal', 'Multinomial'];
 
 /** What a random op draws; mc-dropout draws the same distribution itself (Bernoulli from a uniform). */
-export type Distribution =
-  | { kind: 'uniform'; low: number; high: number }
-  | { kind: 'normal'; mean: number; scale: number }
-  | { kind: 'bernoulli' };
+export type Distribution = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; scale: number } | { kind: 'bernoulli' };
 
 /** A place in the graph where a forward pass can be random. */
 export interface StochasticSite {
@@ -83,9 +80,16 @@ function convertedGroups(nodes: NodeProto[], constants: ConstantTable): Stochast
     if (indices.length !== 6 || !apply || !less || !byRole.get('uniform')) continue;
     const rate = constants.scalar(less.input?.[1]);
     sites.push({
-      nodeIndex: Math.max(...indices), nodeIndices: indices, nodeName: `${CONVERTED_PREFIX}${k}`, op: 'Dropout',
-      input: apply.input?.[0] ?? '', drawn: apply.input?.[0] ?? '', output: apply.output?.[0] ?? '',
-      rate: rate === undefined ? NaN : Number(rate.toPrecision(7)), live: true, reason: 'random-mask form written by mc-dropout convert',
+      nodeIndex: Math.max(...indices),
+      nodeIndices: indices,
+      nodeName: `${CONVERTED_PREFIX}${k}`,
+      op: 'Dropout',
+      input: apply.input?.[0] ?? '',
+      drawn: apply.input?.[0] ?? '',
+      output: apply.output?.[0] ?? '',
+      rate: rate === undefined ? NaN : Number(rate.toPrecision(7)),
+      live: true,
+      reason: 'random-mask form written by mc-dropout convert',
     });
   }
   return sites;
@@ -107,7 +111,7 @@ function dropoutSite(node: NodeProto, nodeIndex: number, opset: number, constant
   }
   const ratioName = node.input?.[1];
   // ratios are stored as float32: 0.2 reads back as 0.20000000298; keep the 7 digits float32 holds
-  const stored = ratioName ? constants.scalar(ratioName) ?? NaN : 0.5;
+  const stored = ratioName ? (constants.scalar(ratioName) ?? NaN) : 0.5;
   const rate = Number.isFinite(stored) ? Number(stored.toPrecision(7)) : NaN;
   const trainingName = node.input?.[2];
   if (!trainingName) return { ...base, rate, live: false, reason: 'no training_mode input (defaults to false)' };
@@ -126,13 +130,22 @@ function randomOpSite(node: NodeProto, nodeIndex: number): StochasticSite {
     ? { kind: 'uniform', low: attributeFloat(node, 'low', 0), high: attributeFloat(node, 'high', 1) }
     : op.startsWith('RandomNormal')
       ? { kind: 'normal', mean: attributeFloat(node, 'mean', 0), scale: attributeFloat(node, 'scale', 1) }
-      : op === 'Bernoulli' ? { kind: 'bernoulli' } : undefined;
+      : op === 'Bernoulli'
+        ? { kind: 'bernoulli' }
+        : undefined;
   const output = node.output?.[0] ?? '';
   return {
-    nodeIndex, nodeIndices: [nodeIndex], nodeName: node.name || `${op}_${nodeIndex}`, op,
-    input: node.input?.[0] ?? '', drawn: output, output,
-    ...(distribution && { distribution }), dtype: attributeInt(node, 'dtype', 0),
-    rate: NaN, live: true,
+    nodeIndex,
+    nodeIndices: [nodeIndex],
+    nodeName: node.name || `${op}_${nodeIndex}`,
+    op,
+    input: node.input?.[0] ?? '',
+    drawn: output,
+    output,
+    ...(distribution && { distribution }),
+    dtype: attributeInt(node, 'dtype', 0),
+    rate: NaN,
+    live: true,
     reason: distribution ? 'drawn by mc-dropout, keyed by seed, image, pass and site' : `${op} is not supported as a stochastic site`,
   };
 }
@@ -155,6 +168,7 @@ export function nestedStochasticOps(model: ModelProto): string[] {
     }
   };
   visit(model.graph?.node ?? [], 'the main graph', false);
-  for (const f of model.functions ?? []) visit(f.node ?? [], `function ${f.domain ? `${f.domain}.` : ''}${f.name}${f.overload ? ` (overload ${f.overload})` : ''}`, true);
+  for (const f of model.functions ?? [])
+    visit(f.node ?? [], `function ${f.domain ? `${f.domain}.` : ''}${f.name}${f.overload ? ` (overload ${f.overload})` : ''}`, true);
   return found;
 }

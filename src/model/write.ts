@@ -21,7 +21,11 @@ export interface WrittenModel {
  * `embedLimit` (bytes of external weights) is the 2 GiB protobuf cap less room for the graph.
  */
 export async function writeModelFile(
-  model: ModelProto, sourceFolder: string, output: string, check: (file: string) => Promise<void>, embedLimit = EMBED_LIMIT_BYTES,
+  model: ModelProto,
+  sourceFolder: string,
+  output: string,
+  check: (file: string) => Promise<void>,
+  embedLimit = EMBED_LIMIT_BYTES,
 ): Promise<WrittenModel> {
   const external = externalTensors(model);
   const externalSize = external.reduce((sum, t) => sum + Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0), 0);
@@ -42,8 +46,13 @@ export async function writeModelFile(
       } else {
         writeAll(dataFd, bytes, dataFile, offset);
         replaced.set(tensor, {
-          ...rest, dataLocation: DataLocation.EXTERNAL,
-          externalData: [{ key: 'location', value: dataName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(bytes.length) }],
+          ...rest,
+          dataLocation: DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: dataName },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(bytes.length) },
+          ],
         });
         offset += bytes.length;
       }
@@ -61,9 +70,10 @@ export async function writeModelFile(
 function withTensors(model: ModelProto, replaced: ReadonlyMap<TensorProto, TensorProto>): ModelProto {
   if (replaced.size === 0) return model;
   const swap = (t: TensorProto) => replaced.get(t) ?? t;
-  const nodes = (list: NodeProto[] | null | undefined) => (list ?? []).map((node) => (
-    node.attribute?.some((a) => a.t && replaced.has(a.t)) ? { ...node, attribute: node.attribute!.map((a) => (a.t ? { ...a, t: swap(a.t) } : a)) } : node
-  ));
+  const nodes = (list: NodeProto[] | null | undefined) =>
+    (list ?? []).map((node) =>
+      node.attribute?.some((a) => a.t && replaced.has(a.t)) ? { ...node, attribute: node.attribute!.map((a) => (a.t ? { ...a, t: swap(a.t) } : a)) } : node,
+    );
   return {
     ...model,
     graph: { ...model.graph, initializer: (model.graph?.initializer ?? []).map(swap), node: nodes(model.graph?.node) },

@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.js';
 import { aurocOf } from '../evaluate/metrics.js';
 
+/** Out-of-distribution detection by a score (higher = more likely OOD): AUROC, AUPR-In, AUPR-Out and FPR at 95% TPR. */
 export interface OodMetrics {
   /** P(an OOD image scores above an ID image), ties counting one half. */
   auroc: number;
@@ -62,12 +63,16 @@ export function fprAt95(idScores: readonly number[], oodScores: readonly number[
 
 /** AUROC, AUPR-In, AUPR-Out and FPR at 95% TPR of a score (higher: more likely OOD) on ID and OOD images. */
 export function oodMetrics(idScores: readonly number[], oodScores: readonly number[]): OodMetrics {
-  if (idScores.length === 0 || oodScores.length === 0) throw new UsageError(`Expected ID and OOD images but received ${idScores.length} and ${oodScores.length}`);
+  if (idScores.length === 0 || oodScores.length === 0)
+    throw new UsageError(`Expected ID and OOD images but received ${idScores.length} and ${oodScores.length}`);
   const scores = [...idScores, ...oodScores];
   const isOod = [...idScores.map(() => false), ...oodScores.map(() => true)];
   return {
     auroc: aurocOf(scores, isOod)!,
-    auprIn: averagePrecision(scores.map((s) => -s), isOod.map((o) => !o)),
+    auprIn: averagePrecision(
+      scores.map((s) => -s),
+      isOod.map((o) => !o),
+    ),
     auprOut: averagePrecision(scores, isOod),
     fpr95: fprAt95(idScores, oodScores),
   };

@@ -7,6 +7,7 @@ import { svgToPng } from '../preprocess/decode.js';
 import type { EvaluationReport } from '../run/evaluate-run.js';
 import { evaluationFigures } from './specs.js';
 
+/** One evaluation figure: its file name, title and SVG text. */
 export interface RenderedFigure {
   name: string;
   title: string;
@@ -16,7 +17,8 @@ export interface RenderedFigure {
 /** Every figure of the report as SVG; none when no image has a true class. */
 export async function renderEvaluationFigures(report: EvaluationReport): Promise<RenderedFigure[]> {
   if (!report.numbers) return [];
-  const labelled = report.images.filter((im) => im.truth !== null)
+  const labelled = report.images
+    .filter((im) => im.truth !== null)
     .map((im) => ({ correct: im.predicted === im.truth, entropy: im.entropy, mutualInformation: im.mutual_information }));
   const figures = evaluationFigures(report.numbers, report.labels, labelled);
   // vega loads here, not when the library does (about 0.3 s)

@@ -37,33 +37,63 @@ function sets(numbers: EvaluationNumbers): [string, MetricSet][] {
 
 function colour(numbers: EvaluationNumbers): Record<string, unknown> {
   const names = sets(numbers).map(([n]) => n);
-  return { field: 'model', type: 'nominal', title: null, scale: { domain: names, range: names.map((n) => (n === DET ? COLOURS.range[0] : COLOURS.range[1])) }, legend: { orient: 'top' } };
+  return {
+    field: 'model',
+    type: 'nominal',
+    title: null,
+    scale: { domain: names, range: names.map((n) => (n === DET ? COLOURS.range[0] : COLOURS.range[1])) },
+    legend: { orient: 'top' },
+  };
 }
 
 /** Accuracy against mean confidence per equal-width bin (the diagonal is perfect calibration), with the images per bin below. */
 export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
-  const rows = sets(numbers).flatMap(([model, m]) => m.calibration.bins.map((b) => ({
-    model, lower: b.lower, upper: b.upper, centre: (b.lower + b.upper) / 2, count: b.count, accuracy: b.accuracy, confidence: b.confidence,
-  })));
+  const rows = sets(numbers).flatMap(([model, m]) =>
+    m.calibration.bins.map((b) => ({
+      model,
+      lower: b.lower,
+      upper: b.upper,
+      centre: (b.lower + b.upper) / 2,
+      count: b.count,
+      accuracy: b.accuracy,
+      confidence: b.confidence,
+    })),
+  );
   const x = { field: 'confidence', type: 'quantitative', title: 'mean confidence in bin', scale: { domain: [0, 1] } };
   return {
     ...BASE,
-    title: { text: 'Reliability diagram', subtitle: sets(numbers).map(([n, m]) => `${n}: ECE ${m.calibration.ece.toFixed(4)}`).join(' · ') },
+    title: {
+      text: 'Reliability diagram',
+      subtitle: sets(numbers)
+        .map(([n, m]) => `${n}: ECE ${m.calibration.ece.toFixed(4)}`)
+        .join(' · '),
+    },
     data: { values: rows },
     vconcat: [
       {
-        width: 360, height: 300,
+        width: 360,
+        height: 300,
         layer: [
-          { data: { values: [{ a: 0 }, { a: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#888' }, encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [0, 1] } }, y: { field: 'a', type: 'quantitative' } } },
+          {
+            data: { values: [{ a: 0 }, { a: 1 }] },
+            mark: { type: 'line', strokeDash: [4, 4], color: '#888' },
+            encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [0, 1] } }, y: { field: 'a', type: 'quantitative' } },
+          },
           {
             transform: [{ filter: 'datum.count > 0' }],
             mark: { type: 'line', point: true },
-            encoding: { x, y: { field: 'accuracy', type: 'quantitative', title: 'accuracy in bin', scale: { domain: [0, 1] } }, color: colour(numbers), tooltip: [{ field: 'model' }, { field: 'count' }, { field: 'accuracy', format: '.3f' }, { field: 'confidence', format: '.3f' }] },
+            encoding: {
+              x,
+              y: { field: 'accuracy', type: 'quantitative', title: 'accuracy in bin', scale: { domain: [0, 1] } },
+              color: colour(numbers),
+              tooltip: [{ field: 'model' }, { field: 'count' }, { field: 'accuracy', format: '.3f' }, { field: 'confidence', format: '.3f' }],
+            },
           },
         ],
       },
       {
-        width: 360, height: 90,
+        width: 360,
+        height: 90,
         mark: { type: 'bar', opacity: 0.6 },
         encoding: {
           x: { field: 'lower', type: 'quantitative', title: 'confidence bin (15 equal-width bins)', scale: { domain: [0, 1] } },
@@ -82,12 +112,24 @@ export function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
   const rows = sets(numbers).flatMap(([model, m]) => m.riskCoverage.curve.map((p) => ({ model, coverage: p.coverage, risk: p.risk })));
   return {
     ...BASE,
-    title: { text: 'Risk-coverage', subtitle: sets(numbers).map(([n, m]) => `${n}: AURC ${m.riskCoverage.aurc.toFixed(4)}`).join(' · ') },
-    width: 360, height: 280,
+    title: {
+      text: 'Risk-coverage',
+      subtitle: sets(numbers)
+        .map(([n, m]) => `${n}: AURC ${m.riskCoverage.aurc.toFixed(4)}`)
+        .join(' · '),
+    },
+    width: 360,
+    height: 280,
     data: { values: rows },
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
-      x: { field: 'coverage', type: 'quantitative', title: 'coverage (share of images kept, most confident first)', axis: { format: '%' }, scale: { domain: [0, 1] } },
+      x: {
+        field: 'coverage',
+        type: 'quantitative',
+        title: 'coverage (share of images kept, most confident first)',
+        axis: { format: '%' },
+        scale: { domain: [0, 1] },
+      },
       y: { field: 'risk', type: 'quantitative', title: 'error rate of the kept images', axis: { format: '%' } },
       color: colour(numbers),
     },
@@ -96,7 +138,7 @@ export function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
 
 /** Accuracy, NLL, ECE and AURC with the first t passes, the deterministic value as a dashed line. */
 export function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
-  const pick = (m: MetricSet) => ({ 'accuracy': m.accuracy, 'NLL (nats)': m.nll, 'ECE': m.calibration.ece, 'AURC': m.riskCoverage.aurc });
+  const pick = (m: MetricSet) => ({ accuracy: m.accuracy, 'NLL (nats)': m.nll, ECE: m.calibration.ece, AURC: m.riskCoverage.aurc });
   const rows = numbers.byPasses.flatMap(({ passes, metrics }) => Object.entries(pick(metrics)).map(([metric, value]) => ({ passes, metric, value })));
   const det = numbers.deterministic ? Object.entries(pick(numbers.deterministic)).map(([metric, value]) => ({ metric, value })) : [];
   return {
@@ -107,7 +149,8 @@ export function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
     columns: 2,
     resolve: { scale: { y: 'independent' } },
     spec: {
-      width: 220, height: 150,
+      width: 220,
+      height: 150,
       layer: [
         {
           transform: [{ filter: `datum.model === 'MC'` }],
@@ -128,8 +171,14 @@ export function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
 }
 
 /** Bins of equal width over [0, max] per score, with the share of each group (correct, wrong) in each bin. */
-export function uncertaintyHistogram(images: readonly LabelledImage[], bins = 20): { score: string; low: number; high: number; outcome: string; share: number }[] {
-  const scores: [string, (im: LabelledImage) => number][] = [['predictive entropy (nats)', (im) => im.entropy], ['mutual information (nats)', (im) => im.mutualInformation]];
+export function uncertaintyHistogram(
+  images: readonly LabelledImage[],
+  bins = 20,
+): { score: string; low: number; high: number; outcome: string; share: number }[] {
+  const scores: [string, (im: LabelledImage) => number][] = [
+    ['predictive entropy (nats)', (im) => im.entropy],
+    ['mutual information (nats)', (im) => im.mutualInformation],
+  ];
   const rows: { score: string; low: number; high: number; outcome: string; share: number }[] = [];
   for (const [score, value] of scores) {
     const top = Math.max(0, ...images.map(value));
@@ -153,13 +202,20 @@ export function uncertaintySpec(images: readonly LabelledImage[]): Spec {
     facet: { column: { field: 'score', type: 'nominal', title: null, sort: ['predictive entropy (nats)', 'mutual information (nats)'] } },
     resolve: { scale: { x: 'independent' } },
     spec: {
-      width: 260, height: 180,
+      width: 260,
+      height: 180,
       mark: { type: 'bar', opacity: 0.6 },
       encoding: {
         x: { field: 'low', type: 'quantitative', title: 'uncertainty (nats)', bin: { binned: true } },
         x2: { field: 'high' },
         y: { field: 'share', type: 'quantitative', title: 'share of the group', stack: null, axis: { format: '%' } },
-        color: { field: 'outcome', type: 'nominal', title: null, scale: { domain: ['correct', 'wrong'], range: ['#59a14f', '#e15759'] }, legend: { orient: 'top' } },
+        color: {
+          field: 'outcome',
+          type: 'nominal',
+          title: null,
+          scale: { domain: ['correct', 'wrong'], range: ['#59a14f', '#e15759'] },
+          legend: { orient: 'top' },
+        },
       },
     },
   };
@@ -173,7 +229,8 @@ export function confusionSpec(numbers: EvaluationNumbers, labels: readonly strin
   return {
     ...BASE,
     title: { text: `Confusion matrix (MC T=${passesLabel(numbers.passes)})` },
-    width: side, height: side,
+    width: side,
+    height: side,
     data: { values: rows },
     encoding: {
       x: { field: 'predicted', type: 'ordinal', sort: order, title: 'predicted class' },
@@ -181,13 +238,17 @@ export function confusionSpec(numbers: EvaluationNumbers, labels: readonly strin
     },
     layer: [
       { mark: 'rect', encoding: { color: { field: 'n', type: 'quantitative', title: 'images', scale: { scheme: 'blues' } } } },
-      ...(numbers.classes <= 30 ? [{
-        mark: { type: 'text', fontSize: 10 },
-        encoding: {
-          text: { field: 'n', type: 'quantitative' },
-          color: { condition: { test: `datum.n > ${Math.max(...numbers.confusion.flat()) / 2}`, value: 'white' }, value: 'black' },
-        },
-      }] : []),
+      ...(numbers.classes <= 30
+        ? [
+            {
+              mark: { type: 'text', fontSize: 10 },
+              encoding: {
+                text: { field: 'n', type: 'quantitative' },
+                color: { condition: { test: `datum.n > ${Math.max(...numbers.confusion.flat()) / 2}`, value: 'white' }, value: 'black' },
+              },
+            },
+          ]
+        : []),
     ],
   };
 }

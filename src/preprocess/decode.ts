@@ -160,7 +160,7 @@ async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHead
   if (spec.resize === 'stretch') return (await rawRgb(image.resize(outW, outH, { fit: 'fill', kernel }), cmyk)).pixels;
   if (spec.resize === 'pad') return (await rawRgb(image.resize(outW, outH, { fit: 'contain', kernel, background }), cmyk)).pixels;
   // the exact path's sizes, on the upright image
-  const upright = header ?? await imageHeader(file);
+  const upright = header ?? (await imageHeader(file));
   if (!upright) throw new Error('no image header');
   const { w, h, crop } = centreCrop(upright.width, upright.height, spec);
   const resized = await rawRgb(image.resize(w, h, { fit: 'fill', kernel }), cmyk);
@@ -187,7 +187,8 @@ async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeade
   const source = windowSource(header.width, header.height, w, h, spec.interpolation, crop);
   if (source.width * source.height >= header.width * header.height) return undefined;
   const part = await rawRgb(openUpright(file, spec).extract(source), await readsCmykAsPil(file, spec, header));
-  if (part.width !== source.width || part.height !== source.height) throw new Error(`decoded ${part.width}x${part.height}, expected ${source.width}x${source.height}`);
+  if (part.width !== source.width || part.height !== source.height)
+    throw new Error(`decoded ${part.width}x${part.height}, expected ${source.width}x${source.height}`);
   return resizeRgb(part.pixels, header.width, header.height, w, h, spec.interpolation, crop, source);
 }
 
@@ -267,8 +268,12 @@ function isTruncated(format: Format, b: Buffer): boolean {
 /** A JPEG thumbnail of an image (upright, fitting in size x size), for the HTML report; undefined when sharp cannot read it. */
 export async function thumbnailJpeg(file: string, size: number): Promise<Buffer | undefined> {
   try {
-    return await sharp(source(file), { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT }).rotate().flatten({ background: '#ffffff' })
-      .resize(size, size, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
+    return await sharp(source(file), { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 80 })
+      .toBuffer();
   } catch {
     return undefined;
   }
@@ -276,5 +281,7 @@ export async function thumbnailJpeg(file: string, size: number): Promise<Buffer 
 
 /** An SVG document as PNG, at `scale` times its own size (2 for sharp text on high-density screens). */
 export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
-  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * scale })
+    .png()
+    .toBuffer();
 }

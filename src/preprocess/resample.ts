@@ -190,13 +190,24 @@ export interface Rect {
  * does; with `window`, returns only that rectangle of the result ([window.height, window.width, 3]);
  * with `source`, `src` holds only that rectangle of the input (windowSource says which it needs).
  */
-export function resizeRgb(src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter, window?: Rect, source?: Rect): Uint8Array {
+export function resizeRgb(
+  src: Uint8Array,
+  inWidth: number,
+  inHeight: number,
+  outWidth: number,
+  outHeight: number,
+  filter: Filter,
+  window?: Rect,
+  source?: Rect,
+): Uint8Array {
   return resizeRgbOn(simdKernel() ? 'simd' : 'js', src, inWidth, inHeight, outWidth, outHeight, filter, window, source);
 }
 
 /** A window is computed alone where both passes run with a filter (else the whole is resized, then cropped). */
 function windowAlone(inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter, window: Rect | undefined): boolean {
-  return window !== undefined && (window.width < outWidth || window.height < outHeight) && filter !== 'nearest' && inWidth !== outWidth && inHeight !== outHeight;
+  return (
+    window !== undefined && (window.width < outWidth || window.height < outHeight) && filter !== 'nearest' && inWidth !== outWidth && inHeight !== outHeight
+  );
 }
 
 /**
@@ -204,7 +215,8 @@ function windowAlone(inWidth: number, inHeight: number, outWidth: number, outHei
  * same bytes (the whole input where the window is not computed alone).
  */
 export function windowSource(inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter, window: Rect): Rect {
-  if (filter === 'nearest' || !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window)) return { left: 0, top: 0, width: inWidth, height: inHeight };
+  if (filter === 'nearest' || !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window))
+    return { left: 0, top: 0, width: inWidth, height: inHeight };
   const [left, right] = span(sliceCoefficients(coefficients(inWidth, outWidth, filter), window.left, window.width));
   const [top, bottom] = span(sliceCoefficients(coefficients(inHeight, outHeight, filter), window.top, window.height));
   return { left, top, width: right - left, height: bottom - top };
@@ -228,13 +240,35 @@ function span(c: Coefficients): [number, number] {
  * the input rows its rows read, and only those rows go into WebAssembly memory (a centre crop of a
  * 12 MP photo: 58% of the horizontal work). The bytes are those of the crop.
  */
-export function resizeRgbOn(engine: 'simd' | 'js', src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter, window?: Rect, source?: Rect): Uint8Array {
+export function resizeRgbOn(
+  engine: 'simd' | 'js',
+  src: Uint8Array,
+  inWidth: number,
+  inHeight: number,
+  outWidth: number,
+  outHeight: number,
+  filter: Filter,
+  window?: Rect,
+  source?: Rect,
+): Uint8Array {
   const from = source ?? { left: 0, top: 0, width: inWidth, height: inHeight };
   if (src.length !== from.width * from.height * 3) throw new RangeError(`Expected ${from.width * from.height * 3} RGB bytes but received ${src.length}`);
-  if (window && (window.left < 0 || window.top < 0 || window.width < 1 || window.height < 1 || window.left + window.width > outWidth || window.top + window.height > outHeight)) {
+  if (
+    window &&
+    (window.left < 0 ||
+      window.top < 0 ||
+      window.width < 1 ||
+      window.height < 1 ||
+      window.left + window.width > outWidth ||
+      window.top + window.height > outHeight)
+  ) {
     throw new RangeError(`Expected a window inside ${outWidth}x${outHeight} but received ${JSON.stringify(window)}`);
   }
-  if (source && !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window) && (from.left !== 0 || from.top !== 0 || from.width !== inWidth || from.height !== inHeight)) {
+  if (
+    source &&
+    !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window) &&
+    (from.left !== 0 || from.top !== 0 || from.width !== inWidth || from.height !== inHeight)
+  ) {
     throw new RangeError('Expected the whole input where the window is not computed alone (see windowSource)');
   }
   if (!window || filter === 'nearest' || !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window)) {
@@ -247,7 +281,9 @@ export function resizeRgbOn(engine: 'simd' | 'js', src: Uint8Array, inWidth: num
   const [left, right] = span(h);
   const [first, end] = span(v);
   if (left < from.left || right > from.left + from.width || first < from.top || end > from.top + from.height) {
-    throw new RangeError(`Expected a source rectangle covering ${JSON.stringify({ left, top: first, width: right - left, height: end - first })} but received ${JSON.stringify(from)}`);
+    throw new RangeError(
+      `Expected a source rectangle covering ${JSON.stringify({ left, top: first, width: right - left, height: end - first })} but received ${JSON.stringify(from)}`,
+    );
   }
   const hFrom = { ...h, start: h.start.map((s) => s - from.left) };
   const vFrom = { ...v, start: v.start.map((s) => s - first) };
@@ -259,7 +295,15 @@ export function resizeRgbOn(engine: 'simd' | 'js', src: Uint8Array, inWidth: num
 }
 
 /** The whole resized image, each pass only where its axis changes size. */
-function wholeResize(engine: 'simd' | 'js', src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number, filter: Filter): Uint8Array {
+function wholeResize(
+  engine: 'simd' | 'js',
+  src: Uint8Array,
+  inWidth: number,
+  inHeight: number,
+  outWidth: number,
+  outHeight: number,
+  filter: Filter,
+): Uint8Array {
   if (inWidth === outWidth && inHeight === outHeight) return src;
   if (filter === 'nearest') return nearest(src, inWidth, inHeight, outWidth, outHeight);
   const h = outWidth === inWidth ? undefined : coefficients(inWidth, outWidth, filter);
@@ -305,7 +349,17 @@ declare const WebAssembly: {
 
 interface SimdKernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  horizontal: (src: number, height: number, inWidth: number, outWidth: number, start: number, count: number, weights: number, taps: number, dst: number) => void;
+  horizontal: (
+    src: number,
+    height: number,
+    inWidth: number,
+    outWidth: number,
+    start: number,
+    count: number,
+    weights: number,
+    taps: number,
+    dst: number,
+  ) => void;
   vertical: (src: number, rowLength: number, outHeight: number, start: number, count: number, weights: number, taps: number, dst: number) => void;
 }
 
@@ -331,7 +385,16 @@ const padded = (bytes: number): number => Math.ceil(bytes / 16) * 16 + 16;
  * Both passes in the kernel's memory: the image, the horizontal result, the output and the
  * coefficients laid out one after another (grown as needed; WebAssembly memory never shrinks).
  */
-function simdPasses(kernel: SimdKernel, src: Uint8Array, inWidth: number, inHeight: number, h: Coefficients | undefined, v: Coefficients | undefined, outWidth: number, outHeight: number): Uint8Array {
+function simdPasses(
+  kernel: SimdKernel,
+  src: Uint8Array,
+  inWidth: number,
+  inHeight: number,
+  h: Coefficients | undefined,
+  v: Coefficients | undefined,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
   const width = h ? outWidth : inWidth;
   const srcAt = 0;
   const midAt = srcAt + padded(src.length);

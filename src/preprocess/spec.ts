@@ -1,7 +1,9 @@
 import { UsageError } from '../errors.js';
 import type { ChannelOrder, Interpolation, Layout, ModelMetadata, ResizeMode } from '../model/metadata.js';
 
+/** ImageNet's per-channel mean (RGB, on values scaled to [0, 1]), torchvision's default. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+/** ImageNet's per-channel standard deviation (RGB, on values scaled to [0, 1]), torchvision's default. */
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
 export const DEFAULT_PIXEL_LIMIT = 100_000_000;
@@ -39,6 +41,7 @@ export interface PreprocessSpec {
 /** User flags over model metadata over defaults (ImageNet, stretch, bilinear). */
 export type PreprocessOverrides = Partial<Omit<PreprocessSpec, 'height' | 'width' | 'layout'>>;
 
+/** The preprocessing of a model: its metadata, then ImageNet defaults, with the caller's overrides on top. */
 export function resolvePreprocess(
   model: { height: number; width: number; layout: Layout; metadata: ModelMetadata },
   overrides: PreprocessOverrides = {},
@@ -64,7 +67,9 @@ export function resolvePreprocess(
   // the shorter side goes to floor(min(H, W) / f): a crop of a non-square input must fit in it
   const shorter = Math.floor(Math.min(spec.height, spec.width) / spec.cropFraction);
   if (spec.resize === 'center-crop' && shorter < Math.max(spec.height, spec.width)) {
-    throw new UsageError(`Expected a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} for a centre crop of ${spec.height}x${spec.width} (the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)}) but received ${spec.cropFraction}`);
+    throw new UsageError(
+      `Expected a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} for a centre crop of ${spec.height}x${spec.width} (the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)}) but received ${spec.cropFraction}`,
+    );
   }
   return spec;
 }

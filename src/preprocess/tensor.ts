@@ -1,3 +1,4 @@
+import { invalidParameter } from '../errors.js';
 import type { PreprocessSpec } from './spec.js';
 
 /**
@@ -7,7 +8,7 @@ import type { PreprocessSpec } from './spec.js';
 export function pixelsToTensor(rgb: Uint8Array, spec: Pick<PreprocessSpec, 'height' | 'width' | 'layout' | 'channelOrder' | 'mean' | 'std'>): Float32Array {
   const { height, width } = spec;
   const plane = height * width;
-  if (rgb.length !== plane * 3) throw new RangeError(`Expected ${plane * 3} RGB bytes but received ${rgb.length}`);
+  if (rgb.length !== plane * 3) throw invalidParameter('rgb', `${plane * 3} RGB bytes`, rgb.length, 'bytes');
   const out = new Float32Array(plane * 3);
   // per channel value lookup: 256 entries, computed in float32 steps as ToTensor + Normalize do
   const tables = [0, 1, 2].map((c) => {

@@ -45,11 +45,19 @@ figure img { max-width: 100%; height: auto; } figcaption { color: #555; font-siz
 `;
 
 function metricTable(report: EvaluationReport): string {
-  if (!report.numbers) return '<p>No image has a true class, so there are no metrics: give a CSV of path,label with --truth, or one folder per class.</p>';
-  const rows = metricRows(report.numbers).map((r) => `<tr><td>${escapeHtml(r.metric)} <span class="better">(${r.better} is better)</span></td><td class="num">${escapeHtml(r.deterministic)}</td><td class="num">${escapeHtml(r.mc)}</td></tr>`);
+  if (!report.numbers)
+    return '<p>No image has a true class, so there are no metrics: give the true classes as a CSV of path,label, or as one folder per class.</p>';
+  const rows = metricRows(report.numbers).map(
+    (r) =>
+      `<tr><td>${escapeHtml(r.metric)} <span class="better">(${r.better} is better)</span></td><td class="num">${escapeHtml(r.deterministic)}</td><td class="num">${escapeHtml(r.mc)}</td></tr>`,
+  );
   const curve = curveRows(report.numbers);
-  const curveTable = curve.length === 0 ? '' : `<h3>With the first T passes</h3><table><tr>${CURVE_HEADER.map((h, i) => `<th${i ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${
-    curve.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  const curveTable =
+    curve.length === 0
+      ? ''
+      : `<h3>With the first T passes</h3><table><tr>${CURVE_HEADER.map((h, i) => `<th${i ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${curve
+          .map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
+          .join('')}</table>`;
   return `<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${passesLabel(report.numbers.passes)}</th></tr>${rows.join('')}</table>${curveTable}`;
 }
 
@@ -60,9 +68,11 @@ function card(item: GalleryItem, labels: readonly string[]): string {
   const picture = item.thumbnail
     ? `<img src="data:image/jpeg;base64,${item.thumbnail}" alt="${escapeHtml(im.path)}">`
     : '<div class="missing">image not readable</div>';
-  return `<div class="card">${picture}<div title="${escapeHtml(im.path)}">${escapeHtml(im.path.split('/').slice(-2).join('/'))}</div>`
-    + `<div>predicted <b${wrong ? ' class="wrong"' : ''}>${name(im.predicted)}</b>${im.truth !== null ? ` · true ${name(im.truth)}` : ''}</div>`
-    + `<div>confidence ${im.confidence.toFixed(3)} · MI ${im.mutual_information.toFixed(3)}</div></div>`;
+  return (
+    `<div class="card">${picture}<div title="${escapeHtml(im.path)}">${escapeHtml(im.path.split('/').slice(-2).join('/'))}</div>` +
+    `<div>predicted <b${wrong ? ' class="wrong"' : ''}>${name(im.predicted)}</b>${im.truth !== null ? ` · true ${name(im.truth)}` : ''}</div>` +
+    `<div>confidence ${im.confidence.toFixed(3)} · MI ${im.mutual_information.toFixed(3)}</div></div>`
+  );
 }
 
 /** The whole page. */
@@ -71,9 +81,20 @@ export function reportHtml(page: ReportPage): string {
   const c = report.counts;
   const { images: _images, ...metadata } = report;
   const model = report.model ? `${escapeHtml(report.model.path)} (sha256 ${report.model.sha256.slice(0, 12)}…)` : escapeHtml(report.source.file ?? '');
-  const figures = page.figures.map((f) => `<figure><img src="data:image/svg+xml;base64,${Buffer.from(f.svg).toString('base64')}" alt="${escapeHtml(f.title)}"><figcaption>${escapeHtml(f.title)}</figcaption></figure>`).join('\n');
-  const galleries = page.galleries.map((g) => `<h2>${escapeHtml(g.title)}</h2><p class="meta">${escapeHtml(g.note)}</p>${
-    g.items.length === 0 ? '<p>None.</p>' : `<div class="gallery">${g.items.map((i) => card(i, report.labels)).join('\n')}</div>`}`).join('\n');
+  const figures = page.figures
+    .map(
+      (f) =>
+        `<figure><img src="data:image/svg+xml;base64,${Buffer.from(f.svg).toString('base64')}" alt="${escapeHtml(f.title)}"><figcaption>${escapeHtml(f.title)}</figcaption></figure>`,
+    )
+    .join('\n');
+  const galleries = page.galleries
+    .map(
+      (g) =>
+        `<h2>${escapeHtml(g.title)}</h2><p class="meta">${escapeHtml(g.note)}</p>${
+          g.items.length === 0 ? '<p>None.</p>' : `<div class="gallery">${g.items.map((i) => card(i, report.labels)).join('\n')}</div>`
+        }`,
+    )
+    .join('\n');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

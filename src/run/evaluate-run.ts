@@ -5,15 +5,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { McModel, type LoadOptions } from '../engine/mc-model.js';
+import { McModel } from '../engine/mc-model.js';
+import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
-import { UsageError } from '../errors.js';
+import { describeError, invalidParameter, param, UsageError } from '../errors.js';
 import { EvaluationAccumulator, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
-import { readPathList } from '../io/lines.js';
+import { parseJsonLines } from '../io/lines.js';
+import { gatherInputs } from './inputs.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
-import { collectInputs } from '../io/walk.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
@@ -21,6 +22,7 @@ import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.
 import { summarize } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 
+/** An evaluate run over labelled images: inputs, truth, model and load options, T and seed. */
 export interface EvaluateRunConfig {
   paths: string[];
   /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
@@ -44,6 +46,7 @@ export interface EvaluateRunConfig {
   version: string;
 }
 
+/** An evaluation of an earlier run's file (a passes .npy or a JSONL output with per-class means) instead of running the model. */
 export interface EvaluateFromConfig {
   /** A predict output in JSONL with per-class means, or a --save-passes .npy. */
   from: string;
@@ -70,6 +73,7 @@ export interface ImageRecord {
   deterministic?: { predicted: number; confidence: number };
 }
 
+/** An evaluation as evaluate --json writes it: counts, metrics deterministic beside MC, the T curve and one record per image. */
 export interface EvaluationReport {
   tool: 'mc-dropout';
   version: string;
@@ -96,25 +100,25 @@ function truthSource(truthFile: string | undefined, roots: readonly string[]): T
 }
 
 function noTruth(source: TruthSource, images: number): UsageError {
-  return new UsageError(source.kind === 'csv'
-    ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`
-    : `None of the ${images} images has a true class: put each class's images in a folder named after the class (torchvision's ImageFolder layout), or give a CSV of path,label with --truth`);
+  return new UsageError(
+    source.kind === 'csv'
+      ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`
+      : `None of the ${images} images has a true class: put each class's images in a folder named after the class (torchvision's ImageFolder layout), or give a CSV of path,label with ${param('truthFile')}`,
+  );
 }
 
 /** Runs the model over the inputs: T passes and one deterministic pass per image. */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
-  if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw new UsageError(`Expected an integer >= 1 for passes but received ${config.passes}`);
-  const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
-  const inputs = [...config.paths, ...listed];
-  if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
-  const walked = await collectInputs(inputs, config.outputs);
-  if (walked.files.length === 0) throw new UsageError(`No input images in ${inputs.join(', ')}`);
+  if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
+  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs);
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {
     const { info } = model;
-    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const labels = config.labelsFile
+      ? labelsFor(config.labelsFile, info.classes, warn)
+      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const source = truthSource(config.truthFile, inputs);
     const truth = readTruth(source, walked.files, labels);
     if (truth.size === 0 && config.requireTruth) throw noTruth(source, walked.files.length);
@@ -124,10 +128,16 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     let failed = 0;
     hooks.onStart?.(walked.files.length);
     for await (const result of predictFiles(model, walked.files, {
-      passes: config.passes, seed, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
+      passes: config.passes,
+      seed,
+      batchSize: config.batchSize,
+      decodeConcurrency: config.decodeConcurrency,
       ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
-      preprocess: resolvePreprocess(info, config.preprocess), knownErrors: walked.errors, fileSizes: walked.sizes,
-      keepPasses: true, withDeterministic: true,
+      preprocess: resolvePreprocess(info, config.preprocess),
+      knownErrors: walked.errors,
+      fileSizes: walked.sizes,
+      keepPasses: true,
+      withDeterministic: true,
     })) {
       if (result.status === 'error') {
         failed++;
@@ -141,11 +151,26 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
       hooks.onProgress?.(images.length + failed, failed);
     }
     return {
-      tool: 'mc-dropout', version: config.version, command: 'evaluate', source: { kind: 'run' },
+      tool: 'mc-dropout',
+      version: config.version,
+      command: 'evaluate',
+      source: { kind: 'run' },
       model: { path: config.model, sha256: info.sha256, classes: info.classes },
-      passes: config.passes, seed, mask_scheme: MASK_SCHEME, provider: info.provider, onnxruntime: onnxruntimeVersion,
-      started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, labels,
-      counts: { images: walked.files.length, labelled: accumulator.images, unlabelled: images.length - accumulator.images, failed, skipped_non_images: walked.skipped.length },
+      passes: config.passes,
+      seed,
+      mask_scheme: MASK_SCHEME,
+      provider: info.provider,
+      onnxruntime: onnxruntimeVersion,
+      started: started.toISOString(),
+      seconds: (Date.now() - started.getTime()) / 1000,
+      labels,
+      counts: {
+        images: walked.files.length,
+        labelled: accumulator.images,
+        unlabelled: images.length - accumulator.images,
+        failed,
+        skipped_non_images: walked.skipped.length,
+      },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
       images,
     };
@@ -154,26 +179,53 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   }
 }
 
-function recordOf(file: string, label: number | undefined, s: { predicted: number; confidence: number; entropy: number; mutualInformation: number; variationRatio: number; margin: number }): ImageRecord {
+function recordOf(
+  file: string,
+  label: number | undefined,
+  s: { predicted: number; confidence: number; entropy: number; mutualInformation: number; variationRatio: number; margin: number },
+): ImageRecord {
   return {
-    path: file, truth: label ?? null, predicted: s.predicted, confidence: s.confidence, entropy: s.entropy,
-    mutual_information: s.mutualInformation, variation_ratio: s.variationRatio, margin: s.margin,
+    path: file,
+    truth: label ?? null,
+    predicted: s.predicted,
+    confidence: s.confidence,
+    entropy: s.entropy,
+    mutual_information: s.mutualInformation,
+    variation_ratio: s.variationRatio,
+    margin: s.margin,
   };
 }
 
 /** Labels for a file read back: the given file, the run's metadata sidecar, a model's metadata, or indices. */
-async function labelsOfEarlierRun(config: EvaluateFromConfig, classes: number, warn: (m: string) => void): Promise<string[]> {
+async function labelsOfEarlierRun(config: EvaluateFromConfig, meta: EarlierRunMeta, classes: number, warn: (m: string) => void): Promise<string[]> {
   if (config.labelsFile) return labelsFor(config.labelsFile, classes, warn);
-  const sidecar = `${config.from}.meta.json`;
-  if (existsSync(sidecar)) {
-    const labels = (JSON.parse(readFileSync(sidecar, 'utf8')) as { settings?: { labels?: unknown } }).settings?.labels;
-    if (Array.isArray(labels) && labels.length === classes) return labels.map(String);
-  }
+  const labels = meta.settings?.labels;
+  if (Array.isArray(labels) && labels.length === classes) return labels.map(String);
   if (config.model) {
     const { model } = await readOnnxFile(config.model);
     return labelsFromModel(readMetadata(model, config.model).labels, classes, config.model, warn);
   }
   return Array.from({ length: classes }, (_, i) => String(i));
+}
+
+/** What evaluate reads of an earlier run's metadata sidecar. */
+interface EarlierRunMeta {
+  passes?: unknown;
+  seed?: unknown;
+  settings?: { labels?: unknown };
+}
+
+/** The metadata sidecar beside an earlier run's file (`<file>.meta.json`), read once; {} when there is none. */
+function readEarlierRunMeta(from: string): EarlierRunMeta {
+  const sidecar = `${from}.meta.json`;
+  if (!existsSync(sidecar)) return {};
+  try {
+    return JSON.parse(readFileSync(sidecar, 'utf8')) as EarlierRunMeta;
+  } catch (error) {
+    throw new UsageError(
+      `Cannot read ${sidecar} as JSON (${describeError(error)}): it is the metadata of ${from}; restore it, or move it away to evaluate without it`,
+    );
+  }
 }
 
 /**
@@ -186,11 +238,12 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
   const warn = hooks.onWarning ?? (() => {});
   const base = { tool: 'mc-dropout' as const, version: config.version, command: 'evaluate' as const, started: started.toISOString() };
   const images: ImageRecord[] = [];
+  const meta = readEarlierRunMeta(config.from);
   let failed = 0;
   if (config.from.endsWith('.npy')) {
     const saved = readNpyPasses(config.from);
     const [count, passes, classes] = saved.shape;
-    const labels = await labelsOfEarlierRun(config, classes, warn);
+    const labels = await labelsOfEarlierRun(config, meta, classes, warn);
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
     // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
     const perImage = imagePasses(saved);
@@ -209,38 +262,46 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
       }
       images.push(recordOf(saved.paths[i]!, label, s));
     });
-    if (!full) warn(`${config.from} comes from an adaptive run (images have different numbers of passes): metrics use each image's own passes, with no T curve`);
+    if (!full)
+      warn(`${config.from} comes from an adaptive run (images have different numbers of passes): metrics use each image's own passes, with no T curve`);
     if (accumulator.images === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), images.length);
     return {
-      ...base, source: { kind: 'passes-file', file: config.from }, passes, labels, seconds: (Date.now() - started.getTime()) / 1000,
+      ...base,
+      source: { kind: 'passes-file', file: config.from },
+      passes,
+      labels,
+      seconds: (Date.now() - started.getTime()) / 1000,
       counts: { images: count, labelled: accumulator.images, unlabelled: images.length - accumulator.images, failed, skipped_non_images: 0 },
-      ...(accumulator.images > 0 && { numbers: accumulator.finish() }), images,
+      ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
+      images,
     };
   }
   let text: string;
   try {
     text = readFileSync(config.from, 'utf8');
   } catch {
-    throw new UsageError(`Cannot read ${config.from}; give a predict output written with -f jsonl --per-class, or a --save-passes .npy`);
+    throw new UsageError(
+      `Cannot read ${config.from}; give a predict output written with ${param({ format: 'jsonl', perClass: true })}, or a ${param('savePasses')} .npy`,
+    );
   }
-  const records = text.split('\n').filter((l) => l.trim()).map((line, i) => {
-    try {
-      return JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      throw new UsageError(`${config.from} line ${i + 1} is not JSON: evaluate --from reads a predict output written with -f jsonl --per-class (the CSV has no per-class means), or a --save-passes .npy`);
-    }
-  });
+  const records = parseJsonLines(
+    text,
+    (line) =>
+      new UsageError(
+        `${config.from} line ${line} is not JSON: evaluate ${param('from')} reads a predict output written with ${param({ format: 'jsonl', perClass: true })} (the CSV has no per-class means), or a ${param('savePasses')} .npy`,
+      ),
+  );
   const ok = records.filter((r) => r.status === 'ok');
   failed = records.length - ok.length;
   if (ok.length > 0 && !Array.isArray(ok[0]!.mean)) {
-    throw new UsageError(`${config.from} has no per-class means: rerun predict with -f jsonl --per-class (NLL, Brier and calibration need every class's probability), or with --save-passes FILE.npy for the T curve too`);
+    throw new UsageError(
+      `${config.from} has no per-class means: rerun predict with ${param({ format: 'jsonl', perClass: true })} (NLL, Brier and calibration need every class's probability), or with ${param('savePasses')} FILE.npy for the T curve too`,
+    );
   }
   const classes = ok.length > 0 ? (ok[0]!.mean as number[]).length : 0;
-  const labels = await labelsOfEarlierRun(config, classes, warn);
+  const labels = await labelsOfEarlierRun(config, meta, classes, warn);
   const paths = ok.map((r) => String(r.path));
   const truth = readTruth(truthSource(config.truthFile, []), paths, labels);
-  const sidecar = `${config.from}.meta.json`;
-  const meta = existsSync(sidecar) ? JSON.parse(readFileSync(sidecar, 'utf8')) as { passes?: unknown; seed?: unknown } : {};
   // T from the run's metadata; an adaptive run's rows carry their own (its mean is reported)
   const rowPasses = ok.map((r) => Number(r.passes)).filter(Number.isFinite);
   const passes = typeof meta.passes === 'number' ? meta.passes : rowPasses.length > 0 ? rowPasses.reduce((a, b) => a + b, 0) / rowPasses.length : 0;
@@ -255,11 +316,15 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
   }
   if (accumulator.images === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), ok.length);
   return {
-    ...base, source: { kind: 'predict-output', file: config.from },
-    passes, ...(typeof meta.seed === 'number' && { seed: meta.seed }),
-    labels, seconds: (Date.now() - started.getTime()) / 1000,
+    ...base,
+    source: { kind: 'predict-output', file: config.from },
+    passes,
+    ...(typeof meta.seed === 'number' && { seed: meta.seed }),
+    labels,
+    seconds: (Date.now() - started.getTime()) / 1000,
     counts: { images: records.length, labelled: accumulator.images, unlabelled: ok.length - accumulator.images, failed, skipped_non_images: 0 },
-    ...(accumulator.images > 0 && { numbers: accumulator.finish() }), images,
+    ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
+    images,
   };
 }
 
@@ -269,11 +334,13 @@ export function readEvaluationReport(file: string): EvaluationReport {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    throw new UsageError(`Cannot read ${file} as JSON; give the file evaluate --json wrote, a predict output (-f jsonl --per-class) or a --save-passes .npy`);
+    throw new UsageError(
+      `Cannot read ${file} as JSON; give the file evaluate ${param('json')} wrote, a predict output (${param({ format: 'jsonl', perClass: true })}) or a ${param('savePasses')} .npy`,
+    );
   }
   const report = parsed as Partial<EvaluationReport>;
   if (report.tool !== 'mc-dropout' || report.command !== 'evaluate' || !Array.isArray(report.images) || !Array.isArray(report.labels)) {
-    throw new UsageError(`${file} is not an evaluation evaluate --json wrote (no images and labels)`);
+    throw new UsageError(`${file} is not an evaluation evaluate ${param('json')} wrote (no images and labels)`);
   }
   return report as EvaluationReport;
 }

@@ -7,11 +7,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
+import { parseJsonLines } from '../io/lines.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
 
+/** Which sharded output to merge: the output path the shards were run with, and the merged metadata file. */
 export interface MergeConfig {
   /** The output the shards were written for (`out.csv` finds `out.shard-0003-of-0016.csv` beside it). */
   output: string;
@@ -20,6 +22,7 @@ export interface MergeConfig {
   version: string;
 }
 
+/** What merge wrote: the shards joined, and the rows of the joined file (ok and failed). */
 export interface MergeOutcome {
   shards: number;
   rows: number;
@@ -47,29 +50,45 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   if (target.kind !== 'file') throw new UsageError('merge writes a file: give the output file the shards were written for');
   const folder = path.dirname(target.file);
   const pattern = shardFilePattern(target.file);
-  const found = readdirSync(folder).map((name) => ({ name, match: pattern.exec(name) })).filter((f) => f.match)
+  const found = readdirSync(folder)
+    .map((name) => ({ name, match: pattern.exec(name) }))
+    .filter((f) => f.match)
     .map((f) => ({ file: path.join(folder, f.name), index: Number(f.match![1]), count: Number(f.match![2]) }));
   const partials = readdirSync(folder).filter((name) => name.endsWith('.partial') && pattern.test(name.slice(0, -'.partial'.length)));
-  if (found.length === 0 && partials.length === 0) throw new UsageError(`No shard outputs for ${config.output} in ${folder} (expected names like ${path.basename(shardOutputPath(target.file, { index: 0, count: 4 }))})`);
+  if (found.length === 0 && partials.length === 0)
+    throw new UsageError(
+      `No shard outputs for ${config.output} in ${folder} (expected names like ${path.basename(shardOutputPath(target.file, { index: 0, count: 4 }))})`,
+    );
   const counts = new Set([...found.map((f) => f.count), ...partials.map((p) => Number(pattern.exec(p.slice(0, -'.partial'.length))![2]))]);
-  if (counts.size > 1) throw new UsageError(`Shard outputs of different splits lie beside ${config.output} (of ${[...counts].join(', ')} shards); remove the stale ones`);
+  if (counts.size > 1)
+    throw new UsageError(`Shard outputs of different splits lie beside ${config.output} (of ${[...counts].join(', ')} shards); remove the stale ones`);
   const count = [...counts][0]!;
 
   const shards: { file: string; meta: ShardMeta }[] = [];
   for (let index = 0; index < count; index++) {
     const file = shardOutputPath(target.file, { index, count });
     const name = path.basename(file);
-    if (existsSync(`${file}.partial`)) throw new UsageError(`Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with --resume, then merge`);
+    if (existsSync(`${file}.partial`))
+      throw new UsageError(
+        `Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with ${param('resume')}, then merge`,
+      );
     if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
     const metaFile = `${file}.meta.json`;
-    if (!existsSync(metaFile)) throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
+    if (!existsSync(metaFile))
+      throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
     let meta: ShardMeta;
     try {
       meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ShardMeta;
     } catch (error) {
-      throw new UsageError(`Shard ${index} of ${count} has metadata ${path.basename(metaFile)} that cannot be read (${error instanceof Error ? error.message : String(error)}); rerun that shard`, { cause: error });
+      throw new UsageError(
+        `Shard ${index} of ${count} has metadata ${path.basename(metaFile)} that cannot be read (${error instanceof Error ? error.message : String(error)}); rerun that shard`,
+        { cause: error },
+      );
     }
-    if (meta.shard?.index !== index || meta.shard?.count !== count) throw new UsageError(`${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`);
+    if (meta.shard?.index !== index || meta.shard?.count !== count)
+      throw new UsageError(
+        `${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`,
+      );
     shards.push({ file, meta });
   }
 
@@ -88,8 +107,13 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
 
   // the merged output and its metadata must be neither a shard nor a shard's metadata
   const metaFile = config.meta ?? `${target.file}.meta.json`;
-  checkInputsAreNotOutputs(shards.flatMap(({ file }) => [{ role: 'a shard', path: file }, { role: "a shard's metadata", path: `${file}.meta.json` }]),
-    outputIdentities([target, outputTarget(metaFile, 'the merged metadata')]));
+  checkInputsAreNotOutputs(
+    shards.flatMap(({ file }) => [
+      { role: 'a shard', path: file },
+      { role: "a shard's metadata", path: `${file}.meta.json` },
+    ]),
+    outputIdentities([target, outputTarget(metaFile, 'the merged metadata')]),
+  );
 
   const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
   let rows = 0;
@@ -100,10 +124,12 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
       checkShardContent(file, bytes, meta);
       const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
       const body = bytes.subarray(headerEnd);
-      const counted = countRecords(body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
+      const counted = countRecords(file, body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
       failed += counted.failed;
       if (counted.rows !== meta.shard.images) {
-        throw new UsageError(`${path.basename(file)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`);
+        throw new UsageError(
+          `${path.basename(file)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`,
+        );
       }
       if (i === 0 && headerEnd > 0) write(bytes.subarray(0, headerEnd));
       write(body);
@@ -113,17 +139,35 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
 
   const sum = (pick: (m: ShardMeta) => number) => shards.reduce((a, s) => a + pick(s.meta), 0);
   const started = shards.map((s) => s.meta.started).sort()[0]!;
-  const finished = shards.map((s) => s.meta.finished).sort().at(-1)!;
+  const finished = shards
+    .map((s) => s.meta.finished)
+    .sort()
+    .at(-1)!;
   const outcome: MergeOutcome = { shards: count, rows, ok: rows - failed, failed };
   writeJsonAtomic(metaFile, {
-    tool: 'mc-dropout', version: config.version, command: 'merge',
-    model: shards[0]!.meta.model, passes: shards[0]!.meta.passes, seed: shards[0]!.meta.seed,
-    started, finished, seconds: (Date.parse(finished) - Date.parse(started)) / 1000, shard_seconds: sum((m) => m.seconds),
+    tool: 'mc-dropout',
+    version: config.version,
+    command: 'merge',
+    model: shards[0]!.meta.model,
+    passes: shards[0]!.meta.passes,
+    seed: shards[0]!.meta.seed,
+    started,
+    finished,
+    seconds: (Date.parse(finished) - Date.parse(started)) / 1000,
+    shard_seconds: sum((m) => m.seconds),
     counts: { inputs: rows, ok: outcome.ok, failed: outcome.failed, skipped_non_images: shards[0]!.meta.counts.skipped_non_images },
     settings: reference,
     shards: shards.map(({ file, meta }) => ({
-      file: path.basename(file), index: meta.shard.index, first: meta.shard.first, end: meta.shard.end, images: meta.shard.images,
-      host: meta.shard.host ?? null, started: meta.started, finished: meta.finished, seconds: meta.seconds, counts: meta.counts,
+      file: path.basename(file),
+      index: meta.shard.index,
+      first: meta.shard.first,
+      end: meta.shard.end,
+      images: meta.shard.images,
+      host: meta.shard.host ?? null,
+      started: meta.started,
+      finished: meta.finished,
+      seconds: meta.seconds,
+      counts: meta.counts,
     })),
   });
   return outcome;
@@ -133,18 +177,24 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
 function checkShardContent(file: string, bytes: Buffer, meta: ShardMeta): void {
   const name = path.basename(file);
   const recorded = meta.output_file;
-  if (!recorded || typeof recorded.sha256 !== 'string') throw new UsageError(`${name}: its metadata records no length and checksum of the output, so an edited or cut file cannot be told apart; rerun that shard`);
-  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) throw new UsageError(`${name} does not end on a whole record (no final newline): it was cut or edited after its run; rerun that shard`);
-  if (bytes.length !== recorded.bytes) throw new UsageError(`${name} holds ${bytes.length} bytes but its run wrote ${recorded.bytes}: the file was changed after its run; rerun that shard`);
+  if (!recorded || typeof recorded.sha256 !== 'string')
+    throw new UsageError(`${name}: its metadata records no length and checksum of the output, so an edited or cut file cannot be told apart; rerun that shard`);
+  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a)
+    throw new UsageError(`${name} does not end on a whole record (no final newline): it was cut or edited after its run; rerun that shard`);
+  if (bytes.length !== recorded.bytes)
+    throw new UsageError(`${name} holds ${bytes.length} bytes but its run wrote ${recorded.bytes}: the file was changed after its run; rerun that shard`);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (sha256 !== recorded.sha256) throw new UsageError(`${name} is not the file its run wrote (SHA-256 ${sha256.slice(0, 12)}..., recorded ${recorded.sha256.slice(0, 12)}...): it was edited after its run; rerun that shard`);
+  if (sha256 !== recorded.sha256)
+    throw new UsageError(
+      `${name} is not the file its run wrote (SHA-256 ${sha256.slice(0, 12)}..., recorded ${recorded.sha256.slice(0, 12)}...): it was edited after its run; rerun that shard`,
+    );
 }
 
 /** Rows of a shard's body, and how many are error rows (read from the status column). */
-function countRecords(text: string, format: 'csv' | 'jsonl', header: string): { rows: number; failed: number } {
+function countRecords(file: string, text: string, format: 'csv' | 'jsonl', header: string): { rows: number; failed: number } {
   if (text.length === 0) return { rows: 0, failed: 0 };
   if (format === 'jsonl') {
-    const records = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { status?: string });
+    const records = parseJsonLines<{ status?: string }>(text, (line) => new UsageError(`${file} line ${line} is not JSON: rerun that shard`));
     return { rows: records.length, failed: records.filter((r) => r.status === 'error').length };
   }
   const status = (parse(header) as string[][])[0]!.indexOf('status');

@@ -4,18 +4,20 @@
  * read the metadata this module writes.
  */
 import { stringify } from 'csv-stringify/sync';
-import { McModel, type LoadOptions } from '../engine/mc-model.js';
+import { McModel } from '../engine/mc-model.js';
+import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
-import { UsageError } from '../errors.js';
-import { readLabels, readPathList } from '../io/lines.js';
+import { param, UsageError } from '../errors.js';
+import { readLabels } from '../io/lines.js';
+import { gatherInputs } from './inputs.js';
 import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
 import { csvName } from '../io/names.js';
 import { OutputLock } from '../io/lock.js';
 import { NpyPassesWriter } from '../io/npy.js';
-import { earlierSeed, partialPaths, RowSink } from '../io/sink.js';
+import { earlierSeed, partialPaths } from '../io/resume.js';
+import { RowSink } from '../io/sink.js';
 import { checkDistinct, checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
-import { collectInputs } from '../io/walk.js';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { predictFiles } from '../pipeline.js';
@@ -23,6 +25,7 @@ import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.
 import { DEFAULT_ADAPTIVE_RULE, type AdaptiveRule } from '../stats/adaptive.js';
 import { derivedSeed, inputListHash, shardOutputPath, shardRange, type Shard } from './shards.js';
 
+/** A whole predict run as the CLI makes it: inputs, model and load options, passes, output file and format, shards, resume. */
 export interface PredictRunConfig {
   /** Image files and folders named directly. */
   paths: string[];
@@ -61,6 +64,7 @@ export interface PredictRunConfig {
   version: string;
 }
 
+/** Callbacks of a run (the library never prints): warnings, the number of images to do, progress. */
 export interface RunHooks {
   onWarning?: (message: string) => void;
   /** Called once the inputs are known and before the first image: how many remain to do. */
@@ -70,6 +74,7 @@ export interface RunHooks {
   signal?: AbortSignal;
 }
 
+/** What a predict run did: images ok, failed and skipped, the seed, T and the passes the images used, and the time it took (s). */
 export interface RunOutcome {
   ok: number;
   failed: number;
@@ -94,29 +99,32 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   const { shard } = config;
-  if (config.savePasses !== undefined && config.resume) throw new UsageError('Saving the passes cannot resume yet: run without --resume (or without --save-passes)');
-  if (shard && (config.output === undefined || config.output === '-')) throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
+  if (config.savePasses !== undefined && config.resume)
+    throw new UsageError(`Saving the passes cannot resume yet: run without ${param('resume')} (or without ${param('savePasses')})`);
+  if (shard && (config.output === undefined || config.output === '-'))
+    throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
   const output = outputTarget(shard ? shardOutputPath(config.output!, shard) : config.output, 'the output');
   const meta = config.meta !== undefined ? outputTarget(shard ? shardOutputPath(config.meta, shard) : config.meta, 'the metadata file') : undefined;
-  const passesTarget = config.savePasses !== undefined ? outputTarget(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, 'the passes file') : undefined;
-  if (passesTarget && passesTarget.kind !== 'file') throw new UsageError(`The passes file ${config.savePasses} must be a regular file (it is renamed into place when complete)`);
+  const passesTarget =
+    config.savePasses !== undefined ? outputTarget(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, 'the passes file') : undefined;
+  if (passesTarget && passesTarget.kind !== 'file')
+    throw new UsageError(`The passes file ${config.savePasses} must be a regular file (it is renamed into place when complete)`);
   checkDistinct([output, ...(meta ? [meta] : []), ...(passesTarget ? [passesTarget] : [])]);
   // every file this run may write, against every file it reads, before any work
   const defaultMeta = output.kind === 'file' && !meta ? outputTarget(partialPaths(output.file).meta, 'the metadata file') : undefined;
-  const passesPaths = passesTarget?.kind === 'file' ? outputTarget(`${passesTarget.file}.paths.json`, 'the passes\' paths file') : undefined;
+  const passesPaths = passesTarget?.kind === 'file' ? outputTarget(`${passesTarget.file}.paths.json`, "the passes' paths file") : undefined;
   const forbidden = outputIdentities([output, meta ?? defaultMeta, passesTarget, passesPaths]);
-  checkInputsAreNotOutputs([
-    { role: 'the model', path: config.model }, { role: 'the labels file', path: config.labelsFile }, { role: 'the list of inputs', path: config.list?.file },
-  ], forbidden);
+  checkInputsAreNotOutputs(
+    [
+      { role: 'the model', path: config.model },
+      { role: 'the labels file', path: config.labelsFile },
+      { role: 'the list of inputs', path: config.list?.file },
+    ],
+    forbidden,
+  );
 
-  const listed = config.list ? readPathList(config.list.file, config.list.separator) : [];
-  const inputs = [...config.paths, ...listed];
-  if (inputs.length === 0) throw new UsageError('No input: pass image files or folders, or a list of paths');
-  const walked = await collectInputs(inputs, forbidden);
+  const { walked } = await gatherInputs(config.paths, config.list, forbidden, { allowEmpty: config.allowEmpty });
   const { errors, skipped } = walked;
-  if (walked.files.length === 0 && !config.allowEmpty) {
-    throw new UsageError(`No input images in ${inputs.join(', ')}${skipped.length ? ` (${skipped.length} files without an image extension)` : ''}; image extensions are .jpg .jpeg .png .webp .avif .tif .tiff .gif`);
-  }
 
   // every shard walks the same inputs in the same order, hashes the list and takes its block
   const listHash = shard ? inputListHash(walked.files) : '';
@@ -135,35 +143,65 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   }
   try {
     const { info } = model;
-    checkInputsAreNotOutputs(info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })), forbidden);
-    const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    checkInputsAreNotOutputs(
+      info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })),
+      forbidden,
+    );
+    const labels = config.labelsFile
+      ? labelsFor(config.labelsFile, info.classes, warn)
+      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
     if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
     const topk = Math.min(config.topk, info.classes);
-    const rule = config.passes === 'auto' && !config.deterministic ? config.adaptive ?? DEFAULT_ADAPTIVE_RULE : undefined;
+    const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;
     const passes = config.deterministic ? 1 : rule ? 'auto' : (config.passes as number);
     // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
     const metaFile = meta?.kind === 'file' ? meta.file : undefined;
-    const seed = config.seed ?? (config.resume && output.kind === 'file' ? earlierSeed(output.file, metaFile) : undefined)
-      ?? (shard ? derivedSeed(listHash, info.sha256) : freshSeed());
-    const shardSettings = shard ? { shard: { index: shard.index, count: shard.count }, input_list_sha256: listHash, input_list_length: walked.files.length } : {};
+    const seed =
+      config.seed ??
+      (config.resume && output.kind === 'file' ? earlierSeed(output.file, metaFile) : undefined) ??
+      (shard ? derivedSeed(listHash, info.sha256) : freshSeed());
+    const shardSettings = shard
+      ? { shard: { index: shard.index, count: shard.count }, input_list_sha256: listHash, input_list_length: walked.files.length }
+      : {};
     const settings = {
       ...shardSettings,
-      model_sha256: info.sha256, passes, seed, mask_scheme: MASK_SCHEME, deterministic: config.deterministic,
-      dropout: config.load.dropout ?? 'auto', dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
-      preprocess, format: config.format, topk, per_class: config.perClass, labels,
+      model_sha256: info.sha256,
+      passes,
+      seed,
+      mask_scheme: MASK_SCHEME,
+      deterministic: config.deterministic,
+      dropout: config.load.dropout ?? 'auto',
+      dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
+      preprocess,
+      format: config.format,
+      topk,
+      per_class: config.perClass,
+      labels,
       ...(rule && { adaptive: rule }),
       ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
     };
     const sink = RowSink.open({
-      output, format: config.format, resume: config.resume, ...(lock && { lock }), ...(metaFile && { metaFile }),
-      header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined, settings,
+      output,
+      format: config.format,
+      resume: config.resume,
+      ...(lock && { lock }),
+      ...(metaFile && { metaFile }),
+      header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined,
+      settings,
     });
     // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
     const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f);
     const todo = files.filter((f) => !written(f));
-    const passesFile = config.savePasses === undefined ? undefined
-      : NpyPassesWriter.open(shard ? shardOutputPath(config.savePasses, shard) : config.savePasses, todo.length, rule ? rule.maxPasses : (passes as number), info.classes);
+    const passesFile =
+      config.savePasses === undefined
+        ? undefined
+        : NpyPassesWriter.open(
+            shard ? shardOutputPath(config.savePasses, shard) : config.savePasses,
+            todo.length,
+            rule ? rule.maxPasses : (passes as number),
+            info.classes,
+          );
     const todoSizes = sizes.filter((_, i) => !written(files[i]!));
     hooks.onStart?.(todo.length);
     let ok = 0;
@@ -172,8 +210,16 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const passesUsed: number[] = [];
     try {
       for await (const result of predictFiles(model, todo, {
-        passes: typeof passes === 'number' ? passes : 0, ...(rule && { adaptive: rule }), seed, deterministic: config.deterministic, batchSize: config.batchSize, decodeConcurrency: config.decodeConcurrency,
-        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }), preprocess, knownErrors: errors, fileSizes: todoSizes,
+        passes: typeof passes === 'number' ? passes : 0,
+        ...(rule && { adaptive: rule }),
+        seed,
+        deterministic: config.deterministic,
+        batchSize: config.batchSize,
+        decodeConcurrency: config.decodeConcurrency,
+        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
+        preprocess,
+        knownErrors: errors,
+        fileSizes: todoSizes,
         keepPasses: passesFile !== undefined,
       })) {
         if (result.status === 'ok') {
@@ -181,9 +227,11 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
           passesUsed.push(result.summary.passes);
         } else failed++;
         passesFile?.write(result.file, result.status === 'ok' ? result.passProbs : undefined);
-        sink.write(config.format === 'csv'
-          ? stringify([csvRecord(result, labels, topk, Boolean(rule), config.spreadsheetSafe)]).trimEnd()
-          : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))));
+        sink.write(
+          config.format === 'csv'
+            ? stringify([csvRecord(result, labels, topk, Boolean(rule), config.spreadsheetSafe)]).trimEnd()
+            : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))),
+        );
         hooks.onProgress?.(ok + failed, failed);
         if (hooks.signal?.aborted) {
           stopped = true;
@@ -199,25 +247,52 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const finished = new Date();
     const seconds = (finished.getTime() - started.getTime()) / 1000;
     const outcome: RunOutcome = {
-      ok, failed, skipped: skipped.length, todo: todo.length, seconds, seed, passes, passStats: passStatistics(passesUsed), provider: info.provider,
-      trunkReuse: model.plan.trunkReuse, stopped, resumable: output.kind === 'file',
+      ok,
+      failed,
+      skipped: skipped.length,
+      todo: todo.length,
+      seconds,
+      seed,
+      passes,
+      passStats: passStatistics(passesUsed),
+      provider: info.provider,
+      trunkReuse: model.plan.trunkReuse,
+      stopped,
+      resumable: output.kind === 'file',
     };
     if (stopped) {
       sink.close();
       return outcome;
     }
     const counts = { inputs: files.length, already_done: files.length - todo.length, ok, failed, skipped_non_images: skipped.length };
-    sink.finish({
-      tool: 'mc-dropout', version: config.version, command: 'predict',
-      model: {
-        path: config.model, sha256: info.sha256, external_files: info.externalFiles, classes: info.classes,
-        sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
+    sink.finish(
+      {
+        tool: 'mc-dropout',
+        version: config.version,
+        command: 'predict',
+        model: {
+          path: config.model,
+          sha256: info.sha256,
+          external_files: info.externalFiles,
+          classes: info.classes,
+          sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
+        },
+        trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors, rows_alone: model.plan.rowsAlone },
+        passes,
+        ...(rule && { passes_used: passStatistics(passesUsed) }),
+        seed,
+        provider: info.provider,
+        device_id: info.deviceId,
+        onnxruntime: onnxruntimeVersion,
+        started: started.toISOString(),
+        finished: finished.toISOString(),
+        seconds,
+        counts,
+        settings,
+        ...(shard && { shard: { index: shard.index, count: shard.count, first: range.start, end: range.end, images: files.length, host: hostname() } }),
       },
-      trunk_reuse: { applied: model.plan.trunkReuse, reason: model.plan.reason, cut: model.plan.cutTensors, rows_alone: model.plan.rowsAlone },
-      passes, ...(rule && { passes_used: passStatistics(passesUsed) }), seed, provider: info.provider, device_id: info.deviceId, onnxruntime: onnxruntimeVersion,
-      started: started.toISOString(), finished: finished.toISOString(), seconds, counts, settings,
-      ...(shard && { shard: { index: shard.index, count: shard.count, first: range.start, end: range.end, images: files.length, host: hostname() } }),
-    }, meta);
+      meta,
+    );
     return outcome;
   } finally {
     lock?.release();
@@ -261,8 +336,13 @@ function warnDuplicateLabels(labels: readonly string[], source: string, warn: (m
   labels.forEach((label, i) => classes.set(label, [...(classes.get(label) ?? []), i]));
   const repeated = [...classes].filter(([, indices]) => indices.length > 1);
   if (repeated.length === 0) return;
-  const shown = repeated.slice(0, 5).map(([label, indices]) => `${JSON.stringify(label)} (classes ${indices.join(', ')})`).join(', ');
-  warn(`${source} gives ${repeated.length} label name${repeated.length > 1 ? 's' : ''} to more than one class: ${shown}${repeated.length > 5 ? ', ...' : ''}; the label column cannot tell them apart, class_index does`);
+  const shown = repeated
+    .slice(0, 5)
+    .map(([label, indices]) => `${JSON.stringify(label)} (classes ${indices.join(', ')})`)
+    .join(', ');
+  warn(
+    `${source} gives ${repeated.length} label name${repeated.length > 1 ? 's' : ''} to more than one class: ${shown}${repeated.length > 5 ? ', ...' : ''}; the label column cannot tell them apart, class_index does`,
+  );
 }
 
 export type { OutputTarget };

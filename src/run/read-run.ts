@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
+import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
 import { summarize } from '../stats/aggregate.js';
@@ -25,16 +26,22 @@ export function readRunRows(file: string): RunRows {
     throw new UsageError(`Cannot read the predict output ${file}; give the CSV or JSONL file a predict run wrote`);
   }
   const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
-    ? text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>)
-    : parse(text, { columns: true }) as Record<string, unknown>[];
-  const missing = ['path', 'status', 'confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin']
-    .filter((k) => records.length > 0 && !(k in records[0]!));
+    ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: give the CSV or JSONL file a predict run wrote`))
+    : (parse(text, { columns: true }) as Record<string, unknown>[]);
+  const missing = ['path', 'status', 'confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'].filter(
+    (k) => records.length > 0 && !(k in records[0]!),
+  );
   if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
   const ok = records.filter((r) => r.status === 'ok');
   return {
     rows: ok.map((r) => ({
-      path: String(r.path), label: String(r.label), confidence: Number(r.confidence), entropy: Number(r.entropy),
-      mutualInformation: Number(r.mutual_information), variationRatio: Number(r.variation_ratio), margin: Number(r.margin),
+      path: String(r.path),
+      label: String(r.label),
+      confidence: Number(r.confidence),
+      entropy: Number(r.entropy),
+      mutualInformation: Number(r.mutual_information),
+      variationRatio: Number(r.variation_ratio),
+      margin: Number(r.margin),
     })),
     errors: records.length - ok.length,
   };
@@ -49,8 +56,13 @@ function rowsOfPasses(file: string): RunRows {
     if (probs.length === 0) return;
     const s = summarize(probs, classes);
     rows.push({
-      path: saved.paths[i]!, label: String(s.predicted), confidence: s.confidence, entropy: s.entropy,
-      mutualInformation: s.mutualInformation, variationRatio: s.variationRatio, margin: s.margin,
+      path: saved.paths[i]!,
+      label: String(s.predicted),
+      confidence: s.confidence,
+      entropy: s.entropy,
+      mutualInformation: s.mutualInformation,
+      variationRatio: s.variationRatio,
+      margin: s.margin,
     });
   });
   return { rows, errors: saved.shape[0] - rows.length };
@@ -58,7 +70,8 @@ function rowsOfPasses(file: string): RunRows {
 
 /** Every image's passes from a --save-passes file, for BatchBALD: images with a full set of passes only, with their predicted class. */
 export function readFullPasses(file: string): { paths: string[]; passes: Float64Array[]; predicted: number[]; classes: number; left: number } {
-  if (!file.endsWith('.npy')) throw new UsageError(`BatchBALD needs every pass of every image: give the .npy that predict --save-passes wrote, not ${file}`);
+  if (!file.endsWith('.npy'))
+    throw new UsageError(`BatchBALD needs every pass of every image: give the .npy that predict ${param('savePasses')} wrote, not ${file}`);
   const saved = readNpyPasses(file);
   const [, passes, classes] = saved.shape;
   const out = { paths: [] as string[], passes: [] as Float64Array[], predicted: [] as number[], classes, left: 0 };

@@ -35,8 +35,10 @@ export function shardFromEnvironment(env: NodeJS.ProcessEnv, count?: number): Sh
   };
   const given = count ?? number('MC_DROPOUT_SHARD_COUNT');
   const make = (index: number, total: number | undefined, engine: string): Shard => {
-    if (total === undefined) throw new UsageError(`${engine} gives this task's index but not the number of tasks: pass the count (MC_DROPOUT_SHARD_COUNT or the shard count option)`);
-    if (index >= total) throw new UsageError(`${engine}: task index ${index} is not below the task count ${total}; use a contiguous array starting at its minimum`);
+    if (total === undefined)
+      throw new UsageError(`${engine} gives this task's index but not the number of tasks: pass the count (MC_DROPOUT_SHARD_COUNT or the shard count option)`);
+    if (index >= total)
+      throw new UsageError(`${engine}: task index ${index} is not below the task count ${total}; use a contiguous array starting at its minimum`);
     return { index, count: total };
   };
   const slurm = number('SLURM_ARRAY_TASK_ID');
@@ -47,7 +49,9 @@ export function shardFromEnvironment(env: NodeJS.ProcessEnv, count?: number): Sh
   if (aws !== undefined) return make(aws, given ?? number('AWS_BATCH_JOB_ARRAY_SIZE'), 'AWS Batch');
   const gcp = number('BATCH_TASK_INDEX');
   if (gcp !== undefined) return make(gcp, given ?? number('BATCH_TASK_COUNT'), 'Google Cloud Batch');
-  throw new UsageError('Automatic sharding found no batch engine index (SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, BATCH_TASK_INDEX); give the shard as I/N');
+  throw new UsageError(
+    'Automatic sharding found no batch engine index (SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, BATCH_TASK_INDEX); give the shard as I/N',
+  );
 }
 
 /** The [start, end) block of `total` inputs that a shard runs: sizes differ by at most one. */

@@ -9,6 +9,7 @@
  * from SAMPLES sampled assignments (importance-weighted, as in the paper). Pure maths: it imports
  * only stats/aggregate.
  */
+import { UsageError } from '../errors.js';
 import { entropy, summarize } from '../stats/aggregate.js';
 import { mulberry32 } from '../stats/random.js';
 
@@ -32,7 +33,8 @@ export function batchBald(passes: readonly Float64Array[], classes: number, coun
   const n = passes.length;
   if (n === 0 || count <= 0) return [];
   const T = passes[0]!.length / classes;
-  if (!Number.isInteger(T) || T < 1 || passes.some((p) => p.length !== T * classes)) throw new RangeError(`Expected every image's passes as [T, ${classes}] with one T`);
+  if (!Number.isInteger(T) || T < 1 || passes.some((p) => p.length !== T * classes))
+    throw new UsageError(`Expected every image's passes as [T, ${classes}] with one T`);
   const expected = passes.map((p) => summarize(p, classes).expectedEntropy);
   const random = mulberry32(seed);
   // state: per pass t, per joint assignment k of the batch so far, prod_i p_it(y_i): weights[t * K + k]
@@ -155,8 +157,22 @@ export const CANDIDATES = 2000;
  * BatchBALD over the `candidates` images with the highest mutual information (each greedy step
  * costs images x T x assignments x classes): the picks as indices into `passes`.
  */
-export function batchBaldAmongTop(passes: readonly Float64Array[], classes: number, count: number, options: { seed?: number; candidates?: number } = {}): BatchBaldPick[] {
+export function batchBaldAmongTop(
+  passes: readonly Float64Array[],
+  classes: number,
+  count: number,
+  options: { seed?: number; candidates?: number } = {},
+): BatchBaldPick[] {
   const mi = passes.map((p) => summarize(p, classes).mutualInformation);
-  const top = mi.map((_, i) => i).sort((a, b) => mi[b]! - mi[a]! || a - b).slice(0, options.candidates ?? CANDIDATES).sort((a, b) => a - b);
-  return batchBald(top.map((i) => passes[i]!), classes, count, options.seed ?? 0).map((p) => ({ index: top[p.index]!, gain: p.gain }));
+  const top = mi
+    .map((_, i) => i)
+    .sort((a, b) => mi[b]! - mi[a]! || a - b)
+    .slice(0, options.candidates ?? CANDIDATES)
+    .sort((a, b) => a - b);
+  return batchBald(
+    top.map((i) => passes[i]!),
+    classes,
+    count,
+    options.seed ?? 0,
+  ).map((p) => ({ index: top[p.index]!, gain: p.gain }));
 }

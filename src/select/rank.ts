@@ -5,6 +5,7 @@
 
 export type Acquisition = 'bald' | 'entropy' | 'margin' | 'variation-ratio' | 'least-confidence' | 'random';
 
+/** The acquisition scores select ranks by (batchbald aside, which needs every pass). */
 export const ACQUISITIONS: readonly Acquisition[] = ['bald', 'entropy', 'margin', 'variation-ratio', 'least-confidence', 'random'];
 
 /** The numbers of one ok row that the scores read. */
@@ -26,12 +27,18 @@ export interface ScoredRow {
  */
 export function score(row: ScoredRow, by: Acquisition, seed: number): number {
   switch (by) {
-    case 'bald': return row.mutualInformation;
-    case 'entropy': return row.entropy;
-    case 'margin': return 1 - row.margin;
-    case 'variation-ratio': return row.variationRatio;
-    case 'least-confidence': return 1 - row.confidence;
-    case 'random': return uniformOf(`${seed}\0${row.path}`);
+    case 'bald':
+      return row.mutualInformation;
+    case 'entropy':
+      return row.entropy;
+    case 'margin':
+      return 1 - row.margin;
+    case 'variation-ratio':
+      return row.variationRatio;
+    case 'least-confidence':
+      return 1 - row.confidence;
+    case 'random':
+      return uniformOf(`${seed}\0${row.path}`);
   }
 }
 
@@ -69,7 +76,10 @@ export function select(rows: readonly ScoredRow[], by: Acquisition, count: numbe
   const queues = [...byLabel.values()];
   const chosen: Pick[] = [];
   for (let turn = 0; chosen.length < count; turn++) {
-    const round = queues.map((queue) => queue[turn]).filter((p): p is Pick => p !== undefined).sort(order);
+    const round = queues
+      .map((queue) => queue[turn])
+      .filter((p): p is Pick => p !== undefined)
+      .sort(order);
     if (round.length === 0) break;
     chosen.push(...round.slice(0, count - chosen.length));
   }

@@ -1,7 +1,8 @@
 /**
- * Monte Carlo aggregation: pure maths, no imports from the rest of the project.
+ * Monte Carlo aggregation: pure maths; of the rest of the project it imports only the error classes.
  * All logs are natural (nats). Inputs are per-pass class probabilities or logits.
  */
+import { invalidParameter } from '../errors.js';
 
 /** Uncertainty summary of one image over T passes. */
 export interface McSummary {
@@ -67,7 +68,7 @@ export function argmax(v: ArrayLike<number>, offset = 0, length = v.length - off
 export function summarize(probs: ArrayLike<number>, classes: number): McSummary {
   const passes = probs.length / classes;
   if (!Number.isInteger(passes) || passes < 1) {
-    throw new RangeError(`Expected [T, ${classes}] probabilities but received ${probs.length} values`);
+    throw invalidParameter('probs', `[T, ${classes}] probabilities`, probs.length, 'values');
   }
   const mean = new Float64Array(classes);
   const votes = new Uint32Array(classes);

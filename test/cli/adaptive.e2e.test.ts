@@ -15,13 +15,22 @@ const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[]
 const args = ['predict', 'fixtures/samples', '--times', 'auto', '--seed', '3', '--device', 'cpu'];
 
 describe('--times auto', () => {
-  it('an image\'s passes are the first T_i passes of a fixed run with the same seed', async () => {
+  it("an image's passes are the first T_i passes of a fixed run with the same seed", async () => {
     const model = await McModel.load(BUNDLED_MODEL, { device: 'cpu' });
     try {
       const files = ['bag-18.png', 'shirt-7.png', 'ankle-boot-23.png'].map((f) => path.join(ROOT, 'fixtures/samples', f));
       const rule = { minPasses: 4, maxPasses: 40, tolerance: 0.05, z: 3 };
       const results = [];
-      for await (const r of predictFiles(model, files, { passes: 0, adaptive: rule, seed: 3, batchSize: 8, decodeConcurrency: 4, preprocess: resolvePreprocess(model.info), keepPasses: true })) results.push(r);
+      for await (const r of predictFiles(model, files, {
+        passes: 0,
+        adaptive: rule,
+        seed: 3,
+        batchSize: 8,
+        decodeConcurrency: 4,
+        preprocess: resolvePreprocess(model.info),
+        keepPasses: true,
+      }))
+        results.push(r);
       const { loadImageTensor } = await import('../../src/preprocess/decode.js');
       const images = await Promise.all(files.map((f) => loadImageTensor(f, resolvePreprocess(model.info))));
       const fixed = await model.predict(images, { passes: 40, seed: 3 });
@@ -30,7 +39,7 @@ describe('--times auto', () => {
         assert.equal(r.status, 'ok');
         if (r.status !== 'ok') return;
         const used = r.passProbs!.length / classes;
-        assert.ok(used >= 4 && used <= 40 && used % 4 === 0 || used === 40, `${used} passes`);
+        assert.ok((used >= 4 && used <= 40 && used % 4 === 0) || used === 40, `${used} passes`);
         assert.deepEqual(r.passProbs, fixed[i]!.subarray(0, used * classes));
       });
       // a later round continues an earlier one exactly
@@ -50,9 +59,16 @@ describe('--times auto', () => {
     assert.equal(readFileSync(path.join(folder, 'one.csv'), 'utf8'), readFileSync(path.join(folder, 'seven.csv'), 'utf8'));
     const rows = readCsv(readFileSync(path.join(folder, 'one.csv'), 'utf8'));
     const passes = rows.map((r) => Number(r.passes));
-    assert.ok(passes.every((p) => p >= 8 && p <= 128 && p % 8 === 0), `${passes}`);
+    assert.ok(
+      passes.every((p) => p >= 8 && p <= 128 && p % 8 === 0),
+      `${passes}`,
+    );
     assert.ok(new Set(passes).size > 1, 'easy and hard images get different numbers of passes');
-    const meta = JSON.parse(readFileSync(path.join(folder, 'one.csv.meta.json'), 'utf8')) as { passes: string; passes_used: { mean: number; max: number }; settings: { adaptive: unknown } };
+    const meta = JSON.parse(readFileSync(path.join(folder, 'one.csv.meta.json'), 'utf8')) as {
+      passes: string;
+      passes_used: { mean: number; max: number };
+      settings: { adaptive: unknown };
+    };
     assert.equal(meta.passes, 'auto');
     assert.ok(Math.abs(meta.passes_used.mean - passes.reduce((a, b) => a + b, 0) / passes.length) < 1e-9);
     assert.deepEqual(meta.settings.adaptive, { minPasses: 8, maxPasses: 128, tolerance: 0.06, z: 3 });
@@ -61,16 +77,26 @@ describe('--times auto', () => {
     assert.doesNotMatch(fixed.stdout.split('\n')[0]!, /passes/, 'a fixed T keeps the columns it had');
   });
 
-  it('works with resume, shards and merge, JSONL, --save-passes and --trunk-reuse off, all giving the single run\'s rows', async () => {
+  it("works with resume, shards and merge, JSONL, --save-passes and --trunk-reuse off, all giving the single run's rows", async () => {
     const folder = tempDir();
     const auto = ['--times', 'auto', '--seed', '9', '--device', 'cpu', '-q', '--min-times', '4', '--max-times', '24'];
-    const single = await runCli(['predict', 'fixtures/samples', ...auto, '-o', path.join(folder, 'single.csv'), '--save-passes', path.join(folder, 'single.npy')]);
+    const single = await runCli([
+      'predict',
+      'fixtures/samples',
+      ...auto,
+      '-o',
+      path.join(folder, 'single.csv'),
+      '--save-passes',
+      path.join(folder, 'single.npy'),
+    ]);
     assert.equal(single.code, 0, single.stderr);
     const expected = readFileSync(path.join(folder, 'single.csv'), 'utf8');
     const rows = readCsv(expected);
 
     // resume: the first half, then all with --resume
-    const list = readdirSync(path.join(ROOT, 'fixtures/samples')).sort().map((f) => path.join('fixtures/samples', f));
+    const list = readdirSync(path.join(ROOT, 'fixtures/samples'))
+      .sort()
+      .map((f) => path.join('fixtures/samples', f));
     writeFileSync(path.join(folder, 'half.txt'), list.slice(0, 20).join('\n'));
     writeFileSync(path.join(folder, 'all.txt'), list.join('\n'));
     const resumed = path.join(folder, 'resumed.csv');
@@ -79,14 +105,21 @@ describe('--times auto', () => {
     assert.deepEqual(readCsv(readFileSync(resumed, 'utf8')), rows);
 
     // two shards merged
-    for (const index of [0, 1]) assert.equal((await runCli(['predict', 'fixtures/samples', ...auto, '--shard', `${index}/2`, '-o', path.join(folder, 'sharded.csv')])).code, 0);
+    for (const index of [0, 1])
+      assert.equal((await runCli(['predict', 'fixtures/samples', ...auto, '--shard', `${index}/2`, '-o', path.join(folder, 'sharded.csv')])).code, 0);
     const merged = await runCli(['merge', '-o', path.join(folder, 'sharded.csv')]);
     assert.equal(merged.code, 0, merged.stderr);
     assert.equal(readFileSync(path.join(folder, 'sharded.csv'), 'utf8'), expected);
 
     // JSONL carries the same passes
     const jsonl = await runCli(['predict', 'fixtures/samples', ...auto, '-f', 'jsonl']);
-    assert.deepEqual(jsonl.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { passes: number }).passes), rows.map((r) => Number(r.passes)));
+    assert.deepEqual(
+      jsonl.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { passes: number }).passes),
+      rows.map((r) => Number(r.passes)),
+    );
 
     // the passes file: T_i passes per image, NaN after them
     const npy = readFileSync(path.join(folder, 'single.npy'));
@@ -100,11 +133,16 @@ describe('--times auto', () => {
 
     // the whole graph per pass (no trunk reuse) stops each image at the same pass, with the same numbers to float rounding
     const whole = readCsv((await runCli(['predict', 'fixtures/samples', ...auto, '--trunk-reuse', 'off'])).stdout);
-    assert.deepEqual(whole.map((r) => r.passes), rows.map((r) => r.passes));
-    whole.forEach((r, i) => assert.ok(Math.abs(Number(r.confidence) - Number(rows[i]!.confidence)) <= 2e-6, `${r.path}: ${r.confidence} vs ${rows[i]!.confidence}`));
+    assert.deepEqual(
+      whole.map((r) => r.passes),
+      rows.map((r) => r.passes),
+    );
+    whole.forEach((r, i) =>
+      assert.ok(Math.abs(Number(r.confidence) - Number(rows[i]!.confidence)) <= 2e-6, `${r.path}: ${r.confidence} vs ${rows[i]!.confidence}`),
+    );
   });
 
-  it('a float16 model with trunk reuse: its passes are a fixed run\'s, bit for bit (rounds on the whole split graph)', async () => {
+  it("a float16 model with trunk reuse: its passes are a fixed run's, bit for bit (rounds on the whole split graph)", async () => {
     const model = await McModel.load(path.join(ROOT, 'fixtures/modern/effnet_droppath_fp16.onnx'), { device: 'cpu' });
     try {
       assert.ok(model.plan.trunkReuse);
@@ -123,19 +161,18 @@ describe('--times auto', () => {
     }
   });
 
-  it('the pool takes in new images between rounds (a refilled batch) without changing any image\'s passes or stop', async () => {
+  it("the pool takes in new images between rounds (a refilled batch) without changing any image's passes or stop", async () => {
     const model = await McModel.load(BUNDLED_MODEL, { device: 'cpu' });
     try {
       const { loadImageTensor } = await import('../../src/preprocess/decode.js');
       const names = ['bag-18.png', 'shirt-7.png', 'ankle-boot-23.png', 'coat-10.png', 'pullover-20.png', 'shirt-4.png'];
       const images = await Promise.all(names.map((f) => loadImageTensor(path.join(ROOT, 'fixtures/samples', f), resolvePreprocess(model.info))));
       const rule = { minPasses: 4, maxPasses: 40, tolerance: 0.05, z: 3 };
-      const { AdaptivePool } = await import('../../src/engine/mc-model.js');
-      const pool = new AdaptivePool(model, 5, rule);
+      const pool = model.adaptivePool(5, rule);
       const out = new Map<number, Float64Array>();
       const ids = await pool.add(images.slice(0, 2));
       for (const done of await pool.round()) out.set(done.id, done.probs);
-      ids.push(...await pool.add(images.slice(2)));
+      ids.push(...(await pool.add(images.slice(2))));
       let rounds = 1;
       while (pool.active > 0) {
         for (const done of await pool.round()) out.set(done.id, done.probs);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { McModel } from '../../src/engine/mc-model.js';
-import type { InspectReport } from '../../src/inspect.js';
+import type { InspectReport } from '../../src/run/inspect.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
@@ -46,25 +46,40 @@ const convert = async (input: string, args: string[]): Promise<string> => {
 describe('real architectures (torchvision topologies, random weights)', () => {
   it('SqueezeNet 1.1: dropout before its final conv (4-D), trunk reuse applies, passes differ', async () => {
     const report = await inspect(model('squeezenet1_1'));
-    assert.deepEqual(report.sites.map((s) => [s.op, s.rate, s.live]), [['Dropout', 0.5, true]]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.op, s.rate, s.live]),
+      [['Dropout', 0.5, true]],
+    );
     assert.equal(report.mcReady, true);
     assert.equal(report.trunkReuse?.applies, true);
     assert.ok(report.trunkReuse!.headParameterShare < 0.02);
     // the final 1x1 conv (512 -> 10) on a 3x3 map is a sliver of SqueezeNet's multiply-accumulates
-    assert.ok(report.trunkReuse!.headMacShare !== null && report.trunkReuse!.headMacShare > 0 && report.trunkReuse!.headMacShare < 0.01, String(report.trunkReuse!.headMacShare));
+    assert.ok(
+      report.trunkReuse!.headMacShare !== null && report.trunkReuse!.headMacShare > 0 && report.trunkReuse!.headMacShare < 0.01,
+      String(report.trunkReuse!.headMacShare),
+    );
     assert.ok((await distinctPasses(model('squeezenet1_1'), 64)) >= 9);
   });
 
   it('VGG-11 (narrow): two dropouts in the classifier, both live', async () => {
     const report = await inspect(model('vgg11_narrow'));
-    assert.deepEqual(report.sites.map((s) => [s.rate, s.live]), [[0.5, true], [0.5, true]]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.rate, s.live]),
+      [
+        [0.5, true],
+        [0.5, true],
+      ],
+    );
     assert.equal(report.mcReady, true);
     assert.ok((await distinctPasses(model('vgg11_narrow'), 32)) >= 9);
   });
 
   it('MobileNetV2: dropout before the classifier', async () => {
     const report = await inspect(model('mobilenet_v2_025'));
-    assert.deepEqual(report.sites.map((s) => [s.rate, s.live]), [[0.2, true]]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.rate, s.live]),
+      [[0.2, true]],
+    );
     assert.equal(report.trunkReuse?.applies, true);
   });
 
@@ -80,7 +95,10 @@ describe('real architectures (torchvision topologies, random weights)', () => {
     const converted = await convert(model('resnet18_narrow'), ['--inject-rate', '0.2']);
     const after = await inspect(converted);
     assert.equal(after.mcReady, true);
-    assert.deepEqual(after.sites.map((s) => [s.op, s.rate, s.live]), [['Dropout', 0.2, true]]);
+    assert.deepEqual(
+      after.sites.map((s) => [s.op, s.rate, s.live]),
+      [['Dropout', 0.2, true]],
+    );
     assert.ok((await distinctPasses(converted, 32)) >= 9);
   });
 
@@ -112,25 +130,34 @@ describe('real architectures (torchvision topologies, random weights)', () => {
   });
 
   it('convert --live all makes inert Dropout nodes live', async () => {
-    const inert = writeModel(buildModel({
-      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
-      nodes: [
-        { opType: 'Flatten', input: ['input'], output: ['flat'] },
-        dropoutNode('flat', 'd', 'ratio', 'training'),
-        { opType: 'MatMul', input: ['d', 'W'], output: ['output'] },
-      ],
-      initializers: [scalarFloat('ratio', 0.4), scalarBool('training', false), floatTensor('W', [12, 3], testValues(36, 1))],
-    }));
+    const inert = writeModel(
+      buildModel({
+        inputDims: ['N', 3, 2, 2],
+        outputDims: ['N', 3],
+        nodes: [
+          { opType: 'Flatten', input: ['input'], output: ['flat'] },
+          dropoutNode('flat', 'd', 'ratio', 'training'),
+          { opType: 'MatMul', input: ['d', 'W'], output: ['output'] },
+        ],
+        initializers: [scalarFloat('ratio', 0.4), scalarBool('training', false), floatTensor('W', [12, 3], testValues(36, 1))],
+      }),
+    );
     assert.equal((await inspect(inert)).mcReady, false);
     const converted = await convert(inert, ['--live', 'all']);
     const report = await inspect(converted);
     assert.equal(report.mcReady, true);
-    assert.deepEqual(report.sites.map((s) => [s.rate, s.live]), [[0.4, true]]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.rate, s.live]),
+      [[0.4, true]],
+    );
   });
 
   it('convert refuses a model with nothing to convert', async () => {
     const result = await runCli(['convert', model('resnet18_narrow'), '-o', path.join(tempDir(), 'x.onnx')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Nothing to convert: the model has no live Dropout\. Make inert Dropout nodes live \(--live all\), add dropout before the classifier \(--inject-rate\) or at named tensors \(--inject-at\)/);
+    assert.match(
+      result.stderr,
+      /Nothing to convert: the model has no live Dropout\. Make inert Dropout nodes live \(--live all\), add dropout before the classifier \(--inject-rate\) or at named tensors \(--inject-at\)/,
+    );
   });
 });

@@ -30,11 +30,17 @@ describe('outputs: validated before any image is read, never destroying another 
     const victim = path.join(folder, 'bag-18.png');
     const before = readFileSync(victim);
     const cases: [string[], RegExp][] = [
-      [['-o', path.join(folder, 'missing/dir/out.csv')], /Cannot write the output .*missing\/dir\/out\.csv: the folder .*missing\/dir does not exist; create it first/],
+      [
+        ['-o', path.join(folder, 'missing/dir/out.csv')],
+        /Cannot write the output .*missing\/dir\/out\.csv: the folder .*missing\/dir does not exist; create it first/,
+      ],
       [['-o', 'x.csv', '--meta', path.join(folder, 'missing/m.json')], /Cannot write the metadata file .*missing\/m\.json: the folder .* does not exist/],
       [['-o', folder], /is a folder; give a file name for the output/],
       [['-o', victim], /bag-18\.png is an input image and also the output .*writing it would destroy it/],
-      [['-o', path.join(folder, 'x.csv'), '--meta', path.join(folder, 'x.csv')], /the output and the metadata file both name .*x\.csv; give them different files/],
+      [
+        ['-o', path.join(folder, 'x.csv'), '--meta', path.join(folder, 'x.csv')],
+        /the output and the metadata file both name .*x\.csv; give them different files/,
+      ],
     ];
     for (const [flags, pattern] of cases) {
       const { code, stdout, stderr } = await runCli(['predict', folder, ...cpu, ...flags], { cwd: tempDir() });
@@ -70,7 +76,7 @@ describe('outputs: validated before any image is read, never destroying another 
     assert.deepEqual(readdirSync(path.join(folder, 'real')).sort(), ['out.csv', 'out.csv.meta.json'], 'no temp, partial or lock file left');
   });
 
-  it('a second run on the same output refuses at once, naming the first run and its lock; a dead run\'s lock is taken over', async () => {
+  it("a second run on the same output refuses at once, naming the first run and its lock; a dead run's lock is taken over", async () => {
     const folder = tempDir();
     const output = path.join(folder, 'out.csv');
     const first = spawn(process.execPath, [BIN, 'predict', SAMPLES, ...cpu, '-t', '200', '-b', '1', '-q', '-o', output], { stdio: 'ignore' });
@@ -96,11 +102,19 @@ describe('honest rows', () => {
 
   it('non-finite outputs make error rows with the reason, exit 1', async () => {
     // Sqrt of the normalized pixels: NaN wherever a pixel is darker than the ImageNet mean
-    const model = writeModel(buildModel({
-      inputDims: ['N', 3, 4, 4], outputDims: ['N', 3],
-      nodes: [flatten, dropoutNode('flat', 'dropped', 'ratio', 'training'), { opType: 'Sqrt', input: ['dropped'], output: ['root'] }, { opType: 'MatMul', input: ['root', 'W'], output: ['output'] }],
-      initializers: [...live, floatTensor('W', [48, 3], testValues(144, 1))],
-    }));
+    const model = writeModel(
+      buildModel({
+        inputDims: ['N', 3, 4, 4],
+        outputDims: ['N', 3],
+        nodes: [
+          flatten,
+          dropoutNode('flat', 'dropped', 'ratio', 'training'),
+          { opType: 'Sqrt', input: ['dropped'], output: ['root'] },
+          { opType: 'MatMul', input: ['root', 'W'], output: ['output'] },
+        ],
+        initializers: [...live, floatTensor('W', [48, 3], testValues(144, 1))],
+      }),
+    );
     const { code, stdout, stderr } = await runCli(['predict', SAMPLE, '-m', model, ...cpu]);
     assert.equal(code, 1, stderr);
     const [row] = readCsv(stdout);
@@ -110,13 +124,24 @@ describe('honest rows', () => {
   });
 
   it('batch-dependent (BatchNorm in training mode) and one-class models: predict exits 3, inspect says not MC-ready', async () => {
-    const oneClass = writeModel(buildModel({
-      inputDims: ['N', 3, 4, 4], outputDims: ['N', 1],
-      nodes: [flatten, dropoutNode('flat', 'dropped', 'ratio', 'training'), { opType: 'MatMul', input: ['dropped', 'W'], output: ['z'] }, { opType: 'Sigmoid', input: ['z'], output: ['output'] }],
-      initializers: [...live, floatTensor('W', [48, 1], testValues(48, 2))],
-    }));
+    const oneClass = writeModel(
+      buildModel({
+        inputDims: ['N', 3, 4, 4],
+        outputDims: ['N', 1],
+        nodes: [
+          flatten,
+          dropoutNode('flat', 'dropped', 'ratio', 'training'),
+          { opType: 'MatMul', input: ['dropped', 'W'], output: ['z'] },
+          { opType: 'Sigmoid', input: ['z'], output: ['output'] },
+        ],
+        initializers: [...live, floatTensor('W', [48, 1], testValues(48, 2))],
+      }),
+    );
     const cases: [string, RegExp][] = [
-      [path.join(ROOT, 'fixtures/models/mobilenet_v2_train_mode.onnx'), /52 BatchNormalization node\(s\) were exported in training mode .*Export with model\.eval\(\)/],
+      [
+        path.join(ROOT, 'fixtures/models/mobilenet_v2_train_mode.onnx'),
+        /52 BatchNormalization node\(s\) were exported in training mode .*Export with model\.eval\(\)/,
+      ],
       [oneClass, /has 1 class, not a distribution over classes.*Export the logits of both classes/],
     ];
     for (const [model, pattern] of cases) {
@@ -138,9 +163,14 @@ describe('inputs', () => {
     writeFileSync(path.join(folder, 'list.txt'), '# today\nbag-18.png\n\nmissing.png\n  coat-10.png  \n');
     const { code, stdout, stderr } = await runCli(['predict', '--list', 'list.txt', ...cpu], { cwd: folder });
     assert.equal(code, 1, stderr);
-    assert.deepEqual(readCsv(stdout).map((r) => [r.path, r.status, r.error]), [
-      ['bag-18.png', 'ok', ''], ['missing.png', 'error', 'no such file'], ['coat-10.png', 'ok', ''],
-    ]);
+    assert.deepEqual(
+      readCsv(stdout).map((r) => [r.path, r.status, r.error]),
+      [
+        ['bag-18.png', 'ok', ''],
+        ['missing.png', 'error', 'no such file'],
+        ['coat-10.png', 'ok', ''],
+      ],
+    );
   });
 
   it('--list0 reads NUL-separated paths exactly (find -print0), names with newlines too', async () => {
@@ -149,7 +179,10 @@ describe('inputs', () => {
     writeFileSync(path.join(folder, 'list0'), 'coat-10.png\0two\nlines.png\0');
     const { code, stdout, stderr } = await runCli(['predict', '--list0', 'list0', ...cpu], { cwd: folder });
     assert.equal(code, 0, stderr);
-    assert.deepEqual(readCsv(stdout).map((r) => r.path), ['coat-10.png', 'two\nlines.png']);
+    assert.deepEqual(
+      readCsv(stdout).map((r) => r.path),
+      ['coat-10.png', 'two\nlines.png'],
+    );
   });
 
   it('a broken link in a folder is an error row, not a skipped file', async () => {
@@ -158,7 +191,10 @@ describe('inputs', () => {
     const { code, stdout } = await runCli(['predict', folder, ...cpu]);
     assert.equal(code, 1);
     const rows = readCsv(stdout);
-    assert.deepEqual(rows.find((r) => r.path.endsWith('dangling.png')), { ...rows.find((r) => r.path.endsWith('dangling.png')), status: 'error', error: 'broken symbolic link' });
+    assert.deepEqual(
+      rows.find((r) => r.path.endsWith('dangling.png')),
+      { ...rows.find((r) => r.path.endsWith('dangling.png')), status: 'error', error: 'broken symbolic link' },
+    );
     assert.equal(rows.filter((r) => r.status === 'ok').length, 2);
   });
 
@@ -203,7 +239,10 @@ describe('signals and exit codes', () => {
     });
   }
 
-  for (const [signal, status] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, status] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     it(`${signal} saves the finished rows, says how to resume, exits ${status}; --resume completes the run`, async () => {
       const { code, stderr, folder } = await stopAfterRows(signal);
       assert.equal(code, status, stderr);
@@ -226,7 +265,11 @@ describe('signals and exit codes', () => {
   });
 
   it('a missing model file is a model error (exit 3) in every command', async () => {
-    for (const command of [['predict', SAMPLE, '-m', 'nope.onnx', '--device', 'cpu'], ['inspect', 'nope.onnx'], ['convert', 'nope.onnx', '-o', path.join(tempDir(), 'x.onnx')]]) {
+    for (const command of [
+      ['predict', SAMPLE, '-m', 'nope.onnx', '--device', 'cpu'],
+      ['inspect', 'nope.onnx'],
+      ['convert', 'nope.onnx', '-o', path.join(tempDir(), 'x.onnx')],
+    ]) {
       const { code, stderr } = await runCli(command);
       assert.equal(code, 3, `${command[0]}: ${stderr}`);
       assert.match(stderr, /Cannot read model nope\.onnx: no such file\. Pass an \.onnx file\./);

@@ -11,8 +11,20 @@ interface Truth {
 }
 const truth = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'bundled', 'pytorch-truth.json'), 'utf8')) as Truth;
 
-interface Row { path: string; status: string; label: string; class_index: number; confidence: number; mean: number[]; std: number[] }
-const rows = (stdout: string): Row[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Row);
+interface Row {
+  path: string;
+  status: string;
+  label: string;
+  class_index: number;
+  confidence: number;
+  mean: number[];
+  std: number[];
+}
+const rows = (stdout: string): Row[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
 
 /** Rows print 6 decimals: half a unit of the last one, plus float32's error on a probability. */
 const PRINTED = 5e-7 + 1e-6;
@@ -29,9 +41,22 @@ describe('bundled model end to end against PyTorch (real binary, fixtures/bundle
     }
   });
 
-  it('MC means at T=400 lie within 5.5 standard errors of PyTorch\'s MC means, and the per-pass spread matches', async () => {
+  it("MC means at T=400 lie within 5.5 standard errors of PyTorch's MC means, and the per-pass spread matches", async () => {
     const T = 400;
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples', '-t', String(T), '--seed', '11', '-f', 'jsonl', '--per-class', '--device', 'cpu', '-q']);
+    const { code, stdout, stderr } = await runCli([
+      'predict',
+      'fixtures/samples',
+      '-t',
+      String(T),
+      '--seed',
+      '11',
+      '-f',
+      'jsonl',
+      '--per-class',
+      '--device',
+      'cpu',
+      '-q',
+    ]);
     assert.equal(code, 0, stderr);
     let worst = 0;
     let spreadOurs = 0;

@@ -17,13 +17,18 @@ describe('execution providers on a machine without CUDA', () => {
     const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1'], { env: NO_CUDA });
     assert.equal(code, 0, stderr);
     const warnings = stderr.split('\n').filter((l) => l.includes('warning'));
-    assert.deepEqual(warnings, ['mc-dropout: warning: running on CPU (CUDA provider not installed); `mc-dropout doctor` says how to use the GPU, --device cpu hides this']);
+    assert.deepEqual(warnings, [
+      'mc-dropout: warning: running on CPU (CUDA provider not installed); `mc-dropout doctor` says how to use the GPU, --device cpu hides this',
+    ]);
     assert.match(stderr, /provider cpu/);
     assert.match(stdout, /bag-34\.jpg/);
   });
 
   it('-q and MC_DROPOUT_DEVICE=cpu silence the warning', async () => {
-    for (const [args, env] of [[['-q'], NO_CUDA], [[], { ...NO_CUDA, MC_DROPOUT_DEVICE: 'cpu' }]] as const) {
+    for (const [args, env] of [
+      [['-q'], NO_CUDA],
+      [[], { ...NO_CUDA, MC_DROPOUT_DEVICE: 'cpu' }],
+    ] as const) {
       const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1', ...args], { env });
       assert.equal(code, 0, stderr);
       assert.doesNotMatch(stderr, /warning/);
@@ -40,19 +45,27 @@ describe('execution providers on a machine without CUDA', () => {
   it('--device cuda with provider files present but no CUDA libraries names the libraries', async () => {
     const folder = tempDir();
     for (const file of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) writeFileSync(path.join(folder, file), '');
-    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], { env: { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder } });
+    const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda:1'], {
+      env: { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder },
+    });
     assert.equal(code, 3);
     assert.match(stderr, /the dynamic loader cannot find libcudart.so.12/);
   });
 
   it('--device cuda with a CUDA 13 provider names the CUDA 13 libraries it links, read from its file', async () => {
     const folder = tempDir();
-    writeFileSync(path.join(folder, 'libonnxruntime_providers_cuda.so'), elfWith(['libcublasLt.so.13', 'libcublas.so.13', 'libcurand.so.10', 'libcudart.so.13', 'libcuda.so.1', 'libc.so.6']));
+    writeFileSync(
+      path.join(folder, 'libonnxruntime_providers_cuda.so'),
+      elfWith(['libcublasLt.so.13', 'libcublas.so.13', 'libcurand.so.10', 'libcudart.so.13', 'libcuda.so.1', 'libc.so.6']),
+    );
     writeFileSync(path.join(folder, 'libonnxruntime_providers_shared.so'), '');
     const env = { ...NO_CUDA, MC_DROPOUT_ORT_BIN_DIR: folder };
     const { code, stderr } = await runCli(['predict', 'fixtures/samples/bag-34.jpg', '--device', 'cuda'], { env });
     assert.equal(code, 3);
-    assert.match(stderr, /the dynamic loader cannot find libcublasLt\.so\.13, libcublas\.so\.13, libcurand\.so\.10, libcudart\.so\.13, libcudnn\.so\.9 \(CUDA 13 and cuDNN 9 runtime\)/);
+    assert.match(
+      stderr,
+      /the dynamic loader cannot find libcublasLt\.so\.13, libcublas\.so\.13, libcurand\.so\.10, libcudart\.so\.13, libcudnn\.so\.9 \(CUDA 13 and cuDNN 9 runtime\)/,
+    );
     const doctor = await runCli(['doctor'], { env });
     assert.equal(doctor.code, 1);
     assert.match(doctor.stdout, /CUDA 13 \/ cuDNN 9 libraries the provider loads/);
@@ -92,7 +105,10 @@ describe('mc-dropout doctor', () => {
     assert.equal(report.devices.cpu.ready, true);
     assert.equal(report.devices.cuda.ready, false);
     assert.equal(report.devices.cuda.missing, 'provider-library');
-    assert.deepEqual(report.provider_files.map((f: { present: boolean }) => f.present), [false, false]);
+    assert.deepEqual(
+      report.provider_files.map((f: { present: boolean }) => f.present),
+      [false, false],
+    );
     assert.deepEqual(report.gpus, []);
   });
 

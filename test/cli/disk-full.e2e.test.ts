@@ -11,7 +11,10 @@ import { fillDisk, smallDiskUnavailable, withSmallDisk } from '../helpers/small-
 // file and the cause named, nothing half-written under a final name, no temp file left, and for
 // predict a --resume after freeing space that ends with the bytes of an uninterrupted run.
 const SAMPLES = ['fixtures/samples', '--seed', '1', '-t', '4', '-q', '--device', 'cpu'];
-const onDisk = (folder: string) => readdirSync(folder).filter((f) => f !== 'filler').sort();
+const onDisk = (folder: string) =>
+  readdirSync(folder)
+    .filter((f) => f !== 'filler')
+    .sort();
 
 async function reference(args: string[]): Promise<Buffer> {
   const out = path.join(tempDir(), 'out.csv');
@@ -31,7 +34,10 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
       const filler = fillDisk(folder, 12 * 1024);
       const run = await runCli(['predict', ...SAMPLES, '-o', out]);
       assert.equal(run.code, 74, run.stderr);
-      assert.equal(run.stderr, `mc-dropout: error: Cannot write ${out}.partial: the disk is full (ENOSPC); the finished rows are kept there: free space, then rerun with --resume\n`);
+      assert.equal(
+        run.stderr,
+        `mc-dropout: error: Cannot write ${out}.partial: the disk is full (ENOSPC); the finished rows are kept there: free space, then rerun with --resume\n`,
+      );
       assert.deepEqual(onDisk(folder), ['out.csv.partial', 'out.csv.partial.json']);
       const partial = readFileSync(`${out}.partial`);
       assert.ok(partial.length > 0 && partial.length < expected.length, `${partial.length} bytes written before the disk filled`);
@@ -60,7 +66,13 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.deepEqual(readFileSync(out), expected);
       // every row was written before the metadata failed: the resumed run only completes the output
-      assert.deepEqual((JSON.parse(readFileSync(meta, 'utf8')) as { counts: object }).counts, { inputs: 50, already_done: 50, ok: 0, failed: 0, skipped_non_images: 0 });
+      assert.deepEqual((JSON.parse(readFileSync(meta, 'utf8')) as { counts: object }).counts, {
+        inputs: 50,
+        already_done: 50,
+        ok: 0,
+        failed: 0,
+        skipped_non_images: 0,
+      });
     });
   });
 
@@ -111,13 +123,28 @@ describe('a full disk: exit 74 naming the file, nothing half-written, resume com
       const plots = path.join(folder, 'plots');
       // room for a few of the figures, not for all
       fillDisk(folder, 64 * 1024);
-      const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--seed', '1', '-q', '--device', 'cpu', '--plots', plots]);
+      const run = await runCli([
+        'evaluate',
+        'fixtures/samples',
+        '--truth',
+        'fixtures/samples.csv',
+        '-t',
+        '2',
+        '--seed',
+        '1',
+        '-q',
+        '--device',
+        'cpu',
+        '--plots',
+        plots,
+      ]);
       assert.equal(run.code, 74, run.stderr);
       assert.match(run.stderr, new RegExp(`Cannot write ${plots}/[a-z-]+\\.(svg|png): the disk is full \\(ENOSPC\\)`));
       const left = readdirSync(plots);
       assert.ok(left.length > 0 && left.every((f) => !f.includes('.tmp-')), left.join(' '));
       for (const f of left.filter((f) => f.endsWith('.svg'))) assert.match(readFileSync(path.join(plots, f), 'utf8'), /<\/svg>\s*$/, f);
-      for (const f of left.filter((f) => f.endsWith('.png'))) assert.deepEqual([...readFileSync(path.join(plots, f)).subarray(-8)], [0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82], `${f} ends with IEND`);
+      for (const f of left.filter((f) => f.endsWith('.png')))
+        assert.deepEqual([...readFileSync(path.join(plots, f)).subarray(-8)], [0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82], `${f} ends with IEND`);
     });
   });
 
@@ -146,7 +173,13 @@ describe('standard output that fills up (/dev/full) is exit 74 in every command'
     assert.equal((await runCli(['predict', ...SAMPLES, '-o', run])).code, 0);
     const full = openSync('/dev/full', 'w');
     try {
-      for (const args of [['predict', ...SAMPLES], ['inspect'], ['doctor'], ['select', run, '--by', 'bald', '-n', '5'], ['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--seed', '1', '-q', '--device', 'cpu']]) {
+      for (const args of [
+        ['predict', ...SAMPLES],
+        ['inspect'],
+        ['doctor'],
+        ['select', run, '--by', 'bald', '-n', '5'],
+        ['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--seed', '1', '-q', '--device', 'cpu'],
+      ]) {
         const result = await runCli(args, { stdoutFd: full });
         assert.equal(result.code, 74, `${args[0]}: ${result.stderr}`);
         assert.match(result.stderr, /mc-dropout: error: Cannot write standard output: the disk is full \(ENOSPC\)\n$/, args[0]);

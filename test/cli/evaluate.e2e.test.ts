@@ -20,12 +20,19 @@ interface Report {
 }
 
 /** True class index of each sample, from fixtures/samples.csv (paths relative to fixtures/). */
-const truth = new Map((parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[])
-  .map((r) => [path.join(ROOT, 'fixtures', r.file), Number(r.class_index)]));
+const truth = new Map(
+  (parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[]).map((r) => [
+    path.join(ROOT, 'fixtures', r.file),
+    Number(r.class_index),
+  ]),
+);
 
 /** Accuracy and NLL recomputed here from predict's own rows (JSONL, per-class means rounded to 6 decimals). */
 function scoreRows(jsonl: string): { accuracy: number; nll: number } {
-  const rows = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { path: string; class_index: number; mean: number[] });
+  const rows = jsonl
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { path: string; class_index: number; mean: number[] });
   let correct = 0;
   let nll = 0;
   for (const row of rows) {
@@ -41,8 +48,23 @@ describe('mc-dropout evaluate', () => {
   let report: Report;
 
   before(async () => {
-    const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '6', '--seed', '3', '--device', 'cpu', '-q',
-      '--json', path.join(folder, 'eval.json'), '--plots', path.join(folder, 'plots')]);
+    const run = await runCli([
+      'evaluate',
+      'fixtures/samples',
+      '--truth',
+      'fixtures/samples.csv',
+      '-t',
+      '6',
+      '--seed',
+      '3',
+      '--device',
+      'cpu',
+      '-q',
+      '--json',
+      path.join(folder, 'eval.json'),
+      '--plots',
+      path.join(folder, 'plots'),
+    ]);
     assert.equal(run.code, 0, run.stderr);
     report = JSON.parse(readFileSync(path.join(folder, 'eval.json'), 'utf8')) as Report;
     assert.match(run.stdout, /^50 labelled images; T=6, seed 3/);
@@ -51,7 +73,7 @@ describe('mc-dropout evaluate', () => {
     assert.match(run.stdout, /With the first T passes:\nT +accuracy/);
   });
 
-  it('agrees with predict\'s own rows: MC and deterministic accuracy and NLL, recomputed from the CSV of true classes', async () => {
+  it("agrees with predict's own rows: MC and deterministic accuracy and NLL, recomputed from the CSV of true classes", async () => {
     const mc = await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
     const det = await runCli(['predict', 'fixtures/samples', '--deterministic', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
     const fromMc = scoreRows(mc.stdout);
@@ -62,13 +84,19 @@ describe('mc-dropout evaluate', () => {
     // the rows round each probability to 6 decimals: about 1e-6 relative on the NLL
     assert.ok(Math.abs(report.numbers.mc.nll - fromMc.nll) < 1e-4, `${report.numbers.mc.nll} vs ${fromMc.nll}`);
     assert.ok(Math.abs(report.numbers.deterministic!.nll - fromDet.nll) < 1e-4, `${report.numbers.deterministic!.nll} vs ${fromDet.nll}`);
-    assert.deepEqual(report.numbers.byPasses.map((p) => p.passes), [1, 2, 5, 6]);
+    assert.deepEqual(
+      report.numbers.byPasses.map((p) => p.passes),
+      [1, 2, 5, 6],
+    );
     assert.equal(report.numbers.byPasses.at(-1)!.metrics.accuracy, report.numbers.mc.accuracy);
   });
 
   it('writes every figure as SVG and PNG', () => {
     const files = readdirSync(path.join(folder, 'plots')).sort();
-    assert.deepEqual(files, ['confusion', 'metrics-vs-t', 'reliability', 'risk-coverage', 'uncertainty'].flatMap((n) => [`${n}.png`, `${n}.svg`]));
+    assert.deepEqual(
+      files,
+      ['confusion', 'metrics-vs-t', 'reliability', 'risk-coverage', 'uncertainty'].flatMap((n) => [`${n}.png`, `${n}.svg`]),
+    );
     for (const file of files.filter((f) => f.endsWith('.png'))) {
       const bytes = readFileSync(path.join(folder, 'plots', file));
       assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG', file);
@@ -112,9 +140,23 @@ describe('mc-dropout evaluate', () => {
     assert.match(badCsv.stderr, /Cannot read the ground truth .*missing\.csv/);
   });
 
-  it('--from a --save-passes file gives the run\'s MC numbers and T curve (no deterministic pass)', async () => {
+  it("--from a --save-passes file gives the run's MC numbers and T curve (no deterministic pass)", async () => {
     const npy = path.join(folder, 'p.npy');
-    const saved = await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '3', '--device', 'cpu', '-q', '-o', path.join(folder, 'p.csv'), '--save-passes', npy]);
+    const saved = await runCli([
+      'predict',
+      'fixtures/samples',
+      '-t',
+      '6',
+      '--seed',
+      '3',
+      '--device',
+      'cpu',
+      '-q',
+      '-o',
+      path.join(folder, 'p.csv'),
+      '--save-passes',
+      npy,
+    ]);
     assert.equal(saved.code, 0, saved.stderr);
     // a passes file holds no class names: -m names them (or --labels)
     const run = await runCli(['evaluate', '--from', npy, '-m', 'models/fashion-mnist-mc.onnx', '--truth', 'fixtures/samples.csv', '--json', '-', '-q']);
@@ -124,7 +166,10 @@ describe('mc-dropout evaluate', () => {
     assert.equal(read.numbers.mc.accuracy, report.numbers.mc.accuracy);
     // float32 passes in the file, float64 in the run
     assert.ok(Math.abs(read.numbers.mc.nll - report.numbers.mc.nll) < 1e-6);
-    assert.deepEqual(read.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]), report.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]));
+    assert.deepEqual(
+      read.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]),
+      report.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]),
+    );
   });
 
   it('--from a JSONL predict output needs its per-class means', async () => {
@@ -146,7 +191,9 @@ describe('mc-dropout evaluate', () => {
 
   it('prints the table docs/evaluate.md shows (bundled model, 50 samples, T=30, seed 42)', async () => {
     const readme = readFileSync(path.join(ROOT, 'docs', 'evaluate.md'), 'utf8');
-    const shown = /mc-dropout evaluate fixtures\/samples --truth fixtures\/samples\.csv -t 30 --seed 42 --plots plots\/\n```\n\n```text\n([\s\S]*?)\n```/.exec(readme)![1]!;
+    const shown = /mc-dropout evaluate fixtures\/samples --truth fixtures\/samples\.csv -t 30 --seed 42 --plots plots\/\n```\n\n```text\n([\s\S]*?)\n```/.exec(
+      readme,
+    )![1]!;
     const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '30', '--seed', '42', '--device', 'cpu', '-q']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trimEnd(), shown);
@@ -154,7 +201,21 @@ describe('mc-dropout evaluate', () => {
 
   it('leaves out a file it cannot decode (counted, warned, exit 1); report --from its JSON renders the same run', async () => {
     const json = path.join(folder, 'with-bad.json');
-    const run = await runCli(['evaluate', 'fixtures/samples', 'fixtures/bad/text.png', '--truth', 'fixtures/samples.csv', '-t', '6', '--seed', '3', '--device', 'cpu', '--json', json]);
+    const run = await runCli([
+      'evaluate',
+      'fixtures/samples',
+      'fixtures/bad/text.png',
+      '--truth',
+      'fixtures/samples.csv',
+      '-t',
+      '6',
+      '--seed',
+      '3',
+      '--device',
+      'cpu',
+      '--json',
+      json,
+    ]);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /^50 labelled images, 1 failed; T=6, seed 3/);
     assert.match(run.stderr, /fixtures\/bad\/text\.png: not an image \(left out\)/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { InspectReport } from '../../src/inspect.js';
+import type { InspectReport } from '../../src/run/inspect.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -17,8 +17,15 @@ const images = Object.keys(expected.images);
 /** Rows print 6 decimals: half a unit of the last one, plus float32's error on a probability. */
 const PRINTED = 5e-7 + 1e-6;
 
-interface Row { path: string; mean: number[] }
-const rows = (stdout: string): Row[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Row);
+interface Row {
+  path: string;
+  mean: number[];
+}
+const rows = (stdout: string): Row[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
 
 async function inspect(file: string): Promise<{ code: number | null; report: InspectReport; text: string }> {
   const json = await runCli(['inspect', file, '--json']);
@@ -31,8 +38,14 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     const { code, report, text } = await inspect(PADDLE);
     assert.equal(code, 1, 'not MC-ready as exported');
     assert.deepEqual(report.paddleDropouts, [{ node: 'p2o.Mul.5', input: 'hardswish_1.tmp_0', output: 'dropout_0.tmp_0', keep: Math.fround(0.8), rate: 0.2 }]);
-    assert.match(text, /^Paddle dropout, made random by convert --revive-paddle:\n {2}Mul p2o\.Mul\.5: hardswish_1\.tmp_0 x 0\.8 -> dropout_0\.tmp_0 \(p = 0\.2\)$/m);
-    assert.match(text, /warning: no dropout, but Mul p2o\.Mul\.5 by 0\.8 \(p = 0\.2\) looks like Paddle's downgrade_in_infer dropout .*: mc-dropout convert .*paddle_head\.onnx --revive-paddle -o model-mc\.onnx makes it random again\./);
+    assert.match(
+      text,
+      /^Paddle dropout, made random by convert --revive-paddle:\n {2}Mul p2o\.Mul\.5: hardswish_1\.tmp_0 x 0\.8 -> dropout_0\.tmp_0 \(p = 0\.2\)$/m,
+    );
+    assert.match(
+      text,
+      /warning: no dropout, but Mul p2o\.Mul\.5 by 0\.8 \(p = 0\.2\) looks like Paddle's downgrade_in_infer dropout .*: mc-dropout convert .*paddle_head\.onnx --revive-paddle -o model-mc\.onnx makes it random again\./,
+    );
     const predict = await runCli(['predict', images[0]!, '-m', PADDLE, '-t', '5']);
     assert.equal(predict.code, 3);
     assert.match(predict.stderr, /--revive-paddle/);
@@ -51,10 +64,16 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     const out = path.join(tempDir(), 'paddle-mc.onnx');
     const convert = await runCli(['convert', PADDLE, '--revive-paddle', '-o', out]);
     assert.equal(convert.code, 0, convert.stderr);
-    assert.match(convert.stderr, /1 random-mask dropout site\(s\): mc_dropout\.site0 on dropout_0\.tmp_0 \(p=0\.2\); Paddle dropout made random again at p2o\.Mul\.5/);
+    assert.match(
+      convert.stderr,
+      /1 random-mask dropout site\(s\): mc_dropout\.site0 on dropout_0\.tmp_0 \(p=0\.2\); Paddle dropout made random again at p2o\.Mul\.5/,
+    );
     const { code, report } = await inspect(out);
     assert.equal(code, 0);
-    assert.deepEqual(report.sites.map((s) => [s.op, s.rate, s.live, s.input]), [['Dropout', 0.2, true, 'dropout_0.tmp_0']]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.op, s.rate, s.live, s.input]),
+      [['Dropout', 0.2, true, 'dropout_0.tmp_0']],
+    );
     assert.deepEqual(report.paddleDropouts, []);
 
     const T = 400;
@@ -77,10 +96,17 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
   it('convert --inject-at TENSOR:P puts dropout where inspect suggests, and --revive-paddle on a model without it warns', async () => {
     const resnet = path.join(ROOT, 'fixtures', 'models', 'resnet18_narrow.onnx');
     const before = await inspect(resnet);
-    assert.deepEqual(before.report.injection.map((c) => [c.tensor, c.shape]), [
-      ['/Flatten_output_0', ['batch', 64]], ['/avgpool/GlobalAveragePool_output_0', ['batch', 64, 1, 1]],
-    ]);
-    assert.match(before.text, /^dropout could go at \(convert --inject-at TENSOR:P\):\n {2}\/Flatten_output_0 \[batch, 64\] \(input of the classifier Gemm \/fc\/Gemm\)$/m);
+    assert.deepEqual(
+      before.report.injection.map((c) => [c.tensor, c.shape]),
+      [
+        ['/Flatten_output_0', ['batch', 64]],
+        ['/avgpool/GlobalAveragePool_output_0', ['batch', 64, 1, 1]],
+      ],
+    );
+    assert.match(
+      before.text,
+      /^dropout could go at \(convert --inject-at TENSOR:P\):\n {2}\/Flatten_output_0 \[batch, 64\] \(input of the classifier Gemm \/fc\/Gemm\)$/m,
+    );
     const out = path.join(tempDir(), 'resnet-mc.onnx');
     const convert = await runCli(['convert', resnet, '--inject-at', '/avgpool/GlobalAveragePool_output_0:0.3', '--revive-paddle', '-o', out]);
     assert.equal(convert.code, 0, convert.stderr);
@@ -88,21 +114,47 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     assert.match(convert.stderr, /warning: --revive-paddle found no Paddle dropout/);
     const after = await inspect(out);
     assert.equal(after.code, 0);
-    assert.deepEqual(after.report.sites.map((s) => [s.rate, s.input]), [[0.3, '/avgpool/GlobalAveragePool_output_0']]);
+    assert.deepEqual(
+      after.report.sites.map((s) => [s.rate, s.input]),
+      [[0.3, '/avgpool/GlobalAveragePool_output_0']],
+    );
     const run = await runCli(['predict', images[0]!, '-m', out, '-t', '8', '--seed', '1', '-f', 'jsonl', '-q']);
     assert.equal(run.code, 0, run.stderr);
     assert.ok((JSON.parse(run.stdout) as { mutual_information: number }).mutual_information > 0);
   });
 
-  it('Keras 3 (torch backend, an always-on Dropout layer, model.export): NHWC, MC means within 5 standard errors of Keras\' own', async () => {
-    const keras = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'keras', 'reference.json'), 'utf8')) as { passes: number; file: string; reference: { image: string; mean: number[]; std: number[] }[] };
+  it("Keras 3 (torch backend, an always-on Dropout layer, model.export): NHWC, MC means within 5 standard errors of Keras' own", async () => {
+    const keras = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'keras', 'reference.json'), 'utf8')) as {
+      passes: number;
+      file: string;
+      reference: { image: string; mean: number[]; std: number[] }[];
+    };
     const file = path.join(ROOT, 'fixtures', 'keras', keras.file);
     const { code, report } = await inspect(file);
     assert.equal(code, 0);
-    assert.deepEqual(report.inputs.map((i) => i.shape), [['batch', 32, 32, 3]]);
-    assert.deepEqual(report.sites.map((s) => [s.op, s.rate, s.live]), [['Dropout', 0.3, true]]);
+    assert.deepEqual(
+      report.inputs.map((i) => i.shape),
+      [['batch', 32, 32, 3]],
+    );
+    assert.deepEqual(
+      report.sites.map((s) => [s.op, s.rate, s.live]),
+      [['Dropout', 0.3, true]],
+    );
     const T = 2000;
-    const run = await runCli(['predict', ...keras.reference.map((r) => r.image), '-m', file, '-t', String(T), '--seed', '5', '-f', 'jsonl', '--per-class', '-q']);
+    const run = await runCli([
+      'predict',
+      ...keras.reference.map((r) => r.image),
+      '-m',
+      file,
+      '-t',
+      String(T),
+      '--seed',
+      '5',
+      '-f',
+      'jsonl',
+      '--per-class',
+      '-q',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const got = new Map(rows(run.stdout).map((r) => [r.path, r.mean]));
     for (const ref of keras.reference) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InspectReport } from '../../src/inspect.js';
+import type { InspectReport } from '../../src/run/inspect.js';
 import { buildModel, dropoutNode, floatTensor, linearModel, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 import { writeModel } from '../helpers/files.js';
 import { runCli } from '../helpers/cli.js';
@@ -20,7 +20,10 @@ describe('mc-dropout inspect', () => {
     const { code, report, text } = await inspect(linearModel(0.3, 2, 2, testValues(36, 2), 3));
     assert.equal(code, 0);
     assert.equal(report.mcReady, true);
-    assert.deepEqual(report.sites.map((s) => [s.op, s.rate, s.live]), [['Dropout', 0.3, true]]);
+    assert.deepEqual(
+      report.sites.map((s) => [s.op, s.rate, s.live]),
+      [['Dropout', 0.3, true]],
+    );
     assert.deepEqual(report.inputs, [{ name: 'input', type: 'float', shape: ['N', 3, 2, 2] }]);
     assert.equal(report.opset, 13);
     assert.match(text, /live  Dropout .* rate 0\.3 on flat/);
@@ -28,58 +31,87 @@ describe('mc-dropout inspect', () => {
   });
 
   it('BatchNormalization exported in training mode is a warning', async () => {
-    const { report } = await inspect(buildModel({
-      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
-      nodes: [
-        { opType: 'BatchNormalization', name: 'bn1', input: ['input', 's', 'b', 'm', 'v'], output: ['bn', 'running_mean', 'running_var'] },
-        { opType: 'Flatten', input: ['bn'], output: ['flat'] },
-        dropoutNode('flat', 'd', 'ratio', 'training'),
-        { opType: 'MatMul', input: ['d', 'W'], output: ['output'] },
-      ],
-      initializers: [
-        floatTensor('s', [3], [1, 1, 1]), floatTensor('b', [3], [0, 0, 0]), floatTensor('m', [3], [0, 0, 0]), floatTensor('v', [3], [1, 1, 1]),
-        scalarFloat('ratio', 0.5), scalarBool('training', true), W,
-      ],
-    }));
-    assert.ok(report.warnings.some((w) => /BatchNormalization node\(s\) were exported in training mode \(bn1\)/.test(w)), report.warnings.join('\n'));
+    const { report } = await inspect(
+      buildModel({
+        inputDims: ['N', 3, 2, 2],
+        outputDims: ['N', 3],
+        nodes: [
+          { opType: 'BatchNormalization', name: 'bn1', input: ['input', 's', 'b', 'm', 'v'], output: ['bn', 'running_mean', 'running_var'] },
+          { opType: 'Flatten', input: ['bn'], output: ['flat'] },
+          dropoutNode('flat', 'd', 'ratio', 'training'),
+          { opType: 'MatMul', input: ['d', 'W'], output: ['output'] },
+        ],
+        initializers: [
+          floatTensor('s', [3], [1, 1, 1]),
+          floatTensor('b', [3], [0, 0, 0]),
+          floatTensor('m', [3], [0, 0, 0]),
+          floatTensor('v', [3], [1, 1, 1]),
+          scalarFloat('ratio', 0.5),
+          scalarBool('training', true),
+          W,
+        ],
+      }),
+    );
+    assert.ok(
+      report.warnings.some((w) => /BatchNormalization node\(s\) were exported in training mode \(bn1\)/.test(w)),
+      report.warnings.join('\n'),
+    );
   });
 
   it('no dropout: warning and exit 1', async () => {
-    const { code, report } = await inspect(buildModel({
-      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
-      nodes: [{ opType: 'Flatten', input: ['input'], output: ['flat'] }, { opType: 'MatMul', input: ['flat', 'W'], output: ['output'] }],
-      initializers: [W],
-    }));
+    const { code, report } = await inspect(
+      buildModel({
+        inputDims: ['N', 3, 2, 2],
+        outputDims: ['N', 3],
+        nodes: [
+          { opType: 'Flatten', input: ['input'], output: ['flat'] },
+          { opType: 'MatMul', input: ['flat', 'W'], output: ['output'] },
+        ],
+        initializers: [W],
+      }),
+    );
     assert.equal(code, 1);
     assert.equal(report.mcReady, false);
     assert.ok(report.warnings.some((w) => /no dropout and no random op: .*mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx/.test(w)));
   });
 
   it('inert dropout, softmax output and a static batch are reported', async () => {
-    const { code, report } = await inspect(buildModel({
-      inputDims: [1, 3, 2, 2], outputDims: [1, 3],
-      nodes: [
-        { opType: 'Flatten', input: ['input'], output: ['flat'] },
-        dropoutNode('flat', 'd', 'ratio', 'training'),
-        { opType: 'MatMul', input: ['d', 'W'], output: ['logits'] },
-        { opType: 'Softmax', input: ['logits'], output: ['output'] },
-      ],
-      initializers: [scalarFloat('ratio', 0.5), scalarBool('training', false), W],
-    }));
+    const { code, report } = await inspect(
+      buildModel({
+        inputDims: [1, 3, 2, 2],
+        outputDims: [1, 3],
+        nodes: [
+          { opType: 'Flatten', input: ['input'], output: ['flat'] },
+          dropoutNode('flat', 'd', 'ratio', 'training'),
+          { opType: 'MatMul', input: ['d', 'W'], output: ['logits'] },
+          { opType: 'Softmax', input: ['logits'], output: ['output'] },
+        ],
+        initializers: [scalarFloat('ratio', 0.5), scalarBool('training', false), W],
+      }),
+    );
     assert.equal(code, 1);
-    assert.deepEqual(report.sites.map((s) => s.live), [false]);
+    assert.deepEqual(
+      report.sites.map((s) => s.live),
+      [false],
+    );
     assert.ok(report.warnings.some((w) => /inert at inference; run predict with --dropout force/.test(w)));
     assert.ok(report.warnings.some((w) => /already a softmax/.test(w)));
     assert.ok(report.warnings.some((w) => /batch dimension is fixed to 1/.test(w)));
   });
 
   it('an input that is not an image tensor is reported', async () => {
-    const { report } = await inspect(buildModel({
-      inputDims: ['N', 12], outputDims: ['N', 3],
-      nodes: [dropoutNode('input', 'd', 'ratio', 'training'), { opType: 'MatMul', input: ['d', 'W'], output: ['output'] }],
-      initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true), W],
-    }));
+    const { report } = await inspect(
+      buildModel({
+        inputDims: ['N', 12],
+        outputDims: ['N', 3],
+        nodes: [dropoutNode('input', 'd', 'ratio', 'training'), { opType: 'MatMul', input: ['d', 'W'], output: ['output'] }],
+        initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true), W],
+      }),
+    );
     assert.equal(report.mcReady, false);
-    assert.ok(report.warnings.some((w) => /expected a 4-D image input/.test(w)), report.warnings.join('\n'));
+    assert.ok(
+      report.warnings.some((w) => /expected a 4-D image input/.test(w)),
+      report.warnings.join('\n'),
+    );
   });
 });

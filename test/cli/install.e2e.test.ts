@@ -20,26 +20,51 @@ describe('install from the packed tarball', () => {
   it('npm pack holds the compiled code, the bundled model and the README, not the tests or fixtures', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const wanted of ['bin/mc-dropout.js', 'dist/src/cli/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'models/fashion-mnist-mc.onnx', 'README.md', 'package.json']) {
+    for (const wanted of [
+      'bin/mc-dropout.js',
+      'dist/src/cli/main.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'models/fashion-mnist-mc.onnx',
+      'README.md',
+      'package.json',
+    ]) {
       assert.ok(files.includes(wanted), `the tarball lacks ${wanted}`);
     }
-    assert.deepEqual(files.filter((f) => /^(dist\/test|fixtures|test|src)\//.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => /^(dist\/test|fixtures|test|src)\//.test(f)),
+      [],
+    );
   });
 
-  it('npm install --global of the tarball into a fresh prefix (ONNXRUNTIME_NODE_INSTALL=skip) runs predict with the same bytes as the checkout', { timeout: 240_000 }, async () => {
-    const folder = tempDir();
-    const prefix = path.join(folder, 'prefix');
-    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', folder], { cwd: ROOT });
-    const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
-    await run('npm', ['install', '--global', '--prefix', prefix, '--omit=dev', '--prefer-offline', path.join(folder, TARBALL)], { cwd: folder, env, maxBuffer: 1 << 24 });
-    const installed = path.join(prefix, 'bin', 'mc-dropout');
-    const args = ['predict', path.join(ROOT, 'fixtures', 'samples'), '-t', '3', '--seed', '1', '--device', 'cpu', '-q'];
-    const there = await run(installed, args, { cwd: folder });
-    const here = await runCli(args, { cwd: folder });
-    assert.equal(here.code, 0, here.stderr);
-    assert.equal(there.stdout.split('\n').length, 52);
-    assert.equal(there.stdout, here.stdout);
-  });
+  it(
+    'npm install --global of the tarball into a fresh prefix (ONNXRUNTIME_NODE_INSTALL=skip) runs predict with the same bytes as the checkout',
+    { timeout: 240_000 },
+    async () => {
+      const folder = tempDir();
+      const prefix = path.join(folder, 'prefix');
+      await run('npm', ['pack', '--ignore-scripts', '--pack-destination', folder], { cwd: ROOT });
+      const env = {
+        ...process.env,
+        ONNXRUNTIME_NODE_INSTALL: 'skip',
+        npm_config_audit: 'false',
+        npm_config_fund: 'false',
+        npm_config_update_notifier: 'false',
+      };
+      await run('npm', ['install', '--global', '--prefix', prefix, '--omit=dev', '--prefer-offline', path.join(folder, TARBALL)], {
+        cwd: folder,
+        env,
+        maxBuffer: 1 << 24,
+      });
+      const installed = path.join(prefix, 'bin', 'mc-dropout');
+      const args = ['predict', path.join(ROOT, 'fixtures', 'samples'), '-t', '3', '--seed', '1', '--device', 'cpu', '-q'];
+      const there = await run(installed, args, { cwd: folder });
+      const here = await runCli(args, { cwd: folder });
+      assert.equal(here.code, 0, here.stderr);
+      assert.equal(there.stdout.split('\n').length, 52);
+      assert.equal(there.stdout, here.stdout);
+    },
+  );
 
   it('the container recipes install that tarball and run the command', () => {
     for (const file of ['Dockerfile', 'Dockerfile.cuda']) {

@@ -9,17 +9,28 @@ import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValu
 
 // input [N, 3, 2, 2] -> Flatten -> Dropout(0.5) -> two Gemm heads 'a' [N, 3] and 'b' [N, 4]
 const file = path.join(tempDir(), 'two-heads.onnx');
-writeFileSync(file, buildModel({
-  inputDims: ['N', 3, 2, 2],
-  initializers: [floatTensor('wa', [3, 12], testValues(36, 1)), floatTensor('wb', [4, 12], testValues(48, 2)), scalarFloat('ratio', 0.5), scalarBool('training', true)],
-  nodes: [
-    { opType: 'Flatten', input: ['input'], output: ['features'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-    dropoutNode('features', 'dropped', 'ratio', 'training'),
-    { opType: 'Gemm', input: ['dropped', 'wa'], output: ['a'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
-    { opType: 'Gemm', input: ['dropped', 'wb'], output: ['b'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
-  ],
-  outputs: [{ name: 'a', dims: ['N', 3] }, { name: 'b', dims: ['N', 4] }],
-}));
+writeFileSync(
+  file,
+  buildModel({
+    inputDims: ['N', 3, 2, 2],
+    initializers: [
+      floatTensor('wa', [3, 12], testValues(36, 1)),
+      floatTensor('wb', [4, 12], testValues(48, 2)),
+      scalarFloat('ratio', 0.5),
+      scalarBool('training', true),
+    ],
+    nodes: [
+      { opType: 'Flatten', input: ['input'], output: ['features'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      dropoutNode('features', 'dropped', 'ratio', 'training'),
+      { opType: 'Gemm', input: ['dropped', 'wa'], output: ['a'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+      { opType: 'Gemm', input: ['dropped', 'wb'], output: ['b'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    ],
+    outputs: [
+      { name: 'a', dims: ['N', 3] },
+      { name: 'b', dims: ['N', 4] },
+    ],
+  }),
+);
 const IMAGE = 'fixtures/samples/bag-34.jpg';
 
 describe('--model-output: the class scores of a model with several outputs', () => {

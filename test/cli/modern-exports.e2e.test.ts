@@ -30,17 +30,26 @@ describe('PyTorch 2.x exports through the real binary', () => {
     assert.equal(code, 0, stderr);
     assert.equal(readCsv(readFileSync(out, 'utf8')).length, 50);
     const meta = JSON.parse(readFileSync(`${out}.meta.json`, 'utf8')) as { model: { sha256: string } };
-    const expected = createHash('sha256').update(readFileSync(model)).update('\0effnet_droppath.onnx.data\0')
-      .update(readFileSync(`${model}.data`)).digest('hex');
+    const expected = createHash('sha256')
+      .update(readFileSync(model))
+      .update('\0effnet_droppath.onnx.data\0')
+      .update(readFileSync(`${model}.data`))
+      .digest('hex');
     assert.equal(meta.model.sha256, expected);
   });
 
   it('a missing data file is a model error (exit 3) naming the file and the fix', async () => {
     const model = copyModel('effnet_droppath', { withData: false });
-    for (const command of [['predict', SAMPLES, '-m', model, '--device', 'cpu'], ['inspect', model]]) {
+    for (const command of [
+      ['predict', SAMPLES, '-m', model, '--device', 'cpu'],
+      ['inspect', model],
+    ]) {
       const { code, stderr } = await runCli(command);
       assert.equal(code, command[0] === 'inspect' ? 3 : 3, stderr);
-      assert.match(stderr, new RegExp(`keeps its weights in ${path.dirname(model)}/effnet_droppath\\.onnx\\.data, which is missing\\. Copy effnet_droppath\\.onnx\\.data into`));
+      assert.match(
+        stderr,
+        new RegExp(`keeps its weights in ${path.dirname(model)}/effnet_droppath\\.onnx\\.data, which is missing\\. Copy effnet_droppath\\.onnx\\.data into`),
+      );
     }
   });
 
@@ -69,14 +78,30 @@ describe('PyTorch 2.x exports through the real binary', () => {
 
   it('inspect names DropPath, DropBlock, Dropout and Gaussian noise with their rates, and rows that see each other', async () => {
     const cases: [string, RegExp[]][] = [
-      ['effnet_droppath', [/weights: {2}in effnet_droppath\.onnx\.data beside the model/, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.08 /, /trunk reuse: yes/]],
-      ['resnet_dropblock', [/live {2}DropBlock \(RandomUniformLike\) \S+ rate 0\.05 .*block 4x4, seed rate 0\.05/, /trunk reuse: no: rows would see each other: ReduceSum/]],
+      [
+        'effnet_droppath',
+        [/weights: {2}in effnet_droppath\.onnx\.data beside the model/, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.08 /, /trunk reuse: yes/],
+      ],
+      [
+        'resnet_dropblock',
+        [/live {2}DropBlock \(RandomUniformLike\) \S+ rate 0\.05 .*block 4x4, seed rate 0\.05/, /trunk reuse: no: rows would see each other: ReduceSum/],
+      ],
       ['vit_droppath', [/live {2}Dropout \S+ rate 0\.1 /, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.1 /]],
       ['mnv3_dropout', [/live {2}Dropout \(RandomUniformLike\) \S+ rate 0\.2 .*one draw per element/]],
       ['gaussian_noise', [/live {2}Gaussian noise \(RandomNormalLike\) \S+ sigma 0\.3 /]],
       // Hugging Face writes drop path as floor(rand + keep); its rates are linspace(0, 0.2, 4)[1:]
-      ['swin_hf', [/live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.0666667 .*Floor\(u \+ 0\.933333\), one draw per sample/, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 /, /trunk reuse: yes/]],
-      ['swin_timm', [/live {2}Dropout node_native_dropout__1 rate 0\.1 /, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 .*one draw per sample/, /trunk reuse: yes/]],
+      [
+        'swin_hf',
+        [
+          /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.0666667 .*Floor\(u \+ 0\.933333\), one draw per sample/,
+          /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 /,
+          /trunk reuse: yes/,
+        ],
+      ],
+      [
+        'swin_timm',
+        [/live {2}Dropout node_native_dropout__1 rate 0\.1 /, /live {2}DropPath \(RandomUniformLike\) \S+ rate 0\.2 .*one draw per sample/, /trunk reuse: yes/],
+      ],
     ];
     for (const [name, patterns] of cases) {
       const { code, stdout, stderr } = await runCli(['inspect', path.join(MODERN, `${name}.onnx`)]);
@@ -101,7 +126,9 @@ describe('PyTorch 2.x exports through the real binary', () => {
       assert.equal(existsSync(`${target}.data`), false, 'weights are embedded');
       const inspected = await runCli(['inspect', target]);
       assert.match(inspected.stdout, pattern);
-      const predicted = await runCli(['predict', path.join(SAMPLES, 'bag-18.png'), '-m', target, '-t', '3', '--seed', '1', '--device', 'cpu'], { cwd: tempDir() });
+      const predicted = await runCli(['predict', path.join(SAMPLES, 'bag-18.png'), '-m', target, '-t', '3', '--seed', '1', '--device', 'cpu'], {
+        cwd: tempDir(),
+      });
       assert.equal(predicted.code, 0, predicted.stderr);
       assert.equal(readCsv(predicted.stdout)[0]!.status, 'ok');
     }

@@ -33,7 +33,11 @@ describe('outputs never touch inputs', () => {
     const labels = copyOf(path.join(ROOT, 'fixtures/samples.csv'), 'labels.txt');
     writeFileSync(labels.file, 'a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n');
     labels.bytes = readFileSync(labels.file);
-    await refused(['predict', IMAGE, ...FAST, '--labels', labels.file, '-o', path.join(path.dirname(labels.file), 'out.csv'), '--meta', labels.file], labels, /labels\.txt is the labels file and also the metadata file/);
+    await refused(
+      ['predict', IMAGE, ...FAST, '--labels', labels.file, '-o', path.join(path.dirname(labels.file), 'out.csv'), '--meta', labels.file],
+      labels,
+      /labels\.txt is the labels file and also the metadata file/,
+    );
     const list = copyOf(IMAGE, 'list.txt');
     writeFileSync(list.file, `${IMAGE}\n`);
     list.bytes = readFileSync(list.file);
@@ -42,7 +46,7 @@ describe('outputs never touch inputs', () => {
     await refused(['predict', image.file, ...FAST, '--save-passes', image.file], image, /bag-34\.jpg is an input image and also the passes file/);
   });
 
-  it('predict: through a symbolic link, and into the model\'s external weights', async () => {
+  it("predict: through a symbolic link, and into the model's external weights", async () => {
     const model = copyOf(MODEL);
     const link = path.join(tempDir(), 'out.csv');
     symlinkSync(model.file, link);
@@ -52,18 +56,30 @@ describe('outputs never touch inputs', () => {
     const data = copyOf(path.join(ROOT, 'fixtures/modern/mnv3_dropout.onnx.data'));
     copyFileSync(data.file, path.join(folder, 'mnv3_dropout.onnx.data'));
     data.file = path.join(folder, 'mnv3_dropout.onnx.data');
-    await refused(['predict', IMAGE, '-m', path.join(folder, 'mnv3_dropout.onnx'), ...FAST, '-o', data.file], data, /mnv3_dropout\.onnx\.data is the model's external weights and also the output/);
+    await refused(
+      ['predict', IMAGE, '-m', path.join(folder, 'mnv3_dropout.onnx'), ...FAST, '-o', data.file],
+      data,
+      /mnv3_dropout\.onnx\.data is the model's external weights and also the output/,
+    );
   });
 
   it('evaluate and report: --json the truth file, -o an input image, -o the --from file', async () => {
     const truth = copyOf(path.join(ROOT, 'fixtures/samples.csv'));
-    await refused(['evaluate', 'fixtures/samples', '--truth', truth.file, ...FAST, '--json', truth.file], truth, /samples\.csv is the truth file and also the JSON file/);
+    await refused(
+      ['evaluate', 'fixtures/samples', '--truth', truth.file, ...FAST, '--json', truth.file],
+      truth,
+      /samples\.csv is the truth file and also the JSON file/,
+    );
     const image = copyOf(IMAGE);
     await refused(['report', image.file, ...FAST, '-o', image.file], image, /bag-34\.jpg is an input image and also the report/);
     const evaluation = path.join(tempDir(), 'eval.json');
     const run = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', ...FAST, '--json', evaluation]);
     assert.equal(run.code, 0, run.stderr);
-    await refused(['report', '--from', evaluation, '-o', evaluation], { file: evaluation, bytes: readFileSync(evaluation) }, /eval\.json is the earlier run and also the report/);
+    await refused(
+      ['report', '--from', evaluation, '-o', evaluation],
+      { file: evaluation, bytes: readFileSync(evaluation) },
+      /eval\.json is the earlier run and also the report/,
+    );
   });
 
   it('convert: -o the model itself; a missing folder, a parent that is a file: exit 2 before the conversion', async () => {
@@ -77,11 +93,15 @@ describe('outputs never touch inputs', () => {
     assert.match(underFile.stderr, /fashion-mnist-mc\.onnx is not a folder/);
   });
 
-  it('merge: --meta a shard\'s own file', async () => {
+  it("merge: --meta a shard's own file", async () => {
     const folder = tempDir();
     const out = path.join(folder, 'out.csv');
     for (const shard of ['0/2', '1/2']) assert.equal((await runCli(['predict', 'fixtures/samples', ...FAST, '--shard', shard, '-o', out])).code, 0);
     const shard = path.join(folder, 'out.shard-0000-of-0002.csv');
-    await refused(['merge', '-o', out, '--meta', shard], { file: shard, bytes: readFileSync(shard) }, /out\.shard-0000-of-0002\.csv is a shard and also the merged metadata/);
+    await refused(
+      ['merge', '-o', out, '--meta', shard],
+      { file: shard, bytes: readFileSync(shard) },
+      /out\.shard-0000-of-0002\.csv is a shard and also the merged metadata/,
+    );
   });
 });

@@ -9,7 +9,9 @@ import { tempDir } from '../helpers/files.js';
 
 type Row = Record<string, string>;
 const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
-const truth = new Map((parse(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }) as Row[]).map((r) => [`fixtures/${r.file}`, r.label!]));
+const truth = new Map(
+  (parse(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }) as Row[]).map((r) => [`fixtures/${r.file}`, r.label!]),
+);
 
 describe('mc-dropout predict (real binary, bundled model)', () => {
   it('quick start: one CSV row per sample, labels at the model card accuracy', async () => {
@@ -41,7 +43,9 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
     // short reasons that depend on the file alone
     assert.deepEqual(Object.fromEntries(errors.map((r) => [path.basename(r.path!), r.error])), {
       'bomb-60000x60000.png': 'image larger than the pixel limit (3600000000 > 100000000 pixels)',
-      'text.png': 'not an image', 'truncated.jpg': 'truncated image', 'zero-byte.jpg': 'empty file',
+      'text.png': 'not an image',
+      'truncated.jpg': 'truncated image',
+      'zero-byte.jpg': 'empty file',
     });
     const good = readdirSync(path.join(ROOT, 'fixtures', 'odd')).filter((f) => f !== 'loop');
     assert.equal(rows.filter((r) => r.status === 'ok').length, good.length);
@@ -77,8 +81,14 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
     const list = ['fixtures/samples/bag-34.jpg', 'fixtures/samples/trouser-2.png'].join('\n');
     const { code, stdout } = await runCli(['predict', '--list', '-', '-f', 'jsonl', '--per-class', '--seed', '3', '--device', 'cpu', '-q'], { input: list });
     assert.equal(code, 0);
-    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(records.map((r) => r.path), ['fixtures/samples/bag-34.jpg', 'fixtures/samples/trouser-2.png']);
+    const records = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      records.map((r) => r.path),
+      ['fixtures/samples/bag-34.jpg', 'fixtures/samples/trouser-2.png'],
+    );
     for (const record of records) {
       assert.equal((record.mean as number[]).length, 10);
       assert.equal((record.std as number[]).length, 10);
@@ -89,7 +99,9 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
   it('a reader that closes the pipe early (| head) ends the run quietly', async () => {
     const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve) => {
       // pipefail: the status is mc-dropout's, not head's
-      const child = spawn('bash', ['-c', `set -o pipefail; ${process.execPath} ${BIN} predict fixtures/samples -t 3 --seed 1 --device cpu | head -2`], { cwd: ROOT });
+      const child = spawn('bash', ['-c', `set -o pipefail; ${process.execPath} ${BIN} predict fixtures/samples -t 3 --seed 1 --device cpu | head -2`], {
+        cwd: ROOT,
+      });
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -125,7 +137,8 @@ describe('durability: kill and --resume', () => {
     const images = path.join(dir, 'images');
     mkdirSync(images);
     const samples = readdirSync(path.join(ROOT, 'fixtures', 'samples'));
-    for (const copy of ['a', 'b', 'c']) for (const file of samples) copyFileSync(path.join(ROOT, 'fixtures', 'samples', file), path.join(images, `${copy}-${file}`));
+    for (const copy of ['a', 'b', 'c'])
+      for (const file of samples) copyFileSync(path.join(ROOT, 'fixtures', 'samples', file), path.join(images, `${copy}-${file}`));
     return dir;
   }
   const args = (output: string) => ['predict', 'images', '-o', output, '-t', '20', '-b', '2', '--seed', '11', '--device', 'cpu', '-q'];
@@ -244,7 +257,11 @@ describe('progress on stderr', () => {
     assert.match(tty, /predict \[.*\] \d+\/50 images/);
     // the bar names the command it runs for
     const evaluated = await new Promise<string>((resolve) => {
-      const child = spawn('script', ['-q', '-e', '-c', `${process.execPath} ${BIN} evaluate fixtures/samples --truth fixtures/samples.csv -t 2 --seed 1 --device cpu`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        'script',
+        ['-q', '-e', '-c', `${process.execPath} ${BIN} evaluate fixtures/samples --truth fixtures/samples.csv -t 2 --seed 1 --device cpu`, '/dev/null'],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.on('close', () => resolve(out));

@@ -23,11 +23,21 @@ describe('names that are not valid UTF-8', () => {
     const csv = await runCli(['predict', images, ...FAST]);
     assert.equal(csv.code, 0, csv.stderr);
     const rows = parse(csv.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(rows.map((r) => [path.basename(r.path!), r.status]), [['back\\slash.jpg', 'ok'], ['bad\\xff.jpg', 'ok'], ['café.jpg', 'ok']]);
+    assert.deepEqual(
+      rows.map((r) => [path.basename(r.path!), r.status]),
+      [
+        ['back\\slash.jpg', 'ok'],
+        ['bad\\xff.jpg', 'ok'],
+        ['café.jpg', 'ok'],
+      ],
+    );
     assert.deepEqual(new Set(rows.map((r) => r.confidence)).size, 1, 'the same image under three names: the same numbers');
 
     const jsonl = await runCli(['predict', images, ...FAST, '-f', 'jsonl']);
-    const paths = jsonl.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+    const paths = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { path: string }).path);
     assert.deepEqual(bytesOfName(paths[1]!), raw, 'JSONL keeps the bytes (\\udcff, as Python os.fsdecode)');
     assert.match(jsonl.stdout, /bad\\udcff\.jpg/);
 

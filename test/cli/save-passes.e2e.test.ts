@@ -13,21 +13,43 @@ function readNpy(file: string): { shape: number[]; data: Float32Array } {
   const header = bytes.toString('latin1', 10, 10 + length);
   assert.equal((10 + length) % 64, 0, 'the data starts on a 64-byte boundary');
   assert.match(header, /'descr': '<f4', 'fortran_order': False/);
-  const shape = /'shape': \(([\d, ]+)\)/.exec(header)![1]!.split(',').map((d) => Number(d.trim())).filter((d) => d > 0);
+  const shape = /'shape': \(([\d, ]+)\)/
+    .exec(header)![1]!
+    .split(',')
+    .map((d) => Number(d.trim()))
+    .filter((d) => d > 0);
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + length, bytes.byteOffset + bytes.length));
   return { shape, data };
 }
 
 describe('predict --save-passes', () => {
-  it('writes every pass as .npy (images x T x classes) whose means are the rows\' means; error rows are NaN', async () => {
+  it("writes every pass as .npy (images x T x classes) whose means are the rows' means; error rows are NaN", async () => {
     const folder = tempDir();
     const files = [path.join(ROOT, 'fixtures/samples/bag-18.png'), path.join(ROOT, 'fixtures/bad/text.png'), path.join(ROOT, 'fixtures/samples/coat-10.png')];
-    const { code, stdout, stderr } = await runCli(['predict', ...files, '-t', '6', '--seed', '5', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class', '--save-passes', path.join(folder, 'passes.npy')]);
+    const { code, stdout, stderr } = await runCli([
+      'predict',
+      ...files,
+      '-t',
+      '6',
+      '--seed',
+      '5',
+      '--device',
+      'cpu',
+      '-q',
+      '-f',
+      'jsonl',
+      '--per-class',
+      '--save-passes',
+      path.join(folder, 'passes.npy'),
+    ]);
     assert.equal(code, 1, stderr);
     const { shape, data } = readNpy(path.join(folder, 'passes.npy'));
     assert.deepEqual(shape, [3, 6, 10]);
     assert.deepEqual(JSON.parse(readFileSync(path.join(folder, 'passes.npy.paths.json'), 'utf8')), files);
-    const rows = stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; mean?: number[] });
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status: string; mean?: number[] });
     rows.forEach((row, i) => {
       const passes = data.subarray(i * 60, (i + 1) * 60);
       if (row.status === 'error') {
@@ -45,10 +67,29 @@ describe('predict --save-passes', () => {
 
   it('refuses --resume (not supported yet) and a passes file that is also the output', async () => {
     const folder = tempDir();
-    const resume = await runCli(['predict', 'fixtures/samples', '-o', path.join(folder, 'o.csv'), '--resume', '--save-passes', path.join(folder, 'p.npy'), '--device', 'cpu']);
+    const resume = await runCli([
+      'predict',
+      'fixtures/samples',
+      '-o',
+      path.join(folder, 'o.csv'),
+      '--resume',
+      '--save-passes',
+      path.join(folder, 'p.npy'),
+      '--device',
+      'cpu',
+    ]);
     assert.equal(resume.code, 2);
     assert.match(resume.stderr, /Saving the passes cannot resume yet/);
-    const same = await runCli(['predict', 'fixtures/samples', '-o', path.join(folder, 'o.csv'), '--save-passes', path.join(folder, 'o.csv'), '--device', 'cpu']);
+    const same = await runCli([
+      'predict',
+      'fixtures/samples',
+      '-o',
+      path.join(folder, 'o.csv'),
+      '--save-passes',
+      path.join(folder, 'o.csv'),
+      '--device',
+      'cpu',
+    ]);
     assert.equal(same.code, 2);
     assert.match(same.stderr, /the output and the passes file both name/);
   });

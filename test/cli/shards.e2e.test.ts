@@ -18,7 +18,10 @@ async function shards(folder: string, count: number, extra: string[] = [], outpu
 
 describe('sharded runs and merge', () => {
   it('4 shards merged give the bytes of a single run, in CSV and JSONL; merge metadata adds up the shards', async () => {
-    for (const [format, output] of [['csv', 'out.csv'], ['jsonl', 'out.jsonl']] as const) {
+    for (const [format, output] of [
+      ['csv', 'out.csv'],
+      ['jsonl', 'out.jsonl'],
+    ] as const) {
       const folder = tempDir();
       await shards(folder, 4, ['--seed', '21', '-f', format], output);
       const merged = await runCli(['merge', '-o', output], { cwd: folder });
@@ -29,7 +32,15 @@ describe('sharded runs and merge', () => {
       assert.equal(readFileSync(path.join(folder, output), 'utf8'), readFileSync(path.join(folder, `single.${format}`), 'utf8'));
       const meta = JSON.parse(readFileSync(path.join(folder, `${output}.meta.json`), 'utf8')) as Record<string, any>;
       assert.equal(meta.command, 'merge');
-      assert.deepEqual(meta.shards.map((s: { first: number; end: number }) => [s.first, s.end]), [[0, 12], [12, 25], [25, 37], [37, 50]]);
+      assert.deepEqual(
+        meta.shards.map((s: { first: number; end: number }) => [s.first, s.end]),
+        [
+          [0, 12],
+          [12, 25],
+          [25, 37],
+          [37, 50],
+        ],
+      );
       assert.equal(meta.counts.inputs, 50);
       assert.equal(meta.seed, 21);
     }
@@ -39,7 +50,9 @@ describe('sharded runs and merge', () => {
     const folder = tempDir();
     await shards(folder, 3);
     assert.equal((await runCli(['merge', '-o', 'out.csv'], { cwd: folder })).code, 0);
-    const seeds = [0, 1, 2].map((i) => (JSON.parse(readFileSync(path.join(folder, `out.shard-000${i}-of-0003.csv.meta.json`), 'utf8')) as { seed: number }).seed);
+    const seeds = [0, 1, 2].map(
+      (i) => (JSON.parse(readFileSync(path.join(folder, `out.shard-000${i}-of-0003.csv.meta.json`), 'utf8')) as { seed: number }).seed,
+    );
     assert.equal(new Set(seeds).size, 1);
     const single = await runCli(['predict', ...common, '--seed', String(seeds[0]), '-o', 'single.csv'], { cwd: folder });
     assert.equal(single.code, 0);
@@ -51,7 +64,21 @@ describe('sharded runs and merge', () => {
     copyFileSync(path.join(SAMPLES, 'bag-18.png'), path.join(folder, 'a.png'));
     copyFileSync(path.join(SAMPLES, 'coat-10.png'), path.join(folder, 'b.png'));
     for (let index = 0; index < 3; index++) {
-      const { code, stderr } = await runCli(['predict', folder, '-t', '2', '--seed', '1', '--device', 'cpu', '-q', '--shard', `${index}/3`, '-o', path.join(folder, 'out.csv')]);
+      const { code, stderr } = await runCli([
+        'predict',
+        folder,
+        '-t',
+        '2',
+        '--seed',
+        '1',
+        '--device',
+        'cpu',
+        '-q',
+        '--shard',
+        `${index}/3`,
+        '-o',
+        path.join(folder, 'out.csv'),
+      ]);
       assert.equal(code, 0, stderr);
     }
     const merged = await runCli(['merge', '-o', path.join(folder, 'out.csv')]);

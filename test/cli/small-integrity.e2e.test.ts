@@ -34,7 +34,10 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
       writeFileSync(`${output}.lock`, `${lookalike.pid}@${hostname()}\n`);
       const run = await runCli(['predict', IMAGE, ...FAST, '-o', output]);
       assert.equal(run.code, 2);
-      assert.match(run.stderr, new RegExp(`being written by another mc-dropout run \\(PID ${lookalike.pid}, .*If no mc-dropout run is writing it, delete ${output}\\.lock`));
+      assert.match(
+        run.stderr,
+        new RegExp(`being written by another mc-dropout run \\(PID ${lookalike.pid}, .*If no mc-dropout run is writing it, delete ${output}\\.lock`),
+      );
     } finally {
       lookalike.stop();
     }
@@ -45,7 +48,13 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
     const run = await runCli(['predict', long, IMAGE, ...FAST]);
     assert.equal(run.code, 1, run.stderr);
     const rows = parse(run.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(rows.map((r) => [r.status, r.error]), [['error', 'name too long'], ['ok', '']]);
+    assert.deepEqual(
+      rows.map((r) => [r.status, r.error]),
+      [
+        ['error', 'name too long'],
+        ['ok', ''],
+      ],
+    );
   });
 
   it('--resume after a complete run reads the --meta it was given', async () => {
@@ -84,10 +93,16 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
     copyFileSync(IMAGE, path.join(folder, 'images', 'Bag', 'x.jpg'));
     const warned = await runCli(['predict', IMAGE, '--seed', '1', '-t', '2', '--device', 'cpu', '--no-progress', '--labels', labels]);
     assert.equal(warned.code, 0, warned.stderr);
-    assert.match(warned.stderr, /labels\.txt gives 1 label name to more than one class: "Bag" \(classes 8, 9\); the label column cannot tell them apart, class_index does/);
+    assert.match(
+      warned.stderr,
+      /labels\.txt gives 1 label name to more than one class: "Bag" \(classes 8, 9\); the label column cannot tell them apart, class_index does/,
+    );
     const evaluate = await runCli(['evaluate', path.join(folder, 'images'), ...FAST, '--labels', labels]);
     assert.equal(evaluate.code, 2, evaluate.stderr);
-    assert.match(evaluate.stderr, /"Bag" names classes 8 and 9 of the model, so it cannot tell which is meant; give the true classes as class indices in a CSV with --truth/);
+    assert.match(
+      evaluate.stderr,
+      /"Bag" names classes 8 and 9 of the model, so it cannot tell which is meant; give the true classes as class indices in a CSV with --truth/,
+    );
   });
 
   it('--spreadsheet-safe: text cells that a spreadsheet would run start with an apostrophe; without it, the exact bytes', async () => {
@@ -103,11 +118,23 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
       return parse(run.stdout, { columns: true }) as Record<string, string>[];
     };
     const safe = await rows(['--spreadsheet-safe']);
-    assert.deepEqual(safe.map((r) => r.path), ["'+1.jpg", "'-2.jpg", '\'=HYPERLINK("x").jpg', "'@sum.jpg", 'plain.jpg']);
-    assert.ok(safe.every((r) => r.label === "'=Bag" && r.top1_label === "'=Bag"), 'labels made safe');
-    assert.ok(safe.every((r) => Number(r.confidence) > 0 && !r.confidence!.startsWith("'")), 'numbers unchanged');
+    assert.deepEqual(
+      safe.map((r) => r.path),
+      ["'+1.jpg", "'-2.jpg", '\'=HYPERLINK("x").jpg', "'@sum.jpg", 'plain.jpg'],
+    );
+    assert.ok(
+      safe.every((r) => r.label === "'=Bag" && r.top1_label === "'=Bag"),
+      'labels made safe',
+    );
+    assert.ok(
+      safe.every((r) => Number(r.confidence) > 0 && !r.confidence!.startsWith("'")),
+      'numbers unchanged',
+    );
     const exact = await rows([]);
-    assert.deepEqual(exact.map((r) => r.path), names);
+    assert.deepEqual(
+      exact.map((r) => r.path),
+      names,
+    );
     assert.ok(exact.every((r) => r.label === '=Bag'));
   });
 });

@@ -22,8 +22,27 @@ interface Expected {
   calibration: number[];
   test: number[];
   temperature: { temperature: number; nll_before: number; nll_after: number };
-  conformal: { alpha: number; score: ConformalScore; randomized: boolean; lambda: number; k_reg: number; threshold: number | 'inf'; per_class: (number | 'inf')[]; sets: number[][]; class_conditional_sets: number[][] }[];
-  ood: { id_scores: number[]; ood_scores: number[]; auroc: number; aupr_in: number; aupr_out: number; fpr95: number; energy: number[]; energy_logits: number[][] };
+  conformal: {
+    alpha: number;
+    score: ConformalScore;
+    randomized: boolean;
+    lambda: number;
+    k_reg: number;
+    threshold: number | 'inf';
+    per_class: (number | 'inf')[];
+    sets: number[][];
+    class_conditional_sets: number[][];
+  }[];
+  ood: {
+    id_scores: number[];
+    ood_scores: number[];
+    auroc: number;
+    aupr_in: number;
+    aupr_out: number;
+    fpr95: number;
+    energy: number[];
+    energy_logits: number[][];
+  };
 }
 const E = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'conformal', 'expected.json'), 'utf8')) as Expected;
 const C = E.classes;
@@ -46,18 +65,34 @@ describe('calibration and conformal sets against NumPy / SciPy / scikit-learn', 
     it(`${entry.score}${entry.randomized ? '' : ' (not randomised)'} at alpha ${entry.alpha}: the same thresholds and every set, marginal and class-conditional`, () => {
       const probs = (i: number) => E.probs[i]!;
       const options = { score: entry.score, lambda: entry.lambda, kReg: entry.k_reg, randomized: entry.randomized };
-      const thresholds = calibrateSets(E.calibration.map((i) => ({ probs: probs(i), label: E.labels[i]!, u: E.u[i]! })), C, entry.alpha, options);
-      const close = (a: number, b: number) => (a === b) || Math.abs(a - b) < 1e-12;
+      const thresholds = calibrateSets(
+        E.calibration.map((i) => ({ probs: probs(i), label: E.labels[i]!, u: E.u[i]! })),
+        C,
+        entry.alpha,
+        options,
+      );
+      const close = (a: number, b: number) => a === b || Math.abs(a - b) < 1e-12;
       assert.ok(close(thresholds.threshold, finite(entry.threshold)), `${thresholds.threshold} vs ${entry.threshold}`);
       thresholds.perClass.forEach((t, c) => assert.ok(close(t, finite(entry.per_class[c]!)), `class ${c}: ${t} vs ${entry.per_class[c]}`));
-      assert.deepEqual(E.test.map((i) => setOf(probs(i), E.u[i]!, thresholds)), entry.sets);
-      assert.deepEqual(E.test.map((i) => setOf(probs(i), E.u[i]!, thresholds, true)), entry.class_conditional_sets);
+      assert.deepEqual(
+        E.test.map((i) => setOf(probs(i), E.u[i]!, thresholds)),
+        entry.sets,
+      );
+      assert.deepEqual(
+        E.test.map((i) => setOf(probs(i), E.u[i]!, thresholds, true)),
+        entry.class_conditional_sets,
+      );
     });
   }
 
   it('OOD metrics: AUROC, AUPR-In, AUPR-Out and FPR at 95% TPR as scikit-learn gives them (1e-12), ties included; energy', () => {
     const got = oodMetrics(E.ood.id_scores, E.ood.ood_scores);
-    for (const [key, want] of [['auroc', E.ood.auroc], ['auprIn', E.ood.aupr_in], ['auprOut', E.ood.aupr_out], ['fpr95', E.ood.fpr95]] as const) {
+    for (const [key, want] of [
+      ['auroc', E.ood.auroc],
+      ['auprIn', E.ood.aupr_in],
+      ['auprOut', E.ood.aupr_out],
+      ['fpr95', E.ood.fpr95],
+    ] as const) {
       assert.ok(Math.abs(got[key] - want) < 1e-12, `${key}: ${got[key]} vs ${want}`);
     }
     E.ood.energy_logits.forEach((z, i) => assert.ok(Math.abs(energyScore(z) - E.ood.energy[i]!) < 1e-12));

@@ -7,7 +7,7 @@ import { cudaLibrariesOf, cudaMajorOf } from '../../src/engine/providers.js';
 import { elfWith } from '../helpers/elf.js';
 import { tempDir } from '../helpers/files.js';
 
-describe('neededLibraries reads an ELF file\'s DT_NEEDED entries', () => {
+describe("neededLibraries reads an ELF file's DT_NEEDED entries", () => {
   const folder = tempDir();
 
   it('lists the needed libraries in order, skipping other dynamic entries', () => {
@@ -34,8 +34,15 @@ describe('the CUDA libraries a provider needs come from its own file', () => {
     assert.equal(cudaMajorOf(cudaLibrariesOf(needed)), 13);
   });
 
-  it('no readable provider file: onnxruntime-node\'s CUDA 12 list', () => {
-    assert.deepEqual(cudaLibrariesOf(undefined), ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcurand.so.10', 'libcufft.so.11', 'libcudnn.so.9']);
+  it("no readable provider file: onnxruntime-node's CUDA 12 list", () => {
+    assert.deepEqual(cudaLibrariesOf(undefined), [
+      'libcudart.so.12',
+      'libcublas.so.12',
+      'libcublasLt.so.12',
+      'libcurand.so.10',
+      'libcufft.so.11',
+      'libcudnn.so.9',
+    ]);
     assert.equal(cudaMajorOf(cudaLibrariesOf(undefined)), 12);
   });
 });

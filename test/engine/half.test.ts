@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromHalfBits, toHalfBits } from '../../src/engine/half.js';
+import { fromHalfBits, toHalfBits } from '../../src/model/half.js';
 
 describe('float16 conversion', () => {
   it('encodes exact values to their IEEE 754 binary16 bits', () => {

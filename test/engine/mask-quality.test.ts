@@ -51,7 +51,7 @@ describe('dropout masks drawn by mc-dropout', () => {
     const [scores] = await model.predictScores([new Float32Array(48).fill(1)], { passes: PASSES, seed: 3 });
     await model.dispose();
     const dropped = Array.from(scores!).filter((v) => v === 0).length / scores!.length;
-    const sigma = Math.sqrt(rate * (1 - rate) / scores!.length);
+    const sigma = Math.sqrt((rate * (1 - rate)) / scores!.length);
     assert.ok(Math.abs(dropped - rate) <= 4 * sigma, `dropped ${dropped}, expected ${rate} +- ${4 * sigma}`);
   });
 });

@@ -37,7 +37,10 @@ describe('fillMask', () => {
     const first = new Uint32Array(1);
     xoshiro128ss(state, first);
     const halves = [first[0]! >>> 16, first[0]! & 0xffff];
-    assert.ok(halves.every((h) => h > 0 && h < 0xffff), `halves ${halves} leave room on both sides`);
+    assert.ok(
+      halves.every((h) => h > 0 && h < 0xffff),
+      `halves ${halves} leave room on both sides`,
+    );
     halves.forEach((half, element) => {
       const out = new Float32Array(2);
       fillMask(out, half / 65536, 99, image, 0, 0);
@@ -66,7 +69,10 @@ describe('fillMask', () => {
 
   it('freshSeed gives distinct integers in [0, 2^53)', () => {
     const seeds = Array.from({ length: 200 }, () => freshSeed());
-    assert.ok(seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 53), seeds.slice(0, 3).join());
+    assert.ok(
+      seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 53),
+      seeds.slice(0, 3).join(),
+    );
     assert.equal(new Set(seeds).size, 200);
   });
 

@@ -43,7 +43,10 @@ describe('McModel on x -> Dropout(p) -> MatMul W (expectation known in closed fo
       assert.ok(Math.abs(mean - expected) <= 4 * standardError, `output ${j}: mean ${mean}, expected ${expected} +- ${4 * standardError}`);
       // standard error of a sample variance: sqrt((mu4 - sigma^4) / N)
       const varianceError = Math.sqrt((fourth - sampleVariance ** 2) / passes);
-      assert.ok(Math.abs(sampleVariance - variance) <= 4 * varianceError, `output ${j}: variance ${sampleVariance}, expected ${variance} +- ${4 * varianceError}`);
+      assert.ok(
+        Math.abs(sampleVariance - variance) <= 4 * varianceError,
+        `output ${j}: variance ${sampleVariance}, expected ${variance} +- ${4 * varianceError}`,
+      );
     }
   });
 
@@ -129,21 +132,23 @@ describe('static batch dimension', () => {
 });
 
 describe('models without live dropout', () => {
-  const inert = (training: boolean | undefined) => buildModel({
-    inputDims: ['N', 3, 1, 1], outputDims: ['N', 3],
-    nodes: [
-      { opType: 'Flatten', input: ['input'], output: ['flat'] },
-      dropoutNode('flat', 'output', 'ratio', training === undefined ? undefined : 'training', 'head_dropout'),
-    ],
-    initializers: [scalarFloat('ratio', 0.5), ...(training === undefined ? [] : [scalarBool('training', training)])],
-  });
+  const inert = (training: boolean | undefined) =>
+    buildModel({
+      inputDims: ['N', 3, 1, 1],
+      outputDims: ['N', 3],
+      nodes: [
+        { opType: 'Flatten', input: ['input'], output: ['flat'] },
+        dropoutNode('flat', 'output', 'ratio', training === undefined ? undefined : 'training', 'head_dropout'),
+      ],
+      initializers: [scalarFloat('ratio', 0.5), ...(training === undefined ? [] : [scalarBool('training', training)])],
+    });
 
-  it('inert Dropout: error names the node and --dropout force', async () => {
+  it("inert Dropout: error names the node and dropout: 'force'", async () => {
     await assert.rejects(McModel.load(writeModel(inert(false)), { device: 'cpu' }), (error: unknown) => {
       assert.ok(error instanceof ModelError);
       assert.equal(error.code, 'E_NO_LIVE_DROPOUT');
       assert.match(error.message, /head_dropout \(training_mode is constant false\)/);
-      assert.match(error.message, /--dropout force/);
+      assert.match(error.message, /`dropout: 'force'`/);
       return true;
     });
   });
@@ -157,16 +162,22 @@ describe('models without live dropout', () => {
 
   it('no dropout at all: error says so and how to add it', async () => {
     const none = buildModel({ inputDims: ['N', 3, 1, 1], outputDims: ['N', 3], nodes: [{ opType: 'Flatten', input: ['input'], output: ['output'] }] });
-    await assert.rejects(McModel.load(writeModel(none), { device: 'cpu' }), /has no dropout, so every pass would be identical\. .*add dropout: before the classifier with mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx, or at tensors of your choice with --inject-at TENSOR:0\.2 \(mc-dropout inspect lists candidates\)/);
+    await assert.rejects(
+      McModel.load(writeModel(none), { device: 'cpu' }),
+      /has no dropout, so every pass would be identical\. .*add dropout: before the classifier with mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx, or at tensors of your choice with `injectAt` TENSOR:0\.2 \(mc-dropout inspect lists candidates\)/,
+    );
   });
 
   it('--dropout-rate overrides the rate of every site', async () => {
     const model = await McModel.load(writeModel(inert(true)), { device: 'cpu', dropoutRate: 0.1 });
-    assert.deepEqual(model.info.drawnSites.map((s) => s.rate), [0.1]);
+    assert.deepEqual(
+      model.info.drawnSites.map((s) => s.rate),
+      [0.1],
+    );
     const [scores] = await model.predictScores([Float32Array.from([1, 1, 1])], { passes: 4000, seed: 2 });
     await model.dispose();
     const dropped = Array.from(scores!).filter((v) => v === 0).length / scores!.length;
-    const sigma = Math.sqrt(0.1 * 0.9 / scores!.length);
+    const sigma = Math.sqrt((0.1 * 0.9) / scores!.length);
     assert.ok(Math.abs(dropped - 0.1) <= 4 * sigma, `dropped ${dropped}`);
   });
 });
@@ -186,7 +197,8 @@ describe('float16 models', () => {
   /** input f16 [N,3,2,2] -> Relu -> Dropout (on float16) -> Flatten -> Cast float -> MatMul W -> output. */
   function halfModel(): Uint8Array {
     return buildModel({
-      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
+      inputDims: ['N', 3, 2, 2],
+      outputDims: ['N', 3],
       nodes: [
         { opType: 'Relu', input: ['input'], output: ['r'] },
         { opType: 'Conv', input: ['r', 'K'], output: ['c'] },
@@ -198,7 +210,9 @@ describe('float16 models', () => {
       initializers: [
         // 1x1 conv, identity on 3 channels, stored as float16 bits (1.0 = 0x3c00)
         { name: 'K', dataType: 10, dims: [3, 3, 1, 1], int32Data: [0x3c00, 0, 0, 0, 0x3c00, 0, 0, 0, 0x3c00] },
-        scalarFloat('ratio', 0.5), scalarBool('training', true), floatTensor('W', [12, 3], testValues(36, 4)),
+        scalarFloat('ratio', 0.5),
+        scalarBool('training', true),
+        floatTensor('W', [12, 3], testValues(36, 4)),
       ],
     });
   }

@@ -14,10 +14,18 @@ import { ROOT } from '../helpers/cli.js';
 
 interface Reference {
   images: string[];
-  models: Record<string, {
-    file: string; external_data: boolean; ir_version: number; exporter: string; random_ops: Record<string, number>; passes: number;
-    reference: { image: string; mean: number[]; std: number[] }[];
-  }>;
+  models: Record<
+    string,
+    {
+      file: string;
+      external_data: boolean;
+      ir_version: number;
+      exporter: string;
+      random_ops: Record<string, number>;
+      passes: number;
+      reference: { image: string; mean: number[]; std: number[] }[];
+    }
+  >;
 }
 
 const FOLDER = path.join(ROOT, 'fixtures/modern');
@@ -25,7 +33,9 @@ const REFERENCE = JSON.parse(readFileSync(path.join(FOLDER, 'reference.json'), '
 /** Windowed attention (make_swin.py): a Hugging Face and a timm Swin, in the same form. */
 const SWIN = JSON.parse(readFileSync(path.join(FOLDER, 'reference-swin.json'), 'utf8')) as Reference;
 Object.assign(REFERENCE.models, SWIN.models);
-const SAMPLES = readdirSync(path.join(ROOT, 'fixtures/samples')).sort().map((f) => path.join(ROOT, 'fixtures/samples', f));
+const SAMPLES = readdirSync(path.join(ROOT, 'fixtures/samples'))
+  .sort()
+  .map((f) => path.join(ROOT, 'fixtures/samples', f));
 /** Passes of ours per image for the comparison with PyTorch's 2,000. */
 const PASSES = 600;
 /**
@@ -63,7 +73,11 @@ describe('models as PyTorch 2.13 exports them', () => {
     for (const [name, expected] of Object.entries(folds)) {
       const model = await load(name);
       try {
-        assert.deepEqual(model.info.drawnSites.map((s) => s.fold), expected, name);
+        assert.deepEqual(
+          model.info.drawnSites.map((s) => s.fold),
+          expected,
+          name,
+        );
         // a folded site's per-image mask covers its 4 windows: [windows, heads, tokens, tokens]
         assert.deepEqual(model.info.drawnSites[0]!.rowShape, [4, 1, 16, 16], name);
       } finally {
@@ -78,7 +92,10 @@ describe('models as PyTorch 2.13 exports them', () => {
       it('MC means agree with PyTorch within MC error; passes differ', async () => {
         const model = await load(name);
         try {
-          const images = await tensors(model, entry.reference.map((r) => path.join(ROOT, r.image)));
+          const images = await tensors(
+            model,
+            entry.reference.map((r) => path.join(ROOT, r.image)),
+          );
           const probs = await model.predict(images, { passes: PASSES, seed: 1 });
           const classes = model.info.classes;
           const slack = name.endsWith('fp16') ? 3e-3 : 2e-6;
@@ -95,8 +112,7 @@ describe('models as PyTorch 2.13 exports them', () => {
               const mean = sum / PASSES;
               spread = Math.max(spread, Math.sqrt(Math.max(0, sumSq / PASSES - mean * mean)));
               const bound = Z * ref.std[c]! * Math.sqrt(1 / PASSES + 1 / entry.passes) + slack;
-              assert.ok(Math.abs(mean - ref.mean[c]!) <= bound,
-                `${ref.image} class ${c}: ours ${mean}, PyTorch ${ref.mean[c]}, bound ${bound}`);
+              assert.ok(Math.abs(mean - ref.mean[c]!) <= bound, `${ref.image} class ${c}: ours ${mean}, PyTorch ${ref.mean[c]}, bound ${bound}`);
             }
             assert.ok(spread > 0, `${ref.image}: every pass gave the same probabilities`);
           });
@@ -111,7 +127,7 @@ describe('models as PyTorch 2.13 exports them', () => {
           const images = await tensors(model, SAMPLES.slice(0, 20));
           const run = async (batch: number) => {
             const out: Float64Array[] = [];
-            for (let s = 0; s < images.length; s += batch) out.push(...await model.predict(images.slice(s, s + batch), { passes: 3, seed: 7 }));
+            for (let s = 0; s < images.length; s += batch) out.push(...(await model.predict(images.slice(s, s + batch), { passes: 3, seed: 7 })));
             return out;
           };
           const one = await run(1);

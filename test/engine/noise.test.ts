@@ -31,7 +31,10 @@ describe('random-op draws', () => {
     const out = new Float32Array(9);
     fillUniform(out, -2, 6, 2 ** 40 + 1, KEY, 5, 7);
     const d = draws(9, 2 ** 40 + 1, 5, 7);
-    assert.deepEqual(Array.from(out), Array.from(d, (x) => Math.fround(-2 + 8 * ((x >>> 8) / 2 ** 24))));
+    assert.deepEqual(
+      Array.from(out),
+      Array.from(d, (x) => Math.fround(-2 + 8 * ((x >>> 8) / 2 ** 24))),
+    );
   });
 
   it('normals are Box-Muller on consecutive draw pairs, an odd row ending on a cosine', () => {

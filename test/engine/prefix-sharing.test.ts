@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildMobileNetV2 } from '../../bench/mobilenet.js';
 import { McModel } from '../../src/engine/mc-model.js';
-import { levelGraph, levelRowsInput } from '../../src/model/levels.js';
+import { levelGraph, levelRowsInput } from '../../src/model/prefix-levels.js';
 import { DataType, type ModelProto, type NodeProto } from '../../src/model/onnx.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
@@ -14,7 +14,11 @@ describe('DropPath prefix sharing', () => {
   it('gives the passes of the plain path (stochastic depth: MobileNetV2-size, timm EfficientNet and ViT)', async () => {
     const mobilenet = writeModel(buildMobileNetV2({ dropPathRate: 0.3 }), 'droppath.onnx', tempDir());
     // the ViT's MatMuls block differently at other row counts: 1.4e-8 seen, the same as trunk reuse allows
-    for (const [file, tolerance] of [[mobilenet, 0], [path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx'), 0], [path.join(ROOT, 'fixtures/modern/vit_droppath.onnx'), 1e-6]] as const) {
+    for (const [file, tolerance] of [
+      [mobilenet, 0],
+      [path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx'), 0],
+      [path.join(ROOT, 'fixtures/modern/vit_droppath.onnx'), 1e-6],
+    ] as const) {
       const shared = await McModel.load(file, { device: 'cpu' });
       const plain = await McModel.load(file, { device: 'cpu', prefixSharing: 'off' });
       try {
@@ -22,11 +26,19 @@ describe('DropPath prefix sharing', () => {
         assert.match(shared.plan.reason, /DropPath prefix sharing/);
         assert.ok(!plain.plan.prefixSharing);
         const images = [0, 1, 2, 3].map((k) => Float32Array.from({ length: shared.imageSize }, (_, i) => Math.sin(i * 0.013 + k)));
-        for (const options of [{ passes: 12, seed: 5 }, { passes: 3, seed: 6, firstPass: 9 }, { passes: 1, seed: 1, deterministic: true }]) {
+        for (const options of [
+          { passes: 12, seed: 5 },
+          { passes: 3, seed: 6, firstPass: 9 },
+          { passes: 1, seed: 1, deterministic: true },
+        ]) {
           const a = await shared.predict(images, options);
           const b = await plain.predict(images, options);
           let worst = 0;
-          a.forEach((probs, i) => probs.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i]![j]!)); }));
+          a.forEach((probs, i) =>
+            probs.forEach((v, j) => {
+              worst = Math.max(worst, Math.abs(v - b[i]![j]!));
+            }),
+          );
           assert.ok(worst <= tolerance, `${path.basename(file)} ${JSON.stringify(options)}: ${worst}`);
         }
         // passes differ from each other (the drop decisions are live)
@@ -41,25 +53,42 @@ describe('DropPath prefix sharing', () => {
 
   it('levels: a tensor of an earlier level is gathered to the later one; a shape tensor crossing levels refuses', () => {
     const model = (nodes: NodeProto[]): ModelProto => ({
-      irVersion: 8, opsetImport: [{ domain: '', version: 13 }],
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
       graph: { name: 'levels', node: nodes, input: [tensor('input'), tensor('s1'), tensor('s2')], output: [tensor('out')], initializer: [] },
     });
-    const ok = levelGraph(model([
-      { opType: 'Add', input: ['input', 's1'], output: ['a'] },
-      { opType: 'Mul', input: ['a', 's2'], output: ['b'] },
-      { opType: 'Add', input: ['b', 'input'], output: ['out'] },
-    ]), ['s1', 's2'], new Set(['a', 'b']));
+    const ok = levelGraph(
+      model([
+        { opType: 'Add', input: ['input', 's1'], output: ['a'] },
+        { opType: 'Mul', input: ['a', 's2'], output: ['b'] },
+        { opType: 'Add', input: ['b', 'input'], output: ['out'] },
+      ]),
+      ['s1', 's2'],
+      new Set(['a', 'b']),
+    );
     assert.ok('model' in ok);
     assert.equal(ok.outputLevel, 2);
     // the image goes to level 1 for s1's Add and to level 2 for the last Add; a goes from level 1 to 2
-    assert.deepEqual(ok.gathers, [{ level: 1, from: 0, input: levelRowsInput(1, 0) }, { level: 2, from: 1, input: levelRowsInput(2, 1) }, { level: 2, from: 0, input: levelRowsInput(2, 0) }]);
+    assert.deepEqual(ok.gathers, [
+      { level: 1, from: 0, input: levelRowsInput(1, 0) },
+      { level: 2, from: 1, input: levelRowsInput(2, 1) },
+      { level: 2, from: 0, input: levelRowsInput(2, 0) },
+    ]);
     const gathers = ok.model.graph!.node!.filter((n) => n.opType === 'Gather').map((n) => n.input);
-    assert.deepEqual(gathers, [['input', levelRowsInput(1, 0)], ['a', levelRowsInput(2, 1)], ['input', levelRowsInput(2, 0)]]);
-    const refused = levelGraph(model([
-      { opType: 'Shape', input: ['input'], output: ['shape'] },
-      { opType: 'Add', input: ['input', 's1'], output: ['a'] },
-      { opType: 'Reshape', input: ['a', 'shape'], output: ['out'] },
-    ]), ['s1'], new Set(['a']));
+    assert.deepEqual(gathers, [
+      ['input', levelRowsInput(1, 0)],
+      ['a', levelRowsInput(2, 1)],
+      ['input', levelRowsInput(2, 0)],
+    ]);
+    const refused = levelGraph(
+      model([
+        { opType: 'Shape', input: ['input'], output: ['shape'] },
+        { opType: 'Add', input: ['input', 's1'], output: ['a'] },
+        { opType: 'Reshape', input: ['a', 'shape'], output: ['out'] },
+      ]),
+      ['s1'],
+      new Set(['a']),
+    );
     assert.ok('reason' in refused);
     assert.match(refused.reason, /shape is not batch-major and is read after a later stochastic site \(by Reshape/);
   });

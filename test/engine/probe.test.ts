@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildMobileNetV2 } from '../../bench/mobilenet.js';
 import { concreteDims, probeModel, type ProbeResult } from '../../src/engine/probe.js';
-import { describeIo } from '../../src/model/io.js';
+import { describeIo } from '../../src/model/signature.js';
 import { constantDims } from '../../src/model/onnx.js';
 import { readMetadata } from '../../src/model/metadata.js';
 import { readModelForSession } from '../../src/model/read.js';
@@ -35,8 +35,12 @@ describe('probe', () => {
   it('shape inference gives what runs at batch 1 and 2 give, on every model the project carries', async () => {
     const folder = tempDir();
     const files = [
-      ...readdirSync(path.join(ROOT, 'fixtures/modern')).filter((f) => f.endsWith('.onnx')).map((f) => path.join(ROOT, 'fixtures/modern', f)),
-      ...readdirSync(path.join(ROOT, 'fixtures/models')).filter((f) => f.endsWith('.onnx')).map((f) => path.join(ROOT, 'fixtures/models', f)),
+      ...readdirSync(path.join(ROOT, 'fixtures/modern'))
+        .filter((f) => f.endsWith('.onnx'))
+        .map((f) => path.join(ROOT, 'fixtures/modern', f)),
+      ...readdirSync(path.join(ROOT, 'fixtures/models'))
+        .filter((f) => f.endsWith('.onnx'))
+        .map((f) => path.join(ROOT, 'fixtures/models', f)),
       path.join(ROOT, 'models/fashion-mnist-mc.onnx'),
       writeModel(buildMobileNetV2(), 'head.onnx', folder),
       writeModel(buildMobileNetV2({ dropPathRate: 0.2 }), 'droppath.onnx', folder),
@@ -70,7 +74,11 @@ describe('probe', () => {
       const io = describeIo(model, file, readMetadata(model, file));
       const probed = await probeModel(model, findStochasticSites(model), io, { withActivations: true, file, ...(folder && { externalDataFolder: folder }) });
       const truth = new Set(reference);
-      assert.deepEqual([...probed.batchMajor].filter((t) => !truth.has(t)), [], `${name}: marked batch-major but not`);
+      assert.deepEqual(
+        [...probed.batchMajor].filter((t) => !truth.has(t)),
+        [],
+        `${name}: marked batch-major but not`,
+      );
       sizes[name] = probed.batchMajor.size;
       // on the ViT and the Swins every block is read: the sets are equal
       if (['vit_droppath', 'swin_timm', 'swin_hf'].includes(name)) assert.deepEqual([...probed.batchMajor].sort(), [...reference].sort(), name);

@@ -20,7 +20,10 @@ describe('parseDevice', () => {
   });
 
   it('rejects anything else with a usage error', () => {
-    assert.throws(() => parseDevice('gpu'), (e: unknown) => e instanceof UsageError && /Expected auto, cpu, cuda or cuda:N for --device but received 'gpu'/.test(e.message));
+    assert.throws(
+      () => parseDevice('gpu'),
+      (e: unknown) => e instanceof UsageError && /Expected auto, cpu, cuda or cuda:N for `device` but received 'gpu'/.test(e.message),
+    );
     assert.throws(() => parseDevice('cuda:x'), UsageError);
   });
 });
@@ -33,7 +36,13 @@ describe('diagnoseCuda names the first missing piece and its fix', () => {
   });
 
   it('provider library missing -> the onnxruntime-node install command', () => {
-    const d = diagnoseCuda({ ...ready, providerFiles: [{ file: 'libonnxruntime_providers_cuda.so', present: false }, { file: 'libonnxruntime_providers_shared.so', present: true }] });
+    const d = diagnoseCuda({
+      ...ready,
+      providerFiles: [
+        { file: 'libonnxruntime_providers_cuda.so', present: false },
+        { file: 'libonnxruntime_providers_shared.so', present: true },
+      ],
+    });
     assert.equal(d.missing, 'provider-library');
     assert.match(d.explanation, /libonnxruntime_providers_cuda.so missing in \/ort\/bin/);
     assert.match(d.fix, /ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install.js/);

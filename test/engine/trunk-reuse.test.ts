@@ -8,15 +8,26 @@ import { writeModel } from '../helpers/files.js';
 const int = (name: string, value: number) => ({ name, type: 2, i: value });
 const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
 const conv = (input: string, output: string, weight: string, pad = 1): NodeProto => ({
-  opType: 'Conv', input: [input, weight], output: [output], attribute: [ints('pads', [pad, pad, pad, pad])],
+  opType: 'Conv',
+  input: [input, weight],
+  output: [output],
+  attribute: [ints('pads', [pad, pad, pad, pad])],
 });
 const weights = (name: string, dims: number[], seed: number): TensorProto =>
-  floatTensor(name, dims, testValues(dims.reduce((a, b) => a * b, 1), seed).map((v) => v * 0.5));
+  floatTensor(
+    name,
+    dims,
+    testValues(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+    ).map((v) => v * 0.5),
+  );
 const live = [scalarFloat('ratio', 0.5), scalarBool('training', true)];
 
 /** input [N, 3, 8, 8] -> conv (W1) -> Relu -> global pooling -> 'flat' [N, 4] */
 const pooledTrunk: NodeProto[] = [
-  conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+  conv('input', 'c1', 'W1'),
+  { opType: 'Relu', input: ['c1'], output: ['r1'] },
   { opType: 'GlobalAveragePool', input: ['r1'], output: ['gap'] },
   { opType: 'Flatten', input: ['gap'], output: ['flat'], attribute: [int('axis', 1)] },
 ];
@@ -24,21 +35,21 @@ const pooledTrunk: NodeProto[] = [
 const MODELS: Record<string, Uint8Array> = {
   // conv trunk, dropout on the pooled 2-D features before the classifier
   'head dropout (2-D cut)': buildModel({
-    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
-    nodes: [
-      ...pooledTrunk,
-      dropoutNode('flat', 'dropped', 'ratio', 'training'),
-      { opType: 'Gemm', input: ['dropped', 'W2'], output: ['output'] },
-    ],
+    inputDims: ['N', 3, 8, 8],
+    outputDims: ['N', 3],
+    nodes: [...pooledTrunk, dropoutNode('flat', 'dropped', 'ratio', 'training'), { opType: 'Gemm', input: ['dropped', 'W2'], output: ['output'] }],
     initializers: [weights('W1', [4, 3, 3, 3], 1), weights('W2', [4, 3], 2), ...live],
   }),
   // SqueezeNet-style: dropout on a 4-D activation, then a final 1x1 conv and pooling
   'dropout before a final conv (4-D cut)': buildModel({
-    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    inputDims: ['N', 3, 8, 8],
+    outputDims: ['N', 3],
     nodes: [
-      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      conv('input', 'c1', 'W1'),
+      { opType: 'Relu', input: ['c1'], output: ['r1'] },
       dropoutNode('r1', 'dropped', 'ratio', 'training'),
-      conv('dropped', 'c2', 'W2', 0), { opType: 'Relu', input: ['c2'], output: ['r2'] },
+      conv('dropped', 'c2', 'W2', 0),
+      { opType: 'Relu', input: ['c2'], output: ['r2'] },
       { opType: 'GlobalAveragePool', input: ['r2'], output: ['gap'] },
       { opType: 'Flatten', input: ['gap'], output: ['output'], attribute: [int('axis', 1)] },
     ],
@@ -46,9 +57,11 @@ const MODELS: Record<string, Uint8Array> = {
   }),
   // two sites at different depths, and a reshape whose target comes from Shape (not batch-major)
   'two sites and a Shape-driven Reshape': buildModel({
-    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    inputDims: ['N', 3, 8, 8],
+    outputDims: ['N', 3],
     nodes: [
-      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      conv('input', 'c1', 'W1'),
+      { opType: 'Relu', input: ['c1'], output: ['r1'] },
       { opType: 'MaxPool', input: ['r1'], output: ['p1'], attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
       dropoutNode('p1', 'd1', 'ratio', 'training', 'spatial'),
       { opType: 'Shape', input: ['p1'], output: ['shape'] },
@@ -60,15 +73,21 @@ const MODELS: Record<string, Uint8Array> = {
       { opType: 'MatMul', input: ['d2', 'W2'], output: ['output'] },
     ],
     initializers: [
-      weights('W1', [4, 3, 3, 3], 5), weights('W2', [64, 3], 6), ...live,
-      { name: 'zero', dataType: 7, dims: [], int64Data: [0] }, int64Tensor('axes', [0]), int64Tensor('minus1', [-1]),
+      weights('W1', [4, 3, 3, 3], 5),
+      weights('W2', [64, 3], 6),
+      ...live,
+      { name: 'zero', dataType: 7, dims: [], int64Data: [0] },
+      int64Tensor('axes', [0]),
+      int64Tensor('minus1', [-1]),
     ],
   }),
   // the head pulls in a Shape chain that a trunk Reshape reads too: it must run for both
   'a Shape chain read by the trunk and the head': buildModel({
-    inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+    inputDims: ['N', 3, 8, 8],
+    outputDims: ['N', 3],
     nodes: [
-      conv('input', 'c1', 'W1'), { opType: 'Relu', input: ['c1'], output: ['r1'] },
+      conv('input', 'c1', 'W1'),
+      { opType: 'Relu', input: ['c1'], output: ['r1'] },
       { opType: 'MaxPool', input: ['r1'], output: ['p1'], attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] },
       { opType: 'Shape', input: ['p1'], output: ['shape'] },
       { opType: 'Gather', input: ['shape', 'zero'], output: ['batch'], attribute: [int('axis', 0)] },
@@ -81,8 +100,12 @@ const MODELS: Record<string, Uint8Array> = {
       { opType: 'MatMul', input: ['again', 'W2'], output: ['output'] },
     ],
     initializers: [
-      weights('W1', [4, 3, 3, 3], 7), weights('W2', [64, 3], 8), ...live,
-      { name: 'zero', dataType: 7, dims: [], int64Data: [0] }, int64Tensor('axes', [0]), int64Tensor('minus1', [-1]),
+      weights('W1', [4, 3, 3, 3], 7),
+      weights('W2', [64, 3], 8),
+      ...live,
+      { name: 'zero', dataType: 7, dims: [], int64Data: [0] },
+      int64Tensor('axes', [0]),
+      int64Tensor('minus1', [-1]),
     ],
   }),
 };
@@ -114,7 +137,10 @@ describe('trunk reuse', () => {
         const m = v.reduce((x, y) => x + y, 0) / passes;
         return Math.sqrt(v.reduce((x, y) => x + (y - m) ** 2, 0) / passes);
       });
-      assert.ok(spread.some((s) => s > 1e-3), `spread ${spread}`);
+      assert.ok(
+        spread.some((s) => s > 1e-3),
+        `spread ${spread}`,
+      );
     });
   }
 
@@ -134,15 +160,22 @@ describe('trunk reuse', () => {
   it('does not apply when a node after the cut holds a subgraph, which could read trunk tensors by name', async () => {
     // If(true): then-branch adds the pooled features (an outer-scope trunk tensor) to the dropped ones
     const branch = (name: string, node: NodeProto) => ({
-      name, node: [node], output: [{ name: node.output![0]!, type: { tensorType: { elemType: 1 } } }],
+      name,
+      node: [node],
+      output: [{ name: node.output![0]!, type: { tensorType: { elemType: 1 } } }],
     });
     const bytes = buildModel({
-      inputDims: ['N', 3, 8, 8], outputDims: ['N', 3],
+      inputDims: ['N', 3, 8, 8],
+      outputDims: ['N', 3],
       nodes: [
         ...pooledTrunk,
         dropoutNode('flat', 'dropped', 'ratio', 'training'),
         {
-          opType: 'If', name: 'branch', input: ['yes'], output: ['mixed'], attribute: [
+          opType: 'If',
+          name: 'branch',
+          input: ['yes'],
+          output: ['mixed'],
+          attribute: [
             { name: 'then_branch', type: 5, g: branch('then', { opType: 'Add', input: ['dropped', 'flat'], output: ['then_out'] }) },
             { name: 'else_branch', type: 5, g: branch('else', { opType: 'Identity', input: ['dropped'], output: ['else_out'] }) },
           ],
@@ -166,7 +199,8 @@ describe('trunk reuse', () => {
 
   it('does not apply when dropout acts on the input itself', async () => {
     const bytes = buildModel({
-      inputDims: ['N', 3, 2, 2], outputDims: ['N', 3],
+      inputDims: ['N', 3, 2, 2],
+      outputDims: ['N', 3],
       nodes: [
         dropoutNode('input', 'dropped', 'ratio', 'training'),
         { opType: 'Flatten', input: ['dropped'], output: ['flat'], attribute: [int('axis', 1)] },
@@ -189,9 +223,12 @@ describe('memory per session run', () => {
     const mobilenet = writeModel(buildMobileNetV2());
     // MobileNetV2 at 224x224 sums 12.2-13.4 M floats of activations an image: 2 threads x 8 Mi
     // floats fit one image a run; 16 threads reach the memory budget (128 Mi floats), which fits 10
-    for (const [file, threads, expected] of [[mobilenet, 2, (n: number) => n === 1], [mobilenet, 16, (n: number) => n === 10],
+    for (const [file, threads, expected] of [
+      [mobilenet, 2, (n: number) => n === 1],
+      [mobilenet, 16, (n: number) => n === 10],
       // the bundled 32x32 model: a 16-image batch makes one run
-      [(await import('node:path')).join(ROOT, 'models/fashion-mnist-mc.onnx'), 1, (n: number) => n >= 16]] as const) {
+      [(await import('node:path')).join(ROOT, 'models/fashion-mnist-mc.onnx'), 1, (n: number) => n >= 16],
+    ] as const) {
       const model = await McModel.load(file, { device: 'cpu', threads });
       try {
         assert.ok(expected(model.limits.imagesPerTrunkRun), `${file} ${threads} threads: ${model.limits.imagesPerTrunkRun} images a trunk run`);

@@ -2,12 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EvaluationAccumulator, outcomeOf, passCounts } from '../../src/evaluate/evaluation.js';
 import { aurocOf, calibrationOf, confusionOf, metricsOf, riskCoverageOf, type Outcome } from '../../src/evaluate/metrics.js';
+import { UsageError } from '../../src/errors.js';
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} vs ${expected}`);
 
 /** An outcome with only what calibration and risk-coverage read. */
 function o(confidence: number, correct: boolean): Outcome {
-  return { label: 0, predicted: correct ? 0 : 1, confidence, trueProbability: correct ? confidence : 0, brier: 0, entropy: 0, mutualInformation: 0, variationRatio: 0, margin: 0 };
+  return {
+    label: 0,
+    predicted: correct ? 0 : 1,
+    confidence,
+    trueProbability: correct ? confidence : 0,
+    brier: 0,
+    entropy: 0,
+    mutualInformation: 0,
+    variationRatio: 0,
+    margin: 0,
+  };
 }
 
 describe('metrics, worked by hand', () => {
@@ -22,7 +33,10 @@ describe('metrics, worked by hand', () => {
     assert.equal(c.bins[13]!.count, 1);
     assert.equal(c.bins[8]!.count, 2);
     assert.equal(c.bins[0]!.accuracy, null);
-    assert.equal(c.bins.reduce((a, b) => a + b.count, 0), 4);
+    assert.equal(
+      c.bins.reduce((a, b) => a + b.count, 0),
+      4,
+    );
   });
 
   it('a confidence on a bin edge goes to the bin below it ((b/15, (b+1)/15])', () => {
@@ -51,10 +65,20 @@ describe('metrics, worked by hand', () => {
     close(r.aurc, aurc, 'aurc');
     close(r.eAurc, aurc - (1 / 4 + 2 / 5) / 5, 'e-aurc');
     // 80% of 5 = 4 kept: 3 correct of 4; 90% -> ceil(4.5) = 5: 3 of 5
-    assert.deepEqual(r.selective.map((s) => [s.coverage, s.kept]), [[0.8, 4], [0.9, 5], [0.95, 5]]);
+    assert.deepEqual(
+      r.selective.map((s) => [s.coverage, s.kept]),
+      [
+        [0.8, 4],
+        [0.9, 5],
+        [0.95, 5],
+      ],
+    );
     close(r.selective[0]!.accuracy, 0.75, 'selective 80');
     close(r.selective[1]!.accuracy, 0.6, 'selective 90');
-    assert.deepEqual(r.curve.map((p) => p.coverage), [0.2, 0.4, 0.6, 0.8, 1]);
+    assert.deepEqual(
+      r.curve.map((p) => p.coverage),
+      [0.2, 0.4, 0.6, 0.8, 1],
+    );
   });
 
   it('selective accuracy keeps exactly ceil(coverage x n) even where the product rounds up in floats', () => {
@@ -94,8 +118,16 @@ describe('metrics, worked by hand', () => {
   });
 
   it('confusion counts true rows against predicted columns', () => {
-    const outcomes = [{ ...o(0.9, true), label: 2, predicted: 2 }, { ...o(0.9, false), label: 2, predicted: 0 }, { ...o(0.9, true), label: 0, predicted: 0 }];
-    assert.deepEqual(confusionOf(outcomes, 3), [[1, 0, 0], [0, 0, 0], [1, 0, 1]]);
+    const outcomes = [
+      { ...o(0.9, true), label: 2, predicted: 2 },
+      { ...o(0.9, false), label: 2, predicted: 0 },
+      { ...o(0.9, true), label: 0, predicted: 0 },
+    ];
+    assert.deepEqual(confusionOf(outcomes, 3), [
+      [1, 0, 0],
+      [0, 0, 0],
+      [1, 0, 1],
+    ]);
   });
 
   it('the T curve: 1, 2, 5, 10, 20, 50, ... below T, then T', () => {
@@ -111,9 +143,21 @@ describe('metrics, worked by hand', () => {
     // pass 1 says class 1, pass 2 class 0 strongly: at t=1 wrong, at t=2 right (label 0)
     acc.add([0.4, 0.6, 1, 0], 0, [0.7, 0.3]);
     const numbers = acc.finish();
-    assert.deepEqual(numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]), [[1, 0], [2, 1]]);
+    assert.deepEqual(
+      numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]),
+      [
+        [1, 0],
+        [2, 1],
+      ],
+    );
     assert.equal(numbers.deterministic!.accuracy, 1);
-    assert.throws(() => acc.add([0.5, 0.5, 0.5, 0.5], 2), /Expected a class index in \[0, 2\) but received 2/);
-    assert.throws(() => acc.add([0.5, 0.5], 0), /Expected 2 x 2 probabilities/);
+    assert.throws(
+      () => acc.add([0.5, 0.5, 0.5, 0.5], 2),
+      (e: unknown) => e instanceof UsageError && e.message === 'Expected a class index in [0, 2) for `label` but received 2',
+    );
+    assert.throws(
+      () => acc.add([0.5, 0.5], 0),
+      (e: unknown) => e instanceof UsageError && e.message === 'Expected 2 x 2 probabilities for `probs` but received 2 values',
+    );
   });
 });

@@ -27,10 +27,25 @@ describe('ground truth', () => {
     const b = path.join(folder, 'images', 'b.png');
     writeFileSync(path.join(folder, 'with-header.csv'), 'file,class_index\nimages/a.png,2\nimages/b.png,0\n');
     writeFileSync(path.join(folder, 'bare.csv'), `images/a.png,Ankle boot\n${b},trouser\n`);
-    assert.deepEqual([...readTruth({ kind: 'csv', file: path.join(folder, 'with-header.csv') }, [a, b, '/elsewhere/c.png'], LABELS)], [[a, 2], [b, 0]]);
-    assert.deepEqual([...readTruth({ kind: 'csv', file: path.join(folder, 'bare.csv') }, [a, b], LABELS)], [[a, 2], [b, 1]]);
+    assert.deepEqual(
+      [...readTruth({ kind: 'csv', file: path.join(folder, 'with-header.csv') }, [a, b, '/elsewhere/c.png'], LABELS)],
+      [
+        [a, 2],
+        [b, 0],
+      ],
+    );
+    assert.deepEqual(
+      [...readTruth({ kind: 'csv', file: path.join(folder, 'bare.csv') }, [a, b], LABELS)],
+      [
+        [a, 2],
+        [b, 1],
+      ],
+    );
     writeFileSync(path.join(folder, 'bad.csv'), 'path,label\nimages/a.png,Sneaker\n');
-    assert.throws(() => readTruth({ kind: 'csv', file: path.join(folder, 'bad.csv') }, [a], LABELS), /bad\.csv line 2: "Sneaker" is neither a label of the model nor a class index below 3/);
+    assert.throws(
+      () => readTruth({ kind: 'csv', file: path.join(folder, 'bad.csv') }, [a], LABELS),
+      /bad\.csv line 2: "Sneaker" is neither a label of the model nor a class index below 3/,
+    );
     writeFileSync(path.join(folder, 'nolabel.csv'), 'path,score\nimages/a.png,1\n');
     assert.throws(() => readTruth({ kind: 'csv', file: path.join(folder, 'nolabel.csv') }, [a], LABELS), /has no label column/);
   });
@@ -39,14 +54,21 @@ describe('ground truth', () => {
     const root = path.join(tempDir(), 'test');
     const files = [path.join(root, 'trouser', 'x.png'), path.join(root, 'ankle-boot', 'deep', 'y.png'), path.join(root, 'z.png')];
     const truth = readTruth({ kind: 'folders', roots: [root] }, files, LABELS);
-    assert.deepEqual([...truth], [[files[0], 1], [files[1], 2]]);
+    assert.deepEqual(
+      [...truth],
+      [
+        [files[0], 1],
+        [files[1], 2],
+      ],
+    );
   });
 });
 
 describe('uncertainty histogram', () => {
-  it('bins each score over [0, its max] and gives each group\'s share per bin (summing to 1)', () => {
+  it("bins each score over [0, its max] and gives each group's share per bin (summing to 1)", () => {
     const images = [
-      { correct: true, entropy: 0, mutualInformation: 0 }, { correct: true, entropy: 1, mutualInformation: 0.1 },
+      { correct: true, entropy: 0, mutualInformation: 0 },
+      { correct: true, entropy: 1, mutualInformation: 0.1 },
       { correct: false, entropy: 2, mutualInformation: 0.4 },
     ];
     const rows = uncertaintyHistogram(images, 4);

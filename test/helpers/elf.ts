@@ -9,7 +9,10 @@ export function elfWith(needed: string[]): Buffer {
   const soname = strings.length - 'libself.so\0'.length;
   const entries = [...offsets.map((o) => [1, o] as const), [14, soname] as const, [0, 0] as const];
   const dynamic = Buffer.alloc(entries.length * 16);
-  entries.forEach(([tag, value], i) => { dynamic.writeBigInt64LE(BigInt(tag), i * 16); dynamic.writeBigUInt64LE(BigInt(value), i * 16 + 8); });
+  entries.forEach(([tag, value], i) => {
+    dynamic.writeBigInt64LE(BigInt(tag), i * 16);
+    dynamic.writeBigUInt64LE(BigInt(value), i * 16 + 8);
+  });
   const stringsAt = 64;
   const dynamicAt = stringsAt + strings.length + ((8 - (strings.length % 8)) % 8);
   const tableAt = dynamicAt + dynamic.length;

@@ -23,15 +23,20 @@ export function buildModel(spec: TinyModel): Uint8Array {
   const model: ModelProto = {
     irVersion: spec.irVersion ?? 8,
     producerName: 'mc-dropout-tests',
-    opsetImport: [{ domain: '', version: spec.opset ?? 13 }, ...[...new Set((spec.functions ?? []).map((f) => f.domain ?? ''))].map((domain) => ({ domain, version: 1 }))],
+    opsetImport: [
+      { domain: '', version: spec.opset ?? 13 },
+      ...[...new Set((spec.functions ?? []).map((f) => f.domain ?? ''))].map((domain) => ({ domain, version: 1 })),
+    ],
     functions: spec.functions ?? [],
     graph: {
       name: 'tiny',
       node: spec.nodes,
       initializer: spec.initializers ?? [],
       input: [{ name: 'input', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(spec.inputDims ?? ['N', 3, 1, 1]) } } }],
-      output: (spec.outputs ?? [{ name: spec.outputName ?? 'output', dims: spec.outputDims ?? ['N', 3] }])
-        .map((o) => ({ name: o.name, type: { tensorType: { elemType: DataType.FLOAT, shape: dims(o.dims) } } })),
+      output: (spec.outputs ?? [{ name: spec.outputName ?? 'output', dims: spec.outputDims ?? ['N', 3] }]).map((o) => ({
+        name: o.name,
+        type: { tensorType: { elemType: DataType.FLOAT, shape: dims(o.dims) } },
+      })),
     },
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };

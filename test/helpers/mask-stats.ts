@@ -54,7 +54,7 @@ function sequences(masks: number[][]): Float64Array[] {
 export function maskReport(masks: number[][], keepProbability: number, pairs?: [number, number][]): MaskReport {
   const passes = masks.length;
   const columns = sequences(masks);
-  const sigma = Math.sqrt(keepProbability * (1 - keepProbability) / passes);
+  const sigma = Math.sqrt((keepProbability * (1 - keepProbability)) / passes);
   let worstRateSigma = 0;
   let worstAutocorrelation = 0;
   for (const column of columns) {
@@ -66,16 +66,23 @@ export function maskReport(masks: number[][], keepProbability: number, pairs?: [
   const allPairs = pairs ?? columns.flatMap((_, i) => columns.map((__, j) => [i, j] as [number, number]).filter(([a, b]) => a < b));
   for (const [i, j] of allPairs) worstCrossCorrelation = Math.max(worstCrossCorrelation, Math.abs(correlation(columns[i]!, columns[j]!)));
   return {
-    passes, worstRateSigma, rateBound: familyWiseZ(columns.length), worstAutocorrelation, worstCrossCorrelation,
-    correlationBound: familyWiseZ(columns.length) / Math.sqrt(passes), crossCorrelationBound: familyWiseZ(allPairs.length) / Math.sqrt(passes),
+    passes,
+    worstRateSigma,
+    rateBound: familyWiseZ(columns.length),
+    worstAutocorrelation,
+    worstCrossCorrelation,
+    correlationBound: familyWiseZ(columns.length) / Math.sqrt(passes),
+    crossCorrelationBound: familyWiseZ(allPairs.length) / Math.sqrt(passes),
   };
 }
 
 /** True when every unit passes: rates and correlations within their bounds. */
 export function masksLookIndependent(report: MaskReport): boolean {
-  return report.worstRateSigma <= report.rateBound
-    && report.worstAutocorrelation <= report.correlationBound
-    && report.worstCrossCorrelation <= report.crossCorrelationBound;
+  return (
+    report.worstRateSigma <= report.rateBound &&
+    report.worstAutocorrelation <= report.correlationBound &&
+    report.worstCrossCorrelation <= report.crossCorrelationBound
+  );
 }
 
 /** P(|Z| > z) for a standard normal Z: erfc(z / sqrt 2), Abramowitz & Stegun 7.1.26 (error < 1.5e-7). */

@@ -4,7 +4,12 @@
  * `MC_DROPOUT_REQUIRE=slurm,chromium,tmpfs`): then the missing piece fails the file, so a run can
  * never pass with fewer tests than it claims. Tests never install anything; .ci/run does.
  */
-const required = new Set((process.env.MC_DROPOUT_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const required = new Set(
+  (process.env.MC_DROPOUT_REQUIRE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 /** The `skip` option for a test that needs `need`: false when `missing` is undefined, else the reason. */
 export function skipUnless(need: string, missing: string | undefined): string | false {

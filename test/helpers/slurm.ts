@@ -49,17 +49,39 @@ export function startCluster(): Cluster {
   const conf = path.join(dir, 'slurm.conf');
   mkdirSync(path.join(dir, 'state'));
   mkdirSync(path.join(dir, 'spool'));
-  writeFileSync(conf, [
-    'ClusterName=mcdropout', `SlurmctldHost=${node}`, 'SlurmUser=root', 'SlurmdUser=root', 'AuthType=auth/munge',
-    'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'MailProg=/bin/true',
-    'SchedulerParameters=batch_sched_delay=0', 'DependencyParameters=kill_invalid_depend', 'SlurmdParameters=config_overrides',
-    'SelectType=select/cons_tres', 'SelectTypeParameters=CR_Core', 'ReturnToService=2', 'JobCompType=jobcomp/none', 'AccountingStorageType=accounting_storage/none',
-    `StateSaveLocation=${dir}/state`, `SlurmdSpoolDir=${dir}/spool`,
-    `SlurmctldPidFile=${dir}/slurmctld.pid`, `SlurmdPidFile=${dir}/slurmd.pid`, `SlurmctldLogFile=${dir}/slurmctld.log`, `SlurmdLogFile=${dir}/slurmd.log`,
-    `SlurmctldPort=${port}`, `SlurmdPort=${port + 1}`,
-    // more CPUs than the machine has, so four shards and a merge job run at once
-    `NodeName=${node} CPUs=8 State=UNKNOWN`, 'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES', '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      'ClusterName=mcdropout',
+      `SlurmctldHost=${node}`,
+      'SlurmUser=root',
+      'SlurmdUser=root',
+      'AuthType=auth/munge',
+      'ProctrackType=proctrack/linuxproc',
+      'TaskPlugin=task/none',
+      'MailProg=/bin/true',
+      'SchedulerParameters=batch_sched_delay=0',
+      'DependencyParameters=kill_invalid_depend',
+      'SlurmdParameters=config_overrides',
+      'SelectType=select/cons_tres',
+      'SelectTypeParameters=CR_Core',
+      'ReturnToService=2',
+      'JobCompType=jobcomp/none',
+      'AccountingStorageType=accounting_storage/none',
+      `StateSaveLocation=${dir}/state`,
+      `SlurmdSpoolDir=${dir}/spool`,
+      `SlurmctldPidFile=${dir}/slurmctld.pid`,
+      `SlurmdPidFile=${dir}/slurmd.pid`,
+      `SlurmctldLogFile=${dir}/slurmctld.log`,
+      `SlurmdLogFile=${dir}/slurmd.log`,
+      `SlurmctldPort=${port}`,
+      `SlurmdPort=${port + 1}`,
+      // more CPUs than the machine has, so four shards and a merge job run at once
+      `NodeName=${node} CPUs=8 State=UNKNOWN`,
+      'PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES',
+      '',
+    ].join('\n'),
+  );
   const env = { ...process.env, SLURM_CONF: conf };
   const stop = () => {
     for (const pidFile of pids) {
@@ -85,7 +107,10 @@ export function startCluster(): Cluster {
     waitFor('the node becoming idle', () => spawnSync('sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8' }).stdout.trim() === 'idle', 30);
   } catch (error) {
     stop();
-    const logs = ['slurmctld.log', 'slurmd.log'].map((f) => path.join(dir, f)).filter(existsSync).map((f) => readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
+    const logs = ['slurmctld.log', 'slurmd.log']
+      .map((f) => path.join(dir, f))
+      .filter(existsSync)
+      .map((f) => readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
     throw new Error(`${(error as Error).message}\n${logs.join('\n')}`);
   }
   return { env, stop };
@@ -93,7 +118,9 @@ export function startCluster(): Cluster {
 
 /** Submits a batch job; returns its id. */
 export function sbatch(cluster: Cluster, cwd: string, args: string[]): string {
-  return execFileSync('sbatch', ['--parsable', ...args], { cwd, env: cluster.env, encoding: 'utf8' }).trim().split(';')[0]!;
+  return execFileSync('sbatch', ['--parsable', ...args], { cwd, env: cluster.env, encoding: 'utf8' })
+    .trim()
+    .split(';')[0]!;
 }
 
 /** Waits until none of the given jobs is pending or running. */

@@ -30,7 +30,13 @@ describe('the one write path', () => {
     sink.write('x.png');
     sink.finish({ done: true });
     assert.equal(synced.length, 5, 'the rows, then the metadata');
-    const stopped = RowSink.open({ output: outputTarget(path.join(folder, 'b.csv'), 'the output'), format: 'csv', resume: false, header: 'path', settings: {} });
+    const stopped = RowSink.open({
+      output: outputTarget(path.join(folder, 'b.csv'), 'the output'),
+      format: 'csv',
+      resume: false,
+      header: 'path',
+      settings: {},
+    });
     const before = synced.length;
     stopped.close();
     assert.equal(synced.length, before + 1, 'an interrupted run syncs its .partial');
@@ -61,18 +67,28 @@ describe('the one write path', () => {
     }) as typeof fs.writeSync);
     const folder = tempDir();
     const file = path.join(folder, 'page.html');
-    assert.throws(() => writeFileAtomicSync(file, '<html>'), (e: unknown) => e instanceof OutputError && e.exitCode === 74
-      && e.message === `Cannot write ${file}: the disk is full (ENOSPC)`);
+    assert.throws(
+      () => writeFileAtomicSync(file, '<html>'),
+      (e: unknown) => e instanceof OutputError && e.exitCode === 74 && e.message === `Cannot write ${file}: the disk is full (ENOSPC)`,
+    );
     assert.deepEqual(readdirSync(folder), []);
   });
 
   it('writeAll names the reasons of every common failure', () => {
     const fd = fs.openSync(path.join(tempDir(), 'f'), 'w');
-    for (const [code, words] of [['EDQUOT', 'the disk quota is exceeded'], ['EROFS', 'the file system is read-only'], ['EIO', 'an input/output error'], ['EFBIG', 'the file is larger than the file system allows']]) {
+    for (const [code, words] of [
+      ['EDQUOT', 'the disk quota is exceeded'],
+      ['EROFS', 'the file system is read-only'],
+      ['EIO', 'an input/output error'],
+      ['EFBIG', 'the file is larger than the file system allows'],
+    ]) {
       replace('writeSync', (() => {
         throw Object.assign(new Error(code!), { code });
       }) as typeof fs.writeSync);
-      assert.throws(() => writeAll(fd, 'x', 'out.csv'), (e: unknown) => e instanceof OutputError && e.message === `Cannot write out.csv: ${words} (${code})`);
+      assert.throws(
+        () => writeAll(fd, 'x', 'out.csv'),
+        (e: unknown) => e instanceof OutputError && e.message === `Cannot write out.csv: ${words} (${code})`,
+      );
       restoreFs();
     }
     fs.closeSync(fd);

@@ -5,7 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OutputError, UsageError } from '../../src/errors.js';
-import { earlierSeed, RowSink, digestOf } from '../../src/io/sink.js';
+import { digestOf } from '../../src/io/durable.js';
+import { earlierSeed } from '../../src/io/resume.js';
+import { RowSink } from '../../src/io/sink.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
@@ -38,7 +40,10 @@ describe('RowSink: a run from start to finish', () => {
     sink.finish({ tool: 'x' });
     const rows = `${HEADER}\na.png,cat,ok\nb.png,dog,ok\n`;
     assert.equal(readFileSync(output, 'utf8'), rows);
-    assert.deepEqual(JSON.parse(readFileSync(`${output}.meta.json`, 'utf8')), { tool: 'x', output_file: { bytes: Buffer.byteLength(rows), sha256: sha256(rows) } });
+    assert.deepEqual(JSON.parse(readFileSync(`${output}.meta.json`, 'utf8')), {
+      tool: 'x',
+      output_file: { bytes: Buffer.byteLength(rows), sha256: sha256(rows) },
+    });
     assert.deepEqual(readdirSync(folder).sort(), ['out.csv', 'out.csv.meta.json']);
   });
 
@@ -94,19 +99,30 @@ describe('RowSink: resuming', () => {
 
   it('refuses other settings, naming each that differs', () => {
     const { output } = finished('a.png,cat,ok\n', { settings: { seed: 2, passes: 3 } });
-    assert.throws(() => open(output, { resume: true }), (e: unknown) => e instanceof UsageError
-      && e.message === `Cannot resume ${output}: settings differ from the earlier run (seed: earlier 2, now 1). Use the same settings, or drop --resume to start over.`);
+    assert.throws(
+      () => open(output, { resume: true }),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message ===
+          `Cannot resume ${output}: settings differ from the earlier run (seed: earlier 2, now 1). Use the same settings, or drop \`resume\` to start over.`,
+    );
     const partial = path.join(tempDir(), 'p.csv');
     writeFileSync(`${partial}.partial`, `${HEADER}\n`);
     writeFileSync(`${partial}.partial.json`, JSON.stringify({ seed: 1, passes: 4 }));
-    assert.throws(() => open(partial, { resume: true }), { message: `Cannot resume ${partial}.partial: settings differ from the earlier run (passes: earlier 4, now 3). Use the same settings, or drop --resume to start over.` });
+    assert.throws(() => open(partial, { resume: true }), {
+      message: `Cannot resume ${partial}.partial: settings differ from the earlier run (passes: earlier 4, now 3). Use the same settings, or drop \`resume\` to start over.`,
+    });
   });
 
   it('refuses a finished output whose metadata is missing or holds no settings', () => {
     const missing = finished('a.png,cat,ok\n', null);
-    assert.throws(() => open(missing.output, { resume: true }), { message: `Cannot resume ${missing.output}: its metadata ${missing.output}.meta.json is missing, so its settings are unknown. Remove --resume to start over.` });
+    assert.throws(() => open(missing.output, { resume: true }), {
+      message: `Cannot resume ${missing.output}: its metadata ${missing.output}.meta.json is missing, so its settings are unknown. Remove \`resume\` to start over.`,
+    });
     const empty = finished('a.png,cat,ok\n', { tool: 'x' });
-    assert.throws(() => open(empty.output, { resume: true }), { message: `Cannot resume ${empty.output}: ${empty.output}.meta.json holds no settings. Remove --resume to start over.` });
+    assert.throws(() => open(empty.output, { resume: true }), {
+      message: `Cannot resume ${empty.output}: ${empty.output}.meta.json holds no settings. Remove \`resume\` to start over.`,
+    });
     // the lock was let go: a fresh run can start
     open(empty.output).close();
   });
@@ -130,8 +146,9 @@ describe('RowSink: resuming', () => {
   });
 
   it('refuses --resume on standard output', () => {
-    assert.throws(() => RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: true, header: HEADER, settings }),
-      { message: '--resume needs --output FILE, a regular file: there is no earlier output to resume on stdout' });
+    assert.throws(() => RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
+      message: '`resume` needs a regular output file: there is no earlier output to resume on stdout',
+    });
   });
 
   it('earlierSeed: the seed of the run --resume would continue, from .partial settings or the metadata; none otherwise', () => {
@@ -179,7 +196,10 @@ describe('RowSink: a FIFO or device is written straight through', () => {
     const done = new Promise((resolve) => reader.on('close', resolve));
     const sink = open(fifo);
     full();
-    assert.throws(() => sink.write('a.png,cat,ok'), (e: unknown) => e instanceof OutputError && e.kept === undefined && e.message.startsWith(`Cannot write ${fifo}: the disk is full (ENOSPC)`));
+    assert.throws(
+      () => sink.write('a.png,cat,ok'),
+      (e: unknown) => e instanceof OutputError && e.kept === undefined && e.message.startsWith(`Cannot write ${fifo}: the disk is full (ENOSPC)`),
+    );
     restoreFs();
     sink.close();
     await done;
@@ -192,8 +212,11 @@ describe('RowSink: a failed write keeps the finished rows', () => {
     const sink = open(output);
     sink.write('a.png,cat,ok');
     full();
-    assert.throws(() => sink.write('b.png,dog,ok'), (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`
-      && e.message.startsWith(`Cannot write ${output}.partial: the disk is full (ENOSPC)`));
+    assert.throws(
+      () => sink.write('b.png,dog,ok'),
+      (e: unknown) =>
+        e instanceof OutputError && e.kept === `${output}.partial` && e.message.startsWith(`Cannot write ${output}.partial: the disk is full (ENOSPC)`),
+    );
     restoreFs();
     sink.close();
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
@@ -204,7 +227,10 @@ describe('RowSink: a failed write keeps the finished rows', () => {
     const sink = open(output);
     sink.write('a.png,cat,ok');
     full();
-    assert.throws(() => sink.finish({ tool: 'x' }), (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`);
+    assert.throws(
+      () => sink.finish({ tool: 'x' }),
+      (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`,
+    );
     restoreFs();
     assert.equal(existsSync(output), false);
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);

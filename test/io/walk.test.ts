@@ -15,18 +15,30 @@ describe('collectInputs', () => {
       writeFileSync(path.join(root, file), '');
     }
     const { files, skipped } = await collectInputs([root]);
-    assert.deepEqual(files.map((f) => path.relative(root, f)), ['Z.tiff', 'a.JPG', 'b.png', path.join('sub', 'c.webp')]);
-    assert.deepEqual(skipped.map((f) => path.relative(root, f)), ['notes.txt']);
+    assert.deepEqual(
+      files.map((f) => path.relative(root, f)),
+      ['Z.tiff', 'a.JPG', 'b.png', path.join('sub', 'c.webp')],
+    );
+    assert.deepEqual(
+      skipped.map((f) => path.relative(root, f)),
+      ['notes.txt'],
+    );
   });
 
   it('a folder of more entries than one block of stats (1,024) comes back whole, sorted, with every size', async () => {
     const folder = tempDir();
-    const names = Array.from({ length: 2500 }, (_, i) => `img-${String(i * 7919 % 2500).padStart(4, '0')}.png`);
+    const names = Array.from({ length: 2500 }, (_, i) => `img-${String((i * 7919) % 2500).padStart(4, '0')}.png`);
     names.forEach((name, i) => writeFileSync(path.join(folder, name), Buffer.alloc(i % 5)));
     writeFileSync(path.join(folder, 'notes.txt'), 'x');
     const walked = await collectInputs([folder]);
-    assert.deepEqual(walked.files, [...names].sort().map((n) => path.join(folder, n)));
-    assert.deepEqual(walked.sizes, walked.files.map((f) => statSync(f).size));
+    assert.deepEqual(
+      walked.files,
+      [...names].sort().map((n) => path.join(folder, n)),
+    );
+    assert.deepEqual(
+      walked.sizes,
+      walked.files.map((f) => statSync(f).size),
+    );
     assert.deepEqual(walked.skipped, [path.join(folder, 'notes.txt')]);
   });
 
@@ -35,7 +47,10 @@ describe('collectInputs', () => {
     writeFileSync(path.join(root, 'x.txt'), '');
     writeFileSync(path.join(root, 'y.png'), '');
     const { files } = await collectInputs([path.join(root, 'y.png'), path.join(root, 'x.txt')]);
-    assert.deepEqual(files.map((f) => path.basename(f)), ['y.png', 'x.txt']);
+    assert.deepEqual(
+      files.map((f) => path.basename(f)),
+      ['y.png', 'x.txt'],
+    );
   });
 
   it('follows symlinks but visits each real folder once (a loop ends)', async () => {
@@ -45,7 +60,10 @@ describe('collectInputs', () => {
     symlinkSync('..', path.join(root, 'inner', 'up'));
     symlinkSync(path.join(root, 'inner', 'a.png'), path.join(root, 'link.png'));
     const { files } = await collectInputs([root]);
-    assert.deepEqual(files.map((f) => path.relative(root, f)), [path.join('inner', 'a.png'), 'link.png']);
+    assert.deepEqual(
+      files.map((f) => path.relative(root, f)),
+      [path.join('inner', 'a.png'), 'link.png'],
+    );
   });
 
   it('handles the committed fixture folder with its symlink loop', async () => {
@@ -63,7 +81,13 @@ describe('collectInputs', () => {
     symlinkSync(path.join(root, 'gone'), path.join(root, 'notes'));
     const { files, errors, skipped } = await collectInputs(['/no/such/file.png', root, path.join(root, 'broken.png')]);
     assert.deepEqual(files, ['/no/such/file.png', path.join(root, 'a.png'), path.join(root, 'broken.png'), path.join(root, 'broken.png')]);
-    assert.deepEqual([...errors], [['/no/such/file.png', 'no such file'], [path.join(root, 'broken.png'), 'broken symbolic link']]);
+    assert.deepEqual(
+      [...errors],
+      [
+        ['/no/such/file.png', 'no such file'],
+        [path.join(root, 'broken.png'), 'broken symbolic link'],
+      ],
+    );
     assert.deepEqual(skipped, [path.join(root, 'notes')], 'a broken link without an image extension is skipped like other non-images');
   });
 
@@ -72,7 +96,9 @@ describe('collectInputs', () => {
     const file = path.join(root, 'x.png');
     writeFileSync(file, '');
     const info = statSync(file);
-    await assert.rejects(collectInputs([root], new Map([[`${info.dev}:${info.ino}`, 'the output (x.png)']])),
-      (error: unknown) => error instanceof UsageError && /x\.png is an input image and also the output \(x\.png\)/.test(error.message));
+    await assert.rejects(
+      collectInputs([root], new Map([[`${info.dev}:${info.ino}`, 'the output (x.png)']])),
+      (error: unknown) => error instanceof UsageError && /x\.png is an input image and also the output \(x\.png\)/.test(error.message),
+    );
   });
 });

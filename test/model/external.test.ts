@@ -46,9 +46,15 @@ describe('external weights', () => {
     const out = path.join(tempDir(), 'nested');
     mkdirSync(out);
     const target = path.join(out, 'copy.onnx');
-    const written = await writeModelFile(model, folder, target, async (file) => {
-      await (await RuntimeSession.create(file, { provider: 'cpu', deviceId: 0, threads: 1 })).release();
-    }, 0);
+    const written = await writeModelFile(
+      model,
+      folder,
+      target,
+      async (file) => {
+        await (await RuntimeSession.create(file, { provider: 'cpu', deviceId: 0, threads: 1 })).release();
+      },
+      0,
+    );
     assert.equal(written.embedded, false);
     assert.equal(written.dataFile, `${target}.data`);
     const reread = await readOnnxFile(target);

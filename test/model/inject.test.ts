@@ -7,18 +7,26 @@ import { decodeModel, type NodeProto, type TensorProto } from '../../src/model/o
 import { findStochasticSites } from '../../src/model/sites.js';
 import { buildModel, floatTensor, scalarFloat } from '../helpers/graphs.js';
 
-const W = floatTensor('W', [4, 3], Array.from({ length: 12 }, (_, i) => i / 10));
+const W = floatTensor(
+  'W',
+  [4, 3],
+  Array.from({ length: 12 }, (_, i) => i / 10),
+);
 /** paddle2onnx's constant: a one-element vector, not a scalar. */
 const vector = (name: string, value: number): TensorProto => floatTensor(name, [1], [value]);
 const model = (nodes: NodeProto[], initializers: TensorProto[] = [W]) => decodeModel(buildModel({ nodes, initializers, inputDims: ['N', 4, 1, 1] }));
 
 /** input [N,4,1,1] -> pool -> Mul(c) -> Flatten -> Gemm(W) -> output [N,3]: Paddle's dropout before the fc. */
-const paddleHead = (mul: NodeProto, c: TensorProto = vector('c', 0.8)) => model([
-  { opType: 'GlobalAveragePool', name: 'pool', input: ['input'], output: ['pooled'] },
-  mul,
-  { opType: 'Flatten', name: 'flatten', input: ['dropped'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-  { opType: 'Gemm', name: 'fc', input: ['flat', 'W'], output: ['output'] },
-], [W, c]);
+const paddleHead = (mul: NodeProto, c: TensorProto = vector('c', 0.8)) =>
+  model(
+    [
+      { opType: 'GlobalAveragePool', name: 'pool', input: ['input'], output: ['pooled'] },
+      mul,
+      { opType: 'Flatten', name: 'flatten', input: ['dropped'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', name: 'fc', input: ['flat', 'W'], output: ['output'] },
+    ],
+    [W, c],
+  );
 
 describe('paddleDropouts', () => {
   it("finds Paddle's downgrade_in_infer dropout: a Mul by [c] into the classifier through a Flatten, p = 1 - c to float32's digits", () => {
@@ -28,88 +36,124 @@ describe('paddleDropouts', () => {
 
   it('finds the constant on either side, and a scalar as well as a one-element vector', () => {
     const left = paddleDropouts(paddleHead({ opType: 'Mul', name: 'm', input: ['c', 'pooled'], output: ['dropped'] }, scalarFloat('c', 0.5)).graph!, 'output');
-    assert.deepEqual(left.map((d) => [d.input, d.rate]), [['pooled', 0.5]]);
+    assert.deepEqual(
+      left.map((d) => [d.input, d.rate]),
+      [['pooled', 0.5]],
+    );
   });
 
   it('ignores factors outside (0, 1), a Mul of two activations, and a Mul whose result also goes elsewhere', () => {
     for (const c of [1, 0, 1.5, -0.5]) {
-      assert.deepEqual(paddleDropouts(paddleHead({ opType: 'Mul', input: ['pooled', 'c'], output: ['dropped'] }, vector('c', c)).graph!, 'output'), [], `c = ${c}`);
+      assert.deepEqual(
+        paddleDropouts(paddleHead({ opType: 'Mul', input: ['pooled', 'c'], output: ['dropped'] }, vector('c', c)).graph!, 'output'),
+        [],
+        `c = ${c}`,
+      );
     }
     const product = paddleHead({ opType: 'Mul', input: ['pooled', 'pooled'], output: ['dropped'] });
     assert.deepEqual(paddleDropouts(product.graph!, 'output'), []);
     // a residual: the scaled tensor is also added back, so it is layer scale, not dropout
-    const residual = model([
-      { opType: 'Flatten', input: ['input'], output: ['x'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-      { opType: 'Mul', input: ['x', 'c'], output: ['scaled'] },
-      { opType: 'Add', input: ['x', 'scaled'], output: ['sum'] },
-      { opType: 'Gemm', input: ['scaled', 'W'], output: ['a'] },
-      { opType: 'Gemm', input: ['sum', 'W'], output: ['b'] },
-      { opType: 'Add', input: ['a', 'b'], output: ['output'] },
-    ], [W, vector('c', 0.8)]);
+    const residual = model(
+      [
+        { opType: 'Flatten', input: ['input'], output: ['x'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+        { opType: 'Mul', input: ['x', 'c'], output: ['scaled'] },
+        { opType: 'Add', input: ['x', 'scaled'], output: ['sum'] },
+        { opType: 'Gemm', input: ['scaled', 'W'], output: ['a'] },
+        { opType: 'Gemm', input: ['sum', 'W'], output: ['b'] },
+        { opType: 'Add', input: ['a', 'b'], output: ['output'] },
+      ],
+      [W, vector('c', 0.8)],
+    );
     assert.deepEqual(paddleDropouts(residual.graph!, 'output'), []);
   });
 
   it("ignores GELU's Mul by 0.5 (it feeds a Mul) and attention's scale (a MatMul of two activations)", () => {
-    const m = model([
-      { opType: 'Flatten', input: ['input'], output: ['x'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-      { opType: 'Mul', name: 'gelu_half', input: ['x', 'half'], output: ['h'] },
-      { opType: 'Erf', input: ['x'], output: ['e'] },
-      { opType: 'Mul', input: ['h', 'e'], output: ['g'] },
-      { opType: 'Mul', name: 'attention_scale', input: ['g', 'scale'], output: ['q'] },
-      { opType: 'Transpose', input: ['g'], output: ['kt'] },
-      { opType: 'MatMul', input: ['q', 'kt'], output: ['scores'] },
-      { opType: 'MatMul', input: ['scores', 'g'], output: ['attended'] },
-      { opType: 'Gemm', input: ['attended', 'W'], output: ['output'] },
-    ], [W, vector('half', 0.5), vector('scale', 0.125)]);
+    const m = model(
+      [
+        { opType: 'Flatten', input: ['input'], output: ['x'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+        { opType: 'Mul', name: 'gelu_half', input: ['x', 'half'], output: ['h'] },
+        { opType: 'Erf', input: ['x'], output: ['e'] },
+        { opType: 'Mul', input: ['h', 'e'], output: ['g'] },
+        { opType: 'Mul', name: 'attention_scale', input: ['g', 'scale'], output: ['q'] },
+        { opType: 'Transpose', input: ['g'], output: ['kt'] },
+        { opType: 'MatMul', input: ['q', 'kt'], output: ['scores'] },
+        { opType: 'MatMul', input: ['scores', 'g'], output: ['attended'] },
+        { opType: 'Gemm', input: ['attended', 'W'], output: ['output'] },
+      ],
+      [W, vector('half', 0.5), vector('scale', 0.125)],
+    );
     assert.deepEqual(paddleDropouts(m.graph!, 'output'), []);
   });
 });
 
 describe('injectionCandidates', () => {
   it("lists the classifier's input, then pooling and flatten outputs back to the last Conv, never a Dropout's output", () => {
-    const m = model([
-      { opType: 'Conv', name: 'conv', input: ['input', 'K'], output: ['features'] },
-      { opType: 'GlobalAveragePool', name: 'pool', input: ['features'], output: ['pooled'] },
-      { opType: 'Flatten', name: 'flatten', input: ['pooled'], output: ['flat'] },
-      { opType: 'Gemm', name: 'fc1', input: ['flat', 'W1'], output: ['hidden'] },
-      { opType: 'Relu', input: ['hidden'], output: ['relu'] },
-      { opType: 'Dropout', input: ['relu', 'ratio'], output: ['dropped'] },
-      { opType: 'Gemm', name: 'fc2', input: ['dropped', 'W'], output: ['output'] },
-    ], [W, floatTensor('K', [4, 4, 1, 1], Array(16).fill(0.1)), floatTensor('W1', [4, 4], Array(16).fill(0.1)), scalarFloat('ratio', 0.5)]);
+    const m = model(
+      [
+        { opType: 'Conv', name: 'conv', input: ['input', 'K'], output: ['features'] },
+        { opType: 'GlobalAveragePool', name: 'pool', input: ['features'], output: ['pooled'] },
+        { opType: 'Flatten', name: 'flatten', input: ['pooled'], output: ['flat'] },
+        { opType: 'Gemm', name: 'fc1', input: ['flat', 'W1'], output: ['hidden'] },
+        { opType: 'Relu', input: ['hidden'], output: ['relu'] },
+        { opType: 'Dropout', input: ['relu', 'ratio'], output: ['dropped'] },
+        { opType: 'Gemm', name: 'fc2', input: ['dropped', 'W'], output: ['output'] },
+      ],
+      [W, floatTensor('K', [4, 4, 1, 1], Array(16).fill(0.1)), floatTensor('W1', [4, 4], Array(16).fill(0.1)), scalarFloat('ratio', 0.5)],
+    );
     assert.deepEqual(injectionCandidates(m.graph!, 'output'), [
       { tensor: 'flat', producer: 'Flatten', why: 'input of Gemm fc1' },
       { tensor: 'pooled', producer: 'GlobalAveragePool', why: 'output of GlobalAveragePool pool' },
     ]);
   });
 
-  it("a 1x1 Conv classifier (SqueezeNet): its input, and nothing after it", () => {
-    const m = model([
-      { opType: 'Relu', input: ['input'], output: ['features'] },
-      { opType: 'Conv', name: 'final_conv', input: ['features', 'K'], output: ['maps'] },
-      { opType: 'GlobalAveragePool', name: 'pool', input: ['maps'], output: ['pooled'] },
-      { opType: 'Flatten', input: ['pooled'], output: ['output'] },
-    ], [floatTensor('K', [3, 4, 1, 1], Array(12).fill(0.1))]);
+  it('a 1x1 Conv classifier (SqueezeNet): its input, and nothing after it', () => {
+    const m = model(
+      [
+        { opType: 'Relu', input: ['input'], output: ['features'] },
+        { opType: 'Conv', name: 'final_conv', input: ['features', 'K'], output: ['maps'] },
+        { opType: 'GlobalAveragePool', name: 'pool', input: ['maps'], output: ['pooled'] },
+        { opType: 'Flatten', input: ['pooled'], output: ['output'] },
+      ],
+      [floatTensor('K', [3, 4, 1, 1], Array(12).fill(0.1))],
+    );
     assert.deepEqual(injectionCandidates(m.graph!, 'output'), [{ tensor: 'features', producer: 'Relu', why: 'input of the classifier Conv final_conv' }]);
   });
 });
 
 describe('convertModel injectAt and revivePaddle', () => {
-  const twoReaders = () => model([
-    { opType: 'Flatten', name: 'flatten', input: ['input'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
-    { opType: 'Gemm', name: 'fc_a', input: ['flat', 'W'], output: ['a'] },
-    { opType: 'Gemm', name: 'fc_b', input: ['flat', 'W'], output: ['b'] },
-    { opType: 'Add', input: ['a', 'b'], output: ['output'] },
-  ]);
+  const twoReaders = () =>
+    model([
+      { opType: 'Flatten', name: 'flatten', input: ['input'], output: ['flat'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+      { opType: 'Gemm', name: 'fc_a', input: ['flat', 'W'], output: ['a'] },
+      { opType: 'Gemm', name: 'fc_b', input: ['flat', 'W'], output: ['b'] },
+      { opType: 'Add', input: ['a', 'b'], output: ['output'] },
+    ]);
 
   it('drops a named tensor for every reader: the mask group follows its producer, and both layers read the dropped tensor', () => {
     const { model: out, converted } = convertModel(twoReaders(), { injectAt: [{ tensor: 'flat', rate: 0.3 }], seed: 5 });
     assert.deepEqual(converted, [{ site: 'mc_dropout.site0', input: 'flat', rate: 0.3 }]);
     const nodes = out.graph!.node!;
-    assert.deepEqual(nodes.map((n) => n.name ?? n.opType), ['flatten', 'mc_dropout.site0.uniform', 'mc_dropout.site0.less', 'mc_dropout.site0.not',
-      'mc_dropout.site0.cast', 'mc_dropout.site0.scale', 'mc_dropout.site0.apply', 'fc_a', 'fc_b', 'Add']);
+    assert.deepEqual(
+      nodes.map((n) => n.name ?? n.opType),
+      [
+        'flatten',
+        'mc_dropout.site0.uniform',
+        'mc_dropout.site0.less',
+        'mc_dropout.site0.not',
+        'mc_dropout.site0.cast',
+        'mc_dropout.site0.scale',
+        'mc_dropout.site0.apply',
+        'fc_a',
+        'fc_b',
+        'Add',
+      ],
+    );
     assert.deepEqual(nodes.find((n) => n.name === 'mc_dropout.site0.uniform')!.input, ['flat']);
     assert.deepEqual(nodes.find((n) => n.name === 'mc_dropout.site0.apply')!.input, ['flat', 'mc_dropout.site0.mask']);
-    assert.deepEqual(nodes.filter((n) => n.opType === 'Gemm').map((n) => n.input![0]), ['mc_dropout.site0.output', 'mc_dropout.site0.output']);
+    assert.deepEqual(
+      nodes.filter((n) => n.opType === 'Gemm').map((n) => n.input![0]),
+      ['mc_dropout.site0.output', 'mc_dropout.site0.output'],
+    );
     const [site] = findStochasticSites(out);
     assert.deepEqual([site!.input, site!.rate, site!.live], ['flat', 0.3, true]);
   });
@@ -126,22 +170,39 @@ describe('convertModel injectAt and revivePaddle', () => {
       [[{ tensor: 'nope', rate: 0.2 }], /^Cannot inject dropout at nope: the model has no such tensor \(mc-dropout inspect lists the candidates\)$/],
       [[{ tensor: 'W', rate: 0.2 }], /^Cannot inject dropout at W: the model has no such tensor/],
       [[{ tensor: 'output', rate: 0.2 }], /^Cannot inject dropout at output: it is a model output; inject at a tensor before it$/],
-      [[{ tensor: 'flat', rate: 0.2 }, { tensor: 'flat', rate: 0.3 }], /^Dropout is injected at flat twice; give each tensor once$/],
-      [[{ tensor: 'flat', rate: 1 }], /^Expected a rate in \[0, 1\) for injectAt flat but received 1$/],
+      [
+        [
+          { tensor: 'flat', rate: 0.2 },
+          { tensor: 'flat', rate: 0.3 },
+        ],
+        /^Dropout is injected at flat twice; give each tensor once$/,
+      ],
+      [[{ tensor: 'flat', rate: 1 }], /^Expected a rate in \[0, 1\) for `injectAt` at flat but received 1$/],
     ];
     for (const [injectAt, pattern] of cases) {
-      assert.throws(() => convertModel(twoReaders(), { injectAt }), (e: unknown) => e instanceof UsageError && pattern.test(e.message), pattern.source);
+      assert.throws(
+        () => convertModel(twoReaders(), { injectAt }),
+        (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+        pattern.source,
+      );
     }
   });
 
   it("revives Paddle's dropout as a site of rate 1 - c on the Mul's output (x * c * mask / c = x * Bernoulli(c))", () => {
-    const { model: out, converted, revived } = convertModel(paddleHead({ opType: 'Mul', name: 'p2o.Mul.5', input: ['pooled', 'c'], output: ['dropped'] }), { revivePaddle: true });
+    const {
+      model: out,
+      converted,
+      revived,
+    } = convertModel(paddleHead({ opType: 'Mul', name: 'p2o.Mul.5', input: ['pooled', 'c'], output: ['dropped'] }), { revivePaddle: true });
     assert.deepEqual(revived, ['p2o.Mul.5']);
     assert.deepEqual(converted, [{ site: 'mc_dropout.site0', input: 'dropped', rate: 0.2 }]);
     const keepScale = out.graph!.initializer!.find((t) => t.name === 'mc_dropout.site0.keep_scale')!;
     assert.equal(keepScale.floatData![0], 1.25);
     assert.deepEqual(out.graph!.node!.find((n) => n.name === 'flatten' || n.opType === 'Flatten')!.input, ['mc_dropout.site0.output']);
     // converted once, nothing is left to revive
-    assert.throws(() => convertModel(out, { revivePaddle: true }), /Nothing to convert: its dropout is already in random-mask form \(setRate changes the rates\)/);
+    assert.throws(
+      () => convertModel(out, { revivePaddle: true }),
+      /Nothing to convert: its dropout is already in random-mask form \(setRate changes the rates\)/,
+    );
   });
 });

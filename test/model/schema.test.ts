@@ -13,7 +13,12 @@ const FLOAT = 1;
 const entries = (list: { key?: string | null; value?: string | null }[] | null | undefined) => (list ?? []).map(({ key, value }) => ({ key, value }));
 /** local.Scale(x) = x * factor, `factor` an attribute with a default; two overloads with other defaults. */
 const scale = (overload: string, factor: number): FunctionProto => ({
-  name: 'Scale', domain: 'local', overload, input: ['x'], output: ['y'], attribute: [],
+  name: 'Scale',
+  domain: 'local',
+  overload,
+  input: ['x'],
+  output: ['y'],
+  attribute: [],
   attributeProto: [{ name: 'factor', type: FLOAT, f: factor }],
   opsetImport: [{ domain: '', version: 13 }],
   node: [
@@ -38,12 +43,24 @@ describe('ONNX schema (onnx 1.23.1, IR 14)', () => {
     model.graph!.node![1]!.metadataProps = [{ key: 'source', value: 'torch.nn.Dropout' }];
     model.graph!.metadataProps = [{ key: 'pkg.torch', value: '2.13' }];
     const again = decodeModel(encodeModel(cloneModel(decodeModel(encodeModel(model)))));
-    assert.deepEqual(again.functions!.map((f) => [f.overload, f.attributeProto![0]!.f]), [['double', 2], ['triple', 3]]);
-    assert.deepEqual(again.graph!.node!.map((n) => n.overload ?? ''), ['', '', 'double', 'triple']);
+    assert.deepEqual(
+      again.functions!.map((f) => [f.overload, f.attributeProto![0]!.f]),
+      [
+        ['double', 2],
+        ['triple', 3],
+      ],
+    );
+    assert.deepEqual(
+      again.graph!.node!.map((n) => n.overload ?? ''),
+      ['', '', 'double', 'triple'],
+    );
     assert.deepEqual(entries(again.graph!.node![1]!.metadataProps), [{ key: 'source', value: 'torch.nn.Dropout' }]);
     assert.deepEqual(entries(again.graph!.metadataProps), [{ key: 'pkg.torch', value: '2.13' }]);
     const rewritten = decodeModel(encodeModel(rewriteSitesAsInputs(model, findStochasticSites(model))));
-    assert.deepEqual(rewritten.functions!.map((f) => f.overload), ['double', 'triple']);
+    assert.deepEqual(
+      rewritten.functions!.map((f) => f.overload),
+      ['double', 'triple'],
+    );
     assert.deepEqual(entries(rewritten.graph!.metadataProps), [{ key: 'pkg.torch', value: '2.13' }]);
   });
 
@@ -63,46 +80,75 @@ describe('ONNX schema (onnx 1.23.1, IR 14)', () => {
 
   it('refuses a Dropout inside a model-local function, naming the function', async () => {
     const inner: FunctionProto = {
-      name: 'Drop', domain: 'local', input: ['x'], output: ['y'], opsetImport: [{ domain: '', version: 13 }],
+      name: 'Drop',
+      domain: 'local',
+      input: ['x'],
+      output: ['y'],
+      opsetImport: [{ domain: '', version: 13 }],
       node: [
         { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.5) }] },
         { opType: 'Constant', output: ['t'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
         { opType: 'Dropout', name: 'hidden', input: ['x', 'r', 't'], output: ['y'] },
       ],
     };
-    const file = writeModel(buildModel({
-      irVersion: 10, nodes: [flatten, { opType: 'Drop', domain: 'local', input: ['flat'], output: ['output'] }], functions: [inner],
-    }));
-    await assert.rejects(McModel.load(file, { device: 'cpu' }), (error: unknown) =>
-      error instanceof ModelError && error.code === 'E_NESTED_STOCHASTIC' && /Dropout hidden in function local\.Drop/.test(error.message));
+    const file = writeModel(
+      buildModel({
+        irVersion: 10,
+        nodes: [flatten, { opType: 'Drop', domain: 'local', input: ['flat'], output: ['output'] }],
+        functions: [inner],
+      }),
+    );
+    await assert.rejects(
+      McModel.load(file, { device: 'cpu' }),
+      (error: unknown) => error instanceof ModelError && error.code === 'E_NESTED_STOCHASTIC' && /Dropout hidden in function local\.Drop/.test(error.message),
+    );
   });
 
   it('refuses a Dropout inside an If subgraph, naming the branch', async () => {
     const branch = (name: string, nodes: NodeProto[]) => ({ name, node: nodes, output: [{ name: `${name}_out` }] });
-    const file = writeModel(buildModel({
-      nodes: [
-        flatten,
-        { opType: 'Constant', output: ['cond'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
-        { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.5) }] },
-        {
-          opType: 'If', name: 'gate', input: ['cond'], output: ['output'], attribute: [
-            { name: 'then_branch', type: 5, g: branch('then', [{ opType: 'Dropout', name: 'inside', input: ['flat', 'r', 'cond'], output: ['then_out'] }]) },
-            { name: 'else_branch', type: 5, g: branch('else', [{ opType: 'Identity', input: ['flat'], output: ['else_out'] }]) },
-          ],
-        },
-      ],
-    }));
+    const file = writeModel(
+      buildModel({
+        nodes: [
+          flatten,
+          { opType: 'Constant', output: ['cond'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
+          { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.5) }] },
+          {
+            opType: 'If',
+            name: 'gate',
+            input: ['cond'],
+            output: ['output'],
+            attribute: [
+              { name: 'then_branch', type: 5, g: branch('then', [{ opType: 'Dropout', name: 'inside', input: ['flat', 'r', 'cond'], output: ['then_out'] }]) },
+              { name: 'else_branch', type: 5, g: branch('else', [{ opType: 'Identity', input: ['flat'], output: ['else_out'] }]) },
+            ],
+          },
+        ],
+      }),
+    );
     await assert.rejects(McModel.load(file, { device: 'cpu' }), /Dropout inside in the then_branch subgraph of If gate/);
   });
 
   it('refuses a random op whose numbers do not follow the batch (a fixed-shape RandomUniform)', async () => {
-    const file = writeModel(buildModel({
-      nodes: [
-        flatten,
-        { opType: 'RandomUniform', name: 'fixed', output: ['u'], attribute: [{ name: 'shape', type: 7, ints: [1, 3] }, { name: 'dtype', type: 2, i: FLOAT }] },
-        { opType: 'Mul', input: ['flat', 'u'], output: ['output'] },
-      ],
-    }));
-    await assert.rejects(McModel.load(file, { device: 'cpu' }), /RandomUniform fixed draws a tensor of shape \[1, 3\] whose first dimension does not follow the batch/);
+    const file = writeModel(
+      buildModel({
+        nodes: [
+          flatten,
+          {
+            opType: 'RandomUniform',
+            name: 'fixed',
+            output: ['u'],
+            attribute: [
+              { name: 'shape', type: 7, ints: [1, 3] },
+              { name: 'dtype', type: 2, i: FLOAT },
+            ],
+          },
+          { opType: 'Mul', input: ['flat', 'u'], output: ['output'] },
+        ],
+      }),
+    );
+    await assert.rejects(
+      McModel.load(file, { device: 'cpu' }),
+      /RandomUniform fixed draws a tensor of shape \[1, 3\] whose first dimension does not follow the batch/,
+    );
   });
 });

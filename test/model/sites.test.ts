@@ -9,10 +9,12 @@ const flatten = { opType: 'Flatten', input: ['input'], output: ['flat'] };
 
 describe('findStochasticSites', () => {
   it('reads ratio and training_mode from initializers (opset 13)', () => {
-    const model = decodeModel(buildModel({
-      nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
-      initializers: [scalarFloat('ratio', 0.3), scalarBool('training', true)],
-    }));
+    const model = decodeModel(
+      buildModel({
+        nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
+        initializers: [scalarFloat('ratio', 0.3), scalarBool('training', true)],
+      }),
+    );
     const [site] = findStochasticSites(model);
     assert.equal(site!.op, 'Dropout');
     assert.ok(Math.abs(site!.rate - 0.3) < 1e-7);
@@ -21,63 +23,86 @@ describe('findStochasticSites', () => {
   });
 
   it('reads constants from Constant nodes', () => {
-    const model = decodeModel(buildModel({
-      nodes: [
-        { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.2) }] },
-        { opType: 'Constant', output: ['t'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
-        flatten, dropoutNode('flat', 'output', 'r', 't'),
-      ],
-    }));
+    const model = decodeModel(
+      buildModel({
+        nodes: [
+          { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.2) }] },
+          { opType: 'Constant', output: ['t'], attribute: [{ name: 'value', type: 4, t: scalarBool('', true) }] },
+          flatten,
+          dropoutNode('flat', 'output', 'r', 't'),
+        ],
+      }),
+    );
     const [site] = findStochasticSites(model);
     assert.equal(site!.live, true);
     assert.ok(Math.abs(site!.rate - 0.2) < 1e-7);
   });
 
   it('marks training_mode false, absent, or opset 11 Dropout as inert with the reason', () => {
-    const inertFalse = findStochasticSites(decodeModel(buildModel({
-      nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
-      initializers: [scalarFloat('ratio', 0.5), scalarBool('training', false)],
-    })))[0]!;
+    const inertFalse = findStochasticSites(
+      decodeModel(
+        buildModel({
+          nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
+          initializers: [scalarFloat('ratio', 0.5), scalarBool('training', false)],
+        }),
+      ),
+    )[0]!;
     assert.equal(inertFalse.live, false);
     assert.match(inertFalse.reason, /constant false/);
-    const absent = findStochasticSites(decodeModel(buildModel({
-      nodes: [flatten, dropoutNode('flat', 'output', 'ratio', undefined)],
-      initializers: [scalarFloat('ratio', 0.5)],
-    })))[0]!;
+    const absent = findStochasticSites(
+      decodeModel(
+        buildModel({
+          nodes: [flatten, dropoutNode('flat', 'output', 'ratio', undefined)],
+          initializers: [scalarFloat('ratio', 0.5)],
+        }),
+      ),
+    )[0]!;
     assert.equal(absent.live, false);
     assert.match(absent.reason, /no training_mode/);
-    const old = findStochasticSites(decodeModel(buildModel({
-      opset: 11,
-      nodes: [flatten, { opType: 'Dropout', input: ['flat'], output: ['output'], attribute: [{ name: 'ratio', type: 1, f: 0.25 }] }],
-    })))[0]!;
+    const old = findStochasticSites(
+      decodeModel(
+        buildModel({
+          opset: 11,
+          nodes: [flatten, { opType: 'Dropout', input: ['flat'], output: ['output'], attribute: [{ name: 'ratio', type: 1, f: 0.25 }] }],
+        }),
+      ),
+    )[0]!;
     assert.equal(old.live, false);
     assert.equal(old.rate, 0.25);
   });
 
   it('finds random ops such as RandomUniformLike and Bernoulli', () => {
-    const sites = findStochasticSites(decodeModel(buildModel({
-      nodes: [
-        flatten,
-        { opType: 'RandomUniformLike', input: ['flat'], output: ['u'] },
-        { opType: 'Bernoulli', input: ['u'], output: ['output'] },
-      ],
-    })));
-    assert.deepEqual(sites.map((s) => s.op), ['RandomUniformLike', 'Bernoulli']);
+    const sites = findStochasticSites(
+      decodeModel(
+        buildModel({
+          nodes: [flatten, { opType: 'RandomUniformLike', input: ['flat'], output: ['u'] }, { opType: 'Bernoulli', input: ['u'], output: ['output'] }],
+        }),
+      ),
+    );
+    assert.deepEqual(
+      sites.map((s) => s.op),
+      ['RandomUniformLike', 'Bernoulli'],
+    );
     assert.ok(sites.every((s) => s.live));
   });
 });
 
 describe('rewriteSitesAsInputs', () => {
   it('replaces each Dropout with Mul by a new mask input and leaves the original untouched', () => {
-    const model = decodeModel(buildModel({
-      nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
-      initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true)],
-    }));
+    const model = decodeModel(
+      buildModel({
+        nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
+        initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true)],
+      }),
+    );
     const rewritten = rewriteSitesAsInputs(model, findStochasticSites(model));
     const ops = rewritten.graph!.node!.map((n) => n.opType);
     assert.deepEqual(ops, ['Flatten', 'Mul']);
     assert.deepEqual(rewritten.graph!.node![1]!.input, ['flat', 'mc_dropout.mask.0']);
     assert.ok(rewritten.graph!.input!.some((i) => i.name === 'mc_dropout.mask.0'));
-    assert.deepEqual(model.graph!.node!.map((n) => n.opType), ['Flatten', 'Dropout']);
+    assert.deepEqual(
+      model.graph!.node!.map((n) => n.opType),
+      ['Flatten', 'Dropout'],
+    );
   });
 });

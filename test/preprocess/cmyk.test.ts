@@ -22,7 +22,7 @@ describe('CMYK as PIL reads it', () => {
   });
 
   it("the odd corpus's CMYK JPEG gives PIL's bytes exactly by default", async () => {
-    assert.deepEqual([...await decodeToPixels(FILE, spec)], PIL.rgb);
+    assert.deepEqual([...(await decodeToPixels(FILE, spec))], PIL.rgb);
   });
 
   it("'convert' keeps libvips' colour-managed conversion, far from PIL's (mean over 20 of 255)", async () => {
@@ -31,7 +31,7 @@ describe('CMYK as PIL reads it', () => {
     assert.ok(mean > 20, `mean difference ${mean}`);
   });
 
-  it('the fast engine reads the same stored numbers: at the source size it gives PIL\'s bytes too', async () => {
-    assert.deepEqual([...await decodeToPixels(FILE, { ...spec, resizeEngine: 'fast' })], PIL.rgb);
+  it("the fast engine reads the same stored numbers: at the source size it gives PIL's bytes too", async () => {
+    assert.deepEqual([...(await decodeToPixels(FILE, { ...spec, resizeEngine: 'fast' }))], PIL.rgb);
   });
 });

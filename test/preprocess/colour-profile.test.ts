@@ -64,7 +64,12 @@ function grayProfile(): Buffer {
   const wtpt = Buffer.concat([Buffer.from('XYZ '), Buffer.alloc(4), ...[0.9642, 1, 0.8249].map((v) => i32(fixed(v)))]);
   const ktrc = Buffer.concat([Buffer.from('curv'), Buffer.alloc(4), u32(1), Buffer.from([0x02, 0x33])]); // gamma 2.2 as u8Fixed8
   const cprt = Buffer.concat([Buffer.from('text'), Buffer.alloc(4), text('CC0')]);
-  const tags: [string, Buffer][] = [['desc', desc], ['wtpt', wtpt], ['kTRC', ktrc], ['cprt', cprt]];
+  const tags: [string, Buffer][] = [
+    ['desc', desc],
+    ['wtpt', wtpt],
+    ['kTRC', ktrc],
+    ['cprt', cprt],
+  ];
   const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
   let offset = 128 + 4 + 12 * tags.length;
   const table: Buffer[] = [u32(tags.length)];
@@ -107,9 +112,12 @@ async function plainImage(kind: 'png' | 'jpeg' | 'png16' | 'gray' | 'palette'): 
 
 async function twins(profile: string, format: 'png' | 'jpeg' | 'png16' | 'gray' | 'palette'): Promise<{ plain: string; tagged: string }> {
   const plain = await plainImage(format);
-  const donor = format === 'jpeg' ? await sharp(pixels(), raw).withIccProfile(profile).jpeg().toBuffer()
-    : format === 'gray' ? await sharp(pixels(), raw).toColourspace('b-w').withIccProfile(GRAY).png().toBuffer()
-      : await sharp(pixels(), raw).withIccProfile(profile).png().toBuffer();
+  const donor =
+    format === 'jpeg'
+      ? await sharp(pixels(), raw).withIccProfile(profile).jpeg().toBuffer()
+      : format === 'gray'
+        ? await sharp(pixels(), raw).toColourspace('b-w').withIccProfile(GRAY).png().toBuffer()
+        : await sharp(pixels(), raw).withIccProfile(profile).png().toBuffer();
   let tagged: Buffer;
   if (format !== 'jpeg') {
     const iccp = pngChunk(donor, 'iCCP')!;
@@ -136,7 +144,11 @@ describe('embedded ICC profiles', () => {
         assert.ok((await sharp(tagged).metadata()).hasProfile, `${tagged} carries a profile`);
         assert.equal((await sharp(plain).metadata()).hasProfile, false);
         assert.deepEqual(await loadImageTensor(tagged, spec), await loadImageTensor(plain, spec), `${profile} ${format}`);
-        assert.deepEqual(await loadImageTensor(plain, { ...spec, colourProfile: 'convert' }), await loadImageTensor(plain, spec), 'no profile: nothing to convert');
+        assert.deepEqual(
+          await loadImageTensor(plain, { ...spec, colourProfile: 'convert' }),
+          await loadImageTensor(plain, spec),
+          'no profile: nothing to convert',
+        );
       }
       const { plain, tagged } = await twins('p3', format);
       // P3 -> sRGB moves saturated colours by several 8-bit steps: well over 0.05 in normalised units

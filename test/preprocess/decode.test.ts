@@ -101,20 +101,34 @@ describe('a centre crop decodes only the rectangle it reads', () => {
   it('the same bytes as decoding the whole image, on every odd image and on rotated photos, for every filter', async () => {
     const folder = tempDir();
     // photos large enough that the crop reads a part of them; EXIF orientations 1, 6 and 8
-    const photos = await Promise.all([1, 6, 8].map(async (orientation) => {
-      const file = path.join(folder, `photo-${orientation}.jpg`);
-      const raw = Buffer.alloc(603 * 401 * 3);
-      for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + Math.floor(i / 1809) * 13) % 251;
-      await sharp(raw, { raw: { width: 603, height: 401, channels: 3 } }).jpeg({ quality: 90 }).withMetadata({ orientation }).toFile(file);
-      return file;
-    }));
-    const files = [...readdirSync(ODD).filter((f) => !['loop', 'link-to-rgb.png'].includes(f)).map(odd), ...photos];
+    const photos = await Promise.all(
+      [1, 6, 8].map(async (orientation) => {
+        const file = path.join(folder, `photo-${orientation}.jpg`);
+        const raw = Buffer.alloc(603 * 401 * 3);
+        for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + Math.floor(i / 1809) * 13) % 251;
+        await sharp(raw, { raw: { width: 603, height: 401, channels: 3 } })
+          .jpeg({ quality: 90 })
+          .withMetadata({ orientation })
+          .toFile(file);
+        return file;
+      }),
+    );
+    const files = [
+      ...readdirSync(ODD)
+        .filter((f) => !['loop', 'link-to-rgb.png'].includes(f))
+        .map(odd),
+      ...photos,
+    ];
     let partial = 0;
     for (const file of files) {
       const header = await imageHeader(file);
       assert.ok(header, file);
       for (const interpolation of ['bilinear', 'bicubic', 'lanczos3', 'nearest'] as const) {
-        for (const [height, width, cropFraction] of [[24, 24, 0.875], [24, 20, 0.8], [20, 24, 0.8]] as const) {
+        for (const [height, width, cropFraction] of [
+          [24, 24, 0.875],
+          [24, 20, 0.8],
+          [20, 24, 0.8],
+        ] as const) {
           const cropSpec: PreprocessSpec = { ...spec, height, width, resize: 'center-crop', interpolation, cropFraction };
           const whole = await decodeToPixels(file, cropSpec);
           const part = await decodeToPixels(file, cropSpec, header);
@@ -130,8 +144,10 @@ describe('a centre crop decodes only the rectangle it reads', () => {
 
   it('a crop that does not fit in the resized shorter side of a non-square input is refused', () => {
     const model = { height: 24, width: 20, layout: 'NCHW' as const, metadata: {} };
-    assert.throws(() => resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.875 }),
-      /Expected a crop fraction of at most 0\.8333 for a centre crop of 24x20 \(the shorter side would go to 22 pixels, less than 24\) but received 0\.875/);
+    assert.throws(
+      () => resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.875 }),
+      /Expected a crop fraction of at most 0\.8333 for a centre crop of 24x20 \(the shorter side would go to 22 pixels, less than 24\) but received 0\.875/,
+    );
     assert.equal(resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.8 }).cropFraction, 0.8);
     assert.equal(resolvePreprocess(model, { resize: 'stretch', cropFraction: 0.875 }).resize, 'stretch');
   });
@@ -158,7 +174,15 @@ describe('broken files are errors that name the file and a short reason of that 
 
   it('the same reasons whatever else decodes at the same time (libvips keeps one error buffer per process)', async () => {
     const files = cases.map(([file]) => path.join(BAD, file));
-    const once = async () => Promise.all([...files, ...files, ...files].map((f) => loadImageTensor(f, spec).then(() => 'ok', (e: InputError) => e.reason)));
+    const once = async () =>
+      Promise.all(
+        [...files, ...files, ...files].map((f) =>
+          loadImageTensor(f, spec).then(
+            () => 'ok',
+            (e: InputError) => e.reason,
+          ),
+        ),
+      );
     const expected = [...cases, ...cases, ...cases].map(([, reason]) => reason);
     for (let round = 0; round < 5; round++) assert.deepEqual(await once(), expected);
   });
@@ -170,13 +194,17 @@ describe('broken files are errors that name the file and a short reason of that 
     const jpeg = Buffer.from(readFileSync(path.join(ROOT, 'fixtures/odd/progressive.jpg')));
     jpeg.fill(0x55, 4, 200); // segments after the SOI marker overwritten, end marker kept
     writeFileSync(path.join(folder, 'mangled.jpg'), jpeg);
-    const reason = (f: string) => loadImageTensor(path.join(folder, f), spec).then(() => 'ok', (e: InputError) => e.reason);
+    const reason = (f: string) =>
+      loadImageTensor(path.join(folder, f), spec).then(
+        () => 'ok',
+        (e: InputError) => e.reason,
+      );
     assert.equal(await reason('cut.png'), 'truncated image');
     assert.equal(await reason('mangled.jpg'), 'corrupt JPEG image');
   });
 });
 
-describe("--resize-engine fast (libvips, JPEG shrink-on-load)", () => {
+describe('--resize-engine fast (libvips, JPEG shrink-on-load)', () => {
   it('gives the geometry of the exact engine with pixels within a few levels (stretch, center-crop, pad)', async () => {
     for (const resize of ['stretch', 'center-crop', 'pad'] as const) {
       const exact = await decodeToPixels(odd('photo-97x75.png'), { ...spec, resize });
@@ -191,6 +219,9 @@ describe("--resize-engine fast (libvips, JPEG shrink-on-load)", () => {
   });
 
   it('fails on broken files with the same short reasons', async () => {
-    await assert.rejects(loadImageTensor(path.join(BAD, 'truncated.jpg'), { ...spec, resizeEngine: 'fast' }), (e: InputError) => e.reason === 'truncated image');
+    await assert.rejects(
+      loadImageTensor(path.join(BAD, 'truncated.jpg'), { ...spec, resizeEngine: 'fast' }),
+      (e: InputError) => e.reason === 'truncated image',
+    );
   });
 });

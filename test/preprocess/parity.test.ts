@@ -27,10 +27,16 @@ const BOUND = { mean: 1e-7, max: 1e-6 };
 
 async function parity(golden: GoldenCase): Promise<{ mean: number; max: number }> {
   const expected = new Float32Array(readFileSync(path.join(FIXTURES, 'golden', `${golden.case}.f32`)).buffer.slice(0));
-  const spec = resolvePreprocess({ height: golden.size[0], width: golden.size[1], layout: 'NCHW', metadata: {} }, {
-    mean: index.mean, std: index.std, resize: golden.resize, interpolation: golden.interpolation,
-    ...(golden.crop_fraction !== undefined && { cropFraction: golden.crop_fraction }),
-  });
+  const spec = resolvePreprocess(
+    { height: golden.size[0], width: golden.size[1], layout: 'NCHW', metadata: {} },
+    {
+      mean: index.mean,
+      std: index.std,
+      resize: golden.resize,
+      interpolation: golden.interpolation,
+      ...(golden.crop_fraction !== undefined && { cropFraction: golden.crop_fraction }),
+    },
+  );
   const actual = await loadImageTensor(path.join(FIXTURES, golden.image), spec);
   let sum = 0;
   let max = 0;

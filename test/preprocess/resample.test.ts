@@ -32,10 +32,15 @@ describe('resampling: WebAssembly SIMD and JavaScript passes', () => {
     const [w, h] = [1003, 751];
     const src = new Uint8Array(w * h * 3);
     // black and white stripes: lanczos and bicubic overshoot, so clipping at 0 and 255 is exercised
-    for (let i = 0; i < src.length; i++) src[i] = (Math.floor(i / 3) % 7) < 3 ? 255 : 0;
+    for (let i = 0; i < src.length; i++) src[i] = Math.floor(i / 3) % 7 < 3 ? 255 : 0;
     let clipped = 0;
     for (const filter of ['bilinear', 'bicubic', 'lanczos3'] as Filter[]) {
-      for (const [ow, oh] of [[224, 224], [1500, 751], [1003, 1400], [17, 900]] as [number, number][]) {
+      for (const [ow, oh] of [
+        [224, 224],
+        [1500, 751],
+        [1003, 1400],
+        [17, 900],
+      ] as [number, number][]) {
         const js = resizeRgbOn('js', src, w, h, ow, oh, filter);
         assert.equal(Buffer.compare(Buffer.from(js), Buffer.from(resizeRgbOn('simd', src, w, h, ow, oh, filter))), 0, `${ow}x${oh} ${filter}`);
         if (js.includes(0) && js.includes(255)) clipped++;
@@ -78,15 +83,32 @@ describe('resampling: WebAssembly SIMD and JavaScript passes', () => {
     // a source that does not cover what the window reads is refused
     const src = new Uint8Array(40 * 40 * 3);
     const source = windowSource(40, 40, 20, 20, 'bilinear', { left: 5, top: 5, width: 10, height: 10 });
-    assert.throws(() => resizeRgbOn('js', cropRgb(src, 40, source.left + 1, source.top, source.width - 1, source.height), 40, 40, 20, 20, 'bilinear',
-      { left: 5, top: 5, width: 10, height: 10 }, { ...source, left: source.left + 1, width: source.width - 1 }), /Expected a source rectangle covering/);
+    assert.throws(
+      () =>
+        resizeRgbOn(
+          'js',
+          cropRgb(src, 40, source.left + 1, source.top, source.width - 1, source.height),
+          40,
+          40,
+          20,
+          20,
+          'bilinear',
+          { left: 5, top: 5, width: 10, height: 10 },
+          { ...source, left: source.left + 1, width: source.width - 1 },
+        ),
+      /Expected a source rectangle covering/,
+    );
     // a window outside the output is refused
-    assert.throws(() => resizeRgbOn('js', new Uint8Array(12), 2, 2, 4, 4, 'bilinear', { left: 2, top: 0, width: 3, height: 1 }), /Expected a window inside 4x4/);
+    assert.throws(
+      () => resizeRgbOn('js', new Uint8Array(12), 2, 2, 4, 4, 'bilinear', { left: 2, top: 0, width: 3, height: 1 }),
+      /Expected a window inside 4x4/,
+    );
   });
 
   it('the committed module is resample.wat compiled (node src/preprocess/simd/build.mjs)', async () => {
-    const build = await import(pathToFileURL(path.join(ROOT, 'src/preprocess/simd/build.mjs')).href) as {
-      compileResampleWat(): Promise<Buffer>; resampleWasmSource(bytes: Buffer): string;
+    const build = (await import(pathToFileURL(path.join(ROOT, 'src/preprocess/simd/build.mjs')).href)) as {
+      compileResampleWat(): Promise<Buffer>;
+      resampleWasmSource(bytes: Buffer): string;
     };
     const committed = readFileSync(path.join(ROOT, 'src/preprocess/simd/resample-wasm.ts'), 'utf8');
     assert.equal(committed, build.resampleWasmSource(await build.compileResampleWat()));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pixelsToTensor } from '../../src/preprocess/tensor.js';
+import { UsageError } from '../../src/errors.js';
 
 const spec = { height: 1, width: 2, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1], channelOrder: 'RGB' as const, layout: 'NCHW' as const };
 
@@ -22,6 +23,9 @@ describe('pixelsToTensor', () => {
   });
 
   it('rejects a buffer of the wrong size', () => {
-    assert.throws(() => pixelsToTensor(new Uint8Array(5), spec), /Expected 6 RGB bytes but received 5/);
+    assert.throws(
+      () => pixelsToTensor(new Uint8Array(5), spec),
+      (e: unknown) => e instanceof UsageError && e.message === 'Expected 6 RGB bytes for `rgb` but received 5 bytes',
+    );
   });
 });

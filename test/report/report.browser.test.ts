@@ -15,7 +15,10 @@ import { tempDir } from '../helpers/files.js';
 import { skipUnless } from '../helpers/require.js';
 
 const CHROMIUM = process.env.MC_DROPOUT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = skipUnless('chromium', existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`);
+const skip = skipUnless(
+  'chromium',
+  existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`,
+);
 
 describe('mc-dropout report in headless Chromium', () => {
   it('renders offline with every image and figure loaded, no console error, and the gallery escapes file names', { skip }, async () => {
@@ -23,10 +26,14 @@ describe('mc-dropout report in headless Chromium', () => {
     const images = path.join(folder, 'images');
     // the sample images plus one whose name is HTML
     mkdirSync(images);
-    for (const name of ['bag-18.png', 'coat-10.png', 'shirt-4.png', 'sneaker-12.png', 'dress-32.png', 'trouser-2.png']) copyFileSync(path.join(ROOT, 'fixtures/samples', name), path.join(images, name));
+    for (const name of ['bag-18.png', 'coat-10.png', 'shirt-4.png', 'sneaker-12.png', 'dress-32.png', 'trouser-2.png'])
+      copyFileSync(path.join(ROOT, 'fixtures/samples', name), path.join(images, name));
     copyFileSync(path.join(ROOT, 'fixtures/samples/coat-17.jpg'), path.join(images, '<b>bold&.jpg'));
     const truthCsv = path.join(folder, 'truth.csv');
-    writeFileSync(truthCsv, 'path,label\nimages/bag-18.png,Bag\nimages/coat-10.png,Coat\nimages/shirt-4.png,Shirt\nimages/sneaker-12.png,Sneaker\nimages/dress-32.png,Dress\nimages/trouser-2.png,Trouser\n"images/<b>bold&.jpg",Coat\n');
+    writeFileSync(
+      truthCsv,
+      'path,label\nimages/bag-18.png,Bag\nimages/coat-10.png,Coat\nimages/shirt-4.png,Shirt\nimages/sneaker-12.png,Sneaker\nimages/dress-32.png,Dress\nimages/trouser-2.png,Trouser\n"images/<b>bold&.jpg",Coat\n',
+    );
     const html = path.join(folder, 'report.html');
     const run = await runCli(['report', images, '--truth', truthCsv, '-t', '8', '--seed', '2', '--device', 'cpu', '-q', '-o', html]);
     assert.equal(run.code, 0, run.stderr);
@@ -34,14 +41,18 @@ describe('mc-dropout report in headless Chromium', () => {
 
     // a fresh profile folder each run (playwright passes it as --user-data-dir)
     const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 900 },
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
     });
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
       const requests: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+      });
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       page.on('request', (r) => requests.push(r.url()));
       page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
@@ -50,16 +61,34 @@ describe('mc-dropout report in headless Chromium', () => {
       const imgs = await page.$$eval('img', (all) => all.map((i) => ({ alt: i.alt, loaded: i.complete && i.naturalWidth > 0 })));
       // 5 figures, 7 thumbnails in the uncertain gallery, the confidently wrong ones (if any) again
       assert.ok(imgs.length >= 12, `${imgs.length} images`);
-      assert.deepEqual(imgs.filter((i) => !i.loaded), [], 'images that did not load');
-      assert.deepEqual(await page.$$eval('figcaption', (all) => all.map((f) => f.textContent)),
-        ['Reliability diagram', 'Risk-coverage', 'Metrics against T', 'Uncertainty of correct and wrong predictions', 'Confusion matrix']);
-      assert.deepEqual(await page.$$eval('h2', (all) => all.map((h) => h.textContent)), ['Metrics', 'Figures', 'Most uncertain images', 'Confidently wrong', 'Run metadata']);
+      assert.deepEqual(
+        imgs.filter((i) => !i.loaded),
+        [],
+        'images that did not load',
+      );
+      assert.deepEqual(await page.$$eval('figcaption', (all) => all.map((f) => f.textContent)), [
+        'Reliability diagram',
+        'Risk-coverage',
+        'Metrics against T',
+        'Uncertainty of correct and wrong predictions',
+        'Confusion matrix',
+      ]);
+      assert.deepEqual(await page.$$eval('h2', (all) => all.map((h) => h.textContent)), [
+        'Metrics',
+        'Figures',
+        'Most uncertain images',
+        'Confidently wrong',
+        'Run metadata',
+      ]);
       assert.equal(await page.$$eval('table:first-of-type tr', (rows) => rows.length), 17);
       // the HTML-looking file name is text in its card, not markup
       assert.equal(await page.$$eval('.card b', (all) => all.filter((b) => b.textContent?.includes('bold')).length), 0);
       assert.ok(await page.$$eval('.card div[title]', (all) => all.some((d) => d.textContent === 'images/<b>bold&.jpg')));
       // nothing but the page itself was requested (figures and thumbnails are data: URIs)
-      assert.deepEqual(requests.filter((r) => !r.startsWith('data:')), [url]);
+      assert.deepEqual(
+        requests.filter((r) => !r.startsWith('data:')),
+        [url],
+      );
       assert.deepEqual(problems, []);
       const shot = await page.screenshot({ fullPage: true, path: path.join(folder, 'report.png') });
       assert.equal(shot.subarray(1, 4).toString('latin1'), 'PNG');

@@ -29,8 +29,12 @@ function writeShard(output: string, index: number, count: number, spec: ShardSpe
   writeFileSync(file, bytes);
   const images = spec.images ?? spec.rows.split('\n').filter(Boolean).length;
   const meta = {
-    seed: 7, passes: 3, model: { sha256: 'm' },
-    started: spec.started ?? '2026-01-01T00:00:00.000Z', finished: spec.finished ?? '2026-01-01T00:00:10.000Z', seconds: spec.seconds ?? 10,
+    seed: 7,
+    passes: 3,
+    model: { sha256: 'm' },
+    started: spec.started ?? '2026-01-01T00:00:00.000Z',
+    finished: spec.finished ?? '2026-01-01T00:00:10.000Z',
+    seconds: spec.seconds ?? 10,
     counts: { inputs: images, already_done: 0, ok: images, failed: 0, skipped_non_images: 2 },
     settings: { ...settings, shard: { index, count } },
     shard: { index, count, first: 0, end: images, images, host: `node${index}` },
@@ -51,7 +55,10 @@ const merge = (output: string, meta?: string) => mergeShards({ output, version: 
 
 /** Asserts that merging refuses with a UsageError matching `pattern`, and leaves no merged output. */
 function refuses(output: string, pattern: RegExp): void {
-  assert.throws(() => merge(output), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
+  assert.throws(
+    () => merge(output),
+    (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+  );
   assert.equal(existsSync(output), false, 'no merged output after a refusal');
 }
 
@@ -75,9 +82,20 @@ describe('mergeShards', () => {
     assert.equal(meta.shard_seconds, 46);
     assert.deepEqual(meta.counts, { inputs: 3, ok: 2, failed: 1, skipped_non_images: 2 });
     assert.deepEqual(meta.settings, settings);
-    assert.deepEqual(meta.shards.map((s: { file: string; images: number; host: string }) => [s.file, s.images, s.host]),
-      [['out.shard-0000-of-0003.csv', 2, 'node0'], ['out.shard-0001-of-0003.csv', 0, 'node1'], ['out.shard-0002-of-0003.csv', 1, 'node2']]);
-    assert.deepEqual(readdirSync(folder).filter((f) => !f.includes('shard')).sort(), ['out.csv', 'out.csv.meta.json']);
+    assert.deepEqual(
+      meta.shards.map((s: { file: string; images: number; host: string }) => [s.file, s.images, s.host]),
+      [
+        ['out.shard-0000-of-0003.csv', 2, 'node0'],
+        ['out.shard-0001-of-0003.csv', 0, 'node1'],
+        ['out.shard-0002-of-0003.csv', 1, 'node2'],
+      ],
+    );
+    assert.deepEqual(
+      readdirSync(folder)
+        .filter((f) => !f.includes('shard'))
+        .sort(),
+      ['out.csv', 'out.csv.meta.json'],
+    );
   });
 
   it('joins JSONL shards line by line (no header) and writes --meta where asked', () => {
@@ -120,7 +138,7 @@ describe('mergeShards', () => {
   it('refuses an incomplete shard (.partial), naming it', () => {
     const { output, files } = job([{ rows: 'a,x,ok,\n' }, { rows: 'b,x,ok,\n' }]);
     writeFileSync(`${files[1]}.partial`, HEADER);
-    refuses(output, /^Shard 1 of 2 is incomplete: out\.shard-0001-of-0002\.csv\.partial is there .* rerun that shard with --resume, then merge$/);
+    refuses(output, /^Shard 1 of 2 is incomplete: out\.shard-0001-of-0002\.csv\.partial is there .* rerun that shard with `resume`, then merge$/);
   });
 
   it('refuses a missing shard', () => {
@@ -146,8 +164,14 @@ describe('mergeShards', () => {
   });
 
   it('refuses shards made with other settings, naming each setting that differs', () => {
-    const { output } = job([{ rows: 'a,x,ok,\n' }, { rows: 'b,x,ok,\n', meta: { settings: { ...settings, seed: 8, extra: true, shard: { index: 1, count: 2 } } } }]);
-    refuses(output, /^out\.shard-0001-of-0002\.csv was made with other settings than shard 0 \(seed: shard 0 7, this one 8; extra: shard 0 undefined, this one true\); rerun it with the job's settings$/);
+    const { output } = job([
+      { rows: 'a,x,ok,\n' },
+      { rows: 'b,x,ok,\n', meta: { settings: { ...settings, seed: 8, extra: true, shard: { index: 1, count: 2 } } } },
+    ]);
+    refuses(
+      output,
+      /^out\.shard-0001-of-0002\.csv was made with other settings than shard 0 \(seed: shard 0 7, this one 8; extra: shard 0 undefined, this one true\); rerun it with the job's settings$/,
+    );
   });
 
   it('refuses a shard whose content is not what its run wrote', () => {
@@ -160,12 +184,20 @@ describe('mergeShards', () => {
 
     const shorter = job([{ rows: 'a,x,ok,\nb,x,ok,\n' }]);
     writeFileSync(shorter.files[0]!, `${HEADER}a,x,ok,\n`);
-    refuses(shorter.output, new RegExp(`^out\\.shard-0000-of-0001\\.csv holds ${HEADER.length + 8} bytes but its run wrote ${HEADER.length + 16}: the file was changed after its run`));
+    refuses(
+      shorter.output,
+      new RegExp(
+        `^out\\.shard-0000-of-0001\\.csv holds ${HEADER.length + 8} bytes but its run wrote ${HEADER.length + 16}: the file was changed after its run`,
+      ),
+    );
 
     const edited = job([{ rows: 'a,x,ok,\nb,x,ok,\n' }]);
     const digest = createHash('sha256').update(`${HEADER}a,y,ok,\nb,x,ok,\n`).digest('hex');
     writeFileSync(edited.files[0]!, `${HEADER}a,y,ok,\nb,x,ok,\n`);
-    refuses(edited.output, new RegExp(`^out\\.shard-0000-of-0001\\.csv is not the file its run wrote \\(SHA-256 ${digest.slice(0, 12)}\\.\\.\\., recorded [0-9a-f]{12}\\.\\.\\.\\)`));
+    refuses(
+      edited.output,
+      new RegExp(`^out\\.shard-0000-of-0001\\.csv is not the file its run wrote \\(SHA-256 ${digest.slice(0, 12)}\\.\\.\\., recorded [0-9a-f]{12}\\.\\.\\.\\)`),
+    );
   });
 
   it('refuses a shard whose rows are not its images (the recorded digest matches, the count does not)', () => {
@@ -180,6 +212,9 @@ describe('mergeShards', () => {
   });
 
   it('refuses an output that is not a file', () => {
-    assert.throws(() => merge('-'), (e: unknown) => e instanceof UsageError && /^merge writes a file: give the output file the shards were written for$/.test(e.message));
+    assert.throws(
+      () => merge('-'),
+      (e: unknown) => e instanceof UsageError && /^merge writes a file: give the output file the shards were written for$/.test(e.message),
+    );
   });
 });

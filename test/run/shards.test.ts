@@ -11,7 +11,12 @@ describe('shards', () => {
   });
 
   it('splits a list into contiguous blocks whose sizes differ by at most one, covering it once', () => {
-    for (const [total, count] of [[50, 4], [3, 8], [0, 3], [1000, 7]] as const) {
+    for (const [total, count] of [
+      [50, 4],
+      [3, 8],
+      [0, 3],
+      [1000, 7],
+    ] as const) {
       const ranges = Array.from({ length: count }, (_, index) => shardRange(total, { index, count }));
       assert.equal(ranges[0]!.start, 0);
       assert.equal(ranges.at(-1)!.end, total);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { UsageError } from '../../src/errors.js';
 import { batchBald, batchBaldAmongTop, MAX_CONFIGURATIONS } from '../../src/select/batchbald.js';
 import { summarize } from '../../src/stats/aggregate.js';
 
@@ -10,32 +11,72 @@ describe('BatchBALD', () => {
     // A: classes 0, 0, 1, 1 over the passes; B = A; C: 0, 1, 0, 1. Each alone has MI ln 2, so
     // BALD's top 2 are A and B; but B adds nothing to A (H(yA, yB) = ln 2) while C does
     // (H(yA, yC) = ln 4): BatchBALD picks A then C, gaining ln 2 each.
-    const a = passes([[1, 0], [1, 0], [0, 1], [0, 1]]);
-    const c = passes([[1, 0], [0, 1], [1, 0], [0, 1]]);
+    const a = passes([
+      [1, 0],
+      [1, 0],
+      [0, 1],
+      [0, 1],
+    ]);
+    const c = passes([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+      [0, 1],
+    ]);
     const picks = batchBald([a, a, c], 2, 2);
-    assert.deepEqual(picks.map((p) => p.index), [0, 2]);
+    assert.deepEqual(
+      picks.map((p) => p.index),
+      [0, 2],
+    );
     picks.forEach((p) => assert.ok(Math.abs(p.gain - Math.log(2)) < 1e-12, `${p.gain}`));
   });
 
-  it('no images or a count of 0: no picks; passes of unequal or broken shape: a RangeError', () => {
-    const a = passes([[1, 0], [0, 1]]);
+  it('no images or a count of 0: no picks; passes of unequal or broken shape: a UsageError', () => {
+    const a = passes([
+      [1, 0],
+      [0, 1],
+    ]);
     assert.deepEqual(batchBald([], 2, 3), []);
     assert.deepEqual(batchBald([a], 2, 0), []);
     for (const bad of [[a, passes([[1, 0]])], [passes([[1, 0, 0]])]]) {
-      assert.throws(() => batchBald(bad, 2, 1), (e: unknown) => e instanceof RangeError && e.message === "Expected every image's passes as [T, 2] with one T");
+      assert.throws(
+        () => batchBald(bad, 2, 1),
+        (e: unknown) => e instanceof UsageError && e.message === "Expected every image's passes as [T, 2] with one T",
+      );
     }
   });
 
   it('among the top candidates by BALD: indices into the whole input, the low-BALD images left out', () => {
     // B (index 1) and D (index 3) disagree across passes (MI ln 2); A and C never do (MI 0)
-    const still = passes([[1, 0], [1, 0], [1, 0], [1, 0]]);
-    const b = passes([[1, 0], [1, 0], [0, 1], [0, 1]]);
-    const d = passes([[1, 0], [0, 1], [1, 0], [0, 1]]);
+    const still = passes([
+      [1, 0],
+      [1, 0],
+      [1, 0],
+      [1, 0],
+    ]);
+    const b = passes([
+      [1, 0],
+      [1, 0],
+      [0, 1],
+      [0, 1],
+    ]);
+    const d = passes([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+      [0, 1],
+    ]);
     const picks = batchBaldAmongTop([still, b, still, d], 2, 2, { candidates: 2 });
-    assert.deepEqual(picks.map((p) => p.index), [1, 3]);
+    assert.deepEqual(
+      picks.map((p) => p.index),
+      [1, 3],
+    );
     picks.forEach((p) => assert.ok(Math.abs(p.gain - Math.log(2)) < 1e-12, `${p.gain}`));
     // with one candidate only the first of the tied top pair is considered
-    assert.deepEqual(batchBaldAmongTop([still, b, still, d], 2, 2, { candidates: 1 }).map((p) => p.index), [1]);
+    assert.deepEqual(
+      batchBaldAmongTop([still, b, still, d], 2, 2, { candidates: 1 }).map((p) => p.index),
+      [1],
+    );
   });
 
   it('its first pick is the image with the highest mutual information, gaining exactly that', () => {
@@ -63,7 +104,7 @@ describe('BatchBALD', () => {
       const x = new Float64Array(T * 10);
       for (let t = 0; t < T; t++) {
         let sum = 0;
-        for (let c = 0; c < 10; c++) sum += (x[t * 10 + c] = Math.exp(2 * Math.sin(k * 1.3 + t * 2.1 + c * 0.7)));
+        for (let c = 0; c < 10; c++) sum += x[t * 10 + c] = Math.exp(2 * Math.sin(k * 1.3 + t * 2.1 + c * 0.7));
         for (let c = 0; c < 10; c++) x[t * 10 + c]! /= sum;
       }
       return x;
@@ -92,7 +133,16 @@ describe('BatchBALD', () => {
       }
       return h;
     };
-    const expectedEntropy = (m: Float64Array) => { let e = 0; for (let t = 0; t < T; t++) { for (let c = 0; c < 10; c++) { const v = m[t * 10 + c]!; if (v > 0) e -= v * Math.log(v) / T; } } return e; };
+    const expectedEntropy = (m: Float64Array) => {
+      let e = 0;
+      for (let t = 0; t < T; t++) {
+        for (let c = 0; c < 10; c++) {
+          const v = m[t * 10 + c]!;
+          if (v > 0) e -= (v * Math.log(v)) / T;
+        }
+      }
+      return e;
+    };
     const exactGain = exactJoint(chosen) - exactJoint(chosen.slice(0, 4)) - expectedEntropy(chosen[4]!);
     // the first four gains come from the exact sum (at most 10^3 assignments): equal to the brute force
     // to rounding, and each pick is the best of the remaining images by that exact gain

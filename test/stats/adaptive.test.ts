@@ -32,7 +32,7 @@ describe('checkAdaptive', () => {
     const sd = Math.sqrt(terms.reduce((a, b) => a + (b - m) ** 2, 0) / 4);
     assert.ok(Math.abs(check.entropyError - sd / 2) < 1e-12);
     // by hand: w_a - w_b = ln(0.3 / 0.7) = -0.8473, so the entropy SE is 0.8473 x sd(p_a) 0.1 / 2 = 0.0424
-    assert.ok(Math.abs(check.entropyError - Math.log(0.7 / 0.3) * 0.1 / 2) < 1e-12, `${check.entropyError}`);
+    assert.ok(Math.abs(check.entropyError - (Math.log(0.7 / 0.3) * 0.1) / 2) < 1e-12, `${check.entropyError}`);
     // both standard errors within 0.06: done; within neither at 0.04: more passes
     assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.06 }).done, true);
     assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.04 }).done, false);
@@ -53,7 +53,7 @@ describe('checkAdaptive', () => {
     // w_a - w_b = ln(0.2 / 0.8), so the entropy SE is ln 4 x 0.1 / 2 = 0.0693; the gap is 6 SEs
     const probs = [0.9, 0.1, 0.7, 0.3, 0.9, 0.1, 0.7, 0.3];
     const check = checkAdaptive(probs, 2, { ...rule, tolerance: 0.06 });
-    assert.ok(Math.abs(check.probabilityError - 0.05) < 1e-12 && Math.abs(check.entropyError - Math.log(4) * 0.1 / 2) < 1e-12, JSON.stringify(check));
+    assert.ok(Math.abs(check.probabilityError - 0.05) < 1e-12 && Math.abs(check.entropyError - (Math.log(4) * 0.1) / 2) < 1e-12, JSON.stringify(check));
     assert.equal(check.topSettled, true);
     assert.equal(check.done, false);
     assert.equal(checkAdaptive(probs, 2, { ...rule, tolerance: 0.07 }).done, true);
@@ -91,7 +91,7 @@ describe('checkAdaptive', () => {
   it('a class with mean probability 0 adds nothing to the entropy error (0 x log 0 = 0)', () => {
     const probs = [0.8, 0.2, 0, 0.6, 0.4, 0, 0.8, 0.2, 0, 0.6, 0.4, 0];
     const check = checkAdaptive(probs, 3, rule);
-    assert.ok(Number.isFinite(check.entropyError) && Math.abs(check.entropyError - Math.log(0.7 / 0.3) * 0.1 / 2) < 1e-12, `${check.entropyError}`);
+    assert.ok(Number.isFinite(check.entropyError) && Math.abs(check.entropyError - (Math.log(0.7 / 0.3) * 0.1) / 2) < 1e-12, `${check.entropyError}`);
   });
 
   it('defaults: 8 to 128 passes, standard errors of 0.06, a gap of 3 standard errors', () => {

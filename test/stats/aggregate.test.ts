@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { argmax, entropy, softmaxRows, summarize, topK } from '../../src/stats/aggregate.js';
+import { UsageError } from '../../src/errors.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, received ${actual}`);
@@ -65,7 +66,10 @@ describe('summarize', () => {
   });
 
   it('rejects a length that is not a multiple of the class count', () => {
-    assert.throws(() => summarize([0.5, 0.5, 1], 2), /Expected \[T, 2\] probabilities but received 3 values/);
+    assert.throws(
+      () => summarize([0.5, 0.5, 1], 2),
+      (e: unknown) => e instanceof UsageError && e.message === 'Expected [T, 2] probabilities for `probs` but received 3 values',
+    );
   });
 });
 
@@ -78,11 +82,14 @@ describe('argmax and topK', () => {
 
   it('topK equals a full sort (largest first, lower index on ties) for few and many picks', () => {
     let a = 12345;
-    const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const next = () => (a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let trial = 0; trial < 3000; trial++) {
       const v = Array.from({ length: 1 + Math.floor(next() * 40) }, () => Math.floor(next() * 6) / 5);
       const k = Math.floor(next() * 25);
-      const sorted = v.map((_, i) => i).sort((x, y) => v[y]! - v[x]! || x - y).slice(0, k);
+      const sorted = v
+        .map((_, i) => i)
+        .sort((x, y) => v[y]! - v[x]! || x - y)
+        .slice(0, k);
       assert.deepEqual(topK(v, k), sorted, `${JSON.stringify(v)} k=${k}`);
     }
   });

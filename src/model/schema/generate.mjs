@@ -14,13 +14,29 @@ const root = protobuf.parse(proto, { keepCase: false }).root;
 const descriptor = root.toJSON();
 
 const scalar = {
-  double: 'number', float: 'number', int32: 'number', uint32: 'number', sint32: 'number', fixed32: 'number', sfixed32: 'number',
-  int64: 'Int64', uint64: 'Int64', sint64: 'Int64', fixed64: 'Int64', sfixed64: 'Int64',
-  bool: 'boolean', string: 'string', bytes: 'Uint8Array',
+  double: 'number',
+  float: 'number',
+  int32: 'number',
+  uint32: 'number',
+  sint32: 'number',
+  fixed32: 'number',
+  sfixed32: 'number',
+  int64: 'Int64',
+  uint64: 'Int64',
+  sint64: 'Int64',
+  fixed64: 'Int64',
+  sfixed64: 'Int64',
+  bool: 'boolean',
+  string: 'string',
+  bytes: 'Uint8Array',
 };
 const lines = [];
 const enums = [];
-const flatName = (type) => type.fullName.replace(/^\.onnx\./, '').split('.').join('');
+const flatName = (type) =>
+  type.fullName
+    .replace(/^\.onnx\./, '')
+    .split('.')
+    .join('');
 
 function visit(namespace) {
   for (const nested of namespace.nestedArray) {
@@ -28,15 +44,22 @@ function visit(namespace) {
       lines.push(`/** onnx.${nested.fullName.replace(/^\.onnx\./, '')} */`, `export interface ${flatName(nested)} {`);
       for (const field of nested.fieldsArray) {
         field.resolve();
-        const base = field.resolvedType instanceof protobuf.Type ? flatName(field.resolvedType)
-          : field.resolvedType instanceof protobuf.Enum ? 'number' : scalar[field.type];
+        const base =
+          field.resolvedType instanceof protobuf.Type
+            ? flatName(field.resolvedType)
+            : field.resolvedType instanceof protobuf.Enum
+              ? 'number'
+              : scalar[field.type];
         if (!base) throw new Error(`no TypeScript type for ${field.type}`);
         lines.push(`  ${field.name}?: ${field.repeated ? `${base}[]` : base} | null;`);
       }
       lines.push('}', '');
       visit(nested);
     } else if (nested instanceof protobuf.Enum) {
-      const name = nested.fullName.replace(/^\.onnx\./, '').split('.').join('');
+      const name = nested.fullName
+        .replace(/^\.onnx\./, '')
+        .split('.')
+        .join('');
       enums.push(`export const ${name} = ${JSON.stringify(nested.values, null, 2).replace(/"(\w+)":/g, '$1:')} as const;`, '');
     } else if (nested.nestedArray) {
       visit(nested);

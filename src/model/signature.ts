@@ -1,4 +1,4 @@
-import { ModelError, UsageError } from '../errors.js';
+import { ModelError, param, UsageError } from '../errors.js';
 import type { Layout, ModelMetadata } from './metadata.js';
 import { DataType, elemTypeOf, shapeOf, toNumber, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx.js';
 
@@ -55,7 +55,10 @@ export function classifierOutput(graph: GraphProto, file: string, choice: Output
     if (named.length > 0) candidates = named;
   }
   if (candidates.length > 1) {
-    throw new ModelError(`${file} has ${candidates.length} outputs that could be class scores (${candidates.map((o) => `${o.name} [${shapeOf(o)?.join(', ')}]`).join(', ')}); name the classifier's with --model-output NAME`, 'E_AMBIGUOUS_OUTPUT');
+    throw new ModelError(
+      `${file} has ${candidates.length} outputs that could be class scores (${candidates.map((o) => `${o.name} [${shapeOf(o)?.join(', ')}]`).join(', ')}); name the classifier's with ${param('output')}`,
+      'E_AMBIGUOUS_OUTPUT',
+    );
   }
   return candidates[0]!;
 }
@@ -102,7 +105,13 @@ export function outputsReachedFrom(graph: GraphProto, tensors: readonly string[]
 }
 
 /** The single image input and the class-score output, with layout and sizes resolved. */
-export function describeIo(model: ModelProto, file: string, metadata: ModelMetadata, override?: { height: number; width: number }, choice: OutputChoice = {}): ModelIo {
+export function describeIo(
+  model: ModelProto,
+  file: string,
+  metadata: ModelMetadata,
+  override?: { height: number; width: number },
+  choice: OutputChoice = {},
+): ModelIo {
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
@@ -122,23 +131,37 @@ export function describeIo(model: ModelProto, file: string, metadata: ModelMetad
   const dims = shape.map(fixed);
   const layout: Layout = metadata.layout ?? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : dims[3] === 3 || dims[3] === 1 ? 'NHWC' : 'NCHW');
   const [channels, h, w] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
-  if (channels !== 3) throw new ModelError(`${file}: expected 3 input channels (RGB) but input '${input.name}' has ${channels < 0 ? 'a dynamic count' : channels} in layout ${layout}`);
+  if (channels !== 3)
+    throw new ModelError(
+      `${file}: expected 3 input channels (RGB) but input '${input.name}' has ${channels < 0 ? 'a dynamic count' : channels} in layout ${layout}`,
+    );
   const size = override ?? metadata.inputSize ?? (h > 0 && w > 0 ? { height: h, width: w } : undefined);
-  if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with --size HxW`);
+  if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with ${param('inputSize')}`);
   const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
 
   const output = graph.output?.length ? classifierOutput(graph, file, choice) : undefined;
   const outShape = output ? shapeOf(output) : undefined;
   if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
-    throw new ModelError(`${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`);
+    throw new ModelError(
+      `${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
+    );
   }
   if (outShape[1] < 2) {
-    throw new ModelError(`${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`, 'E_NOT_A_DISTRIBUTION');
+    throw new ModelError(
+      `${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`,
+      'E_NOT_A_DISTRIBUTION',
+    );
   }
   return {
-    inputName: input.name!, inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT, outputName: output.name, inputDims, layout,
-    height: size.height, width: size.width, channels, classes: outShape[1],
+    inputName: input.name!,
+    inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT,
+    outputName: output.name,
+    inputDims,
+    layout,
+    height: size.height,
+    width: size.width,
+    channels,
+    classes: outShape[1],
     outputIsProbabilities: isSoftmaxOutput(graph, output.name),
   };
 }
-

@@ -53,7 +53,8 @@ export function levelGraph(model: ModelProto, sources: readonly string[], batchM
       continue;
     }
     const mine = Math.max(...levels);
-    if (mine > 0 && node.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0)) return { reason: `${node.opType} ${node.name ?? ''} after a stochastic site holds a subgraph` };
+    if (mine > 0 && node.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0))
+      return { reason: `${node.opType} ${node.name ?? ''} after a stochastic site holds a subgraph` };
     const inputs = (node.input ?? []).map((t) => {
       const from = t ? level.get(t) : undefined;
       if (from === undefined || from === mine) return t;
@@ -64,7 +65,13 @@ export function levelGraph(model: ModelProto, sources: readonly string[], batchM
         name = `${t}/mc_dropout.level${mine}`;
         const rows = levelRowsInput(mine, from);
         gathers.set(rows, { level: mine, from, input: rows });
-        out.push({ opType: 'Gather', name: `${t}/mc_dropout.gather_level${mine}`, input: [t, rows], output: [name], attribute: [{ name: 'axis', type: 2, i: 0 }] });
+        out.push({
+          opType: 'Gather',
+          name: `${t}/mc_dropout.gather_level${mine}`,
+          input: [t, rows],
+          output: [name],
+          attribute: [{ name: 'axis', type: 2, i: 0 }],
+        });
         gathered.set(key, name);
       }
       return name;

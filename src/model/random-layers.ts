@@ -1,4 +1,4 @@
-import { ConstantTable } from './constants.js';
+import { ConstantTable } from './constant-table.js';
 import { attributeInt, toNumber, type ModelProto, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
@@ -34,7 +34,8 @@ export function describeRandomSite(model: ModelProto, site: StochasticSite, rowS
   const round = (v: number) => Number(v.toPrecision(6));
   const d = site.distribution;
   const fallback = (): RandomPattern => ({
-    name: 'random op', rate: undefined,
+    name: 'random op',
+    rate: undefined,
     detail: d?.kind === 'uniform' ? `uniform in [${d.low}, ${d.high})` : d?.kind === 'normal' ? `normal, mean ${d.mean}, scale ${d.scale}` : site.op,
   });
 
@@ -75,7 +76,11 @@ export function describeRandomSite(model: ModelProto, site: StochasticSite, rowS
     const [kh = 1, kw = 1] = kernel;
     const [h, w] = rowShape && rowShape.length === 3 ? [rowShape[1]!, rowShape[2]!] : [undefined, undefined];
     const rate = h && w ? round((threshold * kh * kw * (h - kh + 1) * (w - kw + 1)) / (h * w)) : undefined;
-    return { name: 'DropBlock', rate, detail: `block ${kh}x${kw}, seed rate ${round(threshold)}${attributeInt(next[0]!, 'ceil_mode', 0) ? ', ceil mode' : ''}` };
+    return {
+      name: 'DropBlock',
+      rate,
+      detail: `block ${kh}x${kw}, seed rate ${round(threshold)}${attributeInt(next[0]!, 'ceil_mode', 0) ? ', ceil mode' : ''}`,
+    };
   }
   return { name: 'Bernoulli', rate: round(threshold), detail: `u < ${round(threshold)} -> Cast` };
 }

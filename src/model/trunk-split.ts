@@ -49,7 +49,10 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  * (bundled model at batch 1, T=10: 0.43 vs 0.79 ms), and on a GPU the cut never leaves the device.
  */
 export function splitAtStochasticSources(
-  model: ModelProto, sources: string[], batchMajor: ReadonlySet<string>, rowShapes: ReadonlyMap<string, number[]> = new Map(),
+  model: ModelProto,
+  sources: string[],
+  batchMajor: ReadonlySet<string>,
+  rowShapes: ReadonlyMap<string, number[]> = new Map(),
   rowTypes: ReadonlyMap<string, number> = new Map(),
 ): SplitPlan | NoSplit {
   const graph = model.graph!;
@@ -75,7 +78,8 @@ export function splitAtStochasticSources(
   // a subgraph (If, Loop, Scan) in the head reads outer tensors by name, where the rows would not
   // reach: such a head runs whole
   const withSubgraph = [...head].find((i) => nodes[i]!.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0));
-  if (withSubgraph !== undefined) return { reason: `${nodes[withSubgraph]!.opType} node ${nodes[withSubgraph]!.name ?? ''} after the stochastic sites holds a subgraph` };
+  if (withSubgraph !== undefined)
+    return { reason: `${nodes[withSubgraph]!.opType} node ${nodes[withSubgraph]!.name ?? ''} after the stochastic sites holds a subgraph` };
 
   // grow the head until everything it reads from the trunk is batch-major
   const pulled = new Set<number>();
@@ -111,7 +115,8 @@ export function splitAtStochasticSources(
   }
   const trunkIndices = [...trunk];
   const trunkWork = trunkIndices.filter((i) => !FREE_OPS.has(nodes[i]!.opType ?? ''));
-  if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t))) return { reason: 'no deterministic part before the stochastic sites is worth running once' };
+  if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t)))
+    return { reason: 'no deterministic part before the stochastic sites is worth running once' };
 
   const split = cloneModel(model);
   split.graph!.node = rowGatheredGraph(nodes, trunk, head, pulled, cut, imageInputs);
@@ -151,7 +156,19 @@ export function splitAtStochasticSources(
     ...(split.graph!.input ?? []).filter((i) => !imageInputs.has(i.name!) || cut.includes(i.name!)),
     ...trunkOutputs.map((t) => ({ name: t, type: { tensorType: { elemType: rowTypes.get(t) ?? DataType.FLOAT } } })),
   ];
-  return { model: split, cutTensors: cut, trunkNodes: trunkIndices.length, headNodes: head.size, headParameters, totalParameters, headMacs, totalMacs, headRowFloats, trunkModel, headModel };
+  return {
+    model: split,
+    cutTensors: cut,
+    trunkNodes: trunkIndices.length,
+    headNodes: head.size,
+    headParameters,
+    totalParameters,
+    headMacs,
+    totalMacs,
+    headRowFloats,
+    trunkModel,
+    headModel,
+  };
 }
 
 /**
@@ -159,11 +176,21 @@ export function splitAtStochasticSources(
  * a Gather by row after each cut tensor is made, and head nodes reading the gathered tensors.
  * A pulled node the trunk also reads runs twice: as it was, and renamed on gathered rows for the head.
  */
-function rowGatheredGraph(nodes: NodeProto[], trunk: ReadonlySet<number>, head: ReadonlySet<number>, pulled: ReadonlySet<number>, cut: string[], imageInputs: ReadonlySet<string>): NodeProto[] {
+function rowGatheredGraph(
+  nodes: NodeProto[],
+  trunk: ReadonlySet<number>,
+  head: ReadonlySet<number>,
+  pulled: ReadonlySet<number>,
+  cut: string[],
+  imageInputs: ReadonlySet<string>,
+): NodeProto[] {
   const perRow = new Map(cut.map((t) => [t, `${t}/mc_dropout.per_row`]));
   for (const i of pulled) for (const o of nodes[i]!.output ?? []) if (o) perRow.set(o, `${o}/mc_dropout.per_row`);
   const gather = (t: string): NodeProto => ({
-    opType: 'Gather', name: `${t}/mc_dropout.gather_rows`, input: [t, ROWS_INPUT], output: [perRow.get(t)!],
+    opType: 'Gather',
+    name: `${t}/mc_dropout.gather_rows`,
+    input: [t, ROWS_INPUT],
+    output: [perRow.get(t)!],
     attribute: [{ name: 'axis', type: 2 /* INT */, i: 0 }],
   });
   const cutSet = new Set(cut);

@@ -30,12 +30,16 @@ export function findCrossRowNode(model: ModelProto, sources: readonly string[], 
  * the other images of its run.
  */
 export function trainingModeBatchNorms(model: ModelProto): NodeProto[] {
-  return (model.graph?.node ?? []).filter((n) => n.opType === 'BatchNormalization'
-    && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1));
+  return (model.graph?.node ?? []).filter(
+    (n) => n.opType === 'BatchNormalization' && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1),
+  );
 }
 
 /** One line naming them and the fix, for inspect and for predict's refusal. */
 export function describeTrainingBatchNorms(nodes: NodeProto[]): string {
-  const names = `${nodes.slice(0, 3).map((n) => n.name || 'unnamed').join(', ')}${nodes.length > 3 ? ', ...' : ''}`;
+  const names = `${nodes
+    .slice(0, 3)
+    .map((n) => n.name || 'unnamed')
+    .join(', ')}${nodes.length > 3 ? ', ...' : ''}`;
   return `${nodes.length} BatchNormalization node(s) were exported in training mode (${names}): predictions would depend on the other images in the batch. Export with model.eval() and only the dropout modules in train mode.`;
 }

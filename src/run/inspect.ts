@@ -1,14 +1,15 @@
-import { McModel } from './engine/mc-model.js';
-import { inferredShapes } from './engine/probe.js';
-import { injectionCandidates, paddleDropouts, type PaddleDropout } from './model/inject.js';
-import { McDropoutError } from './errors.js';
-import { readMetadata, type ModelMetadata } from './model/metadata.js';
-import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from './model/onnx.js';
-import { readOnnxFile } from './model/read.js';
-import { describeRandomSite } from './model/patterns.js';
-import { findStochasticSites } from './model/sites.js';
-import { classifierOutput, isSoftmaxOutput, outputsReachedFrom } from './model/io.js';
+import { McModel } from '../engine/mc-model.js';
+import { inferredShapes } from '../engine/probe.js';
+import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../model/inject.js';
+import { McDropoutError, param } from '../errors.js';
+import { readMetadata, type ModelMetadata } from '../model/metadata.js';
+import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from '../model/onnx.js';
+import { readOnnxFile } from '../model/read.js';
+import { describeRandomSite } from '../model/random-layers.js';
+import { findStochasticSites } from '../model/sites.js';
+import { classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
 
+/** An input or output of a model: name, element type and shape (null dims are symbolic). */
 export interface TensorDescription {
   name: string;
   type: string;
@@ -36,7 +37,17 @@ export interface InspectReport {
    * Every stochastic site; `layer` names what a random op belongs to (DropPath, DropBlock, Gaussian
    * noise, ...) and `rate` is its drop rate (noise: sigma), null when unknown.
    */
-  sites: { node: string; op: string; layer: string; rate: number | null; live: boolean; reason: string; input: string; position: string; detail: string | null }[];
+  sites: {
+    node: string;
+    op: string;
+    layer: string;
+    rate: number | null;
+    live: boolean;
+    reason: string;
+    input: string;
+    position: string;
+    detail: string | null;
+  }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
@@ -55,7 +66,9 @@ function describe(info: ValueInfoProto): TensorDescription {
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
 export async function inspectModel(file: string, options: { output?: string } = {}): Promise<InspectReport> {
-  const { model, sizeBytes, sha256, externalFiles, folder } = await readOnnxFile(file);
+  // read and hashed once: the load below opens this same read
+  const read = await readOnnxFile(file);
+  const { model, sizeBytes, sha256, externalFiles, folder } = read;
   const graph = model.graph ?? {};
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const nodes = graph.node ?? [];
@@ -64,11 +77,20 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const sites = findStochasticSites(model);
 
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
-  if (inert.length > 0 && !sites.some((s) => s.live)) warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with --dropout force to make them live.`);
+  if (inert.length > 0 && !sites.some((s) => s.live))
+    warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with ${param({ dropout: 'force' })} to make them live.`);
   const live = sites.filter((s) => s.live);
   let output: string | undefined;
   try {
-    output = graph.output?.length ? classifierOutput(graph, file, { ...(options.output !== undefined && { name: options.output }), reached: outputsReachedFrom(graph, live.map((s) => s.output)) }).name ?? undefined : undefined;
+    output = graph.output?.length
+      ? (classifierOutput(graph, file, {
+          ...(options.output !== undefined && { name: options.output }),
+          reached: outputsReachedFrom(
+            graph,
+            live.map((s) => s.output),
+          ),
+        }).name ?? undefined)
+      : undefined;
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
@@ -76,29 +98,55 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const paddle = output ? paddleDropouts(graph, output) : [];
   if (sites.length === 0 && paddle.length > 0) {
     const list = paddle.map((d) => `Mul ${d.node} by ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} (p = ${d.rate})`).join(', ');
-    warnings.push(`no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`);
+    warnings.push(
+      `no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`,
+    );
   } else if (sites.length === 0) {
-    warnings.push(`no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (--inject-at TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`);
+    warnings.push(
+      `no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (${param('injectAt')} TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`,
+    );
   }
   const candidates = output ? injectionCandidates(graph, output) : [];
-  const shapes = candidates.length > 0 ? await inferredShapes(model, candidates.map((c) => c.tensor), file, folder).catch(() => new Map<string, readonly (number | string)[]>()) : new Map();
+  const shapes =
+    candidates.length > 0
+      ? await inferredShapes(
+          model,
+          candidates.map((c) => c.tensor),
+          file,
+          folder,
+        ).catch(() => new Map<string, readonly (number | string)[]>())
+      : new Map();
   const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(graph, [s.output]).has(output)) : []);
-  if (output && (graph.output?.length ?? 0) > 1) warnings.push(`class scores are read from the output '${output}' (of ${graph.output!.length}); --model-output NAME picks another.`);
+  if (output && (graph.output?.length ?? 0) > 1)
+    warnings.push(`class scores are read from the output '${output}' (of ${graph.output!.length}); ${param('output')} picks another.`);
   if (output && isSoftmaxOutput(graph, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
   const idle = output ? sites.filter((s) => !reaching.has(s)) : [];
-  if (idle.length > 0) warnings.push(`${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`);
+  if (idle.length > 0)
+    warnings.push(
+      `${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`,
+    );
   const imageInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   const first = imageInputs[0] ? shapeOf(imageInputs[0]) : undefined;
-  if (first && typeof first[0] === 'number') warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
+  if (first && typeof first[0] === 'number')
+    warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
 
   let trunkReuse: InspectReport['trunkReuse'] = null;
   const rowShapes = new Map<number, number[]>();
   try {
-    const loaded = await McModel.load(file, { device: 'cpu', allowDeterministic: true, threads: 1, ...(options.output !== undefined && { output: options.output }) });
+    const loaded = await McModel.load(read, {
+      device: 'cpu',
+      allowDeterministic: true,
+      threads: 1,
+      ...(options.output !== undefined && { output: options.output }),
+    });
     for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
     trunkReuse = {
-      applies: loaded.plan.trunkReuse, reason: loaded.plan.reason, cut: loaded.plan.cutTensors, prefixSharing: loaded.plan.prefixSharing,
-      headParameterShare: loaded.plan.headParameterShare, headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
+      applies: loaded.plan.trunkReuse,
+      reason: loaded.plan.reason,
+      cut: loaded.plan.cutTensors,
+      prefixSharing: loaded.plan.prefixSharing,
+      headParameterShare: loaded.plan.headParameterShare,
+      headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
     };
     await loaded.dispose();
   } catch (error) {
@@ -125,8 +173,15 @@ export async function inspectModel(file: string, options: { output?: string } = 
       const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
       const rate = pattern ? pattern.rate : s.rate;
       return {
-        node: s.nodeName, op: s.op, layer: pattern?.name ?? 'Dropout', rate: rate !== undefined && Number.isFinite(rate) ? rate : null,
-        live: s.live, reason: s.reason, input: s.drawn, position: position(s.nodeIndex), detail: pattern?.detail ?? null,
+        node: s.nodeName,
+        op: s.op,
+        layer: pattern?.name ?? 'Dropout',
+        rate: rate !== undefined && Number.isFinite(rate) ? rate : null,
+        live: s.live,
+        reason: s.reason,
+        input: s.drawn,
+        position: position(s.nodeIndex),
+        detail: pattern?.detail ?? null,
       };
     }),
     mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,

@@ -1,0 +1,127 @@
+/**
+ * DropPath prefix sharing (stochastic depth): passes whose drop decisions agree up to a site compute
+ * what lies before the next site once. model/prefix-levels.ts cuts the graph into levels; this groups
+ * a run's rows level by level and builds what the level graph is fed.
+ */
+import { DataType, type ModelProto } from '../model/onnx.js';
+import { levelGraph, type LevelPlan } from '../model/prefix-levels.js';
+import { dropPathThreshold } from '../model/random-layers.js';
+import { drawDims, fillDraws, typicalValue, type DrawnSite } from './draws.js';
+import type { Feeds, Row } from './feeds.js';
+import type { ImageKey } from './masks.js';
+
+/** The level graph and each site's DropPath threshold (undefined: not DropPath, every pass its own). */
+export interface PrefixLevels {
+  plan: LevelPlan;
+  thresholds: (number | undefined)[];
+}
+
+/**
+ * The level graph of `rewritten` (sites as graph inputs) when some site is a float32 DropPath (the
+ * decision is then taken here on the same float32 number the graph compares), else undefined.
+ */
+export function prefixLevelsOf(
+  original: ModelProto,
+  rewritten: ModelProto,
+  sites: readonly DrawnSite[],
+  siteTypes: readonly number[],
+  batchMajor: ReadonlySet<string>,
+): PrefixLevels | undefined {
+  const thresholds = sites.map((s, k) =>
+    s.draw.kind === 'uniform' && siteTypes[k] === DataType.FLOAT ? dropPathThreshold(original, s.site, s.rowShape) : undefined,
+  );
+  if (!thresholds.some((t) => t !== undefined)) return undefined;
+  const plan = levelGraph(
+    rewritten,
+    sites.map((s) => s.input),
+    batchMajor,
+  );
+  return 'model' in plan ? { plan, thresholds } : undefined;
+}
+
+/**
+ * Rows grouped level by level (level k: the rows' groups at level k - 1 and their decision at site
+ * k, u < threshold; a site that is not DropPath gives each row its own group), each group fed the
+ * draws of its first row. Returns the feeds and, per row, its row of the graph's output.
+ * images: the call's images, [C, H, W] values each, fed as `input`.
+ */
+export function levelFeeds(
+  levels: PrefixLevels,
+  sites: readonly DrawnSite[],
+  rows: readonly Row[],
+  images: readonly Float32Array[],
+  keys: readonly ImageKey[],
+  input: { name: string; imageDims: readonly number[] },
+  options: { seed: number; deterministic?: boolean },
+): { feeds: Feeds; outputRow: Int32Array } {
+  const { plan, thresholds } = levels;
+  // group of each row per level, each group's parent and first row
+  const groupOf: Int32Array[] = [];
+  const parentOf: number[][] = [];
+  const firstRow: number[][] = [];
+  const slots = new Map<number, number>();
+  const level0 = new Int32Array(rows.length);
+  const first0: number[] = [];
+  rows.forEach((row, r) => {
+    if (!slots.has(row.image)) {
+      slots.set(row.image, slots.size);
+      first0.push(r);
+    }
+    level0[r] = slots.get(row.image)!;
+  });
+  groupOf.push(level0);
+  parentOf.push([]);
+  firstRow.push(first0);
+  const u = new Float32Array(1);
+  sites.forEach((site, k) => {
+    const previous = groupOf[k]!;
+    const groups = new Map<string, number>();
+    const mine = new Int32Array(rows.length);
+    const parents: number[] = [];
+    const firsts: number[] = [];
+    rows.forEach((row, r) => {
+      let decision: number = r;
+      const threshold = thresholds[k];
+      if (threshold !== undefined) {
+        if (options.deterministic) u[0] = typicalValue(site.draw);
+        else fillDraws(u, site.draw, options.seed, keys[row.image]!, row.index, k);
+        decision = u[0]! < threshold ? 1 : 0;
+      }
+      const key = `${previous[r]}:${decision}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = groups.size;
+        groups.set(key, g);
+        parents.push(previous[r]!);
+        firsts.push(r);
+      }
+      mine[r] = g;
+    });
+    groupOf.push(mine);
+    parentOf.push(parents);
+    firstRow.push(firsts);
+  });
+  const size = images[0]!.length;
+  const stacked = new Float32Array(slots.size * size);
+  for (const [image, slot] of slots) stacked.set(images[image]!, slot * size);
+  const feeds: Feeds = { [input.name]: { data: stacked, dims: [slots.size, ...input.imageDims] } };
+  for (const gather of plan.gathers) {
+    const index = firstRow[gather.level]!.map((_, g) => {
+      let group = g;
+      for (let l = gather.level; l > gather.from; l--) group = parentOf[l]![group]!;
+      return BigInt(group);
+    });
+    feeds[gather.input] = { data: BigInt64Array.from(index), dims: [index.length] };
+  }
+  sites.forEach((site, k) => {
+    const groups = firstRow[k + 1]!;
+    const data = new Float32Array(groups.length * site.rowSize);
+    groups.forEach((r, g) => {
+      const slot = data.subarray(g * site.rowSize, (g + 1) * site.rowSize);
+      if (options.deterministic) slot.fill(typicalValue(site.draw));
+      else fillDraws(slot, site.draw, options.seed, keys[rows[r]!.image]!, rows[r]!.index, k);
+    });
+    feeds[site.input] = { data, dims: drawDims(site, groups.length) };
+  });
+  return { feeds, outputRow: groupOf[plan.outputLevel]! };
+}

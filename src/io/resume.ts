@@ -1,0 +1,114 @@
+/**
+ * Resume bookkeeping: an earlier run's rows and settings, found beside the output (a .partial with
+ * its settings, or a finished file with its metadata), checked against this run's and made ready
+ * to append to. The sink (sink.ts) writes the rows.
+ */
+import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { param, UsageError } from '../errors.js';
+import { outputError } from './durable.js';
+
+/** The settings that must match for --resume to append to an earlier run's output. */
+export type RunSettings = Record<string, unknown>;
+
+/** Working file names next to the output file: rows go to .partial until the run completes. */
+export function partialPaths(output: string): { partial: string; partialSettings: string; meta: string } {
+  return { partial: `${output}.partial`, partialSettings: `${output}.partial.json`, meta: `${output}.meta.json` };
+}
+
+/**
+ * Makes the earlier run of a file output ready to append to, when there is one: its settings must
+ * equal `settings`; a finished file is copied to its .partial; a half-written last record is cut.
+ * Returns the paths of its complete rows, or undefined when there is no earlier run.
+ */
+export function resumeEarlierRun(
+  output: { file: string; path: string },
+  format: 'csv' | 'jsonl',
+  settings: RunSettings,
+  meta: string,
+): Set<string> | undefined {
+  const { partial, partialSettings } = partialPaths(output.file);
+  const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
+  if (!earlier) return undefined;
+  // messages name the output as the user wrote it, not the file a link points to
+  checkSameSettings(earlier.settings, settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
+  if (earlier.from === output.file) copyInto(output.file, partial);
+  return truncateToCompleteRecords(partial, format);
+}
+
+/** The seed of the run that `--resume` would continue, so a resumed run without --seed reuses it. */
+export function earlierSeed(output: string, metaFile?: string): number | undefined {
+  const { partial, partialSettings, meta } = partialPaths(output);
+  try {
+    const earlier = findEarlierRun(output, partial, partialSettings, metaFile ?? meta);
+    return typeof earlier?.settings.seed === 'number' ? earlier.settings.seed : undefined;
+  } catch {
+    return undefined; // open() reports the problem with its full message
+  }
+}
+
+function findEarlierRun(output: string, partial: string, partialSettings: string, meta: string): { from: string; settings: RunSettings } | undefined {
+  if (existsSync(partial) && existsSync(partialSettings)) return { from: partial, settings: readJson(partialSettings) };
+  if (existsSync(output)) {
+    if (!existsSync(meta))
+      throw new UsageError(`Cannot resume ${output}: its metadata ${meta} is missing, so its settings are unknown. Remove ${param('resume')} to start over.`);
+    const settings = (readJson(meta) as { settings?: RunSettings }).settings;
+    if (!settings) throw new UsageError(`Cannot resume ${output}: ${meta} holds no settings. Remove ${param('resume')} to start over.`);
+    return { from: output, settings };
+  }
+  return undefined;
+}
+
+function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string): void {
+  const differing = Object.keys(now).filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
+  if (differing.length > 0) {
+    const detail = differing.map((k) => `${k}: earlier ${JSON.stringify(earlier[k])}, now ${JSON.stringify(now[k])}`).join('; ');
+    throw new UsageError(
+      `Cannot resume ${from}: settings differ from the earlier run (${detail}). Use the same settings, or drop ${param('resume')} to start over.`,
+    );
+  }
+}
+
+/**
+ * Cuts a trailing partial record (a kill mid-write) and returns the paths of the complete rows.
+ * CSV records can hold newlines inside quotes (a path with a newline), so the cut is at the last
+ * newline after which the text parses as whole records, not simply the last newline.
+ */
+function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<string> {
+  const text = readFileSync(file, 'utf8');
+  let end = text.lastIndexOf('\n') + 1;
+  const done = new Set<string>();
+  for (;;) {
+    const complete = text.slice(0, end);
+    try {
+      if (format === 'csv') {
+        const records = parse(complete, { relax_column_count: true }) as string[][];
+        for (const record of records.slice(1)) if (record[0] !== undefined) done.add(record[0]);
+      } else {
+        for (const line of complete.split('\n')) if (line.trim()) done.add((JSON.parse(line) as { path: string }).path);
+      }
+      truncateSync(file, Buffer.byteLength(complete));
+      return done;
+    } catch (error) {
+      // the last newline sat inside a quoted field of the half-written record: cut before it
+      done.clear();
+      const previous = text.lastIndexOf('\n', end - 2) + 1;
+      if (end === 0) throw error;
+      end = previous;
+    }
+  }
+}
+
+/** Copies a finished output to its .partial to resume it; a copy cut short by a full disk is an OutputError. */
+function copyInto(from: string, to: string): void {
+  try {
+    copyFileSync(from, to);
+  } catch (error) {
+    rmSync(to, { force: true });
+    throw outputError(error, to);
+  }
+}
+
+function readJson(file: string): RunSettings {
+  return JSON.parse(readFileSync(file, 'utf8')) as RunSettings;
+}
