@@ -20,7 +20,9 @@ const batch = Number(batchText);
 const mean = [0.485, 0.456, 0.406];
 const std = [0.229, 0.224, 0.225];
 const session = await ort.InferenceSession.create(model!, { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
-const files = readdirSync(folder!).sort().map((f) => path.join(folder!, f));
+const files = readdirSync(folder!)
+  .sort()
+  .map((f) => path.join(folder!, f));
 const plane = height * width;
 
 async function pixels(file: string): Promise<Uint8Array> {

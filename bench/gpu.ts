@@ -53,11 +53,33 @@ async function speed(file: string, device: string): Promise<void> {
   const pool = images(reused, 256);
   for (const batch of [16, 64, 256]) {
     const slice = pool.slice(0, batch);
-    print({ model: path.basename(file), provider: reused.info.provider, batch, method: 'deterministic', passes: 1, imagesPerSecond: await rate(reused, slice, 1, true) });
+    print({
+      model: path.basename(file),
+      provider: reused.info.provider,
+      batch,
+      method: 'deterministic',
+      passes: 1,
+      imagesPerSecond: await rate(reused, slice, 1, true),
+    });
     for (const passes of [10, 100]) {
-      print({ model: path.basename(file), provider: reused.info.provider, batch, method: reused.plan.trunkReuse ? 'trunk reuse' : 'default', passes, imagesPerSecond: await rate(reused, slice, passes, false) });
+      print({
+        model: path.basename(file),
+        provider: reused.info.provider,
+        batch,
+        method: reused.plan.trunkReuse ? 'trunk reuse' : 'default',
+        passes,
+        imagesPerSecond: await rate(reused, slice, passes, false),
+      });
     }
-    if (batch === 64) print({ model: path.basename(file), provider: replicated.info.provider, batch, method: 'replicated (trunk reuse off)', passes: 10, imagesPerSecond: await rate(replicated, slice, 10, false) });
+    if (batch === 64)
+      print({
+        model: path.basename(file),
+        provider: replicated.info.provider,
+        batch,
+        method: 'replicated (trunk reuse off)',
+        passes: 10,
+        imagesPerSecond: await rate(replicated, slice, 10, false),
+      });
   }
   await reused.dispose();
   await replicated.dispose();
@@ -66,7 +88,13 @@ async function speed(file: string, device: string): Promise<void> {
 async function placement(file: string): Promise<void> {
   const model = await McModel.load(file, { device: 'cuda', onnxruntimeLogLevel: 'verbose' });
   const probs = await model.predict(images(model, 2), { passes: 3, seed: 1 });
-  print({ model: path.basename(file), provider: model.info.provider, trunkReuse: model.plan.trunkReuse, prefixSharing: model.plan.prefixSharing, rows: probs.length });
+  print({
+    model: path.basename(file),
+    provider: model.info.provider,
+    trunkReuse: model.plan.trunkReuse,
+    prefixSharing: model.plan.prefixSharing,
+    rows: probs.length,
+  });
   await model.dispose();
 }
 
@@ -84,7 +112,10 @@ function compare(a: string, b: string): void {
   let worst = 0;
   let nan = 0;
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    if (Number.isNaN(x[i]!) || Number.isNaN(y[i]!)) { nan += Number.isNaN(x[i]!) !== Number.isNaN(y[i]!) ? 1 : 0; continue; }
+    if (Number.isNaN(x[i]!) || Number.isNaN(y[i]!)) {
+      nan += Number.isNaN(x[i]!) !== Number.isNaN(y[i]!) ? 1 : 0;
+      continue;
+    }
     worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
   }
   print({ a: path.basename(a), b: path.basename(b), values: x.length, sameLength: x.length === y.length, nanMismatches: nan, maxAbsDifference: worst });
@@ -93,13 +124,17 @@ function compare(a: string, b: string): void {
 async function decode(folder: string, file: string): Promise<void> {
   const model = await McModel.load(file, { device: 'cpu' });
   const spec = resolvePreprocess(model.info);
-  const files = readdirSync(folder).filter((f) => f.endsWith('.jpg')).map((f) => path.join(folder, f));
+  const files = readdirSync(folder)
+    .filter((f) => f.endsWith('.jpg'))
+    .map((f) => path.join(folder, f));
   const inFlight = 16;
   const start = process.hrtime.bigint();
   let next = 0;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < files.length) await loadImageTensor(files[next++]!, spec);
-  }));
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < files.length) await loadImageTensor(files[next++]!, spec);
+    }),
+  );
   print({ step: 'decode', images: files.length, inFlight, cores: availableParallelism(), imagesPerSecond: files.length / seconds(start) });
   await model.dispose();
 }

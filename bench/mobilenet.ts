@@ -18,7 +18,13 @@ export interface MobileNetOptions {
 
 // (expansion t, channels c, repeats n, stride s), as in the MobileNetV2 paper
 const STAGES: [number, number, number, number][] = [
-  [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
 ];
 
 export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
@@ -37,7 +43,10 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
   let id = 0;
   const name = (prefix: string) => `${prefix}_${id++}`;
   const ints = (key: string, values: number[]) => ({ name: key, type: 7, ints: values });
-  initializers.push({ name: 'clip_min', dataType: DataType.FLOAT, dims: [], floatData: [0] }, { name: 'clip_max', dataType: DataType.FLOAT, dims: [], floatData: [6] });
+  initializers.push(
+    { name: 'clip_min', dataType: DataType.FLOAT, dims: [], floatData: [0] },
+    { name: 'clip_max', dataType: DataType.FLOAT, dims: [], floatData: [6] },
+  );
 
   const conv = (input: string, cin: number, cout: number, kernel: number, stride: number, group: number, relu6: boolean): string => {
     const w = name('w');
@@ -48,8 +57,15 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
     const out = name('conv');
     const pad = (kernel - 1) / 2;
     nodes.push({
-      opType: 'Conv', input: [input, w, b], output: [out],
-      attribute: [ints('kernel_shape', [kernel, kernel]), ints('strides', [stride, stride]), ints('pads', [pad, pad, pad, pad]), { name: 'group', type: 2, i: group }],
+      opType: 'Conv',
+      input: [input, w, b],
+      output: [out],
+      attribute: [
+        ints('kernel_shape', [kernel, kernel]),
+        ints('strides', [stride, stride]),
+        ints('pads', [pad, pad, pad, pad]),
+        { name: 'group', type: 2, i: group },
+      ],
     });
     if (!relu6) return out;
     const clipped = name('relu6');
@@ -66,16 +82,26 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
   };
   initializers.push({ name: 'training', dataType: DataType.BOOL, dims: [], int32Data: [1] });
   let residuals = 0;
-  initializers.push({ name: 'zero_index', dataType: DataType.INT64, dims: [1], int64Data: [0] }, { name: 'ones3', dataType: DataType.INT64, dims: [3], int64Data: [1, 1, 1] });
+  initializers.push(
+    { name: 'zero_index', dataType: DataType.INT64, dims: [1], int64Data: [0] },
+    { name: 'ones3', dataType: DataType.INT64, dims: [3], int64Data: [1, 1, 1] },
+  );
   const dropPath = (branch: string, rate: number): string => {
     const keep = name('keep');
     initializers.push({ name: keep, dataType: DataType.FLOAT, dims: [], floatData: [1 - rate] });
-    const [shape, batch, target, zeros, u, kept, mask, scaled, out] = ['shape', 'batch', 'target', 'zeros', 'u', 'kept', 'mask', 'scaled', 'droppath'].map(name);
+    const [shape, batch, target, zeros, u, kept, mask, scaled, out] = ['shape', 'batch', 'target', 'zeros', 'u', 'kept', 'mask', 'scaled', 'droppath'].map(
+      name,
+    );
     nodes.push(
       { opType: 'Shape', input: [branch], output: [shape!] },
       { opType: 'Gather', input: [shape!, 'zero_index'], output: [batch!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
       { opType: 'Concat', input: [batch!, 'ones3'], output: [target!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
-      { opType: 'ConstantOfShape', input: [target!], output: [zeros!], attribute: [{ name: 'value', type: 4, t: { dataType: DataType.FLOAT, dims: [1], floatData: [0] } }] },
+      {
+        opType: 'ConstantOfShape',
+        input: [target!],
+        output: [zeros!],
+        attribute: [{ name: 'value', type: 4, t: { dataType: DataType.FLOAT, dims: [1], floatData: [0] } }],
+      },
       { opType: 'RandomUniformLike', input: [zeros!], output: [u!] },
       { opType: 'Less', input: [u!, keep], output: [kept!] },
       { opType: 'Cast', input: [kept!], output: [mask!], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
@@ -95,7 +121,7 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
       y = conv(y, hidden, hidden, 3, stride, hidden, true);
       y = conv(y, hidden, c, 1, 1, 1, false);
       if (stride === 1 && channels === c) {
-        if (options.dropPathRate) y = dropPath(y, options.dropPathRate * (residuals++ + 1) / 10);
+        if (options.dropPathRate) y = dropPath(y, (options.dropPathRate * (residuals++ + 1)) / 10);
         const sum = name('add');
         nodes.push({ opType: 'Add', input: [x, y], output: [sum] });
         y = sum;
