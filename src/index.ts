@@ -75,6 +75,22 @@ export {
   type ConformalThresholds,
 } from './conformal/sets.js';
 export { oodMetrics, averagePrecision, fprAt95, energyScore, type OodMetrics } from './ood/metrics.js';
+export { conformalUniformOf } from './conformal/sets.js';
+export { temperedPasses } from './calibration/temperature.js';
+export {
+  fitCalibration,
+  applyCalibration,
+  readCalibration,
+  checkCalibrationFits,
+  CALIBRATION_FORMAT,
+  type Calibration,
+  type CalibratedPreprocess,
+  type CalibratedResult,
+  type CalibrationContext,
+  type CalibrationExample,
+  type ConformalSettings,
+} from './calibration/calibration.js';
+export { runCalibration, type CalibrateRunConfig, type CalibrateOutcome } from './run/calibrate-run.js';
 
 // Models: inspect, convert, doctor
 export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';

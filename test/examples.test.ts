@@ -81,6 +81,6 @@ describe('README', () => {
       commands.add(command!);
       await flagsExist(command!, args);
     }
-    assert.deepEqual([...commands].sort(), ['convert', 'evaluate', 'inspect', 'merge', 'predict', 'report', 'select']);
+    assert.deepEqual([...commands].sort(), ['calibrate', 'convert', 'evaluate', 'inspect', 'merge', 'predict', 'report', 'select']);
   });
 });

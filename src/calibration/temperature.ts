@@ -28,6 +28,25 @@ export function logProbabilities(probs: ArrayLike<number>): Float64Array {
   return Float64Array.from(probs, (p) => Math.log(Math.max(p, PROBABILITY_FLOOR)));
 }
 
+/** softmax(z_t / temperature) of each pass z_t ([T, C] row-major logits or log-probabilities): the calibrated passes, [T, C]. */
+export function temperedPasses(logits: ArrayLike<number>, classes: number, temperature: number): Float64Array {
+  const passes = logits.length / classes;
+  if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected passes as [T, ${classes}] logits but received ${logits.length} values`);
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new UsageError(`Expected a positive temperature but received ${temperature}`);
+  const out = new Float64Array(logits.length);
+  for (let t = 0; t < passes; t++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[t * classes + c]! / temperature);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      out[t * classes + c] = Math.exp(logits[t * classes + c]! / temperature - max);
+      sum += out[t * classes + c]!;
+    }
+    for (let c = 0; c < classes; c++) out[t * classes + c]! /= sum;
+  }
+  return out;
+}
+
 /** mean_t softmax(z_t / temperature) of passes z ([T, C] row-major): the calibrated predictive mean, length C. */
 export function temperedMean(logits: ArrayLike<number>, classes: number, temperature: number): Float64Array {
   const passes = logits.length / classes;

@@ -18,6 +18,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   savePasses: '--save-passes',
   "format: 'jsonl', perClass: true": '-f jsonl --per-class',
   labelsFile: '--labels FILE',
+  calibration: '--calibration',
+  alpha: '--miscoverage',
   // evaluate
   truthFile: '--truth',
   from: '--from',

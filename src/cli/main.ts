@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ACQUISITIONS, BUNDLED_MODEL, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
 import { choice, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
+import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
 import { runInspect } from './inspect.js';
@@ -123,6 +124,10 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
     .option(
+      '--calibration <file>',
+      'apply a calibration that calibrate wrote for this model and preprocessing: tempered probabilities (uncertainty columns from them; uncalibrated_confidence beside) and the prediction set (set, set_size)',
+    )
+    .option(
       '--shard <I/N|auto>',
       'run only shard I of N of the input list (contiguous blocks), writing OUTPUT.shard-000I-of-000N.EXT; auto: from Slurm, Kubernetes, AWS Batch or Google Cloud Batch',
     )
@@ -162,6 +167,35 @@ ${EXIT_CODES}`,
         '--from <file>',
         'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
       );
+
+  withRunOptions(program.command('calibrate'))
+    .description('fit temperature scaling and split-conformal prediction sets on labelled images; writes a calibration JSON that predict --calibration applies')
+    .argument('[paths...]', 'labelled image files or folders: one folder per class, or --truth')
+    .option('-t, --times <T>', 'stochastic forward passes per image: the T predict will run with', integer(1, 100000), 10)
+    .option('--truth <file>', 'true classes as a CSV of path,label (as evaluate reads it); default: the folder of each image below the input folder')
+    .requiredOption('-o, --output <file>', 'the calibration JSON to write (- for stdout)')
+    .option('--miscoverage <alpha>', 'sets hold the true class with probability at least 1 - alpha', fraction(true, 1, true), 0.1)
+    .addOption(
+      new Option('--score <score>', 'lac: 1 - p of the class; aps: cumulative mass to the class; raps: aps with a penalty on long sets')
+        .argParser(choice(['lac', 'aps', 'raps'] as const))
+        .default('aps'),
+    )
+    .option('--lambda <l>', 'raps: penalty per rank beyond --k-reg (default 0.01)', fraction(false, 100, true))
+    .option('--k-reg <k>', 'raps: ranks without penalty (default 5)', integer(0, 100000))
+    .option('--no-randomized', 'aps and raps: count the whole mass of the last class (larger sets, never empty) instead of a seeded uniform share')
+    .option('--class-conditional', 'one threshold per class (Mondrian): coverage 1 - alpha for every class, not only on average')
+    .option('--set-seed <n>', 'seed of the aps/raps uniforms, one per image from (seed, path) (default: the mask seed)', seed)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mc-dropout calibrate val/ -m model.onnx -t 30 --seed 1 -o calibration.json     val/<class>/*.jpg
+  mc-dropout predict images/ -m model.onnx -t 30 --calibration calibration.json -o out.csv
+${EXIT_CODES}`,
+    )
+    .action(async (paths: string[], options: CalibrateCliOptions) => {
+      setExitCode(await runCalibrate(paths, options, version));
+    });
 
   evaluateOptions(program.command('evaluate'))
     .description(

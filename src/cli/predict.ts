@@ -22,6 +22,7 @@ export interface PredictCliOptions extends RunCliOptions {
   shard?: string;
   shardCount?: number;
   savePasses?: string;
+  calibration?: string;
 }
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
@@ -59,6 +60,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     ...(options.savePasses !== undefined && { savePasses: options.savePasses }),
     resume: options.resume ?? false,
     spreadsheetSafe: options.spreadsheetSafe ?? false,
+    ...(options.calibration !== undefined && { calibration: options.calibration }),
     version,
   };
 

@@ -134,3 +134,25 @@ export function conformalUniforms(seed: number, count: number): Float64Array {
     return words[0]! / 2 ** 32;
   });
 }
+
+/**
+ * The uniform of APS and RAPS for one image named `name` (its path): Philox4x32-10 at counter
+ * (h0, h1, 1, 0), h the 64-bit FNV-1a hash of the name's UTF-16 code units, and key (seed mod 2^32,
+ * floor(seed / 2^32)); the first word / 2^32. It depends on the seed and the name alone, so an
+ * image's set is the same whatever the order, the batch or the shard it runs in.
+ */
+export function conformalUniformOf(seed: number, name: string): number {
+  let lo = 0x84222325;
+  let hi = 0xcbf29ce4;
+  for (let i = 0; i < name.length; i++) {
+    lo = (lo ^ name.charCodeAt(i)) >>> 0;
+    // multiply the 64-bit (hi, lo) by the FNV prime 2^40 + 0x1b3, in 32-bit halves
+    const a = lo * 0x1b3;
+    const carry = Math.floor(a / 2 ** 32);
+    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + carry) >>> 0;
+    lo = a >>> 0;
+  }
+  const words = new Uint32Array(4);
+  philox4x32(lo, hi, 1, 0, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0, words);
+  return words[0]! / 2 ** 32;
+}

@@ -3,7 +3,16 @@ import { topK, type McSummary } from '../stats/aggregate.js';
 
 /** One image's result: its MC summary (and, when asked, its passes [T, C] and deterministic probabilities [C]), or why it failed. */
 export type ImageResult =
-  | { file: string; index: number; status: 'ok'; summary: McSummary; passProbs?: Float64Array; deterministicProbs?: Float64Array }
+  | {
+      file: string;
+      index: number;
+      status: 'ok';
+      summary: McSummary;
+      passProbs?: Float64Array;
+      deterministicProbs?: Float64Array;
+      /** Under a calibration: `summary` comes from the tempered passes; the uncalibrated confidence and the prediction set (class indices, rank order). */
+      calibrated?: { uncalibratedConfidence: number; set: number[] };
+    }
   | { file: string; index: number; status: 'error'; error: string };
 
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
@@ -21,11 +30,15 @@ export const BASE_COLUMNS = [
   'margin',
 ] as const;
 
-/** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T. */
-export function csvHeader(topk: number, withPasses = false): string[] {
+/** Columns of a calibrated run, before `status`: the confidence before calibration, the prediction set (a JSON array of labels) and its size. */
+export const CALIBRATED_COLUMNS = ['uncalibrated_confidence', 'set', 'set_size'] as const;
+
+/** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T; CALIBRATED_COLUMNS precede `status` under a calibration. */
+export function csvHeader(topk: number, withPasses = false, calibrated = false): string[] {
   const columns: string[] = [...BASE_COLUMNS];
   if (withPasses) columns.push('passes');
   for (let k = 1; k <= topk; k++) columns.push(`top${k}_label`, `top${k}_prob`);
+  if (calibrated) columns.push(...CALIBRATED_COLUMNS);
   columns.push('status', 'error');
   return columns;
 }
@@ -47,10 +60,11 @@ export function spreadsheetSafe(cell: string): string {
  * written with csvName's escape. `safe`: the text cells (path, labels,
  * error) through spreadsheetSafe; numbers are never changed.
  */
-export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false, safe = false): string[] {
+export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false, safe = false, calibrated = false): string[] {
   const text = safe ? spreadsheetSafe : (cell: string) => cell;
   if (result.status === 'error') {
-    return [text(csvName(result.file)), ...Array<string>(BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk).fill(''), 'error', text(result.error)];
+    const empty = BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk + (calibrated ? CALIBRATED_COLUMNS.length : 0);
+    return [text(csvName(result.file)), ...Array<string>(empty).fill(''), 'error', text(result.error)];
   }
   const s = result.summary;
   const record = [
@@ -67,6 +81,10 @@ export function csvRecord(result: ImageResult, labels: readonly string[], topk: 
   if (withPasses) record.push(String(s.passes));
   for (const c of topK(s.mean, topk)) record.push(text(labels[c] ?? String(c)), fixed(s.mean[c]!));
   for (let k = Math.min(topk, s.mean.length); k < topk; k++) record.push('', '');
+  if (calibrated) {
+    const c = result.calibrated!;
+    record.push(fixed(c.uncalibratedConfidence), JSON.stringify(c.set.map((k) => labels[k] ?? String(k))), String(c.set.length));
+  }
   record.push('ok', '');
   return record;
 }
@@ -89,6 +107,12 @@ export function jsonRecord(result: ImageResult, labels: readonly string[], topk:
     margin: round(s.margin),
     ...(withPasses && { passes: s.passes }),
     topk: topK(s.mean, topk).map((c) => ({ label: labels[c] ?? String(c), class_index: c, prob: round(s.mean[c]!) })),
+    ...(result.calibrated && {
+      uncalibrated_confidence: round(result.calibrated.uncalibratedConfidence),
+      set: result.calibrated.set.map((k) => labels[k] ?? String(k)),
+      set_indices: result.calibrated.set,
+      set_size: result.calibrated.set.length,
+    }),
     status: 'ok',
   };
   if (perClass) {

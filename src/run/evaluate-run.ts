@@ -95,11 +95,11 @@ export interface EvaluationReport {
   images: ImageRecord[];
 }
 
-function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
+export function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
   return truthFile ? { kind: 'csv', file: truthFile } : { kind: 'folders', roots };
 }
 
-function noTruth(source: TruthSource, images: number): UsageError {
+export function noTruth(source: TruthSource, images: number): UsageError {
   return new UsageError(
     source.kind === 'csv'
       ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`

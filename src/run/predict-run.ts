@@ -4,6 +4,7 @@
  * read the metadata this module writes.
  */
 import { stringify } from 'csv-stringify/sync';
+import { applyCalibration, checkCalibrationFits, readCalibration, type Calibration } from '../calibration/calibration.js';
 import { McModel } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
@@ -11,7 +12,8 @@ import { onnxruntimeVersion } from '../engine/runtime.js';
 import { param, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
-import { csvHeader, csvRecord, jsonRecord } from '../io/rows.js';
+import { digestOf } from '../io/durable.js';
+import { csvHeader, csvRecord, jsonRecord, type ImageResult } from '../io/rows.js';
 import { csvName } from '../io/names.js';
 import { OutputLock } from '../io/lock.js';
 import { NpyPassesWriter } from '../io/npy.js';
@@ -60,6 +62,8 @@ export interface PredictRunConfig {
   resume: boolean;
   /** CSV: text cells that a spreadsheet would run as formulas (=, +, -, @) start with an apostrophe. */
   spreadsheetSafe?: boolean;
+  /** A calibration file (calibrate wrote it for this model and preprocessing): tempered probabilities and prediction sets. */
+  calibration?: string;
   /** Version of the tool, recorded in the metadata. */
   version: string;
 }
@@ -151,6 +155,8 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       ? labelsFor(config.labelsFile, info.classes, warn)
       : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
+    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+    if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
     if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
     const topk = Math.min(config.topk, info.classes);
     const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;
@@ -180,6 +186,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       labels,
       ...(rule && { adaptive: rule }),
       ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
+      ...(calibration && { calibration_sha256: digestOf(config.calibration!).sha256 }),
     };
     const sink = RowSink.open({
       output,
@@ -187,7 +194,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       resume: config.resume,
       ...(lock && { lock }),
       ...(metaFile && { metaFile }),
-      header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule))]).trimEnd() : undefined,
+      header: config.format === 'csv' ? stringify([csvHeader(topk, Boolean(rule), Boolean(calibration))]).trimEnd() : undefined,
       settings,
     });
     // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
@@ -220,17 +227,18 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
         preprocess,
         knownErrors: errors,
         fileSizes: todoSizes,
-        keepPasses: passesFile !== undefined,
+        keepPasses: passesFile !== undefined || calibration !== undefined,
       })) {
         if (result.status === 'ok') {
           ok++;
           passesUsed.push(result.summary.passes);
         } else failed++;
         passesFile?.write(result.file, result.status === 'ok' ? result.passProbs : undefined);
+        const row = calibration && result.status === 'ok' ? calibrated(result, calibration) : result;
         sink.write(
           config.format === 'csv'
-            ? stringify([csvRecord(result, labels, topk, Boolean(rule), config.spreadsheetSafe)]).trimEnd()
-            : JSON.stringify(jsonRecord(result, labels, topk, config.perClass, Boolean(rule))),
+            ? stringify([csvRecord(row, labels, topk, Boolean(rule), config.spreadsheetSafe, Boolean(calibration))]).trimEnd()
+            : JSON.stringify(jsonRecord(row, labels, topk, config.perClass, Boolean(rule))),
         );
         hooks.onProgress?.(ok + failed, failed);
         if (hooks.signal?.aborted) {
@@ -309,6 +317,12 @@ function passStatistics(passes: number[]): { mean: number; median: number; max: 
     median: sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2,
     max: sorted.at(-1)!,
   };
+}
+
+/** A row under a calibration: the summary of the tempered passes, the confidence before, and the prediction set. */
+function calibrated(result: Extract<ImageResult, { status: 'ok' }>, calibration: Calibration): ImageResult {
+  const applied = applyCalibration(calibration, result.file, result.passProbs!);
+  return { ...result, summary: applied.summary, calibrated: { uncalibratedConfidence: result.summary.confidence, set: applied.set } };
 }
 
 export function labelsFor(file: string, classes: number, warn: (m: string) => void): string[] {

@@ -1,0 +1,194 @@
+/**
+ * A calibration: the temperature and the conformal thresholds fitted on labelled images, with what
+ * they were fitted for (the model's digest, its classes, the preprocessing, T and the seeds), so it
+ * is applied only where it holds. Written by `calibrate` as JSON; applied by `predict`.
+ */
+import { readFileSync } from 'node:fs';
+import { describeError, param, UsageError } from '../errors.js';
+import { calibrateSets, conformalUniformOf, setOf, RAPS_DEFAULTS, type ConformalScore, type ConformalThresholds } from '../conformal/sets.js';
+import { outcomeOf } from '../evaluate/evaluation.js';
+import { metricsOf } from '../evaluate/metrics.js';
+import type { PreprocessSpec } from '../preprocess/spec.js';
+import { summarize, type McSummary } from '../stats/aggregate.js';
+import { fitTemperature, logProbabilities, temperedPasses } from './temperature.js';
+
+/** The `format` of a calibration file; a later release that changes its meaning changes it. */
+export const CALIBRATION_FORMAT = 'mc-dropout calibration 1';
+
+/** The preprocessing a calibration holds for: every setting that changes the tensor (all but the pixel limit). */
+export type CalibratedPreprocess = Omit<PreprocessSpec, 'pixelLimit'>;
+
+/** A calibration file's contents. Probabilities are the MC means of the tempered passes. */
+export interface Calibration {
+  format: typeof CALIBRATION_FORMAT;
+  /** The model it was fitted on: SHA-256 of its files, classes and labels. */
+  model: { sha256: string; classes: number; labels: string[] };
+  preprocess: CalibratedPreprocess;
+  /** T of the calibration run, and the seed of its masks. */
+  passes: number;
+  seed: number;
+  /** Labelled images it was fitted on. */
+  images: number;
+  /** Divides each pass's logits (log-probabilities) before its softmax; the passes are then averaged. */
+  temperature: number;
+  /** Mean NLL (nats) and ECE (15 bins) on the calibration images, at temperature 1 and at the fitted one. */
+  before: { nll: number; ece: number };
+  after: { nll: number; ece: number };
+  conformal: {
+    alpha: number;
+    score: ConformalScore;
+    /** RAPS's penalty per rank beyond kReg. */
+    lambda: number;
+    kReg: number;
+    /** APS and RAPS: one uniform per image from (seed, its path); false: u = 1. */
+    randomized: boolean;
+    /** Seed of the uniforms. */
+    seed: number;
+    /** Sets use each class's own threshold (Mondrian) instead of the marginal one. */
+    classConditional: boolean;
+    threshold: number;
+    /** Per class; null where the class had too few images (every label then passes, as Infinity). */
+    perClass: (number | null)[];
+    counts: number[];
+  };
+}
+
+/** How `fitCalibration` builds the sets. */
+export interface ConformalSettings {
+  /** Miscoverage: sets hold the true class with probability at least 1 - alpha. */
+  alpha: number;
+  score: ConformalScore;
+  lambda?: number;
+  kReg?: number;
+  randomized?: boolean;
+  /** Seed of the APS/RAPS uniforms. */
+  seed: number;
+  classConditional?: boolean;
+}
+
+/** One labelled calibration image: its name (path, which keys its uniform), its passes [T, C] as probabilities, and its true class. */
+export interface CalibrationExample {
+  name: string;
+  passProbs: ArrayLike<number>;
+  label: number;
+}
+
+/** What a run knows of the model and its passes, to stamp on a calibration. */
+export interface CalibrationContext {
+  model: { sha256: string; classes: number; labels: string[] };
+  preprocess: PreprocessSpec;
+  passes: number;
+  seed: number;
+}
+
+/**
+ * Fits the temperature by the mean NLL of the tempered MC means, then the conformal thresholds on
+ * the calibrated means. Throws UsageError for no images or a bad alpha.
+ */
+export function fitCalibration(examples: readonly CalibrationExample[], context: CalibrationContext, settings: ConformalSettings): Calibration {
+  if (examples.length === 0) throw new UsageError('Expected at least one labelled calibration image but received none');
+  const classes = context.model.classes;
+  const logits = examples.map((e) => logProbabilities(e.passProbs));
+  const fit = fitTemperature(
+    logits.map((l, i) => ({ logits: l, label: examples[i]!.label })),
+    classes,
+  );
+  const ece = (temperature: number) =>
+    metricsOf(logits.map((l, i) => outcomeOf(temperedPasses(l, classes, temperature), classes, examples[i]!.label))).calibration.ece;
+  const randomized = settings.randomized ?? true;
+  const options = { score: settings.score, lambda: settings.lambda ?? RAPS_DEFAULTS.lambda, kReg: settings.kReg ?? RAPS_DEFAULTS.kReg, randomized };
+  const thresholds = calibrateSets(
+    logits.map((l, i) => ({
+      probs: summarize(temperedPasses(l, classes, fit.temperature), classes).mean,
+      label: examples[i]!.label,
+      u: conformalUniformOf(settings.seed, examples[i]!.name),
+    })),
+    classes,
+    settings.alpha,
+    options,
+  );
+  const { pixelLimit: _, ...preprocess } = context.preprocess;
+  return {
+    format: CALIBRATION_FORMAT,
+    model: context.model,
+    preprocess,
+    passes: context.passes,
+    seed: context.seed,
+    images: examples.length,
+    temperature: fit.temperature,
+    before: { nll: fit.nllBefore, ece: ece(1) },
+    after: { nll: fit.nllAfter, ece: ece(fit.temperature) },
+    conformal: {
+      alpha: settings.alpha,
+      ...options,
+      seed: settings.seed,
+      classConditional: settings.classConditional ?? false,
+      threshold: thresholds.threshold,
+      perClass: thresholds.perClass.map((t) => (Number.isFinite(t) ? t : null)),
+      counts: thresholds.counts,
+    },
+  };
+}
+
+/** One image under a calibration: its summary from the tempered passes, and its prediction set (class indices, in rank order). */
+export interface CalibratedResult {
+  summary: McSummary;
+  set: number[];
+}
+
+/** Applies a calibration to one image's passes ([T, C] probabilities); `name` (its path) keys its uniform. */
+export function applyCalibration(calibration: Calibration, name: string, passProbs: ArrayLike<number>): CalibratedResult {
+  const classes = calibration.model.classes;
+  const summary = summarize(temperedPasses(logProbabilities(passProbs), classes, calibration.temperature), classes);
+  const c = calibration.conformal;
+  const thresholds: ConformalThresholds = {
+    alpha: c.alpha,
+    options: { score: c.score, lambda: c.lambda, kReg: c.kReg, randomized: c.randomized },
+    threshold: c.threshold,
+    perClass: c.perClass.map((t) => t ?? Infinity),
+    counts: c.counts,
+  };
+  return { summary, set: setOf(summary.mean, conformalUniformOf(c.seed, name), thresholds, c.classConditional) };
+}
+
+/** Reads a calibration file; a file that is not one is a UsageError naming it. */
+export function readCalibration(file: string): Calibration {
+  let parsed: Partial<Calibration>;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Calibration>;
+  } catch (error) {
+    throw new UsageError(`Cannot read the calibration ${file} (${describeError(error)}); give the file calibrate wrote`);
+  }
+  if (parsed.format !== CALIBRATION_FORMAT) {
+    throw new UsageError(
+      `${file} is not a calibration this version reads (format ${JSON.stringify(parsed.format ?? null)}, expected "${CALIBRATION_FORMAT}"); rerun calibrate`,
+    );
+  }
+  return parsed as Calibration;
+}
+
+/**
+ * Refuses a calibration made for another model, other classes or another preprocessing: a
+ * UsageError saying which differs. `file` names the calibration in the message.
+ */
+export function checkCalibrationFits(
+  calibration: Calibration,
+  file: string,
+  model: { path: string; sha256: string; classes: number },
+  preprocess: PreprocessSpec,
+): void {
+  const fix = `calibrate this model with these settings, or give ${param('calibration')} a file made for them`;
+  if (calibration.model.sha256 !== model.sha256) {
+    throw new UsageError(
+      `The calibration ${file} was made for another model (SHA-256 ${calibration.model.sha256.slice(0, 12)}...), not ${model.path} (${model.sha256.slice(0, 12)}...): ${fix}`,
+    );
+  }
+  if (calibration.model.classes !== model.classes)
+    throw new UsageError(`The calibration ${file} has ${calibration.model.classes} classes, ${model.path} ${model.classes}: ${fix}`);
+  const { pixelLimit: _, ...now } = preprocess;
+  const differing = (Object.keys(now) as (keyof CalibratedPreprocess)[]).filter((k) => JSON.stringify(calibration.preprocess[k]) !== JSON.stringify(now[k]));
+  if (differing.length > 0) {
+    const detail = differing.map((k) => `${k}: calibrated ${JSON.stringify(calibration.preprocess[k])}, now ${JSON.stringify(now[k])}`).join('; ');
+    throw new UsageError(`The calibration ${file} was made with other preprocessing (${detail}): ${fix}`);
+  }
+}

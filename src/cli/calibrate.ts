@@ -1,0 +1,103 @@
+import {
+  checkInputsAreNotOutputs,
+  outputIdentities,
+  outputTarget,
+  runCalibration,
+  UsageError,
+  writeJsonAtomic,
+  writeToStream,
+  type ConformalScore,
+} from '../index.js';
+import { EXIT } from './exit-codes.js';
+import { withFlags } from './flags.js';
+import { createProgress, type Progress } from './progress.js';
+import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
+
+/** Typed options of `calibrate`. */
+export interface CalibrateCliOptions extends RunCliOptions {
+  times: number;
+  truth?: string;
+  output: string;
+  miscoverage: number;
+  score: ConformalScore;
+  lambda?: number;
+  kReg?: number;
+  randomized: boolean;
+  classConditional?: boolean;
+  setSeed?: number;
+}
+
+/** `mc-dropout calibrate`: fits the temperature and the conformal sets on labelled images and writes the calibration JSON. */
+export async function runCalibrate(paths: string[], options: CalibrateCliOptions, version: string): Promise<number> {
+  const target = outputTarget(options.output, 'the calibration');
+  if (target.kind === 'file' || target.kind === 'stream') {
+    checkInputsAreNotOutputs(
+      [
+        { role: 'the model', path: options.model },
+        { role: 'the labels file', path: options.labels },
+        { role: 'the truth file', path: options.truth },
+        { role: 'the list of inputs', path: options.list ?? options.list0 },
+      ],
+      outputIdentities([target]),
+    );
+  }
+  if (options.score !== 'raps' && (options.lambda !== undefined || options.kReg !== undefined)) {
+    throw new UsageError(`--lambda and --k-reg apply to --score raps, not ${options.score}`);
+  }
+  let progress: Progress = { update() {}, stop() {} };
+  let outcome;
+  try {
+    outcome = await runCalibration(
+      {
+        paths,
+        ...pathList(options),
+        outputs: outputIdentities([target]),
+        model: options.model,
+        load: loadOptions(options, false),
+        passes: options.times,
+        ...(options.seed !== undefined && { seed: options.seed }),
+        batchSize: options.batchSize,
+        decodeConcurrency: options.decodeConcurrency,
+        decodePixelBudget: options.decodeMegapixels * 1_000_000,
+        preprocess: preprocessOverrides(options),
+        ...(options.labels && { labelsFile: options.labels }),
+        ...(options.truth && { truthFile: options.truth }),
+        conformal: {
+          alpha: options.miscoverage,
+          score: options.score,
+          ...(options.lambda !== undefined && { lambda: options.lambda }),
+          ...(options.kReg !== undefined && { kReg: options.kReg }),
+          randomized: options.randomized,
+          classConditional: options.classConditional ?? false,
+          ...(options.setSeed !== undefined && { seed: options.setSeed }),
+        },
+      },
+      {
+        onWarning: (message) => {
+          if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
+        },
+        onStart: (todo) => {
+          progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'calibrate');
+        },
+        onProgress: (done, failed) => progress.update(done, failed),
+      },
+    );
+  } finally {
+    progress.stop();
+  }
+  const { calibration: c } = outcome;
+  const file = { tool: 'mc-dropout', version, ...c };
+  const text = `${JSON.stringify(file, null, 2)}\n`;
+  if (target.kind === 'file') writeJsonAtomic(target.file, file);
+  else if (target.kind === 'stream') writeToStream(target.path, text);
+  else process.stdout.write(text);
+  if (!options.quiet) {
+    const sets = c.conformal;
+    process.stderr.write(
+      `mc-dropout: calibrated on ${c.images} images (T=${c.passes}, seed ${c.seed})${outcome.unlabelled ? `, ${outcome.unlabelled} without a true class left out` : ''}${outcome.failed ? `, ${outcome.failed} failed` : ''}\n` +
+        `  temperature ${c.temperature.toFixed(4)}: NLL ${c.before.nll.toFixed(4)} -> ${c.after.nll.toFixed(4)}, ECE ${c.before.ece.toFixed(4)} -> ${c.after.ece.toFixed(4)}\n` +
+        `  ${sets.score.toUpperCase()} sets at alpha ${sets.alpha}${sets.classConditional ? ' (per class)' : ''}: threshold ${sets.threshold.toFixed(6)}${target.kind === 'file' ? `; wrote ${options.output}` : ''}\n`,
+    );
+  }
+  return outcome.failed > 0 ? EXIT.partial : EXIT.ok;
+}

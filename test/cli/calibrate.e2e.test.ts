@@ -1,0 +1,231 @@
+/**
+ * `calibrate` and `predict --calibration` on the bundled model and the 50 samples, checked against
+ * maths written here from the papers (not the library's code): the fitted temperature minimises the
+ * NLL of the tempered MC means, the threshold is the ceil((n+1)(1-alpha))-th smallest APS score, and
+ * predict's calibrated confidences and sets follow from them. The passes come from predict
+ * --save-passes with the same T and seed: masks are keyed by (seed, image, pass, site), so they
+ * are the calibration run's own passes, stored as float32: each probability within a relative 2^-24
+ * (6e-8) of the float64 the run used, so NLLs and scores agree to 1e-6 here, not to the last bit.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+const CLASSES = 10;
+
+function readNpy(file: string): { shape: number[]; data: Float32Array } {
+  const bytes = readFileSync(file);
+  const length = bytes.readUInt16LE(8);
+  const header = bytes.toString('latin1', 10, 10 + length);
+  const shape = /'shape': \(([\d, ]+)\)/
+    .exec(header)![1]!
+    .split(',')
+    .map((d) => Number(d.trim()))
+    .filter((d) => d > 0);
+  return { shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + length, bytes.byteOffset + bytes.length)) };
+}
+
+/** mean over passes of softmax(log p / tau), p floored at 1e-12 (Guo et al. 2017 on each pass, then the MC mean). */
+function tempered(passes: ArrayLike<number>, tau: number): number[] {
+  const T = passes.length / CLASSES;
+  const mean = new Array<number>(CLASSES).fill(0);
+  for (let t = 0; t < T; t++) {
+    const z = Array.from({ length: CLASSES }, (_, c) => Math.log(Math.max(passes[t * CLASSES + c]!, 1e-12)) / tau);
+    const max = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, c) => (mean[c]! += v / sum / T));
+  }
+  return mean;
+}
+
+/** APS without randomisation (Romano et al. 2020, u = 1): the mass of the labels ranked above y, plus p_y. */
+function apsScore(p: readonly number[], y: number): number {
+  const ranking = p.map((_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
+  let above = 0;
+  for (const label of ranking) {
+    if (label === y) return above + p[y]!;
+    above += p[label]!;
+  }
+  throw new Error('unreachable');
+}
+
+async function passesOf(folder: string, seed: string): Promise<{ paths: string[]; passes: Float32Array[] }> {
+  const npy = path.join(folder, `passes-${seed}.npy`);
+  const run = await runCli(
+    ['predict', 'fixtures/samples', '-t', '8', '--seed', seed, '--device', 'cpu', '-q', '-o', path.join(folder, `run-${seed}.csv`), '--save-passes', npy],
+    {
+      cwd: ROOT,
+    },
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const { shape, data } = readNpy(npy);
+  const paths = JSON.parse(readFileSync(`${npy}.paths.json`, 'utf8')) as string[];
+  const perImage = shape[1]! * shape[2]!;
+  return { paths, passes: paths.map((_, i) => data.subarray(i * perImage, (i + 1) * perImage)) };
+}
+
+describe('calibrate and predict --calibration', () => {
+  it('calibrate: the temperature minimises the NLL, the threshold is the 46th of 50 APS scores; predict applies both to every row', async () => {
+    const folder = tempDir();
+    const file = path.join(folder, 'calibration.json');
+    const cal = await runCli(
+      ['calibrate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '8', '--seed', '3', '--no-randomized', '--device', 'cpu', '-o', file],
+      { cwd: ROOT },
+    );
+    assert.equal(cal.code, 0, cal.stderr);
+    const c = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(c.format, 'mc-dropout calibration 1');
+    assert.deepEqual([c.passes, c.seed, c.images, c.conformal.alpha, c.conformal.score, c.conformal.randomized], [8, 3, 50, 0.1, 'aps', false]);
+    const inspect = await runCli(['inspect', 'models/fashion-mnist-mc.onnx', '--json'], { cwd: ROOT });
+    assert.equal(c.model.sha256, JSON.parse(inspect.stdout).sha256);
+    assert.match(
+      cal.stderr,
+      /calibrated on 50 images \(T=8, seed 3\)\n {2}temperature \d\.\d{4}: NLL \d\.\d{4} -> \d\.\d{4}, ECE \d\.\d{4} -> \d\.\d{4}\n {2}APS sets at alpha 0\.1: threshold/,
+    );
+
+    const truthRows = parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[];
+    const truth = new Map(truthRows.map((r) => [path.join('fixtures', r.file), Number(r.class_index)]));
+    const { paths, passes } = await passesOf(folder, '3');
+    const labels = paths.map((p) => truth.get(p)!);
+    assert.equal(labels.filter((l) => l !== undefined).length, 50);
+    const nll = (tau: number) => passes.reduce((sum, p, i) => sum - Math.log(Math.max(tempered(p, tau)[labels[i]!]!, 1e-12)), 0) / passes.length;
+    // the recorded NLLs are this NLL at 1 and at the fitted temperature (1e-6: the float32 passes)
+    assert.ok(Math.abs(c.before.nll - nll(1)) < 1e-6, `${c.before.nll} vs ${nll(1)}`);
+    assert.ok(Math.abs(c.after.nll - nll(c.temperature)) < 1e-6, `${c.after.nll} vs ${nll(c.temperature)}`);
+    // a minimum: 1% either way is no better (the NLL is smooth and unimodal in log tau)
+    assert.ok(nll(c.temperature) <= nll(c.temperature * 1.01) && nll(c.temperature) <= nll(c.temperature / 1.01));
+    assert.ok(c.after.nll < c.before.nll);
+
+    // the finite-sample quantile: ceil((50 + 1) * 0.9) = 46th smallest score, to 1e-6 (float32 passes),
+    // and no other score so close to it that the rank could change
+    const scores = passes.map((p, i) => apsScore(tempered(p, c.temperature), labels[i]!)).sort((a, b) => a - b);
+    assert.ok(Math.abs(c.conformal.threshold - scores[45]!) < 1e-6, `${c.conformal.threshold} vs ${scores[45]}`);
+    assert.ok(scores[44]! < c.conformal.threshold - 1e-6 && scores[46]! > c.conformal.threshold + 1e-6);
+
+    // predict with another seed: each row's confidence, uncalibrated confidence and set
+    const other = await passesOf(folder, '5');
+    const run = await runCli(
+      ['predict', 'fixtures/samples', '-t', '8', '--seed', '5', '--device', 'cpu', '-q', '--calibration', file, '-o', path.join(folder, 'cal.csv')],
+      {
+        cwd: ROOT,
+      },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const rows = parse(readFileSync(path.join(folder, 'cal.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    assert.equal(rows.length, 50);
+    let checked = 0;
+    rows.forEach((row, i) => {
+      assert.equal(row.path, other.paths[i]);
+      const p = tempered(other.passes[i]!, c.temperature);
+      const raw = tempered(other.passes[i]!, 1);
+      // printed to 6 decimals (5e-7), plus the float32 passes
+      assert.ok(Math.abs(Number(row.confidence) - Math.max(...p)) <= 1e-6, `${row.path}: ${row.confidence} vs ${Math.max(...p)}`);
+      assert.ok(Math.abs(Number(row.uncalibrated_confidence) - Math.max(...raw)) <= 1e-6);
+      const labelScores = p.map((_, y) => apsScore(p, y));
+      // the float32 passes move a score (a sum of at most 10 tempered means) by well under 1e-6, so a
+      // score further than that from the threshold falls on the same side as in the run: all do here
+      assert.ok(labelScores.every((s) => Math.abs(s - c.conformal.threshold) > 1e-6));
+      const expected = labelScores
+        .map((s, y) => [s, y] as const)
+        .filter(([s]) => s <= c.conformal.threshold)
+        .sort((a, b) => a[0] - b[0])
+        .map(([, y]) => c.model.labels[y]);
+      assert.deepEqual(JSON.parse(row.set!), expected, row.path);
+      assert.equal(Number(row.set_size), expected.length);
+      checked++;
+    });
+    assert.equal(checked, 50);
+  });
+
+  it('refuses a calibration made for another model or other preprocessing, saying which differs (exit 2)', async () => {
+    const folder = tempDir();
+    const file = path.join(folder, 'calibration.json');
+    assert.equal(
+      (await runCli(['calibrate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--seed', '1', '-q', '-o', file], { cwd: ROOT })).code,
+      0,
+    );
+    const model = await runCli(
+      ['predict', 'fixtures/samples/bag-18.png', '-t', '2', '-m', 'fixtures/models/mobilenet_v2_025.onnx', '--calibration', file, '-q'],
+      { cwd: ROOT },
+    );
+    assert.equal(model.code, 2);
+    assert.match(
+      model.stderr,
+      /error: The calibration .*calibration\.json was made for another model \(SHA-256 [0-9a-f]{12}\.\.\.\), not fixtures\/models\/mobilenet_v2_025\.onnx/,
+    );
+    assert.match(model.stderr, /or give --calibration a file made for them/);
+    const resize = await runCli(['predict', 'fixtures/samples/bag-18.png', '-t', '2', '--resize', 'pad', '--calibration', file, '-q'], { cwd: ROOT });
+    assert.equal(resize.code, 2);
+    assert.match(resize.stderr, /was made with other preprocessing \(resize: calibrated "stretch", now "pad"\)/);
+    assert.equal(resize.stdout, '', 'no rows are written');
+    const notOne = await runCli(['predict', 'fixtures/samples/bag-18.png', '-t', '2', '--calibration', path.join(ROOT, 'package.json'), '-q'], { cwd: ROOT });
+    assert.equal(notOne.code, 2);
+    assert.match(notOne.stderr, /package\.json is not a calibration this version reads/);
+  });
+
+  it('JSONL carries the set as a list of labels and of class indices; the run metadata records the calibration', async () => {
+    const folder = tempDir();
+    const file = path.join(folder, 'calibration.json');
+    const cal = await runCli(
+      [
+        'calibrate',
+        'fixtures/samples',
+        '--truth',
+        'fixtures/samples.csv',
+        '-t',
+        '4',
+        '--seed',
+        '2',
+        '--score',
+        'raps',
+        '--lambda',
+        '0.05',
+        '--k-reg',
+        '2',
+        '--class-conditional',
+        '-q',
+        '-o',
+        file,
+      ],
+      { cwd: ROOT },
+    );
+    assert.equal(cal.code, 0, cal.stderr);
+    const c = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(
+      [c.conformal.score, c.conformal.lambda, c.conformal.kReg, c.conformal.randomized, c.conformal.classConditional, c.conformal.seed],
+      ['raps', 0.05, 2, true, true, 2],
+    );
+    // 5 images a class: ceil(6 * 0.9) = 6 > 5, so no class has a finite threshold: every set is every label
+    assert.deepEqual(c.conformal.counts, new Array(10).fill(5));
+    assert.deepEqual(c.conformal.perClass, new Array(10).fill(null));
+    const out = path.join(folder, 'out.jsonl');
+    const run = await runCli(
+      ['predict', 'fixtures/samples/bag-18.png', 'fixtures/samples/coat-10.png', '-t', '4', '-f', 'jsonl', '--calibration', file, '-q', '-o', out],
+      { cwd: ROOT },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const rows = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const row of rows) {
+      assert.equal(row.set_size, 10);
+      assert.deepEqual(
+        [...row.set_indices].sort((a: number, b: number) => a - b),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
+      assert.deepEqual(
+        row.set,
+        row.set_indices.map((k: number) => c.model.labels[k]),
+      );
+      assert.equal(typeof row.uncalibrated_confidence, 'number');
+    }
+    const meta = JSON.parse(readFileSync(`${out}.meta.json`, 'utf8'));
+    assert.match(meta.settings.calibration_sha256, /^[0-9a-f]{64}$/);
+  });
+});
