@@ -48,7 +48,9 @@ export {
 } from './run/evaluate-run.js';
 export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
-export { metricRows, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
+export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
+export { setCoverage, type SetCoverage } from './conformal/coverage.js';
+export { oodTable, oodScoreOf, type OodScoreRow } from './ood/evaluation.js';
 export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
 export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
 export { buildReportHtml } from './report/build.js';

@@ -132,6 +132,8 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
 
 /** One image under a calibration: its summary from the tempered passes, and its prediction set (class indices, in rank order). */
 export interface CalibratedResult {
+  /** The tempered passes, [T, C] probabilities. */
+  passes: Float64Array;
   summary: McSummary;
   set: number[];
 }
@@ -139,7 +141,8 @@ export interface CalibratedResult {
 /** Applies a calibration to one image's passes ([T, C] probabilities); `name` (its path) keys its uniform. */
 export function applyCalibration(calibration: Calibration, name: string, passProbs: ArrayLike<number>): CalibratedResult {
   const classes = calibration.model.classes;
-  const summary = summarize(temperedPasses(logProbabilities(passProbs), classes, calibration.temperature), classes);
+  const passes = temperedPasses(logProbabilities(passProbs), classes, calibration.temperature);
+  const summary = summarize(passes, classes);
   const c = calibration.conformal;
   const thresholds: ConformalThresholds = {
     alpha: c.alpha,
@@ -148,7 +151,7 @@ export function applyCalibration(calibration: Calibration, name: string, passPro
     perClass: c.perClass.map((t) => t ?? Infinity),
     counts: c.counts,
   };
-  return { summary, set: setOf(summary.mean, conformalUniformOf(c.seed, name), thresholds, c.classConditional) };
+  return { passes, summary, set: setOf(summary.mean, conformalUniformOf(c.seed, name), thresholds, c.classConditional) };
 }
 
 /** Reads a calibration file; a file that is not one is a UsageError naming it. */

@@ -5,6 +5,7 @@ import {
   curveRows,
   evaluationFromFile,
   metricRows,
+  metricTable,
   outputIdentities,
   outputTarget,
   passesLabel,
@@ -34,6 +35,8 @@ export interface EvaluateCliOptions extends RunCliOptions {
   plots?: string;
   /** report: the HTML file. */
   output?: string;
+  calibration?: string;
+  ood?: string[];
   /** -m was given (not the default): with --from, its labels name the classes. */
   modelGiven?: boolean;
 }
@@ -101,6 +104,8 @@ async function evaluation(
         ...(options.labels && { labelsFile: options.labels }),
         ...(options.truth && { truthFile: options.truth }),
         requireTruth,
+        ...(options.calibration !== undefined && { calibration: options.calibration }),
+        ...(options.ood !== undefined && { ood: options.ood }),
         version,
       },
       hooks,
@@ -126,7 +131,65 @@ export function evaluationText(report: EvaluationReport): string {
   );
   const curve = curveRows(numbers);
   if (curve.length > 0) lines.push('', 'With the first T passes:', textTable(CURVE_HEADER, curve));
+  if (report.calibration) lines.push('', ...calibrationText(report, numbers));
+  if (report.ood) lines.push('', ...oodText(report.ood));
   return `${lines.join('\n')}\n`;
+}
+
+const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
+
+/** The calibrated metrics beside the uncalibrated, and how the prediction sets did. */
+function calibrationText(report: EvaluationReport, numbers: NonNullable<EvaluationReport['numbers']>): string[] {
+  const c = report.calibration!;
+  const onePass = numbers.passes === 1;
+  const sets = c.sets;
+  return [
+    `Calibrated (${c.file}: temperature ${c.temperature.toFixed(4)}, ${c.score.toUpperCase()} sets at alpha ${c.alpha}${c.classConditional ? ', per class' : ''}):`,
+    textTable(
+      ['metric', `MC T=${passesLabel(numbers.passes)}`, 'calibrated'],
+      metricTable([
+        { metrics: numbers.mc, onePass },
+        { metrics: c.metrics, onePass },
+      ]),
+    ),
+    '',
+    `Prediction sets: coverage ${pct(sets.coverage)} (guaranteed at least ${pct(1 - c.alpha)} on images exchangeable with the calibration set), mean size ${sets.meanSize.toFixed(3)}, median ${sets.medianSize}, ${sets.empty} empty`,
+    textTable(
+      ['set size', 'images', 'coverage'],
+      sets.bySize.map((b) => [String(b.size), String(b.images), pct(b.coverage)]),
+    ),
+    '',
+    textTable(
+      ['class', 'images', 'coverage', 'mean size'],
+      sets.byClass.map((b) => [
+        report.labels[b.classIndex] ?? String(b.classIndex),
+        String(b.images),
+        pct(b.coverage),
+        b.meanSize === null ? '-' : b.meanSize.toFixed(3),
+      ]),
+    ),
+  ];
+}
+
+const SCORE_TITLES: Record<string, string> = {
+  one_minus_confidence: '1 - max probability',
+  entropy: 'entropy',
+  mutual_information: 'mutual information',
+  variation_ratio: 'variation ratio',
+  margin: '1 - margin',
+};
+
+/** Each score's OOD metrics, MC beside deterministic. */
+function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
+  const four = (m: { auroc: number; auprIn: number; auprOut: number; fpr95: number } | null) =>
+    m === null ? ['-', '-', '-', '-'] : [m.auroc, m.auprIn, m.auprOut, m.fpr95].map((v) => v.toFixed(4));
+  return [
+    `Out of distribution: ${ood.images} images${ood.failed ? ` (${ood.failed} failed)` : ''}; OOD is positive, higher score = more likely OOD:`,
+    textTable(
+      ['score', 'AUROC', 'AUPR-In', 'AUPR-Out', 'FPR95', 'det. AUROC', 'det. AUPR-In', 'det. AUPR-Out', 'det. FPR95'],
+      ood.scores.map((r) => [SCORE_TITLES[r.score] ?? r.score, ...four(r.mc), ...four(r.deterministic)]),
+    ),
+  ];
 }
 
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */

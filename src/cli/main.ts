@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ACQUISITIONS, BUNDLED_MODEL, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
-import { choice, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
+import { choice, collect, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
@@ -203,6 +203,15 @@ ${EXIT_CODES}`,
     )
     .option('--json <file>', 'every number, per image records and the run metadata as JSON (- for stdout instead of the table)')
     .option('--plots <folder>', 'write the figures there as SVG and PNG: reliability, risk-coverage, metrics-vs-t, uncertainty, confusion')
+    .option(
+      '--calibration <file>',
+      'a calibration calibrate wrote for this model: the calibrated metrics beside the rest, and the coverage and size of its prediction sets (overall, by set size, by class); use images it was not fitted on',
+    )
+    .option(
+      '--ood <path>',
+      "images from outside the model's classes (a file or folder; repeatable): AUROC, AUPR and FPR95 of every uncertainty score at flagging them",
+      collect,
+    )
     .addHelpText(
       'after',
       `

@@ -28,6 +28,11 @@ export function fraction(lowOpen: boolean, high: number, highOpen: boolean) {
   };
 }
 
+/** A repeatable option's values, in order. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 /** `TENSOR:RATE`, repeatable (collected into a list). The rate follows the last colon: TensorFlow names hold colons ('dense/BiasAdd:0'). */
 export function injection(value: string, previous: { tensor: string; rate: number }[] = []): { tensor: string; rate: number }[] {
   const colon = value.lastIndexOf(':');

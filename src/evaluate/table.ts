@@ -55,6 +55,12 @@ function cells(m: MetricSet, onePass: boolean): [string, 'higher' | 'lower', str
   return rows;
 }
 
+/** Every metric of several metric sets side by side: [metric, one cell per set]; `onePass` sets read n/a for MC-only scores. */
+export function metricTable(columns: readonly { metrics: MetricSet; onePass: boolean }[]): string[][] {
+  const each = columns.map((c) => cells(c.metrics, c.onePass));
+  return each[0]!.map(([metric], i) => [metric, ...each.map((set) => set[i]![2])]);
+}
+
 /** Every metric, deterministic beside MC ('-' where the evaluation has no deterministic pass). */
 export function metricRows(numbers: EvaluationNumbers): MetricRow[] {
   const mc = cells(numbers.mc, numbers.passes === 1);

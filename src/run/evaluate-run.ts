@@ -10,7 +10,12 @@ import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { describeError, invalidParameter, param, UsageError } from '../errors.js';
-import { EvaluationAccumulator, type EvaluationNumbers } from '../evaluate/evaluation.js';
+import { applyCalibration, checkCalibrationFits, readCalibration } from '../calibration/calibration.js';
+import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
+import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
+import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
+import { digestOf } from '../io/durable.js';
+import { oodTable, type OodScoreRow } from '../ood/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
@@ -19,7 +24,7 @@ import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
 import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
-import { summarize } from '../stats/aggregate.js';
+import { summarize, type McSummary } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 
 /** An evaluate run over labelled images: inputs, truth, model and load options, T and seed. */
@@ -43,6 +48,10 @@ export interface EvaluateRunConfig {
   truthFile?: string;
   /** Refuse when no image has a true class (evaluate); report goes on without metrics. */
   requireTruth: boolean;
+  /** A calibration file (calibrate wrote it for this model and preprocessing): calibrated metrics and set coverage beside the rest. */
+  calibration?: string;
+  /** Images from outside the model's classes (files or folders): how well each uncertainty score flags them. */
+  ood?: string[];
   version: string;
 }
 
@@ -92,6 +101,19 @@ export interface EvaluationReport {
   counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
   /** Absent when no image has a true class. */
   numbers?: EvaluationNumbers;
+  /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
+  calibration?: {
+    file: string;
+    sha256: string;
+    temperature: number;
+    alpha: number;
+    score: string;
+    classConditional: boolean;
+    metrics: MetricSet;
+    sets: SetCoverage;
+  };
+  /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
+  ood?: { images: number; failed: number; scores: OodScoreRow[] };
   images: ImageRecord[];
 }
 
@@ -123,32 +145,63 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     const truth = readTruth(source, walked.files, labels);
     if (truth.size === 0 && config.requireTruth) throw noTruth(source, walked.files.length);
     const seed = config.seed ?? freshSeed();
+    const preprocess = resolvePreprocess(info, config.preprocess);
+    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+    if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
+    const calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] } = { outcomes: [], sets: [] };
+    const summaries = { id: [] as McSummary[], idDeterministic: [] as McSummary[], ood: [] as McSummary[], oodDeterministic: [] as McSummary[] };
     let failed = 0;
-    hooks.onStart?.(walked.files.length);
-    for await (const result of predictFiles(model, walked.files, {
-      passes: config.passes,
-      seed,
-      batchSize: config.batchSize,
-      decodeConcurrency: config.decodeConcurrency,
-      ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
-      preprocess: resolvePreprocess(info, config.preprocess),
-      knownErrors: walked.errors,
-      fileSizes: walked.sizes,
-      keepPasses: true,
-      withDeterministic: true,
-    })) {
+    let oodFailed = 0;
+    const run = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
+      predictFiles(model, files, {
+        passes: config.passes,
+        seed,
+        batchSize: config.batchSize,
+        decodeConcurrency: config.decodeConcurrency,
+        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
+        preprocess,
+        knownErrors: known.errors,
+        fileSizes: known.sizes,
+        keepPasses: true,
+        withDeterministic: true,
+      });
+    hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
+    for await (const result of run(walked.files, walked)) {
       if (result.status === 'error') {
         failed++;
         warn(`${result.file}: ${result.error} (left out)`);
       } else {
         const label = truth.get(path.resolve(result.file));
         const det = summarize(result.deterministicProbs!, info.classes);
-        if (label !== undefined) accumulator.add(result.passProbs!, label, result.deterministicProbs);
+        summaries.id.push(result.summary);
+        summaries.idDeterministic.push(det);
+        if (label !== undefined) {
+          accumulator.add(result.passProbs!, label, result.deterministicProbs);
+          if (calibration) {
+            const applied = applyCalibration(calibration, result.file, result.passProbs!);
+            calibrated.outcomes.push(outcomeOf(applied.passes, info.classes, label));
+            calibrated.sets.push({ label, set: applied.set });
+          }
+        }
         images.push({ ...recordOf(result.file, label, result.summary), deterministic: { predicted: det.predicted, confidence: det.confidence } });
       }
       hooks.onProgress?.(images.length + failed, failed);
+    }
+    if (oodFiles) {
+      if (oodFiles.files.length === 0) throw new UsageError(`No images in ${config.ood!.join(', ')} (the out-of-distribution images)`);
+      for await (const result of run(oodFiles.files, oodFiles)) {
+        if (result.status === 'error') {
+          oodFailed++;
+          warn(`${result.file}: ${result.error} (left out)`);
+        } else {
+          summaries.ood.push(result.summary);
+          summaries.oodDeterministic.push(summarize(result.deterministicProbs!, info.classes));
+        }
+        hooks.onProgress?.(images.length + failed + summaries.ood.length + oodFailed, failed + oodFailed);
+      }
     }
     return {
       tool: 'mc-dropout',
@@ -172,6 +225,28 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         skipped_non_images: walked.skipped.length,
       },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
+      ...(calibration &&
+        calibrated.outcomes.length > 0 && {
+          calibration: {
+            file: config.calibration!,
+            sha256: digestOf(config.calibration!).sha256,
+            temperature: calibration.temperature,
+            alpha: calibration.conformal.alpha,
+            score: calibration.conformal.score,
+            classConditional: calibration.conformal.classConditional,
+            metrics: metricsOf(calibrated.outcomes),
+            sets: setCoverage(calibrated.sets, info.classes),
+          },
+        }),
+      ...(oodFiles &&
+        summaries.ood.length > 0 &&
+        summaries.id.length > 0 && {
+          ood: {
+            images: summaries.ood.length,
+            failed: oodFailed,
+            scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }),
+          },
+        }),
       images,
     };
   } finally {

@@ -1,0 +1,48 @@
+/** Out-of-distribution evaluation (pure): each uncertainty score's power to tell OOD images from the model's own, MC beside deterministic. */
+import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../evaluate/metrics.js';
+import type { McSummary } from '../stats/aggregate.js';
+import { oodMetrics, type OodMetrics } from './metrics.js';
+
+/** What one score does: OOD metrics from the MC passes and from the deterministic pass (null: not measured, or MC-only score). */
+export interface OodScoreRow {
+  score: UncertaintyScore;
+  mc: OodMetrics;
+  deterministic: OodMetrics | null;
+}
+
+/** An image's uncertainty as an OOD score, higher = more likely OOD (as evaluate's AUROC reads them). */
+export function oodScoreOf(s: Pick<McSummary, 'confidence' | 'entropy' | 'mutualInformation' | 'variationRatio' | 'margin'>, score: UncertaintyScore): number {
+  switch (score) {
+    case 'one_minus_confidence':
+      return 1 - s.confidence;
+    case 'entropy':
+      return s.entropy;
+    case 'mutual_information':
+      return s.mutualInformation;
+    case 'variation_ratio':
+      return s.variationRatio;
+    case 'margin':
+      return 1 - s.margin;
+  }
+}
+
+/**
+ * Every score's OOD metrics. `id` and `ood`: the MC summaries of in-distribution and OOD images;
+ * `deterministic`: their one-pass summaries, when run (mutual information and variation ratio are
+ * 0 for one pass, so they get null there).
+ */
+export function oodTable(
+  id: readonly McSummary[],
+  ood: readonly McSummary[],
+  deterministic?: { id: readonly McSummary[]; ood: readonly McSummary[] },
+): OodScoreRow[] {
+  return UNCERTAINTY_SCORES.map((score) => {
+    const mcOnly = score === 'mutual_information' || score === 'variation_ratio';
+    const of = (list: readonly McSummary[]) => list.map((s) => oodScoreOf(s, score));
+    return {
+      score,
+      mc: oodMetrics(of(id), of(ood)),
+      deterministic: deterministic && !mcOnly ? oodMetrics(of(deterministic.id), of(deterministic.ood)) : null,
+    };
+  });
+}
