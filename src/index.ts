@@ -92,7 +92,8 @@ export {
   type CalibrationExample,
   type ConformalSettings,
 } from './calibration/calibration.js';
-export { runCalibration, type CalibrateRunConfig, type CalibrateOutcome } from './run/calibrate-run.js';
+export { runCalibration, calibrateEarlierRun, type CalibrateRunConfig, type CalibrateFromConfig, type CalibrateOutcome } from './run/calibrate-run.js';
+export { readPassesRun, type PassesRun } from './io/npy.js';
 
 // Models: inspect, convert, doctor
 export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';

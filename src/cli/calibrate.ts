@@ -1,4 +1,5 @@
 import {
+  calibrateEarlierRun,
   checkInputsAreNotOutputs,
   outputIdentities,
   outputTarget,
@@ -25,6 +26,7 @@ export interface CalibrateCliOptions extends RunCliOptions {
   randomized: boolean;
   classConditional?: boolean;
   setSeed?: number;
+  from?: string;
 }
 
 /** `mc-dropout calibrate`: fits the temperature and the conformal sets on labelled images and writes the calibration JSON. */
@@ -37,6 +39,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
         { role: 'the labels file', path: options.labels },
         { role: 'the truth file', path: options.truth },
         { role: 'the list of inputs', path: options.list ?? options.list0 },
+        { role: 'the earlier run', path: options.from },
       ],
       outputIdentities([target]),
     );
@@ -44,44 +47,50 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
   if (options.score !== 'raps' && (options.lambda !== undefined || options.kReg !== undefined)) {
     throw new UsageError(`--lambda and --k-reg apply to --score raps, not ${options.score}`);
   }
+  const conformal = {
+    alpha: options.miscoverage,
+    score: options.score,
+    ...(options.lambda !== undefined && { lambda: options.lambda }),
+    ...(options.kReg !== undefined && { kReg: options.kReg }),
+    randomized: options.randomized,
+    classConditional: options.classConditional ?? false,
+    ...(options.setSeed !== undefined && { seed: options.setSeed }),
+  };
   let progress: Progress = { update() {}, stop() {} };
   let outcome;
   try {
-    outcome = await runCalibration(
-      {
-        paths,
-        ...pathList(options),
-        outputs: outputIdentities([target]),
-        model: options.model,
-        load: loadOptions(options, false),
-        passes: options.times,
-        ...(options.seed !== undefined && { seed: options.seed }),
-        batchSize: options.batchSize,
-        decodeConcurrency: options.decodeConcurrency,
-        decodePixelBudget: options.decodeMegapixels * 1_000_000,
-        preprocess: preprocessOverrides(options),
-        ...(options.labels && { labelsFile: options.labels }),
-        ...(options.truth && { truthFile: options.truth }),
-        conformal: {
-          alpha: options.miscoverage,
-          score: options.score,
-          ...(options.lambda !== undefined && { lambda: options.lambda }),
-          ...(options.kReg !== undefined && { kReg: options.kReg }),
-          randomized: options.randomized,
-          classConditional: options.classConditional ?? false,
-          ...(options.setSeed !== undefined && { seed: options.setSeed }),
-        },
-      },
-      {
-        onWarning: (message) => {
-          if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
-        },
-        onStart: (todo) => {
-          progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'calibrate');
-        },
-        onProgress: (done, failed) => progress.update(done, failed),
-      },
-    );
+    if (options.from !== undefined && (paths.length > 0 || options.list || options.list0))
+      throw new UsageError("Give images to run, or --from an earlier run's passes, not both");
+    outcome =
+      options.from !== undefined
+        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal })
+        : await runCalibration(
+            {
+              paths,
+              ...pathList(options),
+              outputs: outputIdentities([target]),
+              model: options.model,
+              load: loadOptions(options, false),
+              passes: options.times,
+              ...(options.seed !== undefined && { seed: options.seed }),
+              batchSize: options.batchSize,
+              decodeConcurrency: options.decodeConcurrency,
+              decodePixelBudget: options.decodeMegapixels * 1_000_000,
+              preprocess: preprocessOverrides(options),
+              ...(options.labels && { labelsFile: options.labels }),
+              ...(options.truth && { truthFile: options.truth }),
+              conformal,
+            },
+            {
+              onWarning: (message) => {
+                if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
+              },
+              onStart: (todo) => {
+                progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'calibrate');
+              },
+              onProgress: (done, failed) => progress.update(done, failed),
+            },
+          );
   } finally {
     progress.stop();
   }

@@ -75,10 +75,12 @@ async function evaluation(
   try {
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
+      if (options.ood !== undefined) throw new UsageError('--ood runs the model on the OOD images: give the in-distribution images too, not --from');
       return await evaluationFromFile(
         {
           from: options.from,
           requireTruth,
+          ...(options.calibration !== undefined && { calibration: options.calibration }),
           version,
           ...(options.labels && { labelsFile: options.labels }),
           ...(options.truth && { truthFile: options.truth }),

@@ -182,9 +182,16 @@ ${EXIT_CODES}`,
     )
     .option('--lambda <l>', 'raps: penalty per rank beyond --k-reg (default 0.01)', fraction(false, 100, true))
     .option('--k-reg <k>', 'raps: ranks without penalty (default 5)', integer(0, 100000))
-    .option('--no-randomized', 'aps and raps: count the whole mass of the last class (larger sets, never empty) instead of a seeded uniform share')
+    .option(
+      '--no-randomized',
+      'aps and raps: count the whole mass of each class instead of a seeded uniform share (no set is random; a class surer than the threshold alone leaves its set empty)',
+    )
     .option('--class-conditional', 'one threshold per class (Mondrian): coverage 1 - alpha for every class, not only on average')
     .option('--set-seed <n>', 'seed of the aps/raps uniforms, one per image from (seed, path) (default: the mask seed)', seed)
+    .option(
+      '--from <file.npy>',
+      'fit on an earlier fixed-T run instead of running the model: the .npy predict --save-passes wrote (with its .paths.json and .run.json)',
+    )
     .addHelpText(
       'after',
       `

@@ -8,7 +8,8 @@
  * - LAC (least ambiguous set-valued classifier, Sadinle et al. 2019): 1 - p_y;
  * - APS (Romano, Sesia and Candes 2020): the mass ranked above y plus u * p_y;
  * - RAPS (Angelopoulos et al. 2021): APS plus lambda * max(0, r(y) - kReg), which penalises long sets.
- * With `randomized: false`, u is 1 (APS and RAPS then count y's whole mass: larger sets, never empty).
+ * With `randomized: false`, u is 1 (APS and RAPS then count y's whole mass: no set is randomised, but
+ * an image whose top class alone has more mass than the threshold gets an empty set).
  * A set holds every label whose score, with the image's u, is at most the threshold: for APS and
  * RAPS the score grows with the rank, so the set is a prefix of the ranking (it can be empty when
  * randomized, as the papers allow).

@@ -36,11 +36,16 @@ export class NpyPassesWriter {
     this.paths.push(path);
   }
 
-  /** Completes the file when every image was written; else it stays a .partial. */
-  finish(): void {
+  /**
+   * Completes the file when every image was written; else it stays a .partial. `run` (what made the
+   * passes: model digest, labels, preprocessing, T, seed) goes to `<file>.run.json`, so calibrate
+   * and evaluate can read the passes back for the model they came from.
+   */
+  finish(run?: PassesRun): void {
     syncAndClose(this.fd, `${this.file}.partial`);
     if (this.paths.length !== this.images) return;
     writeJsonAtomic(`${this.file}.paths.json`, this.paths);
+    if (run) writeJsonAtomic(`${this.file}.run.json`, run);
     moveInto(`${this.file}.partial`, this.file);
   }
 }
@@ -55,6 +60,35 @@ export function npyHeader(shape: number[]): Uint8Array {
   new DataView(out.buffer).setUint16(8, text.length, true);
   out.set(Buffer.from(text, 'latin1'), 10);
   return out;
+}
+
+/** What made a passes file, as `<file>.run.json` records it. */
+export interface PassesRun {
+  model_sha256: string;
+  classes: number;
+  labels: string[];
+  /** The resolved preprocessing (PreprocessSpec). */
+  preprocess: Record<string, unknown>;
+  /** T, or 'auto' for adaptive T (then images have different numbers of passes). */
+  passes: number | 'auto';
+  seed: number;
+}
+
+/** The `<file>.run.json` of a passes file, or undefined when there is none (files from before it was written). */
+export function readPassesRun(file: string): PassesRun | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${file}.run.json`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as PassesRun;
+  } catch (error) {
+    throw new UsageError(
+      `Cannot read ${file}.run.json as JSON (${error instanceof Error ? error.message : String(error)}); rerun predict with ${param('savePasses')}`,
+    );
+  }
 }
 
 /** A passes file read back: float64 values of a (images, T, classes) array and the image of each row. */

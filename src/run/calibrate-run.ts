@@ -4,10 +4,11 @@ import { fitCalibration, type Calibration, type ConformalSettings } from '../cal
 import { McModel } from '../engine/mc-model.js';
 import { freshSeed } from '../engine/masks.js';
 import type { LoadOptions } from '../engine/options.js';
-import { invalidParameter, UsageError } from '../errors.js';
+import { invalidParameter, param, UsageError } from '../errors.js';
+import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
-import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
 import { noTruth, truthSource } from './evaluate-run.js';
 import { gatherInputs } from './inputs.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
@@ -95,4 +96,55 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
   } finally {
     await model.dispose();
   }
+}
+
+/** A calibration from an earlier run's passes (predict --save-passes wrote them, with `<file>.run.json` beside). */
+export interface CalibrateFromConfig {
+  /** The .npy of a fixed-T predict run. */
+  from: string;
+  /** A CSV of path,label; default: each image's folder names its class (ImageFolder). */
+  truthFile?: string;
+  conformal: Omit<ConformalSettings, 'seed'> & { seed?: number };
+}
+
+/** Fits the calibration on an earlier run's passes: no model runs. Throws UsageError for a file it cannot use. */
+export function calibrateEarlierRun(config: CalibrateFromConfig): CalibrateOutcome {
+  const alpha = config.conformal.alpha;
+  if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
+  if (!config.from.endsWith('.npy'))
+    throw new UsageError(`calibrate ${param('from')} reads the .npy that predict ${param('savePasses')} wrote, not ${config.from}`);
+  const saved = readNpyPasses(config.from);
+  const run = readPassesRun(config.from);
+  if (!run) {
+    throw new UsageError(
+      `${config.from} has no ${config.from}.run.json, so the model and preprocessing its passes came from are unknown: rerun predict with ${param('savePasses')} (it records them)`,
+    );
+  }
+  if (run.passes === 'auto') throw new UsageError(`${config.from} comes from an adaptive run (images have different T): calibrate from a run with a fixed T`);
+  const labels = run.labels;
+  const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
+  const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
+  let failed = 0;
+  let unlabelled = 0;
+  imagePasses(saved).forEach((passes, i) => {
+    if (passes.length === 0) {
+      failed++;
+      return;
+    }
+    const label = truth.get(path.resolve(saved.paths[i]!));
+    if (label === undefined) unlabelled++;
+    else examples.push({ name: saved.paths[i]!, passProbs: passes, label });
+  });
+  if (examples.length === 0) throw noTruth(truthSource(config.truthFile, []), saved.paths.length);
+  const calibration = fitCalibration(
+    examples,
+    {
+      model: { sha256: run.model_sha256, classes: run.classes, labels },
+      preprocess: run.preprocess as unknown as PreprocessSpec,
+      passes: run.passes,
+      seed: run.seed,
+    },
+    { ...config.conformal, seed: config.conformal.seed ?? run.seed },
+  );
+  return { calibration, unlabelled, failed };
 }

@@ -10,7 +10,7 @@ import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { describeError, invalidParameter, param, UsageError } from '../errors.js';
-import { applyCalibration, checkCalibrationFits, readCalibration } from '../calibration/calibration.js';
+import { applyCalibration, checkCalibrationFits, readCalibration, type Calibration } from '../calibration/calibration.js';
 import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
@@ -19,11 +19,11 @@ import { oodTable, type OodScoreRow } from '../ood/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
-import { imagePasses, readNpyPasses } from '../io/npy.js';
+import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
-import { resolvePreprocess, type PreprocessOverrides } from '../preprocess/spec.js';
+import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
 import { summarize, type McSummary } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 
@@ -64,6 +64,8 @@ export interface EvaluateFromConfig {
   model?: string;
   truthFile?: string;
   requireTruth: boolean;
+  /** A calibration to check on the passes (a .npy with its .run.json only: sets need every pass). */
+  calibration?: string;
   version: string;
 }
 
@@ -115,6 +117,25 @@ export interface EvaluationReport {
   /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
   ood?: { images: number; failed: number; scores: OodScoreRow[] };
   images: ImageRecord[];
+}
+
+/** The report's calibration section: the calibrated metrics and how the sets did on the labelled images. */
+function calibrationSection(
+  file: string,
+  calibration: Calibration,
+  calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] },
+  classes: number,
+): NonNullable<EvaluationReport['calibration']> {
+  return {
+    file,
+    sha256: digestOf(file).sha256,
+    temperature: calibration.temperature,
+    alpha: calibration.conformal.alpha,
+    score: calibration.conformal.score,
+    classConditional: calibration.conformal.classConditional,
+    metrics: metricsOf(calibrated.outcomes),
+    sets: setCoverage(calibrated.sets, classes),
+  };
 }
 
 export function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
@@ -225,19 +246,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         skipped_non_images: walked.skipped.length,
       },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
-      ...(calibration &&
-        calibrated.outcomes.length > 0 && {
-          calibration: {
-            file: config.calibration!,
-            sha256: digestOf(config.calibration!).sha256,
-            temperature: calibration.temperature,
-            alpha: calibration.conformal.alpha,
-            score: calibration.conformal.score,
-            classConditional: calibration.conformal.classConditional,
-            metrics: metricsOf(calibrated.outcomes),
-            sets: setCoverage(calibrated.sets, info.classes),
-          },
-        }),
+      ...(calibration && calibrated.outcomes.length > 0 && { calibration: calibrationSection(config.calibration!, calibration, calibrated, info.classes) }),
       ...(oodFiles &&
         summaries.ood.length > 0 &&
         summaries.id.length > 0 && {
@@ -271,11 +280,13 @@ function recordOf(
   };
 }
 
-/** Labels for a file read back: the given file, the run's metadata sidecar, a model's metadata, or indices. */
+/** Labels for a file read back: the given file, the run's metadata sidecar, a passes file's .run.json, a model's metadata, or indices. */
 async function labelsOfEarlierRun(config: EvaluateFromConfig, meta: EarlierRunMeta, classes: number, warn: (m: string) => void): Promise<string[]> {
   if (config.labelsFile) return labelsFor(config.labelsFile, classes, warn);
   const labels = meta.settings?.labels;
   if (Array.isArray(labels) && labels.length === classes) return labels.map(String);
+  const run = config.from.endsWith('.npy') ? readPassesRun(config.from) : undefined;
+  if (run && run.labels.length === classes) return run.labels;
   if (config.model) {
     const { model } = await readOnnxFile(config.model);
     return labelsFromModel(readMetadata(model, config.model).labels, classes, config.model, warn);
@@ -315,10 +326,30 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
   const images: ImageRecord[] = [];
   const meta = readEarlierRunMeta(config.from);
   let failed = 0;
+  if (config.calibration !== undefined && !config.from.endsWith('.npy')) {
+    throw new UsageError(
+      `${param('calibration')} needs every pass of every image: evaluate ${param('from')} the .npy that predict ${param('savePasses')} wrote`,
+    );
+  }
   if (config.from.endsWith('.npy')) {
     const saved = readNpyPasses(config.from);
     const [count, passes, classes] = saved.shape;
     const labels = await labelsOfEarlierRun(config, meta, classes, warn);
+    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+    if (calibration) {
+      const run = readPassesRun(config.from);
+      if (!run)
+        throw new UsageError(
+          `${config.from} has no ${config.from}.run.json, so the model its passes came from is unknown: rerun predict with ${param('savePasses')}`,
+        );
+      checkCalibrationFits(
+        calibration,
+        config.calibration!,
+        { path: config.from, sha256: run.model_sha256, classes: run.classes },
+        run.preprocess as unknown as PreprocessSpec,
+      );
+    }
+    const calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] } = { outcomes: [], sets: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
     // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
     const perImage = imagePasses(saved);
@@ -334,6 +365,11 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
       if (label !== undefined) {
         if (full) accumulator.add(mine, label);
         else accumulator.addMean(s.mean, label, { mutualInformation: s.mutualInformation, variationRatio: s.variationRatio });
+        if (calibration) {
+          const applied = applyCalibration(calibration, saved.paths[i]!, mine);
+          calibrated.outcomes.push(outcomeOf(applied.passes, classes, label));
+          calibrated.sets.push({ label, set: applied.set });
+        }
       }
       images.push(recordOf(saved.paths[i]!, label, s));
     });
@@ -348,6 +384,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
       seconds: (Date.now() - started.getTime()) / 1000,
       counts: { images: count, labelled: accumulator.images, unlabelled: images.length - accumulator.images, failed, skipped_non_images: 0 },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
+      ...(calibration && calibrated.outcomes.length > 0 && { calibration: calibrationSection(config.calibration!, calibration, calibrated, classes) }),
       images,
     };
   }

@@ -251,7 +251,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       passesFile?.finish();
       throw error;
     }
-    passesFile?.finish();
+    passesFile?.finish({ model_sha256: info.sha256, classes: info.classes, labels, preprocess: { ...preprocess }, passes, seed });
     const finished = new Date();
     const seconds = (finished.getTime() - started.getTime()) / 1000;
     const outcome: RunOutcome = {

@@ -228,4 +228,42 @@ describe('calibrate and predict --calibration', () => {
     const meta = JSON.parse(readFileSync(`${out}.meta.json`, 'utf8'));
     assert.match(meta.settings.calibration_sha256, /^[0-9a-f]{64}$/);
   });
+  it("calibrate --from an earlier run's passes fits what calibrate on the images fits (to the float32 passes); evaluate --from checks it", async () => {
+    const folder = tempDir();
+    const npy = path.join(folder, 'passes.npy');
+    const run = await runCli(['predict', 'fixtures/samples', '-t', '6', '--seed', '9', '-q', '-o', path.join(folder, 'run.csv'), '--save-passes', npy], {
+      cwd: ROOT,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const recorded = JSON.parse(readFileSync(`${npy}.run.json`, 'utf8'));
+    assert.deepEqual([recorded.classes, recorded.passes, recorded.seed, recorded.labels.length], [10, 6, 9, 10]);
+    const fromFile = path.join(folder, 'from.json');
+    const direct = path.join(folder, 'direct.json');
+    assert.equal((await runCli(['calibrate', '--from', npy, '--truth', 'fixtures/samples.csv', '-q', '-o', fromFile], { cwd: ROOT })).code, 0);
+    assert.equal(
+      (await runCli(['calibrate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '6', '--seed', '9', '-q', '-o', direct], { cwd: ROOT })).code,
+      0,
+    );
+    const [a, b] = [JSON.parse(readFileSync(fromFile, 'utf8')), JSON.parse(readFileSync(direct, 'utf8'))];
+    assert.deepEqual([a.model, a.preprocess, a.passes, a.seed, a.images], [b.model, b.preprocess, b.passes, b.seed, b.images]);
+    // float32 passes (a relative 6e-8 each) against the run's float64: the fits agree to 1e-6
+    assert.ok(Math.abs(a.temperature - b.temperature) < 1e-6 * b.temperature, `${a.temperature} vs ${b.temperature}`);
+    assert.ok(Math.abs(a.conformal.threshold - b.conformal.threshold) < 1e-6);
+    // evaluate --from the same passes with the calibration: every labelled image's set is counted
+    const evaluated = await runCli(['evaluate', '--from', npy, '--truth', 'fixtures/samples.csv', '--calibration', fromFile, '--json', '-'], { cwd: ROOT });
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const report = JSON.parse(evaluated.stdout);
+    assert.equal(report.calibration.sets.images, 50);
+    // calibrated and evaluated on the same 50 images: at least ceil(51 * 0.9) = 46 are covered
+    assert.ok(report.calibration.sets.coverage >= 46 / 50, String(report.calibration.sets.coverage));
+    // without the .run.json the model is unknown: refused
+    const { rmSync } = await import('node:fs');
+    rmSync(`${npy}.run.json`);
+    const refused = await runCli(['calibrate', '--from', npy, '--truth', 'fixtures/samples.csv', '-q', '-o', path.join(folder, 'x.json')], { cwd: ROOT });
+    assert.equal(refused.code, 2);
+    assert.match(
+      refused.stderr,
+      /has no .*passes\.npy\.run\.json, so the model and preprocessing its passes came from are unknown: rerun predict with --save-passes/,
+    );
+  });
 });
