@@ -50,7 +50,7 @@ export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } 
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
 export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
 export { setCoverage, type SetCoverage } from './conformal/coverage.js';
-export { oodTable, oodScoreOf, type OodScoreRow } from './ood/evaluation.js';
+export { oodTable, oodScoreOf, type OodScoreRow, type LogitScores } from './ood/evaluation.js';
 export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
 export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
 export { buildReportHtml } from './report/build.js';

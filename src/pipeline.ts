@@ -6,7 +6,7 @@ import { imageHeader, loadImageTensor, type ImageHeader } from './preprocess/dec
 import type { PreprocessSpec } from './preprocess/spec.js';
 import type { AdaptiveRule } from './stats/adaptive.js';
 import type { ImageResult } from './io/rows.js';
-import { summarize } from './stats/aggregate.js';
+import { logitScores, summarize } from './stats/aggregate.js';
 
 /** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
 export const DEFAULT_DECODE_PIXEL_BUDGET = 128_000_000;
@@ -33,6 +33,11 @@ export interface PredictFilesOptions {
   keepPasses?: boolean;
   /** Also run one pass with dropout off per image (its probabilities in `deterministicProbs`), as evaluate compares them. */
   withDeterministic?: boolean;
+  /**
+   * Also the max logit and the energy of each image (`logitScores`), for out-of-distribution scores:
+   * only for a model whose output is logits, and not with adaptive T.
+   */
+  logitScores?: boolean;
   /** Files known to be unusable (e.g. a broken link), with their reason: error results, not decoded. */
   knownErrors?: ReadonlyMap<string, string>;
   /** Byte size of each file, aligned with `files`, when the caller knows them (saves a stat per file). */
@@ -107,19 +112,37 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
     return;
   }
 
+  const withLogits = Boolean(options.logitScores) && !model.info.outputIsProbabilities;
   for (let b = 0; b < starts.length; b++) {
     const decoded = await nextBatch(b);
     const good = decoded.filter((d): d is Float32Array => d instanceof Float32Array);
-    const probs =
-      good.length === 0 ? [] : await model.predict(good, { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false });
-    const deterministic = await deterministicOf(good);
+    const settings = { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false };
+    let probs: Float64Array[];
+    let deterministic: Float64Array[] | undefined;
+    let logits: { mc: Float64Array[]; deterministic?: Float64Array[] } | undefined;
+    if (withLogits && good.length > 0) {
+      // the same runs as predict's, with the raw outputs kept: predict is predictScores then probabilities
+      logits = { mc: await model.predictScores(good, settings) };
+      if (options.withDeterministic) logits.deterministic = await model.predictScores(good, { passes: 1, seed: options.seed, deterministic: true });
+      probs = logits.mc.map((s) => model.probabilities(s));
+      deterministic = logits.deterministic?.map((s) => model.probabilities(s));
+    } else {
+      probs = good.length === 0 ? [] : await model.predict(good, settings);
+      deterministic = await deterministicOf(good);
+    }
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
       const index = starts[b]! + i;
       const item = decoded[i]!;
       if (item instanceof Float32Array) {
         const det = deterministic?.[g];
-        yield resultOf(index, probs[g++]!, det);
+        const result = resultOf(index, probs[g]!, det);
+        if (logits && result.status === 'ok') {
+          const det = logits.deterministic?.[g];
+          result.logitScores = { ...logitScores(logits.mc[g]!, model.info.classes), ...(det && { deterministic: logitScores(det, model.info.classes) }) };
+        }
+        g++;
+        yield result;
       } else yield { file: files[index]!, index, status: 'error', error: item };
     }
   }

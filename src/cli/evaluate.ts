@@ -179,6 +179,8 @@ const SCORE_TITLES: Record<string, string> = {
   mutual_information: 'mutual information',
   variation_ratio: 'variation ratio',
   margin: '1 - margin',
+  max_logit: '- max logit',
+  energy: 'energy',
 };
 
 /** Each score's OOD metrics, MC beside deterministic. */

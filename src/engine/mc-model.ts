@@ -193,8 +193,8 @@ export class McModel {
     await this.parts?.release();
   }
 
-  /** Raw outputs [rows, C] as probabilities. */
-  private probabilities(scores: Float64Array): Float64Array {
+  /** Raw outputs (predictScores' [T, C]) as probabilities, exactly as predict returns them: a softmax of logits; probabilities as they are. */
+  probabilities(scores: Float64Array): Float64Array {
     return this.info.outputIsProbabilities ? scores : softmaxRows(scores, this.info.classes);
   }
 

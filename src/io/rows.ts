@@ -10,6 +10,8 @@ export type ImageResult =
       summary: McSummary;
       passProbs?: Float64Array;
       deterministicProbs?: Float64Array;
+      /** With logit scores asked for (a logits model): the mean over passes of the max logit and of the energy -logsumexp(z), and the same of the deterministic pass. */
+      logitScores?: { maxLogit: number; energy: number; deterministic?: { maxLogit: number; energy: number } };
       /** Under a calibration: `summary` comes from the tempered passes; the uncalibrated confidence and the prediction set (class indices, rank order). */
       calibrated?: { uncalibratedConfidence: number; set: number[] };
     }

@@ -15,7 +15,7 @@ import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
 import { digestOf } from '../io/durable.js';
-import { oodTable, type OodScoreRow } from '../ood/evaluation.js';
+import { oodTable, type LogitScores, type OodScoreRow } from '../ood/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
@@ -174,6 +174,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     const images: ImageRecord[] = [];
     const calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] } = { outcomes: [], sets: [] };
     const summaries = { id: [] as McSummary[], idDeterministic: [] as McSummary[], ood: [] as McSummary[], oodDeterministic: [] as McSummary[] };
+    const logitScores = { id: [] as LogitScores[], ood: [] as LogitScores[] };
     let failed = 0;
     let oodFailed = 0;
     const run = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
@@ -188,6 +189,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         fileSizes: known.sizes,
         keepPasses: true,
         withDeterministic: true,
+        logitScores: oodFiles !== undefined,
       });
     hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
     for await (const result of run(walked.files, walked)) {
@@ -199,6 +201,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         const det = summarize(result.deterministicProbs!, info.classes);
         summaries.id.push(result.summary);
         summaries.idDeterministic.push(det);
+        if (result.logitScores) logitScores.id.push(result.logitScores);
         if (label !== undefined) {
           accumulator.add(result.passProbs!, label, result.deterministicProbs);
           if (calibration) {
@@ -220,6 +223,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         } else {
           summaries.ood.push(result.summary);
           summaries.oodDeterministic.push(summarize(result.deterministicProbs!, info.classes));
+          if (result.logitScores) logitScores.ood.push(result.logitScores);
         }
         hooks.onProgress?.(images.length + failed + summaries.ood.length + oodFailed, failed + oodFailed);
       }
@@ -253,7 +257,15 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
           ood: {
             images: summaries.ood.length,
             failed: oodFailed,
-            scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }),
+            scores: oodTable(
+              summaries.id,
+              summaries.ood,
+              { id: summaries.idDeterministic, ood: summaries.oodDeterministic },
+              // a model whose output is probabilities has no logits: no max-logit or energy rows
+              logitScores.id.length === summaries.id.length && logitScores.ood.length === summaries.ood.length && logitScores.id.length > 0
+                ? logitScores
+                : undefined,
+            ),
           },
         }),
       images,

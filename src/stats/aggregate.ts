@@ -138,3 +138,19 @@ export function topK(v: ArrayLike<number>, k: number): number[] {
   }
   return top;
 }
+
+/** Mean over passes of the max logit and of the energy -logsumexp(z) (Liu et al. 2020). logits: [T, C]. */
+export function logitScores(logits: Float64Array, classes: number): { maxLogit: number; energy: number } {
+  const passes = logits.length / classes;
+  let maxLogit = 0;
+  let energy = 0;
+  for (let t = 0; t < passes; t++) {
+    const row = logits.subarray(t * classes, (t + 1) * classes);
+    const max = Math.max(...row);
+    let sum = 0;
+    for (const z of row) sum += Math.exp(z - max);
+    maxLogit += max / passes;
+    energy -= (max + Math.log(sum)) / passes;
+  }
+  return { maxLogit, energy };
+}

@@ -150,6 +150,17 @@ describe('evaluate --calibration and --ood', () => {
     const threshold = [...id].sort((a, b) => a - b)[Math.ceil(0.95 * id.length) - 1]!;
     assert.ok(Math.abs(entropyRow.mc.fpr95 - ood.filter((o) => o <= threshold).length / ood.length) < 1e-12);
     assert.equal(report.ood.scores.find((s: { score: string }) => s.score === 'mutual_information').deterministic, null);
+    // the bundled model ends in logits: the max logit and the energy are scored too, MC and deterministic
+    assert.deepEqual(
+      report.ood.scores.map((s: { score: string }) => s.score),
+      ['one_minus_confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin', 'max_logit', 'energy'],
+    );
+    for (const row of report.ood.scores.slice(5)) {
+      for (const m of [row.mc, row.deterministic]) for (const v of [m.auroc, m.auprIn, m.auprOut, m.fpr95]) assert.ok(v >= 0 && v <= 1, JSON.stringify(row));
+    }
+    // the logit scores leave the in-distribution numbers as they are (the same runs, raw outputs kept)
+    const plain = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', ...common, '--seed', '4', '--json', '-'], { cwd: ROOT });
+    assert.deepEqual(JSON.parse(plain.stdout).numbers, report.numbers);
     // the text shows both sections
     const text = await runCli(
       [

@@ -132,7 +132,8 @@ describe('Fashion-MNIST: coverage over random splits, and the numbers docs/calib
     }
     const ood = JSON.parse((await cli(['evaluate', 'test', '-t', '10', '--seed', '2', '-q', '--ood', OOD, '--json', '-'])).stdout).ood;
     const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
-    readmeFigures.push(`images with AUROC ${f(ood.scores.find((s: { score: string }) => s.score === 'entropy').mc.auroc)}`);
+    const aurocOf = (score: string) => f(ood.scores.find((s: { score: string }) => s.score === score).mc.auroc);
+    readmeFigures.push(`images with AUROC ${aurocOf('entropy')} (the energy of the logits: ${aurocOf('energy')})`);
     const oodRows = ood.scores.map(
       (s: { score: string; mc: { auroc: number; auprIn: number; auprOut: number; fpr95: number }; deterministic: { auroc: number; fpr95: number } | null }) =>
         `| ${s.score} | ${f(s.mc.auroc)} | ${f(s.mc.auprIn)} | ${f(s.mc.auprOut)} | ${f(s.mc.fpr95)} | ${f(s.deterministic?.auroc)} | ${f(s.deterministic?.fpr95)} |`,

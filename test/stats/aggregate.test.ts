@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { argmax, entropy, softmaxRows, summarize, topK } from '../../src/stats/aggregate.js';
+import { argmax, entropy, softmaxRows, summarize, topK, logitScores } from '../../src/stats/aggregate.js';
 import { UsageError } from '../../src/errors.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-12) =>
@@ -92,5 +92,20 @@ describe('argmax and topK', () => {
         .slice(0, k);
       assert.deepEqual(topK(v, k), sorted, `${JSON.stringify(v)} k=${k}`);
     }
+  });
+});
+
+describe('logitScores: the max logit and the energy, averaged over passes', () => {
+  it('worked by hand: passes [1, 2, 3] and [0, 0, 0]', () => {
+    const s = logitScores(Float64Array.from([1, 2, 3, 0, 0, 0]), 3);
+    // max logits 3 and 0; energies -ln(e + e^2 + e^3) = -3.40760596444438 and -ln 3 = -1.09861228866811
+    assert.ok(Math.abs(s.maxLogit - 1.5) < 1e-15);
+    assert.ok(Math.abs(s.energy - -(3.40760596444438 + 1.09861228866811) / 2) < 1e-13, String(s.energy));
+  });
+
+  it('stays finite for logits in the thousands (log-sum-exp shifted by the max)', () => {
+    const s = logitScores(Float64Array.from([1000, 999, -1000]), 3);
+    assert.ok(Math.abs(s.energy - -(1000 + Math.log(1 + Math.exp(-1)))) < 1e-12);
+    assert.equal(s.maxLogit, 1000);
   });
 });
