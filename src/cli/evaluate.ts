@@ -59,6 +59,7 @@ async function evaluation(
       { role: 'the truth file', path: options.truth },
       { role: 'the earlier run', path: options.from },
       { role: 'the list of inputs', path: options.list ?? options.list0 },
+      { role: 'the calibration', path: options.calibration },
     ],
     written,
   );

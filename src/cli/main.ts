@@ -166,6 +166,15 @@ ${EXIT_CODES}`,
       .option(
         '--from <file>',
         'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
+      )
+      .option(
+        '--calibration <file>',
+        'a calibration calibrate wrote for this model: the calibrated metrics beside the rest, and the coverage and size of its prediction sets (overall, by set size, by class); use images it was not fitted on',
+      )
+      .option(
+        '--ood <path>',
+        "images from outside the model's classes (a file or folder; repeatable): AUROC, AUPR and FPR95 of every uncertainty score at flagging them",
+        collect,
       );
 
   withRunOptions(program.command('calibrate'))
@@ -210,15 +219,6 @@ ${EXIT_CODES}`,
     )
     .option('--json <file>', 'every number, per image records and the run metadata as JSON (- for stdout instead of the table)')
     .option('--plots <folder>', 'write the figures there as SVG and PNG: reliability, risk-coverage, metrics-vs-t, uncertainty, confusion')
-    .option(
-      '--calibration <file>',
-      'a calibration calibrate wrote for this model: the calibrated metrics beside the rest, and the coverage and size of its prediction sets (overall, by set size, by class); use images it was not fitted on',
-    )
-    .option(
-      '--ood <path>',
-      "images from outside the model's classes (a file or folder; repeatable): AUROC, AUPR and FPR95 of every uncertainty score at flagging them",
-      collect,
-    )
     .addHelpText(
       'after',
       `

@@ -74,3 +74,58 @@ export interface LogitScores {
   energy: number;
   deterministic?: { maxLogit: number; energy: number };
 }
+
+/** What the report draws of one OOD score: its ROC curve (OOD positive) and both histograms. */
+export interface OodCurves {
+  score: OodScoreRow['score'];
+  /** (false positive rate, true positive rate) from the highest threshold down, at most 201 points. */
+  roc: [number, number][];
+  /** Equal-width bins over both sets' range: their edges (bins + 1) and the share of each set per bin. */
+  histogram: { edges: number[]; id: number[]; ood: number[] };
+}
+
+/** The ROC curve of `scores` telling OOD (positive) from ID, thinned to at most `points` + 1 points. */
+export function rocPoints(idScores: readonly number[], oodScores: readonly number[], points = 200): [number, number][] {
+  const all = [...idScores.map((s) => [s, 0] as const), ...oodScores.map((s) => [s, 1] as const)].sort((a, b) => b[0] - a[0]);
+  const curve: [number, number][] = [[0, 0]];
+  let [fp, tp] = [0, 0];
+  for (let i = 0; i < all.length; i++) {
+    if (all[i]![1] === 1) tp++;
+    else fp++;
+    // one point per distinct threshold
+    if (i + 1 === all.length || all[i + 1]![0] !== all[i]![0]) curve.push([fp / idScores.length, tp / oodScores.length]);
+  }
+  if (curve.length <= points + 1) return curve;
+  return Array.from({ length: points + 1 }, (_, k) => curve[Math.round((k * (curve.length - 1)) / points)]!);
+}
+
+/** Shares of ID and OOD scores in `bins` equal-width bins over their joint range. */
+export function scoreHistogram(idScores: readonly number[], oodScores: readonly number[], bins = 30): OodCurves['histogram'] {
+  const all = [...idScores, ...oodScores];
+  const [low, high] = [Math.min(...all), Math.max(...all)];
+  const width = high > low ? (high - low) / bins : 1;
+  const edges = Array.from({ length: bins + 1 }, (_, k) => low + k * width);
+  const shares = (values: readonly number[]) => {
+    const counts = new Array<number>(bins).fill(0);
+    for (const v of values) counts[Math.min(bins - 1, Math.floor((v - low) / width))]!++;
+    return counts.map((c) => c / values.length);
+  };
+  return { edges, id: shares(idScores), ood: shares(oodScores) };
+}
+
+/** ROC curves and histograms of the MC entropy, mutual information and (from the logits) energy, for the report. */
+export function oodCurves(
+  id: readonly McSummary[],
+  ood: readonly McSummary[],
+  logits?: { id: readonly LogitScores[]; ood: readonly LogitScores[] },
+): OodCurves[] {
+  const curves = (['entropy', 'mutual_information'] as const).map((score): OodCurves => {
+    const [a, b] = [id.map((s) => oodScoreOf(s, score)), ood.map((s) => oodScoreOf(s, score))];
+    return { score, roc: rocPoints(a, b), histogram: scoreHistogram(a, b) };
+  });
+  if (logits) {
+    const [a, b] = [logits.id.map((s) => s.energy), logits.ood.map((s) => s.energy)];
+    curves.push({ score: 'energy', roc: rocPoints(a, b), histogram: scoreHistogram(a, b) });
+  }
+  return curves;
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { svgToPng } from '../preprocess/decode.js';
 import type { EvaluationReport } from '../run/evaluate-run.js';
-import { evaluationFigures } from './specs.js';
+import { calibratedReliabilitySpec, evaluationFigures, oodHistogramSpec, oodRocSpec, setSizeSpec } from './specs.js';
 
 /** One evaluation figure: its file name, title and SVG text. */
 export interface RenderedFigure {
@@ -21,6 +21,22 @@ export async function renderEvaluationFigures(report: EvaluationReport): Promise
     .filter((im) => im.truth !== null)
     .map((im) => ({ correct: im.predicted === im.truth, entropy: im.entropy, mutualInformation: im.mutual_information }));
   const figures = evaluationFigures(report.numbers, report.labels, labelled);
+  if (report.calibration) {
+    figures.push(
+      {
+        name: 'calibrated-reliability',
+        title: 'Reliability before and after calibration',
+        spec: calibratedReliabilitySpec(report.numbers, report.calibration.metrics, report.calibration.temperature),
+      },
+      { name: 'set-sizes', title: 'Prediction-set sizes', spec: setSizeSpec(report.calibration.sets, report.calibration.alpha) },
+    );
+  }
+  if (report.ood) {
+    figures.push(
+      { name: 'ood-roc', title: 'Out-of-distribution ROC', spec: oodRocSpec(report.ood.curves, report.ood.scores) },
+      { name: 'ood-scores', title: 'Scores of in-distribution and OOD images', spec: oodHistogramSpec(report.ood.curves) },
+    );
+  }
   // vega loads here, not when the library does (about 0.3 s)
   const { renderSvg } = await import('./render.js');
   return Promise.all(figures.map(async (f) => ({ name: f.name, title: f.title, svg: await renderSvg(f.spec) })));

@@ -6,6 +6,8 @@
 import type { EvaluationNumbers } from '../evaluate/evaluation.js';
 import type { MetricSet } from '../evaluate/metrics.js';
 import { passesLabel } from '../evaluate/table.js';
+import type { SetCoverage } from '../conformal/coverage.js';
+import type { OodCurves, OodScoreRow } from '../ood/evaluation.js';
 
 export type Spec = Record<string, unknown>;
 
@@ -48,7 +50,32 @@ function colour(numbers: EvaluationNumbers): Record<string, unknown> {
 
 /** Accuracy against mean confidence per equal-width bin (the diagonal is perfect calibration), with the images per bin below. */
 export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
-  const rows = sets(numbers).flatMap(([model, m]) =>
+  return reliabilityOf(sets(numbers), colour(numbers), 'Reliability diagram');
+}
+
+/** MC dropout's reliability before and after temperature scaling (evaluate --calibration). */
+export function calibratedReliabilitySpec(numbers: EvaluationNumbers, calibrated: MetricSet, temperature: number): Spec {
+  const mc = `MC T=${passesLabel(numbers.passes)}`;
+  const after = `calibrated (temperature ${temperature.toFixed(3)})`;
+  const scale = {
+    field: 'model',
+    type: 'nominal',
+    title: null,
+    scale: { domain: [mc, after], range: [COLOURS.range[1], '#e45756'] },
+    legend: { orient: 'top', labelLimit: 400 },
+  };
+  return reliabilityOf(
+    [
+      [mc, numbers.mc],
+      [after, calibrated],
+    ],
+    scale,
+    'Reliability before and after calibration',
+  );
+}
+
+function reliabilityOf(pairs: [string, MetricSet][], colourEncoding: Record<string, unknown>, text: string): Spec {
+  const rows = pairs.flatMap(([model, m]) =>
     m.calibration.bins.map((b) => ({
       model,
       lower: b.lower,
@@ -63,10 +90,8 @@ export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
   return {
     ...BASE,
     title: {
-      text: 'Reliability diagram',
-      subtitle: sets(numbers)
-        .map(([n, m]) => `${n}: ECE ${m.calibration.ece.toFixed(4)}`)
-        .join(' · '),
+      text,
+      subtitle: pairs.map(([n, m]) => `${n}: ECE ${m.calibration.ece.toFixed(4)}`).join(' · '),
     },
     data: { values: rows },
     vconcat: [
@@ -85,7 +110,7 @@ export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
             encoding: {
               x,
               y: { field: 'accuracy', type: 'quantitative', title: 'accuracy in bin', scale: { domain: [0, 1] } },
-              color: colour(numbers),
+              color: colourEncoding,
               tooltip: [{ field: 'model' }, { field: 'count' }, { field: 'accuracy', format: '.3f' }, { field: 'confidence', format: '.3f' }],
             },
           },
@@ -100,7 +125,7 @@ export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
           x2: { field: 'upper' },
           y: { field: 'count', type: 'quantitative', title: 'images', stack: null },
           y2: { datum: 0 },
-          color: colour(numbers),
+          color: colourEncoding,
         },
       },
     ],
@@ -262,4 +287,108 @@ export function evaluationFigures(numbers: EvaluationNumbers, labels: readonly s
     { name: 'uncertainty', title: 'Uncertainty of correct and wrong predictions', spec: uncertaintySpec(images) },
     { name: 'confusion', title: 'Confusion matrix', spec: confusionSpec(numbers, labels) },
   ];
+}
+
+/** Images per prediction-set size, with the share of them whose set holds the true class. */
+export function setSizeSpec(sets: SetCoverage, alpha: number): Spec {
+  return {
+    ...BASE,
+    title: {
+      text: 'Prediction-set sizes',
+      subtitle: `coverage ${(100 * sets.coverage).toFixed(2)}% (at least ${(100 * (1 - alpha)).toFixed(0)}% guaranteed), mean size ${sets.meanSize.toFixed(3)}`,
+    },
+    data: { values: sets.bySize },
+    width: 360,
+    height: 240,
+    layer: [
+      {
+        mark: { type: 'bar', color: '#4c78a8' },
+        encoding: {
+          x: { field: 'size', type: 'ordinal', title: 'labels in the set' },
+          y: { field: 'images', type: 'quantitative', title: 'images' },
+          tooltip: [{ field: 'size' }, { field: 'images' }, { field: 'coverage', format: '.1%' }],
+        },
+      },
+      {
+        mark: { type: 'text', dy: -6 },
+        encoding: {
+          x: { field: 'size', type: 'ordinal' },
+          y: { field: 'images', type: 'quantitative' },
+          text: { field: 'coverage', type: 'quantitative', format: '.0%' },
+        },
+      },
+    ],
+  };
+}
+
+const OOD_TITLES: Record<string, string> = { entropy: 'entropy', mutual_information: 'mutual information', energy: 'energy' };
+
+/** ROC curves of telling OOD images (positive) from the model's own, one per score. */
+export function oodRocSpec(curves: readonly OodCurves[], rows: readonly OodScoreRow[]): Spec {
+  const auroc = (score: string) => rows.find((r) => r.score === score)?.mc.auroc;
+  const values = curves.flatMap((c) =>
+    c.roc.map(([fpr, tpr]) => ({ score: `${OOD_TITLES[c.score] ?? c.score} (AUROC ${auroc(c.score)?.toFixed(3)})`, fpr, tpr })),
+  );
+  return {
+    ...BASE,
+    title: { text: 'Out-of-distribution ROC', subtitle: 'OOD images positive, MC scores' },
+    width: 320,
+    height: 300,
+    layer: [
+      {
+        data: { values: [{ a: 0 }, { a: 1 }] },
+        mark: { type: 'line', strokeDash: [4, 4], color: '#888' },
+        encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'a', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'line' },
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'in-distribution images flagged', scale: { domain: [0, 1] } },
+          y: { field: 'tpr', type: 'quantitative', title: 'OOD images flagged', scale: { domain: [0, 1] } },
+          color: { field: 'score', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } },
+        },
+      },
+    ],
+  };
+}
+
+/** The share of in-distribution and OOD images per score bin, one panel per score. */
+export function oodHistogramSpec(curves: readonly OodCurves[]): Spec {
+  const values = curves.flatMap((c) =>
+    c.histogram.id.flatMap((share, k) =>
+      (['in distribution', 'OOD'] as const).map((set) => ({
+        score: OOD_TITLES[c.score] ?? c.score,
+        set,
+        lower: c.histogram.edges[k]!,
+        upper: c.histogram.edges[k + 1]!,
+        share: set === 'OOD' ? c.histogram.ood[k]! : share,
+      })),
+    ),
+  );
+  return {
+    ...BASE,
+    title: { text: 'Scores of in-distribution and OOD images', subtitle: 'share of each set per bin, MC scores' },
+    data: { values },
+    facet: { field: 'score', type: 'nominal', title: null },
+    columns: 3,
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      width: 220,
+      height: 160,
+      mark: { type: 'bar', opacity: 0.55 },
+      encoding: {
+        x: { field: 'lower', type: 'quantitative', title: 'score', bin: { binned: true } },
+        x2: { field: 'upper' },
+        y: { field: 'share', type: 'quantitative', title: 'share of images', stack: null },
+        color: {
+          field: 'set',
+          type: 'nominal',
+          title: null,
+          scale: { domain: ['in distribution', 'OOD'], range: ['#4c78a8', '#f58518'] },
+          legend: { orient: 'top' },
+        },
+      },
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
 import { digestOf } from '../io/durable.js';
-import { oodTable, type LogitScores, type OodScoreRow } from '../ood/evaluation.js';
+import { oodCurves, oodTable, type LogitScores, type OodCurves, type OodScoreRow } from '../ood/evaluation.js';
 import { readTruth, type TruthSource } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
@@ -115,7 +115,7 @@ export interface EvaluationReport {
     sets: SetCoverage;
   };
   /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
-  ood?: { images: number; failed: number; scores: OodScoreRow[] };
+  ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
   images: ImageRecord[];
 }
 
@@ -228,6 +228,9 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         hooks.onProgress?.(images.length + failed + summaries.ood.length + oodFailed, failed + oodFailed);
       }
     }
+    // a model whose output is probabilities has no logits: no max-logit or energy rows
+    const withLogits =
+      logitScores.id.length > 0 && logitScores.id.length === summaries.id.length && logitScores.ood.length === summaries.ood.length ? logitScores : undefined;
     return {
       tool: 'mc-dropout',
       version: config.version,
@@ -257,15 +260,8 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
           ood: {
             images: summaries.ood.length,
             failed: oodFailed,
-            scores: oodTable(
-              summaries.id,
-              summaries.ood,
-              { id: summaries.idDeterministic, ood: summaries.oodDeterministic },
-              // a model whose output is probabilities has no logits: no max-logit or energy rows
-              logitScores.id.length === summaries.id.length && logitScores.ood.length === summaries.ood.length && logitScores.id.length > 0
-                ? logitScores
-                : undefined,
-            ),
+            scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }, withLogits),
+            curves: oodCurves(summaries.id, summaries.ood, withLogits),
           },
         }),
       images,

@@ -161,6 +161,49 @@ describe('evaluate --calibration and --ood', () => {
     // the logit scores leave the in-distribution numbers as they are (the same runs, raw outputs kept)
     const plain = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', ...common, '--seed', '4', '--json', '-'], { cwd: ROOT });
     assert.deepEqual(JSON.parse(plain.stdout).numbers, report.numbers);
+    // the figures: the five of every evaluation, then reliability before and after calibration, set
+    // sizes, and the OOD ROC curves and score histograms; report --from the JSON draws the same
+    const plots = path.join(folder, 'plots');
+    const drawn = await runCli(
+      [
+        'evaluate',
+        'fixtures/samples',
+        '--truth',
+        'fixtures/samples.csv',
+        ...common,
+        '--seed',
+        '4',
+        '--calibration',
+        calibration,
+        '--ood',
+        'fixtures/ood/images',
+        '--plots',
+        plots,
+      ],
+      { cwd: ROOT },
+    );
+    assert.equal(drawn.code, 0, drawn.stderr);
+    const { readdirSync } = await import('node:fs');
+    const names = readdirSync(plots)
+      .filter((f) => f.endsWith('.svg'))
+      .sort();
+    assert.deepEqual(names, [
+      'calibrated-reliability.svg',
+      'confusion.svg',
+      'metrics-vs-t.svg',
+      'ood-roc.svg',
+      'ood-scores.svg',
+      'reliability.svg',
+      'risk-coverage.svg',
+      'set-sizes.svg',
+      'uncertainty.svg',
+    ]);
+    assert.match(readFileSync(path.join(plots, 'set-sizes.svg'), 'utf8'), /Prediction-set sizes/);
+    assert.match(readFileSync(path.join(plots, 'ood-roc.svg'), 'utf8'), /energy \(AUROC 0\.\d{3}\)/);
+    const html = path.join(folder, 'report.html');
+    const page = await runCli(['report', '--from', json, '-o', html, '-q'], { cwd: ROOT });
+    assert.equal(page.code, 0, page.stderr);
+    assert.equal((readFileSync(html, 'utf8').match(/<figure>/g) ?? []).length, 9);
     // the text shows both sections
     const text = await runCli(
       [
