@@ -5,7 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { describeError, param, UsageError } from '../errors.js';
-import { calibrateSets, conformalUniformOf, setOf, RAPS_DEFAULTS, type ConformalScore, type ConformalThresholds } from '../conformal/sets.js';
+import {
+  calibrateSets,
+  conformalUniformOf,
+  conformalQuantile,
+  conformityScore,
+  predictionSet,
+  setOf,
+  RAPS_DEFAULTS,
+  type ConformalScore,
+  type ConformalThresholds,
+} from '../conformal/sets.js';
 import { outcomeOf } from '../evaluate/evaluation.js';
 import { metricsOf } from '../evaluate/metrics.js';
 import type { PreprocessSpec } from '../preprocess/spec.js';
@@ -47,6 +57,8 @@ export interface Calibration {
     /** Sets use each class's own threshold (Mondrian) instead of the marginal one. */
     classConditional: boolean;
     threshold: number;
+    /** The calibration images' scores of their true class, ascending: the threshold at any other alpha (evaluate draws coverage against alpha). */
+    scores: number[];
     /** Per class; null where the class had too few images (every label then passes, as Infinity). */
     perClass: (number | null)[];
     counts: number[];
@@ -97,16 +109,13 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
     metricsOf(logits.map((l, i) => outcomeOf(temperedPasses(l, classes, temperature), classes, examples[i]!.label))).calibration.ece;
   const randomized = settings.randomized ?? true;
   const options = { score: settings.score, lambda: settings.lambda ?? RAPS_DEFAULTS.lambda, kReg: settings.kReg ?? RAPS_DEFAULTS.kReg, randomized };
-  const thresholds = calibrateSets(
-    logits.map((l, i) => ({
-      probs: summarize(temperedPasses(l, classes, fit.temperature), classes).mean,
-      label: examples[i]!.label,
-      u: conformalUniformOf(settings.seed, examples[i]!.name),
-    })),
-    classes,
-    settings.alpha,
-    options,
-  );
+  const images = logits.map((l, i) => ({
+    probs: summarize(temperedPasses(l, classes, fit.temperature), classes).mean,
+    label: examples[i]!.label,
+    u: conformalUniformOf(settings.seed, examples[i]!.name),
+  }));
+  const thresholds = calibrateSets(images, classes, settings.alpha, options);
+  const scores = images.map((image) => conformityScore(image.probs, image.label, image.u, options)).sort((a, b) => a - b);
   const { pixelLimit: _, ...preprocess } = context.preprocess;
   return {
     format: CALIBRATION_FORMAT,
@@ -124,6 +133,7 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
       seed: settings.seed,
       classConditional: settings.classConditional ?? false,
       threshold: thresholds.threshold,
+      scores,
       perClass: thresholds.perClass.map((t) => (Number.isFinite(t) ? t : null)),
       counts: thresholds.counts,
     },
@@ -194,4 +204,35 @@ export function checkCalibrationFits(
     const detail = differing.map((k) => `${k}: calibrated ${JSON.stringify(calibration.preprocess[k])}, now ${JSON.stringify(now[k])}`).join('; ');
     throw new UsageError(`The calibration ${file} was made with other preprocessing (${detail}): ${fix}`);
   }
+}
+
+/** Alphas of the coverage-against-alpha curve: 0.01 to 0.30. */
+export const CURVE_ALPHAS = Array.from({ length: 30 }, (_, k) => (k + 1) / 100);
+
+/**
+ * Coverage and mean set size on labelled images at each alpha of CURVE_ALPHAS, from the
+ * calibration's own scores (marginal thresholds): what the sets would do at other levels.
+ * images: each one's name (its uniform), calibrated MC mean [C] and true class.
+ */
+export function coverageAgainstAlpha(
+  calibration: Calibration,
+  images: readonly { name: string; mean: ArrayLike<number>; label: number }[],
+): { alpha: number; coverage: number; meanSize: number }[] {
+  const c = calibration.conformal;
+  if (!Array.isArray(c.scores) || c.scores.length === 0 || images.length === 0) return [];
+  const options = { score: c.score, lambda: c.lambda, kReg: c.kReg, randomized: c.randomized };
+  const scored = images.map((image) => {
+    const u = conformalUniformOf(c.seed, image.name);
+    return { score: conformityScore(image.mean, image.label, u, options), mean: image.mean, u };
+  });
+  return CURVE_ALPHAS.map((alpha) => {
+    const threshold = conformalQuantile(c.scores, alpha);
+    let covered = 0;
+    let size = 0;
+    for (const image of scored) {
+      if (image.score <= threshold) covered++;
+      size += predictionSet(image.mean, threshold, image.u, options).length;
+    }
+    return { alpha, coverage: covered / scored.length, meanSize: size / scored.length };
+  });
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { svgToPng } from '../preprocess/decode.js';
 import type { EvaluationReport } from '../run/evaluate-run.js';
-import { calibratedReliabilitySpec, evaluationFigures, oodHistogramSpec, oodRocSpec, setSizeSpec } from './specs.js';
+import { calibratedReliabilitySpec, coverageSpec, evaluationFigures, oodHistogramSpec, oodRocSpec, setSizeSpec } from './specs.js';
 
 /** One evaluation figure: its file name, title and SVG text. */
 export interface RenderedFigure {
@@ -30,6 +30,9 @@ export async function renderEvaluationFigures(report: EvaluationReport): Promise
       },
       { name: 'set-sizes', title: 'Prediction-set sizes', spec: setSizeSpec(report.calibration.sets, report.calibration.alpha) },
     );
+    if (report.calibration.byAlpha.length > 0) {
+      figures.push({ name: 'coverage', title: 'Coverage against alpha', spec: coverageSpec(report.calibration.byAlpha, report.calibration.alpha) });
+    }
   }
   if (report.ood) {
     figures.push(

@@ -392,3 +392,45 @@ export function oodHistogramSpec(curves: readonly OodCurves[]): Spec {
     },
   };
 }
+
+/** Held-out coverage against the target 1 - alpha (the diagonal is the guarantee's floor), with the mean set size. */
+export function coverageSpec(byAlpha: readonly { alpha: number; coverage: number; meanSize: number }[], alpha: number): Spec {
+  const values = byAlpha.map((p) => ({ target: 1 - p.alpha, coverage: p.coverage, meanSize: p.meanSize, chosen: Math.abs(p.alpha - alpha) < 1e-9 }));
+  const x = { field: 'target', type: 'quantitative', title: 'target coverage 1 - alpha', scale: { domain: [0.7, 1] }, axis: { format: '%' } };
+  return {
+    ...BASE,
+    title: { text: 'Coverage against alpha', subtitle: 'held-out images; thresholds from the calibration scores' },
+    data: { values },
+    vconcat: [
+      {
+        width: 360,
+        height: 260,
+        layer: [
+          {
+            data: { values: [{ a: 0.7 }, { a: 1 }] },
+            mark: { type: 'line', strokeDash: [4, 4], color: '#888' },
+            encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [0.7, 1] } }, y: { field: 'a', type: 'quantitative' } },
+          },
+          {
+            mark: { type: 'line', point: true, color: '#4c78a8' },
+            encoding: {
+              x,
+              y: { field: 'coverage', type: 'quantitative', title: 'coverage', scale: { domain: [0.7, 1] }, axis: { format: '%' } },
+              tooltip: [
+                { field: 'target', format: '.2f' },
+                { field: 'coverage', format: '.4f' },
+                { field: 'meanSize', format: '.3f' },
+              ],
+            },
+          },
+        ],
+      },
+      {
+        width: 360,
+        height: 90,
+        mark: { type: 'line', point: true, color: '#9c755f' },
+        encoding: { x, y: { field: 'meanSize', type: 'quantitative', title: 'mean set size' } },
+      },
+    ],
+  };
+}

@@ -10,7 +10,7 @@ import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { describeError, invalidParameter, param, UsageError } from '../errors.js';
-import { applyCalibration, checkCalibrationFits, readCalibration, type Calibration } from '../calibration/calibration.js';
+import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, readCalibration, type Calibration } from '../calibration/calibration.js';
 import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
@@ -113,19 +113,23 @@ export interface EvaluationReport {
     classConditional: boolean;
     metrics: MetricSet;
     sets: SetCoverage;
+    /** Coverage and mean set size at alphas 0.01 to 0.30 (thresholds from the calibration's scores). */
+    byAlpha: { alpha: number; coverage: number; meanSize: number }[];
   };
   /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
   ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
   images: ImageRecord[];
 }
 
+/** What a calibration did to each labelled image: its outcome, its set, and its calibrated mean. */
+interface Calibrated {
+  outcomes: Outcome[];
+  sets: { label: number; set: number[] }[];
+  means: { name: string; mean: ArrayLike<number>; label: number }[];
+}
+
 /** The report's calibration section: the calibrated metrics and how the sets did on the labelled images. */
-function calibrationSection(
-  file: string,
-  calibration: Calibration,
-  calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] },
-  classes: number,
-): NonNullable<EvaluationReport['calibration']> {
+function calibrationSection(file: string, calibration: Calibration, calibrated: Calibrated, classes: number): NonNullable<EvaluationReport['calibration']> {
   return {
     file,
     sha256: digestOf(file).sha256,
@@ -135,6 +139,7 @@ function calibrationSection(
     classConditional: calibration.conformal.classConditional,
     metrics: metricsOf(calibrated.outcomes),
     sets: setCoverage(calibrated.sets, classes),
+    byAlpha: coverageAgainstAlpha(calibration, calibrated.means),
   };
 }
 
@@ -172,7 +177,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
-    const calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] } = { outcomes: [], sets: [] };
+    const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const summaries = { id: [] as McSummary[], idDeterministic: [] as McSummary[], ood: [] as McSummary[], oodDeterministic: [] as McSummary[] };
     const logitScores = { id: [] as LogitScores[], ood: [] as LogitScores[] };
     let failed = 0;
@@ -208,6 +213,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
             const applied = applyCalibration(calibration, result.file, result.passProbs!);
             calibrated.outcomes.push(outcomeOf(applied.passes, info.classes, label));
             calibrated.sets.push({ label, set: applied.set });
+            calibrated.means.push({ name: result.file, mean: applied.summary.mean, label });
           }
         }
         images.push({ ...recordOf(result.file, label, result.summary), deterministic: { predicted: det.predicted, confidence: det.confidence } });
@@ -357,7 +363,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
         run.preprocess as unknown as PreprocessSpec,
       );
     }
-    const calibrated: { outcomes: Outcome[]; sets: { label: number; set: number[] }[] } = { outcomes: [], sets: [] };
+    const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
     // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
     const perImage = imagePasses(saved);
@@ -377,6 +383,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
           const applied = applyCalibration(calibration, saved.paths[i]!, mine);
           calibrated.outcomes.push(outcomeOf(applied.passes, classes, label));
           calibrated.sets.push({ label, set: applied.set });
+          calibrated.means.push({ name: saved.paths[i]!, mean: applied.summary.mean, label });
         }
       }
       images.push(recordOf(saved.paths[i]!, label, s));

@@ -125,6 +125,14 @@ describe('evaluate --calibration and --ood', () => {
     const nll = rows.reduce((a, r) => a - Math.log(Math.max(r.mean[labelOf(r)], 1e-12)), 0) / 50;
     assert.ok(Math.abs(metrics.nll - nll) < 1e-4, `${metrics.nll} vs ${nll}`);
     assert.equal(report.calibration.temperature, JSON.parse(readFileSync(calibration, 'utf8')).temperature);
+    // coverage against alpha: at the calibration's own alpha (0.1) the curve is the sets' coverage and mean size
+    const atTen = report.calibration.byAlpha.find((p: { alpha: number }) => p.alpha === 0.1);
+    assert.deepEqual([atTen.coverage, atTen.meanSize], [sets.coverage, sets.meanSize]);
+    assert.equal(report.calibration.byAlpha.length, 30);
+    // coverage can only fall as alpha grows (the threshold is an order statistic that falls with it)
+    report.calibration.byAlpha.forEach((p: { coverage: number }, k: number, all: { coverage: number }[]) =>
+      assert.ok(k === 0 || p.coverage <= all[k - 1]!.coverage),
+    );
 
     // OOD: entropy's AUROC and 1 - max probability's FPR95 over the same passes
     const oodPasses = path.join(folder, 'ood.npy');
@@ -190,6 +198,7 @@ describe('evaluate --calibration and --ood', () => {
     assert.deepEqual(names, [
       'calibrated-reliability.svg',
       'confusion.svg',
+      'coverage.svg',
       'metrics-vs-t.svg',
       'ood-roc.svg',
       'ood-scores.svg',
@@ -203,7 +212,7 @@ describe('evaluate --calibration and --ood', () => {
     const html = path.join(folder, 'report.html');
     const page = await runCli(['report', '--from', json, '-o', html, '-q'], { cwd: ROOT });
     assert.equal(page.code, 0, page.stderr);
-    assert.equal((readFileSync(html, 'utf8').match(/<figure>/g) ?? []).length, 9);
+    assert.equal((readFileSync(html, 'utf8').match(/<figure>/g) ?? []).length, 10);
     // the text shows both sections
     const text = await runCli(
       [
