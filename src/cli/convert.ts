@@ -16,6 +16,7 @@ export interface ConvertCliOptions {
   interpolation?: string;
   cropFraction?: number;
   modelOutput?: string;
+  mcGraph?: number;
 }
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
@@ -26,6 +27,7 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     liveAll: options.live === 'all',
     seed: options.seed,
     ...(options.modelOutput !== undefined && { modelOutput: options.modelOutput }),
+    ...(options.mcGraph !== undefined && { mcGraph: options.mcGraph }),
     ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
     ...(options.injectAt !== undefined && { injectAt: options.injectAt }),
     ...(options.revivePaddle && { revivePaddle: true }),
@@ -41,6 +43,12 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     },
   });
   const sites = outcome.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
+  if (options.mcGraph !== undefined) {
+    process.stderr.write(
+      `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin)${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,
+    );
+    return 0;
+  }
   const revived = outcome.revived.length > 0 ? `; Paddle dropout made random again at ${outcome.revived.join(', ')}` : '';
   process.stderr.write(
     `mc-dropout: wrote ${options.output}: ${outcome.converted.length} random-mask dropout site(s): ${sites}${outcome.injectedBefore ? `; injected before ${outcome.injectedBefore}` : ''}${revived}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,

@@ -279,6 +279,11 @@ ${EXIT_CODES}`,
       new Option('--live <which>', 'auto: convert live Dropout nodes; all: inert ones too').argParser(choice(['auto', 'all'] as const)).default('auto'),
     )
     .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
+    .option(
+      '--mc-graph <T>',
+      'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs (docs/serving.md)',
+      integer(2, 100000),
+    )
     .option('--seed <n>', 'base seed of the RandomUniformLike ops (site k gets n + k)', integer(0, 2 ** 31), 0)
     .option('--labels <file>', 'embed class labels (one per line)')
     .option('--mean <r,g,b>', 'embed the normalization mean', triple)

@@ -21,6 +21,8 @@ export interface ConvertOptions {
   output?: string;
   /** Dropout at named tensors: every node that reads `tensor` reads it dropped with drop probability `rate`. */
   injectAt?: { tensor: string; rate: number }[];
+  /** No error when there is nothing to convert (the MC graph takes a model whose stochastic layers are random ops already). */
+  allowUnchanged?: boolean;
   /** Make Paddle's `downgrade_in_infer` dropout (y = x * (1 - p), as paddle2onnx writes it) random again: y = x * mask, keep probability 1 - p. */
   revivePaddle?: boolean;
 }
@@ -90,7 +92,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   const revived = options.revivePaddle ? paddleDropouts(graph, output()) : [];
   const targets = [...(options.injectAt ?? []), ...revived.map((d) => ({ tensor: d.output, rate: d.rate }))];
   const { front, groupOf } = injectAtTensors(graph, targets, { next, seed, insertions, initializers, converted });
-  if (converted.length === 0) {
+  if (converted.length === 0 && !options.allowUnchanged) {
     const already = sites.length > 0 ? 'its dropout is already in random-mask form (setRate changes the rates)' : 'the model has no live Dropout';
     throw new UsageError(
       `Nothing to convert: ${already}. Make inert Dropout nodes live (${param('liveAll')}), add dropout before the classifier (${param('injectRate')}) or at named tensors (${param('injectAt')})`,

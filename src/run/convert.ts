@@ -1,11 +1,13 @@
 /** `convert` as a library call: a model file in, an MC-ready model file out, checked to load in onnxruntime. */
 import path from 'node:path';
+import { McModel } from '../engine/mc-model.js';
 import { RuntimeSession } from '../engine/runtime.js';
 import { describeError, ModelError, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { externalLocations } from '../model/external.js';
+import { mcGraph } from '../model/mc-graph.js';
 import { readOnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 
@@ -15,6 +17,11 @@ export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'ou
   input: string;
   /** The class-score output by name (convertModel's `output`), where the model has several. */
   modelOutput?: string;
+  /**
+   * Write the MC graph for this many passes instead (model/mc-graph.ts): the image input in, the MC
+   * mean, std and uncertainties out. The model must be one mc-dropout runs with rows that stay apart.
+   */
+  mcGraph?: number;
   /** The file to write: a regular file, written whole and renamed into place (its weights beside it, `<output>.data`, when large). */
   output: string;
   /** Preprocessing and labels to record in the written model's metadata (predict reads them). */
@@ -47,7 +54,7 @@ export interface ConvertFileOutcome {
  * output must not be the input, its labels or its weights. Throws UsageError / ModelError.
  */
 export async function convertFile(config: ConvertFileConfig): Promise<ConvertFileOutcome> {
-  const { input, output, record = {}, modelOutput, ...options } = config;
+  const { input, output, record = {}, modelOutput, mcGraph: passes, ...options } = config;
   // the output's place and the files it must not be are checked before the conversion's work
   const target = outputTarget(output, 'the converted model');
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
@@ -74,7 +81,14 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
   if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
-  const report = convertModel(model, { ...options, metadata, ...(modelOutput !== undefined && { output: modelOutput }) });
+  if (passes !== undefined) await checkMcGraphFits(input, modelOutput);
+  const report = convertModel(model, {
+    ...options,
+    metadata,
+    ...(modelOutput !== undefined && { output: modelOutput }),
+    ...(passes !== undefined && { allowUnchanged: true }),
+  });
+  if (passes !== undefined) mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }) });
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, output, async (file) => {
     try {
@@ -87,4 +101,22 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     }
   });
   return { converted: report.converted, injectedBefore: report.injectedBefore, revived: report.revived, dataFile: written.dataFile };
+}
+
+/**
+ * The MC graph runs T x batch rows in one run: refused for a model mc-dropout would not run that way
+ * (rows that see each other after a stochastic site, such as DropBlock's batch statistics, or a
+ * fixed batch), and for a model with no stochastic site reaching the class scores.
+ */
+async function checkMcGraphFits(input: string, modelOutput: string | undefined): Promise<void> {
+  const model = await McModel.load(input, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
+  try {
+    if (model.plan.rowsAlone)
+      throw new ModelError(
+        `${input}: ${model.plan.reason}; the MC graph runs every pass of every image as rows of one run, so it cannot express this model`,
+        'E_MC_GRAPH',
+      );
+  } finally {
+    await model.dispose();
+  }
 }

@@ -1,0 +1,140 @@
+/**
+ * MC dropout as one ONNX graph: the image input tiled to T x batch rows, the model (its dropout in
+ * random-mask form, as convert writes it, so no optimizer removes it) run once on all rows, a
+ * softmax per row, and the statistics as graph ops. Runtimes draw the random numbers with their
+ * own generators, so the passes are not mc-dropout's seeded masks.
+ */
+import { UsageError } from '../errors.js';
+import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { classifierOutput, isSoftmaxOutput } from './signature.js';
+
+/** Prefix of every node, tensor and initializer the MC graph adds. */
+export const MC_GRAPH_PREFIX = 'mc_graph.';
+
+/** The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest. */
+export const MC_GRAPH_OUTPUTS = [
+  'mean',
+  'std',
+  'label',
+  'confidence',
+  'entropy',
+  'expected_entropy',
+  'mutual_information',
+  'variation_ratio',
+  'margin',
+] as const;
+
+/** Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes. */
+export function mcGraph(model: ModelProto, passes: number, options: { output?: string } = {}): ModelProto {
+  if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
+    throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  if (inputs.length !== 1) throw new UsageError(`The MC graph takes one image input; the model has ${inputs.length}`);
+  const input = inputs[0]!;
+  const dims = shapeOf(input);
+  if (!dims || dims.length < 2) throw new UsageError(`The model's input ${input.name} has no known rank`);
+  if (typeof dims[0] === 'number')
+    throw new UsageError(`The model's batch dimension is fixed to ${dims[0]}: the MC graph needs a dynamic batch to run T x batch rows`);
+  const scores = classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) });
+  const scoreName = scores.name!;
+  const classes = shapeOf(scores)?.[1];
+  if (typeof classes !== 'number' || classes < 2) throw new UsageError(`The class-score output ${scoreName} has no fixed number of classes (at least 2)`);
+  if (elemTypeOf(scores) !== DataType.FLOAT) throw new UsageError(`The MC graph needs float32 class scores; ${scoreName} is not float32`);
+  if ((graph.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0))) {
+    throw new UsageError('The MC graph does not rewrite models with subgraphs (If, Loop, Scan)');
+  }
+  if ((MC_GRAPH_OUTPUTS as readonly string[]).includes(input.name!))
+    throw new UsageError(`The model's input is named '${input.name}', one of the MC graph's outputs`);
+  // a tensor of the model named like an output ('mean' in a normalisation, say) is renamed inside the graph
+  const taken = new Set([...(graph.node ?? []).flatMap((x) => x.output ?? []), ...initializers]);
+  for (const clash of MC_GRAPH_OUTPUTS.filter((name) => taken.has(name))) {
+    const renamed = `${MC_GRAPH_PREFIX}model.${clash}`;
+    const rename = (name: string) => (name === clash ? renamed : name);
+    for (const each of graph.node ?? []) {
+      each.input = each.input?.map(rename);
+      each.output = each.output?.map(rename);
+    }
+    for (const tensor of graph.initializer ?? []) tensor.name = rename(tensor.name ?? '');
+    for (const info of [...(graph.valueInfo ?? []), ...(graph.output ?? [])]) info.name = rename(info.name ?? '');
+  }
+  const opset = defaultOpset(model);
+  const n = (role: string) => `${MC_GRAPH_PREFIX}${role}`;
+  const added: TensorProto[] = [];
+  const int64 = (name: string, values: number[], scalar = false): string => {
+    added.push({ name: n(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
+    return n(name);
+  };
+  const float = (name: string, value: number): string => {
+    added.push({ name: n(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
+    return n(name);
+  };
+  const nodes: NodeProto[] = [];
+  const node = (opType: string, inputs: string[], output: string, attribute: NodeProto['attribute'] = []): string => {
+    nodes.push({ opType, name: n(output), input: inputs, output: [n(output)], attribute });
+    return n(output);
+  };
+  const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
+  const int = (name: string, value: number) => ({ name, type: 2, i: value });
+  /** ReduceX over `axes`: axes an input from opset 13 (ReduceSum) or 18 (the others), an attribute before. */
+  const reduce = (op: string, x: string, axes: number[], out: string, keepdims = 0): string => {
+    const asInput = opset >= (op === 'ReduceSum' ? 13 : 18);
+    return asInput
+      ? node(op, [x, int64(`${out}.axes`, axes)], out, [int('keepdims', keepdims)])
+      : node(op, [x], out, [ints('axes', axes), int('keepdims', keepdims)]);
+  };
+
+  // the image input, tiled pass-major: row t * batch + i is pass t of image i
+  const rank = dims.length;
+  const tiled = node('Tile', [input.name!, int64('repeats', [passes, ...Array<number>(rank - 1).fill(1)])], 'input_tiled');
+  const front = nodes.splice(0);
+  for (const each of graph.node ?? []) each.input = each.input?.map((name) => (name === input.name ? tiled : name));
+
+  // probabilities [T, batch, C]
+  const probs = isSoftmaxOutput(graph, scoreName) ? scoreName : node('Softmax', [scoreName], 'probs', [int('axis', -1)]);
+  const p3 = node('Reshape', [probs, int64('shape', [passes, -1, classes])], 'passes');
+  const mean = reduce('ReduceMean', p3, [0], 'mean');
+  const deviation = node('Sub', [p3, mean], 'deviation');
+  const squared = node('Mul', [deviation, deviation], 'squared');
+  node('Sqrt', [reduce('ReduceMean', squared, [0], 'variance')], 'std');
+  const tiny = float('tiny', 1e-30);
+  // 0 log 0 = 0: a probability floored at 1e-30 before the log, times the probability itself
+  const plogp = (p: string, out: string) => node('Mul', [p, node('Log', [node('Max', [p, tiny], `${out}.floored`)], `${out}.log`)], out);
+  const entropy = node('Neg', [reduce('ReduceSum', plogp(mean, 'mean_plogp'), [1], 'mean_sum')], 'entropy');
+  const perPass = node('Neg', [reduce('ReduceSum', plogp(p3, 'pass_plogp'), [2], 'pass_sum')], 'pass_entropy');
+  const expected = reduce('ReduceMean', perPass, [0], 'expected_entropy');
+  node('Max', [node('Sub', [entropy, expected], 'mi_raw'), float('zero', 0)], 'mutual_information');
+  // variation ratio: 1 - (passes voting for the modal class) / T, votes by each pass's argmax (lowest index on ties)
+  const votes = node('ArgMax', [p3], 'votes', [int('axis', 2), int('keepdims', 0)]);
+  const onehot = node(
+    'OneHot',
+    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [int('to', DataType.FLOAT)])],
+    'onehot',
+    [int('axis', -1)],
+  );
+  const counts = reduce('ReduceSum', onehot, [0], 'counts');
+  const modal = reduce('ReduceMax', counts, [1], 'modal');
+  node('Sub', [float('one', 1), node('Div', [modal, float('pass_count', passes)], 'modal_share')], 'variation_ratio');
+  node('ArgMax', [mean], 'label', [int('axis', 1), int('keepdims', 0)]);
+  node('Identity', [reduce('ReduceMax', mean, [1], 'confidence_raw')], 'confidence');
+  const top2 = n('top2');
+  nodes.push({ opType: 'TopK', name: top2, input: [mean, int64('k', [2])], output: [top2, n('top2_index')], attribute: [int('axis', 1)] });
+  const first = node('Gather', [top2, int64('first', [0], true)], 'top_first', [int('axis', 1)]);
+  const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [int('axis', 1)]);
+  node('Sub', [first, second], 'margin');
+
+  graph.node = [...front, ...(graph.node ?? []), ...nodes];
+  graph.initializer = [...(graph.initializer ?? []), ...added];
+  const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
+  // the outputs by their documented names, without the prefix
+  graph.node.push(...MC_GRAPH_OUTPUTS.map((name): NodeProto => ({ opType: 'Identity', name: `${n(name)}.out`, input: [n(name)], output: [name] })));
+  graph.output = MC_GRAPH_OUTPUTS.map((name) =>
+    tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
+  );
+  model.metadataProps = [
+    ...(model.metadataProps ?? []).filter((p) => p.key !== 'mc_dropout.mc_graph_passes'),
+    { key: 'mc_dropout.mc_graph_passes', value: String(passes) },
+  ];
+  return model;
+}

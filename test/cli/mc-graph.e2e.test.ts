@@ -1,0 +1,178 @@
+/**
+ * `convert --mc-graph T`: MC dropout as one ONNX file, run here by onnxruntime-node with every
+ * optimization on. Its outputs estimate the same quantities as `mc-dropout predict` (different random
+ * numbers: onnxruntime's generators), so they are checked within Monte Carlo error: for each image,
+ * the reference is predict with T = 2,000 (--save-passes), and a statistic that averages over passes
+ * must lie within 5 standard errors of the difference, sqrt(s^2/T_graph + s^2/2000), s the per-pass
+ * sd from the reference passes (a 5-sigma bound: about 1 in 1.7 million per check if normal).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import { loadImageTensor, McModel, resolvePreprocess } from '../../src/index.js';
+import { ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+const FILES = ['bag-18.png', 'shirt-7.png', 'coat-10.png', 'pullover-20.png', 'ankle-boot-23.png'].map((f) => path.join(ROOT, 'fixtures/samples', f));
+const CLASSES = 10;
+const BUNDLED = path.join(ROOT, 'models/fashion-mnist-mc.onnx');
+
+async function images(): Promise<{ data: Float32Array; dims: number[] }> {
+  const model = await McModel.load(BUNDLED, { device: 'cpu' });
+  try {
+    const spec = resolvePreprocess(model.info);
+    const tensors = await Promise.all(FILES.map((f) => loadImageTensor(f, spec)));
+    const data = new Float32Array(tensors.length * tensors[0]!.length);
+    tensors.forEach((t, i) => data.set(t, i * t.length));
+    return { data, dims: [tensors.length, ...model.info.inputDims.slice(1)] };
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function runGraph(file: string, input: { data: Float32Array; dims: number[] }): Promise<Record<string, number[]>> {
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input.data, input.dims) });
+  await session.release();
+  return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, Array.from(t.data as ArrayLike<number | bigint>, Number)]));
+}
+
+const entropyOf = (p: ArrayLike<number>, at = 0) => {
+  let h = 0;
+  for (let c = 0; c < CLASSES; c++) if (p[at + c]! > 0) h -= p[at + c]! * Math.log(p[at + c]!);
+  return h;
+};
+const sdOf = (v: number[]) => {
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  return Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / v.length);
+};
+
+describe('convert --mc-graph: MC dropout in one ONNX file', () => {
+  it('onnxruntime-node, all optimizations: mean, std, expected entropy and variation ratio within 5 SE of predict at T=2,000; entropy and mutual information follow from them; two runs differ', async () => {
+    const folder = tempDir();
+    const graph = path.join(folder, 'mc.onnx');
+    const T = 400;
+    const made = await runCli(['convert', BUNDLED, '--mc-graph', String(T), '-o', graph]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(
+      made.stderr,
+      /wrote .*mc\.onnx: the MC graph for T=400 \(outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin\)/,
+    );
+    const input = await images();
+    const out = await runGraph(graph, input);
+    assert.deepEqual(Object.keys(out).sort(), [
+      'confidence',
+      'entropy',
+      'expected_entropy',
+      'label',
+      'margin',
+      'mean',
+      'mutual_information',
+      'std',
+      'variation_ratio',
+    ]);
+
+    const npy = path.join(folder, 'ref.npy');
+    const ref = await runCli(['predict', ...FILES, '-t', '2000', '--seed', '3', '-q', '-o', path.join(folder, 'ref.csv'), '--save-passes', npy]);
+    assert.equal(ref.code, 0, ref.stderr);
+    const bytes = readFileSync(npy);
+    const headerLength = bytes.readUInt16LE(8);
+    const passes = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+    const R = 2000;
+    const se = (s: number) => 5 * s * Math.sqrt(1 / T + 1 / R);
+    let checks = 0;
+    FILES.forEach((_, i) => {
+      const rows = Array.from({ length: R }, (_, t) => passes.subarray((i * R + t) * CLASSES, (i * R + t + 1) * CLASSES));
+      const mean = Array.from({ length: CLASSES }, (_, c) => rows.reduce((a, r) => a + r[c]!, 0) / R);
+      for (let c = 0; c < CLASSES; c++) {
+        const s = sdOf(rows.map((r) => r[c]!));
+        const got = out.mean![i * CLASSES + c]!;
+        assert.ok(Math.abs(got - mean[c]!) <= se(s) + 1e-7, `image ${i} class ${c}: ${got} vs ${mean[c]} (bound ${se(s)})`);
+        // the per-class sd: the sampling error of a sample sd, from the passes' fourth central moment
+        // (probabilities are far from normal): var(s) ~ (mu4 - s^4) / (4 s^2 n)
+        const m = mean[c]!;
+        const mu4 = rows.reduce((a, r) => a + (r[c]! - m) ** 4, 0) / R;
+        const sdOfSd = (k: number) => Math.sqrt(Math.max(0, mu4 - s ** 4) / (4 * s * s * k));
+        assert.ok(
+          Math.abs(out.std![i * CLASSES + c]! - s) <= 5 * Math.hypot(sdOfSd(T), sdOfSd(R)) + 1e-6,
+          `std ${i} ${c}: ${out.std![i * CLASSES + c]} vs ${s}`,
+        );
+        checks += 2;
+      }
+      const perPass = rows.map((r) => entropyOf(r));
+      const expected = perPass.reduce((a, b) => a + b, 0) / R;
+      assert.ok(Math.abs(out.expected_entropy![i]! - expected) <= se(sdOf(perPass)), `expected entropy ${i}: ${out.expected_entropy![i]} vs ${expected}`);
+      const argmaxes = rows.map((r) => r.indexOf(Math.max(...r)));
+      const modal = Math.max(...Array.from({ length: CLASSES }, (_, c) => argmaxes.filter((a) => a === c).length)) / R;
+      assert.ok(Math.abs(out.variation_ratio![i]! - (1 - modal)) <= se(Math.sqrt(modal * (1 - modal))) + 1e-7, `variation ratio ${i}`);
+      // the graph's own statistics are consistent: H(its mean), MI = H - E[H], label and confidence of its mean
+      const graphMean = out.mean!.slice(i * CLASSES, (i + 1) * CLASSES);
+      assert.ok(Math.abs(out.entropy![i]! - entropyOf(graphMean)) < 1e-5);
+      assert.ok(Math.abs(out.mutual_information![i]! - Math.max(0, out.entropy![i]! - out.expected_entropy![i]!)) < 1e-6);
+      assert.equal(out.label![i], graphMean.indexOf(Math.max(...graphMean)));
+      assert.ok(Math.abs(out.confidence![i]! - Math.max(...graphMean)) < 1e-7);
+      const sorted = [...graphMean].sort((a, b) => b - a);
+      assert.ok(Math.abs(out.margin![i]! - (sorted[0]! - sorted[1]!)) < 1e-6);
+      checks += 3;
+    });
+    assert.equal(checks, FILES.length * (2 * CLASSES + 3));
+    // the random ops carry convert's fixed seed attribute: a session's generator starts from it, so
+    // each run of a session draws other masks, and every new session repeats the first run's
+    const session = await ort.InferenceSession.create(graph, { logSeverityLevel: 3 });
+    const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input.data, input.dims) };
+    const first = Array.from((await session.run(feeds)).mean!.data as Float32Array);
+    const second = Array.from((await session.run(feeds)).mean!.data as Float32Array);
+    await session.release();
+    assert.deepEqual(first, out.mean, 'a new session repeats the first run');
+    assert.notDeepEqual(second, first, 'the next run of the session draws other masks');
+  });
+
+  it('rate 0: the MC graph is the original model (every pass the deterministic softmax, to float32 rounding; std and mutual information 0 to 1e-6)', async () => {
+    const folder = tempDir();
+    const graph = path.join(folder, 'zero.onnx');
+    assert.equal((await runCli(['convert', BUNDLED, '--set-rate', '0', '--mc-graph', '3', '-o', graph])).code, 0);
+    const input = await images();
+    const out = await runGraph(graph, input);
+    const model = await McModel.load(BUNDLED, { device: 'cpu' });
+    try {
+      const tensors = FILES.map((_, i) => input.data.subarray((i * input.data.length) / FILES.length, ((i + 1) * input.data.length) / FILES.length));
+      const det = await model.predict(tensors, { passes: 1, seed: 0, deterministic: true });
+      det.forEach((p, i) => {
+        for (let c = 0; c < CLASSES; c++)
+          assert.ok(Math.abs(out.mean![i * CLASSES + c]! - p[c]!) < 1e-6, `${i} ${c}: ${out.mean![i * CLASSES + c]} vs ${p[c]}`);
+      });
+    } finally {
+      await model.dispose();
+    }
+    // the mean of T equal float32 values can round a last bit away from them: std and MI of order 1e-8
+    assert.ok(out.std!.every((v) => v < 1e-6));
+    assert.ok(out.mutual_information!.every((v) => v < 1e-6));
+    assert.ok(out.variation_ratio!.every((v) => v === 0));
+  });
+
+  it('refuses a model whose rows see each other (DropBlock) with exit 3, and keeps a stochastic-depth model (DropPath) whole', async () => {
+    const folder = tempDir();
+    const refused = await runCli(['convert', path.join(ROOT, 'fixtures/modern/resnet_dropblock.onnx'), '--mc-graph', '10', '-o', path.join(folder, 'x.onnx')]);
+    assert.equal(refused.code, 3);
+    assert.match(
+      refused.stderr,
+      /rows would see each other: .* the MC graph runs every pass of every image as rows of one run, so it cannot express this model/,
+    );
+    const droppath = path.join(folder, 'droppath.onnx');
+    const made = await runCli(['convert', path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx'), '--mc-graph', '8', '-o', droppath]);
+    assert.equal(made.code, 0, made.stderr);
+    const session = await ort.InferenceSession.create(droppath, { logSeverityLevel: 3 });
+    const [name] = session.inputNames;
+    const out = await session.run({ [name!]: new ort.Tensor('float32', new Float32Array(2 * 3 * 64 * 64).fill(0.1), [2, 3, 64, 64]) });
+    assert.deepEqual(out.mean!.dims, [2, out.mean!.dims[1]]);
+    const sums = [0, 1].map((i) =>
+      Array.from(out.mean!.data as Float32Array)
+        .slice(i * out.mean!.dims[1]!, (i + 1) * out.mean!.dims[1]!)
+        .reduce((a, b) => a + b, 0),
+    );
+    for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5);
+    await session.release();
+  });
+});
