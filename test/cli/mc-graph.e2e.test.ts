@@ -152,6 +152,16 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
     assert.ok(out.variation_ratio!.every((v) => v === 0));
   });
 
+  it('onnxruntime for Python (1.30, fixtures/mc-graph/run_python.py) gave the first run of a fresh session that onnxruntime-node gives, bit for bit', async () => {
+    const folder = tempDir();
+    const graph = path.join(folder, 'mc.onnx');
+    assert.equal((await runCli(['convert', BUNDLED, '--mc-graph', '400', '-o', graph])).code, 0);
+    const python = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/mc-graph/python-first-run.json'), 'utf8'));
+    assert.equal(python.onnxruntime, '1.30.0');
+    const node = await runGraph(graph, await images());
+    for (const name of Object.keys(node)) assert.deepEqual(node[name], python[name], name);
+  });
+
   it('refuses a model whose rows see each other (DropBlock) with exit 3, and keeps a stochastic-depth model (DropPath) whole', async () => {
     const folder = tempDir();
     const refused = await runCli(['convert', path.join(ROOT, 'fixtures/modern/resnet_dropblock.onnx'), '--mc-graph', '10', '-o', path.join(folder, 'x.onnx')]);
