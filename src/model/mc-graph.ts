@@ -24,8 +24,12 @@ export const MC_GRAPH_OUTPUTS = [
   'margin',
 ] as const;
 
-/** Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes. */
-export function mcGraph(model: ModelProto, passes: number, options: { output?: string } = {}): ModelProto {
+/**
+ * Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes.
+ * `cut`: the tensors where the deterministic trunk ends (the engine's trunk split, each with its
+ * rank): the trunk then runs once per image and only these are tiled; without it the input is.
+ */
+export function mcGraph(model: ModelProto, passes: number, options: { output?: string; cut?: readonly { name: string; rank: number }[] } = {}): ModelProto {
   if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
     throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
   const graph = model.graph!;
@@ -85,11 +89,21 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
       : node(op, [x], out, [ints('axes', axes), int('keepdims', keepdims)]);
   };
 
-  // the image input, tiled pass-major: row t * batch + i is pass t of image i
-  const rank = dims.length;
-  const tiled = node('Tile', [input.name!, int64('repeats', [passes, ...Array<number>(rank - 1).fill(1)])], 'input_tiled');
-  const front = nodes.splice(0);
-  for (const each of graph.node ?? []) each.input = each.input?.map((name) => (name === input.name ? tiled : name));
+  // tiled pass-major (row t * batch + i is pass t of image i): the trunk's cut tensors, read by the
+  // part that runs per pass, or without a trunk the image input, read by every node
+  const original = graph.node ?? [];
+  const split = options.cut && options.cut.length > 0 ? trunkOf(original, options.cut, input.name!) : undefined;
+  const cut = split ? options.cut! : [{ name: input.name!, rank: dims.length }];
+  const trunk = split ?? new Set<number>();
+  const tiledName = new Map(
+    cut.map((c, k) => [c.name, node('Tile', [c.name, int64(`repeats.${k}`, [passes, ...Array<number>(c.rank - 1).fill(1)])], `tiled.${k}`)] as const),
+  );
+  const tiles = nodes.splice(0);
+  original.forEach((each, i) => {
+    if (!trunk.has(i)) each.input = each.input?.map((name) => tiledName.get(name) ?? name);
+  });
+  const front = [...original.filter((_, i) => trunk.has(i)), ...tiles];
+  graph.node = original.filter((_, i) => !trunk.has(i));
 
   // probabilities [T, batch, C]
   const probs = isSoftmaxOutput(graph, scoreName) ? scoreName : node('Softmax', [scoreName], 'probs', [int('axis', -1)]);
@@ -124,7 +138,7 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
   const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [int('axis', 1)]);
   node('Sub', [first, second], 'margin');
 
-  graph.node = [...front, ...(graph.node ?? []), ...nodes];
+  graph.node = [...front, ...graph.node, ...nodes];
   graph.initializer = [...(graph.initializer ?? []), ...added];
   const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
   // the outputs by their documented names, without the prefix
@@ -137,4 +151,30 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
     { key: 'mc_dropout.mc_graph_passes', value: String(passes) },
   ];
   return model;
+}
+
+/** Indices of the nodes the tensors `wanted` depend on (nodes are topologically sorted). */
+function ancestorsOf(nodes: readonly NodeProto[], wanted: ReadonlySet<string>): Set<number> {
+  const needed = new Set(wanted);
+  const out = new Set<number>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (!(node.output ?? []).some((o) => needed.has(o))) continue;
+    out.add(i);
+    for (const input of node.input ?? []) if (input) needed.add(input);
+  }
+  return out;
+}
+
+/**
+ * The trunk's nodes (the ancestors of the cut tensors), when the rest of the graph reads nothing of
+ * the trunk but the cut tensors (and the input, when it is one); undefined otherwise (a shape taken
+ * in the trunk and used after the first random op, say), and the input is tiled instead.
+ */
+function trunkOf(nodes: readonly NodeProto[], cut: readonly { name: string }[], input: string): Set<number> | undefined {
+  const names = new Set(cut.map((c) => c.name));
+  const trunk = ancestorsOf(nodes, names);
+  const fromTrunk = new Set([input, ...[...trunk].flatMap((i) => nodes[i]!.output ?? [])]);
+  const leaks = nodes.some((node, i) => !trunk.has(i) && (node.input ?? []).some((name) => fromTrunk.has(name) && !names.has(name)));
+  return leaks ? undefined : trunk;
 }

@@ -81,14 +81,14 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
   if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
-  if (passes !== undefined) await checkMcGraphFits(input, modelOutput);
+  const trunk = passes !== undefined ? await checkMcGraphFits(input, modelOutput) : undefined;
   const report = convertModel(model, {
     ...options,
     metadata,
     ...(modelOutput !== undefined && { output: modelOutput }),
     ...(passes !== undefined && { allowUnchanged: true }),
   });
-  if (passes !== undefined) mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }) });
+  if (passes !== undefined) mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }), ...(trunk && { cut: trunk }) });
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, output, async (file) => {
     try {
@@ -108,14 +108,18 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
  * (rows that see each other after a stochastic site, such as DropBlock's batch statistics, or a
  * fixed batch), and for a model with no stochastic site reaching the class scores.
  */
-async function checkMcGraphFits(input: string, modelOutput: string | undefined): Promise<void> {
+async function checkMcGraphFits(input: string, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
   const model = await McModel.load(input, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
   try {
-    if (model.plan.rowsAlone)
+    const { plan } = model;
+    if (plan.rowsAlone) {
       throw new ModelError(
-        `${input}: ${model.plan.reason}; the MC graph runs every pass of every image as rows of one run, so it cannot express this model`,
+        `${input}: ${plan.reason}; the MC graph runs every pass of every image as rows of one run, so it cannot express this model`,
         'E_MC_GRAPH',
       );
+    }
+    // the engine's trunk split: the trunk runs once per image in the graph too (without it, the input is tiled)
+    return plan.trunkReuse ? plan.cutTensors.map((name, k) => ({ name, rank: plan.cutShapes[k]!.length + 1 })) : undefined;
   } finally {
     await model.dispose();
   }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { loadImageTensor, McModel, resolvePreprocess } from '../../src/index.js';
+import { decodeModel } from '../../src/model/onnx.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -59,6 +60,13 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
     assert.match(
       made.stderr,
       /wrote .*mc\.onnx: the MC graph for T=400 \(outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin\)/,
+    );
+    // trunk reuse inside the graph: the layers before the first dropout run once per image, and only
+    // their output (the cut the engine's split finds) is tiled to T x batch rows
+    const tiles = (decodeModel(readFileSync(graph)).graph!.node ?? []).filter((node) => node.opType === 'Tile');
+    assert.deepEqual(
+      tiles.map((t) => t.input![0]),
+      ['/head/head.0/Flatten_output_0'],
     );
     const input = await images();
     const out = await runGraph(graph, input);
