@@ -14,7 +14,17 @@ import { preprocessing } from './suites/preprocessing.js';
 import { endToEnd } from './suites/end-to-end.js';
 import { TIMM_DROPPATH, TV_HEAD_RANDOM, MNV2_HEAD, MNV2_DROPPATH, endToEndPhotos, printPhotos } from './suites/photos.js';
 import { adaptive, adaptiveRounds, printAdaptiveRounds, printAdaptive } from './suites/adaptive.js';
+import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
 import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets } from './targets.js';
+
+/** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
+async function mcGraphRows(mobilenet: string) {
+  return [
+    await mcGraphBench('bundled fashion-mnist 32x32', path.join(ROOT, 'models', 'fashion-mnist-mc.onnx'), 64),
+    await mcGraphBench('MobileNetV2 224x224, head dropout', mobilenet, 8),
+    await mcGraphBench('timm EfficientNet-B0 layout, DropPath, 64x64', path.join(ROOT, 'fixtures', 'modern', 'effnet_droppath.onnx'), 16),
+  ];
+}
 
 async function main(): Promise<void> {
   console.error(`mc-dropout bench on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'})${quick ? ', quick' : ''}`);
@@ -32,6 +42,12 @@ async function main(): Promise<void> {
     const dropPathOnly = path.join(work, 'mobilenetv2-droppath.onnx');
     writeFileSync(dropPathOnly, buildMobileNetV2({ dropPathRate: 0.2 }));
     printPhotos(await endToEndPhotos({ [MNV2_HEAD]: head, [MNV2_DROPPATH]: dropPathOnly }));
+    return;
+  }
+  if (process.argv.includes('--mc-graph')) {
+    const head = path.join(work, 'mobilenetv2-head-dropout.onnx');
+    writeFileSync(head, buildMobileNetV2());
+    printMcGraph(await mcGraphRows(head), say);
     return;
   }
   if (process.argv.includes('--random-ops')) {
@@ -63,6 +79,7 @@ async function main(): Promise<void> {
   const preprocess = await preprocessing();
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
+  const graphRows = await mcGraphRows(mobilenet);
   const adaptiveRows = await adaptive();
   const roundsRow = await adaptiveRounds(mobilenet);
   const goals = targets(inferenceRows, e2e, randomRows, photoRows);
@@ -83,6 +100,7 @@ async function main(): Promise<void> {
     photos: photoRows,
     adaptive: adaptiveRows,
     adaptiveRounds: roundsRow,
+    mcGraph: graphRows,
     targets: goals,
   };
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
@@ -101,6 +119,7 @@ async function main(): Promise<void> {
     say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
   printAdaptive(adaptiveRows);
+  printMcGraph(graphRows, say);
   printAdaptiveRounds(roundsRow);
   say('\nTargets (issues #7, #12 and #14)');
   say('| target | measured | met |\n|---|---|---|');
