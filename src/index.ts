@@ -92,6 +92,7 @@ export {
   type CalibrationExample,
   type ConformalSettings,
 } from './calibration/calibration.js';
+export type { LabelledRunConfig } from './run/labelled-run.js';
 export { runCalibration, calibrateEarlierRun, type CalibrateRunConfig, type CalibrateFromConfig, type CalibrateOutcome } from './run/calibrate-run.js';
 export { readPassesRun, type PassesRun } from './io/npy.js';
 

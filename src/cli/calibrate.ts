@@ -10,9 +10,8 @@ import {
   type ConformalScore,
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
-import { withFlags } from './flags.js';
-import { createProgress, type Progress } from './progress.js';
-import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
+import { cliHooks } from './progress.js';
+import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `calibrate`. */
 export interface CalibrateCliOptions extends RunCliOptions {
@@ -56,7 +55,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     classConditional: options.classConditional ?? false,
     ...(options.setSeed !== undefined && { seed: options.setSeed }),
   };
-  let progress: Progress = { update() {}, stop() {} };
+  const { hooks, stop } = cliHooks('calibrate', options);
   let outcome;
   try {
     if (options.from !== undefined && (paths.length > 0 || options.list || options.list0))
@@ -64,35 +63,9 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     outcome =
       options.from !== undefined
         ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal })
-        : await runCalibration(
-            {
-              paths,
-              ...pathList(options),
-              outputs: outputIdentities([target]),
-              model: options.model,
-              load: loadOptions(options, false),
-              passes: options.times,
-              ...(options.seed !== undefined && { seed: options.seed }),
-              batchSize: options.batchSize,
-              decodeConcurrency: options.decodeConcurrency,
-              decodePixelBudget: options.decodeMegapixels * 1_000_000,
-              preprocess: preprocessOverrides(options),
-              ...(options.labels && { labelsFile: options.labels }),
-              ...(options.truth && { truthFile: options.truth }),
-              conformal,
-            },
-            {
-              onWarning: (message) => {
-                if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
-              },
-              onStart: (todo) => {
-                progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'calibrate');
-              },
-              onProgress: (done, failed) => progress.update(done, failed),
-            },
-          );
+        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, hooks);
   } finally {
-    progress.stop();
+    stop();
   }
   const { calibration: c } = outcome;
   const file = { tool: 'mc-dropout', version, ...c };

@@ -19,12 +19,10 @@ import {
   writeToStream,
   type EvaluationReport,
   type OutputTarget,
-  type RunHooks,
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
-import { withFlags } from './flags.js';
-import { createProgress, type Progress } from './progress.js';
-import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
+import { cliHooks } from './progress.js';
+import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `evaluate` and `report`. */
 export interface EvaluateCliOptions extends RunCliOptions {
@@ -63,16 +61,7 @@ async function evaluation(
     ],
     written,
   );
-  let progress: Progress = { update() {}, stop() {} };
-  const hooks: RunHooks = {
-    onWarning: (message) => {
-      if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
-    },
-    onStart: (todo) => {
-      progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, command);
-    },
-    onProgress: (done, failed) => progress.update(done, failed),
-  };
+  const { hooks, stop } = cliHooks(command, options);
   try {
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
@@ -93,19 +82,8 @@ async function evaluation(
     }
     return await runEvaluation(
       {
-        paths,
+        ...labelledRunConfig(paths, options),
         outputs: written,
-        ...pathList(options),
-        model: options.model,
-        load: loadOptions(options, false),
-        passes: options.times,
-        ...(options.seed !== undefined && { seed: options.seed }),
-        batchSize: options.batchSize,
-        decodeConcurrency: options.decodeConcurrency,
-        decodePixelBudget: options.decodeMegapixels * 1_000_000,
-        preprocess: preprocessOverrides(options),
-        ...(options.labels && { labelsFile: options.labels }),
-        ...(options.truth && { truthFile: options.truth }),
         requireTruth,
         ...(options.calibration !== undefined && { calibration: options.calibration }),
         ...(options.ood !== undefined && { ood: options.ood }),
@@ -114,7 +92,7 @@ async function evaluation(
       hooks,
     );
   } finally {
-    progress.stop();
+    stop();
   }
 }
 

@@ -1,7 +1,6 @@
 import { parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
 import { EXIT } from './exit-codes.js';
-import { withFlags } from './flags.js';
-import { createProgress, type Progress } from './progress.js';
+import { cliHooks } from './progress.js';
 import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `predict`, as commander hands them over after parsing. */
@@ -77,18 +76,9 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     process.on(signal, handler);
     return [signal, handler] as const;
   });
-  let progress: Progress = { update() {}, stop() {} };
+  const progress = cliHooks('predict', options);
   try {
-    const outcome = await runPrediction(config, {
-      onWarning: (message) => {
-        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
-      },
-      onStart: (todo) => {
-        progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, 'predict');
-      },
-      onProgress: (done, failed) => progress.update(done, failed),
-      signal: stop.signal,
-    });
+    const outcome = await runPrediction(config, { ...progress.hooks, signal: stop.signal });
     progress.stop();
     if (outcome.stopped && stoppedBy) {
       process.stderr.write(

@@ -1,4 +1,6 @@
 import cliProgress from 'cli-progress';
+import type { RunHooks } from '../index.js';
+import { withFlags } from './flags.js';
 
 /** Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere, nothing when quiet. */
 export interface Progress {
@@ -41,5 +43,25 @@ export function createProgress(total: number, mode: { enabled: boolean; tty: boo
       process.stderr.write(`mc-dropout ${command}: ${done}/${total} images, ${rate.toFixed(1)} img/s, ${failed} errors\n`);
     },
     stop() {},
+  };
+}
+
+/**
+ * The hooks a run's CLI command hands the library: warnings on stderr (flags named as flags; none
+ * when quiet) and the progress bar, which `stop` ends (call it when the run returns or throws).
+ */
+export function cliHooks(command: string, options: { quiet?: boolean; progress: boolean }): { hooks: RunHooks; stop: () => void } {
+  let progress: Progress = { update() {}, stop() {} };
+  return {
+    hooks: {
+      onWarning: (message) => {
+        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
+      },
+      onStart: (todo) => {
+        progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, command);
+      },
+      onProgress: (done, failed) => progress.update(done, failed),
+    },
+    stop: () => progress.stop(),
   };
 }

@@ -1,4 +1,12 @@
-import { UsageError, type ChannelOrder, type Interpolation, type LoadOptions, type PreprocessOverrides, type ResizeMode } from '../index.js';
+import {
+  UsageError,
+  type ChannelOrder,
+  type Interpolation,
+  type LabelledRunConfig,
+  type LoadOptions,
+  type PreprocessOverrides,
+  type ResizeMode,
+} from '../index.js';
 
 /** The options every command that runs a model over images shares (see withRunOptions in main.ts). */
 export interface RunCliOptions {
@@ -73,4 +81,22 @@ export function pathList(options: RunCliOptions): { list?: { file: string; separ
   if (options.list) return { list: { file: options.list, separator: 'lines' } };
   if (options.list0) return { list: { file: options.list0, separator: 'nul' } };
   return {};
+}
+
+/** The run over labelled images that evaluate, report and calibrate share, from their options (T from `times`). */
+export function labelledRunConfig(paths: string[], options: RunCliOptions & { times: number; truth?: string }): LabelledRunConfig {
+  return {
+    paths,
+    ...pathList(options),
+    model: options.model,
+    load: loadOptions(options, false),
+    passes: options.times,
+    ...(options.seed !== undefined && { seed: options.seed }),
+    batchSize: options.batchSize,
+    decodeConcurrency: options.decodeConcurrency,
+    decodePixelBudget: options.decodeMegapixels * 1_000_000,
+    preprocess: preprocessOverrides(options),
+    ...(options.labels && { labelsFile: options.labels }),
+    ...(options.truth && { truthFile: options.truth }),
+  };
 }

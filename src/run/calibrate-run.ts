@@ -1,36 +1,16 @@
 /** `calibrate` as a library call: T passes over labelled images, then the temperature and conformal thresholds fitted on them. */
 import path from 'node:path';
 import { fitCalibration, type Calibration, type ConformalSettings } from '../calibration/calibration.js';
-import { McModel } from '../engine/mc-model.js';
-import { freshSeed } from '../engine/masks.js';
-import type { LoadOptions } from '../engine/options.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
-import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
-import { noTruth, truthSource } from './evaluate-run.js';
-import { gatherInputs } from './inputs.js';
-import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
+import type { PreprocessSpec } from '../preprocess/spec.js';
+import { noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
+import type { RunHooks } from './predict-run.js';
 
 /** A calibrate run: labelled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
-export interface CalibrateRunConfig {
-  paths: string[];
-  list?: { file: string; separator: 'lines' | 'nul' };
-  /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
-  outputs?: ReadonlyMap<string, string>;
-  model: string;
-  load: LoadOptions;
-  /** MC passes per image: use the T predict will run with. */
-  passes: number;
-  /** Seed of the masks (default: fresh, recorded). */
-  seed?: number;
-  batchSize: number;
-  decodeConcurrency: number;
-  decodePixelBudget?: number;
-  preprocess: PreprocessOverrides;
-  labelsFile?: string;
-  truthFile?: string;
+export interface CalibrateRunConfig extends LabelledRunConfig {
   /** The sets; `seed` of the uniforms defaults to the masks' seed. */
   conformal: Omit<ConformalSettings, 'seed'> & { seed?: number };
 }
@@ -49,18 +29,9 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
-  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs);
-  const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, true);
   try {
     const { info } = model;
-    const labels = config.labelsFile
-      ? labelsFor(config.labelsFile, info.classes, warn)
-      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
-    const source = truthSource(config.truthFile, inputs);
-    const truth = readTruth(source, walked.files, labels);
-    if (truth.size === 0) throw noTruth(source, walked.files.length);
-    const seed = config.seed ?? freshSeed();
-    const preprocess = resolvePreprocess(info, config.preprocess);
     const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
     let failed = 0;
     let unlabelled = 0;

@@ -5,9 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { McModel } from '../engine/mc-model.js';
-import type { LoadOptions } from '../engine/options.js';
-import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
+import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { describeError, invalidParameter, param, UsageError } from '../errors.js';
 import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, readCalibration, type Calibration } from '../calibration/calibration.js';
@@ -16,36 +14,20 @@ import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../eva
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
 import { digestOf } from '../io/durable.js';
 import { oodCurves, oodTable, type LogitScores, type OodCurves, type OodScoreRow } from '../ood/evaluation.js';
-import { readTruth, type TruthSource } from '../evaluate/truth.js';
+import { readTruth } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
+import { noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
-import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
+import type { PreprocessSpec } from '../preprocess/spec.js';
 import { summarize, type McSummary } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 
-/** An evaluate run over labelled images: inputs, truth, model and load options, T and seed. */
-export interface EvaluateRunConfig {
-  paths: string[];
-  /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
-  outputs?: ReadonlyMap<string, string>;
-  list?: { file: string; separator: 'lines' | 'nul' };
-  model: string;
-  load: LoadOptions;
-  /** MC passes per image (the T curve runs up to it). */
-  passes: number;
-  seed?: number;
-  batchSize: number;
-  decodeConcurrency: number;
-  decodePixelBudget?: number;
-  preprocess: PreprocessOverrides;
-  /** Class labels file (one per line); default: the model's metadata, else class indices. */
-  labelsFile?: string;
-  /** A CSV of path,label; default: the class-per-folder layout of the input folders. */
-  truthFile?: string;
+/** An evaluate run over labelled images (the T curve runs up to `passes`). */
+export interface EvaluateRunConfig extends LabelledRunConfig {
   /** Refuse when no image has a true class (evaluate); report goes on without metrics. */
   requireTruth: boolean;
   /** A calibration file (calibrate wrote it for this model and preprocessing): calibrated metrics and set coverage beside the rest. */
@@ -143,35 +125,14 @@ function calibrationSection(file: string, calibration: Calibration, calibrated: 
   };
 }
 
-export function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
-  return truthFile ? { kind: 'csv', file: truthFile } : { kind: 'folders', roots };
-}
-
-export function noTruth(source: TruthSource, images: number): UsageError {
-  return new UsageError(
-    source.kind === 'csv'
-      ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`
-      : `None of the ${images} images has a true class: put each class's images in a folder named after the class (torchvision's ImageFolder layout), or give a CSV of path,label with ${param('truthFile')}`,
-  );
-}
-
 /** Runs the model over the inputs: T passes and one deterministic pass per image. */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
-  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs);
-  const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
-    const labels = config.labelsFile
-      ? labelsFor(config.labelsFile, info.classes, warn)
-      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
-    const source = truthSource(config.truthFile, inputs);
-    const truth = readTruth(source, walked.files, labels);
-    if (truth.size === 0 && config.requireTruth) throw noTruth(source, walked.files.length);
-    const seed = config.seed ?? freshSeed();
-    const preprocess = resolvePreprocess(info, config.preprocess);
     const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
     if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
     const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;

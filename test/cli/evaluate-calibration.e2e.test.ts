@@ -12,20 +12,9 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { readNpy } from '../helpers/npy.js';
 
 const CLASSES = 10;
-
-function readNpy(file: string): { shape: number[]; data: Float32Array } {
-  const bytes = readFileSync(file);
-  const length = bytes.readUInt16LE(8);
-  const header = bytes.toString('latin1', 10, 10 + length);
-  const shape = /'shape': \(([\d, ]+)\)/
-    .exec(header)![1]!
-    .split(',')
-    .map((d) => Number(d.trim()))
-    .filter((d) => d > 0);
-  return { shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + length, bytes.byteOffset + bytes.length)) };
-}
 
 /** Predictive entropy (nats) of the mean of each image's passes. */
 function entropies(file: string): number[] {

@@ -4,23 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
-
-/** A minimal .npy reader for the test: version 1.0, '<f4', C order. */
-function readNpy(file: string): { shape: number[]; data: Float32Array } {
-  const bytes = readFileSync(file);
-  assert.equal(bytes.toString('latin1', 0, 6), '\x93NUMPY');
-  const length = bytes.readUInt16LE(8);
-  const header = bytes.toString('latin1', 10, 10 + length);
-  assert.equal((10 + length) % 64, 0, 'the data starts on a 64-byte boundary');
-  assert.match(header, /'descr': '<f4', 'fortran_order': False/);
-  const shape = /'shape': \(([\d, ]+)\)/
-    .exec(header)![1]!
-    .split(',')
-    .map((d) => Number(d.trim()))
-    .filter((d) => d > 0);
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + length, bytes.byteOffset + bytes.length));
-  return { shape, data };
-}
+import { readNpy } from '../helpers/npy.js';
 
 describe('predict --save-passes', () => {
   it("writes every pass as .npy (images x T x classes) whose means are the rows' means; error rows are NaN", async () => {

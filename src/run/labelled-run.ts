@@ -1,0 +1,72 @@
+/** A run of the model over labelled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
+import { McModel } from '../engine/mc-model.js';
+import { freshSeed } from '../engine/masks.js';
+import type { LoadOptions } from '../engine/options.js';
+import { param, UsageError } from '../errors.js';
+import { readTruth, type Truth, type TruthSource } from '../evaluate/truth.js';
+import type { WalkResult } from '../io/walk.js';
+import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
+import { gatherInputs } from './inputs.js';
+import { labelsFor, labelsFromModel } from './predict-run.js';
+
+/** A run of the model over labelled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
+export interface LabelledRunConfig {
+  paths: string[];
+  /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
+  outputs?: ReadonlyMap<string, string>;
+  list?: { file: string; separator: 'lines' | 'nul' };
+  model: string;
+  load: LoadOptions;
+  /** MC passes per image. */
+  passes: number;
+  /** Seed of the masks (default: fresh, recorded). */
+  seed?: number;
+  batchSize: number;
+  decodeConcurrency: number;
+  decodePixelBudget?: number;
+  preprocess: PreprocessOverrides;
+  /** Class labels file (one per line); default: the model's metadata, else class indices. */
+  labelsFile?: string;
+  /** A CSV of path,label; default: the class-per-folder layout of the input folders. */
+  truthFile?: string;
+}
+
+/** Where the true classes come from: a CSV of path,label, else each image's folder below the input folders. */
+export function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
+  return truthFile ? { kind: 'csv', file: truthFile } : { kind: 'folders', roots };
+}
+
+/** The error for a run in which no image has a true class, saying how to give them. */
+export function noTruth(source: TruthSource, images: number): UsageError {
+  return new UsageError(
+    source.kind === 'csv'
+      ? `None of the ${images} images is listed in ${source.file}: its paths are read relative to its own folder or the working directory`
+      : `None of the ${images} images has a true class: put each class's images in a folder named after the class (torchvision's ImageFolder layout), or give a CSV of path,label with ${param('truthFile')}`,
+  );
+}
+
+/**
+ * Walks the inputs, loads the model and reads the true classes; refuses a run with none when
+ * `requireTruth`. The caller disposes the model.
+ */
+export async function openLabelledRun(
+  config: LabelledRunConfig,
+  warn: (message: string) => void,
+  requireTruth: boolean,
+): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
+  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs);
+  const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  try {
+    const { info } = model;
+    const labels = config.labelsFile
+      ? labelsFor(config.labelsFile, info.classes, warn)
+      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+    const source = truthSource(config.truthFile, inputs);
+    const truth = readTruth(source, walked.files, labels);
+    if (truth.size === 0 && requireTruth) throw noTruth(source, walked.files.length);
+    return { model, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: resolvePreprocess(info, config.preprocess) };
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
