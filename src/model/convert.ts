@@ -105,7 +105,10 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
     node.input = node.input?.map((input) => (groupOf.has(input) && groupOf.get(input) !== k ? droppedName(groupOf.get(input)!) : input));
   }
-  graph.initializer = [...(graph.initializer ?? []), ...initializers];
+  // the Dropout nodes' ratio constants are read by no node now: dropped, so runtimes do not warn
+  const read = new Set(tensorsReadAnywhere(graph));
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  graph.initializer = [...(graph.initializer ?? []), ...initializers].filter((t) => read.has(t.name ?? '') || outputs.has(t.name));
   const metadata = {
     ...options.metadata,
     dropout_rates: JSON.stringify(
@@ -193,4 +196,12 @@ function maskGroup(k: number, x: string, y: string, rate: number, seed: number, 
     { opType: 'Mul', name: name('scale'), input: [name('kept_float'), name('keep_scale')], output: [name('mask')] },
     { opType: 'Mul', name: name('apply'), input: [x, name('mask')], output: [y] },
   ];
+}
+
+/** Every tensor name a node of the graph reads, subgraphs' nodes included (they may read the outer graph's). */
+function tensorsReadAnywhere(graph: GraphProto): string[] {
+  return (graph.node ?? []).flatMap((node) => [
+    ...(node.input ?? []),
+    ...(node.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].flatMap((g) => tensorsReadAnywhere(g))),
+  ]);
 }
