@@ -15,6 +15,7 @@ import { endToEnd } from './suites/end-to-end.js';
 import { TIMM_DROPPATH, TV_HEAD_RANDOM, MNV2_HEAD, MNV2_DROPPATH, endToEndPhotos, printPhotos } from './suites/photos.js';
 import { adaptive, adaptiveRounds, printAdaptiveRounds, printAdaptive } from './suites/adaptive.js';
 import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
+import { browserImagesPerSecond } from './suites/browser.js';
 import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets } from './targets.js';
 
 /** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--mc-graph')) {
     const head = path.join(work, 'mobilenetv2-head-dropout.onnx');
     writeFileSync(head, buildMobileNetV2());
-    printMcGraph(await mcGraphRows(head), say);
+    printMcGraph(await mcGraphRows(head), say, await browserImagesPerSecond());
     return;
   }
   if (process.argv.includes('--random-ops')) {
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
   const graphRows = await mcGraphRows(mobilenet);
+  const browserRate = await browserImagesPerSecond();
   const adaptiveRows = await adaptive();
   const roundsRow = await adaptiveRounds(mobilenet);
   const goals = targets(inferenceRows, e2e, randomRows, photoRows);
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
     adaptive: adaptiveRows,
     adaptiveRounds: roundsRow,
     mcGraph: graphRows,
+    browserImagesPerSecond: browserRate ?? null,
     targets: goals,
   };
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
     say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
   printAdaptive(adaptiveRows);
-  printMcGraph(graphRows, say);
+  printMcGraph(graphRows, say, browserRate);
   printAdaptiveRounds(roundsRow);
   say('\nTargets (issues #7, #12 and #14)');
   say('| target | measured | met |\n|---|---|---|');

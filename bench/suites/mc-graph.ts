@@ -35,8 +35,13 @@ export async function mcGraphBench(label: string, file: string, batch: number, p
   return row;
 }
 
-export function printMcGraph(rows: readonly McGraphRow[], say: (text: string) => void): void {
+export function printMcGraph(rows: readonly McGraphRow[], say: (text: string) => void, browser?: number): void {
   say('\nThe MC graph (convert --mc-graph 10) in onnxruntime-node against mc-dropout predict, T=10, inference only (methods take turns)');
   say('| model | B | mc-dropout images/s | MC graph images/s | graph / engine |\n|---|---|---|---|---|');
   for (const r of rows) say(`| ${r.model} | ${r.batch} | ${r.engine.toFixed(1)} | ${r.graph.toFixed(1)} | ${(r.graph / r.engine).toFixed(2)}x |`);
+  say(
+    browser === undefined
+      ? 'The bundled model in onnxruntime-web: not measured (no Chromium)'
+      : `The bundled model's MC graph (T=10) in onnxruntime-web, WASM, one thread, headless Chromium, B=64: ${browser.toFixed(1)} images/s`,
+  );
 }
