@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OutputError, UsageError } from '../../src/errors.js';
@@ -145,10 +145,53 @@ describe('RowSink: resuming', () => {
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\n`);
   });
 
-  it('refuses --resume on standard output', () => {
+  it('refuses --resume on standard output and on a stream, naming which', () => {
     assert.throws(() => RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
       message: '`resume` needs a regular output file: there is no earlier output to resume on stdout',
     });
+    assert.throws(() => RowSink.open({ output: outputTarget('/dev/null', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
+      message: '`resume` needs a regular output file: there is no earlier output to resume on /dev/null',
+    });
+  });
+
+  it('JSONL has no header line: the first line of a file or a stream is the first row', () => {
+    const output = path.join(tempDir(), 'out.jsonl');
+    const sink = open(output, { format: 'jsonl', header: undefined });
+    sink.write('{"path":"a.png"}');
+    sink.finish({});
+    assert.equal(readFileSync(output, 'utf8'), '{"path":"a.png"}\n');
+    const stream = RowSink.open({ output: outputTarget('/dev/null', 'the output'), format: 'jsonl', resume: false, header: undefined, settings });
+    let written = '';
+    replaceFs('writeSync', ((_fd: number, text: Uint8Array) => {
+      written += Buffer.from(text).toString('utf8');
+      return text.byteLength;
+    }) as never);
+    stream.write('{"path":"b.png"}');
+    restoreFs();
+    stream.close();
+    assert.equal(written, '{"path":"b.png"}\n');
+  });
+
+  it('standard output: the header and rows go to process.stdout, and no file is made', () => {
+    const folder = tempDir();
+    const before = process.cwd();
+    const chunks: string[] = [];
+    const write = process.stdout.write;
+    process.chdir(folder);
+    process.stdout.write = ((chunk: string) => {
+      chunks.push(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const sink = RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: false, header: HEADER, settings });
+      sink.write('a.png,cat,ok');
+      sink.finish({ n: 1 });
+    } finally {
+      process.stdout.write = write;
+      process.chdir(before);
+    }
+    assert.deepEqual(chunks, [`${HEADER}\n`, 'a.png,cat,ok\n']);
+    assert.deepEqual(readdirSync(folder), []);
   });
 
   it('earlierSeed: the seed of the run --resume would continue, from .partial settings or the metadata; none otherwise', () => {
@@ -220,6 +263,34 @@ describe('RowSink: a failed write keeps the finished rows', () => {
     restoreFs();
     sink.close();
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
+  });
+
+  it('an error that is not a failed write passes through as it is (a usage error stays one), and the .partial stays', () => {
+    const folder = tempDir();
+    const output = path.join(folder, 'out.csv');
+    mkdirSync(`${output}.meta.json`);
+    const sink = open(output);
+    sink.write('a.png,cat,ok');
+    assert.throws(
+      () => sink.finish({}),
+      (e: unknown) => e instanceof UsageError && !(e instanceof OutputError) && /out\.csv\.meta\.json is a folder/.test(e.message),
+    );
+    assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
+    assert.equal(existsSync(output), false);
+  });
+
+  it('any errno failure of a write (EIO, not only a full disk) keeps the .partial', () => {
+    const output = path.join(tempDir(), 'out.csv');
+    const sink = open(output);
+    replaceFs('writeSync', () => {
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    });
+    assert.throws(
+      () => sink.write('a.png,cat,ok'),
+      (e: unknown) => e instanceof OutputError && e.kept === `${output}.partial`,
+    );
+    restoreFs();
+    sink.close();
   });
 
   it('metadata that cannot be written: OutputError keeping the .partial, and no output under its name', () => {
