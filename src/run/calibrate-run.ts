@@ -6,7 +6,7 @@ import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
 import type { PreprocessSpec } from '../preprocess/spec.js';
-import { noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
+import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import type { RunHooks } from './predict-run.js';
 
 /** A calibrate run: labelled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
@@ -36,17 +36,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
     let failed = 0;
     let unlabelled = 0;
     hooks.onStart?.(walked.files.length);
-    for await (const result of predictFiles(model, walked.files, {
-      passes: config.passes,
-      seed,
-      batchSize: config.batchSize,
-      decodeConcurrency: config.decodeConcurrency,
-      ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
-      preprocess,
-      knownErrors: walked.errors,
-      fileSizes: walked.sizes,
-      keepPasses: true,
-    })) {
+    for await (const result of predictFiles(model, walked.files, labelledPassOptions(config, seed, preprocess, walked))) {
       if (result.status === 'error') {
         failed++;
         warn(`${result.file}: ${result.error} (left out)`);

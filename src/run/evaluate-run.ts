@@ -17,7 +17,7 @@ import { oodCurves, oodTable, type LogitScores, type OodCurves, type OodScoreRow
 import { readTruth } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { gatherInputs } from './inputs.js';
-import { noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
+import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
@@ -144,19 +144,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     let failed = 0;
     let oodFailed = 0;
     const run = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
-      predictFiles(model, files, {
-        passes: config.passes,
-        seed,
-        batchSize: config.batchSize,
-        decodeConcurrency: config.decodeConcurrency,
-        ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
-        preprocess,
-        knownErrors: known.errors,
-        fileSizes: known.sizes,
-        keepPasses: true,
-        withDeterministic: true,
-        logitScores: oodFiles !== undefined,
-      });
+      predictFiles(model, files, { ...labelledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
     hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
     for await (const result of run(walked.files, walked)) {
       if (result.status === 'error') {

@@ -6,6 +6,7 @@ import { param, UsageError } from '../errors.js';
 import { readTruth, type Truth, type TruthSource } from '../evaluate/truth.js';
 import type { WalkResult } from '../io/walk.js';
 import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
+import type { PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
 import { labelsFor, labelsFromModel } from './predict-run.js';
 
@@ -69,4 +70,24 @@ export async function openLabelledRun(
     await model.dispose();
     throw error;
   }
+}
+
+/** predictFiles' options for a labelled run's images (every pass kept): its T, seed, batching and preprocessing, and what the walk knows of the files. */
+export function labelledPassOptions(
+  config: LabelledRunConfig,
+  seed: number,
+  preprocess: PreprocessSpec,
+  known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] },
+): PredictFilesOptions {
+  return {
+    passes: config.passes,
+    seed,
+    batchSize: config.batchSize,
+    decodeConcurrency: config.decodeConcurrency,
+    ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
+    preprocess,
+    knownErrors: known.errors,
+    fileSizes: known.sizes,
+    keepPasses: true,
+  };
 }
