@@ -36,16 +36,8 @@ export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.j
 export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
 
 // Evaluation, reports and figures
-export {
-  runEvaluation,
-  evaluateEarlierRun,
-  evaluationFromFile,
-  readEvaluationReport,
-  type EvaluateRunConfig,
-  type EvaluateFromConfig,
-  type EvaluationReport,
-  type ImageRecord,
-} from './run/evaluate-run.js';
+export { runEvaluation, evaluateEarlierRun, evaluationFromFile, type EvaluateRunConfig, type EvaluateFromConfig } from './run/evaluate-run.js';
+export { readEvaluationReport, evaluationJson, type EvaluationReport, type ImageRecord } from './run/evaluation-file.js';
 export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
 export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
@@ -82,8 +74,9 @@ export { temperedPasses } from './calibration/temperature.js';
 export {
   fitCalibration,
   applyCalibration,
-  readCalibration,
   checkCalibrationFits,
+  calibrationWarnings,
+  fewestImagesFor,
   CALIBRATION_FORMAT,
   type Calibration,
   type CalibratedPreprocess,
@@ -92,9 +85,11 @@ export {
   type CalibrationExample,
   type ConformalSettings,
 } from './calibration/calibration.js';
+export { readCalibration, parseCalibration, calibrationJson, CALIBRATION_FORMAT_1 } from './calibration/calibration-file.js';
 export type { LabelledRunConfig } from './run/labelled-run.js';
 export { runCalibration, calibrateEarlierRun, type CalibrateRunConfig, type CalibrateFromConfig, type CalibrateOutcome } from './run/calibrate-run.js';
-export { readPassesRun, type PassesRun } from './io/npy.js';
+export type { PassesRun } from './io/npy.js';
+export { readPassesRun, type SavedRun } from './run/read-run.js';
 
 // Models: inspect, convert, doctor
 export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';

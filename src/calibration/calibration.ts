@@ -3,14 +3,12 @@
  * they were fitted for (the model's digest, its classes, the preprocessing, T and the seeds), so it
  * is applied only where it holds. Written by `calibrate` as JSON; applied by `predict`.
  */
-import { readFileSync } from 'node:fs';
-import { describeError, param, UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
 import {
   calibrateSets,
   conformalUniformOf,
   conformalQuantile,
   conformityScore,
-  predictionSet,
   setOf,
   RAPS_DEFAULTS,
   type ConformalScore,
@@ -23,7 +21,7 @@ import { summarize, type McSummary } from '../stats/aggregate.js';
 import { fitTemperature, logProbabilities, temperedPasses } from './temperature.js';
 
 /** The `format` of a calibration file; a later release that changes its meaning changes it. */
-export const CALIBRATION_FORMAT = 'mc-dropout calibration 1';
+export const CALIBRATION_FORMAT = 'mc-dropout calibration 2';
 
 /** The preprocessing a calibration holds for: every setting that changes the tensor (all but the pixel limit). */
 export type CalibratedPreprocess = Omit<PreprocessSpec, 'pixelLimit'>;
@@ -56,11 +54,14 @@ export interface Calibration {
     seed: number;
     /** Sets use each class's own threshold (Mondrian) instead of the marginal one. */
     classConditional: boolean;
+    /** Infinity where there are too few images for alpha (every set then holds every label). */
     threshold: number;
     /** The calibration images' scores of their true class, ascending: the threshold at any other alpha (evaluate draws coverage against alpha). */
     scores: number[];
-    /** Per class; null where the class had too few images (every label then passes, as Infinity). */
-    perClass: (number | null)[];
+    /** The true class of each score (absent in files of format 1): the per-class thresholds at any other alpha. */
+    scoreClasses?: number[];
+    /** Per class; Infinity where the class had too few images (every label then passes). */
+    perClass: number[];
     counts: number[];
   };
 }
@@ -88,7 +89,8 @@ export interface CalibrationExample {
 /** What a run knows of the model and its passes, to stamp on a calibration. */
 export interface CalibrationContext {
   model: { sha256: string; classes: number; labels: string[] };
-  preprocess: PreprocessSpec;
+  /** The resolved preprocessing (its pixel limit, which changes no tensor, is left out of the calibration). */
+  preprocess: CalibratedPreprocess & { pixelLimit?: number };
   passes: number;
   seed: number;
 }
@@ -115,7 +117,10 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
     u: conformalUniformOf(settings.seed, examples[i]!.name),
   }));
   const thresholds = calibrateSets(images, classes, settings.alpha, options);
-  const scores = images.map((image) => conformityScore(image.probs, image.label, image.u, options)).sort((a, b) => a - b);
+  // ascending, each with its class (ties in image order: the sort is stable)
+  const scored = images
+    .map((image) => ({ score: conformityScore(image.probs, image.label, image.u, options), label: image.label }))
+    .sort((a, b) => a.score - b.score);
   const { pixelLimit: _, ...preprocess } = context.preprocess;
   return {
     format: CALIBRATION_FORMAT,
@@ -133,8 +138,9 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
       seed: settings.seed,
       classConditional: settings.classConditional ?? false,
       threshold: thresholds.threshold,
-      scores,
-      perClass: thresholds.perClass.map((t) => (Number.isFinite(t) ? t : null)),
+      scores: scored.map((s) => s.score),
+      scoreClasses: scored.map((s) => s.label),
+      perClass: thresholds.perClass,
       counts: thresholds.counts,
     },
   };
@@ -158,26 +164,10 @@ export function applyCalibration(calibration: Calibration, name: string, passPro
     alpha: c.alpha,
     options: { score: c.score, lambda: c.lambda, kReg: c.kReg, randomized: c.randomized },
     threshold: c.threshold,
-    perClass: c.perClass.map((t) => t ?? Infinity),
+    perClass: c.perClass,
     counts: c.counts,
   };
   return { passes, summary, set: setOf(summary.mean, conformalUniformOf(c.seed, name), thresholds, c.classConditional) };
-}
-
-/** Reads a calibration file; a file that is not one is a UsageError naming it. */
-export function readCalibration(file: string): Calibration {
-  let parsed: Partial<Calibration>;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<Calibration>;
-  } catch (error) {
-    throw new UsageError(`Cannot read the calibration ${file} (${describeError(error)}); give the file calibrate wrote`);
-  }
-  if (parsed.format !== CALIBRATION_FORMAT) {
-    throw new UsageError(
-      `${file} is not a calibration this version reads (format ${JSON.stringify(parsed.format ?? null)}, expected "${CALIBRATION_FORMAT}"); rerun calibrate`,
-    );
-  }
-  return parsed as Calibration;
 }
 
 /**
@@ -188,7 +178,7 @@ export function checkCalibrationFits(
   calibration: Calibration,
   file: string,
   model: { path: string; sha256: string; classes: number },
-  preprocess: PreprocessSpec,
+  preprocess: CalibratedPreprocess & { pixelLimit?: number },
 ): void {
   const fix = `calibrate this model with these settings, or give ${param('calibration')} a file made for them`;
   if (calibration.model.sha256 !== model.sha256) {
@@ -206,33 +196,71 @@ export function checkCalibrationFits(
   }
 }
 
+/** The fewest calibration images that give a finite conformal threshold at miscoverage alpha: ceil((n + 1)(1 - alpha)) <= n. */
+export function fewestImagesFor(alpha: number): number {
+  let n = Math.max(1, Math.floor(1 / alpha) - 2);
+  while (Math.ceil((n + 1) * (1 - alpha)) > n) n++;
+  return n;
+}
+
+/**
+ * What a user must know of a calibration before using it: too few images for a finite threshold
+ * (every set then holds every class), overall or for some classes when the sets are per class.
+ */
+export function calibrationWarnings(calibration: Calibration): string[] {
+  const c = calibration.conformal;
+  const need = fewestImagesFor(c.alpha);
+  const warnings: string[] = [];
+  if (!c.classConditional && !Number.isFinite(c.threshold))
+    warnings.push(
+      `${calibration.images} calibration images are too few for alpha ${c.alpha} (it needs at least ${need}): the threshold is infinite, so every prediction set holds every class; calibrate on more images or raise ${param('alpha')}`,
+    );
+  const thin = c.perClass.flatMap((t, k) => (Number.isFinite(t) ? [] : [k]));
+  if (c.classConditional && thin.length > 0)
+    warnings.push(
+      `${thin.length} of ${calibration.model.classes} classes have fewer than ${need} calibration images (${thin
+        .slice(0, 8)
+        .map((k) => calibration.model.labels[k] ?? String(k))
+        .join(', ')}${thin.length > 8 ? ', ...' : ''}): their labels are in every prediction set; calibrate on more images of them or raise ${param('alpha')}`,
+    );
+  return warnings;
+}
+
 /** Alphas of the coverage-against-alpha curve: 0.01 to 0.30. */
 export const CURVE_ALPHAS = Array.from({ length: 30 }, (_, k) => (k + 1) / 100);
 
 /**
  * Coverage and mean set size on labelled images at each alpha of CURVE_ALPHAS, from the
- * calibration's own scores (marginal thresholds): what the sets would do at other levels.
- * images: each one's name (its uniform), calibrated MC mean [C] and true class.
+ * calibration's own scores: what the sets would do at other levels, built as the calibration builds
+ * them (marginal, or per class from each class's scores). Empty for a per-class calibration of
+ * format 1, which kept no class per score. images: each one's name (its uniform), calibrated MC
+ * mean [C] and true class.
  */
 export function coverageAgainstAlpha(
   calibration: Calibration,
   images: readonly { name: string; mean: ArrayLike<number>; label: number }[],
 ): { alpha: number; coverage: number; meanSize: number }[] {
   const c = calibration.conformal;
-  if (!Array.isArray(c.scores) || c.scores.length === 0 || images.length === 0) return [];
+  if (c.scores.length === 0 || images.length === 0 || (c.classConditional && !c.scoreClasses)) return [];
   const options = { score: c.score, lambda: c.lambda, kReg: c.kReg, randomized: c.randomized };
-  const scored = images.map((image) => {
-    const u = conformalUniformOf(c.seed, image.name);
-    return { score: conformityScore(image.mean, image.label, u, options), mean: image.mean, u };
-  });
+  const byClass: number[][] = Array.from({ length: calibration.model.classes }, () => []);
+  c.scoreClasses?.forEach((k, i) => byClass[k]!.push(c.scores[i]!));
+  const uniforms = images.map((image) => conformalUniformOf(c.seed, image.name));
   return CURVE_ALPHAS.map((alpha) => {
-    const threshold = conformalQuantile(c.scores, alpha);
+    const thresholds: ConformalThresholds = {
+      alpha,
+      options,
+      threshold: conformalQuantile(c.scores, alpha),
+      perClass: byClass.map((scores) => conformalQuantile(scores, alpha)),
+      counts: byClass.map((scores) => scores.length),
+    };
     let covered = 0;
     let size = 0;
-    for (const image of scored) {
-      if (image.score <= threshold) covered++;
-      size += predictionSet(image.mean, threshold, image.u, options).length;
-    }
-    return { alpha, coverage: covered / scored.length, meanSize: size / scored.length };
+    images.forEach((image, i) => {
+      const set = setOf(image.mean, uniforms[i]!, thresholds, c.classConditional);
+      if (set.includes(image.label)) covered++;
+      size += set.length;
+    });
+    return { alpha, coverage: covered / images.length, meanSize: size / images.length };
   });
 }

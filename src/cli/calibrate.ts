@@ -5,7 +5,9 @@ import {
   outputTarget,
   runCalibration,
   UsageError,
-  writeJsonAtomic,
+  writeFileAtomicSync,
+  calibrationJson,
+  calibrationWarnings,
   writeToStream,
   type ConformalScore,
 } from '../index.js';
@@ -68,11 +70,11 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     stop();
   }
   const { calibration: c } = outcome;
-  const file = { tool: 'mc-dropout', version, ...c };
-  const text = `${JSON.stringify(file, null, 2)}\n`;
-  if (target.kind === 'file') writeJsonAtomic(target.file, file);
+  const text = calibrationJson(c, { version });
+  if (target.kind === 'file') writeFileAtomicSync(target.file, text);
   else if (target.kind === 'stream') writeToStream(target.path, text);
   else process.stdout.write(text);
+  for (const warning of calibrationWarnings(c)) hooks.onWarning?.(warning);
   if (!options.quiet) {
     const sets = c.conformal;
     process.stderr.write(

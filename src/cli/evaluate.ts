@@ -15,7 +15,7 @@ import {
   UsageError,
   writeFigures,
   writeFileAtomicSync,
-  writeJsonAtomic,
+  evaluationJson,
   writeToStream,
   type EvaluationReport,
   type OutputTarget,
@@ -180,10 +180,11 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
   const report = await evaluation('evaluate', paths, options, version, [json]);
   // --json - puts the JSON on stdout instead of the table
-  if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const text = evaluationJson(report);
+  if (json?.kind === 'stdout') process.stdout.write(text);
   else process.stdout.write(evaluationText(report));
-  if (json?.kind === 'file') writeJsonAtomic(json.file, report);
-  if (json?.kind === 'stream') writeToStream(json.path, `${JSON.stringify(report, null, 2)}\n`);
+  if (json?.kind === 'file') writeFileAtomicSync(json.file, text);
+  if (json?.kind === 'stream') writeToStream(json.path, text);
   if (options.plots !== undefined) {
     const written = await writeFigures(await renderEvaluationFigures(report), options.plots);
     if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${written.length} figure files to ${options.plots}\n`);

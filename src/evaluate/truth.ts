@@ -2,8 +2,7 @@
  * Ground truth: the true class of each image, from a CSV (`path,label`) or from torchvision's
  * ImageFolder layout (one folder per class), matched to the model's labels.
  */
-import { readFileSync } from 'node:fs';
-import { notRegularFile } from '../io/lines.js';
+import { readInputText } from '../io/read-file.js';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
@@ -50,11 +49,11 @@ export function readTruth(source: TruthSource, files: readonly string[], labels:
 }
 
 function truthFromCsv(file: string, files: readonly string[], labels: readonly string[]): Truth {
+  // a byte-order mark (what spreadsheet programs write) is dropped by the read, so the header is seen
+  const text = readInputText(file, { what: 'the ground truth', expected: 'give a CSV of path,label' });
   let records: string[][];
-  const kind = notRegularFile(file);
-  if (kind) throw new UsageError(`Cannot read the ground truth ${file}: it is ${kind}, not a regular file; give a CSV of path,label`);
   try {
-    records = parse(readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+    records = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (error) {
     throw new UsageError(`Cannot read the ground truth ${file} (${error instanceof Error ? error.message : String(error)}); give a CSV of path,label`, {
       cause: error,
@@ -70,7 +69,17 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
     if (labelColumn < 0) throw new UsageError(`The ground truth ${file} has no label column: name it label (a class name) or class_index`);
     first = 1;
   }
-  const byPath = new Map<string, number>();
+  // a path is read relative to the CSV's folder first, then to the working directory
+  const byFolder = new Map<string, { index: number; line: number }>();
+  const byCwd = new Map<string, { index: number; line: number }>();
+  const put = (map: Map<string, { index: number; line: number }>, key: string, entry: { index: number; line: number }, where: string) => {
+    const earlier = map.get(key);
+    if (earlier && earlier.index !== entry.index)
+      throw new UsageError(
+        `${file} gives ${JSON.stringify(where)} two true classes: ${JSON.stringify(labels[earlier.index])} on line ${earlier.line} and ${JSON.stringify(labels[entry.index])} on line ${entry.line}; keep one`,
+      );
+    map.set(key, entry);
+  };
   const folder = path.dirname(path.resolve(file));
   for (let r = first; r < records.length; r++) {
     const record = records[r]!;
@@ -81,13 +90,14 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
       throw new UsageError(
         `${file} line ${r + 1}: ${JSON.stringify(value)} is neither a label of the model nor a class index below ${labels.length}; its labels are ${labelList(labels)} (give ${param('labelsFile')} if they are not the names you use)`,
       );
-    byPath.set(path.resolve(folder, where), index);
-    byPath.set(path.resolve(where), index);
+    put(byFolder, path.resolve(folder, where), { index, line: r + 1 }, where);
+    put(byCwd, path.resolve(where), { index, line: r + 1 }, where);
   }
   const truth: Truth = new Map();
   for (const f of files) {
-    const index = byPath.get(path.resolve(f));
-    if (index !== undefined) truth.set(path.resolve(f), index);
+    const absolute = path.resolve(f);
+    const entry = byFolder.get(absolute) ?? byCwd.get(absolute);
+    if (entry !== undefined) truth.set(absolute, entry.index);
   }
   return truth;
 }

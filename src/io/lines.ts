@@ -1,47 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { readInputBytes, readInputText } from './read-file.js';
 import { nameFromBytes } from './names.js';
-
-/**
- * What kind of file `file` is when it is not a regular file ('a folder', 'a FIFO', 'a device', ...),
- * looked up without opening it: reading a FIFO with no writer, or /dev/zero, would never end.
- */
-export function notRegularFile(file: string): string | undefined {
-  let info;
-  try {
-    info = statSync(file);
-  } catch {
-    return undefined; // missing or unreadable: the read says so
-  }
-  if (info.isFile()) return undefined;
-  if (info.isDirectory()) return 'a folder';
-  if (info.isFIFO()) return 'a FIFO (named pipe)';
-  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
-  if (info.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/** The bytes of a regular file (`-` reads stdin); anything else is a UsageError naming what it is and what it should hold. */
-function readBytes(file: string, what: string, expected: string): Buffer {
-  const kind = file === '-' ? undefined : notRegularFile(file);
-  if (kind) throw new UsageError(`Cannot read ${what} ${file}: it is ${kind}, not a regular file; ${expected}`);
-  try {
-    return readFileSync(file === '-' ? 0 : file);
-  } catch {
-    throw new UsageError(`Cannot read ${what} ${file}; ${expected}`);
-  }
-}
-
-function readText(file: string, what: string, expected: string): string {
-  return readBytes(file, what, expected).toString('utf8');
-}
 
 /**
  * Trimmed, non-empty lines of a text file (`-` reads stdin), for labels.
  * An unreadable file is a UsageError naming what it is, the file and what it should hold.
  */
 export function readLines(file: string, what: string, expected: string): string[] {
-  return readText(file, what, expected)
+  return readInputText(file, { what, expected })
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
@@ -55,7 +20,9 @@ export function readLines(file: string, what: string, expected: string): string[
  */
 export function readPathList(file: string, separator: 'lines' | 'nul'): string[] {
   const expected = separator === 'nul' ? 'give a file of NUL-separated paths, or - for stdin' : 'give a file with one path per line, or - for stdin';
-  const bytes = readBytes(file, 'the list', expected);
+  const read = readInputBytes(file, { what: 'the list', expected });
+  // a byte-order mark (what some editors write) is not part of the first path
+  const bytes = read[0] === 0xef && read[1] === 0xbb && read[2] === 0xbf ? read.subarray(3) : read;
   // split as bytes, so a path that is not valid UTF-8 keeps its bytes (names.ts)
   const pieces: string[] = [];
   const end = separator === 'nul' ? 0x00 : 0x0a;

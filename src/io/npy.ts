@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
 import { param, UsageError } from '../errors.js';
+import { readInputBytes } from './read-file.js';
+import { array, readJsonFile, string } from './schema.js';
 import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
 
 /**
@@ -67,28 +69,11 @@ export interface PassesRun {
   model_sha256: string;
   classes: number;
   labels: string[];
-  /** The resolved preprocessing (PreprocessSpec). */
+  /** The resolved preprocessing (PreprocessSpec; run/read-run.ts reads it back typed). */
   preprocess: Record<string, unknown>;
   /** T, or 'auto' for adaptive T (then images have different numbers of passes). */
   passes: number | 'auto';
   seed: number;
-}
-
-/** The `<file>.run.json` of a passes file, or undefined when there is none (files from before it was written). */
-export function readPassesRun(file: string): PassesRun | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`${file}.run.json`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as PassesRun;
-  } catch (error) {
-    throw new UsageError(
-      `Cannot read ${file}.run.json as JSON (${error instanceof Error ? error.message : String(error)}); rerun predict with ${param('savePasses')}`,
-    );
-  }
 }
 
 /** A passes file read back: float64 values of a (images, T, classes) array and the image of each row. */
@@ -108,18 +93,9 @@ export function readNpyPasses(file: string): SavedPasses {
       `${file} is not a passes file a predict run saved (${why}); give the .npy that ${param('savePasses')} wrote, with its .paths.json beside it`,
     );
   };
-  let bytes: Buffer;
-  let paths: unknown;
-  try {
-    bytes = readFileSync(file);
-  } catch {
-    return fail('cannot read it');
-  }
-  try {
-    paths = JSON.parse(readFileSync(`${file}.paths.json`, 'utf8'));
-  } catch {
-    return fail(`cannot read ${file}.paths.json`);
-  }
+  const role = { what: 'the passes', expected: `give the .npy that ${param('savePasses')} wrote, with its .paths.json beside it` };
+  const bytes = readInputBytes(file, role, constants.MAX_LENGTH);
+  const paths = readJsonFile(`${file}.paths.json`, { ...role, what: "the passes' paths" }, array(string()));
   if (bytes.length < 10 || bytes[0] !== 0x93 || bytes.subarray(1, 6).toString('latin1') !== 'NUMPY') fail('no NumPy magic');
   const major = bytes[6]!;
   const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
@@ -140,12 +116,16 @@ export function readNpyPasses(file: string): SavedPasses {
   const body = bytes.subarray(start + headerLength);
   const width = descr === '<f4' ? 4 : 8;
   if (body.length < count * width) fail('shorter than its shape');
-  if (!Array.isArray(paths) || paths.length !== images || !paths.every((p) => typeof p === 'string'))
-    fail(`${file}.paths.json does not list one path per image`);
+  if (paths.length !== images) fail(`${file}.paths.json lists ${paths.length} paths for ${images} images`);
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (seen.has(p)) fail(`${file}.paths.json lists ${p} twice: each image must count once`);
+    seen.add(p);
+  }
   const aligned = new Uint8Array(count * width);
   aligned.set(body.subarray(0, count * width));
   const data = width === 4 ? Float64Array.from(new Float32Array(aligned.buffer)) : new Float64Array(aligned.buffer);
-  return { shape: [images, passes, classes], data, paths: paths as string[] };
+  return { shape: [images, passes, classes], data, paths };
 }
 
 /**

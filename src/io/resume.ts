@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'no
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
 import { outputError } from './durable.js';
+import { object, readJsonFile } from './schema.js';
 
 /** The settings that must match for --resume to append to an earlier run's output. */
 export type RunSettings = Record<string, unknown>;
@@ -52,17 +53,21 @@ function findEarlierRun(output: string, partial: string, partialSettings: string
   if (existsSync(output)) {
     if (!existsSync(meta))
       throw new UsageError(`Cannot resume ${output}: its metadata ${meta} is missing, so its settings are unknown. Remove ${param('resume')} to start over.`);
-    const settings = (readJson(meta) as { settings?: RunSettings }).settings;
-    if (!settings) throw new UsageError(`Cannot resume ${output}: ${meta} holds no settings. Remove ${param('resume')} to start over.`);
+    const settings = readJson(meta).settings as RunSettings | undefined;
+    if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+      throw new UsageError(`Cannot resume ${output}: ${meta} holds no settings. Remove ${param('resume')} to start over.`);
     return { from: output, settings };
   }
   return undefined;
 }
 
+/** Refuses a resume whose settings differ from the earlier run's: a setting of either run that the other lacks or holds otherwise. */
 function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string): void {
-  const differing = Object.keys(now).filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
+  const keys = [...new Set([...Object.keys(earlier), ...Object.keys(now)])];
+  const differing = keys.filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
   if (differing.length > 0) {
-    const detail = differing.map((k) => `${k}: earlier ${JSON.stringify(earlier[k])}, now ${JSON.stringify(now[k])}`).join('; ');
+    const shown = (value: unknown) => (value === undefined ? '(not set)' : JSON.stringify(value));
+    const detail = differing.map((k) => `${k}: earlier ${shown(earlier[k])}, now ${shown(now[k])}`).join('; ');
     throw new UsageError(
       `Cannot resume ${from}: settings differ from the earlier run (${detail}). Use the same settings, or drop ${param('resume')} to start over.`,
     );
@@ -109,6 +114,7 @@ function copyInto(from: string, to: string): void {
   }
 }
 
+/** An earlier run's settings file or metadata, read through the guarded reader: anything but a JSON object is a UsageError naming it. */
 function readJson(file: string): RunSettings {
-  return JSON.parse(readFileSync(file, 'utf8')) as RunSettings;
+  return readJsonFile(file, { what: "the earlier run's settings", expected: `restore it, or drop ${param('resume')} to start over` }, object({}));
 }

@@ -16,6 +16,8 @@ export interface WalkResult {
   errors: Map<string, string>;
   /** Files inside folders skipped because their extension is not an image's. */
   skipped: string[];
+  /** Files met again under another name or a second time (same device and inode): each is read once, under the first name. */
+  duplicates: { file: string; first: string }[];
 }
 
 /** Folder entries stat'ed between two turns of the event loop. */
@@ -34,8 +36,9 @@ export function isImageFile(file: string): boolean {
  * outputs to their names: an input that is one of them is a UsageError.
  */
 export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<string, string> = new Map()): Promise<WalkResult> {
-  const result: WalkResult = { files: [], sizes: [], errors: new Map(), skipped: [] };
+  const result: WalkResult = { files: [], sizes: [], errors: new Map(), skipped: [], duplicates: [] };
   const visited = new Set<string>();
+  const seen = new Map<string, string>();
   for (const input of inputs) {
     let info;
     try {
@@ -45,14 +48,26 @@ export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<str
       continue;
     }
     if (info.isDirectory()) {
-      await walkFolder(input, visited, result, forbidden);
+      await walkFolder(input, visited, result, forbidden, seen);
     } else {
       checkNotAnOutput(input, info, forbidden);
-      result.files.push(input);
-      result.sizes.push(info.size);
+      addFile(result, input, info, seen);
     }
   }
   return result;
+}
+
+/** Adds a file unless it was met before (same device and inode): then it is listed as a duplicate of the first name. */
+function addFile(result: WalkResult, file: string, info: { dev: number; ino: number; size: number }, seen: Map<string, string>): void {
+  const id = `${info.dev}:${info.ino}`;
+  const first = seen.get(id);
+  if (first !== undefined) {
+    result.duplicates.push({ file, first });
+    return;
+  }
+  seen.set(id, file);
+  result.files.push(file);
+  result.sizes.push(info.size);
 }
 
 function addError(result: WalkResult, file: string, reason: string): void {
@@ -74,7 +89,13 @@ async function isDanglingLink(file: string): Promise<boolean> {
   }
 }
 
-async function walkFolder(folder: string, visited: Set<string>, result: WalkResult, forbidden: ReadonlyMap<string, string>): Promise<void> {
+async function walkFolder(
+  folder: string,
+  visited: Set<string>,
+  result: WalkResult,
+  forbidden: ReadonlyMap<string, string>,
+  seen: Map<string, string>,
+): Promise<void> {
   let entries: string[];
   try {
     const real = await realpath(fsPath(folder), { encoding: 'buffer' });
@@ -101,11 +122,10 @@ async function walkFolder(folder: string, visited: Set<string>, result: WalkResu
       else result.skipped.push(full);
       continue;
     }
-    if (info.isDirectory()) await walkFolder(full, visited, result, forbidden);
+    if (info.isDirectory()) await walkFolder(full, visited, result, forbidden, seen);
     else if (info.isFile() && isImageFile(name)) {
       checkNotAnOutput(full, info, forbidden);
-      result.files.push(full);
-      result.sizes.push(info.size);
+      addFile(result, full, info, seen);
     } else result.skipped.push(full);
   }
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { notRegularFile } from '../io/lines.js';
+import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
 import { describeError, ModelError } from '../errors.js';
 import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';

@@ -2,10 +2,10 @@
 import path from 'node:path';
 import { fitCalibration, type Calibration, type ConformalSettings } from '../calibration/calibration.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
-import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
+import { imagePasses, readNpyPasses } from '../io/npy.js';
+import { readPassesRun } from './read-run.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
-import type { PreprocessSpec } from '../preprocess/spec.js';
 import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import type { RunHooks } from './predict-run.js';
 
@@ -101,7 +101,7 @@ export function calibrateEarlierRun(config: CalibrateFromConfig): CalibrateOutco
     examples,
     {
       model: { sha256: run.model_sha256, classes: run.classes, labels },
-      preprocess: run.preprocess as unknown as PreprocessSpec,
+      preprocess: run.preprocess,
       passes: run.passes,
       seed: run.seed,
     },

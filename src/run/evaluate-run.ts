@@ -3,28 +3,34 @@
  * image), or a read of an earlier predict output or passes file, into one report that evaluate
  * prints and writes and report renders.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
-import { describeError, invalidParameter, param, UsageError } from '../errors.js';
-import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, readCalibration, type Calibration } from '../calibration/calibration.js';
-import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
-import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
-import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
+import { invalidParameter, param, UsageError } from '../errors.js';
+import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, type Calibration } from '../calibration/calibration.js';
+import { readCalibration } from '../calibration/calibration-file.js';
+import { setCoverage } from '../conformal/coverage.js';
+import { EvaluationAccumulator, outcomeOf } from '../evaluate/evaluation.js';
+import { metricsOf, type Outcome } from '../evaluate/metrics.js';
 import { digestOf } from '../io/durable.js';
-import { oodCurves, oodTable, type LogitScores, type OodCurves, type OodScoreRow } from '../ood/evaluation.js';
+import { oodCurves, oodTable, type LogitScores } from '../ood/evaluation.js';
 import { readTruth } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
+import { readInputText } from '../io/read-file.js';
+import { array, either, literal, number, object, optional, readJsonFile, SchemaMismatch, string } from '../io/schema.js';
 import { gatherInputs } from './inputs.js';
 import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
-import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
+import { imagePasses, readNpyPasses } from '../io/npy.js';
+import { readPassesRun, refuseRepeatedPaths } from './read-run.js';
 import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
-import type { PreprocessSpec } from '../preprocess/spec.js';
 import { summarize, type McSummary } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
+import { readEvaluationReport, type EvaluationReport, type ImageRecord } from './evaluation-file.js';
+
+export type { EvaluationReport, ImageRecord };
 
 /** An evaluate run over labelled images (the T curve runs up to `passes`). */
 export interface EvaluateRunConfig extends LabelledRunConfig {
@@ -49,58 +55,6 @@ export interface EvaluateFromConfig {
   /** A calibration to check on the passes (a .npy with its .run.json only: sets need every pass). */
   calibration?: string;
   version: string;
-}
-
-/** One image as the report shows it. */
-export interface ImageRecord {
-  path: string;
-  /** True class index; null when the image has none. */
-  truth: number | null;
-  predicted: number;
-  confidence: number;
-  entropy: number;
-  mutual_information: number;
-  variation_ratio: number;
-  margin: number;
-  /** The dropout-off prediction, when the evaluation ran one. */
-  deterministic?: { predicted: number; confidence: number };
-}
-
-/** An evaluation as evaluate --json writes it: counts, metrics deterministic beside MC, the T curve and one record per image. */
-export interface EvaluationReport {
-  tool: 'mc-dropout';
-  version: string;
-  command: 'evaluate';
-  /** run: this evaluation ran the model; predict-output / passes-file: it read an earlier run's file. */
-  source: { kind: 'run' | 'predict-output' | 'passes-file'; file?: string };
-  model?: { path: string; sha256: string; classes: number };
-  passes: number;
-  seed?: number;
-  mask_scheme?: number;
-  provider?: string;
-  onnxruntime?: string;
-  started: string;
-  seconds: number;
-  labels: string[];
-  counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
-  /** Absent when no image has a true class. */
-  numbers?: EvaluationNumbers;
-  /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
-  calibration?: {
-    file: string;
-    sha256: string;
-    temperature: number;
-    alpha: number;
-    score: string;
-    classConditional: boolean;
-    metrics: MetricSet;
-    sets: SetCoverage;
-    /** Coverage and mean set size at alphas 0.01 to 0.30 (thresholds from the calibration's scores). */
-    byAlpha: { alpha: number; coverage: number; meanSize: number }[];
-  };
-  /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
-  ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
-  images: ImageRecord[];
 }
 
 /** What a calibration did to each labelled image: its outcome, its set, and its calibrated mean. */
@@ -264,17 +218,16 @@ interface EarlierRunMeta {
   settings?: { labels?: unknown };
 }
 
-/** The metadata sidecar beside an earlier run's file (`<file>.meta.json`), read once; {} when there is none. */
+/** The metadata sidecar beside an earlier run's file (`<file>.meta.json`), read once and checked; {} when there is none. */
 function readEarlierRunMeta(from: string): EarlierRunMeta {
   const sidecar = `${from}.meta.json`;
   if (!existsSync(sidecar)) return {};
-  try {
-    return JSON.parse(readFileSync(sidecar, 'utf8')) as EarlierRunMeta;
-  } catch (error) {
-    throw new UsageError(
-      `Cannot read ${sidecar} as JSON (${describeError(error)}): it is the metadata of ${from}; restore it, or move it away to evaluate without it`,
-    );
-  }
+  const check = object({
+    passes: optional(either(number({ min: 0 }), literal('auto'), 'a number or "auto"')),
+    seed: optional(number({ integer: true, min: 0 })),
+    settings: optional(object({ labels: optional(array(string())) })),
+  });
+  return readJsonFile(sidecar, { what: `the metadata of ${from}`, expected: 'restore it, or move it away to evaluate without it' }, check);
 }
 
 /**
@@ -305,12 +258,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
         throw new UsageError(
           `${config.from} has no ${config.from}.run.json, so the model its passes came from is unknown: rerun predict with ${param('savePasses')}`,
         );
-      checkCalibrationFits(
-        calibration,
-        config.calibration!,
-        { path: config.from, sha256: run.model_sha256, classes: run.classes },
-        run.preprocess as unknown as PreprocessSpec,
-      );
+      checkCalibrationFits(calibration, config.calibration!, { path: config.from, sha256: run.model_sha256, classes: run.classes }, run.preprocess);
     }
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
@@ -352,20 +300,20 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
       images,
     };
   }
-  let text: string;
-  try {
-    text = readFileSync(config.from, 'utf8');
-  } catch {
-    throw new UsageError(
-      `Cannot read ${config.from}; give a predict output written with ${param({ format: 'jsonl', perClass: true })}, or a ${param('savePasses')} .npy`,
-    );
-  }
+  const text = readInputText(config.from, {
+    what: 'the earlier run',
+    expected: `give a predict output written with ${param({ format: 'jsonl', perClass: true })}, or a ${param('savePasses')} .npy`,
+  });
   const records = parseJsonLines(
     text,
     (line) =>
       new UsageError(
         `${config.from} line ${line} is not JSON: evaluate ${param('from')} reads a predict output written with ${param({ format: 'jsonl', perClass: true })} (the CSV has no per-class means), or a ${param('savePasses')} .npy`,
       ),
+  );
+  refuseRepeatedPaths(
+    records.map((r) => String(r.path)),
+    config.from,
   );
   const ok = records.filter((r) => r.status === 'ok');
   failed = records.length - ok.length;
@@ -375,6 +323,21 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
     );
   }
   const classes = ok.length > 0 ? (ok[0]!.mean as number[]).length : 0;
+  const rowCheck = object({
+    path: string(),
+    mean: array(number({ min: 0, max: 1 }), { length: classes }),
+    mutual_information: number(),
+    variation_ratio: number({ min: 0, max: 1 }),
+  });
+  ok.forEach((r, i) => {
+    try {
+      rowCheck(r, '');
+    } catch (error) {
+      if (error instanceof SchemaMismatch)
+        throw new UsageError(`Cannot read ${config.from}: in its ok row ${i + 1}, ${error.message}; give the JSONL a predict run wrote`);
+      throw error;
+    }
+  });
   const labels = await labelsOfEarlierRun(config, meta, classes, warn);
   const paths = ok.map((r) => String(r.path));
   const truth = readTruth(truthSource(config.truthFile, []), paths, labels);
@@ -402,23 +365,6 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
     ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
     images,
   };
-}
-
-/** An evaluation written by `evaluate --json`, read back (for report). */
-export function readEvaluationReport(file: string): EvaluationReport {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new UsageError(
-      `Cannot read ${file} as JSON; give the file evaluate ${param('json')} wrote, a predict output (${param({ format: 'jsonl', perClass: true })}) or a ${param('savePasses')} .npy`,
-    );
-  }
-  const report = parsed as Partial<EvaluationReport>;
-  if (report.tool !== 'mc-dropout' || report.command !== 'evaluate' || !Array.isArray(report.images) || !Array.isArray(report.labels)) {
-    throw new UsageError(`${file} is not an evaluation evaluate ${param('json')} wrote (no images and labels)`);
-  }
-  return report as EvaluationReport;
 }
 
 /** Reads an earlier file by its kind: an evaluation (.json), a passes file (.npy) or a predict output (JSONL). */

@@ -55,7 +55,7 @@ export async function openLabelledRun(
   warn: (message: string) => void,
   requireTruth: boolean,
 ): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
-  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs);
+  const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs, { warn });
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {
     const { info } = model;

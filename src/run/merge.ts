@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
 import { parseJsonLines } from '../io/lines.js';
+import { either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
@@ -32,7 +33,7 @@ export interface MergeOutcome {
 
 interface ShardMeta {
   seed: number;
-  passes: number;
+  passes: number | 'auto';
   started: string;
   finished: string;
   seconds: number;
@@ -43,6 +44,22 @@ interface ShardMeta {
   /** The finished output's length and SHA-256 (recorded since the output was checked this way). */
   output_file?: { bytes: number; sha256: string };
 }
+
+const whole = number({ integer: true, min: 0 });
+const time = string({ pattern: /^\d{4}-\d\d-\d\dT/, what: 'an ISO 8601 time' });
+/** What merge reads of a shard's metadata, checked: a damaged or hand-edited file is refused naming the field. */
+const shardMetaCheck = object({
+  seed: whole,
+  passes: either(number({ integer: true, min: 1 }), literal('auto'), 'an integer >= 1 or "auto"'),
+  started: time,
+  finished: time,
+  seconds: number({ min: 0 }),
+  model: object({}),
+  counts: object({ inputs: whole, already_done: whole, ok: whole, failed: whole, skipped_non_images: whole }),
+  settings: object({ format: literal('csv', 'jsonl') }),
+  shard: object({ index: whole, count: number({ integer: true, min: 1 }), first: whole, end: whole, images: whole, host: optional(string()) }),
+  output_file: optional(object({ bytes: whole, sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }) })),
+});
 
 /** Merges the shards of `config.output`; refuses (UsageError, naming the shard) unless they make one whole run. */
 export function mergeShards(config: MergeConfig): MergeOutcome {
@@ -76,15 +93,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     const metaFile = `${file}.meta.json`;
     if (!existsSync(metaFile))
       throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
-    let meta: ShardMeta;
-    try {
-      meta = JSON.parse(readFileSync(metaFile, 'utf8')) as ShardMeta;
-    } catch (error) {
-      throw new UsageError(
-        `Shard ${index} of ${count} has metadata ${path.basename(metaFile)} that cannot be read (${error instanceof Error ? error.message : String(error)}); rerun that shard`,
-        { cause: error },
-      );
-    }
+    const meta = readJsonFile(metaFile, { what: `the metadata of shard ${index} of ${count}`, expected: 'rerun that shard' }, shardMetaCheck) as ShardMeta;
     if (meta.shard?.index !== index || meta.shard?.count !== count)
       throw new UsageError(
         `${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`,

@@ -4,7 +4,8 @@
  * read the metadata this module writes.
  */
 import { stringify } from 'csv-stringify/sync';
-import { applyCalibration, checkCalibrationFits, readCalibration, type Calibration } from '../calibration/calibration.js';
+import { applyCalibration, calibrationWarnings, checkCalibrationFits, type Calibration } from '../calibration/calibration.js';
+import { readCalibration } from '../calibration/calibration-file.js';
 import { McModel } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
@@ -123,11 +124,14 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       { role: 'the model', path: config.model },
       { role: 'the labels file', path: config.labelsFile },
       { role: 'the list of inputs', path: config.list?.file },
+      { role: 'the calibration', path: config.calibration },
     ],
     forbidden,
   );
+  // a calibration that cannot be used is refused before any image is read
+  const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
 
-  const { walked } = await gatherInputs(config.paths, config.list, forbidden, { allowEmpty: config.allowEmpty });
+  const { walked } = await gatherInputs(config.paths, config.list, forbidden, { allowEmpty: config.allowEmpty, warn });
   const { errors, skipped } = walked;
 
   // every shard walks the same inputs in the same order, hashes the list and takes its block
@@ -155,8 +159,10 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       ? labelsFor(config.labelsFile, info.classes, warn)
       : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
     const preprocess = resolvePreprocess(info, config.preprocess);
-    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
-    if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    if (calibration) {
+      checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+      for (const warning of calibrationWarnings(calibration)) warn(`${config.calibration}: ${warning}`);
+    }
     if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
     const topk = Math.min(config.topk, info.classes);
     const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;

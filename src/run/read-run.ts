@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../io/read-file.js';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
+import { array, either, literal, number, object, readJsonFile, string } from '../io/schema.js';
+import { preprocessCheck, type PreprocessSpec } from '../preprocess/spec.js';
 import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
@@ -19,12 +22,7 @@ export interface RunRows {
 
 export function readRunRows(file: string): RunRows {
   if (file.endsWith('.npy')) return rowsOfPasses(file);
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch {
-    throw new UsageError(`Cannot read the predict output ${file}; give the CSV or JSONL file a predict run wrote`);
-  }
+  const text = readInputText(file, { what: 'the predict output', expected: 'give the CSV or JSONL file a predict run wrote' });
   const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
     ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: give the CSV or JSONL file a predict run wrote`))
     : (parse(text, { columns: true }) as Record<string, unknown>[]);
@@ -32,7 +30,17 @@ export function readRunRows(file: string): RunRows {
     (k) => records.length > 0 && !(k in records[0]!),
   );
   if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
+  refuseRepeatedPaths(
+    records.map((r) => String(r.path)),
+    file,
+  );
   const ok = records.filter((r) => r.status === 'ok');
+  const numeric = ['confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'];
+  for (const r of ok) {
+    const bad = numeric.find((k) => typeof r[k] === 'boolean' || r[k] === null || r[k] === '' || !Number.isFinite(Number(r[k])));
+    if (bad)
+      throw new UsageError(`${file}: the row of ${String(r.path)} has ${JSON.stringify(r[bad])} for ${bad}, not a number; give the file a predict run wrote`);
+  }
   return {
     rows: ok.map((r) => ({
       path: String(r.path),
@@ -45,6 +53,17 @@ export function readRunRows(file: string): RunRows {
     })),
     errors: records.length - ok.length,
   };
+}
+
+/** Refuses a file that lists one image twice (outputs joined by hand, say): each image must count once. */
+export function refuseRepeatedPaths(paths: readonly string[], file: string): void {
+  const first = new Map<string, number>();
+  paths.forEach((p, i) => {
+    const earlier = first.get(p);
+    if (earlier !== undefined)
+      throw new UsageError(`${file} lists ${p} twice (records ${earlier + 1} and ${i + 1}): each image must count once; remove one of them`);
+    first.set(p, i);
+  });
 }
 
 /** Each image's uncertainty from its saved passes (an adaptive run's NaN passes left out); an all-NaN image is an error row. */
@@ -85,4 +104,34 @@ export function readFullPasses(file: string): { paths: string[]; passes: Float64
     out.predicted.push(summarize(probs, classes).predicted);
   });
   return out;
+}
+
+/** What made a passes file, as its `<file>.run.json` records it (io/npy.ts PassesRun), read back typed. */
+export interface SavedRun {
+  model_sha256: string;
+  classes: number;
+  labels: string[];
+  preprocess: Omit<PreprocessSpec, 'pixelLimit'> & { pixelLimit?: number };
+  passes: number | 'auto';
+  seed: number;
+}
+
+const passesRunCheck = object({
+  model_sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }),
+  classes: number({ integer: true, min: 1 }),
+  labels: array(string()),
+  preprocess: preprocessCheck,
+  passes: either(number({ integer: true, min: 1 }), literal('auto'), 'an integer >= 1 or "auto"'),
+  seed: number({ integer: true, min: 0 }),
+});
+
+/** The `<file>.run.json` of a passes file (what made the passes), checked, or undefined when there is none (files from before it was written). */
+export function readPassesRun(file: string): SavedRun | undefined {
+  const runFile = `${file}.run.json`;
+  if (!existsSync(runFile)) return undefined;
+  const role = { what: 'the record of the passes', expected: `rerun predict with ${param('savePasses')}` };
+  const run = readJsonFile(runFile, role, passesRunCheck);
+  if (run.labels.length !== run.classes)
+    throw new UsageError(`Cannot read ${role.what} ${runFile}: it lists ${run.labels.length} labels for ${run.classes} classes; ${role.expected}`);
+  return run;
 }

@@ -68,7 +68,7 @@ describe('calibrate and predict --calibration', () => {
     );
     assert.equal(cal.code, 0, cal.stderr);
     const c = JSON.parse(readFileSync(file, 'utf8'));
-    assert.equal(c.format, 'mc-dropout calibration 1');
+    assert.equal(c.format, 'mc-dropout calibration 2');
     assert.deepEqual([c.passes, c.seed, c.images, c.conformal.alpha, c.conformal.score, c.conformal.randomized], [8, 3, 50, 0.1, 'aps', false]);
     const inspect = await runCli(['inspect', 'models/fashion-mnist-mc.onnx', '--json'], { cwd: ROOT });
     assert.equal(c.model.sha256, JSON.parse(inspect.stdout).sha256);
@@ -191,7 +191,7 @@ describe('calibrate and predict --calibration', () => {
     );
     // 5 images a class: ceil(6 * 0.9) = 6 > 5, so no class has a finite threshold: every set is every label
     assert.deepEqual(c.conformal.counts, new Array(10).fill(5));
-    assert.deepEqual(c.conformal.perClass, new Array(10).fill(null));
+    assert.deepEqual(c.conformal.perClass, new Array(10).fill('Infinity'));
     const out = path.join(folder, 'out.jsonl');
     const run = await runCli(
       ['predict', 'fixtures/samples/bag-18.png', 'fixtures/samples/coat-10.png', '-t', '4', '-f', 'jsonl', '--calibration', file, '-q', '-o', out],

@@ -156,7 +156,7 @@ describe('sharded runs and merge', () => {
     // metadata that is not JSON
     writeFileSync(file, original);
     writeFileSync(meta, '{"seed": 4, "shard": ');
-    await expectRefusal(/Shard 1 of 2 has metadata out\.shard-0001-of-0002\.csv\.meta\.json that cannot be read \(.*JSON.*\); rerun that shard/);
+    await expectRefusal(/Cannot read the metadata of shard 1 of 2 .*out\.shard-0001-of-0002\.csv\.meta\.json: it is not JSON \(.*JSON.*\); rerun that shard/);
     writeFileSync(meta, originalMeta);
     const merged = await runCli(['merge', '-o', 'out.csv'], { cwd: folder });
     assert.equal(merged.code, 0, merged.stderr);

@@ -1,0 +1,201 @@
+/**
+ * The evaluation file: written by `evaluate --json`, read back by `report --from`. One reader checks
+ * every field the report shows and, where the file has one (written since it was kept), that its
+ * content still matches its SHA-256, so a damaged or edited file is refused naming the field.
+ */
+import { createHash } from 'node:crypto';
+import { param, UsageError } from '../errors.js';
+import { UNCERTAINTY_SCORES } from '../evaluate/metrics.js';
+import { readInputText } from '../io/read-file.js';
+import { array, boolean, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../io/schema.js';
+import type { SetCoverage } from '../conformal/coverage.js';
+import type { EvaluationNumbers } from '../evaluate/evaluation.js';
+import type { MetricSet } from '../evaluate/metrics.js';
+import type { OodCurves, OodScoreRow } from '../ood/evaluation.js';
+
+/** One image as the report shows it. */
+export interface ImageRecord {
+  path: string;
+  /** True class index; null when the image has none. */
+  truth: number | null;
+  predicted: number;
+  confidence: number;
+  entropy: number;
+  mutual_information: number;
+  variation_ratio: number;
+  margin: number;
+  /** The dropout-off prediction, when the evaluation ran one. */
+  deterministic?: { predicted: number; confidence: number };
+}
+
+/** An evaluation as evaluate --json writes it: counts, metrics deterministic beside MC, the T curve and one record per image. */
+export interface EvaluationReport {
+  tool: 'mc-dropout';
+  version: string;
+  command: 'evaluate';
+  /** run: this evaluation ran the model; predict-output / passes-file: it read an earlier run's file. */
+  source: { kind: 'run' | 'predict-output' | 'passes-file'; file?: string };
+  model?: { path: string; sha256: string; classes: number };
+  passes: number;
+  seed?: number;
+  mask_scheme?: number;
+  provider?: string;
+  onnxruntime?: string;
+  started: string;
+  seconds: number;
+  labels: string[];
+  counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
+  /** Absent when no image has a true class. */
+  numbers?: EvaluationNumbers;
+  /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
+  calibration?: {
+    file: string;
+    sha256: string;
+    temperature: number;
+    alpha: number;
+    score: string;
+    classConditional: boolean;
+    metrics: MetricSet;
+    sets: SetCoverage;
+    /** Coverage and mean set size at alphas 0.01 to 0.30 (thresholds from the calibration's scores). */
+    byAlpha: { alpha: number; coverage: number; meanSize: number }[];
+  };
+  /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
+  ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
+  images: ImageRecord[];
+}
+
+const share = number({ min: 0, max: 1 });
+const whole = number({ integer: true, min: 0 });
+const finite = number();
+
+const metricSet = object({
+  images: whole,
+  accuracy: share,
+  nll: number({ min: 0 }),
+  brier: number({ min: 0 }),
+  calibration: object({
+    ece: share,
+    adaptiveEce: share,
+    mce: share,
+    bins: array(object({ lower: share, upper: share, count: whole, accuracy: nullable(share), confidence: nullable(share) })),
+  }),
+  riskCoverage: object({
+    aurc: share,
+    eAurc: finite,
+    selective: array(object({ coverage: share, kept: whole, accuracy: share })),
+    curve: array(object({ coverage: share, risk: share })),
+  }),
+  auroc: object(Object.fromEntries(UNCERTAINTY_SCORES.map((s) => [s, nullable(share)])) as Record<(typeof UNCERTAINTY_SCORES)[number], Check<number | null>>),
+});
+
+const oodMetrics = object({ auroc: share, auprIn: share, auprOut: share, fpr95: share });
+const oodScore = literal(...UNCERTAINTY_SCORES, 'max_logit', 'energy');
+
+const imageRecord = object({
+  path: string(),
+  truth: nullable(whole),
+  predicted: whole,
+  confidence: share,
+  entropy: finite,
+  mutual_information: finite,
+  variation_ratio: share,
+  margin: share,
+  deterministic: optional(object({ predicted: whole, confidence: share })),
+});
+
+const reportCheck = object({
+  tool: literal('mc-dropout'),
+  version: string(),
+  command: literal('evaluate'),
+  source: object({ kind: literal('run', 'predict-output', 'passes-file'), file: optional(string()) }),
+  model: optional(object({ path: string(), sha256: string(), classes: number({ integer: true, min: 1 }) })),
+  passes: number({ min: 0 }),
+  seed: optional(whole),
+  mask_scheme: optional(whole),
+  provider: optional(string()),
+  onnxruntime: optional(string()),
+  started: string(),
+  seconds: number({ min: 0 }),
+  labels: array(string(), { minLength: 1 }),
+  counts: object({ images: whole, labelled: whole, unlabelled: whole, failed: whole, skipped_non_images: whole }),
+  numbers: optional(
+    object({
+      classes: number({ integer: true, min: 1 }),
+      passes: number({ min: 0 }),
+      mc: metricSet,
+      deterministic: optional(metricSet),
+      byPasses: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
+      confusion: array(array(whole)),
+    }),
+  ),
+  calibration: optional(
+    object({
+      file: string(),
+      sha256: string(),
+      temperature: number({ above: 0 }),
+      alpha: number({ above: 0, below: 1 }),
+      score: string(),
+      classConditional: boolean,
+      metrics: metricSet,
+      sets: object({
+        images: whole,
+        coverage: share,
+        meanSize: number({ min: 0 }),
+        medianSize: number({ min: 0 }),
+        empty: whole,
+        bySize: array(object({ size: whole, images: whole, coverage: share })),
+        byClass: array(object({ classIndex: whole, images: whole, coverage: nullable(share), meanSize: nullable(number({ min: 0 })) })),
+      }),
+      byAlpha: array(object({ alpha: share, coverage: share, meanSize: number({ min: 0 }) })),
+    }),
+  ),
+  ood: optional(
+    object({
+      images: whole,
+      failed: whole,
+      scores: array(object({ score: oodScore, mc: oodMetrics, deterministic: nullable(oodMetrics) })),
+      curves: array(
+        object({
+          score: oodScore,
+          roc: array(array(share, { length: 2 })),
+          histogram: object({ edges: array(finite), id: array(share), ood: array(share) }),
+        }),
+      ),
+    }),
+  ),
+  images: array(imageRecord),
+  sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
+});
+
+/** The evaluation as `evaluate --json` writes it, with the SHA-256 of its content last. */
+export function evaluationJson(report: EvaluationReport): string {
+  return `${JSON.stringify({ ...report, sha256: contentDigest(report) }, null, 2)}\n`;
+}
+
+/** SHA-256 of the file's content as written (every field but `sha256`), so any edit shows. */
+function contentDigest(content: object): string {
+  const { sha256: _, ...rest } = content as Record<string, unknown>;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+}
+
+/** An evaluation written by `evaluate --json`, read back and checked (for report). */
+export function readEvaluationReport(file: string): EvaluationReport {
+  const role = {
+    what: 'the evaluation',
+    expected: `give the file evaluate ${param('json')} wrote, a predict output (${param({ format: 'jsonl', perClass: true })}) or a ${param('savePasses')} .npy`,
+  };
+  const report = parseJsonOf(readInputText(file, role), file, role, reportCheck) as unknown as EvaluationReport & { sha256?: string };
+  const bad = (why: string): never => {
+    throw new UsageError(`Cannot use the evaluation ${file}: ${why}; rerun evaluate ${param('json')}`);
+  };
+  if (report.sha256 !== undefined && contentDigest(report) !== report.sha256)
+    bad('its content no longer matches its `sha256`: it was changed after evaluate wrote it');
+  const classes = report.labels.length;
+  if (report.numbers && report.numbers.classes !== classes) bad(`\`numbers.classes\` is ${report.numbers.classes} for ${classes} labels`);
+  report.images.forEach((image, i) => {
+    if (image.predicted >= classes || (image.truth !== null && image.truth >= classes)) bad(`\`images[${i}]\` names a class beyond the ${classes} labels`);
+  });
+  const { sha256: _, ...rest } = report;
+  return rest;
+}
