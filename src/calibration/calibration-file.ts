@@ -110,38 +110,40 @@ export function parseCalibration(text: string, file: string): Calibration {
     throw new UsageError(`Cannot use the calibration ${file}: ${why}; rerun calibrate`);
   };
   if (raw.format === CALIBRATION_FORMAT) {
-    if (raw.sha256 === undefined) bad('it has no `sha256` of its content, which calibrate writes');
-    if (raw.conformal.scoreClasses === undefined) bad('it has no `conformal.scoreClasses`, which calibrate writes');
-    const { sha256, ...content } = raw;
-    if (contentDigest(content) !== sha256) bad('its content no longer matches its `sha256`: the file was changed after calibrate wrote it');
+    if (raw.sha256 === undefined) bad('it has no "sha256" of its content, which calibrate writes');
+    if (raw.conformal.scoreClasses === undefined) bad('it has no "conformal.scoreClasses", which calibrate writes');
   }
   const { model, conformal: c } = raw;
-  if (model.labels.length !== model.classes) bad(`\`model.labels\` lists ${model.labels.length} labels for ${model.classes} classes`);
-  if (raw.preprocess.mean.length !== raw.preprocess.std.length) bad('`preprocess.mean` and `preprocess.std` have different lengths');
-  if (c.scores.length !== raw.images) bad(`\`conformal.scores\` holds ${c.scores.length} scores for ${raw.images} images`);
-  if (c.scores.some((s, i) => i > 0 && s < c.scores[i - 1]!)) bad('`conformal.scores` is not in ascending order');
-  if (c.counts.length !== model.classes) bad(`\`conformal.counts\` has ${c.counts.length} entries for ${model.classes} classes`);
-  if (c.perClass.length !== model.classes) bad(`\`conformal.perClass\` has ${c.perClass.length} entries for ${model.classes} classes`);
-  if (c.counts.reduce((a, b) => a + b, 0) !== raw.images) bad(`\`conformal.counts\` adds up to another number than the ${raw.images} images`);
+  if (model.labels.length !== model.classes) bad(`"model.labels" lists ${model.labels.length} labels for ${model.classes} classes`);
+  if (c.scores.length !== raw.images) bad(`"conformal.scores" holds ${c.scores.length} scores for ${raw.images} images`);
+  if (c.scores.some((s, i) => i > 0 && s < c.scores[i - 1]!)) bad('"conformal.scores" is not in ascending order');
+  if (c.counts.length !== model.classes) bad(`"conformal.counts" has ${c.counts.length} entries for ${model.classes} classes`);
+  if (c.perClass.length !== model.classes) bad(`"conformal.perClass" has ${c.perClass.length} entries for ${model.classes} classes`);
+  if (c.counts.reduce((a, b) => a + b, 0) !== raw.images) bad(`"conformal.counts" adds up to another number than the ${raw.images} images`);
+  if (raw.format === CALIBRATION_FORMAT && c.threshold === null) bad('"conformal.threshold" is null (this format writes "Infinity")');
   const thresholdNow = c.threshold ?? Infinity;
-  if (thresholdNow !== conformalQuantile(c.scores, c.alpha)) bad('`conformal.threshold` is not the conformal quantile of its scores at its alpha');
-  if (raw.format === CALIBRATION_FORMAT && c.threshold === null) bad('`conformal.threshold` is null (this format writes "Infinity")');
+  if (thresholdNow !== conformalQuantile(c.scores, c.alpha)) bad('"conformal.threshold" is not the conformal quantile of its scores at its alpha');
   const byClass = scoresByClass(c.scores, c.scoreClasses, model.classes, bad);
   const perClass = c.perClass.map((t, k) => {
     const value = t ?? Infinity;
     if (byClass) {
-      if (byClass[k]!.length !== c.counts[k]) bad(`\`conformal.counts[${k}]\` disagrees with \`conformal.scoreClasses\``);
+      if (byClass[k]!.length !== c.counts[k]) bad(`"conformal.counts[${k}]" disagrees with "conformal.scoreClasses"`);
       if (value !== conformalQuantile(byClass[k]!, c.alpha))
-        bad(`\`conformal.perClass[${k}]\` is not the conformal quantile of class ${k}'s scores at its alpha`);
+        bad(`"conformal.perClass[${k}]" is not the conformal quantile of class ${k}'s scores at its alpha`);
     } else if (
       Number.isFinite(value) !== Number.isFinite(conformalQuantile(new Array<number>(c.counts[k]!).fill(0), c.alpha)) ||
       (Number.isFinite(value) && !c.scores.includes(value))
     ) {
       // format 1 kept no class per score: a class's threshold must be one of the scores, infinite exactly when its count is too small
-      bad(`\`conformal.perClass[${k}]\` does not fit class ${k}'s ${c.counts[k]} scores at its alpha`);
+      bad(`"conformal.perClass[${k}]" does not fit class ${k}'s ${c.counts[k]} scores at its alpha`);
     }
     return value;
   });
+  // last: a file whose every field holds what it should may still have been edited by hand
+  if (raw.format === CALIBRATION_FORMAT) {
+    const { sha256, ...content } = raw;
+    if (contentDigest(content) !== sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
+  }
   return {
     format: CALIBRATION_FORMAT,
     model: { sha256: model.sha256, classes: model.classes, labels: model.labels },
@@ -171,10 +173,10 @@ export function parseCalibration(text: string, file: string): Calibration {
 
 function scoresByClass(scores: readonly number[], classes: readonly number[] | undefined, count: number, bad: (why: string) => never): number[][] | undefined {
   if (classes === undefined) return undefined;
-  if (classes.length !== scores.length) bad(`\`conformal.scoreClasses\` holds ${classes.length} classes for ${scores.length} scores`);
+  if (classes.length !== scores.length) bad(`"conformal.scoreClasses" holds ${classes.length} classes for ${scores.length} scores`);
   const out: number[][] = Array.from({ length: count }, () => []);
   classes.forEach((k, i) => {
-    if (k >= count) bad(`\`conformal.scoreClasses[${i}]\` is ${k}, not a class below ${count}`);
+    if (k >= count) bad(`"conformal.scoreClasses[${i}]" is ${k}, not a class below ${count}`);
     out[k]!.push(scores[i]!);
   });
   return out;

@@ -17,7 +17,7 @@ export class SchemaMismatch extends Error {
     readonly expected: string,
     readonly received: string,
   ) {
-    super(`${at ? `\`${at}\`` : 'the file'} must be ${expected} but is ${received}`);
+    super(`${at ? `the field "${at}"` : 'the file'} must be ${expected} but is ${received}`);
   }
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
-import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, type Calibration } from '../calibration/calibration.js';
+import { applyCalibration, calibrationWarnings, checkCalibrationFits, coverageAgainstAlpha, type Calibration } from '../calibration/calibration.js';
 import { readCalibration } from '../calibration/calibration-file.js';
 import { setCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf } from '../evaluate/evaluation.js';
@@ -79,6 +79,17 @@ function calibrationSection(file: string, calibration: Calibration, calibrated: 
   };
 }
 
+/** The calibration evaluate checks, with what the user must know of it (too few images; a per-class curve it cannot draw). */
+function calibrationToCheck(file: string, warn: (message: string) => void): Calibration {
+  const calibration = readCalibration(file);
+  for (const warning of calibrationWarnings(calibration)) warn(`${file}: ${warning}`);
+  if (calibration.conformal.classConditional && !calibration.conformal.scoreClasses)
+    warn(
+      `${file} was written by an earlier release (format 1), which kept no class per score: no coverage-against-alpha curve for its per-class sets; rerun calibrate to get one`,
+    );
+  return calibration;
+}
+
 /** Runs the model over the inputs: T passes and one deterministic pass per image. */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
@@ -87,7 +98,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
-    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+    const calibration = config.calibration !== undefined ? calibrationToCheck(config.calibration, warn) : undefined;
     if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
     const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
@@ -251,7 +262,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
     const saved = readNpyPasses(config.from);
     const [count, passes, classes] = saved.shape;
     const labels = await labelsOfEarlierRun(config, meta, classes, warn);
-    const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+    const calibration = config.calibration !== undefined ? calibrationToCheck(config.calibration, warn) : undefined;
     if (calibration) {
       const run = readPassesRun(config.from);
       if (!run)

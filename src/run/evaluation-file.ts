@@ -190,11 +190,11 @@ export function readEvaluationReport(file: string): EvaluationReport {
     throw new UsageError(`Cannot use the evaluation ${file}: ${why}; rerun evaluate ${param('json')}`);
   };
   if (report.sha256 !== undefined && contentDigest(report) !== report.sha256)
-    bad('its content no longer matches its `sha256`: it was changed after evaluate wrote it');
+    bad('its content no longer matches its "sha256": it was changed after evaluate wrote it');
   const classes = report.labels.length;
-  if (report.numbers && report.numbers.classes !== classes) bad(`\`numbers.classes\` is ${report.numbers.classes} for ${classes} labels`);
+  if (report.numbers && report.numbers.classes !== classes) bad(`"numbers.classes" is ${report.numbers.classes} for ${classes} labels`);
   report.images.forEach((image, i) => {
-    if (image.predicted >= classes || (image.truth !== null && image.truth >= classes)) bad(`\`images[${i}]\` names a class beyond the ${classes} labels`);
+    if (image.predicted >= classes || (image.truth !== null && image.truth >= classes)) bad(`"images[${i}]" names a class beyond the ${classes} labels`);
   });
   const { sha256: _, ...rest } = report;
   return rest;

@@ -1,0 +1,264 @@
+/**
+ * Exit 0 means right for the files mc-dropout reads back (issue #34): calibrations, a passes
+ * file's .run.json, truth CSVs, inputs named twice, outputs that name an input, and resumed runs,
+ * each through the real binary: the exit code, a key phrase of the message, no rows on a refusal
+ * and every input left byte for byte as it was.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/files.js';
+
+const CPU = ['--device', 'cpu'];
+const FIVE = ['bag-18.png', 'coat-10.png', 'ankle-boot-0.png', 'ankle-boot-23.png', 'ankle-boot-28.png'].map((f) => `fixtures/samples/${f}`);
+const TRUTH = 'fixtures/samples.csv';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const rows = (csv: string) => parse(csv, { columns: true }) as Record<string, string>[];
+
+describe('calibrations read back: every field checked, infinite thresholds kept', () => {
+  let folder: string;
+  let calibration: string;
+  let few: string;
+
+  before(async () => {
+    folder = tempDir();
+    calibration = path.join(folder, 'cal.json');
+    few = path.join(folder, 'few.json');
+    const made = await runCli(['calibrate', 'fixtures/samples', '--truth', TRUTH, '-t', '2', '--seed', '1', ...CPU, '-q', '-o', calibration]);
+    assert.equal(made.code, 0, made.stderr);
+    const small = await runCli(['calibrate', ...FIVE, '--truth', TRUTH, '-t', '2', '--seed', '1', ...CPU, '-o', few]);
+    assert.equal(small.code, 0, small.stderr);
+    assert.match(
+      small.stderr,
+      /5 calibration images are too few for alpha 0\.1 \(it needs at least 9\): the threshold is infinite, so every prediction set holds every class/,
+    );
+  });
+
+  it('too few images for alpha: the threshold stays infinite in the file, every set holds every class, coverage is 1', async () => {
+    const file = JSON.parse(readFileSync(few, 'utf8'));
+    assert.equal(file.conformal.threshold, 'Infinity');
+    const predicted = await runCli(['predict', ...FIVE, '-t', '2', ...CPU, '-q', '--calibration', few]);
+    assert.equal(predicted.code, 0, predicted.stderr);
+    assert.deepEqual(
+      rows(predicted.stdout).map((r) => r.set_size),
+      ['10', '10', '10', '10', '10'],
+    );
+    const evaluated = await runCli(['evaluate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '--calibration', few, '--json', '-']);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const sets = JSON.parse(evaluated.stdout).calibration.sets;
+    assert.deepEqual([sets.coverage, sets.meanSize, sets.empty], [1, 10, 0]);
+  });
+
+  it('a damaged or hand-edited calibration is refused (exit 2) naming the field, before any row, and is left as it was', async () => {
+    const good = JSON.parse(readFileSync(calibration, 'utf8'));
+    const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
+      ['threshold "abc"', (c) => (c.conformal.threshold = 'abc'), /the field "conformal\.threshold" must be a number or "Infinity" but is "abc"/],
+      ['threshold null', (c) => (c.conformal.threshold = null), /"conformal\.threshold" is null/],
+      ['perClass of 9', (c) => c.conformal.perClass.pop(), /"conformal\.perClass" has 9 entries for 10 classes/],
+      ['model null', (c) => (c.model = null), /the field "model" must be an object but is null/],
+      ['no conformal', (c) => delete c.conformal, /the field "conformal" must be an object but is missing/],
+      ['no preprocess', (c) => delete c.preprocess, /the field "preprocess" must be an object but is missing/],
+      ['temperature NaN', (c) => (c.temperature = 'NaN'), /the field "temperature" must be a number > 0 but is "NaN"/],
+      ['temperature edited', (c) => (c.temperature = 2), /its content no longer matches its "sha256": the file was changed after calibrate wrote it/],
+      ['a score edited', (c) => (c.conformal.scores[0] = 0), /content no longer matches its "sha256"/],
+    ];
+    for (const [name, edit, message] of cases) {
+      const file = path.join(folder, 'edited.json');
+      const copy = structuredClone(good);
+      edit(copy);
+      writeFileSync(file, JSON.stringify(copy));
+      const before = sha256(file);
+      const run = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', file]);
+      assert.equal(run.code, 2, `${name}: ${run.stderr}`);
+      assert.match(run.stderr, /Cannot (read|use) the calibration .*edited\.json: /, name);
+      assert.match(run.stderr, message, name);
+      assert.equal(run.stdout, '', `${name}: no rows`);
+      assert.equal(sha256(file), before, `${name}: the file is left as it was`);
+    }
+  });
+
+  it('a calibration of format 1 (thresholds as null, no per-score classes, no digest) is still read, with the same sets', async () => {
+    const v2 = JSON.parse(readFileSync(few, 'utf8'));
+    const v1 = structuredClone(v2);
+    v1.format = 'mc-dropout calibration 1';
+    v1.conformal.threshold = null;
+    v1.conformal.perClass = v2.conformal.perClass.map((t: number | string) => (t === 'Infinity' ? null : t));
+    delete v1.conformal.scoreClasses;
+    delete v1.sha256;
+    const old = path.join(folder, 'format1.json');
+    writeFileSync(old, JSON.stringify(v1, null, 2));
+    const [a, b] = await Promise.all([few, old].map((c) => runCli(['predict', ...FIVE, '-t', '2', '--seed', '4', ...CPU, '-q', '--calibration', c])));
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout, a.stdout);
+  });
+
+  it('the calibration named as an output of the run is refused (exit 2) and left as it was', async () => {
+    const before = sha256(calibration);
+    for (const flag of ['-o', '--meta', '--save-passes']) {
+      const run = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', calibration, flag, calibration]);
+      assert.equal(run.code, 2, `${flag}: ${run.stderr}`);
+      assert.match(run.stderr, /cal\.json is the calibration and also .*writing it would destroy it/, flag);
+      assert.equal(sha256(calibration), before, flag);
+    }
+  });
+
+  it('a device, a folder or a FIFO as the calibration is refused at once, never read', async () => {
+    const fifo = path.join(folder, 'pipe');
+    await new Promise((resolve) => spawn('mkfifo', [fifo]).on('close', resolve));
+    for (const [file, kind] of [
+      ['/dev/zero', 'a device'],
+      [folder, 'a folder'],
+      [fifo, 'a FIFO'],
+    ]) {
+      const run = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', file!]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, new RegExp(`Cannot read the calibration .*: it is ${kind}`));
+    }
+  });
+
+  it("per-class (Mondrian) sets: the coverage curve uses each class's threshold, so at the file's own alpha it equals the headline coverage", async () => {
+    const mondrian = path.join(folder, 'mondrian.json');
+    const made = await runCli([
+      'calibrate',
+      'fixtures/samples',
+      '--truth',
+      TRUTH,
+      '-t',
+      '2',
+      '--seed',
+      '1',
+      '--class-conditional',
+      '--miscoverage',
+      '0.2',
+      ...CPU,
+      '-q',
+      '-o',
+      mondrian,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const evaluated = await runCli([
+      'evaluate',
+      'fixtures/samples',
+      '--truth',
+      TRUTH,
+      '-t',
+      '2',
+      '--seed',
+      '1',
+      ...CPU,
+      '-q',
+      '--calibration',
+      mondrian,
+      '--json',
+      '-',
+    ]);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const c = JSON.parse(evaluated.stdout).calibration;
+    const own = c.byAlpha.find((p: { alpha: number }) => p.alpha === 0.2);
+    assert.equal(own.coverage, c.sets.coverage);
+    assert.equal(own.meanSize, c.sets.meanSize);
+  });
+});
+
+describe('saved runs, truth files and inputs counted once', () => {
+  it('a passes file whose .run.json is {} or damaged is refused (exit 2) naming the field, by calibrate and evaluate', async () => {
+    const folder = tempDir();
+    const npy = path.join(folder, 'passes.npy');
+    const run = await runCli(['predict', ...FIVE, '-t', '2', ...CPU, '-q', '-o', path.join(folder, 'run.csv'), '--save-passes', npy]);
+    assert.equal(run.code, 0, run.stderr);
+    const good = JSON.parse(readFileSync(`${npy}.run.json`, 'utf8'));
+    for (const [content, message] of [
+      ['{}', /the field "model_sha256" must be a SHA-256 \(64 hex digits\) but is missing/],
+      [JSON.stringify({ ...good, passes: 'many' }), /the field "passes" must be an integer >= 1 or "auto" but is "many"/],
+      [JSON.stringify({ ...good, labels: good.labels.slice(1) }), /lists 9 labels for 10 classes/],
+      [JSON.stringify({ ...good, preprocess: { ...good.preprocess, std: [0, 1, 1] } }), /the field "preprocess\.std\[0\]" must be a number > 0 but is 0/],
+    ] as const) {
+      writeFileSync(`${npy}.run.json`, content);
+      for (const command of [
+        ['calibrate', '--from', npy, '--truth', TRUTH, '-q', '-o', path.join(folder, 'c.json')],
+        ['evaluate', '--from', npy, '--truth', TRUTH, '--calibration', path.join(ROOT, 'package.json')],
+      ]) {
+        const refused = await runCli(command);
+        assert.equal(refused.code, 2, refused.stderr);
+        if (command[0] === 'calibrate') assert.match(refused.stderr, message);
+        assert.equal(existsSync(path.join(folder, 'c.json')), false);
+      }
+    }
+  });
+
+  it('an image named twice (or under two spellings) is read once, with a warning: calibrate counts 5 images, not 7', async () => {
+    const folder = tempDir();
+    const out = path.join(folder, 'cal.json');
+    const run = await runCli(['calibrate', ...FIVE, FIVE[0]!, `./${FIVE[1]}`, '--truth', TRUTH, '-t', '2', ...CPU, '-o', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /2 inputs name an image already given \(fixtures\/samples\/bag-18\.png is fixtures\/samples\/bag-18\.png; \.\/fixtures\/samples\/coat-10\.png is fixtures\/samples\/coat-10\.png\): each image is read once/,
+    );
+    assert.equal(JSON.parse(readFileSync(out, 'utf8')).images, 5);
+    const predicted = await runCli(['predict', FIVE[0]!, FIVE[0]!, '-t', '2', ...CPU]);
+    assert.equal(rows(predicted.stdout).length, 1);
+  });
+
+  it('a truth CSV naming one image as two classes is refused naming both lines; a byte-order mark is skipped', async () => {
+    const folder = tempDir();
+    const conflicting = path.join(folder, 'truth.csv');
+    writeFileSync(
+      conflicting,
+      `path,label\n${path.resolve(ROOT, FIVE[0]!)},Bag\n${path.resolve(ROOT, FIVE[1]!)},Coat\n${path.resolve(ROOT, FIVE[0]!)},Shirt\n`,
+    );
+    const refused = await runCli(['evaluate', ...FIVE.slice(0, 2), '--truth', conflicting, '-t', '2', ...CPU, '-q']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /truth\.csv gives ".*bag-18\.png" two true classes: "Bag" on line 2 and "Shirt" on line 4; keep one/);
+    const labels = ['Bag', 'Coat', 'Ankle boot', 'Ankle boot', 'Ankle boot'];
+    const csv = `path,label\r\n${FIVE.map((f, i) => `${path.resolve(ROOT, f)},${labels[i]}`).join('\r\n')}\r\n`;
+    const [plainFile, bomFile] = [path.join(folder, 'plain.csv'), path.join(folder, 'bom.csv')];
+    writeFileSync(plainFile, csv);
+    writeFileSync(bomFile, `\uFEFF${csv}`);
+    const [plain, withBom] = await Promise.all(
+      [plainFile, bomFile].map((t) => runCli(['evaluate', ...FIVE, '--truth', t, '-t', '2', '--seed', '3', ...CPU, '-q', '--json', '-'])),
+    );
+    assert.equal(withBom.code, 0, withBom.stderr);
+    assert.equal(JSON.parse(withBom.stdout).counts.labelled, 5);
+    assert.deepEqual(JSON.parse(withBom.stdout).numbers, JSON.parse(plain.stdout).numbers);
+  });
+});
+
+describe('--resume compares the settings both ways', () => {
+  it('a run killed with --calibration and resumed without it is refused, naming the setting; the finished rows stay', async () => {
+    const folder = tempDir();
+    const cal = path.join(folder, 'cal.json');
+    assert.equal((await runCli(['calibrate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '-o', cal])).code, 0);
+    const args = ['predict', 'fixtures/samples', '-t', '50', '-b', '1', '--seed', '5', ...CPU, '-q', '-o', path.join(folder, 'out.csv')];
+    const partial = path.join(folder, 'out.csv.partial');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--calibration', cal], { cwd: ROOT, stdio: 'ignore' });
+      const timer = setInterval(() => {
+        if (existsSync(partial) && readFileSync(partial, 'utf8').split('\n').length > 4) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
+      }, 2);
+      child.on('close', () => {
+        clearInterval(timer);
+        resolve();
+      });
+    });
+    const saved = sha256(partial);
+    const without = await runCli([...args, '--resume']);
+    assert.equal(without.code, 2, without.stderr);
+    assert.match(without.stderr, /settings differ from the earlier run \(calibration_sha256: earlier "[0-9a-f]{64}", now \(not set\)\)/);
+    assert.equal(sha256(partial), saved, 'the finished rows are kept as they were');
+    const resumed = await runCli([...args, '--calibration', cal, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const done = rows(readFileSync(path.join(folder, 'out.csv'), 'utf8'));
+    assert.equal(done.length, 50);
+    assert.ok(done.every((r) => r.set_size !== undefined && r.set_size !== ''));
+  });
+});
