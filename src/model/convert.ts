@@ -105,10 +105,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
     node.input = node.input?.map((input) => (groupOf.has(input) && groupOf.get(input) !== k ? droppedName(groupOf.get(input)!) : input));
   }
-  // the Dropout nodes' ratio constants are read by no node now: dropped, so runtimes do not warn
-  const read = new Set(tensorsReadAnywhere(graph));
-  const outputs = new Set((graph.output ?? []).map((o) => o.name));
-  graph.initializer = [...(graph.initializer ?? []), ...initializers].filter((t) => read.has(t.name ?? '') || outputs.has(t.name));
+  graph.initializer = [...(graph.initializer ?? []), ...initializers];
+  dropUnread(graph);
   const metadata = {
     ...options.metadata,
     dropout_rates: JSON.stringify(
@@ -198,10 +196,26 @@ function maskGroup(k: number, x: string, y: string, rate: number, seed: number, 
   ];
 }
 
+/**
+ * Drops the constants no node and no output reads: the replaced Dropout nodes' ratio and
+ * training_mode (initializers, or Constant nodes that onnxruntime turns into initializers), which
+ * onnxruntime would otherwise remove on every load with a warning each. An initializer that is also
+ * a graph input (a default the caller may override) stays.
+ */
+export function dropUnread(graph: GraphProto): void {
+  const read = new Set([...tensorsReadAnywhere(graph), ...(graph.output ?? []).map((o) => o.name ?? '')]);
+  const inputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
+  const isConstant = (node: NodeProto) => node.opType === 'Constant' && (node.domain ?? '') === '' && (node.input ?? []).length === 0;
+  graph.node = (graph.node ?? []).filter((node) => !isConstant(node) || (node.output ?? []).some((o) => read.has(o)));
+  graph.initializer = (graph.initializer ?? []).filter((t) => read.has(t.name ?? '') || inputs.has(t.name ?? ''));
+}
+
 /** Every tensor name a node of the graph reads, subgraphs' nodes included (they may read the outer graph's). */
 function tensorsReadAnywhere(graph: GraphProto): string[] {
   return (graph.node ?? []).flatMap((node) => [
     ...(node.input ?? []),
-    ...(node.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].flatMap((g) => tensorsReadAnywhere(g))),
+    ...(node.attribute ?? []).flatMap((a) =>
+      [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].flatMap((g) => [...tensorsReadAnywhere(g), ...(g.output ?? []).map((o) => o.name ?? '')]),
+    ),
   ]);
 }

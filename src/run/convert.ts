@@ -8,7 +8,8 @@ import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { externalLocations } from '../model/external.js';
 import { mcGraph } from '../model/mc-graph.js';
-import { readOnnxFile } from '../model/read.js';
+import { encodeModel } from '../model/onnx.js';
+import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 
 /** What to convert and how; the graph options are convertModel's. */
@@ -81,14 +82,19 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
   if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
-  const trunk = passes !== undefined ? await checkMcGraphFits(input, modelOutput) : undefined;
   const report = convertModel(model, {
     ...options,
     metadata,
     ...(modelOutput !== undefined && { output: modelOutput }),
     ...(passes !== undefined && { allowUnchanged: true }),
   });
-  if (passes !== undefined) mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }), ...(trunk && { cut: trunk }) });
+  if (passes !== undefined) {
+    // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
+    // sites there, so the trunk that runs once per image ends before them
+    const converted = readOnnxBytes(encodeModel(report.model), { name: input, folder });
+    const trunk = await checkMcGraphFits(converted, modelOutput);
+    mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }), ...(trunk && { cut: trunk }) });
+  }
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, output, async (file) => {
     try {
@@ -108,8 +114,9 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
  * (rows that see each other after a stochastic site, such as DropBlock's batch statistics, or a
  * fixed batch), and for a model with no stochastic site reaching the class scores.
  */
-async function checkMcGraphFits(input: string, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
-  const model = await McModel.load(input, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
+async function checkMcGraphFits(converted: OnnxFile, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
+  const input = converted.file;
+  const model = await McModel.load(converted, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
   try {
     const { plan } = model;
     if (plan.rowsAlone) {
