@@ -15,7 +15,7 @@ export interface ConvertOptions {
   setRate?: number;
   /** mc_dropout.* metadata to embed (keys without the prefix, values as stored). */
   metadata?: Record<string, string>;
-  /** Base of the RandomUniformLike seeds (site k gets seed + k). */
+  /** Base of the RandomUniformLike seeds (site k gets randomOpSeed(seed, k)). */
   seed?: number;
   /** The class-score output whose classifier `injectRate` feeds (default: the only [N, C] output, else one named logits/probabilities). */
   output?: string;
@@ -70,7 +70,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     const rate = options.setRate ?? site.rate;
     if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with ${param('setRate')}`);
     const k = next++;
-    const group = maskGroup(k, site.input, site.output, rate, seed + k, initializers);
+    const group = maskGroup(k, site.input, site.output, rate, randomOpSeed(seed, k), initializers);
     site.nodeIndices.forEach((i) => insertions.set(i, i === site.nodeIndex ? group : []));
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: site.input, rate });
   }
@@ -83,7 +83,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     const node = nodes[target]!;
     const x = node.input![0]!;
     const k = next++;
-    const group = maskGroup(k, x, droppedName(k), options.injectRate, seed + k, initializers);
+    const group = maskGroup(k, x, droppedName(k), options.injectRate, randomOpSeed(seed, k), initializers);
     node.input![0] = droppedName(k);
     insertions.set(target, [...group, ...(insertions.get(target) ?? [node])]);
     injectedBefore = `${node.opType} ${node.name || `node ${target + 1}`}`;
@@ -120,6 +120,24 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
 }
 
+/**
+ * The `seed` attribute of site k's RandomUniformLike: an integer in [1, 2^24) (exact in the float
+ * attribute), hashed from (seed, k). Not seed + k: onnxruntime seeds each op's std::minstd_rand0,
+ * where seed 0 acts as 1 (sites 0 and 1 drew the same stream: means 11 SE off with two sites) and
+ * seed s + 1's stream is a fixed small multiple of seed s's (modulo 2^31 - 1), so nearby seeds give
+ * dependent masks; hashed seeds are far apart.
+ */
+export function randomOpSeed(seed: number, k: number): number {
+  const mix = (h: number) => {
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  const low = (seed % 2 ** 32) >>> 0;
+  const high = Math.floor(seed / 2 ** 32) >>> 0;
+  return 1 + (mix(mix(mix(low) ^ high) ^ k) % (2 ** 24 - 1));
+}
+
 const droppedName = (k: number) => `${CONVERTED_PREFIX}${k}.output`;
 
 /**
@@ -153,7 +171,7 @@ function injectAtTensors(
       throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
     if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
     const k = state.next++;
-    const group = maskGroup(k, tensor, droppedName(k), rate, state.seed + k, state.initializers);
+    const group = maskGroup(k, tensor, droppedName(k), rate, randomOpSeed(state.seed, k), state.initializers);
     if (producer === undefined) front.push(...group);
     else state.insertions.set(producer, [...(state.insertions.get(producer) ?? [nodes[producer]!]), ...group]);
     groupOf.set(tensor, k);
