@@ -6,6 +6,7 @@
 import { describeError, invalidParameter, ModelError, UsageError } from '../errors.js';
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { encodeModel } from '../model/onnx.js';
 import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { siteInputName } from '../model/rewrite.js';
@@ -75,6 +76,12 @@ export class McModel {
    */
   static async load(source: string | Uint8Array | OnnxFile, options: LoadOptions = {}): Promise<McModel> {
     const { model: proto, folder, sha256, externalFiles, file } = await openableFile(source instanceof Uint8Array ? readOnnxBytes(source) : source);
+    const mcGraph = mcGraphOf(proto);
+    if (mcGraph)
+      throw new ModelError(
+        `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (mean, std, label, ...), not class scores whose dropout mc-dropout could drive. Run it in onnxruntime (docs/serving.md), or give the model it was converted from`,
+        'E_MC_GRAPH',
+      );
     const metadata = readMetadata(proto, file);
     const sites = findStochasticSites(proto);
     const chosen = chooseSites(sites, proto, file, options);

@@ -1,4 +1,5 @@
-import { invalidParameter, param, UsageError } from '../errors.js';
+import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
+import { describeMcGraph, mcGraphOf } from './mc-graph.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './signature.js';
 import { METADATA_PREFIX } from './metadata.js';
@@ -52,6 +53,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   }
   const badAt = (options.injectAt ?? []).find((a) => !isRate(a.rate));
   if (badAt) throw new UsageError(`Expected a rate in [0, 1) for ${param('injectAt')} at ${badAt.tensor} but received ${badAt.rate}`);
+  const already = mcGraphOf(input);
+  if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   const model = cloneModel(input);
   const graph = model.graph!;
   const nodes = graph.node ?? [];

@@ -4,8 +4,9 @@
  * softmax per row, and the statistics as graph ops. Runtimes draw the random numbers with their
  * own generators, so the passes are not mc-dropout's seeded masks.
  */
-import { UsageError } from '../errors.js';
-import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { ModelError, UsageError } from '../errors.js';
+import { METADATA_PREFIX } from './metadata.js';
+import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, toNumber, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { classifierOutput, isSoftmaxOutput } from './signature.js';
 
 /** Prefix of every node, tensor and initializer the MC graph adds. */
@@ -30,6 +31,8 @@ export const MC_GRAPH_OUTPUTS = [
  * rank): the trunk then runs once per image and only these are tiled; without it the input is.
  */
 export function mcGraph(model: ModelProto, passes: number, options: { output?: string; cut?: readonly { name: string; rank: number }[] } = {}): ModelProto {
+  const already = mcGraphOf(model);
+  if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
     throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
   const graph = model.graph!;
@@ -146,11 +149,32 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
   graph.output = MC_GRAPH_OUTPUTS.map((name) =>
     tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
   );
+  // the metadata describes this graph: its outputs are the statistics, no longer the model's logits
+  const own = { output: 'mc_graph', mc_graph_passes: String(passes), mc_graph_outputs: JSON.stringify(MC_GRAPH_OUTPUTS) };
   model.metadataProps = [
-    ...(model.metadataProps ?? []).filter((p) => p.key !== 'mc_dropout.mc_graph_passes'),
-    { key: 'mc_dropout.mc_graph_passes', value: String(passes) },
+    ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
+    ...Object.entries(own).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value })),
   ];
   return model;
+}
+
+/**
+ * Whether `model` is an MC graph: by its metadata (`mc_dropout.output` = `mc_graph`), or by the
+ * nodes mcGraph adds where the metadata was edited away. `passes` is its T where known.
+ */
+export function mcGraphOf(model: ModelProto): { passes: number | undefined } | undefined {
+  const props = new Map((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const marked = props.get(`${METADATA_PREFIX}output`) === 'mc_graph' || props.has(`${METADATA_PREFIX}mc_graph_passes`);
+  if (!marked && !(model.graph?.node ?? []).some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;
+  const stated = Number(props.get(`${METADATA_PREFIX}mc_graph_passes`));
+  const repeats = (model.graph?.initializer ?? []).find((t) => t.name === `${MC_GRAPH_PREFIX}repeats.0`)?.int64Data?.[0];
+  const passes = Number.isInteger(stated) && stated >= 2 ? stated : repeats !== undefined ? toNumber(repeats) : undefined;
+  return { passes };
+}
+
+/** "an MC graph (T=400)", for messages. */
+export function describeMcGraph(found: { passes: number | undefined }): string {
+  return `an MC graph${found.passes !== undefined ? ` (T=${found.passes})` : ''}`;
 }
 
 /** Indices of the nodes the tensors `wanted` depend on (nodes are topologically sorted). */

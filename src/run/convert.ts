@@ -7,7 +7,7 @@ import { readLabels } from '../io/lines.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { externalLocations } from '../model/external.js';
-import { mcGraph } from '../model/mc-graph.js';
+import { describeMcGraph, mcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { encodeModel } from '../model/onnx.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
@@ -68,6 +68,12 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     outputs,
   );
   const { model, folder } = await readOnnxFile(input);
+  const already = mcGraphOf(model);
+  if (already)
+    throw new ModelError(
+      `${input} is already ${describeMcGraph(already)}: its passes and statistics are inside, so there is nothing to convert. Convert the model it was made from`,
+      'E_MC_GRAPH',
+    );
   checkInputsAreNotOutputs(
     externalLocations(model).map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })),
     outputs,

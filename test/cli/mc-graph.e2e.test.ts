@@ -8,12 +8,13 @@
  * 1e-6 for the graph's float32 sums (a mean of 400 float32 values; predict sums in float64).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { loadImageTensor, McModel, resolvePreprocess } from '../../src/index.js';
-import { decodeModel } from '../../src/model/onnx.js';
+import { decodeModel, encodeModel } from '../../src/model/onnx.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -40,6 +41,8 @@ async function runGraph(file: string, input: { data: Float32Array; dims: number[
   await session.release();
   return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, Array.from(t.data as ArrayLike<number | bigint>, Number)]));
 }
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 const sdOf = (v: number[]) => {
   const m = v.reduce((a, b) => a + b, 0) / v.length;
@@ -234,6 +237,48 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
       const files = FILES.slice(0, 3);
       const { worstMeanSe } = await agreesWithPredict(await runGraph(graph, await images(converted, files)), converted, files, 400, folder);
       console.log(`# ${path.basename(model)}: worst mean ${worstMeanSe.toFixed(2)} SE from predict`);
+    }
+  });
+
+  it("an MC graph's metadata describes it (output mc_graph, its T and outputs, no 'logits'); convert refuses it as already an MC graph and predict as one (exit 3), inspect says what it is (exit 1), also with the metadata edited away", async () => {
+    const folder = tempDir();
+    const graph = path.join(folder, 'mc.onnx');
+    assert.equal((await runCli(['convert', BUNDLED, '--mc-graph', '10', '-o', graph])).code, 0);
+    const model = decodeModel(readFileSync(graph));
+    const meta = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key, p.value]));
+    assert.equal(meta['mc_dropout.output'], 'mc_graph', 'the bundled model says logits; its MC graph returns statistics');
+    assert.equal(meta['mc_dropout.mc_graph_passes'], '10');
+    assert.deepEqual(
+      JSON.parse(meta['mc_dropout.mc_graph_outputs']!),
+      (model.graph!.output ?? []).map((o) => o.name),
+    );
+    // the same graph with its mc_dropout metadata removed: found by its nodes, T by its Tile's repeats
+    const bare = path.join(folder, 'bare.onnx');
+    model.metadataProps = (model.metadataProps ?? []).filter((p) => !p.key!.startsWith('mc_dropout.output') && !p.key!.startsWith('mc_dropout.mc_graph'));
+    writeFileSync(bare, encodeModel(model));
+    for (const file of [graph, bare]) {
+      const before = sha256(file);
+      for (const extra of [[], ['--mc-graph', '10'], ['--inject-rate', '0.2']]) {
+        const out = path.join(folder, 'again.onnx');
+        const again = await runCli(['convert', file, ...extra, '-o', out]);
+        assert.equal(again.code, 3, again.stderr);
+        assert.match(
+          again.stderr,
+          /mc\.onnx is already an MC graph \(T=10\): its passes and statistics are inside, so there is nothing to convert\. Convert the model it was made from|bare\.onnx is already an MC graph \(T=10\)/,
+        );
+        assert.equal(existsSync(out), false);
+      }
+      const predicted = await runCli(['predict', path.join(ROOT, 'fixtures/samples/bag-18.png'), '-m', file, '-t', '5', '-o', path.join(folder, 'p.csv')]);
+      assert.equal(predicted.code, 3, predicted.stderr);
+      assert.match(predicted.stderr, /is an MC graph \(T=10\): it runs its passes itself and returns their statistics .*Run it in onnxruntime/);
+      assert.equal(existsSync(path.join(folder, 'p.csv')), false);
+      const inspected = await runCli(['inspect', file]);
+      assert.equal(inspected.code, 1, inspected.stderr);
+      assert.match(inspected.stdout, /^MC graph: 10 passes inside, statistics out/m);
+      assert.match(inspected.stdout, /^MC-ready: no \(an MC graph: run it in onnxruntime\)$/m);
+      assert.doesNotMatch(inspected.stdout, /could be class scores/);
+      assert.equal(JSON.parse((await runCli(['inspect', file, '--json'])).stdout).mcGraph.passes, 10);
+      assert.equal(sha256(file), before);
     }
   });
 
