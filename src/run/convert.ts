@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { McModel } from '../engine/mc-model.js';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError, UsageError } from '../errors.js';
+import { describeError, ModelError, param, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
@@ -23,6 +23,8 @@ export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'ou
    * mean, std and uncertainties out. The model must be one mc-dropout runs with rows that stay apart.
    */
   mcGraph?: number;
+  /** With mcGraph: the random numbers come from a required `seed` input (int64 [1]) instead of the runtime's generator (docs/serving.md). */
+  mcGraphSeed?: boolean;
   /** The file to write: a regular file, written whole and renamed into place (its weights beside it, `<output>.data`, when large). */
   output: string;
   /** Preprocessing and labels to record in the written model's metadata (predict reads them). */
@@ -55,7 +57,8 @@ export interface ConvertFileOutcome {
  * output must not be the input, its labels or its weights. Throws UsageError / ModelError.
  */
 export async function convertFile(config: ConvertFileConfig): Promise<ConvertFileOutcome> {
-  const { input, output, record = {}, modelOutput, mcGraph: passes, ...options } = config;
+  const { input, output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
+  if (mcGraphSeed && passes === undefined) throw new UsageError(`${param('mcGraphSeed')} shapes the MC graph: give ${param('mcGraph')} too`);
   // the output's place and the files it must not be are checked before the conversion's work
   const target = outputTarget(output, 'the converted model');
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
@@ -99,7 +102,11 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     // sites there, so the trunk that runs once per image ends before them
     const converted = readOnnxBytes(encodeModel(report.model), { name: input, folder });
     const trunk = await checkMcGraphFits(converted, modelOutput);
-    mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }), ...(trunk && { cut: trunk }) });
+    mcGraph(report.model, passes, {
+      ...(modelOutput !== undefined && { output: modelOutput }),
+      ...(trunk && { cut: trunk }),
+      ...(mcGraphSeed && { seedInput: true }),
+    });
   }
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, output, async (file) => {
