@@ -17,6 +17,7 @@ export interface ConvertCliOptions {
   cropFraction?: number;
   modelOutput?: string;
   mcGraph?: number;
+  mcGraphSeed?: boolean;
 }
 
 /** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
@@ -28,6 +29,7 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     seed: options.seed,
     ...(options.modelOutput !== undefined && { modelOutput: options.modelOutput }),
     ...(options.mcGraph !== undefined && { mcGraph: options.mcGraph }),
+    ...(options.mcGraphSeed && { mcGraphSeed: true }),
     ...(options.injectRate !== undefined && { injectRate: options.injectRate }),
     ...(options.injectAt !== undefined && { injectAt: options.injectAt }),
     ...(options.revivePaddle && { revivePaddle: true }),
@@ -45,7 +47,7 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
   const sites = outcome.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
   if (options.mcGraph !== undefined) {
     process.stderr.write(
-      `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin)${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,
+      `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin)${options.mcGraphSeed ? '; its random numbers from the input seed (int64 [1])' : ''}${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,
     );
     return 0;
   }

@@ -33,6 +33,8 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   liveAll: '--live all',
   setRate: '--set-rate',
   revivePaddle: '--revive-paddle',
+  mcGraph: '--mc-graph T',
+  mcGraphSeed: '--mc-graph-seed',
 };
 
 /** A library message as the CLI prints it: every parameter the table knows shown as its flag. */

@@ -42,7 +42,8 @@ function formatReport(r: InspectReport): string {
           ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).map((d) => (d === '' ? '?' : d)).join(', ')}] (${c.why})`),
         ]
       : []),
-    `MC-ready: ${r.mcReady ? 'yes' : 'no'}`,
+    ...(r.mcGraph ? [`MC graph: ${r.mcGraph.passes ?? '?'} passes inside, statistics out (docs/serving.md)`] : []),
+    `MC-ready: ${r.mcReady ? 'yes' : r.mcGraph ? 'no (an MC graph: run it in onnxruntime)' : 'no'}`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join('\n')}\n`;

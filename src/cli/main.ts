@@ -284,7 +284,11 @@ ${EXIT_CODES}`,
       'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs (docs/serving.md)',
       integer(2, 100000),
     )
-    .option('--seed <n>', 'base seed of the RandomUniformLike ops (site k gets n + k)', integer(0, 2 ** 31), 0)
+    .option(
+      '--mc-graph-seed',
+      'with --mc-graph: the random numbers come from a required int64 input `seed` (same seed, same outputs), not the runtime generator (docs/serving.md)',
+    )
+    .option('--seed <n>', "base seed of the RandomUniformLike ops' seed attributes (hashed with the site's index)", integer(0, 2 ** 31), 0)
     .option('--labels <file>', 'embed class labels (one per line)')
     .option('--mean <r,g,b>', 'embed the normalization mean', triple)
     .option('--std <r,g,b>', 'embed the normalization std', triple)

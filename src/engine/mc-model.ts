@@ -6,8 +6,9 @@
 import { describeError, invalidParameter, ModelError, UsageError } from '../errors.js';
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { encodeModel } from '../model/onnx.js';
-import { forSession, readModelForSession, type OnnxFile } from '../model/read.js';
+import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { siteInputName } from '../model/rewrite.js';
 import { describeIo, outputsReachedFrom, type ModelIo } from '../model/signature.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
@@ -44,6 +45,15 @@ export interface ModelInfo extends ModelIo {
   deviceId: number;
 }
 
+/**
+ * A model made ready to open: onnxruntime reads every large weight of a file from the file itself,
+ * so no copy of them stays here; a model that came as bytes has no file and keeps its weights.
+ */
+async function openableFile(source: string | OnnxFile): Promise<Omit<OnnxFile, 'bytes'>> {
+  const read = typeof source === 'string' ? await readOnnxFile(source) : source;
+  return read.inMemory ? read : forSession(read);
+}
+
 /** An ONNX classifier whose dropout stays live at full optimization, with masks drawn by seed. */
 export class McModel {
   private constructor(
@@ -60,12 +70,18 @@ export class McModel {
   ) {}
 
   /**
-   * Loads, rewrites and opens a model: `source` is a path, or a file readOnnxFile read already.
-   * Throws ModelError / ProviderError / UsageError.
+   * Loads, rewrites and opens a model: `source` is a path, a serialized model (bytes, as
+   * onnxruntime's `InferenceSession.create` takes; its weights inside it), or a file readOnnxFile
+   * (or readOnnxBytes) read already. Throws ModelError / ProviderError / UsageError.
    */
-  static async load(source: string | OnnxFile, options: LoadOptions = {}): Promise<McModel> {
-    // onnxruntime reads every large weight from the files themselves: no copy of them stays here
-    const { model: proto, folder, sha256, externalFiles, file } = typeof source === 'string' ? await readModelForSession(source) : forSession(source);
+  static async load(source: string | Uint8Array | OnnxFile, options: LoadOptions = {}): Promise<McModel> {
+    const { model: proto, folder, sha256, externalFiles, file } = await openableFile(source instanceof Uint8Array ? readOnnxBytes(source) : source);
+    const mcGraph = mcGraphOf(proto);
+    if (mcGraph)
+      throw new ModelError(
+        `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (mean, std, label, ...), not class scores whose dropout mc-dropout could drive. Run it in onnxruntime (docs/serving.md), or give the model it was converted from`,
+        'E_MC_GRAPH',
+      );
     const metadata = readMetadata(proto, file);
     const sites = findStochasticSites(proto);
     const chosen = chooseSites(sites, proto, file, options);
@@ -101,7 +117,7 @@ export class McModel {
     }));
     const planned = planGraph(proto, drawnSites, io, probe, staticBatch, options);
 
-    const opened = await openSession(encodeModel(planned.model), options, file, folder);
+    const opened = await openSession(encodeModel(planned.model), options, file, folder || undefined);
     const limits = runLimits(planned, drawnSites, io, probe, staticBatch, opened.provider, options);
     const info: ModelInfo = {
       path: file,

@@ -1,4 +1,5 @@
-import { invalidParameter, param, UsageError } from '../errors.js';
+import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
+import { describeMcGraph, mcGraphOf } from './mc-graph.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './signature.js';
 import { METADATA_PREFIX } from './metadata.js';
@@ -15,7 +16,7 @@ export interface ConvertOptions {
   setRate?: number;
   /** mc_dropout.* metadata to embed (keys without the prefix, values as stored). */
   metadata?: Record<string, string>;
-  /** Base of the RandomUniformLike seeds (site k gets seed + k). */
+  /** Base of the RandomUniformLike seeds (site k gets randomOpSeed(seed, k)). */
   seed?: number;
   /** The class-score output whose classifier `injectRate` feeds (default: the only [N, C] output, else one named logits/probabilities). */
   output?: string;
@@ -52,6 +53,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   }
   const badAt = (options.injectAt ?? []).find((a) => !isRate(a.rate));
   if (badAt) throw new UsageError(`Expected a rate in [0, 1) for ${param('injectAt')} at ${badAt.tensor} but received ${badAt.rate}`);
+  const already = mcGraphOf(input);
+  if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   const model = cloneModel(input);
   const graph = model.graph!;
   const nodes = graph.node ?? [];
@@ -70,7 +73,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     const rate = options.setRate ?? site.rate;
     if (!Number.isFinite(rate)) throw new UsageError(`The rate of ${site.nodeName} is not a constant; give one with ${param('setRate')}`);
     const k = next++;
-    const group = maskGroup(k, site.input, site.output, rate, seed + k, initializers);
+    const group = maskGroup(k, site.input, site.output, rate, randomOpSeed(seed, k), initializers);
     site.nodeIndices.forEach((i) => insertions.set(i, i === site.nodeIndex ? group : []));
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: site.input, rate });
   }
@@ -83,7 +86,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     const node = nodes[target]!;
     const x = node.input![0]!;
     const k = next++;
-    const group = maskGroup(k, x, droppedName(k), options.injectRate, seed + k, initializers);
+    const group = maskGroup(k, x, droppedName(k), options.injectRate, randomOpSeed(seed, k), initializers);
     node.input![0] = droppedName(k);
     insertions.set(target, [...group, ...(insertions.get(target) ?? [node])]);
     injectedBefore = `${node.opType} ${node.name || `node ${target + 1}`}`;
@@ -105,10 +108,8 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     // a group reads the tensor it drops; every other reader, other sites' groups too, reads it dropped
     node.input = node.input?.map((input) => (groupOf.has(input) && groupOf.get(input) !== k ? droppedName(groupOf.get(input)!) : input));
   }
-  // the Dropout nodes' ratio constants are read by no node now: dropped, so runtimes do not warn
-  const read = new Set(tensorsReadAnywhere(graph));
-  const outputs = new Set((graph.output ?? []).map((o) => o.name));
-  graph.initializer = [...(graph.initializer ?? []), ...initializers].filter((t) => read.has(t.name ?? '') || outputs.has(t.name));
+  graph.initializer = [...(graph.initializer ?? []), ...initializers];
+  dropUnread(graph);
   const metadata = {
     ...options.metadata,
     dropout_rates: JSON.stringify(
@@ -120,6 +121,24 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   const kept = (model.metadataProps ?? []).filter((p) => !(p.key && p.key.slice(METADATA_PREFIX.length) in metadata && p.key.startsWith(METADATA_PREFIX)));
   model.metadataProps = [...kept, ...Object.entries(metadata).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value }))];
   return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
+}
+
+/**
+ * The `seed` attribute of site k's RandomUniformLike: an integer in [1, 2^24) (exact in the float
+ * attribute), hashed from (seed, k). Not seed + k: onnxruntime seeds each op's std::minstd_rand0,
+ * where seed 0 acts as 1 (sites 0 and 1 drew the same stream: means 11 SE off with two sites) and
+ * seed s + 1's stream is a fixed small multiple of seed s's (modulo 2^31 - 1), so nearby seeds give
+ * dependent masks; hashed seeds are far apart.
+ */
+export function randomOpSeed(seed: number, k: number): number {
+  const mix = (h: number) => {
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+    return (h ^ (h >>> 16)) >>> 0;
+  };
+  const low = (seed % 2 ** 32) >>> 0;
+  const high = Math.floor(seed / 2 ** 32) >>> 0;
+  return 1 + (mix(mix(mix(low) ^ high) ^ k) % (2 ** 24 - 1));
 }
 
 const droppedName = (k: number) => `${CONVERTED_PREFIX}${k}.output`;
@@ -155,7 +174,7 @@ function injectAtTensors(
       throw new UsageError(`Cannot inject dropout at ${tensor}: the model has no such tensor (mc-dropout inspect lists the candidates)`);
     if (outputs.has(tensor)) throw new UsageError(`Cannot inject dropout at ${tensor}: it is a model output; inject at a tensor before it`);
     const k = state.next++;
-    const group = maskGroup(k, tensor, droppedName(k), rate, state.seed + k, state.initializers);
+    const group = maskGroup(k, tensor, droppedName(k), rate, randomOpSeed(state.seed, k), state.initializers);
     if (producer === undefined) front.push(...group);
     else state.insertions.set(producer, [...(state.insertions.get(producer) ?? [nodes[producer]!]), ...group]);
     groupOf.set(tensor, k);
@@ -198,10 +217,26 @@ function maskGroup(k: number, x: string, y: string, rate: number, seed: number, 
   ];
 }
 
+/**
+ * Drops the constants no node and no output reads: the replaced Dropout nodes' ratio and
+ * training_mode (initializers, or Constant nodes that onnxruntime turns into initializers), which
+ * onnxruntime would otherwise remove on every load with a warning each. An initializer that is also
+ * a graph input (a default the caller may override) stays.
+ */
+export function dropUnread(graph: GraphProto): void {
+  const read = new Set([...tensorsReadAnywhere(graph), ...(graph.output ?? []).map((o) => o.name ?? '')]);
+  const inputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
+  const isConstant = (node: NodeProto) => node.opType === 'Constant' && (node.domain ?? '') === '' && (node.input ?? []).length === 0;
+  graph.node = (graph.node ?? []).filter((node) => !isConstant(node) || (node.output ?? []).some((o) => read.has(o)));
+  graph.initializer = (graph.initializer ?? []).filter((t) => read.has(t.name ?? '') || inputs.has(t.name ?? ''));
+}
+
 /** Every tensor name a node of the graph reads, subgraphs' nodes included (they may read the outer graph's). */
 function tensorsReadAnywhere(graph: GraphProto): string[] {
   return (graph.node ?? []).flatMap((node) => [
     ...(node.input ?? []),
-    ...(node.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].flatMap((g) => tensorsReadAnywhere(g))),
+    ...(node.attribute ?? []).flatMap((a) =>
+      [...(a.g ? [a.g] : []), ...(a.graphs ?? [])].flatMap((g) => [...tensorsReadAnywhere(g), ...(g.output ?? []).map((o) => o.name ?? '')]),
+    ),
   ]);
 }

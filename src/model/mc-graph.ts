@@ -4,9 +4,11 @@
  * softmax per row, and the statistics as graph ops. Runtimes draw the random numbers with their
  * own generators, so the passes are not mc-dropout's seeded masks.
  */
-import { UsageError } from '../errors.js';
-import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { ModelError, param, UsageError } from '../errors.js';
+import { METADATA_PREFIX } from './metadata.js';
+import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, toNumber, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { classifierOutput, isSoftmaxOutput } from './signature.js';
+import { RANDOM_OPS } from './sites.js';
 
 /** Prefix of every node, tensor and initializer the MC graph adds. */
 export const MC_GRAPH_PREFIX = 'mc_graph.';
@@ -28,8 +30,16 @@ export const MC_GRAPH_OUTPUTS = [
  * Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes.
  * `cut`: the tensors where the deterministic trunk ends (the engine's trunk split, each with its
  * rank): the trunk then runs once per image and only these are tiled; without it the input is.
+ * `seedInput`: the random numbers come from a `seed` input (int64 [1], >= 0) instead of the
+ * runtime's generator (seededRandomOps); `mc_dropout.mc_graph_seed` names the input, or says none.
  */
-export function mcGraph(model: ModelProto, passes: number, options: { output?: string; cut?: readonly { name: string; rank: number }[] } = {}): ModelProto {
+export function mcGraph(
+  model: ModelProto,
+  passes: number,
+  options: { output?: string; cut?: readonly { name: string; rank: number }[]; seedInput?: boolean } = {},
+): ModelProto {
+  const already = mcGraphOf(model);
+  if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
     throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
   const graph = model.graph!;
@@ -49,11 +59,11 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
   if ((graph.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0))) {
     throw new UsageError('The MC graph does not rewrite models with subgraphs (If, Loop, Scan)');
   }
-  if ((MC_GRAPH_OUTPUTS as readonly string[]).includes(input.name!))
-    throw new UsageError(`The model's input is named '${input.name}', one of the MC graph's outputs`);
+  if ([...MC_GRAPH_OUTPUTS, MC_GRAPH_SEED].includes(input.name!))
+    throw new UsageError(`The model's input is named '${input.name}', one of the MC graph's outputs or its seed input`);
   // a tensor of the model named like an output ('mean' in a normalisation, say) is renamed inside the graph
   const taken = new Set([...(graph.node ?? []).flatMap((x) => x.output ?? []), ...initializers]);
-  for (const clash of MC_GRAPH_OUTPUTS.filter((name) => taken.has(name))) {
+  for (const clash of [...MC_GRAPH_OUTPUTS, MC_GRAPH_SEED].filter((name) => taken.has(name))) {
     const renamed = `${MC_GRAPH_PREFIX}model.${clash}`;
     const rename = (name: string) => (name === clash ? renamed : name);
     for (const each of graph.node ?? []) {
@@ -138,19 +148,173 @@ export function mcGraph(model: ModelProto, passes: number, options: { output?: s
   const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [int('axis', 1)]);
   node('Sub', [first, second], 'margin');
 
-  graph.node = [...front, ...graph.node, ...nodes];
+  const seeded = options.seedInput ? seededRandomOps(graph.node, node, int64, nodes) : undefined;
+  graph.node = [...front, ...(seeded ?? graph.node), ...nodes];
   graph.initializer = [...(graph.initializer ?? []), ...added];
+  // the seed, where asked for: a required input (onnxruntime-node and -web feed no input that has a default)
+  if (seeded) graph.input = [...(graph.input ?? []), tensorValueInfo(MC_GRAPH_SEED, DataType.INT64, [1])];
   const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
   // the outputs by their documented names, without the prefix
   graph.node.push(...MC_GRAPH_OUTPUTS.map((name): NodeProto => ({ opType: 'Identity', name: `${n(name)}.out`, input: [n(name)], output: [name] })));
   graph.output = MC_GRAPH_OUTPUTS.map((name) =>
     tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
   );
+  // the metadata describes this graph: its outputs are the statistics, no longer the model's logits
+  const own = {
+    output: 'mc_graph',
+    mc_graph_passes: String(passes),
+    mc_graph_outputs: JSON.stringify(MC_GRAPH_OUTPUTS),
+    mc_graph_seed: seeded ? MC_GRAPH_SEED : 'none',
+  };
   model.metadataProps = [
-    ...(model.metadataProps ?? []).filter((p) => p.key !== 'mc_dropout.mc_graph_passes'),
-    { key: 'mc_dropout.mc_graph_passes', value: String(passes) },
+    ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
+    ...Object.entries(own).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value })),
   ];
   return model;
+}
+
+/**
+ * Whether `model` is an MC graph: by its metadata (`mc_dropout.output` = `mc_graph`), or by the
+ * nodes mcGraph adds where the metadata was edited away. `passes` is its T where known.
+ */
+export function mcGraphOf(model: ModelProto): { passes: number | undefined } | undefined {
+  const props = new Map((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const marked = props.get(`${METADATA_PREFIX}output`) === 'mc_graph' || props.has(`${METADATA_PREFIX}mc_graph_passes`);
+  if (!marked && !(model.graph?.node ?? []).some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;
+  const stated = Number(props.get(`${METADATA_PREFIX}mc_graph_passes`));
+  const repeats = (model.graph?.initializer ?? []).find((t) => t.name === `${MC_GRAPH_PREFIX}repeats.0`)?.int64Data?.[0];
+  const passes = Number.isInteger(stated) && stated >= 2 ? stated : repeats !== undefined ? toNumber(repeats) : undefined;
+  return { passes };
+}
+
+/** "an MC graph (T=400)", for messages. */
+export function describeMcGraph(found: { passes: number | undefined }): string {
+  return `an MC graph${found.passes !== undefined ? ` (T=${found.passes})` : ''}`;
+}
+
+/** The seeded MC graph's seed input: int64 [1], at least 0 (reduced modulo 2^32). */
+export const MC_GRAPH_SEED = 'seed';
+
+/** Odd multipliers below 2^31: a product with a value below 2^32 stays below 2^63 in int64. */
+const M1 = 0x7feb352d;
+const M2 = 0x5bd1e995;
+const GOLDEN = 0x9e3779b9;
+
+/**
+ * The integer hash the seeded graph computes, in plain numbers (for the tests): `mix` on values
+ * in [0, 2^32), with add-shift in place of xor-shift (ONNX has BitwiseXor only from opset 18, and
+ * BitShift only for unsigned types onnxruntime's Mul lacks), so every step is int64 Add, Mul, Div
+ * or Mod that cannot overflow.
+ */
+export function mix32(x: bigint): bigint {
+  const m = 2n ** 32n;
+  x = (x + x / 65536n) % m;
+  x = (x * BigInt(M1)) % m;
+  x = (x + x / 32768n) % m;
+  x = (x * BigInt(M2)) % m;
+  return (x + x / 65536n) % m;
+}
+
+/** Element `index` of random op `op`'s uniform numbers for `seed` (>= 0), as the seeded graph computes it: [0, 1) in steps of 2^-24. */
+export function seededUniform(seed: bigint, op: number, index: number): number {
+  const m = 2n ** 32n;
+  const key = mix32((mix32(((seed % m) + m) % m) + ((BigInt(op) * BigInt(GOLDEN)) % m)) % m);
+  const h = mix32(mix32((BigInt(index) + key) % m));
+  return Number(h / 256n) / 2 ** 24;
+}
+
+/**
+ * Replaces each RandomUniformLike (float32: convert's masks and timm's DropPath alike) with numbers
+ * hashed from the seed input, the op's index in graph order and the element's index only
+ * (seededUniform), in integer ops every runtime has (Range, Add, Mul, Div, Mod, Cast). A model with
+ * other random ops (RandomNormalLike, Bernoulli...) is refused, so a seed never half-controls a graph.
+ */
+function seededRandomOps(
+  graph: readonly NodeProto[],
+  node: (opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']) => string,
+  int64: (name: string, values: number[], scalar?: boolean) => string,
+  nodes: NodeProto[],
+): NodeProto[] {
+  const attr = (n: NodeProto, name: string) => (n.attribute ?? []).find((a) => a.name === name);
+  const uniform = graph.filter((n) => n.opType === 'RandomUniformLike');
+  const odd = graph.filter(
+    (n) =>
+      (RANDOM_OPS.includes(n.opType ?? '') && n.opType !== 'RandomUniformLike') ||
+      (n.opType === 'RandomUniformLike' && attr(n, 'dtype')?.i !== undefined && toNumber(attr(n, 'dtype')!.i) !== DataType.FLOAT),
+  );
+  if (odd.length > 0)
+    throw new UsageError(
+      `The MC graph's seed input drives float32 RandomUniformLike only, and the model also draws with ${odd.map((n) => `${n.opType} ${n.name ?? ''}`).join(', ')}; leave out ${param('mcGraphSeed')}`,
+    );
+  const start = nodes.length;
+  const two32 = int64('two32', [2 ** 32], true);
+  const consts = new Map<number, string>();
+  const c = (v: number) => consts.get(v) ?? (consts.set(v, int64(`c${v}`, [v], true)), consts.get(v)!);
+  let count = 0;
+  const mod = (x: string) => node('Mod', [x, two32], `h${count++}`, [{ name: 'fmod', type: 2, i: 0 }]);
+  const mix = (x: string) => {
+    x = mod(node('Add', [x, node('Div', [x, c(65536)], `h${count++}`)], `h${count++}`));
+    x = mod(node('Mul', [x, c(M1)], `h${count++}`));
+    x = mod(node('Add', [x, node('Div', [x, c(32768)], `h${count++}`)], `h${count++}`));
+    x = mod(node('Mul', [x, c(M2)], `h${count++}`));
+    return mod(node('Add', [x, node('Div', [x, c(65536)], `h${count++}`)], `h${count++}`));
+  };
+  const base = mix(mod(MC_GRAPH_SEED));
+  uniform.forEach((random, j) => {
+    const x = random.input![0]!;
+    const key = mix(mod(node('Add', [base, c((j * GOLDEN) % 2 ** 32)], `h${count++}`)));
+    const index = node('Range', [c(0), node('Size', [x], `random${j}.size`), c(1)], `random${j}.index`);
+    const h = mix(mix(mod(node('Add', [index, key], `h${count++}`))));
+    const float = node('Cast', [node('Div', [h, c(256)], `random${j}.high24`)], `random${j}.float`, [{ name: 'to', type: 2, i: DataType.FLOAT }]);
+    let u = node('Mul', [float, float32Const(nodes, `random${j}.step`, 2 ** -24)], `random${j}.unit`);
+    const low = attr(random, 'low')?.f ?? 0;
+    const high = attr(random, 'high')?.f ?? 1;
+    if (low !== 0 || high !== 1)
+      u = node(
+        'Add',
+        [node('Mul', [u, float32Const(nodes, `random${j}.width`, high - low)], `random${j}.scaled`), float32Const(nodes, `random${j}.low`, low)],
+        `random${j}.shifted`,
+      );
+    // the hashed numbers take the random op's place, under its output's name
+    nodes.push({
+      opType: 'Reshape',
+      name: `${MC_GRAPH_PREFIX}random${j}.hashed`,
+      input: [u, node('Shape', [x], `random${j}.shape`)],
+      output: [random.output![0]!],
+    });
+  });
+  const hashing = nodes.splice(start);
+  return topologicalMerge(
+    graph.filter((n) => n.opType !== 'RandomUniformLike'),
+    hashing,
+  );
+}
+
+/** A float32 scalar made by a Constant node (kept among `nodes`). */
+function float32Const(nodes: NodeProto[], name: string, value: number): string {
+  const out = `${MC_GRAPH_PREFIX}${name}`;
+  nodes.push({ opType: 'Constant', name: out, output: [out], attribute: [{ name: 'value_float', type: 1, f: value }] });
+  return out;
+}
+
+/** `model` and `added` nodes as one topologically sorted list (each node after the producers of its inputs). */
+function topologicalMerge(model: readonly NodeProto[], added: readonly NodeProto[]): NodeProto[] {
+  const all = [...model, ...added];
+  const producer = new Map<string, number>();
+  all.forEach((n, i) => n.output?.forEach((o) => producer.set(o, i)));
+  const done = new Set<number>();
+  const out: NodeProto[] = [];
+  const visit = (i: number) => {
+    if (done.has(i)) return;
+    done.add(i);
+    for (const name of all[i]!.input ?? []) {
+      const p = producer.get(name);
+      if (p !== undefined) visit(p);
+    }
+    out.push(all[i]!);
+  };
+  all.forEach((_, i) => visit(i));
+  return out;
 }
 
 /** Indices of the nodes the tensors `wanted` depend on (nodes are topologically sorted). */

@@ -12,7 +12,7 @@ export interface OnnxFile {
   /** The .onnx file's bytes. */
   bytes: Uint8Array;
   model: ModelProto;
-  /** Absolute folder of the model file: external weights resolve against it, whatever the working directory. */
+  /** Absolute folder of the model file: external weights resolve against it, whatever the working directory ('' for bytes with none). */
   folder: string;
   /** External weight files, relative to `folder`, sorted; empty when every weight is in the file. */
   externalFiles: string[];
@@ -20,6 +20,8 @@ export interface OnnxFile {
   sizeBytes: number;
   /** SHA-256 of the model file and every external file (see modelDigest). */
   sha256: string;
+  /** Set when the model came as bytes (readOnnxBytes), not from the file named `file`: its weights cannot be referenced in a file. */
+  inMemory?: true;
 }
 
 /** Reads and decodes an ONNX file; every failure is a ModelError naming the file and the fix. */
@@ -34,6 +36,21 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : describeError(error);
     throw new ModelError(`Cannot read model ${file}: ${reason}. Pass an .onnx file.`, 'E_MODEL', { cause: error });
   }
+  return decoded(bytes, file, path.dirname(path.resolve(file)));
+}
+
+/**
+ * Decodes a model given as bytes, as onnxruntime's `InferenceSession.create(buffer)` takes it.
+ * `name` stands for the file in messages. External weights resolve against `folder`; without one,
+ * a model that keeps weights in external files is refused (bytes cannot carry them).
+ */
+export function readOnnxBytes(bytes: Uint8Array, options: { name?: string; folder?: string } = {}): OnnxFile {
+  const name = options.name ?? 'the model bytes';
+  if (!(bytes instanceof Uint8Array)) throw new ModelError(`Expected the model's bytes as a Uint8Array but received ${typeof bytes}`);
+  return { ...decoded(bytes, name, options.folder === undefined ? undefined : path.resolve(options.folder)), inMemory: true };
+}
+
+function decoded(bytes: Uint8Array, file: string, folder: string | undefined): OnnxFile {
   let model: ModelProto;
   try {
     model = decodeModel(bytes);
@@ -41,8 +58,14 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
     throw new ModelError(`${file} is not an ONNX model (${describeError(error)})`, 'E_MODEL', { cause: error });
   }
   if (!model.graph || (model.graph.node ?? []).length === 0) throw new ModelError(`${file} is not an ONNX model (it has no graph)`);
-  const folder = path.dirname(path.resolve(file));
   const externalFiles = externalLocations(model);
+  if (folder === undefined) {
+    if (externalFiles.length > 0)
+      throw new ModelError(
+        `${file}: the model keeps its weights in external files (${externalFiles.join(', ')}), which bytes cannot carry; load it from its file path instead, with the weights beside it`,
+      );
+    return { file, bytes, model, folder: '', externalFiles, sizeBytes: bytes.byteLength, sha256: modelDigest(bytes, '', []) };
+  }
   checkExternalFiles(externalFiles, folder, file);
   return {
     file,

@@ -2,13 +2,14 @@
 import path from 'node:path';
 import { McModel } from '../engine/mc-model.js';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError, UsageError } from '../errors.js';
+import { describeError, ModelError, param, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { externalLocations } from '../model/external.js';
-import { mcGraph } from '../model/mc-graph.js';
-import { readOnnxFile } from '../model/read.js';
+import { describeMcGraph, mcGraph, mcGraphOf } from '../model/mc-graph.js';
+import { encodeModel } from '../model/onnx.js';
+import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 
 /** What to convert and how; the graph options are convertModel's. */
@@ -22,6 +23,8 @@ export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'ou
    * mean, std and uncertainties out. The model must be one mc-dropout runs with rows that stay apart.
    */
   mcGraph?: number;
+  /** With mcGraph: the random numbers come from a required `seed` input (int64 [1]) instead of the runtime's generator (docs/serving.md). */
+  mcGraphSeed?: boolean;
   /** The file to write: a regular file, written whole and renamed into place (its weights beside it, `<output>.data`, when large). */
   output: string;
   /** Preprocessing and labels to record in the written model's metadata (predict reads them). */
@@ -54,7 +57,8 @@ export interface ConvertFileOutcome {
  * output must not be the input, its labels or its weights. Throws UsageError / ModelError.
  */
 export async function convertFile(config: ConvertFileConfig): Promise<ConvertFileOutcome> {
-  const { input, output, record = {}, modelOutput, mcGraph: passes, ...options } = config;
+  const { input, output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
+  if (mcGraphSeed && passes === undefined) throw new UsageError(`${param('mcGraphSeed')} shapes the MC graph: give ${param('mcGraph')} too`);
   // the output's place and the files it must not be are checked before the conversion's work
   const target = outputTarget(output, 'the converted model');
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
@@ -67,6 +71,12 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     outputs,
   );
   const { model, folder } = await readOnnxFile(input);
+  const already = mcGraphOf(model);
+  if (already)
+    throw new ModelError(
+      `${input} is already ${describeMcGraph(already)}: its passes and statistics are inside, so there is nothing to convert. Convert the model it was made from`,
+      'E_MC_GRAPH',
+    );
   checkInputsAreNotOutputs(
     externalLocations(model).map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })),
     outputs,
@@ -81,14 +91,23 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
   if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
   if (Object.keys(metadata).length > 0) metadata.format = '1';
 
-  const trunk = passes !== undefined ? await checkMcGraphFits(input, modelOutput) : undefined;
   const report = convertModel(model, {
     ...options,
     metadata,
     ...(modelOutput !== undefined && { output: modelOutput }),
     ...(passes !== undefined && { allowUnchanged: true }),
   });
-  if (passes !== undefined) mcGraph(report.model, passes, { ...(modelOutput !== undefined && { output: modelOutput }), ...(trunk && { cut: trunk }) });
+  if (passes !== undefined) {
+    // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
+    // sites there, so the trunk that runs once per image ends before them
+    const converted = readOnnxBytes(encodeModel(report.model), { name: input, folder });
+    const trunk = await checkMcGraphFits(converted, modelOutput);
+    mcGraph(report.model, passes, {
+      ...(modelOutput !== undefined && { output: modelOutput }),
+      ...(trunk && { cut: trunk }),
+      ...(mcGraphSeed && { seedInput: true }),
+    });
+  }
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(report.model, folder, output, async (file) => {
     try {
@@ -108,8 +127,9 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
  * (rows that see each other after a stochastic site, such as DropBlock's batch statistics, or a
  * fixed batch), and for a model with no stochastic site reaching the class scores.
  */
-async function checkMcGraphFits(input: string, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
-  const model = await McModel.load(input, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
+async function checkMcGraphFits(converted: OnnxFile, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
+  const input = converted.file;
+  const model = await McModel.load(converted, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
   try {
     const { plan } = model;
     if (plan.rowsAlone) {

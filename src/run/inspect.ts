@@ -4,6 +4,7 @@ import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../mode
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from '../model/onnx.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { readOnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { findStochasticSites } from '../model/sites.js';
@@ -50,6 +51,8 @@ export interface InspectReport {
   }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
+  /** Set when the file is an MC graph (convert's mcGraph): its T where known. predict and convert refuse it. */
+  mcGraph: { passes: number | null } | null;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
   /** Tensors into the head where dropout can be added (convert's injectAt), nearest the output first, with shapes from shape inference (null when unknown). */
   injection: { tensor: string; producer: string; why: string; shape: (number | string)[] | null }[];
@@ -75,6 +78,12 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const opset = defaultOpset(model);
   const warnings: string[] = [];
   const sites = findStochasticSites(model);
+  const mcGraph = mcGraphOf(model);
+  if (mcGraph) {
+    warnings.push(
+      `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (outputs ${(graph.output ?? []).map((o) => o.name).join(', ')}). Run it in onnxruntime (docs/serving.md); predict and convert take the model it was converted from.`,
+    );
+  }
 
   const inert = sites.filter((s) => s.op === 'Dropout' && !s.live);
   if (inert.length > 0 && !sites.some((s) => s.live))
@@ -82,15 +91,16 @@ export async function inspectModel(file: string, options: { output?: string } = 
   const live = sites.filter((s) => s.live);
   let output: string | undefined;
   try {
-    output = graph.output?.length
-      ? (classifierOutput(graph, file, {
-          ...(options.output !== undefined && { name: options.output }),
-          reached: outputsReachedFrom(
-            graph,
-            live.map((s) => s.output),
-          ),
-        }).name ?? undefined)
-      : undefined;
+    output =
+      graph.output?.length && !mcGraph
+        ? (classifierOutput(graph, file, {
+            ...(options.output !== undefined && { name: options.output }),
+            reached: outputsReachedFrom(
+              graph,
+              live.map((s) => s.output),
+            ),
+          }).name ?? undefined)
+        : undefined;
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
@@ -101,7 +111,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     warnings.push(
       `no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`,
     );
-  } else if (sites.length === 0) {
+  } else if (sites.length === 0 && !mcGraph) {
     warnings.push(
       `no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (${param('injectAt')} TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`,
     );
@@ -132,27 +142,28 @@ export async function inspectModel(file: string, options: { output?: string } = 
 
   let trunkReuse: InspectReport['trunkReuse'] = null;
   const rowShapes = new Map<number, number[]>();
-  try {
-    const loaded = await McModel.load(read, {
-      device: 'cpu',
-      allowDeterministic: true,
-      threads: 1,
-      ...(options.output !== undefined && { output: options.output }),
-    });
-    for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
-    trunkReuse = {
-      applies: loaded.plan.trunkReuse,
-      reason: loaded.plan.reason,
-      cut: loaded.plan.cutTensors,
-      prefixSharing: loaded.plan.prefixSharing,
-      headParameterShare: loaded.plan.headParameterShare,
-      headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
-    };
-    await loaded.dispose();
-  } catch (error) {
-    if (!(error instanceof McDropoutError)) throw error;
-    warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
-  }
+  if (!mcGraph)
+    try {
+      const loaded = await McModel.load(read, {
+        device: 'cpu',
+        allowDeterministic: true,
+        threads: 1,
+        ...(options.output !== undefined && { output: options.output }),
+      });
+      for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
+      trunkReuse = {
+        applies: loaded.plan.trunkReuse,
+        reason: loaded.plan.reason,
+        cut: loaded.plan.cutTensors,
+        prefixSharing: loaded.plan.prefixSharing,
+        headParameterShare: loaded.plan.headParameterShare,
+        headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
+      };
+      await loaded.dispose();
+    } catch (error) {
+      if (!(error instanceof McDropoutError)) throw error;
+      warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
+    }
 
   const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
   const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
@@ -185,6 +196,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
       };
     }),
     mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,
+    mcGraph: mcGraph ? { passes: mcGraph.passes ?? null } : null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
     paddleDropouts: paddle,

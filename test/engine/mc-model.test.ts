@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
 import { ModelError } from '../../src/errors.js';
+import { DataLocation, decodeModel, encodeModel } from '../../src/model/onnx.js';
 import { buildModel, dropoutNode, floatTensor, linearModel, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 import { writeModel } from '../helpers/files.js';
 
@@ -244,5 +245,36 @@ describe('float16 models', () => {
       mean /= passes;
       assert.ok(Math.abs(mean - expected) <= 4 * Math.sqrt(variance / passes), `output ${j}: ${mean} vs ${expected}`);
     }
+  });
+});
+
+describe('McModel.load from bytes', () => {
+  it('a serialized model (as InferenceSession.create takes it) gives the bytes of the same model loaded by path', async () => {
+    const bytes = linearModel(0.3, H, W, weights, CLASSES);
+    const fromBytes = await McModel.load(bytes, { device: 'cpu' });
+    const fromFile = await McModel.load(writeModel(bytes), { device: 'cpu' });
+    try {
+      const options = { passes: 50, seed: 7 };
+      assert.deepEqual(await fromBytes.predictScores([x], options), await fromFile.predictScores([x], options));
+      assert.equal(fromBytes.info.sha256, fromFile.info.sha256);
+      assert.equal(fromBytes.info.path, 'the model bytes');
+    } finally {
+      await fromBytes.dispose();
+      await fromFile.dispose();
+    }
+  });
+
+  it('refuses bytes whose weights live in external files, naming them and the fix, and bytes that are no model', async () => {
+    const model = decodeModel(linearModel(0.3, H, W, weights, CLASSES));
+    const w = model.graph!.initializer!.find((t) => t.dims?.length === 2)!;
+    Object.assign(w, { floatData: [], dataLocation: DataLocation.EXTERNAL, externalData: [{ key: 'location', value: 'weights.bin' }] });
+    await assert.rejects(
+      McModel.load(encodeModel(model), { device: 'cpu' }),
+      (e: unknown) => e instanceof ModelError && /external files \(weights\.bin\), which bytes cannot carry; load it from its file path/.test(e.message),
+    );
+    await assert.rejects(
+      McModel.load(new Uint8Array([1, 2, 3]), { device: 'cpu' }),
+      (e: unknown) => e instanceof ModelError && /^the model bytes is not an ONNX model/.test(e.message),
+    );
   });
 });

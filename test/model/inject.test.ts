@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/errors.js';
-import { convertModel } from '../../src/model/convert.js';
+import { convertModel, dropUnread } from '../../src/model/convert.js';
 import { injectionCandidates, paddleDropouts } from '../../src/model/inject.js';
 import { decodeModel, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
 import { findStochasticSites } from '../../src/model/sites.js';
@@ -203,6 +203,34 @@ describe('convertModel injectAt and revivePaddle', () => {
     assert.throws(
       () => convertModel(out, { revivePaddle: true }),
       /Nothing to convert: its dropout is already in random-mask form \(setRate changes the rates\)/,
+    );
+  });
+});
+
+describe('dropUnread: what convert leaves behind', () => {
+  it("drops the replaced Dropout's Constant nodes and unread initializers, keeps what a node or output reads and an initializer that is a graph input's default", () => {
+    const built = decodeModel(
+      buildModel({
+        nodes: [
+          { opType: 'Constant', name: 'ratio', output: ['ratio_out'], attribute: [{ name: 'value', type: 4, t: scalarFloat('v', 0.5) }] },
+          { opType: 'Constant', name: 'scale', output: ['scale_out'], attribute: [{ name: 'value', type: 4, t: scalarFloat('v', 2) }] },
+          { opType: 'Mul', name: 'mul', input: ['input', 'scale_out'], output: ['scaled'] },
+          { opType: 'Add', name: 'add', input: ['scaled', 'bias'], output: ['output'] },
+        ],
+        initializers: [scalarFloat('bias', 1), scalarFloat('unread', 3), scalarFloat('default', 4), scalarFloat('output', 0)],
+      }),
+    );
+    const graph = built.graph!;
+    // 'default' is also a graph input: a value the caller may feed, with the initializer as its default
+    graph.input = [...graph.input!, { name: 'default', type: graph.input![0]!.type! }];
+    dropUnread(graph);
+    assert.deepEqual(
+      graph.node!.map((n) => n.name),
+      ['scale', 'mul', 'add'],
+    );
+    assert.deepEqual(
+      graph.initializer!.map((t) => t.name),
+      ['bias', 'default', 'output'],
     );
   });
 });
