@@ -8,11 +8,11 @@
  * wrote null), keeps the class of each calibration score (the per-class coverage curve needs it)
  * and a SHA-256 of its content. Format 1 files are still read.
  */
-import { createHash } from 'node:crypto';
 import { conformalQuantile, CONFORMAL_SCORES } from '../conformal/sets.js';
 import { UsageError } from '../errors.js';
-import type { InputFileRole } from '../io/read-file.js';
+import { readInputText, type InputFileRole } from '../io/read-file.js';
 import {
+  contentSha256,
   array,
   boolean,
   checkedAs,
@@ -27,7 +27,6 @@ import {
   jsonWithNonFinite,
   type Check,
 } from '../io/schema.js';
-import { readInputText } from '../io/read-file.js';
 import { preprocessCheck } from '../preprocess/spec.js';
 import { CALIBRATION_FORMAT, type Calibration } from './calibration.js';
 
@@ -74,23 +73,7 @@ const fileCheck = object({
 /** The calibration as calibrate writes it: the tool and version first, infinite thresholds as "Infinity", the digest of the rest last. */
 export function calibrationJson(calibration: Calibration, tool: { version: string }): string {
   const content = { tool: 'mc-dropout', version: tool.version, ...calibration };
-  return `${jsonWithNonFinite({ ...content, sha256: contentDigest(content) }, 2)}\n`;
-}
-
-/** SHA-256 of a calibration's content (every field but `sha256`), its keys sorted: reformatting the file does not change it. */
-function contentDigest(content: Record<string, unknown>): string {
-  const { sha256: _, ...rest } = content;
-  return createHash('sha256').update(canonical(rest)).digest('hex');
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return jsonWithNonFinite(value);
+  return `${jsonWithNonFinite({ ...content, sha256: contentSha256(content) }, 2)}\n`;
 }
 
 /** Reads a calibration file (`-` is standard input): every field checked, the thresholds against the scores, the digest against the content. */
@@ -142,7 +125,7 @@ export function parseCalibration(text: string, file: string): Calibration {
   // last: a file whose every field holds what it should may still have been edited by hand
   if (raw.format === CALIBRATION_FORMAT) {
     const { sha256, ...content } = raw;
-    if (contentDigest(content) !== sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
+    if (contentSha256(content) !== sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
   }
   return {
     format: CALIBRATION_FORMAT,

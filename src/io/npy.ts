@@ -1,7 +1,7 @@
 import { constants } from 'node:buffer';
 import { param, UsageError } from '../errors.js';
 import { readInputBytes } from './read-file.js';
-import { array, readJsonFile, string } from './schema.js';
+import { array, contentSha256, readJsonFile, string } from './schema.js';
 import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
 
 /**
@@ -47,7 +47,8 @@ export class NpyPassesWriter {
     syncAndClose(this.fd, `${this.file}.partial`);
     if (this.paths.length !== this.images) return;
     writeJsonAtomic(`${this.file}.paths.json`, this.paths);
-    if (run) writeJsonAtomic(`${this.file}.run.json`, run);
+    // the digest of its content: calibrate and evaluate refuse a record edited after the run
+    if (run) writeJsonAtomic(`${this.file}.run.json`, { ...run, sha256: contentSha256(run) });
     moveInto(`${this.file}.partial`, this.file);
   }
 }

@@ -7,6 +7,7 @@
  * JSON has no Infinity or NaN: fields that may hold them are written as the strings "Infinity",
  * "-Infinity" and "NaN" (`jsonWithNonFinite`) and read back by `extendedNumber`.
  */
+import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { readInputText, type InputFileRole } from './read-file.js';
 
@@ -185,4 +186,24 @@ export function checkedAs<T>(value: unknown, file: string, role: InputFileRole, 
 /** Reads a JSON file of a kind through the guarded open (regular file, bounded) and checks it (parseJsonOf). */
 export function readJsonFile<T>(file: string, role: InputFileRole, check: Check<T>): T {
   return parseJsonOf(readInputText(file, role), file, role, check);
+}
+
+/**
+ * SHA-256 of a file's content, every field but `sha256`, keys sorted and non-finite numbers as
+ * jsonWithNonFinite writes them: reformatting the file (indentation, key order) does not change it,
+ * any other edit does. The files mc-dropout writes to read back carry it as their `sha256`.
+ */
+export function contentSha256(content: object): string {
+  const { sha256: _, ...rest } = content as Record<string, unknown>;
+  return createHash('sha256').update(canonical(rest)).digest('hex');
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return jsonWithNonFinite(value);
 }

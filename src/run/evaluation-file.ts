@@ -3,11 +3,10 @@
  * every field the report shows and, where the file has one (written since it was kept), that its
  * content still matches its SHA-256, so a damaged or edited file is refused naming the field.
  */
-import { createHash } from 'node:crypto';
 import { param, UsageError } from '../errors.js';
 import { UNCERTAINTY_SCORES } from '../evaluate/metrics.js';
 import { readInputText } from '../io/read-file.js';
-import { array, boolean, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../io/schema.js';
+import { array, boolean, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../io/schema.js';
 import type { SetCoverage } from '../conformal/coverage.js';
 import type { EvaluationNumbers } from '../evaluate/evaluation.js';
 import type { MetricSet } from '../evaluate/metrics.js';
@@ -170,13 +169,7 @@ const reportCheck = object({
 
 /** The evaluation as `evaluate --json` writes it, with the SHA-256 of its content last. */
 export function evaluationJson(report: EvaluationReport): string {
-  return `${JSON.stringify({ ...report, sha256: contentDigest(report) }, null, 2)}\n`;
-}
-
-/** SHA-256 of the file's content as written (every field but `sha256`), so any edit shows. */
-function contentDigest(content: object): string {
-  const { sha256: _, ...rest } = content as Record<string, unknown>;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+  return `${JSON.stringify({ ...report, sha256: contentSha256(report) }, null, 2)}\n`;
 }
 
 /** An evaluation written by `evaluate --json`, read back and checked (for report). */
@@ -189,7 +182,7 @@ export function readEvaluationReport(file: string): EvaluationReport {
   const bad = (why: string): never => {
     throw new UsageError(`Cannot use the evaluation ${file}: ${why}; rerun evaluate ${param('json')}`);
   };
-  if (report.sha256 !== undefined && contentDigest(report) !== report.sha256)
+  if (report.sha256 !== undefined && contentSha256(report) !== report.sha256)
     bad('its content no longer matches its "sha256": it was changed after evaluate wrote it');
   const classes = report.labels.length;
   if (report.numbers && report.numbers.classes !== classes) bad(`"numbers.classes" is ${report.numbers.classes} for ${classes} labels`);

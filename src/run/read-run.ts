@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readInputText } from '../io/read-file.js';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
-import { array, either, literal, number, object, readJsonFile, string } from '../io/schema.js';
+import { array, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { preprocessCheck, type PreprocessSpec } from '../preprocess/spec.js';
 import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
@@ -123,6 +123,7 @@ const passesRunCheck = object({
   preprocess: preprocessCheck,
   passes: either(number({ integer: true, min: 1 }), literal('auto'), 'an integer >= 1 or "auto"'),
   seed: number({ integer: true, min: 0 }),
+  sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
 });
 
 /** The `<file>.run.json` of a passes file (what made the passes), checked, or undefined when there is none (files from before it was written). */
@@ -130,8 +131,11 @@ export function readPassesRun(file: string): SavedRun | undefined {
   const runFile = `${file}.run.json`;
   if (!existsSync(runFile)) return undefined;
   const role = { what: 'the record of the passes', expected: `rerun predict with ${param('savePasses')}` };
-  const run = readJsonFile(runFile, role, passesRunCheck);
+  const { sha256, ...run } = readJsonFile(runFile, role, passesRunCheck);
   if (run.labels.length !== run.classes)
     throw new UsageError(`Cannot read ${role.what} ${runFile}: it lists ${run.labels.length} labels for ${run.classes} classes; ${role.expected}`);
+  // records written before the digest was kept have none
+  if (sha256 !== undefined && contentSha256(run) !== sha256)
+    throw new UsageError(`Cannot use ${role.what} ${runFile}: its content no longer matches its "sha256": it was changed after the run; ${role.expected}`);
   return run;
 }
