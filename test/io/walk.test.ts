@@ -59,11 +59,30 @@ describe('collectInputs', () => {
     writeFileSync(path.join(root, 'inner', 'a.png'), '');
     symlinkSync('..', path.join(root, 'inner', 'up'));
     symlinkSync(path.join(root, 'inner', 'a.png'), path.join(root, 'link.png'));
-    const { files } = await collectInputs([root]);
+    const { files, duplicates } = await collectInputs([root]);
+    // the link is the same file as inner/a.png: one image, read once under the first name
     assert.deepEqual(
       files.map((f) => path.relative(root, f)),
-      [path.join('inner', 'a.png'), 'link.png'],
+      [path.join('inner', 'a.png')],
     );
+    assert.deepEqual(
+      duplicates.map((d) => [path.relative(root, d.file), path.relative(root, d.first)]),
+      [['link.png', path.join('inner', 'a.png')]],
+    );
+  });
+
+  it('an image named twice, or under two spellings, is one input: the later names are duplicates of the first', async () => {
+    const root = tempDir();
+    writeFileSync(path.join(root, 'a.png'), 'x');
+    writeFileSync(path.join(root, 'b.png'), 'x');
+    const a = path.join(root, 'a.png');
+    const { files, sizes, duplicates } = await collectInputs([a, root, `${root}/./a.png`]);
+    assert.deepEqual(files, [a, path.join(root, 'b.png')]);
+    assert.deepEqual(sizes, [1, 1]);
+    assert.deepEqual(duplicates, [
+      { file: a, first: a },
+      { file: `${root}/./a.png`, first: a },
+    ]);
   });
 
   it('handles the committed fixture folder with its symlink loop', async () => {
