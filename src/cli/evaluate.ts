@@ -166,6 +166,10 @@ const SCORE_TITLES: Record<string, string> = {
 function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
   const four = (m: { auroc: number; auprIn: number; auprOut: number; fpr95: number } | null) =>
     m === null ? ['-', '-', '-', '-'] : [m.auroc, m.auprIn, m.auprOut, m.fpr95].map((v) => v.toFixed(4));
+  if (ood.scores.length === 0)
+    return [
+      `Out of distribution: ${ood.images} images${ood.failed ? ` (${ood.failed} failed)` : ''}; no OOD metrics: they need OOD and evaluated images that ran`,
+    ];
   return [
     `Out of distribution: ${ood.images} images${ood.failed ? ` (${ood.failed} failed)` : ''}; OOD is positive, higher score = more likely OOD:`,
     textTable(
@@ -173,6 +177,11 @@ function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
       ood.scores.map((r) => [SCORE_TITLES[r.score] ?? r.score, ...four(r.mc), ...four(r.deterministic)]),
     ),
   ];
+}
+
+/** Exit 1 when an image failed, evaluated or OOD (each is named in a warning and left out), else 0. */
+function evaluationExit(report: EvaluationReport): number {
+  return report.counts.failed > 0 || (report.ood?.failed ?? 0) > 0 ? EXIT.partial : EXIT.ok;
 }
 
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
@@ -188,7 +197,7 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
     const written = await writeFigures(await renderEvaluationFigures(report), options.plots);
     if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${written.length} figure files to ${options.plots}\n`);
   }
-  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+  return evaluationExit(report);
 }
 
 /** `mc-dropout report`: one self-contained HTML page. */
@@ -202,5 +211,5 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
     process.stderr.write(
       `mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`,
     );
-  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+  return evaluationExit(report);
 }

@@ -24,6 +24,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   truthFile: '--truth',
   from: '--from',
   json: '--json',
+  ood: '--ood',
   // select
   count: '--count',
   perClassQuota: '--per-class-quota',

@@ -3,11 +3,11 @@
  * image), or a read of an earlier predict output or passes file, into one report that evaluate
  * prints and writes and report renders.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
-import { describeError, invalidParameter, param, UsageError } from '../errors.js';
+import { describeError, invalidParameter, param, unreadableReason, UsageError } from '../errors.js';
 import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, readCalibration, type Calibration } from '../calibration/calibration.js';
 import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
@@ -16,6 +16,8 @@ import { digestOf } from '../io/durable.js';
 import { oodCurves, oodTable, type LogitScores, type OodCurves, type OodScoreRow } from '../ood/evaluation.js';
 import { readTruth } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
+import { fsPath } from '../io/names.js';
+import { IMAGE_EXTENSIONS, isImageFile, type WalkResult } from '../io/walk.js';
 import { gatherInputs } from './inputs.js';
 import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import { imagePasses, readNpyPasses, readPassesRun } from '../io/npy.js';
@@ -98,7 +100,12 @@ export interface EvaluationReport {
     /** Coverage and mean set size at alphas 0.01 to 0.30 (thresholds from the calibration's scores). */
     byAlpha: { alpha: number; coverage: number; meanSize: number }[];
   };
-  /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
+  /**
+   * With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the
+   * evaluated images. `images` counts the OOD images that ran, `failed` those that did not (the run
+   * then exits as with failed images); `scores` and `curves` are empty when no OOD image (or no
+   * evaluated image) ran.
+   */
   ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
   images: ImageRecord[];
 }
@@ -125,17 +132,45 @@ function calibrationSection(file: string, calibration: Calibration, calibrated: 
   };
 }
 
+/**
+ * The OOD images of `paths`: each path must be a folder or an image file, and together they must
+ * hold at least one image; a UsageError names the path that is not (a missing OOD folder must not
+ * pass as an evaluation without its OOD section).
+ */
+export async function gatherOodImages(paths: readonly string[], outputs: ReadonlyMap<string, string> | undefined): Promise<WalkResult> {
+  const expected = `${param('ood')} takes folders of out-of-distribution images or image files (${IMAGE_EXTENSIONS.join(' ')})`;
+  for (const given of paths) {
+    let info;
+    try {
+      info = statSync(fsPath(given));
+    } catch (error) {
+      throw new UsageError(`Cannot read the out-of-distribution images ${given}: ${unreadableReason(error)}; ${expected}`);
+    }
+    if (info.isDirectory()) {
+      // each folder on its own: an empty one beside a full one is still a mistake worth naming
+      const { walked } = await gatherInputs([given], undefined, outputs, { allowEmpty: true });
+      if (walked.files.length === 0) {
+        const skipped = walked.skipped.length;
+        throw new UsageError(`No out-of-distribution images in ${given}${skipped ? ` (${skipped} files without an image extension)` : ''}; ${expected}`);
+      }
+    } else if (!info.isFile()) throw new UsageError(`The out-of-distribution path ${given} is not a folder or a regular file; ${expected}`);
+    else if (!isImageFile(given)) throw new UsageError(`The out-of-distribution path ${given} is not an image file or a folder; ${expected}`);
+  }
+  return (await gatherInputs(paths, undefined, outputs)).walked;
+}
+
 /** Runs the model over the inputs: T passes and one deterministic pass per image. */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
+  // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
+  const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
   const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
     const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
     if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
-    const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
@@ -170,7 +205,6 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
       hooks.onProgress?.(images.length + failed, failed);
     }
     if (oodFiles) {
-      if (oodFiles.files.length === 0) throw new UsageError(`No images in ${config.ood!.join(', ')} (the out-of-distribution images)`);
       for await (const result of run(oodFiles.files, oodFiles)) {
         if (result.status === 'error') {
           oodFailed++;
@@ -209,16 +243,17 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
       },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
       ...(calibration && calibrated.outcomes.length > 0 && { calibration: calibrationSection(config.calibration!, calibration, calibrated, info.classes) }),
-      ...(oodFiles &&
-        summaries.ood.length > 0 &&
-        summaries.id.length > 0 && {
-          ood: {
-            images: summaries.ood.length,
-            failed: oodFailed,
-            scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }, withLogits),
-            curves: oodCurves(summaries.id, summaries.ood, withLogits),
-          },
-        }),
+      ...(oodFiles && {
+        ood:
+          summaries.ood.length > 0 && summaries.id.length > 0
+            ? {
+                images: summaries.ood.length,
+                failed: oodFailed,
+                scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }, withLogits),
+                curves: oodCurves(summaries.id, summaries.ood, withLogits),
+              }
+            : { images: summaries.ood.length, failed: oodFailed, scores: [], curves: [] },
+      }),
       images,
     };
   } finally {
