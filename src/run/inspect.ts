@@ -7,7 +7,7 @@ import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueIn
 import { readOnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { findStochasticSites } from '../model/sites.js';
-import { classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
+import { checkClassScores, classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
 
 /** An input or output of a model: name, element type and shape (null dims are symbolic). */
 export interface TensorDescription {
@@ -81,16 +81,21 @@ export async function inspectModel(file: string, options: { output?: string } = 
     warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with ${param({ dropout: 'force' })} to make them live.`);
   const live = sites.filter((s) => s.live);
   let output: string | undefined;
+  // the checks a run makes of the class scores, by the same functions, so inspect is never MC-ready where predict refuses
+  let scoresUsable = false;
   try {
-    output = graph.output?.length
-      ? (classifierOutput(graph, file, {
+    const chosen = graph.output?.length
+      ? classifierOutput(graph, file, {
           ...(options.output !== undefined && { name: options.output }),
           reached: outputsReachedFrom(
             graph,
             live.map((s) => s.output),
           ),
-        }).name ?? undefined)
+        })
       : undefined;
+    output = chosen?.name ?? undefined;
+    checkClassScores(chosen, file);
+    scoresUsable = true;
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
@@ -132,26 +137,29 @@ export async function inspectModel(file: string, options: { output?: string } = 
 
   let trunkReuse: InspectReport['trunkReuse'] = null;
   const rowShapes = new Map<number, number[]>();
-  try {
-    const loaded = await McModel.load(read, {
-      device: 'cpu',
-      allowDeterministic: true,
-      threads: 1,
-      ...(options.output !== undefined && { output: options.output }),
-    });
-    for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
-    trunkReuse = {
-      applies: loaded.plan.trunkReuse,
-      reason: loaded.plan.reason,
-      cut: loaded.plan.cutTensors,
-      prefixSharing: loaded.plan.prefixSharing,
-      headParameterShare: loaded.plan.headParameterShare,
-      headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
-    };
-    await loaded.dispose();
-  } catch (error) {
-    if (!(error instanceof McDropoutError)) throw error;
-    warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
+  // a load with unusable class scores fails on the check already reported above
+  if (scoresUsable) {
+    try {
+      const loaded = await McModel.load(read, {
+        device: 'cpu',
+        allowDeterministic: true,
+        threads: 1,
+        ...(options.output !== undefined && { output: options.output }),
+      });
+      for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
+      trunkReuse = {
+        applies: loaded.plan.trunkReuse,
+        reason: loaded.plan.reason,
+        cut: loaded.plan.cutTensors,
+        prefixSharing: loaded.plan.prefixSharing,
+        headParameterShare: loaded.plan.headParameterShare,
+        headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
+      };
+      await loaded.dispose();
+    } catch (error) {
+      if (!(error instanceof McDropoutError)) throw error;
+      warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
+    }
   }
 
   const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
