@@ -8,6 +8,7 @@ import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/bat
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { encodeModel } from '../model/onnx.js';
 import { forSession, readModelForSession, type OnnxFile } from '../model/read.js';
+import { describeRandomSite } from '../model/random-layers.js';
 import { siteInputName } from '../model/rewrite.js';
 import { describeIo, outputsReachedFrom, type ModelIo } from '../model/signature.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
@@ -23,7 +24,7 @@ import { levelFeeds, type PrefixLevels } from './prefix-sharing.js';
 import { probeModel } from './probe.js';
 import type { Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
-import { chooseSites, checkSitesReach } from './site-choice.js';
+import { chooseSites, checkSitesReach, identicalPassesReason } from './site-choice.js';
 import { gatheredFeeds, TrunkParts, type PreparedImage } from './trunk-reuse.js';
 
 export type { ModelIo } from '../model/signature.js';
@@ -40,6 +41,8 @@ export interface ModelInfo extends ModelIo {
   /** Sites whose masks or numbers mc-dropout draws, in graph order (site k is the k-th). */
   drawnSites: DrawnSite[];
   metadata: ModelMetadata;
+  /** Why every pass is identical (each site reaching the class scores has rate 0); absent when passes can differ. */
+  identicalPasses?: string;
   provider: Provider;
   deviceId: number;
 }
@@ -99,6 +102,17 @@ export class McModel {
       rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
       fold: probe.siteFolds[k] ?? 1,
     }));
+    const identicalPasses = identicalPassesReason(
+      drawnSites.map((d) => ({
+        name: `${d.site.op} ${d.site.nodeName}`,
+        reaches: outputsReachedFrom(graph, [d.site.output]).has(io.outputName),
+        rate: d.draw.kind === 'mask' ? d.draw.rate : describeRandomSite(proto, d.site, d.rowShape).rate,
+      })),
+      io.outputName,
+      options.dropoutRate,
+    );
+    // a run that asked for MC passes hears it; a deterministic load (inspect, predict's dropout-off pass) does not need to
+    if (identicalPasses && !options.allowDeterministic) options.onWarning?.(identicalPasses);
     const planned = planGraph(proto, drawnSites, io, probe, staticBatch, options);
 
     const opened = await openSession(encodeModel(planned.model), options, file, folder);
@@ -111,6 +125,7 @@ export class McModel {
       sites,
       drawnSites,
       metadata,
+      ...(identicalPasses && { identicalPasses }),
       provider: opened.provider,
       deviceId: opened.deviceId,
     };

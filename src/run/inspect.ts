@@ -1,12 +1,13 @@
 import { McModel } from '../engine/mc-model.js';
 import { inferredShapes } from '../engine/probe.js';
+import { identicalPassesReason } from '../engine/site-choice.js';
 import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../model/inject.js';
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from '../model/onnx.js';
 import { readOnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
-import { findStochasticSites } from '../model/sites.js';
+import { findStochasticSites, type StochasticSite } from '../model/sites.js';
 import { checkClassScores, classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
 
 /** An input or output of a model: name, element type and shape (null dims are symbolic). */
@@ -164,6 +165,18 @@ export async function inspectModel(file: string, options: { output?: string } = 
 
   const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
   const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
+  const rateOf = (s: StochasticSite): number | undefined => {
+    const rate = s.op === 'Dropout' ? s.rate : describeRandomSite(model, s, rowShapes.get(s.nodeIndex)).rate;
+    return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
+  };
+  // rate 0 everywhere it matters (convert's injectAt TENSOR:0, a dead site): MC-ready in name only
+  const identical = output
+    ? identicalPassesReason(
+        live.map((s) => ({ name: `${s.op} ${s.nodeName}`, reaches: reaching.has(s), rate: rateOf(s) })),
+        output,
+      )
+    : undefined;
+  if (identical) warnings.push(identical);
   return {
     file,
     sizeBytes,
@@ -179,12 +192,11 @@ export async function inspectModel(file: string, options: { output?: string } = 
     metadata: readMetadata(model, file),
     sites: sites.map((s) => {
       const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
-      const rate = pattern ? pattern.rate : s.rate;
       return {
         node: s.nodeName,
         op: s.op,
         layer: pattern?.name ?? 'Dropout',
-        rate: rate !== undefined && Number.isFinite(rate) ? rate : null,
+        rate: rateOf(s) ?? null,
         live: s.live,
         reason: s.reason,
         input: s.drawn,
@@ -192,7 +204,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
         detail: pattern?.detail ?? null,
       };
     }),
-    mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,
+    mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
     paddleDropouts: paddle,
