@@ -62,7 +62,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
       throw new UsageError("Give images to run, or --from an earlier run's passes, not both");
     outcome =
       options.from !== undefined
-        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal })
+        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
         : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, hooks);
   } finally {
     stop();
