@@ -19,6 +19,7 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "format: 'jsonl', perClass: true": '-f jsonl --per-class',
   labelsFile: '--labels FILE',
   calibration: '--calibration',
+  deterministic: '--deterministic',
   alpha: '--miscoverage',
   // evaluate
   truthFile: '--truth',

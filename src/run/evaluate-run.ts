@@ -9,6 +9,7 @@ import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { describeError, invalidParameter, param, unreadableReason, UsageError } from '../errors.js';
 import { applyCalibration, checkCalibrationFits, coverageAgainstAlpha, readCalibration, type Calibration } from '../calibration/calibration.js';
+import { checkCalibrationRun } from '../calibration/fit-check.js';
 import { setCoverage, type SetCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf, type EvaluationNumbers } from '../evaluate/evaluation.js';
 import { metricsOf, type MetricSet, type Outcome } from '../evaluate/metrics.js';
@@ -170,7 +171,10 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   try {
     const { info } = model;
     const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
-    if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    if (calibration) {
+      checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+      checkCalibrationRun(calibration, config.calibration!, { passes: config.passes, deterministic: false, dropoutRate: config.load.dropoutRate }, warn);
+    }
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
@@ -346,6 +350,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
         { path: config.from, sha256: run.model_sha256, classes: run.classes },
         run.preprocess as unknown as PreprocessSpec,
       );
+      checkCalibrationRun(calibration, config.calibration!, { passes: run.passes, deterministic: false }, warn);
     }
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);

@@ -5,6 +5,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { applyCalibration, checkCalibrationFits, readCalibration, type Calibration } from '../calibration/calibration.js';
+import { checkCalibrationRun } from '../calibration/fit-check.js';
 import { McModel } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
@@ -157,6 +158,8 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const preprocess = resolvePreprocess(info, config.preprocess);
     const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
     if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    const passesRun = { passes: config.passes, deterministic: config.deterministic, dropoutRate: config.load.dropoutRate };
+    if (calibration) checkCalibrationRun(calibration, config.calibration!, passesRun, warn);
     if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
     const topk = Math.min(config.topk, info.classes);
     const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;

@@ -4,7 +4,7 @@
  * T, another dropout rate or in deterministic mode, and a calibrate run stopped by SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli.js';
@@ -51,5 +51,48 @@ describe('calibrate: a temperature fit at the end of its range', () => {
     const run = await runCli(['calibrate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '5', ...cpu, '-o', path.join(tempDir(), 'c.json')]);
     assert.equal(run.code, 0, run.stderr);
     assert.doesNotMatch(run.stderr, /warning/);
+  });
+});
+
+describe('--calibration applied to other passes than it was fitted on', () => {
+  const IMAGE = 'fixtures/samples/bag-34.jpg';
+  const folder = tempDir();
+  const calibration = path.join(folder, 'calibration.json');
+  const fitted = runCli(['calibrate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '4', ...cpu, '-q', '-o', calibration]);
+
+  it('another T, adaptive T or a --dropout-rate: a warning naming the file, both settings and the lost guarantee (exit 0)', async () => {
+    assert.equal((await fitted).code, 0);
+    const cases: [string[], RegExp][] = [
+      [['-t', '2'], /T=2 \(--times\), where it was fitted at T=4\. .*coverage is no longer guaranteed: run with --times 4, or calibrate again/],
+      [['-t', 'auto'], /adaptive T \(--times auto\), where it was fitted at T=4/],
+      [
+        ['-t', '4', '--dropout-rate', '0.3'],
+        /cannot be checked against this run: --dropout-rate 0\.3, while the calibration file does not record the rate it was fitted at/,
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await runCli(['predict', IMAGE, '--calibration', calibration, ...flags, ...cpu]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, new RegExp(`warning: The calibration ${calibration.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `));
+      assert.match(run.stderr, message);
+    }
+    const evaluated = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '--calibration', calibration, '-t', '2', ...cpu]);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.match(evaluated.stderr, /T=2 \(--times\), where it was fitted at T=4/);
+    const same = await runCli(['predict', IMAGE, '--calibration', calibration, '-t', '4', ...cpu]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.doesNotMatch(same.stderr, /warning/);
+  });
+
+  it('--deterministic is refused (exit 2): the calibration holds for MC means; no output is written', async () => {
+    assert.equal((await fitted).code, 0);
+    const out = tempDir();
+    const run = await runCli(['predict', IMAGE, '--calibration', calibration, '--deterministic', ...cpu, '-o', path.join(out, 'out.csv')]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      /holds for the mean of 4 MC passes; a deterministic pass \(dropout off\) gives other probabilities.*drop --deterministic, or drop --calibration/,
+    );
+    assert.deepEqual(readdirSync(out), []);
   });
 });
