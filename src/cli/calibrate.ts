@@ -11,6 +11,7 @@ import {
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
+import { catchStopSignals } from './stop-signals.js';
 import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `calibrate`. */
@@ -56,6 +57,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     ...(options.setSeed !== undefined && { seed: options.setSeed }),
   };
   const { hooks, stop } = cliHooks('calibrate', options);
+  const stops = catchStopSignals();
   let outcome;
   try {
     if (options.from !== undefined && (paths.length > 0 || options.list || options.list0))
@@ -63,9 +65,18 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     outcome =
       options.from !== undefined
         ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
-        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, hooks);
+        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
+  } catch (error) {
+    const stoppedBy = stops.stoppedBy();
+    if (!stoppedBy) throw error;
+    stop();
+    process.stderr.write(
+      `mc-dropout: ${stops.describe()}; calibrate writes ${target.kind === 'file' ? options.output : 'the calibration'} only once every image is done, so nothing was written: rerun the same command\n`,
+    );
+    return stoppedBy[1];
   } finally {
     stop();
+    stops.release();
   }
   const { calibration: c } = outcome;
   const file = { tool: 'mc-dropout', version, ...c };

@@ -19,9 +19,11 @@ import {
   writeToStream,
   type EvaluationReport,
   type OutputTarget,
+  type RunHooks,
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
+import { catchStopSignals } from './stop-signals.js';
 import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `evaluate` and `report`. */
@@ -39,13 +41,37 @@ export interface EvaluateCliOptions extends RunCliOptions {
   modelGiven?: boolean;
 }
 
-/** The evaluation: a run of the model, or a read of an earlier file (--from). */
+/** The evaluation: a run of the model, or a read of an earlier file (--from); the exit status instead when a stop signal ended the run. */
 async function evaluation(
   command: 'evaluate' | 'report',
   paths: string[],
   options: EvaluateCliOptions,
   version: string,
   outputs: (OutputTarget | undefined)[],
+): Promise<EvaluationReport | number> {
+  const stops = catchStopSignals();
+  try {
+    return await evaluationOrThrow(command, paths, options, version, outputs, stops.hooks);
+  } catch (error) {
+    const stoppedBy = stops.stoppedBy();
+    if (!stoppedBy) throw error;
+    process.stderr.write(
+      `mc-dropout: ${stops.describe()}; ${command} writes its output only once every image is done, so nothing was written: rerun the same command\n`,
+    );
+    return stoppedBy[1];
+  } finally {
+    stops.release();
+  }
+}
+
+/** The evaluation, its run hooks passed through `withStops` (the stop signal and the count of images done). */
+async function evaluationOrThrow(
+  command: 'evaluate' | 'report',
+  paths: string[],
+  options: EvaluateCliOptions,
+  version: string,
+  outputs: (OutputTarget | undefined)[],
+  withStops: (hooks: RunHooks) => RunHooks,
 ): Promise<EvaluationReport> {
   const requireTruth = command === 'evaluate';
   // nothing this command writes may be a file it reads
@@ -89,7 +115,7 @@ async function evaluation(
         ...(options.ood !== undefined && { ood: options.ood }),
         version,
       },
-      hooks,
+      withStops(hooks),
     );
   } finally {
     stop();
@@ -188,6 +214,7 @@ function evaluationExit(report: EvaluationReport): number {
 export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
   const report = await evaluation('evaluate', paths, options, version, [json]);
+  if (typeof report === 'number') return report;
   // --json - puts the JSON on stdout instead of the table
   if (json?.kind === 'stdout') process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(evaluationText(report));
@@ -205,6 +232,7 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   const target = outputTarget(options.output, 'the report');
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
   const report = await evaluation('report', paths, options, version, [target]);
+  if (typeof report === 'number') return report;
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
   if (!options.quiet)

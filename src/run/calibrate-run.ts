@@ -34,7 +34,10 @@ function outcomeOf(calibration: Calibration, unlabelled: number, failed: number,
   return { calibration, unlabelled, failed, temperatureAtBound: bound };
 }
 
-/** Runs T passes over the labelled images and fits the calibration. Throws UsageError / ModelError. */
+/**
+ * Runs T passes over the labelled images and fits the calibration. Throws UsageError / ModelError;
+ * when `hooks.signal` aborts, stops after the image in hand and throws its reason (nothing is fitted).
+ */
 export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks = {}): Promise<CalibrateOutcome> {
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
@@ -57,6 +60,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
         else examples.push({ name: result.file, passProbs: result.passProbs!, label });
       }
       hooks.onProgress?.(examples.length + unlabelled + failed, failed);
+      hooks.signal?.throwIfAborted();
     }
     if (examples.length === 0) throw new UsageError(`No labelled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(

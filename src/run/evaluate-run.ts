@@ -160,7 +160,10 @@ export async function gatherOodImages(paths: readonly string[], outputs: Readonl
   return (await gatherInputs(paths, undefined, outputs)).walked;
 }
 
-/** Runs the model over the inputs: T passes and one deterministic pass per image. */
+/**
+ * Runs the model over the inputs: T passes and one deterministic pass per image. When
+ * `hooks.signal` aborts, stops after the image in hand and throws its reason (no report).
+ */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
@@ -207,6 +210,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         images.push({ ...recordOf(result.file, label, result.summary), deterministic: { predicted: det.predicted, confidence: det.confidence } });
       }
       hooks.onProgress?.(images.length + failed, failed);
+      hooks.signal?.throwIfAborted();
     }
     if (oodFiles) {
       for await (const result of run(oodFiles.files, oodFiles)) {
@@ -219,6 +223,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
           if (result.logitScores) logitScores.ood.push(result.logitScores);
         }
         hooks.onProgress?.(images.length + failed + summaries.ood.length + oodFailed, failed + oodFailed);
+        hooks.signal?.throwIfAborted();
       }
     }
     // a model whose output is probabilities has no logits: no max-logit or energy rows

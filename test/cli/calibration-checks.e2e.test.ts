@@ -4,10 +4,11 @@
  * T, another dropout rate or in deterministic mode, and a calibrate run stopped by SIGTERM.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, runCli } from '../helpers/cli.js';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 const cpu = ['--device', 'cpu', '--seed', '1', '--no-progress'];
@@ -94,5 +95,54 @@ describe('--calibration applied to other passes than it was fitted on', () => {
       /holds for the mean of 4 MC passes; a deterministic pass \(dropout off\) gives other probabilities.*drop --deterministic, or drop --calibration/,
     );
     assert.deepEqual(readdirSync(out), []);
+  });
+});
+
+describe('a calibrate or evaluate run stopped by SIGTERM', () => {
+  /**
+   * Starts a long run in `folder` (a broken image first, then the 50 samples at T=2000, one per
+   * batch) and sends SIGTERM once the broken image's warning shows the run is past its first image.
+   */
+  function stopMidRun(args: string[], folder: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+    const inputs = [path.join(ROOT, 'fixtures/bad/text.png'), path.join(ROOT, 'fixtures/samples'), '--truth', path.join(ROOT, 'fixtures/samples.csv')];
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args.slice(0, 1), ...inputs, '-t', '2000', '-b', '1', ...cpu, ...args.slice(1)], { cwd: folder });
+      let stderr = '';
+      let sent = false;
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (!sent && /text\.png: not an image \(left out\)/.test(stderr)) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      });
+      child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+    });
+  }
+
+  it('calibrate says it was stopped, exits 143, and leaves the calibration it would replace as it was', async () => {
+    const folder = tempDir();
+    const out = path.join(folder, 'calibration.json');
+    writeFileSync(out, '{"earlier": true}\n');
+    const { code, signal, stderr } = await stopMidRun(['calibrate', '-o', out], folder);
+    assert.equal(signal, null, `killed by the signal instead of stopping: ${stderr}`);
+    assert.equal(code, 143, stderr);
+    assert.match(
+      stderr,
+      /\nmc-dropout: stopped by SIGTERM after \d+ of 51 images; calibrate writes \S+calibration\.json only once every image is done, so nothing was written: rerun the same command\n$/,
+    );
+    assert.equal(readFileSync(out, 'utf8'), '{"earlier": true}\n');
+    assert.deepEqual(readdirSync(folder), ['calibration.json']);
+  });
+
+  it('evaluate says it was stopped, exits 143 and writes no JSON', async () => {
+    const folder = tempDir();
+    const { code, stderr } = await stopMidRun(['evaluate', '--json', 'eval.json'], folder);
+    assert.equal(code, 143, stderr);
+    assert.match(
+      stderr,
+      /\nmc-dropout: stopped by SIGTERM after \d+ of 51 images; evaluate writes its output only once every image is done, so nothing was written/,
+    );
+    assert.deepEqual(readdirSync(folder), []);
   });
 });
