@@ -58,6 +58,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
   };
   const { hooks, stop } = cliHooks('calibrate', options);
   const stops = catchStopSignals();
+  const note = `calibrate writes ${target.kind === 'file' ? options.output : 'the calibration'} only once every image is done, so nothing was written: rerun the same command`;
   let outcome;
   try {
     if (options.from !== undefined && (paths.length > 0 || options.list || options.list0))
@@ -67,17 +68,15 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
         ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
         : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
   } catch (error) {
-    const stoppedBy = stops.stoppedBy();
-    if (!stoppedBy) throw error;
+    if (!stops.stoppedBy()) throw error;
     stop();
-    process.stderr.write(
-      `mc-dropout: ${stops.describe()}; calibrate writes ${target.kind === 'file' ? options.output : 'the calibration'} only once every image is done, so nothing was written: rerun the same command\n`,
-    );
-    return stoppedBy[1];
+    return stops.stopped(note);
   } finally {
     stop();
     stops.release();
   }
+  // a signal during a fit that does not stop (--from) still ends the command before it writes
+  if (stops.stoppedBy()) return stops.stopped(note);
   const { calibration: c } = outcome;
   const file = { tool: 'mc-dropout', version, ...c };
   const text = `${JSON.stringify(file, null, 2)}\n`;

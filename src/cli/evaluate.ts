@@ -50,15 +50,14 @@ async function evaluation(
   outputs: (OutputTarget | undefined)[],
 ): Promise<EvaluationReport | number> {
   const stops = catchStopSignals();
+  const note = `${command} writes its output only once every image is done, so nothing was written: rerun the same command`;
   try {
-    return await evaluationOrThrow(command, paths, options, version, outputs, stops.hooks);
+    const report = await evaluationOrThrow(command, paths, options, version, outputs, stops.hooks);
+    // a signal during a read that does not stop (--from) still ends the command before it writes
+    return stops.stoppedBy() ? stops.stopped(note) : report;
   } catch (error) {
-    const stoppedBy = stops.stoppedBy();
-    if (!stoppedBy) throw error;
-    process.stderr.write(
-      `mc-dropout: ${stops.describe()}; ${command} writes its output only once every image is done, so nothing was written: rerun the same command\n`,
-    );
-    return stoppedBy[1];
+    if (!stops.stoppedBy()) throw error;
+    return stops.stopped(note);
   } finally {
     stops.release();
   }

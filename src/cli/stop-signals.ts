@@ -22,6 +22,8 @@ export interface StopSignals {
   hooks(hooks: RunHooks): RunHooks;
   /** "stopped by SIGTERM after 7 of 50 images" (without the count when no image was started). */
   describe(): string;
+  /** Writes "mc-dropout: stopped by SIGTERM after 7 of 50 images; `note`" on stderr and returns the signal's exit status. */
+  stopped(note: string): number;
   /** Stops catching the signals. */
   release(): void;
 }
@@ -35,6 +37,7 @@ export function catchStopSignals(): StopSignals {
   let stoppedBy: StoppedBy | undefined;
   let done = 0;
   let todo: number | undefined;
+  const describe = () => `stopped by ${stoppedBy?.[0] ?? 'a signal'}${todo !== undefined ? ` after ${done} of ${todo} images` : ''}`;
   const handlers = STOP_SIGNALS.map((entry) => {
     const handler = () => {
       if (stoppedBy) process.exit(stoppedBy[1]);
@@ -59,7 +62,11 @@ export function catchStopSignals(): StopSignals {
         hooks.onProgress?.(d, failed);
       },
     }),
-    describe: () => `stopped by ${stoppedBy?.[0] ?? 'a signal'}${todo !== undefined ? ` after ${done} of ${todo} images` : ''}`,
+    describe,
+    stopped: (note) => {
+      process.stderr.write(`mc-dropout: ${describe()}; ${note}\n`);
+      return stoppedBy?.[1] ?? EXIT.sigterm;
+    },
     release: () => {
       for (const [name, handler] of handlers) process.removeListener(name, handler);
     },
