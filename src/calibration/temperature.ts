@@ -10,7 +10,7 @@
  * softmax does not see a shift, so softmax(log p_t / tau) is p_t^(1/tau) normalised, and a model
  * whose output is already a softmax, or a saved passes file, calibrates the same way.
  */
-import { UsageError } from '../errors.js';
+import { param, UsageError } from '../errors.js';
 
 /** Probability floor for the log of a pass and for the NLL (as evaluate's NLL). */
 export const PROBABILITY_FLOOR = 1e-12;
@@ -115,4 +115,30 @@ export function fitTemperature(images: readonly LabelledPasses[], classes: numbe
   }
   const logT = (a + b) / 2;
   return { temperature: Math.exp(logT), nllBefore: nll(0), nllAfter: nll(logT) };
+}
+
+/**
+ * Which end of TEMPERATURE_RANGE a fitted temperature sits at (within 1e-6 in log temperature), if
+ * either: the golden-section search then stopped at the range, not at a minimum of the NLL.
+ */
+export function temperatureAtBound(temperature: number): 'lower' | 'upper' | undefined {
+  const logT = Math.log(temperature);
+  if (Math.abs(logT - Math.log(TEMPERATURE_RANGE[0])) < 1e-6) return 'lower';
+  if (Math.abs(logT - Math.log(TEMPERATURE_RANGE[1])) < 1e-6) return 'upper';
+  return undefined;
+}
+
+/**
+ * The warning for a fit that stopped at the end of TEMPERATURE_RANGE, saying why that happens and
+ * what to do; undefined for a fit inside the range. `images`: the calibration images; `nll`: the
+ * mean NLL at the fitted temperature.
+ */
+export function temperatureBoundWarning(temperature: number, images: number, nll: number): string | undefined {
+  const bound = temperatureAtBound(temperature);
+  if (bound === undefined) return undefined;
+  const [low, high] = TEMPERATURE_RANGE;
+  const more = 'calibrate on more labelled images, held out from training (hundreds, from every class)';
+  return bound === 'lower'
+    ? `The fitted temperature hit the lower bound ${low} of the range searched [${low}, ${high}]: on these ${images} calibration images a sharper softmax always lowers the NLL (${nll.toFixed(6)} at the bound), as it does when the images are too few or perfectly separated (every true class far ahead). Its probabilities are overconfident (near 1) on other images; ${more}`
+    : `The fitted temperature hit the upper bound ${high} of the range searched [${low}, ${high}]: on these ${images} calibration images a flatter softmax always lowers the NLL (${nll.toFixed(6)} at the bound), as it does when most of them are predicted wrong or they are too few. Its probabilities are near uniform; check the true classes (${param('truthFile')}), the labels and the preprocessing, and ${more}`;
 }

@@ -13,6 +13,7 @@ import {
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
+import { catchStopSignals } from './stop-signals.js';
 import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `calibrate`. */
@@ -58,17 +59,26 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     ...(options.setSeed !== undefined && { seed: options.setSeed }),
   };
   const { hooks, stop } = cliHooks('calibrate', options);
+  const stops = catchStopSignals();
+  const note = `calibrate writes ${target.kind === 'file' ? options.output : 'the calibration'} only once every image is done, so nothing was written: rerun the same command`;
   let outcome;
   try {
     if (options.from !== undefined && (paths.length > 0 || options.list || options.list0))
       throw new UsageError("Give images to run, or --from an earlier run's passes, not both");
     outcome =
       options.from !== undefined
-        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal })
-        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, hooks);
+        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
+        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
+  } catch (error) {
+    if (!stops.stoppedBy()) throw error;
+    stop();
+    return stops.stopped(note);
   } finally {
     stop();
+    stops.release();
   }
+  // a signal during a fit that does not stop (--from) still ends the command before it writes
+  if (stops.stoppedBy()) return stops.stopped(note);
   const { calibration: c } = outcome;
   const text = calibrationJson(c, { version });
   if (target.kind === 'file') writeFileAtomicSync(target.file, text);

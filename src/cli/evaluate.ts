@@ -19,9 +19,11 @@ import {
   writeToStream,
   type EvaluationReport,
   type OutputTarget,
+  type RunHooks,
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
+import { catchStopSignals } from './stop-signals.js';
 import { labelledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `evaluate` and `report`. */
@@ -39,13 +41,36 @@ export interface EvaluateCliOptions extends RunCliOptions {
   modelGiven?: boolean;
 }
 
-/** The evaluation: a run of the model, or a read of an earlier file (--from). */
+/** The evaluation: a run of the model, or a read of an earlier file (--from); the exit status instead when a stop signal ended the run. */
 async function evaluation(
   command: 'evaluate' | 'report',
   paths: string[],
   options: EvaluateCliOptions,
   version: string,
   outputs: (OutputTarget | undefined)[],
+): Promise<EvaluationReport | number> {
+  const stops = catchStopSignals();
+  const note = `${command} writes its output only once every image is done, so nothing was written: rerun the same command`;
+  try {
+    const report = await evaluationOrThrow(command, paths, options, version, outputs, stops.hooks);
+    // a signal during a read that does not stop (--from) still ends the command before it writes
+    return stops.stoppedBy() ? stops.stopped(note) : report;
+  } catch (error) {
+    if (!stops.stoppedBy()) throw error;
+    return stops.stopped(note);
+  } finally {
+    stops.release();
+  }
+}
+
+/** The evaluation, its run hooks passed through `withStops` (the stop signal and the count of images done). */
+async function evaluationOrThrow(
+  command: 'evaluate' | 'report',
+  paths: string[],
+  options: EvaluateCliOptions,
+  version: string,
+  outputs: (OutputTarget | undefined)[],
+  withStops: (hooks: RunHooks) => RunHooks,
 ): Promise<EvaluationReport> {
   const requireTruth = command === 'evaluate';
   // nothing this command writes may be a file it reads
@@ -89,7 +114,7 @@ async function evaluation(
         ...(options.ood !== undefined && { ood: options.ood }),
         version,
       },
-      hooks,
+      withStops(hooks),
     );
   } finally {
     stop();
@@ -166,6 +191,10 @@ const SCORE_TITLES: Record<string, string> = {
 function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
   const four = (m: { auroc: number; auprIn: number; auprOut: number; fpr95: number } | null) =>
     m === null ? ['-', '-', '-', '-'] : [m.auroc, m.auprIn, m.auprOut, m.fpr95].map((v) => v.toFixed(4));
+  if (ood.scores.length === 0)
+    return [
+      `Out of distribution: ${ood.images} images${ood.failed ? ` (${ood.failed} failed)` : ''}; no OOD metrics: they need OOD and evaluated images that ran`,
+    ];
   return [
     `Out of distribution: ${ood.images} images${ood.failed ? ` (${ood.failed} failed)` : ''}; OOD is positive, higher score = more likely OOD:`,
     textTable(
@@ -175,10 +204,16 @@ function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
   ];
 }
 
+/** Exit 1 when an image failed, evaluated or OOD (each is named in a warning and left out), else 0. */
+function evaluationExit(report: EvaluationReport): number {
+  return report.counts.failed > 0 || (report.ood?.failed ?? 0) > 0 ? EXIT.partial : EXIT.ok;
+}
+
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
 export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
   const report = await evaluation('evaluate', paths, options, version, [json]);
+  if (typeof report === 'number') return report;
   // --json - puts the JSON on stdout instead of the table
   const text = evaluationJson(report);
   if (json?.kind === 'stdout') process.stdout.write(text);
@@ -189,7 +224,7 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
     const written = await writeFigures(await renderEvaluationFigures(report), options.plots);
     if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${written.length} figure files to ${options.plots}\n`);
   }
-  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+  return evaluationExit(report);
 }
 
 /** `mc-dropout report`: one self-contained HTML page. */
@@ -197,11 +232,12 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   const target = outputTarget(options.output, 'the report');
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
   const report = await evaluation('report', paths, options, version, [target]);
+  if (typeof report === 'number') return report;
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
   if (!options.quiet)
     process.stderr.write(
       `mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`,
     );
-  return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
+  return evaluationExit(report);
 }

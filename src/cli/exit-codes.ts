@@ -26,10 +26,13 @@ export const EXIT_CODE_TABLE: readonly [number, string][] = [
     EXIT.output,
     'an output could not be written: disk full, quota, read-only file system or I/O error, named in the message (no file is left under its final name half written; finished rows stay in the .partial: free space, then rerun with --resume)',
   ],
-  [EXIT.sighup, 'stopped by SIGHUP: finished rows are saved; rerun with --resume'],
-  [EXIT.sigint, 'stopped by SIGINT (Ctrl-C): finished rows are saved; rerun with --resume'],
+  [EXIT.sighup, 'stopped by SIGHUP: predict saves its finished rows (rerun with --resume); calibrate, evaluate and report write nothing (rerun)'],
+  [EXIT.sigint, 'stopped by SIGINT (Ctrl-C): predict saves its finished rows (rerun with --resume); calibrate, evaluate and report write nothing (rerun)'],
   [EXIT.brokenPipe, "stdout's reader went away (output piped into head), as for other Unix tools"],
-  [EXIT.sigterm, 'stopped by SIGTERM (Slurm, Kubernetes, systemd): finished rows are saved; rerun with --resume'],
+  [
+    EXIT.sigterm,
+    'stopped by SIGTERM (Slurm, Kubernetes, systemd): predict saves its finished rows (rerun with --resume); calibrate, evaluate and report write nothing (rerun)',
+  ],
 ];
 
 /** The table as --help prints it. */

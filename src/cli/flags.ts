@@ -19,11 +19,13 @@ export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
   "format: 'jsonl', perClass: true": '-f jsonl --per-class',
   labelsFile: '--labels FILE',
   calibration: '--calibration',
+  deterministic: '--deterministic',
   alpha: '--miscoverage',
   // evaluate
   truthFile: '--truth',
   from: '--from',
   json: '--json',
+  ood: '--ood',
   // select
   count: '--count',
   perClassQuota: '--per-class-quota',

@@ -1,6 +1,7 @@
 import { parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
+import { catchStopSignals } from './stop-signals.js';
 import { loadOptions, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `predict`, as commander hands them over after parsing. */
@@ -23,13 +24,6 @@ export interface PredictCliOptions extends RunCliOptions {
   savePasses?: string;
   calibration?: string;
 }
-
-/** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
-const STOP_SIGNALS = [
-  ['SIGINT', EXIT.sigint],
-  ['SIGTERM', EXIT.sigterm],
-  ['SIGHUP', EXIT.sighup],
-] as const;
 
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
 export async function runPredict(paths: string[], options: PredictCliOptions, version: string): Promise<number> {
@@ -65,21 +59,12 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
 
   // SIGINT, SIGTERM, SIGHUP: finish the image in hand, keep every finished row, say how to resume.
   // A second signal stops at once (rows are written one write() each, so none is half written).
-  const stop = new AbortController();
-  let stoppedBy: (typeof STOP_SIGNALS)[number] | undefined;
-  const handlers = STOP_SIGNALS.map(([signal, code]) => {
-    const handler = () => {
-      if (stoppedBy) process.exit(stoppedBy[1]);
-      stoppedBy = [signal, code] as (typeof STOP_SIGNALS)[number];
-      stop.abort();
-    };
-    process.on(signal, handler);
-    return [signal, handler] as const;
-  });
+  const stops = catchStopSignals();
   const progress = cliHooks('predict', options);
   try {
-    const outcome = await runPrediction(config, { ...progress.hooks, signal: stop.signal });
+    const outcome = await runPrediction(config, { ...progress.hooks, signal: stops.signal });
     progress.stop();
+    const stoppedBy = stops.stoppedBy();
     if (outcome.stopped && stoppedBy) {
       process.stderr.write(
         `mc-dropout: stopped by ${stoppedBy[0]} after ${outcome.ok + outcome.failed} of ${outcome.todo} images; finished rows are saved${outcome.resumable ? '; rerun the same command with --resume to finish' : ''}\n`,
@@ -95,6 +80,6 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     return outcome.failed > 0 ? EXIT.partial : EXIT.ok;
   } finally {
     progress.stop();
-    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
+    stops.release();
   }
 }

@@ -9,6 +9,7 @@ import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { encodeModel } from '../model/onnx.js';
 import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
+import { describeRandomSite } from '../model/random-layers.js';
 import { siteInputName } from '../model/rewrite.js';
 import { describeIo, outputsReachedFrom, type ModelIo } from '../model/signature.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
@@ -24,7 +25,7 @@ import { levelFeeds, type PrefixLevels } from './prefix-sharing.js';
 import { probeModel } from './probe.js';
 import type { Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
-import { chooseSites, checkSitesReach } from './site-choice.js';
+import { chooseSites, checkSitesReach, identicalPassesReason } from './site-choice.js';
 import { gatheredFeeds, TrunkParts, type PreparedImage } from './trunk-reuse.js';
 
 export type { ModelIo } from '../model/signature.js';
@@ -41,6 +42,8 @@ export interface ModelInfo extends ModelIo {
   /** Sites whose masks or numbers mc-dropout draws, in graph order (site k is the k-th). */
   drawnSites: DrawnSite[];
   metadata: ModelMetadata;
+  /** Why every pass is identical (each site reaching the class scores has rate 0); absent when passes can differ. */
+  identicalPasses?: string;
   provider: Provider;
   deviceId: number;
 }
@@ -115,6 +118,17 @@ export class McModel {
       rowSize: probe.siteShapes[k]!.reduce((a, b) => a * b, 1),
       fold: probe.siteFolds[k] ?? 1,
     }));
+    const identicalPasses = identicalPassesReason(
+      drawnSites.map((d) => ({
+        name: `${d.site.op} ${d.site.nodeName}`,
+        reaches: outputsReachedFrom(graph, [d.site.output]).has(io.outputName),
+        rate: d.draw.kind === 'mask' ? d.draw.rate : describeRandomSite(proto, d.site, d.rowShape).rate,
+      })),
+      io.outputName,
+      options.dropoutRate,
+    );
+    // a run that asked for MC passes hears it; a deterministic load (inspect, predict's dropout-off pass) does not need to
+    if (identicalPasses && !options.allowDeterministic) options.onWarning?.(identicalPasses);
     const planned = planGraph(proto, drawnSites, io, probe, staticBatch, options);
 
     const opened = await openSession(encodeModel(planned.model), options, file, folder || undefined);
@@ -127,6 +141,7 @@ export class McModel {
       sites,
       drawnSites,
       metadata,
+      ...(identicalPasses && { identicalPasses }),
       provider: opened.provider,
       deviceId: opened.deviceId,
     };

@@ -70,3 +70,27 @@ export function checkSitesReach(chosen: StochasticSite[], graph: GraphProto, out
     `${names} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing`,
   );
 }
+
+/** A stochastic site as far as passes can differ by it: its name, whether it reaches the class scores, its rate (drop probability, noise sigma). */
+export interface SiteSpread {
+  name: string;
+  reaches: boolean;
+  /** 0: the site changes nothing; undefined or NaN: not known, counted as one that varies. */
+  rate: number | undefined;
+}
+
+/**
+ * Why every pass would be identical although sites reach the class scores: each of them has rate 0
+ * (a `dropoutRate` of 0, or dropout converted with rate 0). Undefined when a site can vary, or when
+ * no site reaches the output (checkSitesReach and inspect say so themselves). Inspect decides
+ * MC-readiness and a run warns by this one function.
+ */
+export function identicalPassesReason(sites: readonly SiteSpread[], output: string, dropoutRate?: number): string | undefined {
+  const reaching = sites.filter((s) => s.reaches);
+  if (reaching.length === 0 || reaching.some((s) => s.rate !== 0)) return undefined;
+  const cause =
+    dropoutRate === 0
+      ? `${param('dropoutRate')} is 0`
+      : `${reaching.length === 1 ? 'the one stochastic site' : `all ${reaching.length} stochastic sites`} reaching the output '${output}' ${reaching.length === 1 ? 'has' : 'have'} rate 0 (${reaching.map((s) => s.name).join(', ')})`;
+  return `every pass is identical: ${cause}, so mutual information, variation ratio and the spread are 0 and the MC mean is one deterministic pass. Give a rate above 0 (${param('dropoutRate')} 0.2, or convert with ${param('injectRate')} / ${param('injectAt')} TENSOR:0.2)`;
+}

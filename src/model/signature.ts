@@ -1,6 +1,6 @@
 import { ModelError, param, UsageError } from '../errors.js';
 import type { Layout, ModelMetadata } from './metadata.js';
-import { DataType, elemTypeOf, shapeOf, toNumber, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx.js';
+import { DataType, dataTypeName, elemTypeOf, shapeOf, toNumber, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx.js';
 
 /** The image input and class-score output of a model, with layout and sizes resolved. */
 export interface ModelIo {
@@ -61,6 +61,37 @@ export function classifierOutput(graph: GraphProto, file: string, choice: Output
     );
   }
   return candidates[0]!;
+}
+
+/** Element types a class-score output may have (onnxruntime hands them over as float32); 0 is not declared. */
+const SCORE_TYPES = new Set<number>([0, DataType.FLOAT, DataType.FLOAT16]);
+
+/**
+ * The checks every run makes of the chosen class-score output, before any image (inspect makes the
+ * same ones): shape [N, classes] with classes >= 2, and float32 or float16 values. Returns its name
+ * and number of classes; throws ModelError saying what is wrong and what to export or choose instead.
+ */
+export function checkClassScores(output: ValueInfoProto | undefined, file: string): { name: string; classes: number } {
+  const outShape = output ? shapeOf(output) : undefined;
+  if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
+    throw new ModelError(
+      `${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
+    );
+  }
+  if (outShape[1] < 2) {
+    throw new ModelError(
+      `${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`,
+      'E_NOT_A_DISTRIBUTION',
+    );
+  }
+  const type = elemTypeOf(output);
+  if (!SCORE_TYPES.has(type)) {
+    throw new ModelError(
+      `${file}: the output '${output.name}' holds ${dataTypeName(type).toLowerCase()} values, not class scores: mc-dropout reads logits or probabilities as float32 or float16. Name the logits or probabilities output with ${param('output')}`,
+      'E_OUTPUT_TYPE',
+    );
+  }
+  return { name: output.name, classes: outShape[1] };
 }
 
 /** Ops that pass values through unchanged in value (shape only, or a cast to a float type). */
@@ -140,28 +171,17 @@ export function describeIo(
   const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
 
   const output = graph.output?.length ? classifierOutput(graph, file, choice) : undefined;
-  const outShape = output ? shapeOf(output) : undefined;
-  if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
-    throw new ModelError(
-      `${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
-    );
-  }
-  if (outShape[1] < 2) {
-    throw new ModelError(
-      `${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`,
-      'E_NOT_A_DISTRIBUTION',
-    );
-  }
+  const scores = checkClassScores(output, file);
   return {
     inputName: input.name!,
     inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT,
-    outputName: output.name,
+    outputName: scores.name,
     inputDims,
     layout,
     height: size.height,
     width: size.width,
     channels,
-    classes: outShape[1],
-    outputIsProbabilities: isSoftmaxOutput(graph, output.name),
+    classes: scores.classes,
+    outputIsProbabilities: isSoftmaxOutput(graph, scores.name),
   };
 }

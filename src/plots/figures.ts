@@ -34,7 +34,7 @@ export async function renderEvaluationFigures(report: EvaluationReport): Promise
       figures.push({ name: 'coverage', title: 'Coverage against alpha', spec: coverageSpec(report.calibration.byAlpha, report.calibration.alpha) });
     }
   }
-  if (report.ood) {
+  if (report.ood && report.ood.curves.length > 0) {
     figures.push(
       { name: 'ood-roc', title: 'Out-of-distribution ROC', spec: oodRocSpec(report.ood.curves, report.ood.scores) },
       { name: 'ood-scores', title: 'Scores of in-distribution and OOD images', spec: oodHistogramSpec(report.ood.curves) },

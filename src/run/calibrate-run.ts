@@ -1,6 +1,7 @@
 /** `calibrate` as a library call: T passes over labelled images, then the temperature and conformal thresholds fitted on them. */
 import path from 'node:path';
 import { fitCalibration, type Calibration, type ConformalSettings } from '../calibration/calibration.js';
+import { temperatureAtBound, temperatureBoundWarning } from '../calibration/temperature.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import { readPassesRun } from './read-run.js';
@@ -21,9 +22,22 @@ export interface CalibrateOutcome {
   /** Images without a true class, and images that failed to decode or run (both left out). */
   unlabelled: number;
   failed: number;
+  /** The temperature fit stopped at an end of its range (a warning says why and what to do); absent when it did not. */
+  temperatureAtBound?: 'lower' | 'upper';
 }
 
-/** Runs T passes over the labelled images and fits the calibration. Throws UsageError / ModelError. */
+/** The outcome of a fit, with a fit that stopped at an end of the temperature range reported through `warn` and the result. */
+function outcomeOf(calibration: Calibration, unlabelled: number, failed: number, warn: (message: string) => void): CalibrateOutcome {
+  const bound = temperatureAtBound(calibration.temperature);
+  if (bound === undefined) return { calibration, unlabelled, failed };
+  warn(temperatureBoundWarning(calibration.temperature, calibration.images, calibration.after.nll)!);
+  return { calibration, unlabelled, failed, temperatureAtBound: bound };
+}
+
+/**
+ * Runs T passes over the labelled images and fits the calibration. Throws UsageError / ModelError;
+ * when `hooks.signal` aborts, stops after the image in hand and throws its reason (nothing is fitted).
+ */
 export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks = {}): Promise<CalibrateOutcome> {
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
@@ -46,6 +60,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
         else examples.push({ name: result.file, passProbs: result.passProbs!, label });
       }
       hooks.onProgress?.(examples.length + unlabelled + failed, failed);
+      hooks.signal?.throwIfAborted();
     }
     if (examples.length === 0) throw new UsageError(`No labelled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(
@@ -53,7 +68,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
       { model: { sha256: info.sha256, classes: info.classes, labels }, preprocess, passes: config.passes, seed },
       { ...config.conformal, seed: config.conformal.seed ?? seed },
     );
-    return { calibration, unlabelled, failed };
+    return outcomeOf(calibration, unlabelled, failed, warn);
   } finally {
     await model.dispose();
   }
@@ -69,7 +84,7 @@ export interface CalibrateFromConfig {
 }
 
 /** Fits the calibration on an earlier run's passes: no model runs. Throws UsageError for a file it cannot use. */
-export function calibrateEarlierRun(config: CalibrateFromConfig): CalibrateOutcome {
+export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<RunHooks, 'onWarning'> = {}): CalibrateOutcome {
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
   if (!config.from.endsWith('.npy'))
@@ -107,5 +122,5 @@ export function calibrateEarlierRun(config: CalibrateFromConfig): CalibrateOutco
     },
     { ...config.conformal, seed: config.conformal.seed ?? run.seed },
   );
-  return { calibration, unlabelled, failed };
+  return outcomeOf(calibration, unlabelled, failed, hooks.onWarning ?? (() => {}));
 }

@@ -3,22 +3,25 @@
  * image), or a read of an earlier predict output or passes file, into one report that evaluate
  * prints and writes and report renders.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
-import { invalidParameter, param, UsageError } from '../errors.js';
+import { invalidParameter, param, unreadableReason, UsageError } from '../errors.js';
 import { applyCalibration, calibrationWarnings, checkCalibrationFits, coverageAgainstAlpha, type Calibration } from '../calibration/calibration.js';
 import { readCalibration } from '../calibration/calibration-file.js';
 import { setCoverage } from '../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf } from '../evaluate/evaluation.js';
 import { metricsOf, type Outcome } from '../evaluate/metrics.js';
+import { checkCalibrationRun } from '../calibration/fit-check.js';
 import { digestOf } from '../io/durable.js';
 import { oodCurves, oodTable, type LogitScores } from '../ood/evaluation.js';
 import { readTruth } from '../evaluate/truth.js';
 import { parseJsonLines } from '../io/lines.js';
 import { readInputText } from '../io/read-file.js';
 import { array, either, literal, number, object, optional, readJsonFile, SchemaMismatch, string } from '../io/schema.js';
+import { fsPath } from '../io/names.js';
+import { IMAGE_EXTENSIONS, isImageFile, type WalkResult } from '../io/walk.js';
 import { gatherInputs } from './inputs.js';
 import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
@@ -90,17 +93,51 @@ function calibrationToCheck(file: string, warn: (message: string) => void): Cali
   return calibration;
 }
 
-/** Runs the model over the inputs: T passes and one deterministic pass per image. */
+/**
+ * The OOD images of `paths`: each path must be a folder or an image file, and together they must
+ * hold at least one image; a UsageError names the path that is not (a missing OOD folder must not
+ * pass as an evaluation without its OOD section).
+ */
+export async function gatherOodImages(paths: readonly string[], outputs: ReadonlyMap<string, string> | undefined): Promise<WalkResult> {
+  const expected = `${param('ood')} takes folders of out-of-distribution images or image files (${IMAGE_EXTENSIONS.join(' ')})`;
+  for (const given of paths) {
+    let info;
+    try {
+      info = statSync(fsPath(given));
+    } catch (error) {
+      throw new UsageError(`Cannot read the out-of-distribution images ${given}: ${unreadableReason(error)}; ${expected}`);
+    }
+    if (info.isDirectory()) {
+      // each folder on its own: an empty one beside a full one is still a mistake worth naming
+      const { walked } = await gatherInputs([given], undefined, outputs, { allowEmpty: true });
+      if (walked.files.length === 0) {
+        const skipped = walked.skipped.length;
+        throw new UsageError(`No out-of-distribution images in ${given}${skipped ? ` (${skipped} files without an image extension)` : ''}; ${expected}`);
+      }
+    } else if (!info.isFile()) throw new UsageError(`The out-of-distribution path ${given} is not a folder or a regular file; ${expected}`);
+    else if (!isImageFile(given)) throw new UsageError(`The out-of-distribution path ${given} is not an image file or a folder; ${expected}`);
+  }
+  return (await gatherInputs(paths, undefined, outputs)).walked;
+}
+
+/**
+ * Runs the model over the inputs: T passes and one deterministic pass per image. When
+ * `hooks.signal` aborts, stops after the image in hand and throws its reason (no report).
+ */
 export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
+  // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
+  const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
   const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
     const calibration = config.calibration !== undefined ? calibrationToCheck(config.calibration, warn) : undefined;
-    if (calibration) checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
-    const oodFiles = config.ood ? (await gatherInputs(config.ood, undefined, config.outputs)).walked : undefined;
+    if (calibration) {
+      checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+      checkCalibrationRun(calibration, config.calibration!, { passes: config.passes, deterministic: false, dropoutRate: config.load.dropoutRate }, warn);
+    }
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
@@ -133,9 +170,9 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
         images.push({ ...recordOf(result.file, label, result.summary), deterministic: { predicted: det.predicted, confidence: det.confidence } });
       }
       hooks.onProgress?.(images.length + failed, failed);
+      hooks.signal?.throwIfAborted();
     }
     if (oodFiles) {
-      if (oodFiles.files.length === 0) throw new UsageError(`No images in ${config.ood!.join(', ')} (the out-of-distribution images)`);
       for await (const result of run(oodFiles.files, oodFiles)) {
         if (result.status === 'error') {
           oodFailed++;
@@ -146,6 +183,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
           if (result.logitScores) logitScores.ood.push(result.logitScores);
         }
         hooks.onProgress?.(images.length + failed + summaries.ood.length + oodFailed, failed + oodFailed);
+        hooks.signal?.throwIfAborted();
       }
     }
     // a model whose output is probabilities has no logits: no max-logit or energy rows
@@ -174,16 +212,17 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
       },
       ...(accumulator.images > 0 && { numbers: accumulator.finish() }),
       ...(calibration && calibrated.outcomes.length > 0 && { calibration: calibrationSection(config.calibration!, calibration, calibrated, info.classes) }),
-      ...(oodFiles &&
-        summaries.ood.length > 0 &&
-        summaries.id.length > 0 && {
-          ood: {
-            images: summaries.ood.length,
-            failed: oodFailed,
-            scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }, withLogits),
-            curves: oodCurves(summaries.id, summaries.ood, withLogits),
-          },
-        }),
+      ...(oodFiles && {
+        ood:
+          summaries.ood.length > 0 && summaries.id.length > 0
+            ? {
+                images: summaries.ood.length,
+                failed: oodFailed,
+                scores: oodTable(summaries.id, summaries.ood, { id: summaries.idDeterministic, ood: summaries.oodDeterministic }, withLogits),
+                curves: oodCurves(summaries.id, summaries.ood, withLogits),
+              }
+            : { images: summaries.ood.length, failed: oodFailed, scores: [], curves: [] },
+      }),
       images,
     };
   } finally {
@@ -270,6 +309,7 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
           `${config.from} has no ${config.from}.run.json, so the model its passes came from is unknown: rerun predict with ${param('savePasses')}`,
         );
       checkCalibrationFits(calibration, config.calibration!, { path: config.from, sha256: run.model_sha256, classes: run.classes }, run.preprocess);
+      checkCalibrationRun(calibration, config.calibration!, { passes: run.passes, deterministic: false }, warn);
     }
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);

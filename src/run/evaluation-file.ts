@@ -59,7 +59,12 @@ export interface EvaluationReport {
     /** Coverage and mean set size at alphas 0.01 to 0.30 (thresholds from the calibration's scores). */
     byAlpha: { alpha: number; coverage: number; meanSize: number }[];
   };
-  /** With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the evaluated images. */
+  /**
+   * With OOD images: each score's AUROC, AUPR-In, AUPR-Out and FPR95 at telling them from the
+   * evaluated images. `images` counts the OOD images that ran, `failed` those that did not (the run
+   * then exits as with failed images); `scores` and `curves` are empty when no OOD image (or no
+   * evaluated image) ran.
+   */
   ood?: { images: number; failed: number; scores: OodScoreRow[]; curves: OodCurves[] };
   images: ImageRecord[];
 }

@@ -1,5 +1,6 @@
 import { McModel } from '../engine/mc-model.js';
 import { inferredShapes } from '../engine/probe.js';
+import { identicalPassesReason } from '../engine/site-choice.js';
 import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../model/inject.js';
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
@@ -7,8 +8,8 @@ import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueIn
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { readOnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
-import { findStochasticSites } from '../model/sites.js';
-import { classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
+import { findStochasticSites, type StochasticSite } from '../model/sites.js';
+import { checkClassScores, classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
 
 /** An input or output of a model: name, element type and shape (null dims are symbolic). */
 export interface TensorDescription {
@@ -90,17 +91,22 @@ export async function inspectModel(file: string, options: { output?: string } = 
     warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with ${param({ dropout: 'force' })} to make them live.`);
   const live = sites.filter((s) => s.live);
   let output: string | undefined;
+  // the checks a run makes of the class scores, by the same functions, so inspect is never MC-ready where predict refuses
+  let scoresUsable = false;
   try {
-    output =
+    const chosen =
       graph.output?.length && !mcGraph
-        ? (classifierOutput(graph, file, {
+        ? classifierOutput(graph, file, {
             ...(options.output !== undefined && { name: options.output }),
             reached: outputsReachedFrom(
               graph,
               live.map((s) => s.output),
             ),
-          }).name ?? undefined)
+          })
         : undefined;
+    output = chosen?.name ?? undefined;
+    checkClassScores(chosen, file);
+    scoresUsable = true;
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
@@ -142,7 +148,8 @@ export async function inspectModel(file: string, options: { output?: string } = 
 
   let trunkReuse: InspectReport['trunkReuse'] = null;
   const rowShapes = new Map<number, number[]>();
-  if (!mcGraph)
+  // a load with unusable class scores fails on the check already reported above; an MC graph is not run
+  if (scoresUsable && !mcGraph) {
     try {
       const loaded = await McModel.load(read, {
         device: 'cpu',
@@ -164,9 +171,22 @@ export async function inspectModel(file: string, options: { output?: string } = 
       if (!(error instanceof McDropoutError)) throw error;
       warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
     }
+  }
 
   const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
   const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
+  const rateOf = (s: StochasticSite): number | undefined => {
+    const rate = s.op === 'Dropout' ? s.rate : describeRandomSite(model, s, rowShapes.get(s.nodeIndex)).rate;
+    return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
+  };
+  // rate 0 everywhere it matters (convert's injectAt TENSOR:0, a dead site): MC-ready in name only
+  const identical = output
+    ? identicalPassesReason(
+        live.map((s) => ({ name: `${s.op} ${s.nodeName}`, reaches: reaching.has(s), rate: rateOf(s) })),
+        output,
+      )
+    : undefined;
+  if (identical) warnings.push(identical);
   return {
     file,
     sizeBytes,
@@ -182,12 +202,11 @@ export async function inspectModel(file: string, options: { output?: string } = 
     metadata: readMetadata(model, file),
     sites: sites.map((s) => {
       const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
-      const rate = pattern ? pattern.rate : s.rate;
       return {
         node: s.nodeName,
         op: s.op,
         layer: pattern?.name ?? 'Dropout',
-        rate: rate !== undefined && Number.isFinite(rate) ? rate : null,
+        rate: rateOf(s) ?? null,
         live: s.live,
         reason: s.reason,
         input: s.drawn,
@@ -195,7 +214,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
         detail: pattern?.detail ?? null,
       };
     }),
-    mcReady: live.some((s) => reaching.has(s)) && trunkReuse !== null,
+    mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
     mcGraph: mcGraph ? { passes: mcGraph.passes ?? null } : null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),

@@ -6,6 +6,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { applyCalibration, calibrationWarnings, checkCalibrationFits, type Calibration } from '../calibration/calibration.js';
 import { readCalibration } from '../calibration/calibration-file.js';
+import { checkCalibrationRun } from '../calibration/fit-check.js';
 import { McModel } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
@@ -161,6 +162,12 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const preprocess = resolvePreprocess(info, config.preprocess);
     if (calibration) {
       checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+      checkCalibrationRun(
+        calibration,
+        config.calibration!,
+        { passes: config.passes, deterministic: config.deterministic, dropoutRate: config.load.dropoutRate },
+        warn,
+      );
       for (const warning of calibrationWarnings(calibration)) warn(`${config.calibration}: ${warning}`);
     }
     if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);

@@ -263,6 +263,6 @@ describe('evaluate --calibration and --ood', () => {
     assert.match(other.stderr, /was made for another model/);
     const empty = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '-q', '--ood', folder], { cwd: ROOT });
     assert.equal(empty.code, 2);
-    assert.match(empty.stderr, /No input images in /);
+    assert.match(empty.stderr, /No out-of-distribution images in /);
   });
 });

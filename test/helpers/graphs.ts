@@ -14,7 +14,7 @@ export interface TinyModel {
   functions?: FunctionProto[];
   irVersion?: number;
   /** Every graph output, in order (overrides outputName / outputDims). */
-  outputs?: { name: string; dims: (number | string)[] }[];
+  outputs?: { name: string; dims: (number | string)[]; elemType?: number }[];
 }
 
 /** Encodes a single-input, single-output model (input 'input', output 'output' by default). */
@@ -33,9 +33,9 @@ export function buildModel(spec: TinyModel): Uint8Array {
       node: spec.nodes,
       initializer: spec.initializers ?? [],
       input: [{ name: 'input', type: { tensorType: { elemType: DataType.FLOAT, shape: dims(spec.inputDims ?? ['N', 3, 1, 1]) } } }],
-      output: (spec.outputs ?? [{ name: spec.outputName ?? 'output', dims: spec.outputDims ?? ['N', 3] }]).map((o) => ({
+      output: (spec.outputs ?? [{ name: spec.outputName ?? 'output', dims: spec.outputDims ?? ['N', 3], elemType: DataType.FLOAT }]).map((o) => ({
         name: o.name,
-        type: { tensorType: { elemType: DataType.FLOAT, shape: dims(o.dims) } },
+        type: { tensorType: { elemType: o.elemType ?? DataType.FLOAT, shape: dims(o.dims) } },
       })),
     },
     metadataProps: Object.entries(spec.metadata ?? {}).map(([key, value]) => ({ key, value })),
