@@ -35,6 +35,8 @@ export interface Calibration {
   /** T of the calibration run, and the seed of its masks. */
   passes: number;
   seed: number;
+  /** The drop rate of each random-mask site in the passes it was fitted on (absent in format 1, and for passes files recorded without them). */
+  dropoutRates?: number[];
   /** Labelled images it was fitted on. */
   images: number;
   /** Divides each pass's logits (log-probabilities) before its softmax; the passes are then averaged. */
@@ -93,6 +95,8 @@ export interface CalibrationContext {
   preprocess: CalibratedPreprocess & { pixelLimit?: number };
   passes: number;
   seed: number;
+  /** The drop rate of each random-mask site of the passes, when known. */
+  dropoutRates?: number[];
 }
 
 /**
@@ -128,6 +132,7 @@ export function fitCalibration(examples: readonly CalibrationExample[], context:
     preprocess,
     passes: context.passes,
     seed: context.seed,
+    ...(context.dropoutRates && { dropoutRates: context.dropoutRates }),
     images: examples.length,
     temperature: fit.temperature,
     before: { nll: fit.nllBefore, ece: ece(1) },

@@ -30,6 +30,11 @@ import { gatheredFeeds, TrunkParts, type PreparedImage } from './trunk-reuse.js'
 
 export type { ModelIo } from '../model/signature.js';
 
+/** The drop rate of each random-mask site a model's passes draw (its dropout as masks), in site order: what a run's settings and a calibration record. */
+export function maskRates(info: { drawnSites: readonly DrawnSite[] }): number[] {
+  return info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate);
+}
+
 /** What a loaded model is: its input and output (ModelIo), file digest, stochastic sites, metadata and the provider it runs on. */
 export interface ModelInfo extends ModelIo {
   path: string;

@@ -75,6 +75,8 @@ export interface PassesRun {
   /** T, or 'auto' for adaptive T (then images have different numbers of passes). */
   passes: number | 'auto';
   seed: number;
+  /** The drop rate of each random-mask site. */
+  dropout_rates: number[];
 }
 
 /** A passes file read back: float64 values of a (images, T, classes) array and the image of each row. */

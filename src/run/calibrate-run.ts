@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fitCalibration, type Calibration, type ConformalSettings } from '../calibration/calibration.js';
 import { temperatureAtBound, temperatureBoundWarning } from '../calibration/temperature.js';
+import { maskRates } from '../engine/mc-model.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import { readPassesRun } from './read-run.js';
@@ -65,7 +66,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
     if (examples.length === 0) throw new UsageError(`No labelled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(
       examples,
-      { model: { sha256: info.sha256, classes: info.classes, labels }, preprocess, passes: config.passes, seed },
+      { model: { sha256: info.sha256, classes: info.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
       { ...config.conformal, seed: config.conformal.seed ?? seed },
     );
     return outcomeOf(calibration, unlabelled, failed, warn);
@@ -119,6 +120,7 @@ export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<Run
       preprocess: run.preprocess,
       passes: run.passes,
       seed: run.seed,
+      ...(run.dropout_rates && { dropoutRates: run.dropout_rates }),
     },
     { ...config.conformal, seed: config.conformal.seed ?? run.seed },
   );

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
+import { maskRates } from '../engine/mc-model.js';
 import { invalidParameter, param, unreadableReason, UsageError } from '../errors.js';
 import { applyCalibration, calibrationWarnings, checkCalibrationFits, coverageAgainstAlpha, type Calibration } from '../calibration/calibration.js';
 import { readCalibration } from '../calibration/calibration-file.js';
@@ -136,7 +137,12 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     const calibration = config.calibration !== undefined ? calibrationToCheck(config.calibration, warn) : undefined;
     if (calibration) {
       checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
-      checkCalibrationRun(calibration, config.calibration!, { passes: config.passes, deterministic: false, dropoutRate: config.load.dropoutRate }, warn);
+      checkCalibrationRun(
+        calibration,
+        config.calibration!,
+        { passes: config.passes, deterministic: false, dropoutRates: maskRates(info), dropoutRate: config.load.dropoutRate },
+        warn,
+      );
     }
     const accumulator = new EvaluationAccumulator(info.classes, config.passes, true);
     const images: ImageRecord[] = [];
@@ -309,7 +315,12 @@ export async function evaluateEarlierRun(config: EvaluateFromConfig, hooks: RunH
           `${config.from} has no ${config.from}.run.json, so the model its passes came from is unknown: rerun predict with ${param('savePasses')}`,
         );
       checkCalibrationFits(calibration, config.calibration!, { path: config.from, sha256: run.model_sha256, classes: run.classes }, run.preprocess);
-      checkCalibrationRun(calibration, config.calibration!, { passes: run.passes, deterministic: false }, warn);
+      checkCalibrationRun(
+        calibration,
+        config.calibration!,
+        { passes: run.passes, deterministic: false, ...(run.dropout_rates && { dropoutRates: run.dropout_rates }) },
+        warn,
+      );
     }
     const calibrated: Calibrated = { outcomes: [], sets: [], means: [] };
     const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);

@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify/sync';
 import { applyCalibration, calibrationWarnings, checkCalibrationFits, type Calibration } from '../calibration/calibration.js';
 import { readCalibration } from '../calibration/calibration-file.js';
 import { checkCalibrationRun } from '../calibration/fit-check.js';
-import { McModel } from '../engine/mc-model.js';
+import { McModel, maskRates } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
 import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
@@ -165,7 +165,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       checkCalibrationRun(
         calibration,
         config.calibration!,
-        { passes: config.passes, deterministic: config.deterministic, dropoutRate: config.load.dropoutRate },
+        { passes: config.passes, deterministic: config.deterministic, dropoutRates: maskRates(info), dropoutRate: config.load.dropoutRate },
         warn,
       );
       for (const warning of calibrationWarnings(calibration)) warn(`${config.calibration}: ${warning}`);
@@ -191,7 +191,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       mask_scheme: MASK_SCHEME,
       deterministic: config.deterministic,
       dropout: config.load.dropout ?? 'auto',
-      dropout_rates: info.drawnSites.filter((s) => s.draw.kind === 'mask').map((s) => s.rate),
+      dropout_rates: maskRates(info),
       preprocess,
       format: config.format,
       topk,
@@ -264,7 +264,15 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       passesFile?.finish();
       throw error;
     }
-    passesFile?.finish({ model_sha256: info.sha256, classes: info.classes, labels, preprocess: { ...preprocess }, passes, seed });
+    passesFile?.finish({
+      model_sha256: info.sha256,
+      classes: info.classes,
+      labels,
+      preprocess: { ...preprocess },
+      passes,
+      seed,
+      dropout_rates: settings.dropout_rates,
+    });
     const finished = new Date();
     const seconds = (finished.getTime() - started.getTime()) / 1000;
     const outcome: RunOutcome = {

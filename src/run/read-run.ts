@@ -114,6 +114,8 @@ export interface SavedRun {
   preprocess: Omit<PreprocessSpec, 'pixelLimit'> & { pixelLimit?: number };
   passes: number | 'auto';
   seed: number;
+  /** Absent in records written before the rates were kept. */
+  dropout_rates?: number[];
 }
 
 const passesRunCheck = object({
@@ -123,6 +125,7 @@ const passesRunCheck = object({
   preprocess: preprocessCheck,
   passes: either(number({ integer: true, min: 1 }), literal('auto'), 'an integer >= 1 or "auto"'),
   seed: number({ integer: true, min: 0 }),
+  dropout_rates: optional(array(number({ min: 0, below: 1 }))),
   sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
 });
 

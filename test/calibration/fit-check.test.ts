@@ -19,10 +19,19 @@ describe('calibrationMismatches', () => {
     ]);
   });
 
-  it('reports a dropoutRate as unchecked (the file does not record the rate), beside another T', () => {
-    assert.deepEqual(calibrationMismatches(fitted, { passes: 3, deterministic: false, dropoutRate: 0.3 }), [
+  it('reports a dropoutRate as unchecked when the file does not record the rates (format 1), beside another T', () => {
+    assert.deepEqual(calibrationMismatches(fitted, { passes: 3, deterministic: false, dropoutRates: [0.3], dropoutRate: 0.3 }), [
       'T=3 (`passes`), where it was fitted at T=10',
-      '`dropoutRate` 0.3, while the calibration file does not record the rate it was fitted at',
+      '`dropoutRate` 0.3, while the calibration file does not record the rates it was fitted at',
+    ]);
+    assert.deepEqual(calibrationMismatches(fitted, { passes: 10, deterministic: false, dropoutRates: [0.5] }), []);
+  });
+
+  it("compares the recorded rates with the run's, site by site", () => {
+    const recorded = { passes: 10, dropoutRates: [0.2, 0.5] };
+    assert.deepEqual(calibrationMismatches(recorded, { passes: 10, deterministic: false, dropoutRates: [0.2, 0.5] }), []);
+    assert.deepEqual(calibrationMismatches(recorded, { passes: 10, deterministic: false, dropoutRates: [0.3, 0.3], dropoutRate: 0.3 }), [
+      'dropout rates 0.3 (`dropoutRate`), where it was fitted at [0.2, 0.5]',
     ]);
   });
 });
