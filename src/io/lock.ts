@@ -2,6 +2,7 @@ import { openSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UsageError } from '../errors.js';
 import { outputError, syncAndClose, writeAll } from './durable.js';
+import { outputSidecars } from './sidecars.js';
 
 /**
  * An exclusive claim on an output file: `<file>.lock` holding `PID@host`, created with O_EXCL.
@@ -15,7 +16,7 @@ export class OutputLock {
   private constructor(readonly lockFile: string) {}
 
   static acquire(file: string, name: string): OutputLock {
-    const lockFile = `${file}.lock`;
+    const lockFile = outputSidecars(file).lock;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(lockFile, 'wx');

@@ -3,6 +3,7 @@ import { param, UsageError } from '../errors.js';
 import { readInputBytes } from './read-file.js';
 import { array, contentSha256, readJsonFile, string } from './schema.js';
 import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
+import { passesSidecars } from './sidecars.js';
 
 /**
  * Per-pass probabilities as a NumPy .npy file: float32, shape (images, T, classes), C order, written
@@ -21,9 +22,9 @@ export class NpyPassesWriter {
     readonly passes: number,
     readonly classes: number,
   ) {
-    this.fd = openForWrite(`${file}.partial`, 'w');
+    this.fd = openForWrite(passesSidecars(file).partial, 'w');
     this.row = new Float32Array(passes * classes);
-    writeAll(this.fd, npyHeader([images, passes, classes]), `${file}.partial`);
+    writeAll(this.fd, npyHeader([images, passes, classes]), passesSidecars(file).partial);
   }
 
   static open(file: string, images: number, passes: number, classes: number): NpyPassesWriter {
@@ -34,7 +35,7 @@ export class NpyPassesWriter {
   write(path: string, probs: Float64Array | undefined): void {
     this.row.fill(NaN);
     if (probs) this.row.set(probs.subarray(0, this.row.length));
-    writeAll(this.fd, new Uint8Array(this.row.buffer), `${this.file}.partial`);
+    writeAll(this.fd, new Uint8Array(this.row.buffer), passesSidecars(this.file).partial);
     this.paths.push(path);
   }
 
@@ -44,12 +45,13 @@ export class NpyPassesWriter {
    * and evaluate can read the passes back for the model they came from.
    */
   finish(run?: PassesRun): void {
-    syncAndClose(this.fd, `${this.file}.partial`);
+    const files = passesSidecars(this.file);
+    syncAndClose(this.fd, files.partial);
     if (this.paths.length !== this.images) return;
-    writeJsonAtomic(`${this.file}.paths.json`, this.paths);
+    writeJsonAtomic(files.paths, this.paths);
     // the digest of its content: calibrate and evaluate refuse a record edited after the run
-    if (run) writeJsonAtomic(`${this.file}.run.json`, { ...run, sha256: contentSha256(run) });
-    moveInto(`${this.file}.partial`, this.file);
+    if (run) writeJsonAtomic(files.run, { ...run, sha256: contentSha256(run) });
+    moveInto(files.partial, this.file);
   }
 }
 
@@ -98,7 +100,7 @@ export function readNpyPasses(file: string): SavedPasses {
   };
   const role = { what: 'the passes', expected: `give the .npy that ${param('savePasses')} wrote, with its .paths.json beside it` };
   const bytes = readInputBytes(file, role, constants.MAX_LENGTH);
-  const paths = readJsonFile(`${file}.paths.json`, { ...role, what: "the passes' paths" }, array(string()));
+  const paths = readJsonFile(passesSidecars(file).paths, { ...role, what: "the passes' paths" }, array(string()));
   if (bytes.length < 10 || bytes[0] !== 0x93 || bytes.subarray(1, 6).toString('latin1') !== 'NUMPY') fail('no NumPy magic');
   const major = bytes[6]!;
   const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);

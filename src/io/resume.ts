@@ -8,14 +8,10 @@ import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
 import { outputError } from './durable.js';
 import { object, readJsonFile } from './schema.js';
+import { outputSidecars } from './sidecars.js';
 
 /** The settings that must match for --resume to append to an earlier run's output. */
 export type RunSettings = Record<string, unknown>;
-
-/** Working file names next to the output file: rows go to .partial until the run completes. */
-export function partialPaths(output: string): { partial: string; partialSettings: string; meta: string } {
-  return { partial: `${output}.partial`, partialSettings: `${output}.partial.json`, meta: `${output}.meta.json` };
-}
 
 /**
  * Makes the earlier run of a file output ready to append to, when there is one: its settings must
@@ -28,7 +24,7 @@ export function resumeEarlierRun(
   settings: RunSettings,
   meta: string,
 ): Set<string> | undefined {
-  const { partial, partialSettings } = partialPaths(output.file);
+  const { partial, partialSettings } = outputSidecars(output.file);
   const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
   if (!earlier) return undefined;
   // messages name the output as the user wrote it, not the file a link points to
@@ -39,7 +35,7 @@ export function resumeEarlierRun(
 
 /** The seed of the run that `--resume` would continue, so a resumed run without --seed reuses it. */
 export function earlierSeed(output: string, metaFile?: string): number | undefined {
-  const { partial, partialSettings, meta } = partialPaths(output);
+  const { partial, partialSettings, meta } = outputSidecars(output);
   try {
     const earlier = findEarlierRun(output, partial, partialSettings, metaFile ?? meta);
     return typeof earlier?.settings.seed === 'number' ? earlier.settings.seed : undefined;

@@ -33,6 +33,7 @@ import { predictFiles } from '../pipeline.js';
 import { summarize, type McSummary } from '../stats/aggregate.js';
 import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
 import { readEvaluationReport, type EvaluationReport, type ImageRecord } from './evaluation-file.js';
+import { metadataOf } from '../io/sidecars.js';
 
 export type { EvaluationReport, ImageRecord };
 
@@ -276,7 +277,7 @@ interface EarlierRunMeta {
 
 /** The metadata sidecar beside an earlier run's file (`<file>.meta.json`), read once and checked; {} when there is none. */
 function readEarlierRunMeta(from: string): EarlierRunMeta {
-  const sidecar = `${from}.meta.json`;
+  const sidecar = metadataOf(from);
   if (!existsSync(sidecar)) return {};
   const check = object({
     passes: optional(either(number({ min: 0 }), literal('auto'), 'a number or "auto"')),

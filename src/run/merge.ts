@@ -13,6 +13,7 @@ import { either, literal, number, object, optional, readJsonFile, string } from 
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
+import { metadataOf, outputSidecars } from '../io/sidecars.js';
 
 /** Which sharded output to merge: the output path the shards were run with, and the merged metadata file. */
 export interface MergeConfig {
@@ -85,12 +86,12 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   for (let index = 0; index < count; index++) {
     const file = shardOutputPath(target.file, { index, count });
     const name = path.basename(file);
-    if (existsSync(`${file}.partial`))
+    if (existsSync(outputSidecars(file).partial))
       throw new UsageError(
         `Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with ${param('resume')}, then merge`,
       );
     if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
-    const metaFile = `${file}.meta.json`;
+    const metaFile = metadataOf(file);
     if (!existsSync(metaFile))
       throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
     const meta = readJsonFile(metaFile, { what: `the metadata of shard ${index} of ${count}`, expected: 'rerun that shard' }, shardMetaCheck) as ShardMeta;
@@ -115,11 +116,11 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   }
 
   // the merged output and its metadata must be neither a shard nor a shard's metadata
-  const metaFile = config.meta ?? `${target.file}.meta.json`;
+  const metaFile = config.meta ?? metadataOf(target.file);
   checkInputsAreNotOutputs(
     shards.flatMap(({ file }) => [
       { role: 'a shard', path: file },
-      { role: "a shard's metadata", path: `${file}.meta.json` },
+      { role: "a shard's metadata", path: metadataOf(file) },
     ]),
     outputIdentities([target, outputTarget(metaFile, 'the merged metadata')]),
   );

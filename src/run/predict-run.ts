@@ -19,8 +19,9 @@ import { csvHeader, csvRecord, jsonRecord, type ImageResult } from '../io/rows.j
 import { csvName } from '../io/names.js';
 import { OutputLock } from '../io/lock.js';
 import { NpyPassesWriter } from '../io/npy.js';
-import { earlierSeed, partialPaths } from '../io/resume.js';
-import { RowSink } from '../io/sink.js';
+import { earlierSeed } from '../io/resume.js';
+import { RunOutput } from '../io/run-output.js';
+import { outputSidecars } from '../io/sidecars.js';
 import { checkDistinct, checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -117,7 +118,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     throw new UsageError(`The passes file ${config.savePasses} must be a regular file (it is renamed into place when complete)`);
   checkDistinct([output, ...(meta ? [meta] : []), ...(passesTarget ? [passesTarget] : [])]);
   // every file this run may write, against every file it reads, before any work
-  const defaultMeta = output.kind === 'file' && !meta ? outputTarget(partialPaths(output.file).meta, 'the metadata file') : undefined;
+  const defaultMeta = output.kind === 'file' && !meta ? outputTarget(outputSidecars(output.file).meta, 'the metadata file') : undefined;
   const passesPaths = passesTarget?.kind === 'file' ? outputTarget(`${passesTarget.file}.paths.json`, "the passes' paths file") : undefined;
   const forbidden = outputIdentities([output, meta ?? defaultMeta, passesTarget, passesPaths]);
   checkInputsAreNotOutputs(
@@ -201,7 +202,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
       ...(calibration && { calibration_sha256: digestOf(config.calibration!).sha256 }),
     };
-    const sink = RowSink.open({
+    const sink = RunOutput.open({
       output,
       format: config.format,
       resume: config.resume,

@@ -8,6 +8,7 @@ import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
 import { summarize } from '../stats/aggregate.js';
+import { passesSidecars } from '../io/sidecars.js';
 
 /**
  * The rows of a finished predict output (CSV or JSONL, told apart by content) or of a --save-passes
@@ -131,7 +132,7 @@ const passesRunCheck = object({
 
 /** The `<file>.run.json` of a passes file (what made the passes), checked, or undefined when there is none (files from before it was written). */
 export function readPassesRun(file: string): SavedRun | undefined {
-  const runFile = `${file}.run.json`;
+  const runFile = passesSidecars(file).run;
   if (!existsSync(runFile)) return undefined;
   const role = { what: 'the record of the passes', expected: `rerun predict with ${param('savePasses')}` };
   const { sha256, ...run } = readJsonFile(runFile, role, passesRunCheck);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { OutputError } from '../../src/errors.js';
 import { writeAll, writeFileAtomicSync, writeJsonAtomic } from '../../src/io/durable.js';
 import { NpyPassesWriter } from '../../src/io/npy.js';
-import { RowSink } from '../../src/io/sink.js';
+import { RunOutput } from '../../src/io/run-output.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
@@ -25,12 +25,12 @@ describe('the one write path', () => {
     writeFileAtomicSync(path.join(folder, 'a.txt'), 'a');
     assert.equal(synced.length, 1, 'the atomic file');
     const output = path.join(folder, 'out.csv');
-    const sink = RowSink.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: false, header: 'path', settings: {} });
+    const sink = RunOutput.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: false, header: 'path', settings: {} });
     assert.equal(synced.length, 3, 'the lock and the settings of the .partial (written atomically)');
     sink.write('x.png');
     sink.finish({ done: true });
     assert.equal(synced.length, 5, 'the rows, then the metadata');
-    const stopped = RowSink.open({
+    const stopped = RunOutput.open({
       output: outputTarget(path.join(folder, 'b.csv'), 'the output'),
       format: 'csv',
       resume: false,

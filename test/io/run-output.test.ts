@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { OutputError, UsageError } from '../../src/errors.js';
 import { digestOf } from '../../src/io/durable.js';
 import { earlierSeed } from '../../src/io/resume.js';
-import { RowSink } from '../../src/io/sink.js';
+import { RunOutput } from '../../src/io/run-output.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
@@ -15,8 +15,8 @@ import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js'
 const HEADER = 'path,label,status';
 const settings = { seed: 1, passes: 3 };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const open = (output: string, extra: Partial<Parameters<typeof RowSink.open>[0]> = {}) =>
-  RowSink.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: false, header: HEADER, settings, ...extra });
+const open = (output: string, extra: Partial<Parameters<typeof RunOutput.open>[0]> = {}) =>
+  RunOutput.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: false, header: HEADER, settings, ...extra });
 
 /** Every write fails as on a full disk, until restoreFs. */
 function full(): void {
@@ -27,7 +27,7 @@ function full(): void {
 
 restoreFsAfterEach();
 
-describe('RowSink: a run from start to finish', () => {
+describe('RunOutput: a run from start to finish', () => {
   it('rows go to .partial with the settings beside it; finish writes the metadata with the length and SHA-256, then the file, and leaves nothing else', () => {
     const folder = tempDir();
     const output = path.join(folder, 'out.csv');
@@ -77,7 +77,7 @@ describe('RowSink: a run from start to finish', () => {
   });
 });
 
-describe('RowSink: resuming', () => {
+describe('RunOutput: resuming', () => {
   /** A finished output with its metadata (null: none). */
   function finished(rows: string, meta: unknown = { settings }) {
     const folder = tempDir();
@@ -146,10 +146,10 @@ describe('RowSink: resuming', () => {
   });
 
   it('refuses --resume on standard output and on a stream, naming which', () => {
-    assert.throws(() => RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
+    assert.throws(() => RunOutput.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
       message: '`resume` needs a regular output file: there is no earlier output to resume on stdout',
     });
-    assert.throws(() => RowSink.open({ output: outputTarget('/dev/null', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
+    assert.throws(() => RunOutput.open({ output: outputTarget('/dev/null', 'the output'), format: 'csv', resume: true, header: HEADER, settings }), {
       message: '`resume` needs a regular output file: there is no earlier output to resume on /dev/null',
     });
   });
@@ -160,7 +160,7 @@ describe('RowSink: resuming', () => {
     sink.write('{"path":"a.png"}');
     sink.finish({});
     assert.equal(readFileSync(output, 'utf8'), '{"path":"a.png"}\n');
-    const stream = RowSink.open({ output: outputTarget('/dev/null', 'the output'), format: 'jsonl', resume: false, header: undefined, settings });
+    const stream = RunOutput.open({ output: outputTarget('/dev/null', 'the output'), format: 'jsonl', resume: false, header: undefined, settings });
     let written = '';
     replaceFs('writeSync', ((_fd: number, text: Uint8Array) => {
       written += Buffer.from(text).toString('utf8');
@@ -183,7 +183,7 @@ describe('RowSink: resuming', () => {
       return true;
     }) as typeof process.stdout.write;
     try {
-      const sink = RowSink.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: false, header: HEADER, settings });
+      const sink = RunOutput.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: false, header: HEADER, settings });
       sink.write('a.png,cat,ok');
       sink.finish({ n: 1 });
     } finally {
@@ -212,7 +212,7 @@ describe('RowSink: resuming', () => {
   });
 });
 
-describe('RowSink: a FIFO or device is written straight through', () => {
+describe('RunOutput: a FIFO or device is written straight through', () => {
   it('rows (header first) go to the stream as they come, no .partial, no lock; finish writes the metadata where asked', async () => {
     const folder = tempDir();
     const fifo = path.join(folder, 'rows.fifo');
@@ -249,7 +249,7 @@ describe('RowSink: a FIFO or device is written straight through', () => {
   });
 });
 
-describe('RowSink: a failed write keeps the finished rows', () => {
+describe('RunOutput: a failed write keeps the finished rows', () => {
   it('a file output: OutputError naming the .partial, which keeps the rows', () => {
     const output = path.join(tempDir(), 'out.csv');
     const sink = open(output);

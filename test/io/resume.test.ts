@@ -3,14 +3,14 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { writeJsonAtomic } from '../../src/io/durable.js';
-import { RowSink } from '../../src/io/sink.js';
+import { RunOutput } from '../../src/io/run-output.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 
 const settings = { seed: 1 };
 const header = 'path,label,status';
 
-describe('RowSink resume', () => {
+describe('RunOutput resume', () => {
   it('cuts a half-written row whose quoted path holds a newline at the last whole record (golden bytes)', () => {
     const folder = tempDir();
     const output = path.join(folder, 'out.csv');
@@ -18,7 +18,7 @@ describe('RowSink resume', () => {
     // killed inside the third row, after the newline inside its quoted path
     writeFileSync(`${output}.partial`, `${complete}"third\nna`);
     writeFileSync(`${output}.partial.json`, JSON.stringify(settings));
-    const sink = RowSink.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: true, header, settings });
+    const sink = RunOutput.open({ output: outputTarget(output, 'the output'), format: 'csv', resume: true, header, settings });
     assert.deepEqual([...sink.done], ['first\nname.png', 'plain.png']);
     sink.write('"third\nname.png",bird,ok');
     sink.finish({ done: true });
@@ -31,7 +31,7 @@ describe('RowSink resume', () => {
     const output = path.join(folder, 'out.jsonl');
     writeFileSync(`${output}.partial`, '{"path":"a\\nb.png","status":"ok"}\n{"path":"c.p');
     writeFileSync(`${output}.partial.json`, JSON.stringify(settings));
-    const sink = RowSink.open({ output: outputTarget(output, 'the output'), format: 'jsonl', resume: true, header: undefined, settings });
+    const sink = RunOutput.open({ output: outputTarget(output, 'the output'), format: 'jsonl', resume: true, header: undefined, settings });
     assert.deepEqual([...sink.done], ['a\nb.png']);
     sink.close();
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), '{"path":"a\\nb.png","status":"ok"}\n');
