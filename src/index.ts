@@ -21,7 +21,9 @@ export { BUNDLED_MODEL } from './paths.js';
 // Files in, results out
 export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions } from './pipeline.js';
 export type { ImageResult } from './io/rows.js';
-export { runPrediction, type PredictRunConfig, type RunHooks, type RunOutcome } from './run/predict-run.js';
+export { runPrediction } from './run/predict/execute.js';
+export type { PredictRunConfig, RunOutcome } from './run/predict/config.js';
+export type { RunHooks } from './run/hooks.js';
 export { mergeShards, type MergeConfig, type MergeOutcome } from './run/merge.js';
 export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedSeed, inputListHash, type Shard } from './run/shards.js';
 export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';

@@ -9,7 +9,7 @@ import { readPassesRun } from './read-run.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
 import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
-import type { RunHooks } from './predict-run.js';
+import type { RunHooks } from './hooks.js';
 
 /** A calibrate run: labelled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
 export interface CalibrateRunConfig extends LabelledRunConfig {

@@ -31,7 +31,8 @@ import { readMetadata } from '../model/metadata.js';
 import { readOnnxFile } from '../model/read.js';
 import { predictFiles } from '../pipeline.js';
 import { summarize, type McSummary } from '../stats/aggregate.js';
-import { labelsFor, labelsFromModel, type RunHooks } from './predict-run.js';
+import type { RunHooks } from './hooks.js';
+import { labelsFor, labelsFromModel } from './labels.js';
 import { readEvaluationReport, type EvaluationReport, type ImageRecord } from './evaluation-file.js';
 import { metadataOf } from '../io/sidecars.js';
 

@@ -8,7 +8,7 @@ import type { WalkResult } from '../io/walk.js';
 import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
 import type { PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
-import { labelsFor, labelsFromModel } from './predict-run.js';
+import { labelsFor, labelsFromModel } from './labels.js';
 
 /** A run of the model over labelled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
 export interface LabelledRunConfig {

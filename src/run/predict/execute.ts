@@ -1,0 +1,229 @@
+/**
+ * A predict run, executed: its plan (plan.ts) first, then the inputs, the lock, the model, what
+ * the run resolves before its first image, its output opened (resume prepared), one row per image,
+ * and the metadata of a finished run. The CLI turns its flags into a PredictRunConfig and calls
+ * runPrediction; later readers of runs (merge, evaluate) read the metadata it writes.
+ */
+import { calibrationWarnings, checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
+import { readCalibration } from '../../calibration/calibration-file.js';
+import { checkCalibrationRun } from '../../calibration/fit-check.js';
+import { maskRates, McModel } from '../../engine/mc-model.js';
+import { freshSeed } from '../../engine/masks.js';
+import { digestOf } from '../../io/durable.js';
+import { OutputLock } from '../../io/lock.js';
+import { csvName } from '../../io/names.js';
+import { NpyPassesWriter } from '../../io/npy.js';
+import { earlierSeed } from '../../io/resume.js';
+import { csvHeader } from '../../io/rows.js';
+import { RunOutput } from '../../io/run-output.js';
+import { checkInputsAreNotOutputs } from '../../io/targets.js';
+import type { WalkResult } from '../../io/walk.js';
+import { predictFiles } from '../../pipeline.js';
+import { resolvePreprocess } from '../../preprocess/spec.js';
+import { DEFAULT_ADAPTIVE_RULE } from '../../stats/adaptive.js';
+import { stringify } from 'csv-stringify/sync';
+import path from 'node:path';
+import type { RunHooks } from '../hooks.js';
+import { gatherInputs } from '../inputs.js';
+import { labelsFor, labelsFromModel } from '../labels.js';
+import { derivedSeed, inputListHash, shardRange } from '../shards.js';
+import type { PredictRunConfig, RunOutcome } from './config.js';
+import { planPrediction, type PredictPlan } from './plan.js';
+import { passStatistics, rowLine, runMetadata, runSettings, type ResolvedRun } from './records.js';
+
+/** Runs predict: validates every output before reading any image, then writes one row per image. */
+export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const started = new Date();
+  const warn = hooks.onWarning ?? (() => {});
+  const plan = planPrediction(config);
+  // a calibration that cannot be used is refused before any image is read
+  const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+  const { walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
+  const block = shardBlock(config, walked);
+
+  // a second run on the same output refuses now, before any work
+  const lock = plan.output.kind === 'file' ? OutputLock.acquire(plan.output.file, plan.output.name) : undefined;
+  let model: McModel;
+  try {
+    model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  try {
+    const run = resolveRun(config, plan, model, calibration, block, warn);
+    const settings = runSettings(config, model, run);
+    const sink = RunOutput.open({
+      output: plan.output,
+      format: config.format,
+      resume: config.resume,
+      ...(lock && { lock }),
+      ...(plan.metaFile && { metaFile: plan.metaFile }),
+      header: config.format === 'csv' ? stringify([csvHeader(run.topk, Boolean(run.rule), Boolean(run.calibration))]).trimEnd() : undefined,
+      settings,
+    });
+    // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
+    const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f);
+    const todo = block.files.filter((f) => !written(f));
+    const todoSizes = block.sizes.filter((_, i) => !written(block.files[i]!));
+    const passesFile = plan.passes
+      ? NpyPassesWriter.open(plan.passes.file, todo.length, run.rule ? run.rule.maxPasses : (run.passes as number), model.info.classes)
+      : undefined;
+    hooks.onStart?.(todo.length);
+    let rows: WrittenRows;
+    try {
+      rows = await writeRows(config, model, run, { files: todo, sizes: todoSizes, errors: walked.errors }, (line) => sink.write(line), passesFile, hooks);
+    } catch (error) {
+      sink.close();
+      passesFile?.finish();
+      throw error;
+    }
+    const { info } = model;
+    passesFile?.finish({
+      model_sha256: info.sha256,
+      classes: info.classes,
+      labels: run.labels,
+      preprocess: { ...run.preprocess },
+      passes: run.passes,
+      seed: run.seed,
+      dropout_rates: maskRates(info),
+    });
+    const finished = new Date();
+    const outcome: RunOutcome = {
+      ok: rows.ok,
+      failed: rows.failed,
+      skipped: walked.skipped.length,
+      todo: todo.length,
+      seconds: (finished.getTime() - started.getTime()) / 1000,
+      seed: run.seed,
+      passes: run.passes,
+      passStats: passStatistics(rows.passesUsed),
+      provider: info.provider,
+      trunkReuse: model.plan.trunkReuse,
+      stopped: rows.stopped,
+      resumable: plan.output.kind === 'file',
+    };
+    if (rows.stopped) {
+      sink.close();
+      return outcome;
+    }
+    const inputs = block.files.length;
+    const counts = { inputs, already_done: inputs - todo.length, ok: rows.ok, failed: rows.failed, skipped_non_images: walked.skipped.length };
+    sink.finish(runMetadata(config, model, run, { started, finished, passesUsed: rows.passesUsed, counts, settings }), plan.meta);
+    return outcome;
+  } finally {
+    lock?.release();
+    await model.dispose();
+  }
+}
+
+/** The images this run does: every one, or a shard's block of the input list (every shard walks the same list in the same order). */
+interface InputBlock {
+  files: string[];
+  sizes: number[];
+  shard?: { listHash: string; listLength: number; first: number; end: number };
+}
+
+function shardBlock(config: PredictRunConfig, walked: WalkResult): InputBlock {
+  if (!config.shard) return { files: walked.files, sizes: walked.sizes };
+  const listHash = inputListHash(walked.files);
+  const range = shardRange(walked.files.length, config.shard);
+  return {
+    files: walked.files.slice(range.start, range.end),
+    sizes: walked.sizes.slice(range.start, range.end),
+    shard: { listHash, listLength: walked.files.length, first: range.start, end: range.end },
+  };
+}
+
+/** What the run settles once the model is loaded: labels, preprocessing, the calibration's fit, top-k, T, the seed. */
+function resolveRun(
+  config: PredictRunConfig,
+  plan: PredictPlan,
+  model: McModel,
+  calibration: Calibration | undefined,
+  block: InputBlock,
+  warn: (message: string) => void,
+): ResolvedRun {
+  const { info } = model;
+  checkInputsAreNotOutputs(
+    info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })),
+    plan.forbidden,
+  );
+  const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+  const preprocess = resolvePreprocess(info, config.preprocess);
+  if (calibration) {
+    checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    checkCalibrationRun(
+      calibration,
+      config.calibration!,
+      { passes: config.passes, deterministic: config.deterministic, dropoutRates: maskRates(info), dropoutRate: config.load.dropoutRate },
+      warn,
+    );
+    for (const warning of calibrationWarnings(calibration)) warn(`${config.calibration}: ${warning}`);
+  }
+  if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
+  const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;
+  // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
+  const seed =
+    config.seed ??
+    (config.resume && plan.output.kind === 'file' ? earlierSeed(plan.output.file, plan.metaFile) : undefined) ??
+    (block.shard ? derivedSeed(block.shard.listHash, info.sha256) : freshSeed());
+  return {
+    labels,
+    preprocess,
+    topk: Math.min(config.topk, info.classes),
+    rule,
+    passes: config.deterministic ? 1 : rule ? 'auto' : (config.passes as number),
+    seed,
+    calibration,
+    calibrationSha256: calibration ? digestOf(config.calibration!).sha256 : undefined,
+    ...(config.shard && block.shard && { shard: { shard: config.shard, ...block.shard } }),
+  };
+}
+
+/** What the rows loop did: images ok and failed, the passes each used, and whether the signal stopped it. */
+interface WrittenRows {
+  ok: number;
+  failed: number;
+  passesUsed: number[];
+  stopped: boolean;
+}
+
+/** Runs the model over the images to do and writes one line per image (and its passes, when saved), in input order. */
+async function writeRows(
+  config: PredictRunConfig,
+  model: McModel,
+  run: ResolvedRun,
+  images: { files: string[]; sizes: number[]; errors: ReadonlyMap<string, string> },
+  write: (line: string) => void,
+  passesFile: NpyPassesWriter | undefined,
+  hooks: RunHooks,
+): Promise<WrittenRows> {
+  const rows: WrittenRows = { ok: 0, failed: 0, passesUsed: [], stopped: false };
+  for await (const result of predictFiles(model, images.files, {
+    passes: typeof run.passes === 'number' ? run.passes : 0,
+    ...(run.rule && { adaptive: run.rule }),
+    seed: run.seed,
+    deterministic: config.deterministic,
+    batchSize: config.batchSize,
+    decodeConcurrency: config.decodeConcurrency,
+    ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
+    preprocess: run.preprocess,
+    knownErrors: images.errors,
+    fileSizes: images.sizes,
+    keepPasses: passesFile !== undefined || run.calibration !== undefined,
+  })) {
+    if (result.status === 'ok') {
+      rows.ok++;
+      rows.passesUsed.push(result.summary.passes);
+    } else rows.failed++;
+    passesFile?.write(result.file, result.status === 'ok' ? result.passProbs : undefined);
+    write(rowLine(config, run, result));
+    hooks.onProgress?.(rows.ok + rows.failed, rows.failed);
+    if (hooks.signal?.aborted) {
+      rows.stopped = true;
+      break;
+    }
+  }
+  return rows;
+}

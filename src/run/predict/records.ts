@@ -1,0 +1,124 @@
+/** What a predict run records: the settings a resume must match, each row's line, and the metadata of a finished run. */
+import { stringify } from 'csv-stringify/sync';
+import { applyCalibration, type Calibration } from '../../calibration/calibration.js';
+import { maskRates, type McModel } from '../../engine/mc-model.js';
+import { MASK_SCHEME } from '../../engine/masks.js';
+import { onnxruntimeVersion } from '../../engine/runtime.js';
+import { csvRecord, jsonRecord, type ImageResult } from '../../io/rows.js';
+import type { PreprocessSpec } from '../../preprocess/spec.js';
+import type { AdaptiveRule } from '../../stats/adaptive.js';
+import type { Shard } from '../shards.js';
+import { hostname } from 'node:os';
+import type { PredictRunConfig } from './config.js';
+
+/** What a run resolved before its first image: labels, preprocessing, top-k, T (or the adaptive rule), seed, and the shard's place in the input list. */
+export interface ResolvedRun {
+  labels: string[];
+  preprocess: PreprocessSpec;
+  topk: number;
+  rule: AdaptiveRule | undefined;
+  passes: number | 'auto';
+  seed: number;
+  calibration: Calibration | undefined;
+  /** SHA-256 of the calibration file's bytes, recorded in the settings. */
+  calibrationSha256: string | undefined;
+  /** Sharded runs: the hash and length of the whole input list, and this shard's block of it. */
+  shard?: { shard: Shard; listHash: string; listLength: number; first: number; end: number };
+}
+
+/** The settings that must match for --resume to append to this run's output (and that merge compares across shards). */
+export function runSettings(config: PredictRunConfig, model: McModel, run: ResolvedRun): Record<string, unknown> {
+  const { info } = model;
+  return {
+    ...(run.shard && {
+      shard: { index: run.shard.shard.index, count: run.shard.shard.count },
+      input_list_sha256: run.shard.listHash,
+      input_list_length: run.shard.listLength,
+    }),
+    model_sha256: info.sha256,
+    passes: run.passes,
+    seed: run.seed,
+    mask_scheme: MASK_SCHEME,
+    deterministic: config.deterministic,
+    dropout: config.load.dropout ?? 'auto',
+    dropout_rates: maskRates(info),
+    preprocess: run.preprocess,
+    format: config.format,
+    topk: run.topk,
+    per_class: config.perClass,
+    labels: run.labels,
+    ...(run.rule && { adaptive: run.rule }),
+    ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
+    ...(run.calibrationSha256 !== undefined && { calibration_sha256: run.calibrationSha256 }),
+  };
+}
+
+/** One image's line: a CSV record or a JSON object, calibrated when the run applies a calibration. */
+export function rowLine(config: PredictRunConfig, run: ResolvedRun, result: ImageResult): string {
+  const row = run.calibration && result.status === 'ok' ? calibrated(result, run.calibration) : result;
+  return config.format === 'csv'
+    ? stringify([csvRecord(row, run.labels, run.topk, Boolean(run.rule), config.spreadsheetSafe, Boolean(run.calibration))]).trimEnd()
+    : JSON.stringify(jsonRecord(row, run.labels, run.topk, config.perClass, Boolean(run.rule)));
+}
+
+/** A row under a calibration: the summary of the tempered passes, the confidence before, and the prediction set. */
+function calibrated(result: Extract<ImageResult, { status: 'ok' }>, calibration: Calibration): ImageResult {
+  const applied = applyCalibration(calibration, result.file, result.passProbs!);
+  return { ...result, summary: applied.summary, calibrated: { uncalibratedConfidence: result.summary.confidence, set: applied.set } };
+}
+
+/** Mean, median and max of the passes the images used (adaptive T makes them differ). */
+export function passStatistics(passes: readonly number[]): { mean: number; median: number; max: number } {
+  if (passes.length === 0) return { mean: 0, median: 0, max: 0 };
+  const sorted = [...passes].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return {
+    mean: passes.reduce((a, b) => a + b, 0) / passes.length,
+    median: sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2,
+    max: sorted.at(-1)!,
+  };
+}
+
+/** The metadata sidecar of a finished run: the tool, the model and its sites, trunk reuse, T, seed, provider, times, counts, settings and the shard. */
+export function runMetadata(
+  config: PredictRunConfig,
+  model: McModel,
+  run: ResolvedRun,
+  done: { started: Date; finished: Date; passesUsed: readonly number[]; counts: Record<string, number>; settings: Record<string, unknown> },
+): Record<string, unknown> {
+  const { info, plan } = model;
+  return {
+    tool: 'mc-dropout',
+    version: config.version,
+    command: 'predict',
+    model: {
+      path: config.model,
+      sha256: info.sha256,
+      external_files: info.externalFiles,
+      classes: info.classes,
+      sites: info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
+    },
+    trunk_reuse: { applied: plan.trunkReuse, reason: plan.reason, cut: plan.cutTensors, rows_alone: plan.rowsAlone },
+    passes: run.passes,
+    ...(run.rule && { passes_used: passStatistics(done.passesUsed) }),
+    seed: run.seed,
+    provider: info.provider,
+    device_id: info.deviceId,
+    onnxruntime: onnxruntimeVersion,
+    started: done.started.toISOString(),
+    finished: done.finished.toISOString(),
+    seconds: (done.finished.getTime() - done.started.getTime()) / 1000,
+    counts: done.counts,
+    settings: done.settings,
+    ...(run.shard && {
+      shard: {
+        index: run.shard.shard.index,
+        count: run.shard.shard.count,
+        first: run.shard.first,
+        end: run.shard.end,
+        images: run.shard.end - run.shard.first,
+        host: hostname(),
+      },
+    }),
+  };
+}
