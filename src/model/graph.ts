@@ -49,8 +49,9 @@ let unwrap: (graph: OnnxGraph) => ModelProto;
 
 /**
  * A decoded ONNX model, opaque outside the model layer: its readers (readOnnxFile, readOnnxBytes)
- * make one and its functions (findStochasticSites, convertModel, ...) take one. A rewrite returns a
- * new graph; the one it read is left as it was.
+ * make one and its functions (findStochasticSites, convertModel, ...) take one. Rewrites
+ * (rewriteSitesAsInputs, convertModel, the trunk and level splits) return a new graph and leave the
+ * one they read as it was; mcGraph, which finishes convert's own copy, rewrites that in place.
  */
 export class OnnxGraph {
   readonly #proto: ModelProto;
