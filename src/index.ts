@@ -93,7 +93,9 @@ export { runCalibration, calibrateEarlierRun, type CalibrateRunConfig, type Cali
 export type { PassesRun } from './io/npy.js';
 export { readPassesRun, type SavedRun } from './run/read-run.js';
 
-// Models: inspect, convert, doctor
+// Models: read, inspect, convert, doctor
+export { readOnnxFile, readOnnxBytes, type OnnxFile } from './model/read.js';
+export { OnnxGraph, type TensorInfo, type GraphNode } from './model/graph.js';
 export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';
 export { convertFile, type ConvertFileConfig, type ConvertFileOutcome } from './run/convert.js';
 export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { McModel } from '../../src/engine/mc-model.js';
 import { convertModel } from '../../src/model/convert.js';
-import { decodeModel, encodeModel } from '../../src/model/onnx.js';
+import { readOnnxBytes } from '../../src/model/read.js';
 import { RuntimeSession } from '../../src/engine/runtime.js';
 import { timeMethods, testImages, tiledFeeds, type Method } from '../harness.js';
 
@@ -30,7 +30,7 @@ export async function inference(label: string, file: string, batch: number): Pro
   images.forEach((image, i) => stacked.set(image, i * reused.imageSize));
   const feeds = { [reused.info.inputName]: { data: stacked, dims: [batch, ...reused.info.inputDims.slice(1)] } };
   // route (b) of the design: random masks drawn inside the graph (what `convert` writes), B x T rows
-  const inGraph = await RuntimeSession.create(encodeModel(convertModel(decodeModel(readFileSync(file)), { seed: 1 }).model), {
+  const inGraph = await RuntimeSession.create(convertModel(readOnnxBytes(readFileSync(file)).model, { seed: 1 }).model.encode(), {
     provider: 'cpu',
     deviceId: 0,
     threads: 0,

@@ -7,7 +7,6 @@ import { describeError, invalidParameter, ModelError, UsageError } from '../erro
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
-import { encodeModel } from '../model/onnx.js';
 import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { siteInputName } from '../model/rewrite.js';
@@ -83,33 +82,32 @@ export class McModel {
    * (or readOnnxBytes) read already. Throws ModelError / ProviderError / UsageError.
    */
   static async load(source: string | Uint8Array | OnnxFile, options: LoadOptions = {}): Promise<McModel> {
-    const { model: proto, folder, sha256, externalFiles, file } = await openableFile(source instanceof Uint8Array ? readOnnxBytes(source) : source);
-    const mcGraph = mcGraphOf(proto);
+    const { model, folder, sha256, externalFiles, file } = await openableFile(source instanceof Uint8Array ? readOnnxBytes(source) : source);
+    const mcGraph = mcGraphOf(model);
     if (mcGraph)
       throw new ModelError(
         `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (mean, std, label, ...), not class scores whose dropout mc-dropout could drive. Run it in onnxruntime (docs/serving.md), or give the model it was converted from`,
         'E_MC_GRAPH',
       );
-    const metadata = readMetadata(proto, file);
-    const sites = findStochasticSites(proto);
-    const chosen = chooseSites(sites, proto, file, options);
+    const metadata = readMetadata(model, file);
+    const sites = findStochasticSites(model);
+    const chosen = chooseSites(sites, model, file, options);
     // the class-score output: among several, the one the stochastic sites reach
-    const graph = proto.graph!;
-    const io = describeIo(proto, file, metadata, options.inputSize, {
+    const io = describeIo(model, file, metadata, options.inputSize, {
       ...(options.output !== undefined && { name: options.output }),
       reached: outputsReachedFrom(
-        graph,
+        model,
         chosen.map((s) => s.output),
       ),
     });
-    checkSitesReach(chosen, graph, io.outputName, file, options);
-    const batchNorms = trainingModeBatchNorms(proto);
+    checkSitesReach(chosen, model, io.outputName, file, options);
+    const batchNorms = trainingModeBatchNorms(model);
     if (batchNorms.length > 0) throw new ModelError(`${file}: ${describeTrainingBatchNorms(batchNorms)}`, 'E_BATCH_DEPENDENT');
     const draws = drawsOf(chosen, metadata, options.dropoutRate, file);
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
     // batch 1 and 2 are probed whenever the batch is dynamic: for trunk reuse, for random ops whose
     // draws must follow the batch, and to find rows that see each other
-    const probe = await probeModel(proto, chosen, io, {
+    const probe = await probeModel(model, chosen, io, {
       withActivations: staticBatch === 0 && chosen.length > 0,
       file,
       ...(folder && { externalDataFolder: folder }),
@@ -126,17 +124,17 @@ export class McModel {
     const identicalPasses = identicalPassesReason(
       drawnSites.map((d) => ({
         name: `${d.site.op} ${d.site.nodeName}`,
-        reaches: outputsReachedFrom(graph, [d.site.output]).has(io.outputName),
-        rate: d.draw.kind === 'mask' ? d.draw.rate : describeRandomSite(proto, d.site, d.rowShape).rate,
+        reaches: outputsReachedFrom(model, [d.site.output]).has(io.outputName),
+        rate: d.draw.kind === 'mask' ? d.draw.rate : describeRandomSite(model, d.site, d.rowShape).rate,
       })),
       io.outputName,
       options.dropoutRate,
     );
     // a run that asked for MC passes hears it; a deterministic load (inspect, predict's dropout-off pass) does not need to
     if (identicalPasses && !options.allowDeterministic) options.onWarning?.(identicalPasses);
-    const planned = planGraph(proto, drawnSites, io, probe, staticBatch, options);
+    const planned = planGraph(model, drawnSites, io, probe, staticBatch, options);
 
-    const opened = await openSession(encodeModel(planned.model), options, file, folder || undefined);
+    const opened = await openSession(planned.model.encode(), options, file, folder || undefined);
     const limits = runLimits(planned, drawnSites, io, probe, staticBatch, opened.provider, options);
     const info: ModelInfo = {
       path: file,

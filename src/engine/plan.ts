@@ -4,7 +4,7 @@
  * session run takes.
  */
 import { availableParallelism } from 'node:os';
-import type { ModelProto } from '../model/onnx.js';
+import type { OnnxGraph } from '../model/graph.js';
 import { rewriteSitesAsInputs } from '../model/rewrite.js';
 import type { ModelIo } from '../model/signature.js';
 import { findCrossRowNode } from '../model/batch-dependence.js';
@@ -58,7 +58,7 @@ export interface ExecutionPlan {
 /** The graph to open and how its passes run. */
 export interface RunGraph {
   /** The model the session opens: the level graph, the split graph, or the model with its sites as inputs. */
-  model: ModelProto;
+  model: OnnxGraph;
   plan: ExecutionPlan;
   split: SplitPlan | NoSplit;
   levels?: PrefixLevels;
@@ -69,14 +69,7 @@ export interface RunGraph {
  * off when every site lies after it and rows stay apart, and DropPath levels are cut when they apply.
  * `staticBatch`: the model's fixed batch (0 when dynamic).
  */
-export function planGraph(
-  model: ModelProto,
-  sites: readonly DrawnSite[],
-  io: ModelIo,
-  probe: ProbeResult,
-  staticBatch: number,
-  options: LoadOptions,
-): RunGraph {
+export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: ModelIo, probe: ProbeResult, staticBatch: number, options: LoadOptions): RunGraph {
   const rewritten = rewriteSitesAsInputs(
     model,
     sites.map((s) => s.site),
@@ -94,7 +87,7 @@ export function planGraph(
         };
   // stochastic depth: passes whose DropPath decisions agree share what comes before the next site
   const levels = 'model' in split && options.prefixSharing !== 'off' ? prefixLevelsOf(model, rewritten, sites, probe.siteTypes, probe.batchMajor) : undefined;
-  const plan = executionPlan(split, io, probe, rewritten.graph!.node!.length, Boolean(crossRow), levels);
+  const plan = executionPlan(split, io, probe, rewritten.nodeCount, Boolean(crossRow), levels);
   return { model: levels ? levels.plan.model : 'model' in split ? split.model : rewritten, plan, split, levels };
 }
 

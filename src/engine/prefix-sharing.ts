@@ -3,7 +3,7 @@
  * what lies before the next site once. model/prefix-levels.ts cuts the graph into levels; this groups
  * a run's rows level by level and builds what the level graph is fed.
  */
-import { DataType, type ModelProto } from '../model/onnx.js';
+import { DataType, type OnnxGraph } from '../model/graph.js';
 import { levelGraph, type LevelPlan } from '../model/prefix-levels.js';
 import { dropPathThreshold } from '../model/random-layers.js';
 import { drawDims, fillDraws, typicalValue, type DrawnSite } from './draws.js';
@@ -21,8 +21,8 @@ export interface PrefixLevels {
  * decision is then taken here on the same float32 number the graph compares), else undefined.
  */
 export function prefixLevelsOf(
-  original: ModelProto,
-  rewritten: ModelProto,
+  original: OnnxGraph,
+  rewritten: OnnxGraph,
   sites: readonly DrawnSite[],
   siteTypes: readonly number[],
   batchMajor: ReadonlySet<string>,

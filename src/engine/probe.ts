@@ -1,6 +1,6 @@
 import { describeError, ModelError } from '../errors.js';
 import type { ModelIo } from '../model/signature.js';
-import { constantDims, DataType, encodeModel, shapeOf, tensorsRead, type ModelProto, type NodeProto } from '../model/onnx.js';
+import { DataType, type GraphNode, type OnnxGraph } from '../model/graph.js';
 import { exposeTensors, rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import type { StochasticSite } from '../model/sites.js';
 import { activationNames } from '../model/trunk-split.js';
@@ -55,7 +55,7 @@ const BATCH_NAME = 'mc_dropout_batch';
  * that name is batch-major); the tensors it leaves unknown (e.g. shapes computed at run time) are
  * seen in a run of the original graph on zero images with those tensors exposed.
  */
-export async function probeModel(model: ModelProto, sites: StochasticSite[], io: ModelIo, options: ProbeOptions): Promise<ProbeResult> {
+export async function probeModel(model: OnnxGraph, sites: StochasticSite[], io: ModelIo, options: ProbeOptions): Promise<ProbeResult> {
   const { withActivations, file, externalDataFolder } = options;
   const result: ProbeResult = {
     siteShapes: [],
@@ -73,24 +73,20 @@ export async function probeModel(model: ModelProto, sites: StochasticSite[], io:
   const names = [...new Set([...sites.map((s) => s.drawn), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
   const imageRow = io.inputDims.slice(1);
   const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
-  const declared = (model.graph?.input ?? []).find((i) => i.name === io.inputName);
-  const declaredBatch = declared ? shapeOf(declared)?.[0] : undefined;
+  const declared = model.inputs().find((i) => i.name === io.inputName);
+  const declaredBatch = declared?.dims?.[0];
   const batchName = typeof declaredBatch === 'string' ? declaredBatch : BATCH_NAME;
   const exposed = exposeTensors(model, names, { name: io.inputName, dims: [staticBatch || batchName, ...imageRow] });
   // no graph optimization: the session only answers shapes (and maybe runs twice), its build is what counts
   const session = await createOrThrow(
-    encodeModel(exposed),
+    exposed.encode(),
     { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
     file,
   );
   try {
     const inferred = options.inferShapes === false ? new Map<string, never>() : session.outputShapes;
     // a scalar's inferred dims look like an unknown shape's; a Constant's own attribute tells them
-    const constants = new Map<string, number[]>();
-    for (const node of model.graph?.node ?? []) {
-      const dims = constantDims(node);
-      if (dims && node.output?.[0]) constants.set(node.output[0], dims);
-    }
+    const constants = model.constantDims();
     const at = async (batch: number, wanted: readonly string[]): Promise<Seen> => {
       const seen: Seen = {};
       const unknown: string[] = [];
@@ -185,7 +181,7 @@ const SAME_ROW = 1e-4;
  * batch 2 against each image alone. Anything else is refused, saying what was found.
  */
 async function checkFoldedOrder(
-  model: ModelProto,
+  model: OnnxGraph,
   sites: StochasticSite[],
   probe: ProbeResult,
   io: ModelIo,
@@ -199,7 +195,7 @@ async function checkFoldedOrder(
     dims: [batchName, ...io.inputDims.slice(1)],
   });
   const session = await createOrThrow(
-    encodeModel(rewritten),
+    rewritten.encode(),
     { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
     file,
   );
@@ -266,29 +262,29 @@ const SMALL_TENSOR = 4096;
  * each small one (a Shape, a Gather of it, a Concat ...), what its producers read: the split may
  * pull such producers after the cut and then needs to know whether their inputs are batch-major.
  */
-export function batchTwoNames(model: ModelProto, sites: readonly StochasticSite[], one: Readonly<Record<string, { dims: readonly number[] }>>): string[] {
-  const nodes = model.graph?.node ?? [];
-  const initializers = new Set((model.graph?.initializer ?? []).map((t) => t.name!));
-  const producer = new Map<string, NodeProto>();
-  for (const node of nodes) for (const o of node.output ?? []) if (o) producer.set(o, node);
+export function batchTwoNames(model: OnnxGraph, sites: readonly StochasticSite[], one: Readonly<Record<string, { dims: readonly number[] }>>): string[] {
+  const nodes = model.nodes();
+  const initializers = model.initializerNames();
+  const producer = new Map<string, GraphNode>();
+  for (const node of nodes) for (const o of node.outputs) producer.set(o, node);
   const siteNodes = new Set(sites.map((s) => s.nodeName));
   const tainted = new Set<string>(sites.flatMap((s) => [s.drawn, s.output]));
-  const after: NodeProto[] = [];
+  const after: GraphNode[] = [];
   for (const node of nodes) {
-    if (siteNodes.has(node.name ?? '') || tensorsRead(node).some((t) => tainted.has(t))) {
+    if (siteNodes.has(node.name) || node.reads.some((t) => tainted.has(t))) {
       after.push(node);
-      for (const o of node.output ?? []) if (o) tainted.add(o);
+      for (const o of node.outputs) tainted.add(o);
     }
   }
   const wanted = new Set(tainted);
-  const queue = after.flatMap((node) => tensorsRead(node)).filter((t) => !tainted.has(t) && !initializers.has(t));
+  const queue = after.flatMap((node) => node.reads).filter((t) => !tainted.has(t) && !initializers.has(t));
   while (queue.length > 0) {
     const t = queue.pop()!;
     if (wanted.has(t)) continue;
     wanted.add(t);
     const dims = one[t]?.dims;
     const small = !dims || dims.reduce((a, b) => a * b, 1) <= SMALL_TENSOR;
-    if (small) for (const input of tensorsRead(producer.get(t) ?? {})) if (!initializers.has(input)) queue.push(input);
+    if (small) for (const input of producer.get(t)?.reads ?? []) if (!initializers.has(input)) queue.push(input);
   }
   return [...wanted];
 }
@@ -298,13 +294,13 @@ export function batchTwoNames(model: ModelProto, sites: readonly StochasticSite[
  * numbers or the names of symbolic dims (e.g. 'batch'); a tensor it cannot tell is left out.
  */
 export async function inferredShapes(
-  model: ModelProto,
+  model: OnnxGraph,
   names: readonly string[],
   file: string,
   externalDataFolder?: string,
 ): Promise<Map<string, readonly (number | string)[]>> {
   const session = await createOrThrow(
-    encodeModel(exposeTensors(model, [...names])),
+    exposeTensors(model, names).encode(),
     { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
     file,
   );

@@ -1,7 +1,7 @@
 /** Which stochastic sites mc-dropout draws for, and the models it refuses because no pass could differ. */
 import { ModelError, param } from '../errors.js';
 import { paddleDropouts } from '../model/inject.js';
-import { type GraphProto, type ModelProto } from '../model/onnx.js';
+import type { OnnxGraph } from '../model/graph.js';
 import { classifierOutput, outputsReachedFrom } from '../model/signature.js';
 import { nestedStochasticOps, type StochasticSite } from '../model/sites.js';
 import { MAX_SITES } from './masks.js';
@@ -11,7 +11,7 @@ import type { LoadOptions } from './options.js';
  * The sites mc-dropout draws for, in graph order: live Dropout nodes (all with dropout 'force') and
  * every random op. Refuses random ops it cannot draw and stochastic ops it cannot reach.
  */
-export function chooseSites(sites: StochasticSite[], model: ModelProto, file: string, options: LoadOptions): StochasticSite[] {
+export function chooseSites(sites: StochasticSite[], model: OnnxGraph, file: string, options: LoadOptions): StochasticSite[] {
   const nested = nestedStochasticOps(model);
   if (nested.length > 0) {
     throw new ModelError(
@@ -36,10 +36,10 @@ export function chooseSites(sites: StochasticSite[], model: ModelProto, file: st
       'E_NO_LIVE_DROPOUT',
     );
   }
-  const graph = model.graph ?? {};
-  const paddle = graph.output?.length
-    ? paddleDropouts(graph, classifierOutput(graph, file, { ...(options.output !== undefined && { name: options.output }) }).name ?? '')
-    : [];
+  const paddle =
+    model.outputs().length > 0
+      ? paddleDropouts(model, classifierOutput(model, file, { ...(options.output !== undefined && { name: options.output }) }).name)
+      : [];
   if (paddle.length > 0) {
     throw new ModelError(
       `${file} has no dropout left, but ${paddle.map((d) => `Mul ${d.node}`).join(', ')} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout (x * (1 - p), as paddle2onnx writes it). Make it random again: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx`,
@@ -56,7 +56,7 @@ export function chooseSites(sites: StochasticSite[], model: ModelProto, file: st
  * Every chosen site must change the class scores: a site on a branch that never reaches the output
  * is a warning, and no site reaching it (every pass identical, mutual information 0) is refused.
  */
-export function checkSitesReach(chosen: StochasticSite[], graph: GraphProto, output: string, file: string, options: LoadOptions): void {
+export function checkSitesReach(chosen: StochasticSite[], graph: OnnxGraph, output: string, file: string, options: LoadOptions): void {
   const idle = chosen.filter((s) => !outputsReachedFrom(graph, [s.output]).has(output));
   if (idle.length === 0) return;
   const names = idle.map((s) => `${s.op} ${s.nodeName}`).join(', ');

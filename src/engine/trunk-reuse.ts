@@ -3,7 +3,7 @@
  * the head runs T times. The graph is cut in model/trunk-split.ts; this holds what the engine feeds
  * and keeps for it.
  */
-import { DataType, encodeModel, type ModelProto } from '../model/onnx.js';
+import { DataType, type OnnxGraph } from '../model/graph.js';
 import { ROWS_INPUT, type SplitPlan } from '../model/trunk-split.js';
 import type { Feeds, Row } from './feeds.js';
 import { imageKeyOf, type ImageKey } from './masks.js';
@@ -51,8 +51,8 @@ export class TrunkParts {
   private sessions?: Promise<{ trunk: RuntimeSession; head: RuntimeSession }>;
 
   private constructor(
-    private readonly trunkModel: ModelProto,
-    private readonly headModel: ModelProto,
+    private readonly trunkModel: OnnxGraph,
+    private readonly headModel: OnnxGraph,
     private readonly open: (model: Uint8Array) => Promise<RuntimeSession>,
   ) {}
 
@@ -71,7 +71,7 @@ export class TrunkParts {
 
   /** The trunk and head sessions, opened on first use. */
   opened(): Promise<{ trunk: RuntimeSession; head: RuntimeSession }> {
-    this.sessions ??= Promise.all([this.open(encodeModel(this.trunkModel)), this.open(encodeModel(this.headModel))]).then(([trunk, head]) => ({ trunk, head }));
+    this.sessions ??= Promise.all([this.open(this.trunkModel.encode()), this.open(this.headModel.encode())]).then(([trunk, head]) => ({ trunk, head }));
     return this.sessions;
   }
 

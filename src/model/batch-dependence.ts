@@ -1,4 +1,5 @@
-import { attributeInt, tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
+import { attributeInt, tensorsRead } from './onnx.js';
 
 /** Ops whose output describes a tensor's shape, not its values: the values of other rows do not flow through them. */
 const SHAPE_OPS = new Set(['Shape', 'Size']);
@@ -11,14 +12,14 @@ const SHAPE_OPS = new Set(['Shape', 'Size']);
  * exists. `sources` are the graph inputs fed with draws; `notPerRow` comes from the probe (tensors
  * seen at batch 1 and 2, under their original names).
  */
-export function findCrossRowNode(model: ModelProto, sources: readonly string[], notPerRow: ReadonlySet<string>): NodeProto | undefined {
+export function findCrossRowNode(graph: OnnxGraph, sources: readonly string[], notPerRow: ReadonlySet<string>): { name: string; opType: string } | undefined {
   const tainted = new Set(sources);
-  for (const node of model.graph?.node ?? []) {
+  for (const node of protoOf(graph).graph?.node ?? []) {
     if (SHAPE_OPS.has(node.opType ?? '') || !tensorsRead(node).some((t) => tainted.has(t))) continue;
     for (const output of node.output ?? []) {
       if (!output) continue;
       tainted.add(output);
-      if (notPerRow.has(output)) return node;
+      if (notPerRow.has(output)) return { name: node.name ?? '', opType: node.opType ?? '' };
     }
   }
   return undefined;
@@ -27,19 +28,19 @@ export function findCrossRowNode(model: ModelProto, sources: readonly string[], 
 /**
  * BatchNormalization nodes exported in training mode (training_mode 1, or the running statistics
  * as extra outputs): they normalise with the statistics of the batch, so every result depends on
- * the other images of its run.
+ * the other images of its run. Their names ('' for an unnamed node).
  */
-export function trainingModeBatchNorms(model: ModelProto): NodeProto[] {
-  return (model.graph?.node ?? []).filter(
-    (n) => n.opType === 'BatchNormalization' && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1),
-  );
+export function trainingModeBatchNorms(graph: OnnxGraph): string[] {
+  return (protoOf(graph).graph?.node ?? [])
+    .filter((n) => n.opType === 'BatchNormalization' && (attributeInt(n, 'training_mode', 0) === 1 || (n.output ?? []).filter(Boolean).length > 1))
+    .map((n) => n.name ?? '');
 }
 
-/** One line naming them and the fix, for inspect and for predict's refusal. */
-export function describeTrainingBatchNorms(nodes: NodeProto[]): string {
+/** One line naming them (trainingModeBatchNorms' names) and the fix, for inspect and for predict's refusal. */
+export function describeTrainingBatchNorms(nodes: string[]): string {
   const names = `${nodes
     .slice(0, 3)
-    .map((n) => n.name || 'unnamed')
+    .map((name) => name || 'unnamed')
     .join(', ')}${nodes.length > 3 ? ', ...' : ''}`;
   return `${nodes.length} BatchNormalization node(s) were exported in training mode (${names}): predictions would depend on the other images in the batch. Export with model.eval() and only the dropout modules in train mode.`;
 }

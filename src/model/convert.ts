@@ -3,7 +3,8 @@ import { describeMcGraph, mcGraphOf } from './mc-graph.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './signature.js';
 import { METADATA_PREFIX } from './metadata.js';
-import { cloneModel, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
+import { cloneModel, DataType, type GraphProto, type NodeProto, type TensorProto } from './onnx.js';
 import { CONVERTED_PREFIX, convertedSiteIndex, findStochasticSites } from './sites.js';
 
 /** How convertModel rewrites a model: which dropout to make live, inject or revive, rates, seed and metadata. */
@@ -30,7 +31,8 @@ export interface ConvertOptions {
 
 /** What convertModel did: the rewritten model and each random-mask site it wrote. */
 export interface ConvertReport {
-  model: ModelProto;
+  /** The rewritten model (a new graph; the one given is left as it was). */
+  model: OnnxGraph;
   converted: { site: string; input: string; rate: number }[];
   injectedBefore: string | undefined;
   /** The Paddle dropouts made random again (Mul node names). */
@@ -43,7 +45,7 @@ export interface ConvertReport {
  * which no onnxruntime optimizer removes, so the file stays stochastic in any runtime (Python, C++,
  * web). mc-dropout recognizes these groups by name and draws their masks itself.
  */
-export function convertModel(input: ModelProto, options: ConvertOptions): ConvertReport {
+export function convertModel(input: OnnxGraph, options: ConvertOptions): ConvertReport {
   const isRate = (value: number | undefined) => value === undefined || (value >= 0 && value < 1);
   for (const [name, value] of [
     ['injectRate', options.injectRate],
@@ -55,10 +57,12 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   if (badAt) throw new UsageError(`Expected a rate in [0, 1) for ${param('injectAt')} at ${badAt.tensor} but received ${badAt.rate}`);
   const already = mcGraphOf(input);
   if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
-  const model = cloneModel(input);
+  const model = cloneModel(protoOf(input));
+  // a view of the copy being rewritten: the readers below see each change made so far
+  const view = graphOf(model);
   const graph = model.graph!;
   const nodes = graph.node ?? [];
-  const sites = findStochasticSites(model).filter((s) => s.op === 'Dropout' && (s.live || options.liveAll));
+  const sites = findStochasticSites(view).filter((s) => s.op === 'Dropout' && (s.live || options.liveAll));
   // new sites are numbered after any that an earlier convert wrote
   let next = 1 + nodes.reduce((max, n) => Math.max(max, convertedSiteIndex(n.name) ?? -1), -1);
   const seed = options.seed ?? 0;
@@ -78,7 +82,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: site.input, rate });
   }
 
-  const output = () => classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) }).name ?? '';
+  const output = () => classifierOutput(view, 'the model', { ...(options.output !== undefined && { name: options.output }) }).name;
   let injectedBefore: string | undefined;
   if (options.injectRate !== undefined) {
     const target = findClassifier(nodes, output());
@@ -92,7 +96,7 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
     injectedBefore = `${node.opType} ${node.name || `node ${target + 1}`}`;
     converted.push({ site: `${CONVERTED_PREFIX}${k}`, input: x, rate: options.injectRate });
   }
-  const revived = options.revivePaddle ? paddleDropouts(graph, output()) : [];
+  const revived = options.revivePaddle ? paddleDropouts(view, output()) : [];
   const targets = [...(options.injectAt ?? []), ...revived.map((d) => ({ tensor: d.output, rate: d.rate }))];
   const { front, groupOf } = injectAtTensors(graph, targets, { next, seed, insertions, initializers, converted });
   if (converted.length === 0 && !options.allowUnchanged) {
@@ -113,14 +117,14 @@ export function convertModel(input: ModelProto, options: ConvertOptions): Conver
   const metadata = {
     ...options.metadata,
     dropout_rates: JSON.stringify(
-      findStochasticSites(model)
+      findStochasticSites(view)
         .filter((s) => s.op === 'Dropout' && s.live)
         .map((s) => s.rate),
     ),
   };
   const kept = (model.metadataProps ?? []).filter((p) => !(p.key && p.key.slice(METADATA_PREFIX.length) in metadata && p.key.startsWith(METADATA_PREFIX)));
   model.metadataProps = [...kept, ...Object.entries(metadata).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value }))];
-  return { model, converted, injectedBefore, revived: revived.map((d) => d.node) };
+  return { model: view, converted, injectedBefore, revived: revived.map((d) => d.node) };
 }
 
 /**

@@ -4,7 +4,8 @@
  * dropout. Pure graph reading; `convert` does the writing.
  */
 import { ConstantTable } from './constant-table.js';
-import type { GraphProto, NodeProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
+import type { NodeProto } from './onnx.js';
 
 /** A tensor where `convert --inject-at` would make sense, nearest the output first. */
 export interface InjectionCandidate {
@@ -58,7 +59,8 @@ function isWeightedLayer(node: NodeProto, constants: ConstantTable, initializers
  * MatMul or Conv on the way to `output`), then, back to the Conv before it, the inputs of Gemm and
  * MatMul layers and the outputs of pooling and flatten; none that a Dropout yields; at most four.
  */
-export function injectionCandidates(graph: GraphProto, output: string): InjectionCandidate[] {
+export function injectionCandidates(source: OnnxGraph, output: string): InjectionCandidate[] {
+  const graph = protoOf(source).graph ?? {};
   const nodes = graph.node ?? [];
   const constants = new ConstantTable(graph);
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
@@ -94,7 +96,8 @@ export function injectionCandidates(graph: GraphProto, output: string): Injectio
  * a weighted Gemm, MatMul or Conv on the way to `output`. (GELU's 0.5 feeds a Mul, attention's
  * scale a MatMul of two activations: neither matches.)
  */
-export function paddleDropouts(graph: GraphProto, output: string): PaddleDropout[] {
+export function paddleDropouts(source: OnnxGraph, output: string): PaddleDropout[] {
+  const graph = protoOf(source).graph ?? {};
   const nodes = graph.node ?? [];
   const constants = new ConstantTable(graph);
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));

@@ -6,7 +6,8 @@
  */
 import { ModelError, param, UsageError } from '../errors.js';
 import { METADATA_PREFIX } from './metadata.js';
-import { DataType, defaultOpset, elemTypeOf, shapeOf, tensorValueInfo, toNumber, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
+import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type NodeProto, type TensorProto } from './onnx.js';
 import { classifierOutput, isSoftmaxOutput } from './signature.js';
 import { RANDOM_OPS } from './sites.js';
 
@@ -34,14 +35,16 @@ export const MC_GRAPH_OUTPUTS = [
  * runtime's generator (seededRandomOps); `mc_dropout.mc_graph_seed` names the input, or says none.
  */
 export function mcGraph(
-  model: ModelProto,
+  source: OnnxGraph,
   passes: number,
   options: { output?: string; cut?: readonly { name: string; rank: number }[]; seedInput?: boolean } = {},
-): ModelProto {
-  const already = mcGraphOf(model);
+): OnnxGraph {
+  const already = mcGraphOf(source);
   if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
     throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
+  // rewritten in place: convert hands over its own copy (convertModel's output)
+  const model = protoOf(source);
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
@@ -51,11 +54,11 @@ export function mcGraph(
   if (!dims || dims.length < 2) throw new UsageError(`The model's input ${input.name} has no known rank`);
   if (typeof dims[0] === 'number')
     throw new UsageError(`The model's batch dimension is fixed to ${dims[0]}: the MC graph needs a dynamic batch to run T x batch rows`);
-  const scores = classifierOutput(graph, 'the model', { ...(options.output !== undefined && { name: options.output }) });
-  const scoreName = scores.name!;
-  const classes = shapeOf(scores)?.[1];
+  const scores = classifierOutput(source, 'the model', { ...(options.output !== undefined && { name: options.output }) });
+  const scoreName = scores.name;
+  const classes = scores.dims?.[1];
   if (typeof classes !== 'number' || classes < 2) throw new UsageError(`The class-score output ${scoreName} has no fixed number of classes (at least 2)`);
-  if (elemTypeOf(scores) !== DataType.FLOAT) throw new UsageError(`The MC graph needs float32 class scores; ${scoreName} is not float32`);
+  if (scores.elemType !== DataType.FLOAT) throw new UsageError(`The MC graph needs float32 class scores; ${scoreName} is not float32`);
   if ((graph.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0))) {
     throw new UsageError('The MC graph does not rewrite models with subgraphs (If, Loop, Scan)');
   }
@@ -116,7 +119,7 @@ export function mcGraph(
   graph.node = original.filter((_, i) => !trunk.has(i));
 
   // probabilities [T, batch, C]
-  const probs = isSoftmaxOutput(graph, scoreName) ? scoreName : node('Softmax', [scoreName], 'probs', [int('axis', -1)]);
+  const probs = isSoftmaxOutput(source, scoreName) ? scoreName : node('Softmax', [scoreName], 'probs', [int('axis', -1)]);
   const p3 = node('Reshape', [probs, int64('shape', [passes, -1, classes])], 'passes');
   const mean = reduce('ReduceMean', p3, [0], 'mean');
   const deviation = node('Sub', [p3, mean], 'deviation');
@@ -170,14 +173,15 @@ export function mcGraph(
     ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
     ...Object.entries(own).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value })),
   ];
-  return model;
+  return graphOf(model);
 }
 
 /**
  * Whether `model` is an MC graph: by its metadata (`mc_dropout.output` = `mc_graph`), or by the
  * nodes mcGraph adds where the metadata was edited away. `passes` is its T where known.
  */
-export function mcGraphOf(model: ModelProto): { passes: number | undefined } | undefined {
+export function mcGraphOf(graph: OnnxGraph): { passes: number | undefined } | undefined {
+  const model = protoOf(graph);
   const props = new Map((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   const marked = props.get(`${METADATA_PREFIX}output`) === 'mc_graph' || props.has(`${METADATA_PREFIX}mc_graph_passes`);
   if (!marked && !(model.graph?.node ?? []).some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;

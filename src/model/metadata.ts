@@ -1,5 +1,5 @@
 import { ModelError } from '../errors.js';
-import type { ModelProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
 
 /** Keys of our self-describing model format, stored in ONNX metadata_props (see README). */
 export const METADATA_PREFIX = 'mc_dropout.';
@@ -27,9 +27,9 @@ export interface ModelMetadata {
 }
 
 /** Parses the mc_dropout.* metadata_props of a model; a malformed value is a ModelError naming the key. */
-export function readMetadata(model: ModelProto, file: string): ModelMetadata {
+export function readMetadata(graph: OnnxGraph, file: string): ModelMetadata {
   const props = new Map<string, string>();
-  for (const entry of model.metadataProps ?? []) {
+  for (const entry of protoOf(graph).metadataProps ?? []) {
     if (entry.key?.startsWith(METADATA_PREFIX)) props.set(entry.key.slice(METADATA_PREFIX.length), entry.value ?? '');
   }
   const fail = (key: string, expected: string): never => {

@@ -1,4 +1,5 @@
-import { cloneModel, DataType, tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
+import { cloneModel, DataType, tensorsRead, type NodeProto } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
 /**
@@ -10,7 +11,7 @@ import { RANDOM_OPS } from './sites.js';
  * Gather(tensor, ROWS(k, j), axis 0), where ROWS(k, j) gives the level-j row of each level-k row.
  */
 export interface LevelPlan {
-  model: ModelProto;
+  model: OnnxGraph;
   /** The row-index inputs the graph reads: level k of each row from level j. */
   gathers: { level: number; from: number; input: string }[];
   /** Level of the graph's output (its rows). */
@@ -29,7 +30,8 @@ export function levelRowsInput(level: number, from: number): string {
  * batch-major crosses levels (a Shape computed before a site and used after it, say) or a
  * subgraph sits after a site.
  */
-export function levelGraph(model: ModelProto, sources: readonly string[], batchMajor: ReadonlySet<string>): LevelPlan | { reason: string } {
+export function levelGraph(source: OnnxGraph, sources: readonly string[], batchMajor: ReadonlySet<string>): LevelPlan | { reason: string } {
+  const model = protoOf(source);
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name!));
   const level = new Map<string, number>();
@@ -90,5 +92,5 @@ export function levelGraph(model: ModelProto, sources: readonly string[], batchM
   // tensors now have one row per prefix of their level, not per image: drop shapes that say otherwise
   split.graph!.valueInfo = [];
   split.graph!.output = (graph.output ?? []).map((o) => ({ name: o.name, type: { tensorType: { elemType: o.type?.tensorType?.elemType ?? DataType.FLOAT } } }));
-  return { model: split, gathers: [...gathers.values()], outputLevel: outputs[0]!, nodesPerLevel: Array.from(nodesPerLevel, (n) => n ?? 0) };
+  return { model: graphOf(split), gathers: [...gathers.values()], outputLevel: outputs[0]!, nodesPerLevel: Array.from(nodesPerLevel, (n) => n ?? 0) };
 }

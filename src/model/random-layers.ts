@@ -1,5 +1,6 @@
 import { ConstantTable } from './constant-table.js';
-import { attributeInt, toNumber, type ModelProto, type NodeProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
+import { attributeInt, toNumber, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
 /** The layer a random op belongs to, as exporters write them, for inspect. */
@@ -22,7 +23,8 @@ export interface RandomPattern {
  * - z * s + 1 (RandomNormalLike): multiplicative Gaussian noise with sigma s.
  * `rowShape` is the per-row shape of the draws, when known.
  */
-export function describeRandomSite(model: ModelProto, site: StochasticSite, rowShape?: readonly number[]): RandomPattern {
+export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowShape?: readonly number[]): RandomPattern {
+  const model = protoOf(graph);
   const nodes = model.graph?.node ?? [];
   const constants = new ConstantTable(model.graph ?? {});
   const readers = (tensor: string): NodeProto[] => nodes.filter((n) => n.input?.includes(tensor));
@@ -91,8 +93,9 @@ export function describeRandomSite(model: ModelProto, site: StochasticSite, rowS
  * masks after it depend on u only through u < threshold, so passes with the same decisions compute
  * the same tensors.
  */
-export function dropPathThreshold(model: ModelProto, site: StochasticSite, rowShape: readonly number[]): number | undefined {
-  if (describeRandomSite(model, site, rowShape).name !== 'DropPath') return undefined;
+export function dropPathThreshold(graph: OnnxGraph, site: StochasticSite, rowShape: readonly number[]): number | undefined {
+  if (describeRandomSite(graph, site, rowShape).name !== 'DropPath') return undefined;
+  const model = protoOf(graph);
   const constants = new ConstantTable(model.graph ?? {});
   const less = (model.graph?.node ?? []).find((n) => n.opType === 'Less' && n.input?.[0] === site.output);
   return less ? constants.scalar(less.input?.[1]) : undefined;

@@ -3,6 +3,7 @@ import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
 import { describeError, ModelError } from '../errors.js';
 import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
 import { decodeModel, type ModelProto } from './onnx.js';
 
 /** A decoded model file with what it takes to open it anywhere: its folder and external files. */
@@ -11,7 +12,8 @@ export interface OnnxFile {
   file: string;
   /** The .onnx file's bytes. */
   bytes: Uint8Array;
-  model: ModelProto;
+  /** The decoded model. */
+  model: OnnxGraph;
   /** Absolute folder of the model file: external weights resolve against it, whatever the working directory ('' for bytes with none). */
   folder: string;
   /** External weight files, relative to `folder`, sorted; empty when every weight is in the file. */
@@ -64,13 +66,13 @@ function decoded(bytes: Uint8Array, file: string, folder: string | undefined): O
       throw new ModelError(
         `${file}: the model keeps its weights in external files (${externalFiles.join(', ')}), which bytes cannot carry; load it from its file path instead, with the weights beside it`,
       );
-    return { file, bytes, model, folder: '', externalFiles, sizeBytes: bytes.byteLength, sha256: modelDigest(bytes, '', []) };
+    return { file, bytes, model: graphOf(model), folder: '', externalFiles, sizeBytes: bytes.byteLength, sha256: modelDigest(bytes, '', []) };
   }
   checkExternalFiles(externalFiles, folder, file);
   return {
     file,
     bytes,
-    model,
+    model: graphOf(model),
     folder,
     externalFiles,
     sizeBytes: bytes.byteLength + externalBytes(folder, externalFiles),
@@ -90,5 +92,5 @@ export async function readModelForSession(file: string): Promise<Omit<OnnxFile, 
 /** A file read already, made ready for a session as readModelForSession does (its model is not changed). */
 export function forSession(read: OnnxFile): Omit<OnnxFile, 'bytes'> {
   const { bytes, model, ...rest } = read;
-  return { ...rest, model: referenceEmbeddedWeights(model, bytes, path.basename(read.file)) };
+  return { ...rest, model: graphOf(referenceEmbeddedWeights(protoOf(model), bytes, path.basename(read.file))) };
 }

@@ -1,4 +1,5 @@
-import { cloneModel, DataType, elemTypeOf, tensorsRead, tensorValueInfo, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
+import { cloneModel, DataType, elemTypeOf, tensorsRead, tensorValueInfo, type GraphProto, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
 /** Name of the graph input that carries the draws of site k: a Dropout's mask, or a random op's numbers. */
@@ -16,8 +17,8 @@ export function siteInputName(site: Pick<StochasticSite, 'op'>, k: number): stri
  * source) are removed. `types` is the ONNX element type of each site's input. The model passed in
  * is not modified.
  */
-export function rewriteSitesAsInputs(model: ModelProto, sites: StochasticSite[], types: number[] = []): ModelProto {
-  const out = cloneModel(model);
+export function rewriteSitesAsInputs(model: OnnxGraph, sites: readonly StochasticSite[], types: readonly number[] = []): OnnxGraph {
+  const out = cloneModel(protoOf(model));
   const graph = out.graph!;
   const nodes = graph.node ?? [];
   const replacements = new Map<number, NodeProto[]>();
@@ -34,7 +35,7 @@ export function rewriteSitesAsInputs(model: ModelProto, sites: StochasticSite[],
     nodes.flatMap((node, i) => replacements.get(i) ?? [node]),
     graph,
   );
-  return out;
+  return graphOf(out);
 }
 
 function maskNodes(site: StochasticSite, original: NodeProto, mask: string): NodeProto[] {
@@ -91,8 +92,8 @@ function withoutUnread(nodes: NodeProto[], graph: GraphProto): NodeProto[] {
  * onnxruntime infers it. With `input`, the image input's declared shape becomes `dims` (a name for
  * a dynamic batch, the fed sizes elsewhere), so the inferred shapes are in terms of the batch alone.
  */
-export function exposeTensors(model: ModelProto, names: string[], input?: { name: string; dims: (number | string)[] }): ModelProto {
-  const out = cloneModel(model);
+export function exposeTensors(model: OnnxGraph, names: readonly string[], input?: { name: string; dims: (number | string)[] }): OnnxGraph {
+  const out = cloneModel(protoOf(model));
   const graph = out.graph!;
   if (input) {
     graph.input = (graph.input ?? []).map((info) => (info.name === input.name ? tensorValueInfo(info.name, elemTypeOf(info), input.dims) : info));
@@ -103,5 +104,5 @@ export function exposeTensors(model: ModelProto, names: string[], input?: { name
     graph.output = [...(graph.output ?? []), { name }];
     existing.add(name);
   }
-  return out;
+  return graphOf(out);
 }

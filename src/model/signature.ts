@@ -1,6 +1,7 @@
 import { ModelError, param, UsageError } from '../errors.js';
 import type { Layout, ModelMetadata } from './metadata.js';
-import { DataType, dataTypeName, elemTypeOf, shapeOf, toNumber, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx.js';
+import { dataTypeName, protoOf, tensorInfo, type OnnxGraph, type TensorInfo } from './graph.js';
+import { DataType, elemTypeOf, shapeOf, toNumber, type GraphProto, type ValueInfoProto } from './onnx.js';
 
 /** The image input and class-score output of a model, with layout and sizes resolved. */
 export interface ModelIo {
@@ -38,7 +39,11 @@ const SCORE_NAME = /logit|prob|score|pred|class/i;
  * sites reach, then to one whose name says logits / probabilities / scores; more than one left is
  * refused with the list (a feature vector [N, 192] beside the logits [N, 10] must not be run as 192 classes).
  */
-export function classifierOutput(graph: GraphProto, file: string, choice: OutputChoice = {}): ValueInfoProto {
+export function classifierOutput(source: OnnxGraph, file: string, choice: OutputChoice = {}): TensorInfo {
+  return tensorInfo(classifierValueInfo(protoOf(source).graph ?? {}, file, choice));
+}
+
+function classifierValueInfo(graph: GraphProto, file: string, choice: OutputChoice): ValueInfoProto {
   const outputs = graph.output ?? [];
   const list = outputs.map((o) => `${o.name} [${shapeOf(o)?.join(', ') ?? 'unknown'}]`).join(', ');
   if (choice.name !== undefined) {
@@ -71,8 +76,8 @@ const SCORE_TYPES = new Set<number>([0, DataType.FLOAT, DataType.FLOAT16]);
  * same ones): shape [N, classes] with classes >= 2, and float32 or float16 values. Returns its name
  * and number of classes; throws ModelError saying what is wrong and what to export or choose instead.
  */
-export function checkClassScores(output: ValueInfoProto | undefined, file: string): { name: string; classes: number } {
-  const outShape = output ? shapeOf(output) : undefined;
+export function checkClassScores(output: TensorInfo | undefined, file: string): { name: string; classes: number } {
+  const outShape = output?.dims;
   if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
     throw new ModelError(
       `${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
@@ -84,7 +89,7 @@ export function checkClassScores(output: ValueInfoProto | undefined, file: strin
       'E_NOT_A_DISTRIBUTION',
     );
   }
-  const type = elemTypeOf(output);
+  const type = output.elemType;
   if (!SCORE_TYPES.has(type)) {
     throw new ModelError(
       `${file}: the output '${output.name}' holds ${dataTypeName(type).toLowerCase()} values, not class scores: mc-dropout reads logits or probabilities as float32 or float16. Name the logits or probabilities output with ${param('output')}`,
@@ -99,7 +104,8 @@ const VALUE_PRESERVING = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', '
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
 
 /** Whether `tensor` is a Softmax's output, looking back through shape-only ops, Identity and casts to float. */
-export function isSoftmaxOutput(graph: GraphProto, tensor: string): boolean {
+export function isSoftmaxOutput(source: OnnxGraph, tensor: string): boolean {
+  const graph = protoOf(source).graph ?? {};
   const producers = new Map<string, Node>();
   for (const node of graph.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
   let current = tensor;
@@ -126,7 +132,8 @@ function readsOf(node: Node): string[] {
 }
 
 /** The graph outputs that depend on any of `tensors` (forward through every node, subgraphs included). */
-export function outputsReachedFrom(graph: GraphProto, tensors: readonly string[]): Set<string> {
+export function outputsReachedFrom(source: OnnxGraph, tensors: readonly string[]): Set<string> {
+  const graph = protoOf(source).graph ?? {};
   const reached = new Set(tensors);
   // graph.node is topologically sorted (ONNX requires it), so one forward sweep suffices
   for (const node of graph.node ?? []) {
@@ -137,13 +144,13 @@ export function outputsReachedFrom(graph: GraphProto, tensors: readonly string[]
 
 /** The single image input and the class-score output, with layout and sizes resolved. */
 export function describeIo(
-  model: ModelProto,
+  source: OnnxGraph,
   file: string,
   metadata: ModelMetadata,
   override?: { height: number; width: number },
   choice: OutputChoice = {},
 ): ModelIo {
-  const graph = model.graph!;
+  const graph = protoOf(source).graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) {
@@ -170,7 +177,7 @@ export function describeIo(
   if (!size) throw new UsageError(`${file}: the model's input height and width are dynamic; give them with ${param('inputSize')}`);
   const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
 
-  const output = graph.output?.length ? classifierOutput(graph, file, choice) : undefined;
+  const output = graph.output?.length ? classifierOutput(source, file, choice) : undefined;
   const scores = checkClassScores(output, file);
   return {
     inputName: input.name!,
@@ -182,6 +189,6 @@ export function describeIo(
     width: size.width,
     channels,
     classes: scores.classes,
-    outputIsProbabilities: isSoftmaxOutput(graph, scores.name),
+    outputIsProbabilities: isSoftmaxOutput(source, scores.name),
   };
 }

@@ -1,5 +1,6 @@
 import { ConstantTable } from './constant-table.js';
-import { attributeFloat, attributeInt, defaultOpset, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
+import { attributeFloat, attributeInt, defaultOpset, type GraphProto, type NodeProto } from './onnx.js';
 
 /** Random ops besides Dropout that models carry for stochastic depth, DropPath, DropBlock or noise. */
 export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli', 'RandomUniform', 'RandomNormal', 'Multinomial'];
@@ -34,7 +35,8 @@ export interface StochasticSite {
 }
 
 /** Every stochastic site of the top-level graph, in graph order. */
-export function findStochasticSites(model: ModelProto): StochasticSite[] {
+export function findStochasticSites(source: OnnxGraph): StochasticSite[] {
+  const model = protoOf(source);
   const graph = model.graph ?? {};
   const constants = new ConstantTable(graph);
   const opset = defaultOpset(model);
@@ -154,7 +156,8 @@ function randomOpSite(node: NodeProto, nodeIndex: number): StochasticSite {
  * Dropout and random ops that sit inside If/Loop/Scan subgraphs or model-local functions, where
  * mc-dropout cannot feed its own draws: each as 'Op node in <where>'.
  */
-export function nestedStochasticOps(model: ModelProto): string[] {
+export function nestedStochasticOps(source: OnnxGraph): string[] {
+  const model = protoOf(source);
   const found: string[] = [];
   const isStochastic = (n: NodeProto) => n.opType === 'Dropout' || RANDOM_OPS.includes(n.opType ?? '');
   const visit = (nodes: NodeProto[], where: string, nested: boolean) => {

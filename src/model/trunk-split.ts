@@ -1,4 +1,5 @@
-import { cloneModel, DataType, tensorsRead, type ModelProto, type NodeProto } from './onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from './graph.js';
+import { cloneModel, DataType, tensorsRead, type NodeProto } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Name of the int64 graph input [rows] that says which image each row (image x pass) belongs to. */
@@ -10,7 +11,7 @@ export const ROWS_INPUT = 'mc_dropout.rows';
  */
 export interface SplitPlan {
   /** Inputs: the images [n, ...], ROWS_INPUT [rows] (values in [0, n)), the masks [rows, ...]. */
-  model: ModelProto;
+  model: OnnxGraph;
   /** Tensors the head reads from the trunk, each batch-major. */
   cutTensors: string[];
   trunkNodes: number;
@@ -28,8 +29,8 @@ export interface SplitPlan {
    * trunk once and the head in rounds): the trunk (the images in, every cut tensor that is not an
    * image input out) and the head (those cut tensors [n, ...], ROWS_INPUT and the masks in).
    */
-  trunkModel: ModelProto;
-  headModel: ModelProto;
+  trunkModel: OnnxGraph;
+  headModel: OnnxGraph;
 }
 
 /** Why a model runs whole per pass: no split applies. */
@@ -49,12 +50,13 @@ const FREE_OPS = new Set(['Constant', 'Identity', 'Shape', 'Reshape', 'Flatten',
  * (bundled model at batch 1, T=10: 0.43 vs 0.79 ms), and on a GPU the cut never leaves the device.
  */
 export function splitAtStochasticSources(
-  model: ModelProto,
+  source: OnnxGraph,
   sources: string[],
   batchMajor: ReadonlySet<string>,
   rowShapes: ReadonlyMap<string, number[]> = new Map(),
   rowTypes: ReadonlyMap<string, number> = new Map(),
 ): SplitPlan | NoSplit {
+  const model = protoOf(source);
   const graph = model.graph!;
   const nodes = graph.node ?? [];
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name!));
@@ -157,7 +159,7 @@ export function splitAtStochasticSources(
     ...trunkOutputs.map((t) => ({ name: t, type: { tensorType: { elemType: rowTypes.get(t) ?? DataType.FLOAT } } })),
   ];
   return {
-    model: split,
+    model: graphOf(split),
     cutTensors: cut,
     trunkNodes: trunkIndices.length,
     headNodes: head.size,
@@ -166,8 +168,8 @@ export function splitAtStochasticSources(
     headMacs,
     totalMacs,
     headRowFloats,
-    trunkModel,
-    headModel,
+    trunkModel: graphOf(trunkModel),
+    headModel: graphOf(headModel),
   };
 }
 
@@ -223,6 +225,6 @@ function nodeMacs(node: NodeProto, weights: ReadonlyMap<string, number[]>, rowSh
 }
 
 /** Every tensor the model's nodes produce (candidates for the cut). */
-export function activationNames(model: ModelProto): string[] {
-  return (model.graph?.node ?? []).flatMap((n) => (n.output ?? []).filter((o): o is string => Boolean(o)));
+export function activationNames(graph: OnnxGraph): string[] {
+  return (protoOf(graph).graph?.node ?? []).flatMap((n) => (n.output ?? []).filter((o): o is string => Boolean(o)));
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { closeQuietly, openForWrite, syncAndClose, writeAll, writeFileAtomic } from '../io/durable.js';
 import { externalTensors, readExternalTensor } from './external.js';
+import { protoOf, type OnnxGraph } from './graph.js';
 import { DataLocation, encodeModel, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
 /** Protobuf caps a message at 2 GiB; below this a model's weights go inside the file. */
@@ -21,12 +22,13 @@ export interface WrittenModel {
  * `embedLimit` (bytes of external weights) is the 2 GiB protobuf cap less room for the graph.
  */
 export async function writeModelFile(
-  model: ModelProto,
+  graph: OnnxGraph,
   sourceFolder: string,
   output: string,
   check: (file: string) => Promise<void>,
   embedLimit = EMBED_LIMIT_BYTES,
 ): Promise<WrittenModel> {
+  const model = protoOf(graph);
   const external = externalTensors(model);
   const externalSize = external.reduce((sum, t) => sum + Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0), 0);
   const dataName = `${path.basename(output)}.data`;

@@ -6,9 +6,7 @@ import { describeError, ModelError, param, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
-import { externalLocations } from '../model/external.js';
 import { describeMcGraph, mcGraph, mcGraphOf } from '../model/mc-graph.js';
-import { encodeModel } from '../model/onnx.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 
@@ -70,7 +68,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     ],
     outputs,
   );
-  const { model, folder } = await readOnnxFile(input);
+  const { model, folder, externalFiles } = await readOnnxFile(input);
   const already = mcGraphOf(model);
   if (already)
     throw new ModelError(
@@ -78,7 +76,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
       'E_MC_GRAPH',
     );
   checkInputsAreNotOutputs(
-    externalLocations(model).map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })),
+    externalFiles.map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })),
     outputs,
   );
   const metadata: Record<string, string> = {};
@@ -97,19 +95,20 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     ...(modelOutput !== undefined && { output: modelOutput }),
     ...(passes !== undefined && { allowUnchanged: true }),
   });
+  let finished = report.model;
   if (passes !== undefined) {
     // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
     // sites there, so the trunk that runs once per image ends before them
-    const converted = readOnnxBytes(encodeModel(report.model), { name: input, folder });
+    const converted = readOnnxBytes(report.model.encode(), { name: input, folder });
     const trunk = await checkMcGraphFits(converted, modelOutput);
-    mcGraph(report.model, passes, {
+    finished = mcGraph(report.model, passes, {
       ...(modelOutput !== undefined && { output: modelOutput }),
       ...(trunk && { cut: trunk }),
       ...(mcGraphSeed && { seedInput: true }),
     });
   }
   // the check loads the written file by absolute path, as a user would from any folder
-  const written = await writeModelFile(report.model, folder, output, async (file) => {
+  const written = await writeModelFile(finished, folder, output, async (file) => {
     try {
       const check = await RuntimeSession.create(path.resolve(file), { provider: 'cpu', deviceId: 0, threads: 1 });
       await check.release();

@@ -4,7 +4,7 @@ import { identicalPassesReason } from '../engine/site-choice.js';
 import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../model/inject.js';
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { dataTypeName, defaultOpset, elemTypeOf, shapeOf, toNumber, type ValueInfoProto } from '../model/onnx.js';
+import { dataTypeName, type TensorInfo } from '../model/graph.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { readOnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
@@ -64,8 +64,8 @@ export interface InspectReport {
 
 const typeName = (elemType: number): string => dataTypeName(elemType).toLowerCase();
 
-function describe(info: ValueInfoProto): TensorDescription {
-  return { name: info.name ?? '', type: typeName(elemTypeOf(info)), shape: shapeOf(info) ?? null };
+function describe(info: TensorInfo): TensorDescription {
+  return { name: info.name, type: typeName(info.elemType), shape: info.dims ?? null };
 }
 
 /** Reads a model and reports its inputs, stochastic sites, trunk reuse and the mistakes it shows. */
@@ -73,16 +73,13 @@ export async function inspectModel(file: string, options: { output?: string } = 
   // read and hashed once: the load below opens this same read
   const read = await readOnnxFile(file);
   const { model, sizeBytes, sha256, externalFiles, folder } = read;
-  const graph = model.graph ?? {};
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const nodes = graph.node ?? [];
-  const opset = defaultOpset(model);
+  const graphOutputs = model.outputs();
   const warnings: string[] = [];
   const sites = findStochasticSites(model);
   const mcGraph = mcGraphOf(model);
   if (mcGraph) {
     warnings.push(
-      `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (outputs ${(graph.output ?? []).map((o) => o.name).join(', ')}). Run it in onnxruntime (docs/serving.md); predict and convert take the model it was converted from.`,
+      `${file} is ${describeMcGraph(mcGraph)}: it runs its passes itself and returns their statistics (outputs ${graphOutputs.map((o) => o.name).join(', ')}). Run it in onnxruntime (docs/serving.md); predict and convert take the model it was converted from.`,
     );
   }
 
@@ -95,11 +92,11 @@ export async function inspectModel(file: string, options: { output?: string } = 
   let scoresUsable = false;
   try {
     const chosen =
-      graph.output?.length && !mcGraph
-        ? classifierOutput(graph, file, {
+      graphOutputs.length && !mcGraph
+        ? classifierOutput(model, file, {
             ...(options.output !== undefined && { name: options.output }),
             reached: outputsReachedFrom(
-              graph,
+              model,
               live.map((s) => s.output),
             ),
           })
@@ -111,7 +108,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);
   }
-  const paddle = output ? paddleDropouts(graph, output) : [];
+  const paddle = output ? paddleDropouts(model, output) : [];
   if (sites.length === 0 && paddle.length > 0) {
     const list = paddle.map((d) => `Mul ${d.node} by ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} (p = ${d.rate})`).join(', ');
     warnings.push(
@@ -122,7 +119,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
       `no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (${param('injectAt')} TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`,
     );
   }
-  const candidates = output ? injectionCandidates(graph, output) : [];
+  const candidates = output ? injectionCandidates(model, output) : [];
   const shapes =
     candidates.length > 0
       ? await inferredShapes(
@@ -132,17 +129,17 @@ export async function inspectModel(file: string, options: { output?: string } = 
           folder,
         ).catch(() => new Map<string, readonly (number | string)[]>())
       : new Map();
-  const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(graph, [s.output]).has(output)) : []);
-  if (output && (graph.output?.length ?? 0) > 1)
-    warnings.push(`class scores are read from the output '${output}' (of ${graph.output!.length}); ${param('output')} picks another.`);
-  if (output && isSoftmaxOutput(graph, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
+  const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(model, [s.output]).has(output)) : []);
+  if (output && graphOutputs.length > 1)
+    warnings.push(`class scores are read from the output '${output}' (of ${graphOutputs.length}); ${param('output')} picks another.`);
+  if (output && isSoftmaxOutput(model, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
   const idle = output ? sites.filter((s) => !reaching.has(s)) : [];
   if (idle.length > 0)
     warnings.push(
       `${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`,
     );
-  const imageInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
-  const first = imageInputs[0] ? shapeOf(imageInputs[0]) : undefined;
+  const imageInputs = model.inputs();
+  const first = imageInputs[0]?.dims;
   if (first && typeof first[0] === 'number')
     warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
 
@@ -173,8 +170,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     }
   }
 
-  const position = (index: number): string => `node ${index + 1} of ${nodes.length}`;
-  const parameters = (graph.initializer ?? []).reduce((sum, t) => sum + (t.dims ?? []).reduce((a: number, d) => a * toNumber(d), 1), 0);
+  const position = (index: number): string => `node ${index + 1} of ${model.nodeCount}`;
   const rateOf = (s: StochasticSite): number | undefined => {
     const rate = s.op === 'Dropout' ? s.rate : describeRandomSite(model, s, rowShapes.get(s.nodeIndex)).rate;
     return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
@@ -192,13 +188,13 @@ export async function inspectModel(file: string, options: { output?: string } = 
     sizeBytes,
     sha256,
     externalFiles,
-    irVersion: toNumber(model.irVersion),
-    opset,
-    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    irVersion: model.irVersion,
+    opset: model.opset,
+    producer: model.producer,
     inputs: imageInputs.map(describe),
-    outputs: (graph.output ?? []).map(describe),
+    outputs: graphOutputs.map(describe),
     classifierOutput: output ?? null,
-    parameters,
+    parameters: model.parameterCount,
     metadata: readMetadata(model, file),
     sites: sites.map((s) => {
       const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { buildMobileNetV2 } from '../../bench/mobilenet.js';
 import { McModel } from '../../src/engine/mc-model.js';
 import { levelGraph, levelRowsInput } from '../../src/model/prefix-levels.js';
-import { DataType, type ModelProto, type NodeProto } from '../../src/model/onnx.js';
+import { graphOf, protoOf, type OnnxGraph } from '../../src/model/graph.js';
+import { DataType, type NodeProto } from '../../src/model/onnx.js';
 import { ROOT } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 
@@ -52,11 +53,12 @@ describe('DropPath prefix sharing', () => {
   });
 
   it('levels: a tensor of an earlier level is gathered to the later one; a shape tensor crossing levels refuses', () => {
-    const model = (nodes: NodeProto[]): ModelProto => ({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 13 }],
-      graph: { name: 'levels', node: nodes, input: [tensor('input'), tensor('s1'), tensor('s2')], output: [tensor('out')], initializer: [] },
-    });
+    const model = (nodes: NodeProto[]): OnnxGraph =>
+      graphOf({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 13 }],
+        graph: { name: 'levels', node: nodes, input: [tensor('input'), tensor('s1'), tensor('s2')], output: [tensor('out')], initializer: [] },
+      });
     const ok = levelGraph(
       model([
         { opType: 'Add', input: ['input', 's1'], output: ['a'] },
@@ -74,7 +76,9 @@ describe('DropPath prefix sharing', () => {
       { level: 2, from: 1, input: levelRowsInput(2, 1) },
       { level: 2, from: 0, input: levelRowsInput(2, 0) },
     ]);
-    const gathers = ok.model.graph!.node!.filter((n) => n.opType === 'Gather').map((n) => n.input);
+    const gathers = protoOf(ok.model)
+      .graph!.node!.filter((n) => n.opType === 'Gather')
+      .map((n) => n.input);
     assert.deepEqual(gathers, [
       ['input', levelRowsInput(1, 0)],
       ['a', levelRowsInput(2, 1)],

@@ -1,5 +1,6 @@
 /** Tiny ONNX models built in the tests, so every expectation is known in closed form. */
-import { DataType, encodeModel, type FunctionProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
+import { graphOf, type OnnxGraph } from '../../src/model/graph.js';
+import { DataType, decodeModel, encodeModel, type FunctionProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
 
 export interface TinyModel {
   nodes: NodeProto[];
@@ -15,6 +16,11 @@ export interface TinyModel {
   irVersion?: number;
   /** Every graph output, in order (overrides outputName / outputDims). */
   outputs?: { name: string; dims: (number | string)[]; elemType?: number }[];
+}
+
+/** Decodes model bytes into the model layer's handle, as its functions take it. */
+export function decodeGraph(bytes: Uint8Array): OnnxGraph {
+  return graphOf(decodeModel(bytes));
 }
 
 /** Encodes a single-input, single-output model (input 'input', output 'output' by default). */

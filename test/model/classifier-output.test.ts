@@ -6,9 +6,9 @@ import { McModel } from '../../src/engine/mc-model.js';
 import { ModelError, UsageError } from '../../src/errors.js';
 import { inspectModel } from '../../src/run/inspect.js';
 import { convertModel } from '../../src/model/convert.js';
-import { decodeModel, type ModelProto, type NodeProto } from '../../src/model/onnx.js';
+import type { NodeProto } from '../../src/model/onnx.js';
 import { tempDir } from '../helpers/files.js';
-import { buildModel, dropoutNode, floatTensor, int64Tensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
+import { buildModel, decodeGraph, dropoutNode, floatTensor, int64Tensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 
 // input [N, 3, 2, 2] -> Flatten -> features [N, 12] -> Dropout(0.5) -> Gemm -> logits [N, 3]
 const folder = tempDir();
@@ -134,8 +134,8 @@ describe('the class-score output is chosen by what it is, not by position', () =
 
 describe('convert --inject-rate feeds the classifier of the class-score output', () => {
   // two heads: 'a' [N, 3], then 'aux' [N, 4] whose Gemm comes last in the graph
-  const twoHeads = (): ModelProto =>
-    decodeModel(
+  const twoHeads = () =>
+    decodeGraph(
       buildModel({
         inputDims: ['N', 3, 2, 2],
         initializers: [...common, floatTensor('w_aux', [4, 12], testValues(48, 2))],

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { RuntimeSession } from '../../src/engine/runtime.js';
 import { ModelError } from '../../src/errors.js';
 import { checkExternalFiles, readExternalTensor } from '../../src/model/external.js';
+import { protoOf } from '../../src/model/graph.js';
 import { DataType, externalEntries, isExternal } from '../../src/model/onnx.js';
 import { readModelForSession, readOnnxFile } from '../../src/model/read.js';
 import { writeModelFile } from '../../src/model/write.js';
@@ -27,7 +28,7 @@ describe('external weights', () => {
   it('a session reads large embedded weights from the model file itself: same bytes, no copy kept', async () => {
     const file = writeModel(embedded);
     const { model, folder } = await readModelForSession(file);
-    const w = model.graph!.initializer!.find((t) => t.name === 'W')!;
+    const w = protoOf(model).graph!.initializer!.find((t) => t.name === 'W')!;
     assert.equal(isExternal(w), true);
     assert.equal(externalEntries(w).get('location'), 'model.onnx');
     assert.deepEqual(readExternalTensor(w, folder), weights);

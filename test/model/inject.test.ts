@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../../src/errors.js';
 import { convertModel, dropUnread } from '../../src/model/convert.js';
 import { injectionCandidates, paddleDropouts } from '../../src/model/inject.js';
+import { protoOf } from '../../src/model/graph.js';
 import { decodeModel, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
 import { findStochasticSites } from '../../src/model/sites.js';
-import { buildModel, floatTensor, scalarFloat } from '../helpers/graphs.js';
+import { buildModel, decodeGraph, floatTensor, scalarFloat } from '../helpers/graphs.js';
 
 const W = floatTensor(
   'W',
@@ -14,7 +15,7 @@ const W = floatTensor(
 );
 /** paddle2onnx's constant: a one-element vector, not a scalar. */
 const vector = (name: string, value: number): TensorProto => floatTensor(name, [1], [value]);
-const model = (nodes: NodeProto[], initializers: TensorProto[] = [W]) => decodeModel(buildModel({ nodes, initializers, inputDims: ['N', 4, 1, 1] }));
+const model = (nodes: NodeProto[], initializers: TensorProto[] = [W]) => decodeGraph(buildModel({ nodes, initializers, inputDims: ['N', 4, 1, 1] }));
 
 /** input [N,4,1,1] -> pool -> Mul(c) -> Flatten -> Gemm(W) -> output [N,3]: Paddle's dropout before the fc. */
 const paddleHead = (mul: NodeProto, c: TensorProto = vector('c', 0.8)) =>
@@ -30,12 +31,12 @@ const paddleHead = (mul: NodeProto, c: TensorProto = vector('c', 0.8)) =>
 
 describe('paddleDropouts', () => {
   it("finds Paddle's downgrade_in_infer dropout: a Mul by [c] into the classifier through a Flatten, p = 1 - c to float32's digits", () => {
-    const found = paddleDropouts(paddleHead({ opType: 'Mul', name: 'p2o.Mul.5', input: ['pooled', 'c'], output: ['dropped'] }).graph!, 'output');
+    const found = paddleDropouts(paddleHead({ opType: 'Mul', name: 'p2o.Mul.5', input: ['pooled', 'c'], output: ['dropped'] }), 'output');
     assert.deepEqual(found, [{ node: 'p2o.Mul.5', input: 'pooled', output: 'dropped', keep: Math.fround(0.8), rate: 0.2 }]);
   });
 
   it('finds the constant on either side, and a scalar as well as a one-element vector', () => {
-    const left = paddleDropouts(paddleHead({ opType: 'Mul', name: 'm', input: ['c', 'pooled'], output: ['dropped'] }, scalarFloat('c', 0.5)).graph!, 'output');
+    const left = paddleDropouts(paddleHead({ opType: 'Mul', name: 'm', input: ['c', 'pooled'], output: ['dropped'] }, scalarFloat('c', 0.5)), 'output');
     assert.deepEqual(
       left.map((d) => [d.input, d.rate]),
       [['pooled', 0.5]],
@@ -44,14 +45,10 @@ describe('paddleDropouts', () => {
 
   it('ignores factors outside (0, 1), a Mul of two activations, and a Mul whose result also goes elsewhere', () => {
     for (const c of [1, 0, 1.5, -0.5]) {
-      assert.deepEqual(
-        paddleDropouts(paddleHead({ opType: 'Mul', input: ['pooled', 'c'], output: ['dropped'] }, vector('c', c)).graph!, 'output'),
-        [],
-        `c = ${c}`,
-      );
+      assert.deepEqual(paddleDropouts(paddleHead({ opType: 'Mul', input: ['pooled', 'c'], output: ['dropped'] }, vector('c', c)), 'output'), [], `c = ${c}`);
     }
     const product = paddleHead({ opType: 'Mul', input: ['pooled', 'pooled'], output: ['dropped'] });
-    assert.deepEqual(paddleDropouts(product.graph!, 'output'), []);
+    assert.deepEqual(paddleDropouts(product, 'output'), []);
     // a residual: the scaled tensor is also added back, so it is layer scale, not dropout
     const residual = model(
       [
@@ -64,7 +61,7 @@ describe('paddleDropouts', () => {
       ],
       [W, vector('c', 0.8)],
     );
-    assert.deepEqual(paddleDropouts(residual.graph!, 'output'), []);
+    assert.deepEqual(paddleDropouts(residual, 'output'), []);
   });
 
   it("ignores GELU's Mul by 0.5 (it feeds a Mul) and attention's scale (a MatMul of two activations)", () => {
@@ -82,7 +79,7 @@ describe('paddleDropouts', () => {
       ],
       [W, vector('half', 0.5), vector('scale', 0.125)],
     );
-    assert.deepEqual(paddleDropouts(m.graph!, 'output'), []);
+    assert.deepEqual(paddleDropouts(m, 'output'), []);
   });
 });
 
@@ -100,7 +97,7 @@ describe('injectionCandidates', () => {
       ],
       [W, floatTensor('K', [4, 4, 1, 1], Array(16).fill(0.1)), floatTensor('W1', [4, 4], Array(16).fill(0.1)), scalarFloat('ratio', 0.5)],
     );
-    assert.deepEqual(injectionCandidates(m.graph!, 'output'), [
+    assert.deepEqual(injectionCandidates(m, 'output'), [
       { tensor: 'flat', producer: 'Flatten', why: 'input of Gemm fc1' },
       { tensor: 'pooled', producer: 'GlobalAveragePool', why: 'output of GlobalAveragePool pool' },
     ]);
@@ -116,7 +113,7 @@ describe('injectionCandidates', () => {
       ],
       [floatTensor('K', [3, 4, 1, 1], Array(12).fill(0.1))],
     );
-    assert.deepEqual(injectionCandidates(m.graph!, 'output'), [{ tensor: 'features', producer: 'Relu', why: 'input of the classifier Conv final_conv' }]);
+    assert.deepEqual(injectionCandidates(m, 'output'), [{ tensor: 'features', producer: 'Relu', why: 'input of the classifier Conv final_conv' }]);
   });
 });
 
@@ -132,7 +129,7 @@ describe('convertModel injectAt and revivePaddle', () => {
   it('drops a named tensor for every reader: the mask group follows its producer, and both layers read the dropped tensor', () => {
     const { model: out, converted } = convertModel(twoReaders(), { injectAt: [{ tensor: 'flat', rate: 0.3 }], seed: 5 });
     assert.deepEqual(converted, [{ site: 'mc_dropout.site0', input: 'flat', rate: 0.3 }]);
-    const nodes = out.graph!.node!;
+    const nodes = protoOf(out).graph!.node!;
     assert.deepEqual(
       nodes.map((n) => n.name ?? n.opType),
       [
@@ -160,7 +157,7 @@ describe('convertModel injectAt and revivePaddle', () => {
 
   it('drops the image input itself: the group goes first', () => {
     const { model: out } = convertModel(twoReaders(), { injectAt: [{ tensor: 'input', rate: 0.1 }] });
-    const nodes = out.graph!.node!;
+    const nodes = protoOf(out).graph!.node!;
     assert.equal(nodes[0]!.name, 'mc_dropout.site0.uniform');
     assert.deepEqual(nodes.find((n) => n.name === 'flatten')!.input, ['mc_dropout.site0.output']);
   });
@@ -196,9 +193,9 @@ describe('convertModel injectAt and revivePaddle', () => {
     } = convertModel(paddleHead({ opType: 'Mul', name: 'p2o.Mul.5', input: ['pooled', 'c'], output: ['dropped'] }), { revivePaddle: true });
     assert.deepEqual(revived, ['p2o.Mul.5']);
     assert.deepEqual(converted, [{ site: 'mc_dropout.site0', input: 'dropped', rate: 0.2 }]);
-    const keepScale = out.graph!.initializer!.find((t) => t.name === 'mc_dropout.site0.keep_scale')!;
+    const keepScale = protoOf(out).graph!.initializer!.find((t) => t.name === 'mc_dropout.site0.keep_scale')!;
     assert.equal(keepScale.floatData![0], 1.25);
-    assert.deepEqual(out.graph!.node!.find((n) => n.name === 'flatten' || n.opType === 'Flatten')!.input, ['mc_dropout.site0.output']);
+    assert.deepEqual(protoOf(out).graph!.node!.find((n) => n.name === 'flatten' || n.opType === 'Flatten')!.input, ['mc_dropout.site0.output']);
     // converted once, nothing is left to revive
     assert.throws(
       () => convertModel(out, { revivePaddle: true }),

@@ -8,12 +8,11 @@ import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { UsageError } from '../../src/errors.js';
 import { mcGraph, mix32, seededUniform } from '../../src/model/mc-graph.js';
-import { decodeModel, encodeModel } from '../../src/model/onnx.js';
-import { buildModel } from '../helpers/graphs.js';
+import { buildModel, decodeGraph } from '../helpers/graphs.js';
 
 const C = 4;
 const uniformScores = (op = 'RandomUniformLike') =>
-  decodeModel(
+  decodeGraph(
     buildModel({
       nodes: [{ opType: op, name: 'random', input: ['input'], output: ['output'], attribute: [{ name: 'dtype', type: 2, i: 1 }] }],
       inputDims: ['N', C],
@@ -32,7 +31,7 @@ describe('mcGraph seedInput: random numbers from the seed input', () => {
   it("the graph's numbers are seededUniform(seed, op, element): mean softmax over T=3 passes of 2 rows equal to 1e-6; seed 2^32 + 5 acts as 5", async () => {
     const T = 3;
     const B = 2;
-    const graph = encodeModel(mcGraph(uniformScores(), T, { seedInput: true }));
+    const graph = mcGraph(uniformScores(), T, { seedInput: true }).encode();
     const session = await ort.InferenceSession.create(graph);
     assert.deepEqual(session.inputNames, ['input', 'seed']);
     const run = async (seed: bigint) =>

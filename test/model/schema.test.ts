@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
 import { ModelError } from '../../src/errors.js';
 import { cloneModel, decodeModel, encodeModel, type FunctionProto, type NodeProto } from '../../src/model/onnx.js';
+import { graphOf } from '../../src/model/graph.js';
 import { rewriteSitesAsInputs } from '../../src/model/rewrite.js';
 import { findStochasticSites } from '../../src/model/sites.js';
 import { writeModel } from '../helpers/files.js';
@@ -56,7 +57,7 @@ describe('ONNX schema (onnx 1.23.1, IR 14)', () => {
     );
     assert.deepEqual(entries(again.graph!.node![1]!.metadataProps), [{ key: 'source', value: 'torch.nn.Dropout' }]);
     assert.deepEqual(entries(again.graph!.metadataProps), [{ key: 'pkg.torch', value: '2.13' }]);
-    const rewritten = decodeModel(encodeModel(rewriteSitesAsInputs(model, findStochasticSites(model))));
+    const rewritten = decodeModel(rewriteSitesAsInputs(graphOf(model), findStochasticSites(graphOf(model))).encode());
     assert.deepEqual(
       rewritten.functions!.map((f) => f.overload),
       ['double', 'triple'],

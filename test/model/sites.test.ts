@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeModel } from '../../src/model/onnx.js';
+import { protoOf } from '../../src/model/graph.js';
 import { findStochasticSites } from '../../src/model/sites.js';
 import { rewriteSitesAsInputs } from '../../src/model/rewrite.js';
-import { buildModel, dropoutNode, scalarBool, scalarFloat } from '../helpers/graphs.js';
+import { buildModel, decodeGraph, dropoutNode, scalarBool, scalarFloat } from '../helpers/graphs.js';
 
 const flatten = { opType: 'Flatten', input: ['input'], output: ['flat'] };
 
 describe('findStochasticSites', () => {
   it('reads ratio and training_mode from initializers (opset 13)', () => {
-    const model = decodeModel(
+    const model = decodeGraph(
       buildModel({
         nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
         initializers: [scalarFloat('ratio', 0.3), scalarBool('training', true)],
@@ -23,7 +23,7 @@ describe('findStochasticSites', () => {
   });
 
   it('reads constants from Constant nodes', () => {
-    const model = decodeModel(
+    const model = decodeGraph(
       buildModel({
         nodes: [
           { opType: 'Constant', output: ['r'], attribute: [{ name: 'value', type: 4, t: scalarFloat('', 0.2) }] },
@@ -40,7 +40,7 @@ describe('findStochasticSites', () => {
 
   it('marks training_mode false, absent, or opset 11 Dropout as inert with the reason', () => {
     const inertFalse = findStochasticSites(
-      decodeModel(
+      decodeGraph(
         buildModel({
           nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
           initializers: [scalarFloat('ratio', 0.5), scalarBool('training', false)],
@@ -50,7 +50,7 @@ describe('findStochasticSites', () => {
     assert.equal(inertFalse.live, false);
     assert.match(inertFalse.reason, /constant false/);
     const absent = findStochasticSites(
-      decodeModel(
+      decodeGraph(
         buildModel({
           nodes: [flatten, dropoutNode('flat', 'output', 'ratio', undefined)],
           initializers: [scalarFloat('ratio', 0.5)],
@@ -60,7 +60,7 @@ describe('findStochasticSites', () => {
     assert.equal(absent.live, false);
     assert.match(absent.reason, /no training_mode/);
     const old = findStochasticSites(
-      decodeModel(
+      decodeGraph(
         buildModel({
           opset: 11,
           nodes: [flatten, { opType: 'Dropout', input: ['flat'], output: ['output'], attribute: [{ name: 'ratio', type: 1, f: 0.25 }] }],
@@ -73,7 +73,7 @@ describe('findStochasticSites', () => {
 
   it('finds random ops such as RandomUniformLike and Bernoulli', () => {
     const sites = findStochasticSites(
-      decodeModel(
+      decodeGraph(
         buildModel({
           nodes: [flatten, { opType: 'RandomUniformLike', input: ['flat'], output: ['u'] }, { opType: 'Bernoulli', input: ['u'], output: ['output'] }],
         }),
@@ -89,19 +89,19 @@ describe('findStochasticSites', () => {
 
 describe('rewriteSitesAsInputs', () => {
   it('replaces each Dropout with Mul by a new mask input and leaves the original untouched', () => {
-    const model = decodeModel(
+    const model = decodeGraph(
       buildModel({
         nodes: [flatten, dropoutNode('flat', 'output', 'ratio', 'training')],
         initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true)],
       }),
     );
     const rewritten = rewriteSitesAsInputs(model, findStochasticSites(model));
-    const ops = rewritten.graph!.node!.map((n) => n.opType);
+    const ops = protoOf(rewritten).graph!.node!.map((n) => n.opType);
     assert.deepEqual(ops, ['Flatten', 'Mul']);
-    assert.deepEqual(rewritten.graph!.node![1]!.input, ['flat', 'mc_dropout.mask.0']);
-    assert.ok(rewritten.graph!.input!.some((i) => i.name === 'mc_dropout.mask.0'));
+    assert.deepEqual(protoOf(rewritten).graph!.node![1]!.input, ['flat', 'mc_dropout.mask.0']);
+    assert.ok(protoOf(rewritten).graph!.input!.some((i) => i.name === 'mc_dropout.mask.0'));
     assert.deepEqual(
-      model.graph!.node!.map((n) => n.opType),
+      protoOf(model).graph!.node!.map((n) => n.opType),
       ['Flatten', 'Dropout'],
     );
   });
