@@ -15,7 +15,8 @@ export type { AdaptivePool } from './engine/adaptive-pool.js';
 export type { DrawnSite, Draw } from './engine/draws.js';
 export type { ExecutionPlan } from './engine/plan.js';
 export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
-export { imageKeyOf, freshSeed, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
+export { imageKeyOf, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
+export { freshSeed } from './stats/random.js';
 export { BUNDLED_MODEL } from './paths.js';
 
 // Files in, results out

@@ -15,7 +15,7 @@
  * randomized, as the papers allow).
  */
 import { UsageError } from '../errors.js';
-import { philox4x32 } from '../engine/philox.js';
+import { philox4x32 } from '../stats/random.js';
 
 /** The conformity scores: LAC (1 - p of the label), APS and RAPS (cumulative mass to the label). */
 export const CONFORMAL_SCORES = ['lac', 'aps', 'raps'] as const;

@@ -8,7 +8,8 @@ import { applyCalibration, calibrationWarnings, checkCalibrationFits, type Calib
 import { readCalibration } from '../calibration/calibration-file.js';
 import { McModel } from '../engine/mc-model.js';
 import type { LoadOptions } from '../engine/options.js';
-import { freshSeed, MASK_SCHEME } from '../engine/masks.js';
+import { MASK_SCHEME } from '../engine/masks.js';
+import { freshSeed } from '../stats/random.js';
 import { onnxruntimeVersion } from '../engine/runtime.js';
 import { param, UsageError } from '../errors.js';
 import { readLabels } from '../io/lines.js';

@@ -1,7 +1,8 @@
 /**
- * Which images to label next: rankings of a predict run's rows by an acquisition score. Pure: no
- * imports from the rest of the project.
+ * Which images to label next: rankings of a predict run's rows by an acquisition score. Pure: it
+ * imports only stats/.
  */
+import { uniformOfText } from '../stats/random.js';
 
 export type Acquisition = 'bald' | 'entropy' | 'margin' | 'variation-ratio' | 'least-confidence' | 'random';
 
@@ -38,20 +39,8 @@ export function score(row: ScoredRow, by: Acquisition, seed: number): number {
     case 'least-confidence':
       return 1 - row.confidence;
     case 'random':
-      return uniformOf(`${seed}\0${row.path}`);
+      return uniformOfText(`${seed}\0${row.path}`);
   }
-}
-
-/** A number in [0, 1) from a string (FNV-1a then a murmur3 finalizer): a seeded, order-free draw. */
-function uniformOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
 }
 
 export interface Pick {
