@@ -44,13 +44,24 @@ export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type Me
 export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
 export { setCoverage, type SetCoverage } from './conformal/coverage.js';
 export { oodTable, oodScoreOf, type OodScoreRow, type LogitScores } from './ood/evaluation.js';
+export {
+  UNCERTAINTY,
+  UNCERTAINTY_SCORES,
+  UNCERTAINTY_ALIASES,
+  uncertaintyOf,
+  uncertaintyScoreNamed,
+  type UncertaintyScore,
+  type UncertaintyAlias,
+  type UncertaintyInputs,
+  type UncertaintyDefinition,
+} from './stats/uncertainty.js';
 export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
 export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
 export { buildReportHtml } from './report/build.js';
 
 // Active learning
 export { selectImages, type SelectConfig, type SelectOutcome } from './run/select.js';
-export { ACQUISITIONS, type Acquisition } from './select/rank.js';
+export { ACQUISITIONS, acquisitionNamed, type Acquisition } from './select/rank.js';
 
 // Calibration, conformal prediction sets, out-of-distribution evaluation
 export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';

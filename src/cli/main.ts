@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ACQUISITIONS, BUNDLED_MODEL, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
+import { ACQUISITIONS, BUNDLED_MODEL, UNCERTAINTY_ALIASES, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
 import { choice, collect, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
@@ -334,10 +334,14 @@ Example (Slurm):
     .addOption(
       new Option(
         '--by <score>',
-        'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random | batchbald (from a --save-passes .npy: a jointly informative batch)',
+        `${[...ACQUISITIONS, 'batchbald'].join(' | ')} (the uncertainty columns' names; margin: smallest top-1/top-2 gap first; batchbald: from a --save-passes .npy, a jointly informative batch); earlier names ${Object.entries(
+          UNCERTAINTY_ALIASES,
+        )
+          .map(([alias, score]) => `${alias} (${score})`)
+          .join(', ')} still work`,
       )
-        .argParser(choice([...ACQUISITIONS, 'batchbald'] as const))
-        .default('bald'),
+        .argParser(choice([...ACQUISITIONS, 'batchbald', ...(Object.keys(UNCERTAINTY_ALIASES) as (keyof typeof UNCERTAINTY_ALIASES)[])] as const))
+        .default('mutual_information'),
     )
     .option('-n, --count <n>', 'how many images', integer(1), 100)
     .option('--seed <n>', "seed of --by random and of batchbald's sampled assignments", seed, 0)
@@ -357,7 +361,7 @@ Example (Slurm):
       'after',
       `
 Examples:
-  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by bald -n 500 > to-label.txt
+  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by mutual_information -n 500 > to-label.txt
   mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
   mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`,
     )
