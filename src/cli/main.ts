@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ACQUISITIONS, BUNDLED_MODEL, UNCERTAINTY_ALIASES, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
+import { ACQUISITIONS, BUNDLED_MODEL, UNCERTAINTY_ALIASES, describeError, InternalError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
 import { choice, collect, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
@@ -405,7 +405,7 @@ export async function main(argv: string[]): Promise<number> {
       // commander has printed its message; help and version are not failures
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (error instanceof McDropoutError) {
+    if (error instanceof McDropoutError && !(error instanceof InternalError)) {
       const where = error instanceof OutputError && error.kept === error.file ? 'there' : `in ${error instanceof OutputError ? error.kept : ''}`;
       const kept = error instanceof OutputError && error.kept ? `; the finished rows are kept ${where}: free space, then rerun with --resume` : '';
       process.stderr.write(`mc-dropout: error: ${withFlags(error.message)}${kept}\n`);

@@ -3,7 +3,7 @@
  * well each uncertainty score tells errors from correct predictions. Pure: imports only errors and the
  * score table (stats/uncertainty.ts). Every definition is stated where it is computed; logs are natural (nats).
  */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { UNCERTAINTY_SCORES, uncertaintyOf, type UncertaintyScore } from '../stats/uncertainty.js';
 
 /** What the metrics read of one labelled image, from its mean probabilities over T passes. */
@@ -88,7 +88,7 @@ export interface MetricSet {
 
 /** Every metric of a set of labelled images. Throws on an empty set. */
 export function metricsOf(outcomes: readonly Outcome[]): MetricSet {
-  if (outcomes.length === 0) throw new UsageError('Expected at least one labelled image but received none');
+  if (outcomes.length === 0) throw invalidParameter('outcomes', 'at least one labelled image', 0, 'images');
   const n = outcomes.length;
   let correct = 0;
   let nll = 0;

@@ -31,6 +31,7 @@ export interface UncertaintyDefinition {
   title: string;
 }
 
+/** The uncertainty scores, by name: what each reads of a summary and which way is more uncertain. */
 export const UNCERTAINTY = {
   one_minus_confidence: { reads: 'confidence', moreUncertain: 'lower', mcOnly: false, name: '1 - confidence', title: '1 - max probability' },
   entropy: { reads: 'entropy', moreUncertain: 'higher', mcOnly: false, name: 'entropy', title: 'entropy' },
