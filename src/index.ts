@@ -28,7 +28,17 @@ export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedS
 export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
 
 // Preprocessing
-export { resolvePreprocess, parseColour, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';
+export {
+  resolvePreprocess,
+  parseColour,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  DEFAULT_PIXEL_LIMIT,
+  DEFAULT_CROP_FRACTION,
+  type PreprocessSpec,
+  type PreprocessOverrides,
+} from './preprocess/spec.js';
+export { DEFAULT_ADAPTIVE_RULE, type AdaptiveRule } from './stats/adaptive.js';
 export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
 export { pixelsToTensor } from './preprocess/tensor.js';
 export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.js';

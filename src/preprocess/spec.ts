@@ -8,6 +8,8 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
 export const DEFAULT_PIXEL_LIMIT = 100_000_000;
+/** Centre crop's fraction when neither the caller nor the model's metadata gives one (timm's and torchvision's 224/256). */
+export const DEFAULT_CROP_FRACTION = 0.875;
 
 /** Everything that turns an image file into the model's input tensor. */
 export interface PreprocessSpec {
@@ -57,7 +59,7 @@ export function resolvePreprocess(
     std: overrides.std ?? meta.std ?? IMAGENET_STD,
     resize: overrides.resize ?? meta.resize ?? 'stretch',
     interpolation: overrides.interpolation ?? meta.interpolation ?? 'bilinear',
-    cropFraction: overrides.cropFraction ?? meta.cropFraction ?? 0.875,
+    cropFraction: overrides.cropFraction ?? meta.cropFraction ?? DEFAULT_CROP_FRACTION,
     alpha: overrides.alpha ?? 'remove',
     background: overrides.background ?? [0, 0, 0],
     pixelLimit: overrides.pixelLimit ?? DEFAULT_PIXEL_LIMIT,
