@@ -1,3 +1,21 @@
+/**
+ * Every exit status of every command, the one table: the error classes below take theirs from it,
+ * and the CLI's --help, the README (a test compares them) and main() read it (src/cli/exit-codes.ts).
+ */
+export const EXIT = {
+  ok: 0,
+  /** predict: some images failed; inspect: not MC-ready; doctor: CUDA not ready. */
+  partial: 1,
+  usage: 2,
+  model: 3,
+  internal: 70,
+  output: 74,
+  sighup: 129,
+  sigint: 130,
+  brokenPipe: 141,
+  sigterm: 143,
+} as const;
+
 /** Base class of every error the tool reports on purpose: a code for scripts and an exit code for the CLI. */
 export class McDropoutError extends Error {
   readonly code: string;
@@ -14,21 +32,28 @@ export class McDropoutError extends Error {
 /** A bad flag or argument: exit code 2. */
 export class UsageError extends McDropoutError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'E_USAGE', 2, options);
+    super(message, 'E_USAGE', EXIT.usage, options);
+  }
+}
+
+/** A bug in mc-dropout: a check of what its own code must guarantee failed; exit code 70 (EX_SOFTWARE). */
+export class InternalError extends McDropoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'E_INTERNAL', EXIT.internal, options);
   }
 }
 
 /** The model cannot be loaded, has no usable dropout, or the provider failed: exit code 3. */
 export class ModelError extends McDropoutError {
   constructor(message: string, code = 'E_MODEL', options?: { cause?: unknown }) {
-    super(message, code, 3, options);
+    super(message, code, EXIT.model, options);
   }
 }
 
 /** The requested execution provider cannot run here: exit code 3. */
 export class ProviderError extends McDropoutError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'E_PROVIDER', 3, options);
+    super(message, 'E_PROVIDER', EXIT.model, options);
   }
 }
 
@@ -42,7 +67,7 @@ export class OutputError extends McDropoutError {
   kept: string | undefined;
 
   constructor(file: string, reason: string, options?: { cause?: unknown; kept?: string }) {
-    super(`Cannot write ${file}: ${reason}`, 'E_OUTPUT', 74, options);
+    super(`Cannot write ${file}: ${reason}`, 'E_OUTPUT', EXIT.output, options);
     this.file = file;
     this.reason = reason;
     this.kept = options?.kept;
@@ -56,7 +81,7 @@ export class InputError extends McDropoutError {
   readonly reason: string;
 
   constructor(file: string, reason: string, options?: { cause?: unknown }) {
-    super(`${file}: ${reason}`, 'E_INPUT', 1, options);
+    super(`${file}: ${reason}`, 'E_INPUT', EXIT.partial, options);
     this.file = file;
     this.reason = reason;
   }

@@ -15,7 +15,8 @@ export type { AdaptivePool } from './engine/adaptive-pool.js';
 export type { DrawnSite, Draw } from './engine/draws.js';
 export type { ExecutionPlan } from './engine/plan.js';
 export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
-export { imageKeyOf, freshSeed, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
+export { imageKeyOf, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
+export { freshSeed } from './stats/random.js';
 export { BUNDLED_MODEL } from './paths.js';
 
 // Files in, results out
@@ -29,7 +30,17 @@ export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedS
 export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
 
 // Preprocessing
-export { resolvePreprocess, parseColour, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec, type PreprocessOverrides } from './preprocess/spec.js';
+export {
+  resolvePreprocess,
+  parseColour,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  DEFAULT_PIXEL_LIMIT,
+  DEFAULT_CROP_FRACTION,
+  type PreprocessSpec,
+  type PreprocessOverrides,
+} from './preprocess/spec.js';
+export { DEFAULT_ADAPTIVE_RULE, type AdaptiveRule } from './stats/adaptive.js';
 export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
 export { pixelsToTensor } from './preprocess/tensor.js';
 export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.js';
@@ -45,13 +56,24 @@ export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type Me
 export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
 export { setCoverage, type SetCoverage } from './conformal/coverage.js';
 export { oodTable, oodScoreOf, type OodScoreRow, type LogitScores } from './ood/evaluation.js';
+export {
+  UNCERTAINTY,
+  UNCERTAINTY_SCORES,
+  UNCERTAINTY_ALIASES,
+  uncertaintyOf,
+  uncertaintyScoreNamed,
+  type UncertaintyScore,
+  type UncertaintyAlias,
+  type UncertaintyInputs,
+  type UncertaintyDefinition,
+} from './stats/uncertainty.js';
 export { readTruth, classIndexOf, type Truth, type TruthSource } from './evaluate/truth.js';
 export { renderEvaluationFigures, writeFigures, type RenderedFigure } from './plots/figures.js';
 export { buildReportHtml } from './report/build.js';
 
 // Active learning
 export { selectImages, type SelectConfig, type SelectOutcome } from './run/select.js';
-export { ACQUISITIONS, type Acquisition } from './select/rank.js';
+export { ACQUISITIONS, acquisitionNamed, type Acquisition } from './select/rank.js';
 
 // Calibration, conformal prediction sets, out-of-distribution evaluation
 export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';

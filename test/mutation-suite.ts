@@ -6,7 +6,7 @@
 import './stats/adaptive.test.js';
 import './stats/aggregate.test.js';
 import './engine/masks.test.js';
-import './engine/philox.test.js';
+import './stats/random.test.js';
 import './engine/noise.test.js';
 import './select/rank.test.js';
 import './select/batchbald.test.js';

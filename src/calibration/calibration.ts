@@ -3,7 +3,7 @@
  * they were fitted for (the model's digest, its classes, the preprocessing, T and the seeds), so it
  * is applied only where it holds. Written by `calibrate` as JSON; applied by `predict`.
  */
-import { param, UsageError } from '../errors.js';
+import { invalidParameter, param, UsageError } from '../errors.js';
 import {
   calibrateSets,
   conformalUniformOf,
@@ -104,7 +104,7 @@ export interface CalibrationContext {
  * the calibrated means. Throws UsageError for no images or a bad alpha.
  */
 export function fitCalibration(examples: readonly CalibrationExample[], context: CalibrationContext, settings: ConformalSettings): Calibration {
-  if (examples.length === 0) throw new UsageError('Expected at least one labelled calibration image but received none');
+  if (examples.length === 0) throw invalidParameter('examples', 'at least one labelled calibration image', 0, 'images');
   const classes = context.model.classes;
   const logits = examples.map((e) => logProbabilities(e.passProbs));
   const fit = fitTemperature(

@@ -10,7 +10,7 @@
  * softmax does not see a shift, so softmax(log p_t / tau) is p_t^(1/tau) normalised, and a model
  * whose output is already a softmax, or a saved passes file, calibrates the same way.
  */
-import { param, UsageError } from '../errors.js';
+import { invalidParameter, param } from '../errors.js';
 
 /** Probability floor for the log of a pass and for the NLL (as evaluate's NLL). */
 export const PROBABILITY_FLOOR = 1e-12;
@@ -31,8 +31,8 @@ export function logProbabilities(probs: ArrayLike<number>): Float64Array {
 /** softmax(z_t / temperature) of each pass z_t ([T, C] row-major logits or log-probabilities): the calibrated passes, [T, C]. */
 export function temperedPasses(logits: ArrayLike<number>, classes: number, temperature: number): Float64Array {
   const passes = logits.length / classes;
-  if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected passes as [T, ${classes}] logits but received ${logits.length} values`);
-  if (!(temperature > 0 && Number.isFinite(temperature))) throw new UsageError(`Expected a positive temperature but received ${temperature}`);
+  if (!Number.isInteger(passes) || passes < 1) throw invalidParameter('logits', `passes as [T, ${classes}] logits`, logits.length, 'values');
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw invalidParameter('temperature', 'a positive number', temperature);
   const out = new Float64Array(logits.length);
   for (let t = 0; t < passes; t++) {
     let max = -Infinity;
@@ -50,8 +50,8 @@ export function temperedPasses(logits: ArrayLike<number>, classes: number, tempe
 /** mean_t softmax(z_t / temperature) of passes z ([T, C] row-major): the calibrated predictive mean, length C. */
 export function temperedMean(logits: ArrayLike<number>, classes: number, temperature: number): Float64Array {
   const passes = logits.length / classes;
-  if (!Number.isInteger(passes) || passes < 1) throw new UsageError(`Expected passes as [T, ${classes}] logits but received ${logits.length} values`);
-  if (!(temperature > 0 && Number.isFinite(temperature))) throw new UsageError(`Expected a positive temperature but received ${temperature}`);
+  if (!Number.isInteger(passes) || passes < 1) throw invalidParameter('logits', `passes as [T, ${classes}] logits`, logits.length, 'values');
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw invalidParameter('temperature', 'a positive number', temperature);
   const mean = new Float64Array(classes);
   const row = new Float64Array(classes);
   for (let t = 0; t < passes; t++) {
@@ -69,10 +69,10 @@ export function temperedMean(logits: ArrayLike<number>, classes: number, tempera
 
 /** Mean negative log-likelihood of the true classes under the tempered MC means (p floored at PROBABILITY_FLOOR). */
 export function temperedNll(images: readonly LabelledPasses[], classes: number, temperature: number): number {
-  if (images.length === 0) throw new UsageError('Expected at least one labelled image but received none');
+  if (images.length === 0) throw invalidParameter('images', 'at least one labelled image', 0, 'images');
   let total = 0;
   for (const { logits, label } of images) {
-    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw new UsageError(`Expected a class index in [0, ${classes}) but received ${label}`);
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw invalidParameter('label', `a class index in [0, ${classes})`, label);
     total -= Math.log(Math.max(temperedMean(logits, classes, temperature)[label]!, PROBABILITY_FLOOR));
   }
   return total / images.length;

@@ -12,6 +12,8 @@ import {
   renderEvaluationFigures,
   runEvaluation,
   textTable,
+  UNCERTAINTY,
+  UNCERTAINTY_SCORES,
   UsageError,
   writeFigures,
   writeFileAtomicSync,
@@ -178,11 +180,7 @@ function calibrationText(report: EvaluationReport, numbers: NonNullable<Evaluati
 }
 
 const SCORE_TITLES: Record<string, string> = {
-  one_minus_confidence: '1 - max probability',
-  entropy: 'entropy',
-  mutual_information: 'mutual information',
-  variation_ratio: 'variation ratio',
-  margin: '1 - margin',
+  ...Object.fromEntries(UNCERTAINTY_SCORES.map((score) => [score, UNCERTAINTY[score].title])),
   max_logit: '- max logit',
   energy: 'energy',
 };

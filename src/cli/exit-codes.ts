@@ -1,17 +1,7 @@
-/** Every exit status of every command: one table for --help, the README (a test compares them) and main(). */
-export const EXIT = {
-  ok: 0,
-  /** predict: some images failed; inspect: not MC-ready; doctor: CUDA not ready. */
-  partial: 1,
-  usage: 2,
-  model: 3,
-  internal: 70,
-  output: 74,
-  sighup: 129,
-  sigint: 130,
-  brokenPipe: 141,
-  sigterm: 143,
-} as const;
+import { EXIT } from '../index.js';
+
+/** Every exit status of every command: the library's one table (errors.ts), here for the CLI's modules. */
+export { EXIT };
 
 export const EXIT_CODE_TABLE: readonly [number, string][] = [
   [EXIT.ok, 'success: every image predicted (inspect: MC-ready; doctor: the GPU would be used)'],

@@ -1,45 +1,90 @@
 /**
- * The one table from the library's parameters to this CLI's flags. Library messages name a
- * parameter in backticks (errors.ts `param`): `dropoutRate`, `dropout: 'force'`; the CLI shows
- * each as the flag a user types. A parameter missing here stays as the library wrote it.
+ * The tables from the library's parameters to this CLI's flags, one per command: a parameter name
+ * can mean two things in two commands (`output`, `alpha`), so each command says what its messages'
+ * names are. Library messages name a parameter in backticks (errors.ts `param`): `dropoutRate`,
+ * `dropout: 'force'`; the CLI shows each as the flag a user of that command types. A parameter
+ * missing here stays as the library wrote it.
  */
-export const PARAMETER_FLAGS: Readonly<Record<string, string>> = {
-  // loading a model (LoadOptions)
+
+/** Every command of the CLI. */
+export type CommandName = 'predict' | 'evaluate' | 'report' | 'calibrate' | 'inspect' | 'convert' | 'merge' | 'select' | 'doctor';
+
+/** Loading a model (LoadOptions). */
+const LOAD = {
   device: '--device',
   "device: 'cuda'": '--device cuda',
   "device: 'cpu'": '--device cpu',
   "dropout: 'force'": '--dropout force',
   dropoutRate: '--dropout-rate',
   inputSize: '--size HxW',
+  // the model's class-score output, not the rows file (-o)
   output: '--model-output NAME',
-  // a predict run and its files
-  passes: '--times',
-  resume: '--resume',
-  savePasses: '--save-passes',
-  "format: 'jsonl', perClass: true": '-f jsonl --per-class',
-  labelsFile: '--labels FILE',
-  calibration: '--calibration',
-  deterministic: '--deterministic',
-  alpha: '--miscoverage',
-  // evaluate
-  truthFile: '--truth',
-  from: '--from',
-  json: '--json',
-  ood: '--ood',
-  // select
-  count: '--count',
-  perClassQuota: '--per-class-quota',
-  // convert
-  injectRate: '--inject-rate',
+  // advice of load-time messages: add dropout with convert
   injectAt: '--inject-at',
-  liveAll: '--live all',
-  setRate: '--set-rate',
-  revivePaddle: '--revive-paddle',
-  mcGraph: '--mc-graph T',
-  mcGraphSeed: '--mc-graph-seed',
+  injectRate: '--inject-rate',
 };
 
-/** A library message as the CLI prints it: every parameter the table knows shown as its flag. */
-export function withFlags(message: string): string {
-  return message.replace(/`([^`\n]+)`/g, (whole, name: string) => PARAMETER_FLAGS[name] ?? whole);
+/** Preprocessing overrides. */
+const PREPROCESS = {
+  std: '--std',
+  cropFraction: '--crop-fraction',
+  background: '--background',
+};
+
+/** What every command that runs the model over images takes. */
+const RUN = { ...LOAD, ...PREPROCESS, passes: '--times', labelsFile: '--labels FILE', deterministic: '--deterministic' };
+
+/** A calibration file and its miscoverage (calibrate's --miscoverage, never --alpha, the alpha channel's mode). */
+const CALIBRATION = { calibration: '--calibration', alpha: '--miscoverage' };
+
+/** An earlier run's files, named by the predict flags that wrote them. */
+const EARLIER_RUN = { savePasses: '--save-passes', "format: 'jsonl', perClass: true": '-f jsonl --per-class' };
+
+const EVALUATE = { ...RUN, ...CALIBRATION, ...EARLIER_RUN, truthFile: '--truth', from: '--from', ood: '--ood' };
+
+export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string, string>>>> = {
+  predict: { ...RUN, ...CALIBRATION, ...EARLIER_RUN, resume: '--resume', shard: '--shard', adaptive: '--min-times/--max-times' },
+  evaluate: { ...EVALUATE, json: '--json' },
+  report: { ...EVALUATE, json: '--json' },
+  calibrate: { ...RUN, ...CALIBRATION, ...EARLIER_RUN, truthFile: '--truth', from: '--from' },
+  inspect: LOAD,
+  convert: {
+    ...LOAD,
+    injectRate: '--inject-rate',
+    injectAt: '--inject-at',
+    liveAll: '--live all',
+    setRate: '--set-rate',
+    revivePaddle: '--revive-paddle',
+    mcGraph: '--mc-graph T',
+    mcGraphSeed: '--mc-graph-seed',
+  },
+  merge: { resume: '--resume' },
+  select: { ...EARLIER_RUN, by: '--by', count: '--count', perClassQuota: '--per-class-quota' },
+  doctor: { device: '--device' },
+};
+
+/**
+ * Parameters of library calls that no command passes from a flag (the CLI's own values, or the
+ * library's inner calls): a message naming one is a bug or a library user's mistake, shown as is.
+ */
+export const LIBRARY_ONLY: readonly string[] = [
+  'bytes',
+  'engine',
+  'examples',
+  'firstPass',
+  'images',
+  'label',
+  'logits',
+  'outcomes',
+  'positive',
+  'probs',
+  'rgb',
+  'scores',
+  'temperature',
+];
+
+/** A library message as `command` prints it: every parameter its table knows shown as its flag. */
+export function withFlags(message: string, command: CommandName): string {
+  const table = COMMAND_FLAGS[command];
+  return message.replace(/`([^`\n]+)`/g, (whole, name: string) => (Object.hasOwn(table, name) ? table[name]! : whole));
 }

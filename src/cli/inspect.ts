@@ -4,7 +4,7 @@ import { withFlags } from './flags.js';
 /** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */
 export async function runInspect(file: string, options: { json?: boolean; modelOutput?: string }): Promise<number> {
   const read = await inspectModel(file, { ...(options.modelOutput !== undefined && { output: options.modelOutput }) });
-  const report = { ...read, warnings: read.warnings.map(withFlags) };
+  const report = { ...read, warnings: read.warnings.map((w) => withFlags(w, 'inspect')) };
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.mcReady ? 0 : 1;
 }

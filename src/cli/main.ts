@@ -1,6 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ACQUISITIONS, BUNDLED_MODEL, describeError, McDropoutError, OutputError, writeFailureReason } from '../index.js';
+import {
+  ACQUISITIONS,
+  BUNDLED_MODEL,
+  DEFAULT_ADAPTIVE_RULE,
+  DEFAULT_CROP_FRACTION,
+  DEFAULT_DECODE_PIXEL_BUDGET,
+  DEFAULT_PIXEL_LIMIT,
+  RAPS_DEFAULTS,
+  UNCERTAINTY_ALIASES,
+  describeError,
+  InternalError,
+  McDropoutError,
+  OutputError,
+  writeFailureReason,
+} from '../index.js';
 import { choice, collect, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
@@ -12,7 +26,7 @@ import { runPredict, type PredictCliOptions } from './predict.js';
 // evaluate and report load vega when they run, so the other commands start without it
 import type { EvaluateCliOptions } from './evaluate.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
-import { withFlags } from './flags.js';
+import { withFlags, type CommandName } from './flags.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -68,7 +82,7 @@ function withRunOptions(command: Command): Command {
         .argParser(choice(['exact', 'fast'] as const))
         .default('exact'),
     )
-    .option('--crop-fraction <f>', 'center-crop: crop fraction (default 0.875)', fraction(true, 1, false))
+    .option('--crop-fraction <f>', `center-crop: crop fraction (default ${DEFAULT_CROP_FRACTION})`, fraction(true, 1, false))
     .option('--mean <r,g,b>', 'normalization mean (default: model metadata, else ImageNet)', triple)
     .option('--std <r,g,b>', 'normalization std (default: model metadata, else ImageNet)', triple)
     .addOption(new Option('--channel-order <order>', 'RGB | BGR').argParser(choice(['RGB', 'BGR'] as const)))
@@ -78,34 +92,63 @@ function withRunOptions(command: Command): Command {
         .default('remove'),
     )
     .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
-    .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), 100_000_000)
+    .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), DEFAULT_PIXEL_LIMIT)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
     .option(
       '--decode-megapixels <n>',
       'pixels decoded at once, in millions: bounds memory on large photos (an image above it decodes alone)',
       integer(1, 100000),
-      128,
+      DEFAULT_DECODE_PIXEL_BUDGET / 1_000_000,
     );
 }
 
-function buildProgram(setExitCode: (code: number) => void): Command {
-  const program = new Command('mc-dropout')
-    .description('Monte Carlo dropout inference for ONNX image classifiers')
-    .version(version)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+/** The options evaluate and report share: the run's, T, the true classes, an earlier file, a calibration, OOD images. */
+function evaluateOptions(command: Command): Command {
+  return withRunOptions(command)
+    .argument('[paths...]', 'image files or folders (walked recursively); one folder per class gives the true classes')
+    .option(
+      '-t, --times <T>',
+      'stochastic forward passes per image (metrics are also reported with the first 1, 2, 5, 10, ... of them)',
+      integer(1, 100000),
+      10,
+    )
+    .option(
+      '--truth <file>',
+      "true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV's folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)",
+    )
+    .option(
+      '--from <file>',
+      'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
+    )
+    .option(
+      '--calibration <file>',
+      'a calibration calibrate wrote for this model: the calibrated metrics beside the rest, and the coverage and size of its prediction sets (overall, by set size, by class); use images it was not fitted on',
+    )
+    .option(
+      '--ood <path>',
+      "images from outside the model's classes (a file or folder; repeatable): AUROC, AUPR and FPR95 of every uncertainty score at flagging them",
+      collect,
+    );
+}
 
+/** `predict`: T passes per image, one row each. */
+function definePredict(program: Command, setExitCode: (code: number) => void): void {
   withRunOptions(program.command('predict'))
     .description('run T stochastic passes per image and write label, confidence and uncertainty per image')
     .argument('[paths...]', 'image files or folders (walked recursively)')
     .option('-t, --times <T>', 'stochastic forward passes per image, or auto: per image, until its estimates settle (see --tolerance)', timesOrAuto, 10)
-    .option('--min-times <n>', 'with --times auto: passes every image gets, and the size of each further round', integer(2, 100000), 8)
-    .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), 128)
+    .option(
+      '--min-times <n>',
+      'with --times auto: passes every image gets, and the size of each further round',
+      integer(2, 100000),
+      DEFAULT_ADAPTIVE_RULE.minPasses,
+    )
+    .option('--max-times <n>', 'with --times auto: most passes per image', integer(2, 100000), DEFAULT_ADAPTIVE_RULE.maxPasses)
     .option(
       '--tolerance <se>',
       'with --times auto: largest standard error of each mean probability and of the predictive entropy',
       fraction(true, 1, false),
-      0.06,
+      DEFAULT_ADAPTIVE_RULE.tolerance,
     )
     .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
     .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
@@ -149,34 +192,10 @@ ${EXIT_CODES}`,
     .action(async (paths: string[], options: PredictCliOptions) => {
       setExitCode(await runPredict(paths, options, version));
     });
+}
 
-  const evaluateOptions = (command: Command) =>
-    withRunOptions(command)
-      .argument('[paths...]', 'image files or folders (walked recursively); one folder per class gives the true classes')
-      .option(
-        '-t, --times <T>',
-        'stochastic forward passes per image (metrics are also reported with the first 1, 2, 5, 10, ... of them)',
-        integer(1, 100000),
-        10,
-      )
-      .option(
-        '--truth <file>',
-        "true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV's folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)",
-      )
-      .option(
-        '--from <file>',
-        'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
-      )
-      .option(
-        '--calibration <file>',
-        'a calibration calibrate wrote for this model: the calibrated metrics beside the rest, and the coverage and size of its prediction sets (overall, by set size, by class); use images it was not fitted on',
-      )
-      .option(
-        '--ood <path>',
-        "images from outside the model's classes (a file or folder; repeatable): AUROC, AUPR and FPR95 of every uncertainty score at flagging them",
-        collect,
-      );
-
+/** `calibrate`: the temperature and the conformal thresholds, fitted on labelled images. */
+function defineCalibrate(program: Command, setExitCode: (code: number) => void): void {
   withRunOptions(program.command('calibrate'))
     .description('fit temperature scaling and split-conformal prediction sets on labelled images; writes a calibration JSON that predict --calibration applies')
     .argument('[paths...]', 'labelled image files or folders: one folder per class, or --truth')
@@ -189,8 +208,8 @@ ${EXIT_CODES}`,
         .argParser(choice(['lac', 'aps', 'raps'] as const))
         .default('aps'),
     )
-    .option('--lambda <l>', 'raps: penalty per rank beyond --k-reg (default 0.01)', fraction(false, 100, true))
-    .option('--k-reg <k>', 'raps: ranks without penalty (default 5)', integer(0, 100000))
+    .option('--lambda <l>', `raps: penalty per rank beyond --k-reg (default ${RAPS_DEFAULTS.lambda})`, fraction(false, 100, true))
+    .option('--k-reg <k>', `raps: ranks without penalty (default ${RAPS_DEFAULTS.kReg})`, integer(0, 100000))
     .option(
       '--no-randomized',
       'aps and raps: count the whole mass of each class instead of a seeded uniform share (no set is random; a class surer than the threshold alone leaves its set empty)',
@@ -212,7 +231,10 @@ ${EXIT_CODES}`,
     .action(async (paths: string[], options: CalibrateCliOptions) => {
       setExitCode(await runCalibrate(paths, options, version));
     });
+}
 
+/** `evaluate`: the metrics on labelled images. */
+function defineEvaluate(program: Command, setExitCode: (code: number) => void): void {
   evaluateOptions(program.command('evaluate'))
     .description(
       'is the uncertainty worth it: accuracy, NLL, Brier, ECE, MCE, AURC, selective accuracy and the AUROC of each uncertainty score, deterministic beside MC, and against T',
@@ -232,7 +254,10 @@ ${EXIT_CODES}`,
       const { runEvaluate } = await import('./evaluate.js');
       setExitCode(await runEvaluate(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
     });
+}
 
+/** `report`: the HTML page. */
+function defineReport(program: Command, setExitCode: (code: number) => void): void {
   evaluateOptions(program.command('report'))
     .description(
       'one self-contained HTML page (opens offline from disk): the metrics, the figures, the run metadata and galleries of the most uncertain and the confidently wrong images',
@@ -251,7 +276,10 @@ ${EXIT_CODES}`,
       const { runReport } = await import('./evaluate.js');
       setExitCode(await runReport(paths, { ...options, modelGiven: command.getOptionValueSource('model') === 'cli' }, version));
     });
+}
 
+/** `inspect`: what a model holds and whether it is MC-ready. */
+function defineInspect(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('inspect')
     .description('show inputs, outputs, stochastic sites, trunk reuse and export mistakes of a model; exit 0 when it is MC-ready, else 1')
@@ -261,7 +289,10 @@ ${EXIT_CODES}`,
     .action(async (model: string | undefined, options: { json?: boolean; modelOutput?: string }) => {
       setExitCode(await runInspect(model ?? BUNDLED_MODEL, options));
     });
+}
 
+/** `convert`: an MC-ready copy of a model. */
+function defineConvert(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('convert')
     .description('write an MC-ready copy of a model: dropout as a random-mask subgraph that stays stochastic in any onnxruntime')
@@ -308,7 +339,10 @@ Examples:
     .action(async (model: string, options: ConvertCliOptions) => {
       setExitCode(await runConvert(model, options));
     });
+}
 
+/** `merge`: a sharded job's outputs joined. */
+function defineMerge(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('merge')
     .description(
@@ -326,7 +360,10 @@ Example (Slurm):
     .action((options: { output: string; meta?: string }) => {
       setExitCode(runMerge(options, version));
     });
+}
 
+/** `select`: the images to label next. */
+function defineSelect(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('select')
     .description('the images to label next, from a predict output (CSV or JSONL): the top N by an acquisition score')
@@ -334,10 +371,14 @@ Example (Slurm):
     .addOption(
       new Option(
         '--by <score>',
-        'bald (mutual information) | entropy | margin | variation-ratio | least-confidence | random | batchbald (from a --save-passes .npy: a jointly informative batch)',
+        `${[...ACQUISITIONS, 'batchbald'].join(' | ')} (the uncertainty columns' names; margin: smallest top-1/top-2 gap first; batchbald: from a --save-passes .npy, a jointly informative batch); earlier names ${Object.entries(
+          UNCERTAINTY_ALIASES,
+        )
+          .map(([alias, score]) => `${alias} (${score})`)
+          .join(', ')} still work`,
       )
-        .argParser(choice([...ACQUISITIONS, 'batchbald'] as const))
-        .default('bald'),
+        .argParser(choice([...ACQUISITIONS, 'batchbald', ...(Object.keys(UNCERTAINTY_ALIASES) as (keyof typeof UNCERTAINTY_ALIASES)[])] as const))
+        .default('mutual_information'),
     )
     .option('-n, --count <n>', 'how many images', integer(1), 100)
     .option('--seed <n>', "seed of --by random and of batchbald's sampled assignments", seed, 0)
@@ -357,14 +398,17 @@ Example (Slurm):
       'after',
       `
 Examples:
-  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by bald -n 500 > to-label.txt
+  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by mutual_information -n 500 > to-label.txt
   mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
   mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`,
     )
     .action((run: string, options: SelectCliOptions) => {
       setExitCode(runSelect(run, options));
     });
+}
 
+/** `doctor`: is the GPU usable. */
+function defineDoctor(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('doctor')
     .description(
@@ -374,7 +418,19 @@ Examples:
     .action((options: { json?: boolean }) => {
       setExitCode(runDoctor(options));
     });
+}
 
+/** The program: one function per command; `onCommand` hears which command runs (its flags name the parameters in its messages). */
+function buildProgram(setExitCode: (code: number) => void, onCommand: (name: CommandName) => void = () => {}): Command {
+  const program = new Command('mc-dropout')
+    .description('Monte Carlo dropout inference for ONNX image classifiers')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program.hook('preAction', (_program, action) => onCommand(action.name() as CommandName));
+  for (const define of [definePredict, defineCalibrate, defineEvaluate, defineReport, defineInspect, defineConvert, defineMerge, defineSelect, defineDoctor])
+    define(program, setExitCode);
   program.addHelpText('after', EXIT_CODES);
   return program;
 }
@@ -390,9 +446,15 @@ export async function main(argv: string[]): Promise<number> {
     process.exit(EXIT.output);
   });
   let exitCode = 0;
-  const program = buildProgram((code) => {
-    exitCode = code;
-  });
+  let command: CommandName = 'predict';
+  const program = buildProgram(
+    (code) => {
+      exitCode = code;
+    },
+    (name) => {
+      command = name;
+    },
+  );
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -401,10 +463,10 @@ export async function main(argv: string[]): Promise<number> {
       // commander has printed its message; help and version are not failures
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (error instanceof McDropoutError) {
+    if (error instanceof McDropoutError && !(error instanceof InternalError)) {
       const where = error instanceof OutputError && error.kept === error.file ? 'there' : `in ${error instanceof OutputError ? error.kept : ''}`;
       const kept = error instanceof OutputError && error.kept ? `; the finished rows are kept ${where}: free space, then rerun with --resume` : '';
-      process.stderr.write(`mc-dropout: error: ${withFlags(error.message)}${kept}\n`);
+      process.stderr.write(`mc-dropout: error: ${withFlags(error.message, command)}${kept}\n`);
       return error.exitCode;
     }
     process.stderr.write(`mc-dropout: internal error: ${describeError(error)}\n${error instanceof Error ? (error.stack ?? '') : ''}\n`);

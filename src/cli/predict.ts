@@ -1,4 +1,4 @@
-import { parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
+import { DEFAULT_ADAPTIVE_RULE, parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';
@@ -37,7 +37,9 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     model: options.model,
     load: loadOptions(options, options.deterministic ?? false),
     passes: options.times,
-    ...(options.times === 'auto' && { adaptive: { minPasses: options.minTimes, maxPasses: options.maxTimes, tolerance: options.tolerance, z: 3 } }),
+    ...(options.times === 'auto' && {
+      adaptive: { minPasses: options.minTimes, maxPasses: options.maxTimes, tolerance: options.tolerance, z: DEFAULT_ADAPTIVE_RULE.z },
+    }),
     ...(options.seed !== undefined && { seed: options.seed }),
     deterministic: options.deterministic ?? false,
     batchSize: options.batchSize,

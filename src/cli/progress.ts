@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { RunHooks } from '../index.js';
-import { withFlags } from './flags.js';
+import { withFlags, type CommandName } from './flags.js';
 
 /** Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere, nothing when quiet. */
 export interface Progress {
@@ -50,12 +50,12 @@ export function createProgress(total: number, mode: { enabled: boolean; tty: boo
  * The hooks a run's CLI command hands the library: warnings on stderr (flags named as flags; none
  * when quiet) and the progress bar, which `stop` ends (call it when the run returns or throws).
  */
-export function cliHooks(command: string, options: { quiet?: boolean; progress: boolean }): { hooks: RunHooks; stop: () => void } {
+export function cliHooks(command: CommandName, options: { quiet?: boolean; progress: boolean }): { hooks: RunHooks; stop: () => void } {
   let progress: Progress = { update() {}, stop() {} };
   return {
     hooks: {
       onWarning: (message) => {
-        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message)}\n`);
+        if (!options.quiet) process.stderr.write(`mc-dropout: warning: ${withFlags(message, command)}\n`);
       },
       onStart: (todo) => {
         progress = createProgress(todo, { enabled: !options.quiet && options.progress, tty: Boolean(process.stderr.isTTY) }, command);

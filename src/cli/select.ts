@@ -1,9 +1,10 @@
 import { stringify } from 'csv-stringify/sync';
-import { selectImages, type Acquisition } from '../index.js';
+import { selectImages, type SelectConfig } from '../index.js';
 import { EXIT } from './exit-codes.js';
 
 export interface SelectCliOptions {
-  by: Acquisition | 'batchbald';
+  /** As typed: the CSV's score column is named so (an alias such as bald keeps its old column name). */
+  by: SelectConfig['by'];
   count: number;
   seed: number;
   perClassQuota?: boolean;

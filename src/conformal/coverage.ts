@@ -1,5 +1,5 @@
 /** How prediction sets did on labelled images (pure): coverage overall, by set size and by class, and set sizes. */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 
 /** What sets did on labelled images: the fraction holding the true class, their sizes, and both by set size and by class. */
 export interface SetCoverage {
@@ -18,7 +18,7 @@ export interface SetCoverage {
 
 /** Coverage of sets (class indices) against true classes in [0, classes). */
 export function setCoverage(images: readonly { label: number; set: readonly number[] }[], classes: number): SetCoverage {
-  if (images.length === 0) throw new UsageError('Expected at least one labelled image but received none');
+  if (images.length === 0) throw invalidParameter('images', 'at least one labelled image', 0, 'images');
   const covered = images.map((i) => i.set.includes(i.label));
   const sizes = images.map((i) => i.set.length).sort((a, b) => a - b);
   const n = images.length;

@@ -14,8 +14,8 @@
  * RAPS the score grows with the rank, so the set is a prefix of the ranking (it can be empty when
  * randomized, as the papers allow).
  */
-import { UsageError } from '../errors.js';
-import { philox4x32 } from '../engine/philox.js';
+import { invalidParameter } from '../errors.js';
+import { philox4x32 } from '../stats/random.js';
 
 /** The conformity scores: LAC (1 - p of the label), APS and RAPS (cumulative mass to the label). */
 export const CONFORMAL_SCORES = ['lac', 'aps', 'raps'] as const;
@@ -59,7 +59,7 @@ function scoresByRank(p: ArrayLike<number>, ranking: readonly number[], u: numbe
 
 /** The nonconformity score of label `label` for probabilities `p`, with the image's uniform `u`. */
 export function conformityScore(p: ArrayLike<number>, label: number, u: number, options: ScoreOptions): number {
-  if (!(Number.isInteger(label) && label >= 0 && label < p.length)) throw new UsageError(`Expected a class index in [0, ${p.length}) but received ${label}`);
+  if (!(Number.isInteger(label) && label >= 0 && label < p.length)) throw invalidParameter('label', `a class index in [0, ${p.length})`, label);
   const ranking = rankLabels(p);
   return scoresByRank(p, ranking, u, options)[ranking.indexOf(label)]!;
 }
@@ -69,7 +69,7 @@ export function conformityScore(p: ArrayLike<number>, label: number, u: number, 
  * scores; Infinity (every label) when that rank exceeds n, i.e. for n < 1/alpha - 1.
  */
 export function conformalQuantile(scores: readonly number[], alpha: number): number {
-  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`Expected alpha in (0, 1) but received ${alpha}`);
+  if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
   const rank = Math.ceil((scores.length + 1) * (1 - alpha));
   if (rank > scores.length) return Infinity;
   return [...scores].sort((a, b) => a - b)[rank - 1]!;
@@ -103,7 +103,7 @@ export interface ConformalThresholds {
 
 /** Thresholds at miscoverage `alpha` from the calibration images, marginal and per class. */
 export function calibrateSets(images: readonly CalibrationImage[], classes: number, alpha: number, options: ScoreOptions): ConformalThresholds {
-  if (images.length === 0) throw new UsageError('Expected at least one labelled calibration image but received none');
+  if (images.length === 0) throw invalidParameter('images', 'at least one labelled calibration image', 0, 'images');
   const scores = images.map((image) => conformityScore(image.probs, image.label, image.u, options));
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   images.forEach((image, i) => byClass[image.label]!.push(scores[i]!));

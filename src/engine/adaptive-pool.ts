@@ -1,5 +1,5 @@
 /** Adaptive T over a stream of images: rounds of passes until each image's estimates settle (stats/adaptive.ts decides). */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { checkAdaptive, type AdaptiveRule } from '../stats/adaptive.js';
 import type { PreparedImage } from './trunk-reuse.js';
 
@@ -29,7 +29,7 @@ export class AdaptivePool {
     private readonly rule: AdaptiveRule,
   ) {
     if (!(Number.isInteger(rule.minPasses) && rule.minPasses >= 1 && Number.isInteger(rule.maxPasses) && rule.maxPasses >= rule.minPasses)) {
-      throw new UsageError(`Expected integers 1 <= minPasses <= maxPasses but received ${rule.minPasses} and ${rule.maxPasses}`);
+      throw invalidParameter('adaptive', 'integers 1 <= minPasses <= maxPasses', { minPasses: rule.minPasses, maxPasses: rule.maxPasses });
     }
   }
 

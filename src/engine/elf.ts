@@ -1,5 +1,6 @@
 /** Reads the shared libraries an ELF64 little-endian file links against (its DT_NEEDED entries). */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { InputError } from '../errors.js';
 
 const SHT_DYNAMIC = 6;
 const DT_NEEDED = 1n;
@@ -17,7 +18,7 @@ export function neededLibraries(file: string): string[] | undefined {
     const read = (position: number, length: number): Buffer => {
       const buffer = Buffer.alloc(length);
       const got = readSync(fd, buffer, 0, length, position);
-      if (got !== length) throw new RangeError('short ELF read');
+      if (got !== length) throw new InputError(file, 'short ELF read'); // caught below: a library it cannot read is skipped
       return buffer;
     };
     const header = read(0, 64);

@@ -1,4 +1,4 @@
-import { philox4x32 } from './philox.js';
+import { philox4x32, xoshiro128ss } from '../stats/random.js';
 
 /** Largest seed accepted: seeds travel as 53-bit integers (exact in a JS number). */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
@@ -75,32 +75,6 @@ function avalanche(h: number): number {
   return h >>> 0;
 }
 
-/**
- * xoshiro128** (Blackman & Vigna): fills `out` with 32-bit draws and advances `state` (4 words,
- * not all zero). Pure 32-bit integer operations, which V8 runs fast.
- */
-export function xoshiro128ss(state: Uint32Array, out: Uint32Array): void {
-  let s0 = state[0]! | 0;
-  let s1 = state[1]! | 0;
-  let s2 = state[2]! | 0;
-  let s3 = state[3]! | 0;
-  for (let e = 0; e < out.length; e++) {
-    const product = Math.imul(s1, 5);
-    out[e] = Math.imul((product << 7) | (product >>> 25), 9);
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-  }
-  state[0] = s0;
-  state[1] = s1;
-  state[2] = s2;
-  state[3] = s3;
-}
-
 const rowState = new Uint32Array(4);
 
 /** Philox4x32-10 words that seed the generator of one mask row. */
@@ -134,41 +108,27 @@ export function fillMask(out: Float32Array, rate: number, seed: number, image: I
   const keptBits = scaleBits[0]! | 0;
   const threshold = Math.ceil(rate * 0x10000);
   rowSeed(seed, image, pass, site, rowState);
-  let s0 = rowState[0]! | 0;
-  let s1 = rowState[1]! | 0;
-  let s2 = rowState[2]! | 0;
-  let s3 = rowState[3]! | 0;
+  const pairs = out.length >> 1;
+  const draws = drawBuffer((out.length + 1) >> 1);
+  xoshiro128ss(rowState, draws);
   const words = new Int32Array(out.buffer, out.byteOffset, out.length);
-  const pairs = out.length & ~1;
-  for (let e = 0; e < pairs; e += 2) {
-    // xoshiro128ss inlined: this loop is the hot path of MC inference (test: masks.test.ts)
-    const product = Math.imul(s1, 5);
-    const draw = Math.imul((product << 7) | (product >>> 25), 9);
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
+  for (let i = 0; i < pairs; i++) {
+    const draw = draws[i]!;
     // (v - threshold) >> 31 is -1 when v < threshold (dropped), else 0 (kept)
-    words[e] = ~(((draw >>> 16) - threshold) >> 31) & keptBits;
-    words[e + 1] = ~(((draw & 0xffff) - threshold) >> 31) & keptBits;
+    words[2 * i] = ~(((draw >>> 16) - threshold) >> 31) & keptBits;
+    words[2 * i + 1] = ~(((draw & 0xffff) - threshold) >> 31) & keptBits;
   }
-  if (pairs < out.length) {
-    // an odd row ends on the high half of one more draw
-    const product = Math.imul(s1, 5);
-    const draw = Math.imul((product << 7) | (product >>> 25), 9);
-    words[pairs] = ~(((draw >>> 16) - threshold) >> 31) & keptBits;
-  }
+  // an odd row ends on the high half of one more draw
+  if (2 * pairs < out.length) words[2 * pairs] = ~(((draws[pairs]! >>> 16) - threshold) >> 31) & keptBits;
+}
+
+let drawsHeld = new Uint32Array(1024);
+
+/** A scratch view of `count` draws, reused across rows (the mask and noise rows are filled one at a time). */
+export function drawBuffer(count: number): Uint32Array {
+  if (drawsHeld.length < count) drawsHeld = new Uint32Array(count);
+  return drawsHeld.subarray(0, count);
 }
 
 const scaleHolder = new Float32Array(1);
 const scaleBits = new Int32Array(scaleHolder.buffer);
-
-/** A fresh random seed for runs without --seed (reported so the run can be repeated). */
-export function freshSeed(): number {
-  const words = new Uint32Array(2);
-  crypto.getRandomValues(words);
-  return (words[0]! & 0x1fffff) * 0x100000000 + words[1]!;
-}

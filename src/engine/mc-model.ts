@@ -3,7 +3,7 @@
  * with masks drawn by seed. Load planning, feeds, trunk reuse, prefix sharing and adaptive rounds
  * each live in their own file beside this one; this file puts them together.
  */
-import { describeError, invalidParameter, ModelError, UsageError } from '../errors.js';
+import { describeError, invalidParameter, ModelError } from '../errors.js';
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
@@ -190,11 +190,11 @@ export class McModel {
   async predictScores(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
     const passes = options.deterministic ? 1 : options.passes;
     const first = options.firstPass ?? 0;
-    if (!Number.isInteger(first) || first < 0) throw new UsageError(`Expected an integer >= 0 for firstPass but received ${options.firstPass}`);
+    if (!Number.isInteger(first) || first < 0) throw invalidParameter('firstPass', 'an integer >= 0', options.firstPass);
     if (!Number.isInteger(passes) || passes < 1) throw invalidParameter('passes', 'an integer >= 1', options.passes);
     for (const [i, image] of images.entries()) {
       if (image.length !== this.imageSize) {
-        throw new UsageError(`Expected ${this.imageSize} values for image ${i} but received ${image.length}`);
+        throw invalidParameter('images', `${this.imageSize} values for image ${i}`, image.length, 'values');
       }
     }
     const classes = this.info.classes;

@@ -1,4 +1,5 @@
-import { type ImageKey, rowSeed, xoshiro128ss } from './masks.js';
+import { xoshiro128ss } from '../stats/random.js';
+import { drawBuffer, type ImageKey, rowSeed } from './masks.js';
 
 /**
  * The numbers of random ops (RandomUniformLike, RandomNormal, Bernoulli, ...) as mc-dropout draws
@@ -10,11 +11,10 @@ import { type ImageKey, rowSeed, xoshiro128ss } from './masks.js';
 const UNIT = 1 / 0x1000000;
 
 const state = new Uint32Array(4);
-let draws = new Uint32Array(1024);
 
+/** The first `count` draws of the row's generator (a view reused by the next row). */
 function rowDraws(count: number, seed: number, image: ImageKey, pass: number, site: number): Uint32Array {
-  if (draws.length < count) draws = new Uint32Array(count);
-  const view = draws.subarray(0, count);
+  const view = drawBuffer(count);
   rowSeed(seed, image, pass, site, state);
   xoshiro128ss(state, view);
   return view;
@@ -25,25 +25,9 @@ function rowDraws(count: number, seed: number, image: ImageKey, pass: number, si
  * u_i = (draw_i >>> 8) / 2^24 and draw_i is the i-th 32-bit draw of the row's generator.
  */
 export function fillUniform(out: Float32Array, low: number, high: number, seed: number, image: ImageKey, pass: number, site: number): void {
-  rowSeed(seed, image, pass, site, state);
-  let s0 = state[0]! | 0;
-  let s1 = state[1]! | 0;
-  let s2 = state[2]! | 0;
-  let s3 = state[3]! | 0;
+  const d = rowDraws(out.length, seed, image, pass, site);
   const span = (high - low) * UNIT;
-  for (let i = 0; i < out.length; i++) {
-    // xoshiro128ss inlined, as in fillMask: one draw per element (test: noise.test.ts)
-    const product = Math.imul(s1, 5);
-    const draw = Math.imul((product << 7) | (product >>> 25), 9);
-    const t = s1 << 9;
-    s2 ^= s0;
-    s3 ^= s1;
-    s1 ^= s2;
-    s0 ^= s3;
-    s2 ^= t;
-    s3 = (s3 << 11) | (s3 >>> 21);
-    out[i] = low + span * (draw >>> 8);
-  }
+  for (let i = 0; i < out.length; i++) out[i] = low + span * (d[i]! >>> 8);
 }
 
 /**

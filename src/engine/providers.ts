@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { param, UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { neededLibraries } from './elf.js';
 
 /** What the user asked for with --device. */
@@ -17,7 +17,7 @@ export function parseDevice(text: string): DeviceRequest {
   if (value === 'auto' || value === 'cpu' || value === 'cuda') return { kind: value, deviceId: 0 };
   const match = /^cuda:(\d+)$/.exec(value);
   if (match) return { kind: 'cuda', deviceId: Number(match[1]) };
-  throw new UsageError(`Expected auto, cpu, cuda or cuda:N for ${param('device')} but received '${text}'`);
+  throw invalidParameter('device', 'auto, cpu, cuda or cuda:N', text);
 }
 
 /** The shared libraries onnxruntime-node's CUDA 12 provider loads (onnxruntime 1.30), when its file cannot be read. */

@@ -1,6 +1,7 @@
 /** The only module that imports onnxruntime-node: sessions, tensors, versions. */
 import ort from 'onnxruntime-node';
 import { fromHalfArray, toHalfArray } from '../model/half.js';
+import { ModelError } from '../errors.js';
 
 export type Provider = 'cpu' | 'cuda';
 
@@ -100,7 +101,7 @@ export class RuntimeSession {
       let data: Float32Array;
       if (tensor.type === 'float32') data = tensor.data as Float32Array;
       else if (tensor.type === 'float16') data = fromHalfArray(tensor.data as Uint16Array);
-      else throw new Error(`output ${name} is ${tensor.type}, expected float32 or float16`);
+      else throw new ModelError(`Expected float32 or float16 for the model's output ${name} but received ${tensor.type}`);
       out[name] = { data, dims: tensor.dims };
     }
     return out;

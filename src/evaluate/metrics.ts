@@ -1,9 +1,10 @@
 /**
  * Is the uncertainty worth it: accuracy, proper scores, calibration, selective prediction and how
- * well each uncertainty score tells errors from correct predictions. Pure: imports nothing from the
- * rest of the project. Every definition is stated where it is computed; logs are natural (nats).
+ * well each uncertainty score tells errors from correct predictions. Pure: imports only errors and the
+ * score table (stats/uncertainty.ts). Every definition is stated where it is computed; logs are natural (nats).
  */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
+import { UNCERTAINTY_SCORES, uncertaintyOf, type UncertaintyScore } from '../stats/uncertainty.js';
 
 /** What the metrics read of one labelled image, from its mean probabilities over T passes. */
 export interface Outcome {
@@ -33,25 +34,6 @@ export const CALIBRATION_BINS = 15;
 export const COVERAGES = [0.8, 0.9, 0.95] as const;
 /** p_true below this counts as this in the NLL, so one zero probability does not make it infinite. */
 export const NLL_FLOOR = 1e-12;
-
-/** The uncertainty scores compared by AUROC: higher = less sure. */
-export const UNCERTAINTY_SCORES = ['one_minus_confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'] as const;
-export type UncertaintyScore = (typeof UNCERTAINTY_SCORES)[number];
-
-export function uncertaintyOf(o: Outcome, score: UncertaintyScore): number {
-  switch (score) {
-    case 'one_minus_confidence':
-      return 1 - o.confidence;
-    case 'entropy':
-      return o.entropy;
-    case 'mutual_information':
-      return o.mutualInformation;
-    case 'variation_ratio':
-      return o.variationRatio;
-    case 'margin':
-      return 1 - o.margin;
-  }
-}
 
 export interface ReliabilityBin {
   /** The bin holds confidences in (lower, upper]. */
@@ -106,7 +88,7 @@ export interface MetricSet {
 
 /** Every metric of a set of labelled images. Throws on an empty set. */
 export function metricsOf(outcomes: readonly Outcome[]): MetricSet {
-  if (outcomes.length === 0) throw new UsageError('Expected at least one labelled image but received none');
+  if (outcomes.length === 0) throw invalidParameter('outcomes', 'at least one labelled image', 0, 'images');
   const n = outcomes.length;
   let correct = 0;
   let nll = 0;

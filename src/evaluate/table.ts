@@ -3,7 +3,8 @@
  * table and the HTML report. Pure.
  */
 import type { EvaluationNumbers } from './evaluation.js';
-import type { MetricSet, UncertaintyScore } from './metrics.js';
+import { UNCERTAINTY, UNCERTAINTY_SCORES } from '../stats/uncertainty.js';
+import type { MetricSet } from './metrics.js';
 
 /** One metric as text cells: deterministic and MC values, and which way is better. */
 export interface MetricRow {
@@ -13,14 +14,6 @@ export interface MetricRow {
   deterministic: string;
   mc: string;
 }
-
-const SCORE_NAMES: Record<UncertaintyScore, string> = {
-  one_minus_confidence: '1 - confidence',
-  entropy: 'entropy',
-  mutual_information: 'mutual information',
-  variation_ratio: 'variation ratio',
-  margin: '1 - margin',
-};
 
 /** T as shown: the number, or for an adaptive run (a mean over images) `auto (mean 19.8)`. */
 export function passesLabel(passes: number): string {
@@ -48,8 +41,8 @@ function cells(m: MetricSet, onePass: boolean): [string, 'higher' | 'lower', str
       percent(s.accuracy),
     ]),
   ];
-  for (const [score, name] of Object.entries(SCORE_NAMES) as [UncertaintyScore, string][]) {
-    const mcOnly = score === 'mutual_information' || score === 'variation_ratio';
+  for (const score of UNCERTAINTY_SCORES) {
+    const { name, mcOnly } = UNCERTAINTY[score];
     rows.push([`AUROC errors vs correct, ${name}`, 'higher', onePass && mcOnly ? 'n/a' : orNa(m.auroc[score])]);
   }
   return rows;

@@ -54,7 +54,7 @@ export function convertModel(input: OnnxGraph, options: ConvertOptions): Convert
     if (!isRate(value)) throw invalidParameter(name, 'a rate in [0, 1)', value);
   }
   const badAt = (options.injectAt ?? []).find((a) => !isRate(a.rate));
-  if (badAt) throw new UsageError(`Expected a rate in [0, 1) for ${param('injectAt')} at ${badAt.tensor} but received ${badAt.rate}`);
+  if (badAt) throw invalidParameter('injectAt', `a rate in [0, 1) at ${badAt.tensor}`, badAt.rate);
   const already = mcGraphOf(input);
   if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
   const model = cloneModel(protoOf(input));

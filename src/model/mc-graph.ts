@@ -4,7 +4,7 @@
  * softmax per row, and the statistics as graph ops. Runtimes draw the random numbers with their
  * own generators, so the passes are not mc-dropout's seeded masks.
  */
-import { ModelError, param, UsageError } from '../errors.js';
+import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
 import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type NodeProto, type TensorProto } from './onnx.js';
@@ -41,8 +41,7 @@ export function mcGraph(
 ): OnnxGraph {
   const already = mcGraphOf(source);
   if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
-  if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000))
-    throw new UsageError(`Expected an integer T in [2, 100000] passes for the MC graph but received ${passes}`);
+  if (!(Number.isInteger(passes) && passes >= 2 && passes <= 100_000)) throw invalidParameter('mcGraph', 'an integer number of passes in [2, 100000]', passes);
   // rewritten in place: convert hands over its own copy (convertModel's output)
   const model = protoOf(source);
   const graph = model.graph!;

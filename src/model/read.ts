@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
-import { describeError, ModelError } from '../errors.js';
+import { describeError, invalidParameter, ModelError } from '../errors.js';
 import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
 import { decodeModel, type ModelProto } from './onnx.js';
@@ -48,7 +48,7 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
  */
 export function readOnnxBytes(bytes: Uint8Array, options: { name?: string; folder?: string } = {}): OnnxFile {
   const name = options.name ?? 'the model bytes';
-  if (!(bytes instanceof Uint8Array)) throw new ModelError(`Expected the model's bytes as a Uint8Array but received ${typeof bytes}`);
+  if (!(bytes instanceof Uint8Array)) throw invalidParameter('bytes', "the model's bytes as a Uint8Array", typeof bytes);
   return { ...decoded(bytes, name, options.folder === undefined ? undefined : path.resolve(options.folder)), inMemory: true };
 }
 

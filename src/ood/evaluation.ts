@@ -1,31 +1,18 @@
 /** Out-of-distribution evaluation (pure): each uncertainty score's power to tell OOD images from the model's own, MC beside deterministic. */
-import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../evaluate/metrics.js';
 import type { McSummary } from '../stats/aggregate.js';
+import { UNCERTAINTY, UNCERTAINTY_SCORES, uncertaintyOf, type UncertaintyInputs, type UncertaintyScore } from '../stats/uncertainty.js';
 import { oodMetrics, type OodMetrics } from './metrics.js';
 
 /** What one score does: OOD metrics from the MC passes and from the deterministic pass (null: not measured, or MC-only score). */
 export interface OodScoreRow {
-  /** An uncertainty score, or from the logits: max_logit (scored as -max logit) and energy (-logsumexp z). */
+  /** An uncertainty score (higher = more likely OOD, as evaluate's AUROC reads them), or from the logits: max_logit (scored as -max logit) and energy (-logsumexp z). */
   score: UncertaintyScore | 'max_logit' | 'energy';
   mc: OodMetrics;
   deterministic: OodMetrics | null;
 }
 
-/** An image's uncertainty as an OOD score, higher = more likely OOD (as evaluate's AUROC reads them). */
-export function oodScoreOf(s: Pick<McSummary, 'confidence' | 'entropy' | 'mutualInformation' | 'variationRatio' | 'margin'>, score: UncertaintyScore): number {
-  switch (score) {
-    case 'one_minus_confidence':
-      return 1 - s.confidence;
-    case 'entropy':
-      return s.entropy;
-    case 'mutual_information':
-      return s.mutualInformation;
-    case 'variation_ratio':
-      return s.variationRatio;
-    case 'margin':
-      return 1 - s.margin;
-  }
-}
+/** An image's uncertainty as an OOD score, higher = more likely OOD. @deprecated The one score table's `uncertaintyOf` (same numbers). */
+export const oodScoreOf: (s: UncertaintyInputs, score: UncertaintyScore) => number = uncertaintyOf;
 
 /**
  * Every score's OOD metrics. `id` and `ood`: the MC summaries of in-distribution and OOD images;
@@ -57,8 +44,8 @@ export function oodTable(
     }
   }
   const rows = UNCERTAINTY_SCORES.map((score): OodScoreRow => {
-    const mcOnly = score === 'mutual_information' || score === 'variation_ratio';
-    const of = (list: readonly McSummary[]) => list.map((s) => oodScoreOf(s, score));
+    const { mcOnly } = UNCERTAINTY[score];
+    const of = (list: readonly McSummary[]) => list.map((s) => uncertaintyOf(s, score));
     return {
       score,
       mc: oodMetrics(of(id), of(ood)),
@@ -120,7 +107,7 @@ export function oodCurves(
   logits?: { id: readonly LogitScores[]; ood: readonly LogitScores[] },
 ): OodCurves[] {
   const curves = (['entropy', 'mutual_information'] as const).map((score): OodCurves => {
-    const [a, b] = [id.map((s) => oodScoreOf(s, score)), ood.map((s) => oodScoreOf(s, score))];
+    const [a, b] = [id.map((s) => uncertaintyOf(s, score)), ood.map((s) => uncertaintyOf(s, score))];
     return { score, roc: rocPoints(a, b), histogram: scoreHistogram(a, b) };
   });
   if (logits) {

@@ -3,7 +3,7 @@
  * outside the model's classes (OOD) from images of its classes (in-distribution, ID). Every score
  * here is oriented so that higher means "more likely OOD" (for max probability, pass 1 - p).
  */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { aurocOf } from '../evaluate/metrics.js';
 
 /** Out-of-distribution detection by a score (higher = more likely OOD): AUROC, AUPR-In, AUPR-Out and FPR at 95% TPR. */
@@ -24,7 +24,7 @@ export interface OodMetrics {
  */
 export function averagePrecision(scores: readonly number[], positive: readonly boolean[]): number {
   const total = positive.filter(Boolean).length;
-  if (total === 0) throw new UsageError('Expected at least one positive image but received none');
+  if (total === 0) throw invalidParameter('positive', 'at least one positive image', 0, 'images');
   const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
   let ap = 0;
   let tp = 0;
@@ -63,8 +63,7 @@ export function fprAt95(idScores: readonly number[], oodScores: readonly number[
 
 /** AUROC, AUPR-In, AUPR-Out and FPR at 95% TPR of a score (higher: more likely OOD) on ID and OOD images. */
 export function oodMetrics(idScores: readonly number[], oodScores: readonly number[]): OodMetrics {
-  if (idScores.length === 0 || oodScores.length === 0)
-    throw new UsageError(`Expected ID and OOD images but received ${idScores.length} and ${oodScores.length}`);
+  if (idScores.length === 0 || oodScores.length === 0) throw invalidParameter('scores', 'ID and OOD images', { id: idScores.length, ood: oodScores.length });
   const scores = [...idScores, ...oodScores];
   const isOod = [...idScores.map(() => false), ...oodScores.map(() => true)];
   return {

@@ -3,7 +3,7 @@ import sharp, { type Sharp } from 'sharp';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { bytesOfName, fsPath, hasRawBytes } from '../io/names.js';
-import { InputError, unreadableReason } from '../errors.js';
+import { InputError, InternalError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
 import { cropRgb, resizeRgb, windowSource, type Rect } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
@@ -132,13 +132,13 @@ function openUpright(file: string, spec: PreprocessSpec): Sharp {
 async function rawRgb(image: Sharp, pilCmyk = false): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   if (pilCmyk) {
     const { data, info } = await image.pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 4) throw new Error(`decoder produced ${info.channels} channels, expected CMYK`);
+    if (info.channels !== 4) throw new InternalError(`Expected 4 channels (CMYK) from the decoder but received ${info.channels}`);
     return { pixels: pilCmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), width: info.width, height: info.height };
   }
   const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (info.channels === 3) return { pixels, width: info.width, height: info.height };
-  if (info.channels !== 1) throw new Error(`decoder produced ${info.channels} channels, expected 3`);
+  if (info.channels !== 1) throw new InternalError(`Expected 1 or 3 channels from the decoder but received ${info.channels}`);
   const rgb = new Uint8Array(pixels.length * 3);
   for (let i = 0; i < pixels.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = pixels[i]!;
   return { pixels: rgb, width: info.width, height: info.height };
@@ -161,7 +161,7 @@ async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHead
   if (spec.resize === 'pad') return (await rawRgb(image.resize(outW, outH, { fit: 'contain', kernel, background }), cmyk)).pixels;
   // the exact path's sizes, on the upright image
   const upright = header ?? (await imageHeader(file));
-  if (!upright) throw new Error('no image header');
+  if (!upright) throw new InputError(file, 'no image header');
   const { w, h, crop } = centreCrop(upright.width, upright.height, spec);
   const resized = await rawRgb(image.resize(w, h, { fit: 'fill', kernel }), cmyk);
   return cropRgb(resized.pixels, resized.width, crop.left, crop.top, crop.width, crop.height);
@@ -188,7 +188,7 @@ async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeade
   if (source.width * source.height >= header.width * header.height) return undefined;
   const part = await rawRgb(openUpright(file, spec).extract(source), await readsCmykAsPil(file, spec, header));
   if (part.width !== source.width || part.height !== source.height)
-    throw new Error(`decoded ${part.width}x${part.height}, expected ${source.width}x${source.height}`);
+    throw new InternalError(`Expected a decoded ${source.width}x${source.height} rectangle but received ${part.width}x${part.height}`);
   return resizeRgb(part.pixels, header.width, header.height, w, h, spec.interpolation, crop, source);
 }
 

@@ -8,6 +8,7 @@
  * in JavaScript; tests compare the two byte for byte.
  */
 import { RESAMPLE_WASM_BASE64 } from './simd/resample-wasm.js';
+import { InternalError, invalidParameter } from '../errors.js';
 
 export type Filter = 'bilinear' | 'bicubic' | 'lanczos3' | 'nearest';
 
@@ -252,7 +253,7 @@ export function resizeRgbOn(
   source?: Rect,
 ): Uint8Array {
   const from = source ?? { left: 0, top: 0, width: inWidth, height: inHeight };
-  if (src.length !== from.width * from.height * 3) throw new RangeError(`Expected ${from.width * from.height * 3} RGB bytes but received ${src.length}`);
+  if (src.length !== from.width * from.height * 3) throw new InternalError(`Expected ${from.width * from.height * 3} RGB bytes but received ${src.length}`);
   if (
     window &&
     (window.left < 0 ||
@@ -262,14 +263,14 @@ export function resizeRgbOn(
       window.left + window.width > outWidth ||
       window.top + window.height > outHeight)
   ) {
-    throw new RangeError(`Expected a window inside ${outWidth}x${outHeight} but received ${JSON.stringify(window)}`);
+    throw new InternalError(`Expected a window inside ${outWidth}x${outHeight} but received ${JSON.stringify(window)}`);
   }
   if (
     source &&
     !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window) &&
     (from.left !== 0 || from.top !== 0 || from.width !== inWidth || from.height !== inHeight)
   ) {
-    throw new RangeError('Expected the whole input where the window is not computed alone (see windowSource)');
+    throw new InternalError('Expected the whole input where the window is not computed alone (see windowSource)');
   }
   if (!window || filter === 'nearest' || !windowAlone(inWidth, inHeight, outWidth, outHeight, filter, window)) {
     const whole = wholeResize(engine, src, inWidth, inHeight, outWidth, outHeight, filter);
@@ -281,7 +282,7 @@ export function resizeRgbOn(
   const [left, right] = span(h);
   const [first, end] = span(v);
   if (left < from.left || right > from.left + from.width || first < from.top || end > from.top + from.height) {
-    throw new RangeError(
+    throw new InternalError(
       `Expected a source rectangle covering ${JSON.stringify({ left, top: first, width: right - left, height: end - first })} but received ${JSON.stringify(from)}`,
     );
   }
@@ -289,7 +290,7 @@ export function resizeRgbOn(
   const vFrom = { ...v, start: v.start.map((s) => s - first) };
   const rows = src.subarray((first - from.top) * from.width * 3, (end - from.top) * from.width * 3);
   const kernel = engine === 'simd' ? simdKernel() : null;
-  if (engine === 'simd' && !kernel) throw new Error('WebAssembly SIMD is not available in this runtime');
+  if (engine === 'simd' && !kernel) throw invalidParameter('engine', "'js' (WebAssembly SIMD is not available in this runtime)", engine);
   if (kernel) return simdPasses(kernel, rows, from.width, end - first, hFrom, vFrom, window.width, window.height);
   return vertical(horizontal(rows, end - first, from.width, window.width, hFrom), window.width, window.height, vFrom);
 }
@@ -309,7 +310,7 @@ function wholeResize(
   const h = outWidth === inWidth ? undefined : coefficients(inWidth, outWidth, filter);
   const v = outHeight === inHeight ? undefined : coefficients(inHeight, outHeight, filter);
   const kernel = engine === 'simd' ? simdKernel() : null;
-  if (engine === 'simd' && !kernel) throw new Error('WebAssembly SIMD is not available in this runtime');
+  if (engine === 'simd' && !kernel) throw invalidParameter('engine', "'js' (WebAssembly SIMD is not available in this runtime)", engine);
   if (kernel) return simdPasses(kernel, src, inWidth, inHeight, h, v, outWidth, outHeight);
   let pixels = src;
   let width = inWidth;

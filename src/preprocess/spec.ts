@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { array, literal, number, object, optional, type Check } from '../io/schema.js';
 import type { ChannelOrder, Interpolation, Layout, ModelMetadata, ResizeMode } from '../model/metadata.js';
 
@@ -8,6 +8,8 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
 export const DEFAULT_PIXEL_LIMIT = 100_000_000;
+/** Centre crop's fraction when neither the caller nor the model's metadata gives one (timm's and torchvision's 224/256). */
+export const DEFAULT_CROP_FRACTION = 0.875;
 
 /** Everything that turns an image file into the model's input tensor. */
 export interface PreprocessSpec {
@@ -57,19 +59,21 @@ export function resolvePreprocess(
     std: overrides.std ?? meta.std ?? IMAGENET_STD,
     resize: overrides.resize ?? meta.resize ?? 'stretch',
     interpolation: overrides.interpolation ?? meta.interpolation ?? 'bilinear',
-    cropFraction: overrides.cropFraction ?? meta.cropFraction ?? 0.875,
+    cropFraction: overrides.cropFraction ?? meta.cropFraction ?? DEFAULT_CROP_FRACTION,
     alpha: overrides.alpha ?? 'remove',
     background: overrides.background ?? [0, 0, 0],
     pixelLimit: overrides.pixelLimit ?? DEFAULT_PIXEL_LIMIT,
     resizeEngine: overrides.resizeEngine ?? 'exact',
     colourProfile: overrides.colourProfile ?? 'ignore',
   };
-  if (spec.std.some((s) => s === 0)) throw new UsageError(`Expected non-zero std values but received [${spec.std.join(', ')}]`);
+  if (spec.std.some((s) => s === 0)) throw invalidParameter('std', 'non-zero values', spec.std);
   // the shorter side goes to floor(min(H, W) / f): a crop of a non-square input must fit in it
   const shorter = Math.floor(Math.min(spec.height, spec.width) / spec.cropFraction);
   if (spec.resize === 'center-crop' && shorter < Math.max(spec.height, spec.width)) {
-    throw new UsageError(
-      `Expected a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} for a centre crop of ${spec.height}x${spec.width} (the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)}) but received ${spec.cropFraction}`,
+    throw invalidParameter(
+      'cropFraction',
+      `a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} (a centre crop of ${spec.height}x${spec.width}: the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)})`,
+      spec.cropFraction,
     );
   }
   return spec;
@@ -90,7 +94,7 @@ export function parseColour(text: string): [number, number, number] {
   }
   const parts = value.split(',').map((p) => Number(p.trim()));
   if (parts.length === 3 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255)) return parts as [number, number, number];
-  throw new UsageError(`Expected a colour as #rrggbb or r,g,b (0-255) but received '${text}'`);
+  throw invalidParameter('background', 'a colour as #rrggbb or r,g,b (0-255)', text);
 }
 
 /** The check of a preprocessing recorded in a file (a calibration, a passes file's run record): every field that changes the tensor; the pixel limit may be absent. */

@@ -4,7 +4,7 @@
  * content still matches its SHA-256, so a damaged or edited file is refused naming the field.
  */
 import { param, UsageError } from '../errors.js';
-import { UNCERTAINTY_SCORES } from '../evaluate/metrics.js';
+import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../stats/uncertainty.js';
 import { readInputText } from '../io/read-file.js';
 import { array, boolean, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../io/schema.js';
 import type { SetCoverage } from '../conformal/coverage.js';
@@ -90,7 +90,7 @@ const metricSet = object({
     selective: array(object({ coverage: share, kept: whole, accuracy: share })),
     curve: array(object({ coverage: share, risk: share })),
   }),
-  auroc: object(Object.fromEntries(UNCERTAINTY_SCORES.map((s) => [s, nullable(share)])) as Record<(typeof UNCERTAINTY_SCORES)[number], Check<number | null>>),
+  auroc: object(Object.fromEntries(UNCERTAINTY_SCORES.map((s) => [s, nullable(share)])) as Record<UncertaintyScore, Check<number | null>>),
 });
 
 const oodMetrics = object({ auroc: share, auprIn: share, auprOut: share, fpr95: share });

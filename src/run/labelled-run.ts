@@ -1,6 +1,6 @@
 /** A run of the model over labelled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
 import { McModel } from '../engine/mc-model.js';
-import { freshSeed } from '../engine/masks.js';
+import { freshSeed } from '../stats/random.js';
 import type { LoadOptions } from '../engine/options.js';
 import { param, UsageError } from '../errors.js';
 import { readTruth, type Truth, type TruthSource } from '../evaluate/truth.js';

@@ -1,14 +1,16 @@
 /** `select` as a library call: the images of an earlier run worth labelling next, best first. */
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { batchBaldAmongTop, CANDIDATES } from '../select/batchbald.js';
-import { select, type Acquisition } from '../select/rank.js';
+import { acquisitionNamed, ACQUISITIONS, select, type Acquisition } from '../select/rank.js';
+import { UNCERTAINTY_ALIASES, type UncertaintyAlias } from '../stats/uncertainty.js';
 import { readFullPasses, readRunRows } from './read-run.js';
 
 /** What selectImages reads and how it ranks: the run file, the acquisition score, how many, the seed. */
 export interface SelectConfig {
   /** A predict output (CSV or JSONL, `-` for stdin) or a passes .npy; batchbald needs the .npy. */
   run: string;
-  by: Acquisition | 'batchbald';
+  /** An uncertainty score (mutual_information, the BALD score, ...), random, batchbald, or an earlier name of a score (bald, least-confidence, variation-ratio). */
+  by: Acquisition | UncertaintyAlias | 'batchbald';
   /** Images to pick (>= 0). */
   count: number;
   /** Seed of random picks and of BatchBALD's sampled configurations. */
@@ -49,7 +51,9 @@ export function selectImages(config: SelectConfig): SelectOutcome {
       candidates: Math.min(config.candidates ?? CANDIDATES, paths.length),
     };
   }
+  const by = acquisitionNamed(config.by);
+  if (by === undefined) throw invalidParameter('by', `one of ${[...ACQUISITIONS, 'batchbald', ...Object.keys(UNCERTAINTY_ALIASES)].join(', ')}`, config.by);
   const { rows, errors } = readRunRows(config.run);
-  const picks = select(rows, config.by, config.count, { seed: config.seed, perClassQuota: config.perClassQuota ?? false });
+  const picks = select(rows, by, config.count, { seed: config.seed, perClassQuota: config.perClassQuota ?? false });
   return { picks: picks.map((p) => ({ path: p.row.path, label: p.row.label, score: p.score })), considered: rows.length, leftOut: errors };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { invalidParameter, UsageError } from '../errors.js';
 
 /** Shard `index` of `count` (0-based): a contiguous block of the input list. */
 export interface Shard {
@@ -13,7 +13,7 @@ export function parseShard(text: string): Shard {
   const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const index = Number(match?.[1]);
   const count = Number(match?.[2]);
-  if (!match || !(count >= 1) || !(index < count)) throw new UsageError(`Expected a shard as I/N with 0 <= I < N (e.g. 3/16) but received '${text}'`);
+  if (!match || !(count >= 1) || !(index < count)) throw invalidParameter('shard', 'I/N with 0 <= I < N (e.g. 3/16)', text);
   return { index, count };
 }
 
@@ -30,7 +30,7 @@ export function shardFromEnvironment(env: NodeJS.ProcessEnv, count?: number): Sh
     const value = env[name];
     if (value === undefined || value === '') return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`Expected a non-negative integer in ${name} but received '${value}'`);
+    if (!Number.isInteger(n) || n < 0) throw invalidParameter(name, 'a non-negative integer', value);
     return n;
   };
   const given = count ?? number('MC_DROPOUT_SHARD_COUNT');

@@ -9,7 +9,7 @@
  * from SAMPLES sampled assignments (importance-weighted, as in the paper). Pure maths: it imports
  * only stats/aggregate.
  */
-import { UsageError } from '../errors.js';
+import { invalidParameter } from '../errors.js';
 import { entropy, summarize } from '../stats/aggregate.js';
 import { mulberry32 } from '../stats/random.js';
 
@@ -33,8 +33,14 @@ export function batchBald(passes: readonly Float64Array[], classes: number, coun
   const n = passes.length;
   if (n === 0 || count <= 0) return [];
   const T = passes[0]!.length / classes;
-  if (!Number.isInteger(T) || T < 1 || passes.some((p) => p.length !== T * classes))
-    throw new UsageError(`Expected every image's passes as [T, ${classes}] with one T`);
+  const bad = Number.isInteger(T) && T >= 1 ? passes.findIndex((p) => p.length !== T * classes) : 0;
+  if (bad >= 0)
+    throw invalidParameter(
+      'passes',
+      `[T, ${classes}] values for every image with one T (T = ${T} from the first)`,
+      passes[bad]!.length,
+      `values for image ${bad}`,
+    );
   const expected = passes.map((p) => summarize(p, classes).expectedEntropy);
   const random = mulberry32(seed);
   // state: per pass t, per joint assignment k of the batch so far, prod_i p_it(y_i): weights[t * K + k]

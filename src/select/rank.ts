@@ -1,57 +1,34 @@
 /**
- * Which images to label next: rankings of a predict run's rows by an acquisition score. Pure: no
- * imports from the rest of the project.
+ * Which images to label next: rankings of a predict run's rows by an acquisition score. Pure: it
+ * imports only stats/.
  */
+import { uniformOfText } from '../stats/random.js';
+import { UNCERTAINTY_SCORES, uncertaintyOf, uncertaintyScoreNamed, type UncertaintyInputs, type UncertaintyScore } from '../stats/uncertainty.js';
 
-export type Acquisition = 'bald' | 'entropy' | 'margin' | 'variation-ratio' | 'least-confidence' | 'random';
+/** What select ranks by (batchbald aside, which needs every pass): an uncertainty score, or a seeded random draw. */
+export type Acquisition = UncertaintyScore | 'random';
 
-/** The acquisition scores select ranks by (batchbald aside, which needs every pass). */
-export const ACQUISITIONS: readonly Acquisition[] = ['bald', 'entropy', 'margin', 'variation-ratio', 'least-confidence', 'random'];
+/** The acquisition scores select ranks by, in the score table's names (its aliases, such as bald, are accepted too: acquisitionNamed). */
+export const ACQUISITIONS: readonly Acquisition[] = [...UNCERTAINTY_SCORES, 'random'];
+
+/** The acquisition a name or an alias (bald, least-confidence, variation-ratio) means, or undefined. */
+export function acquisitionNamed(name: string): Acquisition | undefined {
+  return name === 'random' ? 'random' : uncertaintyScoreNamed(name);
+}
 
 /** The numbers of one ok row that the scores read. */
-export interface ScoredRow {
+export interface ScoredRow extends UncertaintyInputs {
   path: string;
   label: string;
-  confidence: number;
-  entropy: number;
-  mutualInformation: number;
-  variationRatio: number;
-  margin: number;
 }
 
 /**
- * The score of a row, higher = more worth labelling: bald = mutual information, entropy = predictive
- * entropy, margin = 1 - (top-1 minus top-2 mean probability), variation-ratio, least-confidence =
- * 1 - confidence, random = a uniform number from (seed, path) alone, so it does not depend on the
- * order or number of rows.
+ * The score of a row, higher = more worth labelling: an uncertainty score as the one table reads it
+ * (stats/uncertainty.ts), or for random a uniform number from (seed, path) alone, so it does not
+ * depend on the order or number of rows.
  */
 export function score(row: ScoredRow, by: Acquisition, seed: number): number {
-  switch (by) {
-    case 'bald':
-      return row.mutualInformation;
-    case 'entropy':
-      return row.entropy;
-    case 'margin':
-      return 1 - row.margin;
-    case 'variation-ratio':
-      return row.variationRatio;
-    case 'least-confidence':
-      return 1 - row.confidence;
-    case 'random':
-      return uniformOf(`${seed}\0${row.path}`);
-  }
-}
-
-/** A number in [0, 1) from a string (FNV-1a then a murmur3 finalizer): a seeded, order-free draw. */
-function uniformOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
+  return by === 'random' ? uniformOfText(`${seed}\0${row.path}`) : uncertaintyOf(row, by);
 }
 
 export interface Pick {

@@ -57,7 +57,7 @@ describe('mc-dropout select', () => {
       const lines = await runCli(['select', path.join(folder, file), '-n', '5']);
       assert.equal(lines.code, 0, lines.stderr);
       assert.deepEqual(lines.stdout.trimEnd().split('\n'), expected);
-      assert.match(lines.stderr, /selected 5 of 50 images by bald \(1 error rows left out\)/);
+      assert.match(lines.stderr, /selected 5 of 50 images by mutual_information \(1 error rows left out\)/);
     }
     const nul = await runCli(['select', path.join(folder, 'run.csv'), '-n', '5', '-f', 'nul']);
     assert.deepEqual(nul.stdout.split('\0').slice(0, -1), expected);
@@ -66,6 +66,14 @@ describe('mc-dropout select', () => {
     }) as Record<string, string>[];
     assert.deepEqual(Object.keys(table[0]!), ['rank', 'path', 'label', 'least-confidence']);
     assert.ok(Number(table[0]!['least-confidence']) >= Number(table[1]!['least-confidence']));
+    // the earlier names are aliases: the same picks and scores, the column named as typed
+    const aliases = { bald: 'mutual_information', 'least-confidence': 'one_minus_confidence', 'variation-ratio': 'variation_ratio' };
+    for (const [alias, name] of Object.entries(aliases)) {
+      const [old, now] = await Promise.all([alias, name].map((by) => runCli(['select', path.join(folder, 'run.csv'), '-n', '5', '--by', by, '-f', 'csv'])));
+      assert.equal(old!.code, 0, old!.stderr);
+      assert.equal(old!.stdout.replace(`,${alias}\n`, `,${name}\n`), now!.stdout, alias);
+      assert.equal(old!.stderr.replace(` by ${alias}`, ` by ${name}`), now!.stderr, alias);
+    }
   });
 
   it('a file that is not a predict output is a usage error naming it', async () => {

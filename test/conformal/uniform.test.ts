@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { conformalUniformOf } from '../../src/conformal/sets.js';
-import { philox4x32 } from '../../src/engine/philox.js';
+import { philox4x32 } from '../../src/stats/random.js';
 
 /** FNV-1a 64 over UTF-16 code units, in BigInt: the reference for the 32-bit halves the library multiplies. */
 function fnv1a64(text: string): bigint {

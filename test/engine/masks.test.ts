@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fillMask, freshSeed, imageKeyOf, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
-import { philox4x32 } from '../../src/engine/philox.js';
+import { fillMask, imageKeyOf, rowSeed } from '../../src/engine/masks.js';
+import { freshSeed, philox4x32, xoshiro128ss } from '../../src/stats/random.js';
 import { ROOT } from '../helpers/cli.js';
 
 describe('fillMask', () => {

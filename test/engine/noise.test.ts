@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fillMask, rowSeed, xoshiro128ss } from '../../src/engine/masks.js';
+import { fillMask, rowSeed } from '../../src/engine/masks.js';
+import { xoshiro128ss } from '../../src/stats/random.js';
 import { fillNormal, fillUniform } from '../../src/engine/noise.js';
 
 const KEY = { lo: 0x12345678, hi: 0x9abcdef0 };

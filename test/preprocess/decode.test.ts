@@ -146,7 +146,7 @@ describe('a centre crop decodes only the rectangle it reads', () => {
     const model = { height: 24, width: 20, layout: 'NCHW' as const, metadata: {} };
     assert.throws(
       () => resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.875 }),
-      /Expected a crop fraction of at most 0\.8333 for a centre crop of 24x20 \(the shorter side would go to 22 pixels, less than 24\) but received 0\.875/,
+      /Expected a crop fraction of at most 0\.8333 \(a centre crop of 24x20: the shorter side would go to 22 pixels, less than 24\) for `cropFraction` but received 0\.875/,
     );
     assert.equal(resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.8 }).cropFraction, 0.8);
     assert.equal(resolvePreprocess(model, { resize: 'stretch', cropFraction: 0.875 }).resize, 'stretch');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { score, select, type ScoredRow } from '../../src/select/rank.js';
+import { acquisitionNamed, ACQUISITIONS, score, select, type ScoredRow } from '../../src/select/rank.js';
+import { UNCERTAINTY_ALIASES, uncertaintyOf } from '../../src/stats/uncertainty.js';
 
 const row = (path: string, label: string, values: Partial<ScoredRow> = {}): ScoredRow => ({
   path,
@@ -14,12 +15,28 @@ const row = (path: string, label: string, values: Partial<ScoredRow> = {}): Scor
 });
 
 describe('select', () => {
-  it('scores: bald = MI, entropy, 1 - margin, variation ratio, 1 - confidence', () => {
+  it('scores by the one uncertainty table: 1 - confidence, entropy, MI, variation ratio, 1 - margin', () => {
     const r = row('a', 'x', { confidence: 0.7, entropy: 0.9, mutualInformation: 0.2, variationRatio: 0.3, margin: 0.4 });
+    assert.deepEqual(ACQUISITIONS, ['one_minus_confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin', 'random']);
     assert.deepEqual(
-      ['bald', 'entropy', 'margin', 'variation-ratio', 'least-confidence'].map((by) => score(r, by as never, 0)),
-      [0.2, 0.9, 0.6, 0.3, 1 - 0.7],
+      ['one_minus_confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'].map((by) => score(r, by as never, 0)),
+      [1 - 0.7, 0.9, 0.2, 0.3, 0.6],
     );
+  });
+
+  it("accepts select's earlier names as aliases: bald, least-confidence, variation-ratio (and entropy, margin, random unchanged)", () => {
+    const r = row('a', 'x', { confidence: 0.7, entropy: 0.9, mutualInformation: 0.2, variationRatio: 0.3, margin: 0.4 });
+    assert.deepEqual(UNCERTAINTY_ALIASES, { bald: 'mutual_information', 'least-confidence': 'one_minus_confidence', 'variation-ratio': 'variation_ratio' });
+    const old = { bald: 0.2, entropy: 0.9, margin: 0.6, 'variation-ratio': 0.3, 'least-confidence': 1 - 0.7 };
+    for (const [name, value] of Object.entries(old)) {
+      const by = acquisitionNamed(name);
+      assert.ok(by && by !== 'random', name);
+      assert.equal(score(r, by, 0), value, name);
+      assert.equal(uncertaintyOf(r, by), value, name);
+    }
+    assert.equal(acquisitionNamed('random'), 'random');
+    assert.equal(acquisitionNamed('batchbald'), undefined);
+    assert.equal(acquisitionNamed('toString'), undefined);
   });
 
   it('takes the top N, ties broken by input order', () => {
@@ -30,11 +47,11 @@ describe('select', () => {
       row('d', 'y', { mutualInformation: 0.2 }),
     ];
     assert.deepEqual(
-      select(rows, 'bald', 3).map((p) => p.row.path),
+      select(rows, 'mutual_information', 3).map((p) => p.row.path),
       ['b', 'c', 'd'],
     );
     assert.deepEqual(
-      select(rows, 'bald', 10).map((p) => p.index),
+      select(rows, 'mutual_information', 10).map((p) => p.index),
       [1, 2, 3, 0],
     );
   });

@@ -8,7 +8,7 @@ import { calibrationWarnings, checkCalibrationFits, type Calibration } from '../
 import { readCalibration } from '../../calibration/calibration-file.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates, McModel } from '../../engine/mc-model.js';
-import { freshSeed } from '../../engine/masks.js';
+import { freshSeed } from '../../stats/random.js';
 import { digestOf } from '../../io/durable.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';

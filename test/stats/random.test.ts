@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { xoshiro128ss } from '../../src/engine/masks.js';
-import { philox4x32 } from '../../src/engine/philox.js';
+import { philox4x32, xoshiro128ss } from '../../src/stats/random.js';
 
 // Known-answer vectors published with Random123 (kat_vectors, philox4x32 10 rounds).
 const KAT: [number[], number[], string][] = [
