@@ -152,7 +152,7 @@ describe('mergeShards', () => {
   it('refuses a shard without metadata, or with metadata that is not JSON', () => {
     const a = job([{ rows: 'a,x,ok,\n' }, { rows: 'b,x,ok,\n' }]);
     writeFileSync(`${a.files[1]}.meta.json`, '{"cut');
-    refuses(a.output, /^Shard 1 of 2 has metadata out\.shard-0001-of-0002\.csv\.meta\.json that cannot be read \(.*JSON.*\); rerun that shard$/);
+    refuses(a.output, /^Cannot read the metadata of shard 1 of 2 .*out\.shard-0001-of-0002\.csv\.meta\.json: it is not JSON \(.*JSON.*\); rerun that shard$/);
     const b = job([{ rows: 'a,x,ok,\n' }]);
     unlinkSync(`${b.files[0]}.meta.json`);
     refuses(b.output, /^Shard 0 of 1 has no metadata out\.shard-0000-of-0001\.csv\.meta\.json, so it cannot be checked; rerun that shard$/);
