@@ -49,8 +49,9 @@ export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.j
 export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
 
 // Evaluation, reports and figures
-export { runEvaluation, evaluateEarlierRun, evaluationFromFile, type EvaluateRunConfig, type EvaluateFromConfig } from './run/evaluate-run.js';
-export { readEvaluationReport, evaluationJson, type EvaluationReport, type ImageRecord } from './run/evaluation-file.js';
+export { runEvaluation, type EvaluateRunConfig } from './run/evaluate/run.js';
+export { evaluateEarlierRun, evaluationFromFile, type EvaluateFromConfig } from './run/evaluate/from-file.js';
+export { readEvaluationReport, evaluationJson, type EvaluationReport, type ImageRecord } from './run/evaluate/file.js';
 export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
 export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';

@@ -4,7 +4,7 @@ import { writeFileAtomicSync } from '../io/durable.js';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { svgToPng } from '../preprocess/decode.js';
-import type { EvaluationReport } from '../run/evaluation-file.js';
+import type { EvaluationReport } from '../run/evaluate/file.js';
 import { calibratedReliabilitySpec, coverageSpec, evaluationFigures, oodHistogramSpec, oodRocSpec, setSizeSpec } from './specs.js';
 
 /** One evaluation figure: its file name, title and SVG text. */

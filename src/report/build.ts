@@ -1,7 +1,7 @@
 /** Builds the HTML report of an evaluation: figures, galleries of the images worth a look, the page. */
 import { renderEvaluationFigures } from '../plots/figures.js';
 import { thumbnailJpeg } from '../preprocess/decode.js';
-import type { EvaluationReport, ImageRecord } from '../run/evaluation-file.js';
+import type { EvaluationReport, ImageRecord } from '../run/evaluate/file.js';
 import { reportHtml, type Gallery } from './html.js';
 
 /** Thumbnails per gallery, and their size in pixels. */

@@ -3,7 +3,7 @@
  * no script, and a Content-Security-Policy that forbids any request, so it opens from disk offline.
  * Pure: everything it shows is handed in.
  */
-import type { EvaluationReport, ImageRecord } from '../run/evaluation-file.js';
+import type { EvaluationReport, ImageRecord } from '../run/evaluate/file.js';
 import { CURVE_HEADER, curveRows, metricRows, passesLabel } from '../evaluate/table.js';
 
 export interface GalleryItem {

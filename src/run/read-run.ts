@@ -10,9 +10,64 @@ import type { ScoredRow } from '../select/rank.js';
 import { summarize } from '../stats/aggregate.js';
 import { passesSidecars } from '../io/sidecars.js';
 
+/** One record of a predict output, checked: an ok row's uncertainty columns are numbers; JSONL with --per-class also has `mean`. */
+export interface PredictRecord {
+  path: string;
+  status: string;
+  label: string;
+  confidence: number;
+  entropy: number;
+  mutual_information: number;
+  variation_ratio: number;
+  margin: number;
+  /** T of the row (adaptive runs). */
+  passes?: number;
+  /** Every class's mean probability (JSONL with --per-class). */
+  mean?: number[];
+}
+
+const UNCERTAINTY_COLUMNS = ['confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'] as const;
+
 /**
- * The rows of a finished predict output (CSV or JSONL, told apart by content) or of a --save-passes
- * .npy (its label column then holds class indices), for select and later readers.
+ * The one reader of a finished predict output (CSV or JSONL, told apart by content), for select
+ * and evaluate: every record once (an image listed twice is refused), every ok row's numbers
+ * numbers. `expected` says what the caller reads, after a refusal.
+ */
+export function readPredictOutput(file: string, expected: string): PredictRecord[] {
+  const text = readInputText(file, { what: 'the predict output', expected });
+  const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
+    ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: ${expected}`))
+    : (parse(text, { columns: true }) as Record<string, unknown>[]);
+  const missing = ['path', 'status', ...UNCERTAINTY_COLUMNS].filter((k) => records.length > 0 && !(k in records[0]!));
+  if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
+  refuseRepeatedPaths(
+    records.map((r) => String(r.path)),
+    file,
+  );
+  return records.map((r) => {
+    const ok = r.status === 'ok';
+    const bad = ok ? UNCERTAINTY_COLUMNS.find((k) => typeof r[k] === 'boolean' || r[k] === null || r[k] === '' || !Number.isFinite(Number(r[k]))) : undefined;
+    if (bad) throw new UsageError(`${file}: the row of ${String(r.path)} has ${JSON.stringify(r[bad])} for ${bad}, not a number; ${expected}`);
+    if (ok && r.mean !== undefined && !(Array.isArray(r.mean) && r.mean.every((p) => typeof p === 'number' && p >= 0 && p <= 1)))
+      throw new UsageError(`${file}: the row of ${String(r.path)} has a "mean" that is not a list of probabilities; ${expected}`);
+    return {
+      path: String(r.path),
+      status: String(r.status),
+      label: String(r.label),
+      confidence: Number(r.confidence),
+      entropy: Number(r.entropy),
+      mutual_information: Number(r.mutual_information),
+      variation_ratio: Number(r.variation_ratio),
+      margin: Number(r.margin),
+      ...(r.passes !== undefined && { passes: Number(r.passes) }),
+      ...(Array.isArray(r.mean) && { mean: r.mean as number[] }),
+    };
+  });
+}
+
+/**
+ * The rows of a finished predict output or of a --save-passes .npy (its label column then holds
+ * class indices), for select.
  */
 export interface RunRows {
   /** ok rows, in output order. */
@@ -23,34 +78,17 @@ export interface RunRows {
 
 export function readRunRows(file: string): RunRows {
   if (file.endsWith('.npy')) return rowsOfPasses(file);
-  const text = readInputText(file, { what: 'the predict output', expected: 'give the CSV or JSONL file a predict run wrote' });
-  const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
-    ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: give the CSV or JSONL file a predict run wrote`))
-    : (parse(text, { columns: true }) as Record<string, unknown>[]);
-  const missing = ['path', 'status', 'confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'].filter(
-    (k) => records.length > 0 && !(k in records[0]!),
-  );
-  if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
-  refuseRepeatedPaths(
-    records.map((r) => String(r.path)),
-    file,
-  );
+  const records = readPredictOutput(file, 'give the CSV or JSONL file a predict run wrote');
   const ok = records.filter((r) => r.status === 'ok');
-  const numeric = ['confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin'];
-  for (const r of ok) {
-    const bad = numeric.find((k) => typeof r[k] === 'boolean' || r[k] === null || r[k] === '' || !Number.isFinite(Number(r[k])));
-    if (bad)
-      throw new UsageError(`${file}: the row of ${String(r.path)} has ${JSON.stringify(r[bad])} for ${bad}, not a number; give the file a predict run wrote`);
-  }
   return {
     rows: ok.map((r) => ({
-      path: String(r.path),
-      label: String(r.label),
-      confidence: Number(r.confidence),
-      entropy: Number(r.entropy),
-      mutualInformation: Number(r.mutual_information),
-      variationRatio: Number(r.variation_ratio),
-      margin: Number(r.margin),
+      path: r.path,
+      label: r.label,
+      confidence: r.confidence,
+      entropy: r.entropy,
+      mutualInformation: r.mutual_information,
+      variationRatio: r.variation_ratio,
+      margin: r.margin,
     })),
     errors: records.length - ok.length,
   };

@@ -95,8 +95,8 @@ describe("the library's face", () => {
     // the library entry of each command, and every file it reaches through relative imports
     const entries: Record<CommandName, string[]> = {
       predict: ['run/predict/execute.ts', 'run/shards.ts'],
-      evaluate: ['run/evaluate-run.ts'],
-      report: ['run/evaluate-run.ts'],
+      evaluate: ['run/evaluate/run.ts', 'run/evaluate/from-file.ts'],
+      report: ['run/evaluate/run.ts', 'run/evaluate/from-file.ts'],
       calibrate: ['run/calibrate-run.ts'],
       inspect: ['run/inspect.ts'],
       convert: ['run/convert.ts'],

@@ -18,7 +18,7 @@ import { McDropoutError } from '../../src/errors.js';
 import { readTruth } from '../../src/evaluate/truth.js';
 import { mergeShards } from '../../src/run/merge.js';
 import { readPassesRun } from '../../src/run/read-run.js';
-import { readEvaluationReport } from '../../src/run/evaluation-file.js';
+import { readEvaluationReport } from '../../src/run/evaluate/file.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { mulberry32 } from '../helpers/random.js';

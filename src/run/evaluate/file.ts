@@ -3,14 +3,14 @@
  * every field the report shows and, where the file has one (written since it was kept), that its
  * content still matches its SHA-256, so a damaged or edited file is refused naming the field.
  */
-import { param, UsageError } from '../errors.js';
-import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../stats/uncertainty.js';
-import { readInputText } from '../io/read-file.js';
-import { array, boolean, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../io/schema.js';
-import type { SetCoverage } from '../conformal/coverage.js';
-import type { EvaluationNumbers } from '../evaluate/evaluation.js';
-import type { MetricSet } from '../evaluate/metrics.js';
-import type { OodCurves, OodScoreRow } from '../ood/evaluation.js';
+import { param, UsageError } from '../../errors.js';
+import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../../stats/uncertainty.js';
+import { readInputText } from '../../io/read-file.js';
+import { array, boolean, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../../io/schema.js';
+import type { SetCoverage } from '../../conformal/coverage.js';
+import type { EvaluationNumbers } from '../../evaluate/evaluation.js';
+import type { MetricSet } from '../../evaluate/metrics.js';
+import type { OodCurves, OodScoreRow } from '../../ood/evaluation.js';
 
 /** One image as the report shows it. */
 export interface ImageRecord {

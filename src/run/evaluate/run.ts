@@ -1,0 +1,132 @@
+/**
+ * `evaluate` as a run of the model: T passes and one deterministic pass per labelled image (and
+ * per OOD image), into one report that evaluate prints and writes and report renders.
+ */
+import path from 'node:path';
+import { checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
+import { checkCalibrationRun } from '../../calibration/fit-check.js';
+import { maskRates, type McModel } from '../../engine/mc-model.js';
+import { MASK_SCHEME } from '../../engine/masks.js';
+import { onnxruntimeVersion } from '../../engine/runtime.js';
+import { invalidParameter } from '../../errors.js';
+import type { Truth } from '../../evaluate/truth.js';
+import { predictFiles } from '../../pipeline.js';
+import type { PreprocessSpec } from '../../preprocess/spec.js';
+import { summarize } from '../../stats/aggregate.js';
+import type { RunHooks } from '../hooks.js';
+import { labelledPassOptions, openLabelledRun, type LabelledRunConfig } from '../labelled-run.js';
+import type { EvaluationReport } from './file.js';
+import { gatherOodImages, OodScores } from './ood.js';
+import { calibrationToCheck, EvaluationBuilder } from './report.js';
+
+/** An evaluate run over labelled images (the T curve runs up to `passes`). */
+export interface EvaluateRunConfig extends LabelledRunConfig {
+  /** Refuse when no image has a true class (evaluate); report goes on without metrics. */
+  requireTruth: boolean;
+  /** A calibration file (calibrate wrote it for this model and preprocessing): calibrated metrics and set coverage beside the rest. */
+  calibration?: string;
+  /** Images from outside the model's classes (files or folders): how well each uncertainty score flags them. */
+  ood?: string[];
+  version: string;
+}
+
+/**
+ * Runs the model over the inputs: T passes and one deterministic pass per image. When
+ * `hooks.signal` aborts, stops after the image in hand and throws its reason (no report).
+ */
+export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
+  const started = new Date();
+  const warn = hooks.onWarning ?? (() => {});
+  if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
+  // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
+  const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
+  const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
+  try {
+    const { info } = model;
+    const calibration = config.calibration !== undefined ? checkedCalibration(config, model, preprocess, warn) : undefined;
+    const builder = new EvaluationBuilder(info.classes, config.passes, true, calibration && { file: config.calibration!, calibration });
+    const scores = new OodScores();
+    const passes = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
+      predictFiles(model, files, { ...labelledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
+    hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
+    await evaluateImages(passes(walked.files, walked), truth, builder, scores, info.classes, warn, hooks);
+    if (oodFiles) await scoreOodImages(passes(oodFiles.files, oodFiles), builder, scores, info.classes, warn, hooks);
+    const header = {
+      source: { kind: 'run' as const },
+      model: { path: config.model, sha256: info.sha256, classes: info.classes },
+      passes: config.passes,
+      seed,
+      mask_scheme: MASK_SCHEME,
+      provider: info.provider,
+      onnxruntime: onnxruntimeVersion,
+      started: started.toISOString(),
+      seconds: (Date.now() - started.getTime()) / 1000,
+      labels,
+    };
+    return builder.report(config.version, header, { images: walked.files.length, skipped: walked.skipped.length }, oodFiles && scores.section());
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** The calibration, refused for another model, preprocessing or a deterministic run, and warned of at other passes. */
+function checkedCalibration(config: EvaluateRunConfig, model: McModel, preprocess: PreprocessSpec, warn: (message: string) => void): Calibration {
+  const { info } = model;
+  const calibration = calibrationToCheck(config.calibration!, warn);
+  checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+  checkCalibrationRun(
+    calibration,
+    config.calibration!,
+    { passes: config.passes, deterministic: false, dropoutRates: maskRates(info), dropoutRate: config.load.dropoutRate },
+    warn,
+  );
+  return calibration;
+}
+
+type Results = ReturnType<typeof predictFiles>;
+
+/** The evaluated images: each one's passes into the report, its scores kept for the OOD comparison. */
+async function evaluateImages(
+  results: Results,
+  truth: Truth,
+  builder: EvaluationBuilder,
+  scores: OodScores,
+  classes: number,
+  warn: (message: string) => void,
+  hooks: RunHooks,
+): Promise<void> {
+  for await (const result of results) {
+    if (result.status === 'error') {
+      builder.failed++;
+      warn(`${result.file}: ${result.error} (left out)`);
+    } else {
+      const deterministic = summarize(result.deterministicProbs!, classes);
+      scores.add('id', result.summary, deterministic, result.logitScores);
+      builder.addPasses(result.file, truth.get(path.resolve(result.file)), result.passProbs!, result.summary, {
+        deterministic: { probs: result.deterministicProbs!, summary: deterministic },
+      });
+    }
+    hooks.onProgress?.(builder.recorded + builder.failed, builder.failed);
+    hooks.signal?.throwIfAborted();
+  }
+}
+
+/** The OOD images: their scores only; a failed one is counted (the run then exits as with failed images). */
+async function scoreOodImages(
+  results: Results,
+  builder: EvaluationBuilder,
+  scores: OodScores,
+  classes: number,
+  warn: (message: string) => void,
+  hooks: RunHooks,
+): Promise<void> {
+  for await (const result of results) {
+    if (result.status === 'error') {
+      scores.oodFailed++;
+      warn(`${result.file}: ${result.error} (left out)`);
+    } else scores.add('ood', result.summary, summarize(result.deterministicProbs!, classes), result.logitScores);
+    const failed = builder.failed + scores.oodFailed;
+    hooks.onProgress?.(builder.recorded + builder.failed + scores.ood.length + scores.oodFailed, failed);
+    hooks.signal?.throwIfAborted();
+  }
+}
