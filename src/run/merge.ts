@@ -66,55 +66,8 @@ const shardMetaCheck = object({
 export function mergeShards(config: MergeConfig): MergeOutcome {
   const target = outputTarget(config.output, 'the merged output');
   if (target.kind !== 'file') throw new UsageError('merge writes a file: give the output file the shards were written for');
-  const folder = path.dirname(target.file);
-  const pattern = shardFilePattern(target.file);
-  const found = readdirSync(folder)
-    .map((name) => ({ name, match: pattern.exec(name) }))
-    .filter((f) => f.match)
-    .map((f) => ({ file: path.join(folder, f.name), index: Number(f.match![1]), count: Number(f.match![2]) }));
-  const partials = readdirSync(folder).filter((name) => name.endsWith('.partial') && pattern.test(name.slice(0, -'.partial'.length)));
-  if (found.length === 0 && partials.length === 0)
-    throw new UsageError(
-      `No shard outputs for ${config.output} in ${folder} (expected names like ${path.basename(shardOutputPath(target.file, { index: 0, count: 4 }))})`,
-    );
-  const counts = new Set([...found.map((f) => f.count), ...partials.map((p) => Number(pattern.exec(p.slice(0, -'.partial'.length))![2]))]);
-  if (counts.size > 1)
-    throw new UsageError(`Shard outputs of different splits lie beside ${config.output} (of ${[...counts].join(', ')} shards); remove the stale ones`);
-  const count = [...counts][0]!;
-
-  const shards: { file: string; meta: ShardMeta }[] = [];
-  for (let index = 0; index < count; index++) {
-    const file = shardOutputPath(target.file, { index, count });
-    const name = path.basename(file);
-    if (existsSync(outputSidecars(file).partial))
-      throw new UsageError(
-        `Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with ${param('resume')}, then merge`,
-      );
-    if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
-    const metaFile = metadataOf(file);
-    if (!existsSync(metaFile))
-      throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
-    const meta = readJsonFile(metaFile, { what: `the metadata of shard ${index} of ${count}`, expected: 'rerun that shard' }, shardMetaCheck) as ShardMeta;
-    if (meta.shard?.index !== index || meta.shard?.count !== count)
-      throw new UsageError(
-        `${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`,
-      );
-    shards.push({ file, meta });
-  }
-
-  // one job: the same settings (model, mask scheme, seed, T, preprocessing, format, input list) in every shard
-  const first = shards[0]!.meta.settings;
-  const { shard: _first, ...reference } = first;
-  for (const { file, meta } of shards.slice(1)) {
-    const { shard: _s, ...settings } = meta.settings;
-    const keys = [...new Set([...Object.keys(reference), ...Object.keys(settings)])];
-    const differing = keys.filter((k) => JSON.stringify(reference[k]) !== JSON.stringify(settings[k]));
-    if (differing.length > 0) {
-      const what = differing.map((k) => `${k}: shard 0 ${JSON.stringify(reference[k])}, this one ${JSON.stringify(settings[k])}`).join('; ');
-      throw new UsageError(`${path.basename(file)} was made with other settings than shard 0 (${what}); rerun it with the job's settings`);
-    }
-  }
-
+  const shards = readShards(config.output, target.file);
+  const settings = sameSettings(shards);
   // the merged output and its metadata must be neither a shard nor a shard's metadata
   const metaFile = config.meta ?? metadataOf(target.file);
   checkInputsAreNotOutputs(
@@ -124,21 +77,83 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
     ]),
     outputIdentities([target, outputTarget(metaFile, 'the merged metadata')]),
   );
+  const { rows, failed } = joinShards(target.file, shards, settings.format === 'jsonl' ? 'jsonl' : 'csv');
+  const outcome: MergeOutcome = { shards: shards.length, rows, ok: rows - failed, failed };
+  writeJsonAtomic(metaFile, mergedMetadata(config.version, shards, settings, outcome));
+  return outcome;
+}
 
-  const format = first.format === 'jsonl' ? 'jsonl' : 'csv';
+/** One shard's output file and its metadata, checked. */
+interface ShardFile {
+  file: string;
+  meta: ShardMeta;
+}
+
+/** The shards of one split beside `file`, in order: every one present, complete, with its metadata, and holding its own block. */
+function readShards(output: string, file: string): ShardFile[] {
+  const folder = path.dirname(file);
+  const pattern = shardFilePattern(file);
+  const found = readdirSync(folder)
+    .map((name) => ({ name, match: pattern.exec(name) }))
+    .filter((f) => f.match)
+    .map((f) => ({ file: path.join(folder, f.name), index: Number(f.match![1]), count: Number(f.match![2]) }));
+  const partials = readdirSync(folder).filter((name) => name.endsWith('.partial') && pattern.test(name.slice(0, -'.partial'.length)));
+  if (found.length === 0 && partials.length === 0)
+    throw new UsageError(`No shard outputs for ${output} in ${folder} (expected names like ${path.basename(shardOutputPath(file, { index: 0, count: 4 }))})`);
+  const counts = new Set([...found.map((f) => f.count), ...partials.map((p) => Number(pattern.exec(p.slice(0, -'.partial'.length))![2]))]);
+  if (counts.size > 1)
+    throw new UsageError(`Shard outputs of different splits lie beside ${output} (of ${[...counts].join(', ')} shards); remove the stale ones`);
+  const count = [...counts][0]!;
+  return Array.from({ length: count }, (_, index) => {
+    const shard = shardOutputPath(file, { index, count });
+    const name = path.basename(shard);
+    if (existsSync(outputSidecars(shard).partial))
+      throw new UsageError(
+        `Shard ${index} of ${count} is incomplete: ${name}.partial is there (a run was stopped or is still going); rerun that shard with ${param('resume')}, then merge`,
+      );
+    if (!found.some((f) => f.index === index)) throw new UsageError(`Shard ${index} of ${count} is missing: no ${name} in ${folder}; run it, then merge`);
+    const metaFile = metadataOf(shard);
+    if (!existsSync(metaFile))
+      throw new UsageError(`Shard ${index} of ${count} has no metadata ${path.basename(metaFile)}, so it cannot be checked; rerun that shard`);
+    const meta = readJsonFile(metaFile, { what: `the metadata of shard ${index} of ${count}`, expected: 'rerun that shard' }, shardMetaCheck) as ShardMeta;
+    if (meta.shard?.index !== index || meta.shard?.count !== count)
+      throw new UsageError(
+        `${name} holds the rows of shard ${meta.shard?.index ?? '?'} of ${meta.shard?.count ?? '?'}, not ${index} of ${count}: it was renamed or copied; rerun shard ${index}`,
+      );
+    return { file: shard, meta };
+  });
+}
+
+/** One job: the same settings (model, mask scheme, seed, T, preprocessing, format, input list) in every shard; shard 0's, without its index. */
+function sameSettings(shards: readonly ShardFile[]): ShardMeta['settings'] {
+  const { shard: _first, ...reference } = shards[0]!.meta.settings;
+  for (const { file, meta } of shards.slice(1)) {
+    const { shard: _s, ...settings } = meta.settings;
+    const keys = [...new Set([...Object.keys(reference), ...Object.keys(settings)])];
+    const differing = keys.filter((k) => JSON.stringify(reference[k]) !== JSON.stringify(settings[k]));
+    if (differing.length > 0) {
+      const what = differing.map((k) => `${k}: shard 0 ${JSON.stringify(reference[k])}, this one ${JSON.stringify(settings[k])}`).join('; ');
+      throw new UsageError(`${path.basename(file)} was made with other settings than shard 0 (${what}); rerun it with the job's settings`);
+    }
+  }
+  return reference;
+}
+
+/** Writes the shards' rows into `file` (one header), each shard checked to be the file its run wrote; the rows and error rows joined. */
+function joinShards(file: string, shards: readonly ShardFile[], format: 'csv' | 'jsonl'): { rows: number; failed: number } {
   let rows = 0;
   let failed = 0;
-  writeFileAtomicSync(target.file, (write) => {
-    shards.forEach(({ file, meta }, i) => {
-      const bytes = readFileSync(file);
-      checkShardContent(file, bytes, meta);
+  writeFileAtomicSync(file, (write) => {
+    shards.forEach(({ file: shard, meta }, i) => {
+      const bytes = readFileSync(shard);
+      checkShardContent(shard, bytes, meta);
       const headerEnd = format === 'csv' ? bytes.indexOf(0x0a) + 1 : 0;
       const body = bytes.subarray(headerEnd);
-      const counted = countRecords(file, body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
+      const counted = countRecords(shard, body.toString('utf8'), format, bytes.subarray(0, headerEnd).toString('utf8'));
       failed += counted.failed;
       if (counted.rows !== meta.shard.images) {
         throw new UsageError(
-          `${path.basename(file)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`,
+          `${path.basename(shard)} holds ${counted.rows} rows but its shard has ${meta.shard.images} images: the file was changed after its run; rerun that shard`,
         );
       }
       if (i === 0 && headerEnd > 0) write(bytes.subarray(0, headerEnd));
@@ -146,27 +161,30 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
       rows += counted.rows;
     });
   });
+  return { rows, failed };
+}
 
-  const sum = (pick: (m: ShardMeta) => number) => shards.reduce((a, s) => a + pick(s.meta), 0);
+/** The merged run's metadata: the job's model, T, seed and settings, its span of time, the counts, and each shard's record. */
+function mergedMetadata(version: string, shards: readonly ShardFile[], settings: ShardMeta['settings'], outcome: MergeOutcome): Record<string, unknown> {
+  const first = shards[0]!.meta;
   const started = shards.map((s) => s.meta.started).sort()[0]!;
   const finished = shards
     .map((s) => s.meta.finished)
     .sort()
     .at(-1)!;
-  const outcome: MergeOutcome = { shards: count, rows, ok: rows - failed, failed };
-  writeJsonAtomic(metaFile, {
+  return {
     tool: 'mc-dropout',
-    version: config.version,
+    version,
     command: 'merge',
-    model: shards[0]!.meta.model,
-    passes: shards[0]!.meta.passes,
-    seed: shards[0]!.meta.seed,
+    model: first.model,
+    passes: first.passes,
+    seed: first.seed,
     started,
     finished,
     seconds: (Date.parse(finished) - Date.parse(started)) / 1000,
-    shard_seconds: sum((m) => m.seconds),
-    counts: { inputs: rows, ok: outcome.ok, failed: outcome.failed, skipped_non_images: shards[0]!.meta.counts.skipped_non_images },
-    settings: reference,
+    shard_seconds: shards.reduce((a, s) => a + s.meta.seconds, 0),
+    counts: { inputs: outcome.rows, ok: outcome.ok, failed: outcome.failed, skipped_non_images: first.counts.skipped_non_images },
+    settings,
     shards: shards.map(({ file, meta }) => ({
       file: path.basename(file),
       index: meta.shard.index,
@@ -179,8 +197,7 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
       seconds: meta.seconds,
       counts: meta.counts,
     })),
-  });
-  return outcome;
+  };
 }
 
 /** A shard is the file its run finished: the length and SHA-256 its metadata recorded, ending on a whole record. */
