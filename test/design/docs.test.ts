@@ -1,13 +1,14 @@
 /**
  * The docs stay true to the code: every page is reachable from the README, every flag the docs
- * show in code exists in some command's `--help`, and every version of a dependency they name is
- * the one package.json pins.
+ * show in code exists in some command's `--help`, every version of a dependency they name is the
+ * one package.json pins, and every bench figure they quote is marked and is the one the bench wrote.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { FIGURES, figurePages, markedNames, rewriteMarked } from '../../bench/doc-figures.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -109,5 +110,45 @@ describe('versions the docs name', () => {
       }
     }
     assert.deepEqual(wrong, []);
+  });
+});
+
+describe('bench figures the docs quote (no bench run)', () => {
+  const benchmarks = read('docs/benchmarks.md');
+
+  it('every figure the bench can write resolves to one cell of docs/benchmarks.md', () => {
+    for (const [name, figure] of Object.entries(FIGURES)) assert.doesNotThrow(() => figure(benchmarks), name);
+  });
+
+  it('every marked region names a figure the bench writes, sits on a page it rewrites, and holds what benchmarks.md gives', () => {
+    const rewritten = new Set(figurePages(ROOT));
+    let marks = 0;
+    for (const page of PAGES) {
+      const text = read(page);
+      const names = markedNames(text);
+      marks += names.length;
+      if (names.length) assert.ok(rewritten.has(page), `${page} marks bench figures but the bench does not rewrite it`);
+      assert.deepEqual(
+        names.filter((n) => !(n in FIGURES)),
+        [],
+        `${page}: marked names bench/doc-figures.ts does not know`,
+      );
+      assert.equal(
+        rewriteMarked(text, benchmarks),
+        text,
+        `${page}: a marked figure differs from docs/benchmarks.md (node dist/bench/doc-figures.js rewrites them)`,
+      );
+    }
+    assert.ok(marks > 0);
+  });
+
+  it('a marked region is rewritten whatever it held; an unknown name is refused', () => {
+    const page = '| a | b |\n|---|---|\n';
+    const bench = `Adaptive rounds with trunk reuse (x): trunk once 0.1 s, trunk per round 0.2 s (2.00x)\n${page}`;
+    assert.equal(
+      rewriteMarked('took <!-- bench:rounds-speedup -->9x<!-- /bench --> less', bench),
+      'took <!-- bench:rounds-speedup -->2.00x<!-- /bench --> less',
+    );
+    assert.throws(() => rewriteMarked('<!-- bench:nothing -->1<!-- /bench -->', bench), /names no figure/);
   });
 });
