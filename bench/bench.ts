@@ -1,7 +1,8 @@
 /**
  * npm run bench: speed of Monte Carlo dropout against one deterministic pass, on this machine, in
  * one run (ratios, not absolute numbers, are what compares across noisy shared machines).
- * Writes bench/results/latest.json and prints tables. Inference-only and end-to-end are separate.
+ * Writes bench/results/latest.json and prints tables; a full run also writes docs/benchmarks.md and
+ * the figures other pages quote from it (bench/doc-figures.ts). Inference-only and end-to-end are separate.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +18,7 @@ import { adaptive, adaptiveRounds, printAdaptiveRounds, printAdaptive } from './
 import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
 import { browserImagesPerSecond } from './suites/browser.js';
 import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets } from './targets.js';
+import { writeDocFigures } from './doc-figures.js';
 
 /** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
 async function mcGraphRows(mobilenet: string) {
@@ -139,6 +141,9 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
+    // the figures other pages quote, from the page just written (bench/doc-figures.ts)
+    const changed = writeDocFigures(ROOT);
+    if (changed.length) console.log(`bench figures rewritten in ${changed.join(', ')}`);
   }
   console.log(`\nwritten to bench/results/latest.json${!quick && !process.argv.includes('--photos') ? ' and docs/benchmarks.md' : ''}`);
 }
