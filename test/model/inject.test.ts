@@ -174,7 +174,7 @@ describe('convertModel injectAt and revivePaddle', () => {
         ],
         /^Dropout is injected at flat twice; give each tensor once$/,
       ],
-      [[{ tensor: 'flat', rate: 1 }], /^Expected a rate in \[0, 1\) for `injectAt` at flat but received 1$/],
+      [[{ tensor: 'flat', rate: 1 }], /^Expected a rate in \[0, 1\) at flat for `injectAt` but received 1$/],
     ];
     for (const [injectAt, pattern] of cases) {
       assert.throws(
