@@ -57,7 +57,7 @@ export async function adaptive(): Promise<AdaptiveRow[]> {
       .filter((r) => r.mean);
   const reference = read(outputs.get('T=100')!);
   const truth = new Map(
-    (parse(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[]).map((r) => [
+    parse<{ file: string; class_index: string }>(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }).map((r) => [
       path.join(ROOT, 'fixtures', r.file),
       Number(r.class_index),
     ]),

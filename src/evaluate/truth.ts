@@ -53,7 +53,7 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
   const text = readInputText(file, { what: 'the ground truth', expected: 'give a CSV of path,label' });
   let records: string[][];
   try {
-    records = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+    records = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true });
   } catch (error) {
     throw new UsageError(`Cannot read the ground truth ${file} (${error instanceof Error ? error.message : String(error)}); give a CSV of path,label`, {
       cause: error,

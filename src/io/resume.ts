@@ -83,7 +83,7 @@ function truncateToCompleteRecords(file: string, format: 'csv' | 'jsonl'): Set<s
     const complete = text.slice(0, end);
     try {
       if (format === 'csv') {
-        const records = parse(complete, { relax_column_count: true }) as string[][];
+        const records = parse(complete, { relax_column_count: true });
         for (const record of records.slice(1)) if (record[0] !== undefined) done.add(record[0]);
       } else {
         for (const line of complete.split('\n')) if (line.trim()) done.add((JSON.parse(line) as { path: string }).path);

@@ -45,7 +45,7 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
     const mul = only(site.output, 'Mul');
     const sigma = mul ? other(mul, site.output) : undefined;
     const add = mul && only(mul.output![0]!, 'Add');
-    if (sigma !== undefined && add && other(add, mul!.output![0]!) === 1) {
+    if (sigma !== undefined && add && other(add, mul.output![0]!) === 1) {
       return { name: 'Gaussian noise', rate: round(Math.abs(sigma * d.scale)), detail: `x * (1 + ${round(sigma * d.scale)} * N(0, 1))` };
     }
     return fallback();

@@ -74,7 +74,7 @@ function withTensors(model: ModelProto, replaced: ReadonlyMap<TensorProto, Tenso
   const swap = (t: TensorProto) => replaced.get(t) ?? t;
   const nodes = (list: NodeProto[] | null | undefined) =>
     (list ?? []).map((node) =>
-      node.attribute?.some((a) => a.t && replaced.has(a.t)) ? { ...node, attribute: node.attribute!.map((a) => (a.t ? { ...a, t: swap(a.t) } : a)) } : node,
+      node.attribute?.some((a) => a.t && replaced.has(a.t)) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: swap(a.t) } : a)) } : node,
     );
   return {
     ...model,

@@ -224,7 +224,7 @@ function countRecords(file: string, text: string, format: 'csv' | 'jsonl', heade
     const records = parseJsonLines<{ status?: string }>(text, (line) => new UsageError(`${file} line ${line} is not JSON: rerun that shard`));
     return { rows: records.length, failed: records.filter((r) => r.status === 'error').length };
   }
-  const status = (parse(header) as string[][])[0]!.indexOf('status');
-  const records = parse(text, { relax_column_count: true }) as string[][];
+  const status = parse(header)[0]!.indexOf('status');
+  const records = parse(text, { relax_column_count: true });
   return { rows: records.length, failed: records.filter((r) => r[status] === 'error').length };
 }

@@ -37,7 +37,7 @@ export function readPredictOutput(file: string, expected: string): PredictRecord
   const text = readInputText(file, { what: 'the predict output', expected });
   const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
     ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: ${expected}`))
-    : (parse(text, { columns: true }) as Record<string, unknown>[]);
+    : parse<Record<string, unknown>>(text, { columns: true });
   const missing = ['path', 'status', ...UNCERTAINTY_COLUMNS].filter((k) => records.length > 0 && !(k in records[0]!));
   if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
   refuseRepeatedPaths(

@@ -11,7 +11,7 @@ import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
 const args = ['predict', 'fixtures/samples', '--times', 'auto', '--seed', '3', '--device', 'cpu'];
 
 describe('--times auto', () => {

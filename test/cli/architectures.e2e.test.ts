@@ -52,11 +52,11 @@ describe('real architectures (torchvision topologies, random weights)', () => {
     );
     assert.equal(report.mcReady, true);
     assert.equal(report.trunkReuse?.applies, true);
-    assert.ok(report.trunkReuse!.headParameterShare < 0.02);
+    assert.ok(report.trunkReuse.headParameterShare < 0.02);
     // the final 1x1 conv (512 -> 10) on a 3x3 map is a sliver of SqueezeNet's multiply-accumulates
     assert.ok(
-      report.trunkReuse!.headMacShare !== null && report.trunkReuse!.headMacShare > 0 && report.trunkReuse!.headMacShare < 0.01,
-      String(report.trunkReuse!.headMacShare),
+      report.trunkReuse.headMacShare !== null && report.trunkReuse.headMacShare > 0 && report.trunkReuse.headMacShare < 0.01,
+      String(report.trunkReuse.headMacShare),
     );
     assert.ok((await distinctPasses(model('squeezenet1_1'), 64)) >= 9);
   });

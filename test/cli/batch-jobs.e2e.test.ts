@@ -12,7 +12,7 @@ import { tempDir, writeModel } from '../helpers/files.js';
 import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
 const SAMPLE = path.join(ROOT, 'fixtures/samples/bag-18.png');
 const SAMPLES = path.join(ROOT, 'fixtures/samples');
 const cpu = ['--device', 'cpu', '--seed', '1', '-t', '3'];
@@ -192,8 +192,8 @@ describe('inputs', () => {
     assert.equal(code, 1);
     const rows = readCsv(stdout);
     assert.deepEqual(
-      rows.find((r) => r.path.endsWith('dangling.png')),
-      { ...rows.find((r) => r.path.endsWith('dangling.png')), status: 'error', error: 'broken symbolic link' },
+      rows.find((r) => r.path!.endsWith('dangling.png')),
+      { ...rows.find((r) => r.path!.endsWith('dangling.png')), status: 'error', error: 'broken symbolic link' },
     );
     assert.equal(rows.filter((r) => r.status === 'ok').length, 2);
   });

@@ -77,7 +77,7 @@ describe('calibrate and predict --calibration', () => {
       /calibrated on 50 images \(T=8, seed 3\)\n {2}temperature \d\.\d{4}: NLL \d\.\d{4} -> \d\.\d{4}, ECE \d\.\d{4} -> \d\.\d{4}\n {2}APS sets at alpha 0\.1: threshold/,
     );
 
-    const truthRows = parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[];
+    const truthRows = parse<{ file: string; class_index: string }>(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true });
     const truth = new Map(truthRows.map((r) => [path.join('fixtures', r.file), Number(r.class_index)]));
     const { paths, passes } = await passesOf(folder, '3');
     const labels = paths.map((p) => truth.get(p)!);
@@ -105,7 +105,7 @@ describe('calibrate and predict --calibration', () => {
       },
     );
     assert.equal(run.code, 0, run.stderr);
-    const rows = parse(readFileSync(path.join(folder, 'cal.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(readFileSync(path.join(folder, 'cal.csv'), 'utf8'), { columns: true });
     assert.equal(rows.length, 50);
     let checked = 0;
     rows.forEach((row, i) => {

@@ -85,7 +85,7 @@ describe('evaluate --calibration and --ood', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    const truthRows = parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[];
+    const truthRows = parse<{ file: string; class_index: string }>(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true });
     const truth = new Map(truthRows.map((r) => [path.join('fixtures', r.file), Number(r.class_index)]));
     const labelOf = (row: { path: string }) => truth.get(row.path)!;
     const covered = rows.filter((r) => r.set_indices.includes(labelOf(r)));

@@ -21,7 +21,7 @@ interface Report {
 
 /** True class index of each sample, from fixtures/samples.csv (paths relative to fixtures/). */
 const truth = new Map(
-  (parse(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }) as { file: string; class_index: string }[]).map((r) => [
+  parse<{ file: string; class_index: string }>(readFileSync(path.join(ROOT, 'fixtures/samples.csv'), 'utf8'), { columns: true }).map((r) => [
     path.join(ROOT, 'fixtures', r.file),
     Number(r.class_index),
   ]),

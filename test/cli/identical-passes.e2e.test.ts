@@ -34,7 +34,7 @@ describe('passes that cannot differ', () => {
       const predicted = await runCli(['predict', IMAGE, '-m', model, '-t', '5', ...cpu]);
       assert.equal(predicted.code, 0, predicted.stderr);
       assert.match(predicted.stderr, IDENTICAL);
-      const [row] = parse(predicted.stdout, { columns: true }) as Record<string, string>[];
+      const [row] = parse<Record<string, string>>(predicted.stdout, { columns: true });
       assert.equal(row!.mutual_information, '0.000000');
       assert.equal(row!.variation_ratio, '0.000000');
       const deterministic = await runCli(['predict', IMAGE, '-m', model, '--deterministic', ...cpu]);

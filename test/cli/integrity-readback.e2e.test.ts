@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { BIN, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 const CPU = ['--device', 'cpu'];
@@ -19,7 +19,7 @@ const FIVE = ['bag-18.png', 'coat-10.png', 'ankle-boot-0.png', 'ankle-boot-23.pn
 const TRUTH = 'fixtures/samples.csv';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const rows = (csv: string) => parse(csv, { columns: true }) as Record<string, string>[];
+const rows = (csv: string) => parse<Record<string, string>>(csv, { columns: true });
 
 describe('calibrations read back: every field checked, infinite thresholds kept', () => {
   let folder: string;
@@ -93,7 +93,10 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     delete v1.sha256;
     const old = path.join(folder, 'format1.json');
     writeFileSync(old, JSON.stringify(v1, null, 2));
-    const [a, b] = await Promise.all([few, old].map((c) => runCli(['predict', ...FIVE, '-t', '2', '--seed', '4', ...CPU, '-q', '--calibration', c])));
+    const [a, b] = (await Promise.all([few, old].map((c) => runCli(['predict', ...FIVE, '-t', '2', '--seed', '4', ...CPU, '-q', '--calibration', c])))) as [
+      CliResult,
+      CliResult,
+    ];
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.stdout, a.stdout);
   });
@@ -221,9 +224,9 @@ describe('saved runs, truth files and inputs counted once', () => {
     const [plainFile, bomFile] = [path.join(folder, 'plain.csv'), path.join(folder, 'bom.csv')];
     writeFileSync(plainFile, csv);
     writeFileSync(bomFile, `\uFEFF${csv}`);
-    const [plain, withBom] = await Promise.all(
+    const [plain, withBom] = (await Promise.all(
       [plainFile, bomFile].map((t) => runCli(['evaluate', ...FIVE, '--truth', t, '-t', '2', '--seed', '3', ...CPU, '-q', '--json', '-'])),
-    );
+    )) as [CliResult, CliResult];
     assert.equal(withBom.code, 0, withBom.stderr);
     assert.equal(JSON.parse(withBom.stdout).counts.labelled, 5);
     assert.deepEqual(JSON.parse(withBom.stdout).numbers, JSON.parse(plain.stdout).numbers);

@@ -266,7 +266,7 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
     assert.equal(meta['mc_dropout.output'], 'mc_graph', 'the bundled model says logits; its MC graph returns statistics');
     assert.equal(meta['mc_dropout.mc_graph_passes'], '10');
     assert.deepEqual(
-      JSON.parse(meta['mc_dropout.mc_graph_outputs']!),
+      JSON.parse(meta['mc_dropout.mc_graph_outputs']),
       (model.graph!.output ?? []).map((o) => o.name),
     );
     // the same graph with its mc_dropout metadata removed: found by its nodes, T by its Tile's repeats

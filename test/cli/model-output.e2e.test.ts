@@ -61,7 +61,7 @@ describe('--model-output: the class scores of a model with several outputs', () 
     assert.match(guess.stderr, /has 2 outputs that could be class scores \(a \[N, 3\], b \[N, 4\]\); name the classifier's with --model-output NAME/);
     const chosen = await runCli(['predict', IMAGE, '-m', file, '--seed', '1', '-q', '--device', 'cpu', '--model-output', 'b', '-k', '4']);
     assert.equal(chosen.code, 0, chosen.stderr);
-    const [row] = parse(chosen.stdout, { columns: true }) as Record<string, string>[];
+    const [row] = parse<Record<string, string>>(chosen.stdout, { columns: true });
     // the top 4 of 'b' are its four classes (no labels: class indices), each once
     assert.deepEqual([1, 2, 3, 4].map((k) => row![`top${k}_label`]).sort(), ['0', '1', '2', '3']);
   });

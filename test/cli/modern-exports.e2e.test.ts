@@ -8,7 +8,7 @@ import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
 const MODERN = path.join(ROOT, 'fixtures/modern');
 const SAMPLES = path.join(ROOT, 'fixtures/samples');
 
@@ -69,7 +69,7 @@ describe('PyTorch 2.x exports through the real binary', () => {
     assert.equal(readFileSync(path.join(folder, 'resumed.csv'), 'utf8'), readFileSync(path.join(folder, 'whole.csv'), 'utf8'));
 
     const data = readFileSync(`${model}.data`);
-    data[data.length - 1] ^= 1;
+    data[data.length - 1]! ^= 1;
     writeFileSync(`${model}.data`, data);
     const refused = await runCli([...args(path.join(folder, 'resumed.csv')), '--resume']);
     assert.equal(refused.code, 2, refused.stderr);

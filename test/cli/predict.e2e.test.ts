@@ -8,9 +8,9 @@ import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 type Row = Record<string, string>;
-const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
+const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
 const truth = new Map(
-  (parse(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }) as Row[]).map((r) => [`fixtures/${r.file}`, r.label!]),
+  parse<Row>(readFileSync(path.join(ROOT, 'fixtures', 'samples.csv'), 'utf8'), { columns: true }).map((r) => [`fixtures/${r.file}`, r.label!]),
 );
 
 describe('mc-dropout predict (real binary, bundled model)', () => {

@@ -22,7 +22,7 @@ describe('names that are not valid UTF-8', () => {
   it('are read from folders and --list0, written to CSV as \\xHH and to JSONL exactly; --resume finds them', async () => {
     const csv = await runCli(['predict', images, ...FAST]);
     assert.equal(csv.code, 0, csv.stderr);
-    const rows = parse(csv.stdout, { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(csv.stdout, { columns: true });
     assert.deepEqual(
       rows.map((r) => [path.basename(r.path!), r.status]),
       [

@@ -28,7 +28,7 @@ describe('mc-dropout select', () => {
       ]);
       assert.equal(predicted.code, 1);
     }
-    const csvRows = parse(readFileSync(path.join(folder, 'run.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const csvRows = parse<Record<string, string>>(readFileSync(path.join(folder, 'run.csv'), 'utf8'), { columns: true });
     const expected = csvRows
       .filter((r) => r.status === 'ok')
       .map((r, i) => ({ path: r.path!, mi: Number(r.mutual_information), i }))
@@ -61,9 +61,12 @@ describe('mc-dropout select', () => {
     }
     const nul = await runCli(['select', path.join(folder, 'run.csv'), '-n', '5', '-f', 'nul']);
     assert.deepEqual(nul.stdout.split('\0').slice(0, -1), expected);
-    const table = parse((await runCli(['select', path.join(folder, 'run.csv'), '-n', '2', '--by', 'least-confidence', '-f', 'csv'])).stdout, {
-      columns: true,
-    }) as Record<string, string>[];
+    const table = parse<Record<string, string>>(
+      (await runCli(['select', path.join(folder, 'run.csv'), '-n', '2', '--by', 'least-confidence', '-f', 'csv'])).stdout,
+      {
+        columns: true,
+      },
+    );
     assert.deepEqual(Object.keys(table[0]!), ['rank', 'path', 'label', 'least-confidence']);
     assert.ok(Number(table[0]!['least-confidence']) >= Number(table[1]!['least-confidence']));
     // the earlier names are aliases: the same picks and scores, the column named as typed
@@ -105,7 +108,7 @@ describe('mc-dropout select', () => {
     assert.equal(saved.code, 0, saved.stderr);
     const batch = await runCli(['select', npy, '--by', 'batchbald', '-n', '6', '-f', 'csv']);
     assert.equal(batch.code, 0, batch.stderr);
-    const picks = parse(batch.stdout, { columns: true }) as Record<string, string>[];
+    const picks = parse<Record<string, string>>(batch.stdout, { columns: true });
     assert.equal(picks.length, 6);
     assert.equal(new Set(picks.map((p) => p.path)).size, 6);
     const bald = await runCli(['select', npy, '--by', 'bald', '-n', '1']);

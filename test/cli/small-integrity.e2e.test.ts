@@ -47,7 +47,7 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
     const long = path.join(tempDir(), `${'x'.repeat(300)}.jpg`);
     const run = await runCli(['predict', long, IMAGE, ...FAST]);
     assert.equal(run.code, 1, run.stderr);
-    const rows = parse(run.stdout, { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(run.stdout, { columns: true });
     assert.deepEqual(
       rows.map((r) => [r.status, r.error]),
       [
@@ -115,7 +115,7 @@ describe('the smaller ways exit 0 could hide a wrong result', () => {
     const rows = async (extra: string[]) => {
       const run = await runCli(['predict', ...FAST, '--labels', labels, ...extra, '--', ...names], { cwd: folder });
       assert.equal(run.code, 0, run.stderr);
-      return parse(run.stdout, { columns: true }) as Record<string, string>[];
+      return parse<Record<string, string>>(run.stdout, { columns: true });
     };
     const safe = await rows(['--spreadsheet-safe']);
     assert.deepEqual(

@@ -103,7 +103,7 @@ describe('versions the docs name', () => {
         for (const [name, range] of Object.entries(pinned)) {
           const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
           for (const m of paragraph.matchAll(new RegExp(`(?<![\\w./-])${escaped}[ @]v?(\\d+\\.\\d+(?:\\.\\d+)?)(?![\\w.])`, 'g'))) {
-            const want = paragraph.includes('gpu-pack.sh') && name === 'onnxruntime-node' ? packed! : range.replace(/^[\^~]/, '');
+            const want = paragraph.includes('gpu-pack.sh') && name === 'onnxruntime-node' ? packed : range.replace(/^[\^~]/, '');
             if (!`${want}.`.startsWith(`${m[1]}.`)) wrong.push(`${page}: "${m[0]}", expected ${want}`);
           }
         }

@@ -62,9 +62,9 @@ describe('the one write path', () => {
   });
 
   it('a failed write is an OutputError naming the final file and the cause; no temp file is left', () => {
-    replace('writeSync', (() => {
+    replace('writeSync', () => {
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    }) as typeof fs.writeSync);
+    });
     const folder = tempDir();
     const file = path.join(folder, 'page.html');
     assert.throws(
@@ -82,9 +82,9 @@ describe('the one write path', () => {
       ['EIO', 'an input/output error'],
       ['EFBIG', 'the file is larger than the file system allows'],
     ]) {
-      replace('writeSync', (() => {
-        throw Object.assign(new Error(code!), { code });
-      }) as typeof fs.writeSync);
+      replace('writeSync', () => {
+        throw Object.assign(new Error(code), { code });
+      });
       assert.throws(
         () => writeAll(fd, 'x', 'out.csv'),
         (e: unknown) => e instanceof OutputError && e.message === `Cannot write out.csv: ${words} (${code})`,

@@ -178,10 +178,10 @@ describe('RunOutput: resuming', () => {
     const chunks: string[] = [];
     const write = process.stdout.write;
     process.chdir(folder);
-    process.stdout.write = ((chunk: string) => {
+    process.stdout.write = (chunk: string) => {
       chunks.push(chunk);
       return true;
-    }) as typeof process.stdout.write;
+    };
     try {
       const sink = RunOutput.open({ output: outputTarget('-', 'the output'), format: 'csv', resume: false, header: HEADER, settings });
       sink.write('a.png,cat,ok');

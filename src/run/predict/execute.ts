@@ -173,7 +173,7 @@ function resolveRun(
     preprocess,
     topk: Math.min(config.topk, info.classes),
     rule,
-    passes: config.deterministic ? 1 : rule ? 'auto' : (config.passes as number),
+    passes: config.deterministic ? 1 : rule ? 'auto' : config.passes,
     seed,
     calibration,
     calibrationSha256: calibration ? digestOf(config.calibration!).sha256 : undefined,

@@ -56,7 +56,7 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
     output,
     meta,
     metaFile: meta?.kind === 'file' ? meta.file : sidecars?.meta,
-    passes: passesTarget as PredictPlan['passes'],
+    passes: passesTarget,
     forbidden,
   };
 }
