@@ -53,90 +53,108 @@ export interface PredictFilesOptions {
  * result is yielded as soon as it and every earlier one are done.
  */
 export async function* predictFiles(model: McModel, files: readonly string[], options: PredictFilesOptions): AsyncGenerator<ImageResult> {
+  const run = predictRun(model, files, options);
+  if (options.adaptive && !options.deterministic) yield* adaptiveResults(run, options.adaptive);
+  else yield* fixedResults(run);
+}
+
+/** What both ways of running the files share: the batches as they decode, the model and the options. */
+interface PredictRun {
+  model: McModel;
+  files: readonly string[];
+  options: PredictFilesOptions;
+  batchSize: number;
+  /** Index of the first file of each batch. */
+  starts: number[];
+  /** Batch b decoded (an image, or why it failed, per file), with the decode of batch b + 1 started. */
+  nextBatch(b: number): Promise<(Float32Array | string)[]>;
+}
+
+/** Starts decoding the first batch at once: a caller reads the batches in order through `nextBatch`. */
+function predictRun(model: McModel, files: readonly string[], options: PredictFilesOptions): PredictRun {
   const batchSize = Math.max(1, options.batchSize);
   const starts: number[] = [];
   for (let s = 0; s < files.length; s += batchSize) starts.push(s);
   const budget = new PixelBudget(options.decodePixelBudget ?? DEFAULT_DECODE_PIXEL_BUDGET);
   const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.fileSizes?.slice(start, start + batchSize), options, budget);
   let pending = starts.length > 0 ? decode(starts[0]!) : undefined;
-  /** The next decoded batch, with the decode of the one after it started. */
   const nextBatch = async (b: number) => {
     const decoded = await pending!;
     pending = b + 1 < starts.length ? decode(starts[b + 1]!) : undefined;
     return decoded;
   };
-  const resultOf = (index: number, passProbs: Float64Array, deterministicProbs?: Float64Array): ImageResult => {
-    const file = files[index]!;
-    const bad = firstNonFinitePass(passProbs, model.info.classes);
-    if (bad !== undefined) return { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
-    const summary = summarize(passProbs, model.info.classes);
-    return { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
-  };
-  const deterministicOf = async (good: Float32Array[]) =>
-    options.withDeterministic && good.length > 0 ? model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
+  return { model, files, options, batchSize, starts, nextBatch };
+}
 
-  if (options.adaptive && !options.deterministic) {
-    const pool = model.adaptivePool(options.seed, options.adaptive);
-    const ready = new Map<number, ImageResult>();
-    const indexOf = new Map<number, { index: number; deterministic?: Float64Array }>();
-    let next = 0;
-    for (let b = 0; b < starts.length || pool.active > 0;) {
-      // refill: the next batches join while fewer than a batch of images are still running
-      while (b < starts.length && pool.active < batchSize) {
-        const decoded = await nextBatch(b);
-        const good: Float32Array[] = [];
-        const goodIndex: number[] = [];
-        decoded.forEach((item, i) => {
-          const index = starts[b]! + i;
-          if (item instanceof Float32Array) {
-            good.push(item);
-            goodIndex.push(index);
-          } else ready.set(index, { file: files[index]!, index, status: 'error', error: item });
-        });
-        const deterministic = await deterministicOf(good);
-        (await pool.add(good)).forEach((id, g) => indexOf.set(id, { index: goodIndex[g]!, ...(deterministic && { deterministic: deterministic[g]! }) }));
-        b++;
-      }
-      if (pool.active > 0) {
-        for (const done of await pool.round()) {
-          const { index, deterministic } = indexOf.get(done.id)!;
-          indexOf.delete(done.id);
-          ready.set(index, resultOf(index, done.probs, deterministic));
-        }
-      }
-      for (; ready.has(next); next++) {
-        yield ready.get(next)!;
-        ready.delete(next);
+/** The result of file `index` from its passes [T, C]: an error result when a pass is not finite. */
+function resultOf(run: PredictRun, index: number, passProbs: Float64Array, deterministicProbs?: Float64Array): ImageResult {
+  const { model, options } = run;
+  const file = run.files[index]!;
+  const bad = firstNonFinitePass(passProbs, model.info.classes);
+  if (bad !== undefined) return { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
+  const summary = summarize(passProbs, model.info.classes);
+  return { file, index, status: 'ok', summary, ...(options.keepPasses && { passProbs }), ...(deterministicProbs && { deterministicProbs }) };
+}
+
+/** One pass with dropout off per image, when the options ask for it. */
+async function deterministicOf(run: PredictRun, good: Float32Array[]): Promise<Float64Array[] | undefined> {
+  const { model, options } = run;
+  return options.withDeterministic && good.length > 0 ? model.predict(good, { passes: 1, seed: options.seed, deterministic: true }) : undefined;
+}
+
+/** Adaptive T: batches join the rounds while fewer than a batch of images run; results in input order as soon as each and every earlier one is done. */
+async function* adaptiveResults(run: PredictRun, adaptive: AdaptiveRule): AsyncGenerator<ImageResult> {
+  const { model, files, options, batchSize, starts } = run;
+  const pool = model.adaptivePool(options.seed, adaptive);
+  const ready = new Map<number, ImageResult>();
+  const indexOf = new Map<number, { index: number; deterministic?: Float64Array }>();
+  let next = 0;
+  for (let b = 0; b < starts.length || pool.active > 0;) {
+    // refill: the next batches join while fewer than a batch of images are still running
+    while (b < starts.length && pool.active < batchSize) {
+      const decoded = await run.nextBatch(b);
+      const good: Float32Array[] = [];
+      const goodIndex: number[] = [];
+      decoded.forEach((item, i) => {
+        const index = starts[b]! + i;
+        if (item instanceof Float32Array) {
+          good.push(item);
+          goodIndex.push(index);
+        } else ready.set(index, { file: files[index]!, index, status: 'error', error: item });
+      });
+      const deterministic = await deterministicOf(run, good);
+      (await pool.add(good)).forEach((id, g) => indexOf.set(id, { index: goodIndex[g]!, ...(deterministic && { deterministic: deterministic[g]! }) }));
+      b++;
+    }
+    if (pool.active > 0) {
+      for (const done of await pool.round()) {
+        const { index, deterministic } = indexOf.get(done.id)!;
+        indexOf.delete(done.id);
+        ready.set(index, resultOf(run, index, done.probs, deterministic));
       }
     }
-    return;
+    for (; ready.has(next); next++) {
+      yield ready.get(next)!;
+      ready.delete(next);
+    }
   }
+}
 
+/** A fixed number of passes: each batch's results in input order, with logit scores where asked for. */
+async function* fixedResults(run: PredictRun): AsyncGenerator<ImageResult> {
+  const { model, files, options, starts } = run;
   const withLogits = Boolean(options.logitScores) && !model.info.outputIsProbabilities;
   for (let b = 0; b < starts.length; b++) {
-    const decoded = await nextBatch(b);
+    const decoded = await run.nextBatch(b);
     const good = decoded.filter((d): d is Float32Array => d instanceof Float32Array);
-    const settings = { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false };
-    let probs: Float64Array[];
-    let deterministic: Float64Array[] | undefined;
-    let logits: { mc: Float64Array[]; deterministic?: Float64Array[] } | undefined;
-    if (withLogits && good.length > 0) {
-      // the same runs as predict's, with the raw outputs kept: predict is predictScores then probabilities
-      logits = { mc: await model.predictScores(good, settings) };
-      if (options.withDeterministic) logits.deterministic = await model.predictScores(good, { passes: 1, seed: options.seed, deterministic: true });
-      probs = logits.mc.map((s) => model.probabilities(s));
-      deterministic = logits.deterministic?.map((s) => model.probabilities(s));
-    } else {
-      probs = good.length === 0 ? [] : await model.predict(good, settings);
-      deterministic = await deterministicOf(good);
-    }
+    const { probs, deterministic, logits } = await batchProbabilities(run, good, withLogits);
     let g = 0;
     for (let i = 0; i < decoded.length; i++) {
       const index = starts[b]! + i;
       const item = decoded[i]!;
       if (item instanceof Float32Array) {
         const det = deterministic?.[g];
-        const result = resultOf(index, probs[g]!, det);
+        const result = resultOf(run, index, probs[g]!, det);
         if (logits && result.status === 'ok') {
           const det = logits.deterministic?.[g];
           result.logitScores = { ...logitScores(logits.mc[g]!, model.info.classes), ...(det && { deterministic: logitScores(det, model.info.classes) }) };
@@ -146,6 +164,24 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
       } else yield { file: files[index]!, index, status: 'error', error: item };
     }
   }
+}
+
+/** The passes' probabilities of the decoded images `good` (and their deterministic pass), with the raw scores kept when `withLogits`. */
+async function batchProbabilities(
+  run: PredictRun,
+  good: Float32Array[],
+  withLogits: boolean,
+): Promise<{ probs: Float64Array[]; deterministic: Float64Array[] | undefined; logits: { mc: Float64Array[]; deterministic?: Float64Array[] } | undefined }> {
+  const { model, options } = run;
+  const settings = { passes: options.passes, seed: options.seed, deterministic: options.deterministic ?? false };
+  if (withLogits && good.length > 0) {
+    // the same runs as predict's, with the raw outputs kept: predict is predictScores then probabilities
+    const logits: { mc: Float64Array[]; deterministic?: Float64Array[] } = { mc: await model.predictScores(good, settings) };
+    if (options.withDeterministic) logits.deterministic = await model.predictScores(good, { passes: 1, seed: options.seed, deterministic: true });
+    return { probs: logits.mc.map((s) => model.probabilities(s)), deterministic: logits.deterministic?.map((s) => model.probabilities(s)), logits };
+  }
+  const probs = good.length === 0 ? [] : await model.predict(good, settings);
+  return { probs, deterministic: await deterministicOf(run, good), logits: undefined };
 }
 
 /** Index of the first pass with a non-finite probability, or undefined. probs: [T, C]. */

@@ -4,7 +4,7 @@ import { DataType, type GraphNode, type OnnxGraph } from '../model/graph.js';
 import { exposeTensors, rewriteSitesAsInputs, siteInputName } from '../model/rewrite.js';
 import type { StochasticSite } from '../model/sites.js';
 import { activationNames } from '../model/trunk-split.js';
-import type { HostTensor } from './runtime.js';
+import type { HostTensor, RuntimeSession } from './runtime.js';
 import { createOrThrow } from './sessions.js';
 
 export interface ProbeResult {
@@ -67,12 +67,10 @@ export async function probeModel(model: OnnxGraph, sites: StochasticSite[], io: 
     notPerRow: new Set(),
     runs: 0,
   };
-  const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
   if (sites.length === 0) return result;
   const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
   const names = [...new Set([...sites.map((s) => s.drawn), ...(withActivations ? activationNames(model) : [])])].filter((n) => n !== io.inputName);
   const imageRow = io.inputDims.slice(1);
-  const zeros = (batch: number): HostTensor => ({ data: new Float32Array(batch * imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...imageRow] });
   const declared = model.inputs().find((i) => i.name === io.inputName);
   const declaredBatch = declared?.dims?.[0];
   const batchName = typeof declaredBatch === 'string' ? declaredBatch : BATCH_NAME;
@@ -84,82 +82,28 @@ export async function probeModel(model: OnnxGraph, sites: StochasticSite[], io: 
     file,
   );
   try {
-    const inferred = options.inferShapes === false ? new Map<string, never>() : session.outputShapes;
-    // a scalar's inferred dims look like an unknown shape's; a Constant's own attribute tells them
-    const constants = model.constantDims();
-    const at = async (batch: number, wanted: readonly string[]): Promise<Seen> => {
-      const seen: Seen = {};
-      const unknown: string[] = [];
-      for (const name of wanted) {
-        const shape = inferred.get(name);
-        const dims = shape && (constants.get(name) ?? concreteDims(shape.dims, staticBatch ? undefined : batchName, batch));
-        if (dims) seen[name] = { dims, type: shape.type };
-        else unknown.push(name);
-      }
-      if (unknown.length > 0) {
-        Object.assign(seen, await session.shapes({ [io.inputName]: zeros(batch) }, unknown));
-        result.runs++;
-      }
-      return seen;
+    const shapes: ShapeSource = {
+      session,
+      inferred: options.inferShapes === false ? new Map<string, never>() : session.outputShapes,
+      // a scalar's inferred dims look like an unknown shape's; a Constant's own attribute tells them
+      constants: model.constantDims(),
+      batchName: staticBatch ? undefined : batchName,
+      inputName: io.inputName,
+      imageRow,
     };
-    const one = await at(staticBatch || 1, names);
+    const one = await shapesAt(shapes, staticBatch || 1, names, result);
     // batch 2 needs only what is read for rows that see each other and for the cut
     const atTwo = withActivations ? batchTwoNames(model, sites, one).filter((n) => names.includes(n)) : [];
-    const two = withActivations ? await at(2, atTwo) : undefined;
+    const two = withActivations ? await shapesAt(shapes, 2, atTwo, result) : undefined;
     const batch = staticBatch || 1;
     result.siteShapes = sites.map((site) => {
       const shape = site.drawn === io.inputName ? [batch, ...imageRow] : one[site.drawn]!.dims;
-      const atTwo = two?.[site.drawn]?.dims;
-      const followsBatch = shape[0] === batch && (!atTwo || atTwo[0] === 2);
-      if (followsBatch) {
-        result.siteFolds.push(1);
-        return shape.slice(1);
-      }
-      // windowed attention folds the batch and k windows into the first dim: k at batch 1, 2k at 2
-      const fold = shape[0]!;
-      const folded =
-        atTwo !== undefined && fold > 1 && atTwo.length === shape.length && atTwo[0] === 2 * fold && atTwo.slice(1).every((d, i) => d === shape[i + 1]);
-      if (folded && site.input) {
-        result.siteFolds.push(fold);
-        return [...shape];
-      }
-      if (site.op !== 'Dropout') {
-        throw new ModelError(
-          `${file}: ${site.op} ${site.nodeName} draws a tensor of shape [${shape.join(', ')}] whose first dimension does not follow the batch, so the images of one run would share its numbers. Export the layer with rand_like / bernoulli_ on a per-sample tensor (as torch and timm do), or with a fixed batch of 1.`,
-        );
-      }
-      const seen = atTwo ? ` at batch 1 and [${atTwo.join(', ')}] at batch 2` : '';
-      throw new ModelError(
-        `${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}]${seen}): no dimension follows the batch, and the first is not a whole number of rows per image`,
-      );
+      const { rowShape, fold } = siteRowShape(site, shape, two?.[site.drawn]?.dims, batch, file);
+      result.siteFolds.push(fold);
+      return rowShape;
     });
-    result.siteTypes = sites.map((site) => {
-      if (site.op === 'Bernoulli') return DataType.FLOAT; // cast to the type of p in the graph
-      const type = site.drawn === io.inputName ? 'float32' : one[site.drawn]!.type;
-      if (type !== 'float32' && type !== 'float16') {
-        throw new ModelError(`${file}: ${site.op} ${site.nodeName} yields ${type}; mc-dropout draws float32 or float16 numbers`);
-      }
-      return onnxType(type);
-    });
-    if (two) {
-      const float = (type: string) => type === 'float32' || type === 'float16';
-      for (const name of atTwo) {
-        const a = one[name]!;
-        const b = two[name]!;
-        const count = (dims: readonly number[]) => dims.reduce((x, y) => x * y, 1);
-        if ((float(a.type) || a.type === 'float64') && count(b.dims) !== 2 * count(a.dims)) result.notPerRow.add(name);
-        if (float(a.type) && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) result.batchMajor.add(name);
-      }
-      // row sizes for the memory budget and the figures: every float tensor that starts with the
-      // batch at batch 1 (a tensor that is not batch-major only makes the budget safer)
-      for (const name of names) {
-        const a = one[name]!;
-        if (float(a.type) && a.dims[0] === 1 && a.dims.length > 0) {
-          result.activationShapes.set(name, a.dims.slice(1));
-          result.activationTypes.set(name, onnxType(a.type));
-        }
-      }
-    }
+    result.siteTypes = sites.map((site) => siteType(site, one, io.inputName, file));
+    if (two) addActivations(result, names, atTwo, one, two);
     if (result.siteFolds.some((k) => k > 1))
       await checkFoldedOrder(model, sites, result, io, { file, batchName, ...(externalDataFolder && { externalDataFolder }) });
     return result;
@@ -168,6 +112,98 @@ export async function probeModel(model: OnnxGraph, sites: StochasticSite[], io: 
     throw new ModelError(`${file}: onnxruntime cannot run the model (${describeError(error)})`, 'E_MODEL', { cause: error });
   } finally {
     await session.release();
+  }
+}
+
+const onnxType = (type: string) => (type === 'float16' ? DataType.FLOAT16 : DataType.FLOAT);
+
+/** Where the probe learns shapes: onnxruntime's shape inference first, then a run on zero images for the rest. */
+interface ShapeSource {
+  session: RuntimeSession;
+  inferred: ReadonlyMap<string, { dims: readonly (number | string)[]; type: string }>;
+  constants: ReadonlyMap<string, number[]>;
+  /** The symbolic batch dim's name; undefined for a fixed batch. */
+  batchName: string | undefined;
+  inputName: string;
+  /** The image input's dims without the batch. */
+  imageRow: number[];
+}
+
+/** Dims and element type of `wanted` at batch size `batch`; a run, when one is needed, counts in `probe.runs`. */
+async function shapesAt(source: ShapeSource, batch: number, wanted: readonly string[], probe: ProbeResult): Promise<Seen> {
+  const seen: Seen = {};
+  const unknown: string[] = [];
+  for (const name of wanted) {
+    const shape = source.inferred.get(name);
+    const dims = shape && (source.constants.get(name) ?? concreteDims(shape.dims, source.batchName, batch));
+    if (dims) seen[name] = { dims, type: shape.type };
+    else unknown.push(name);
+  }
+  if (unknown.length > 0) {
+    const zeros: HostTensor = { data: new Float32Array(batch * source.imageRow.reduce((a, b) => a * b, 1)), dims: [batch, ...source.imageRow] };
+    Object.assign(seen, await source.session.shapes({ [source.inputName]: zeros }, unknown));
+    probe.runs++;
+  }
+  return seen;
+}
+
+/**
+ * A site's per-image row shape and fold, from the shape of its tensor at batch `batch` and at
+ * batch 2 (`atTwo`, when probed); a ModelError when its first dim does not follow the batch.
+ */
+function siteRowShape(
+  site: StochasticSite,
+  shape: readonly number[],
+  atTwo: readonly number[] | undefined,
+  batch: number,
+  file: string,
+): { rowShape: number[]; fold: number } {
+  const followsBatch = shape[0] === batch && (!atTwo || atTwo[0] === 2);
+  if (followsBatch) return { rowShape: shape.slice(1), fold: 1 };
+  // windowed attention folds the batch and k windows into the first dim: k at batch 1, 2k at 2
+  const fold = shape[0]!;
+  const folded =
+    atTwo !== undefined && fold > 1 && atTwo.length === shape.length && atTwo[0] === 2 * fold && atTwo.slice(1).every((d, i) => d === shape[i + 1]);
+  if (folded && site.input) return { rowShape: [...shape], fold };
+  if (site.op !== 'Dropout') {
+    throw new ModelError(
+      `${file}: ${site.op} ${site.nodeName} draws a tensor of shape [${shape.join(', ')}] whose first dimension does not follow the batch, so the images of one run would share its numbers. Export the layer with rand_like / bernoulli_ on a per-sample tensor (as torch and timm do), or with a fixed batch of 1.`,
+    );
+  }
+  const seen = atTwo ? ` at batch 1 and [${atTwo.join(', ')}] at batch 2` : '';
+  throw new ModelError(
+    `${file}: cannot find the batch dimension of the tensor ${site.nodeName} drops (shape [${shape.join(', ')}]${seen}): no dimension follows the batch, and the first is not a whole number of rows per image`,
+  );
+}
+
+/** ONNX element type of the numbers a site draws (its tensor's type at batch 1, `one`); a ModelError unless float32 or float16. */
+function siteType(site: StochasticSite, one: Seen, inputName: string, file: string): number {
+  if (site.op === 'Bernoulli') return DataType.FLOAT; // cast to the type of p in the graph
+  const type = site.drawn === inputName ? 'float32' : one[site.drawn]!.type;
+  if (type !== 'float32' && type !== 'float16') {
+    throw new ModelError(`${file}: ${site.op} ${site.nodeName} yields ${type}; mc-dropout draws float32 or float16 numbers`);
+  }
+  return onnxType(type);
+}
+
+/** What batch 1 (`one`) and batch 2 (`two`) tell of the activations: which mix rows, which are batch-major, and their row shapes and types. */
+function addActivations(result: ProbeResult, names: readonly string[], atTwo: readonly string[], one: Seen, two: Seen): void {
+  const float = (type: string) => type === 'float32' || type === 'float16';
+  for (const name of atTwo) {
+    const a = one[name]!;
+    const b = two[name]!;
+    const count = (dims: readonly number[]) => dims.reduce((x, y) => x * y, 1);
+    if ((float(a.type) || a.type === 'float64') && count(b.dims) !== 2 * count(a.dims)) result.notPerRow.add(name);
+    if (float(a.type) && a.dims[0] === 1 && b.dims[0] === 2 && a.dims.length === b.dims.length) result.batchMajor.add(name);
+  }
+  // row sizes for the memory budget and the figures: every float tensor that starts with the
+  // batch at batch 1 (a tensor that is not batch-major only makes the budget safer)
+  for (const name of names) {
+    const a = one[name]!;
+    if (float(a.type) && a.dims[0] === 1 && a.dims.length > 0) {
+      result.activationShapes.set(name, a.dims.slice(1));
+      result.activationTypes.set(name, onnxType(a.type));
+    }
   }
 }
 

@@ -7,7 +7,7 @@
 import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
 import { METADATA_PREFIX } from './metadata.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
-import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type NodeProto, type TensorProto } from './onnx.js';
+import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 import { classifierOutput, isSoftmaxOutput } from './signature.js';
 import { RANDOM_OPS } from './sites.js';
 
@@ -45,6 +45,42 @@ export function mcGraph(
   // rewritten in place: convert hands over its own copy (convertModel's output)
   const model = protoOf(source);
   const graph = model.graph!;
+  const { input, dims, scoreName, classes } = checkedSignature(source, graph, options.output);
+  renameClashingTensors(graph);
+  const build = graphBuilder(defaultOpset(model));
+  const { front, perPass } = tiledPasses(graph.node ?? [], build, passes, { name: input, rank: dims.length }, options.cut);
+  graph.node = perPass;
+  addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
+
+  const seeded = options.seedInput ? seededRandomOps(graph.node, build.node, build.int64, build.nodes) : undefined;
+  graph.node = [...front, ...(seeded ?? graph.node), ...build.nodes];
+  graph.initializer = [...(graph.initializer ?? []), ...build.added];
+  // the seed, where asked for: a required input (onnxruntime-node and -web feed no input that has a default)
+  if (seeded) graph.input = [...(graph.input ?? []), tensorValueInfo(MC_GRAPH_SEED, DataType.INT64, [1])];
+  const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
+  // the outputs by their documented names, without the prefix
+  graph.node.push(
+    ...MC_GRAPH_OUTPUTS.map((name): NodeProto => ({ opType: 'Identity', name: `${prefixed(name)}.out`, input: [prefixed(name)], output: [name] })),
+  );
+  graph.output = MC_GRAPH_OUTPUTS.map((name) =>
+    tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
+  );
+  stampMcGraphMetadata(model, passes, Boolean(seeded));
+  return graphOf(model);
+}
+
+/** `role` under MC_GRAPH_PREFIX: the name of a node, tensor or initializer the MC graph adds. */
+const prefixed = (role: string): string => `${MC_GRAPH_PREFIX}${role}`;
+
+/**
+ * The model's one image input (its dims, with a dynamic batch first) and its float32 class scores
+ * [N, classes], checked in this order; each failed check throws a UsageError saying why.
+ */
+function checkedSignature(
+  source: OnnxGraph,
+  graph: GraphProto,
+  output: string | undefined,
+): { input: string; dims: (number | string | null)[]; scoreName: string; classes: number } {
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) throw new UsageError(`The MC graph takes one image input; the model has ${inputs.length}`);
@@ -53,7 +89,7 @@ export function mcGraph(
   if (!dims || dims.length < 2) throw new UsageError(`The model's input ${input.name} has no known rank`);
   if (typeof dims[0] === 'number')
     throw new UsageError(`The model's batch dimension is fixed to ${dims[0]}: the MC graph needs a dynamic batch to run T x batch rows`);
-  const scores = classifierOutput(source, 'the model', { ...(options.output !== undefined && { name: options.output }) });
+  const scores = classifierOutput(source, 'the model', { ...(output !== undefined && { name: output }) });
   const scoreName = scores.name;
   const classes = scores.dims?.[1];
   if (typeof classes !== 'number' || classes < 2) throw new UsageError(`The class-score output ${scoreName} has no fixed number of classes (at least 2)`);
@@ -63,7 +99,12 @@ export function mcGraph(
   }
   if ([...MC_GRAPH_OUTPUTS, MC_GRAPH_SEED].includes(input.name!))
     throw new UsageError(`The model's input is named '${input.name}', one of the MC graph's outputs or its seed input`);
-  // a tensor of the model named like an output ('mean' in a normalisation, say) is renamed inside the graph
+  return { input: input.name!, dims, scoreName, classes };
+}
+
+/** Renames, inside the graph, a tensor of the model named like an MC graph output or the seed input ('mean' in a normalisation, say). */
+function renameClashingTensors(graph: GraphProto): void {
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const taken = new Set([...(graph.node ?? []).flatMap((x) => x.output ?? []), ...initializers]);
   for (const clash of [...MC_GRAPH_OUTPUTS, MC_GRAPH_SEED].filter((name) => taken.has(name))) {
     const renamed = `${MC_GRAPH_PREFIX}model.${clash}`;
@@ -75,50 +116,87 @@ export function mcGraph(
     for (const tensor of graph.initializer ?? []) tensor.name = rename(tensor.name ?? '');
     for (const info of [...(graph.valueInfo ?? []), ...(graph.output ?? [])]) info.name = rename(info.name ?? '');
   }
-  const opset = defaultOpset(model);
-  const n = (role: string) => `${MC_GRAPH_PREFIX}${role}`;
+}
+
+/** The nodes and initializers the MC graph adds, collected in the order made, every name under MC_GRAPH_PREFIX. */
+interface GraphBuilder {
+  nodes: NodeProto[];
+  added: TensorProto[];
+  /** Adds a node with one output, `output` prefixed; returns that name. */
+  node(opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']): string;
+  /** Adds an int64 initializer ([values.length], or a scalar); returns its name. */
+  int64(name: string, values: number[], scalar?: boolean): string;
+  /** Adds a float32 scalar initializer; returns its name. */
+  float(name: string, value: number): string;
+  /** ReduceX over `axes`: axes an input from opset 13 (ReduceSum) or 18 (the others), an attribute before. */
+  reduce(op: string, x: string, axes: number[], out: string, keepdims?: number): string;
+}
+
+const intsAttribute = (name: string, values: number[]) => ({ name, type: 7, ints: values });
+const intAttribute = (name: string, value: number) => ({ name, type: 2, i: value });
+
+function graphBuilder(opset: number): GraphBuilder {
   const added: TensorProto[] = [];
+  const nodes: NodeProto[] = [];
   const int64 = (name: string, values: number[], scalar = false): string => {
-    added.push({ name: n(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
-    return n(name);
+    added.push({ name: prefixed(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
+    return prefixed(name);
   };
   const float = (name: string, value: number): string => {
-    added.push({ name: n(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
-    return n(name);
+    added.push({ name: prefixed(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
+    return prefixed(name);
   };
-  const nodes: NodeProto[] = [];
   const node = (opType: string, inputs: string[], output: string, attribute: NodeProto['attribute'] = []): string => {
-    nodes.push({ opType, name: n(output), input: inputs, output: [n(output)], attribute });
-    return n(output);
+    nodes.push({ opType, name: prefixed(output), input: inputs, output: [prefixed(output)], attribute });
+    return prefixed(output);
   };
-  const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
-  const int = (name: string, value: number) => ({ name, type: 2, i: value });
-  /** ReduceX over `axes`: axes an input from opset 13 (ReduceSum) or 18 (the others), an attribute before. */
   const reduce = (op: string, x: string, axes: number[], out: string, keepdims = 0): string => {
     const asInput = opset >= (op === 'ReduceSum' ? 13 : 18);
     return asInput
-      ? node(op, [x, int64(`${out}.axes`, axes)], out, [int('keepdims', keepdims)])
-      : node(op, [x], out, [ints('axes', axes), int('keepdims', keepdims)]);
+      ? node(op, [x, int64(`${out}.axes`, axes)], out, [intAttribute('keepdims', keepdims)])
+      : node(op, [x], out, [intsAttribute('axes', axes), intAttribute('keepdims', keepdims)]);
   };
+  return { nodes, added, node, int64, float, reduce };
+}
 
-  // tiled pass-major (row t * batch + i is pass t of image i): the trunk's cut tensors, read by the
-  // part that runs per pass, or without a trunk the image input, read by every node
-  const original = graph.node ?? [];
-  const split = options.cut && options.cut.length > 0 ? trunkOf(original, options.cut, input.name!) : undefined;
-  const cut = split ? options.cut! : [{ name: input.name!, rank: dims.length }];
+/**
+ * Tiles pass-major (row t * batch + i is pass t of image i) the trunk's cut tensors, read by the
+ * part that runs per pass, or without a trunk the image input, read by every node. `front`: what
+ * runs once per image (the trunk, then the Tiles); `perPass`: the other nodes, reading the tiles.
+ * The Tiles' repeats go to `build.added`; the Tile nodes leave `build.nodes` for `front`.
+ */
+function tiledPasses(
+  original: NodeProto[],
+  build: GraphBuilder,
+  passes: number,
+  input: { name: string; rank: number },
+  cutOption: readonly { name: string; rank: number }[] | undefined,
+): { front: NodeProto[]; perPass: NodeProto[] } {
+  const split = cutOption && cutOption.length > 0 ? trunkOf(original, cutOption, input.name) : undefined;
+  const cut = split ? cutOption! : [input];
   const trunk = split ?? new Set<number>();
   const tiledName = new Map(
-    cut.map((c, k) => [c.name, node('Tile', [c.name, int64(`repeats.${k}`, [passes, ...Array<number>(c.rank - 1).fill(1)])], `tiled.${k}`)] as const),
+    cut.map(
+      (c, k) => [c.name, build.node('Tile', [c.name, build.int64(`repeats.${k}`, [passes, ...Array<number>(c.rank - 1).fill(1)])], `tiled.${k}`)] as const,
+    ),
   );
-  const tiles = nodes.splice(0);
+  const tiles = build.nodes.splice(0);
   original.forEach((each, i) => {
     if (!trunk.has(i)) each.input = each.input?.map((name) => tiledName.get(name) ?? name);
   });
   const front = [...original.filter((_, i) => trunk.has(i)), ...tiles];
-  graph.node = original.filter((_, i) => !trunk.has(i));
+  return { front, perPass: original.filter((_, i) => !trunk.has(i)) };
+}
 
+/**
+ * The statistics as graph ops on the class scores `scoreName` of all T x batch rows: mean and std
+ * [batch, C], label, confidence, entropy, expected entropy, mutual information, variation ratio and
+ * margin [batch], each under its prefixed output name.
+ */
+function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName: string, passes: number, classes: number): void {
+  const { node, int64, float, reduce } = build;
   // probabilities [T, batch, C]
-  const probs = isSoftmaxOutput(source, scoreName) ? scoreName : node('Softmax', [scoreName], 'probs', [int('axis', -1)]);
+  const probs = scoresAreSoftmax ? scoreName : node('Softmax', [scoreName], 'probs', [intAttribute('axis', -1)]);
   const p3 = node('Reshape', [probs, int64('shape', [passes, -1, classes])], 'passes');
   const mean = reduce('ReduceMean', p3, [0], 'mean');
   const deviation = node('Sub', [p3, mean], 'deviation');
@@ -132,36 +210,33 @@ export function mcGraph(
   const expected = reduce('ReduceMean', perPass, [0], 'expected_entropy');
   node('Max', [node('Sub', [entropy, expected], 'mi_raw'), float('zero', 0)], 'mutual_information');
   // variation ratio: 1 - (passes voting for the modal class) / T, votes by each pass's argmax (lowest index on ties)
-  const votes = node('ArgMax', [p3], 'votes', [int('axis', 2), int('keepdims', 0)]);
+  const votes = node('ArgMax', [p3], 'votes', [intAttribute('axis', 2), intAttribute('keepdims', 0)]);
   const onehot = node(
     'OneHot',
-    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [int('to', DataType.FLOAT)])],
+    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [intAttribute('to', DataType.FLOAT)])],
     'onehot',
-    [int('axis', -1)],
+    [intAttribute('axis', -1)],
   );
   const counts = reduce('ReduceSum', onehot, [0], 'counts');
   const modal = reduce('ReduceMax', counts, [1], 'modal');
   node('Sub', [float('one', 1), node('Div', [modal, float('pass_count', passes)], 'modal_share')], 'variation_ratio');
-  node('ArgMax', [mean], 'label', [int('axis', 1), int('keepdims', 0)]);
+  node('ArgMax', [mean], 'label', [intAttribute('axis', 1), intAttribute('keepdims', 0)]);
   node('Identity', [reduce('ReduceMax', mean, [1], 'confidence_raw')], 'confidence');
-  const top2 = n('top2');
-  nodes.push({ opType: 'TopK', name: top2, input: [mean, int64('k', [2])], output: [top2, n('top2_index')], attribute: [int('axis', 1)] });
-  const first = node('Gather', [top2, int64('first', [0], true)], 'top_first', [int('axis', 1)]);
-  const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [int('axis', 1)]);
+  const top2 = prefixed('top2');
+  build.nodes.push({
+    opType: 'TopK',
+    name: top2,
+    input: [mean, int64('k', [2])],
+    output: [top2, prefixed('top2_index')],
+    attribute: [intAttribute('axis', 1)],
+  });
+  const first = node('Gather', [top2, int64('first', [0], true)], 'top_first', [intAttribute('axis', 1)]);
+  const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [intAttribute('axis', 1)]);
   node('Sub', [first, second], 'margin');
+}
 
-  const seeded = options.seedInput ? seededRandomOps(graph.node, node, int64, nodes) : undefined;
-  graph.node = [...front, ...(seeded ?? graph.node), ...nodes];
-  graph.initializer = [...(graph.initializer ?? []), ...added];
-  // the seed, where asked for: a required input (onnxruntime-node and -web feed no input that has a default)
-  if (seeded) graph.input = [...(graph.input ?? []), tensorValueInfo(MC_GRAPH_SEED, DataType.INT64, [1])];
-  const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
-  // the outputs by their documented names, without the prefix
-  graph.node.push(...MC_GRAPH_OUTPUTS.map((name): NodeProto => ({ opType: 'Identity', name: `${n(name)}.out`, input: [n(name)], output: [name] })));
-  graph.output = MC_GRAPH_OUTPUTS.map((name) =>
-    tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
-  );
-  // the metadata describes this graph: its outputs are the statistics, no longer the model's logits
+/** The metadata describes the MC graph: its outputs are the statistics, no longer the model's logits. */
+function stampMcGraphMetadata(model: ModelProto, passes: number, seeded: boolean): void {
   const own = {
     output: 'mc_graph',
     mc_graph_passes: String(passes),
@@ -172,7 +247,6 @@ export function mcGraph(
     ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
     ...Object.entries(own).map(([key, value]) => ({ key: `${METADATA_PREFIX}${key}`, value })),
   ];
-  return graphOf(model);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
-import { cloneModel, DataType, tensorsRead, type NodeProto } from './onnx.js';
+import { cloneModel, DataType, tensorsRead, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Name of the int64 graph input [rows] that says which image each row (image x pass) belongs to. */
@@ -63,58 +63,19 @@ export function splitAtStochasticSources(
   const imageInputs = new Set((graph.input ?? []).map((i) => i.name!).filter((n) => !initializers.has(n) && !sources.includes(n)));
   const producer = new Map<string, number>();
   nodes.forEach((node, i) => node.output?.forEach((o) => o && producer.set(o, i)));
+  const index: GraphIndex = { nodes, initializers, imageInputs, producer };
 
-  // the head: every node downstream of a stochastic source
-  const tainted = new Set(sources);
-  const head = new Set<number>();
-  nodes.forEach((node, i) => {
-    const stochastic = RANDOM_OPS.includes(node.opType ?? '');
-    if (stochastic || tensorsRead(node).some((t) => tainted.has(t))) {
-      head.add(i);
-      node.output?.forEach((o) => o && tainted.add(o));
-    }
-  });
-  if (head.size === 0) return { reason: 'no stochastic site' };
-  const outputs = (graph.output ?? []).map((o) => o.name!);
-  if (!outputs.every((o) => tainted.has(o))) return { reason: 'an output does not depend on any stochastic site' };
-  // a subgraph (If, Loop, Scan) in the head reads outer tensors by name, where the rows would not
-  // reach: such a head runs whole
-  const withSubgraph = [...head].find((i) => nodes[i]!.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0));
-  if (withSubgraph !== undefined)
-    return { reason: `${nodes[withSubgraph]!.opType} node ${nodes[withSubgraph]!.name ?? ''} after the stochastic sites holds a subgraph` };
-
-  // grow the head until everything it reads from the trunk is batch-major
-  const pulled = new Set<number>();
-  let cut: string[] = [];
-  for (;;) {
-    const needed = new Set<string>();
-    for (const i of head) for (const t of nodes[i]!.input ?? []) if (t && !tainted.has(t) && !initializers.has(t)) needed.add(t);
-    const notBatchMajor = [...needed].filter((t) => !batchMajor.has(t) && !imageInputs.has(t));
-    if (notBatchMajor.length === 0) {
-      cut = [...needed];
-      break;
-    }
-    for (const t of notBatchMajor) {
-      const p = producer.get(t);
-      if (p === undefined) return { reason: `the part after the stochastic sites reads ${t}, which is neither batch-major nor computed` };
-      head.add(p);
-      pulled.add(p);
-      nodes[p]!.output?.forEach((o) => o && tainted.add(o));
-    }
-  }
-
-  // a pulled node also stays in the trunk when the trunk reads its outputs
-  const trunk = new Set(nodes.map((_, i) => i).filter((i) => !head.has(i)));
-  const unread = [...trunk];
-  while (unread.length > 0) {
-    for (const t of tensorsRead(nodes[unread.pop()!]!)) {
-      const p = producer.get(t);
-      if (p !== undefined && pulled.has(p) && !trunk.has(p)) {
-        trunk.add(p);
-        unread.push(p);
-      }
-    }
-  }
+  const stochastic = stochasticHead(
+    index,
+    sources,
+    (graph.output ?? []).map((o) => o.name!),
+  );
+  if ('reason' in stochastic) return stochastic;
+  const { head, tainted } = stochastic;
+  const grown = growHeadToBatchMajor(index, head, tainted, batchMajor);
+  if ('reason' in grown) return grown;
+  const { cut, pulled } = grown;
+  const trunk = trunkWithPulledItReads(index, head, pulled);
   const trunkIndices = [...trunk];
   const trunkWork = trunkIndices.filter((i) => !FREE_OPS.has(nodes[i]!.opType ?? ''));
   if (trunkWork.length === 0 || cut.every((t) => imageInputs.has(t)))
@@ -126,6 +87,105 @@ export function splitAtStochasticSources(
   // the head's tensors have one row per (image, pass), not per image: drop shapes that say otherwise
   split.graph!.valueInfo = [];
   split.graph!.output = (graph.output ?? []).map((o) => ({ name: o.name, type: { tensorType: { elemType: o.type?.tensorType?.elemType ?? DataType.FLOAT } } }));
+  const costs = headCosts(graph, nodes, head, rowShapes);
+  const { trunkModel, headModel } = trunkAndHeadModels(model, split, index, { trunk, cut, sources, rowTypes });
+  return {
+    model: graphOf(split),
+    cutTensors: cut,
+    trunkNodes: trunkIndices.length,
+    headNodes: head.size,
+    ...costs,
+    trunkModel: graphOf(trunkModel),
+    headModel: graphOf(headModel),
+  };
+}
+
+/** The model's nodes, with what the split looks up about their tensors. */
+interface GraphIndex {
+  nodes: NodeProto[];
+  initializers: ReadonlySet<string>;
+  /** The graph inputs that are neither initializers nor stochastic sources. */
+  imageInputs: ReadonlySet<string>;
+  /** Index of the node that makes each tensor. */
+  producer: ReadonlyMap<string, number>;
+}
+
+/**
+ * The head: every node downstream of a stochastic source (and the tensors it makes, `tainted`),
+ * or why no split applies (no site, an output the sites do not reach, a subgraph in the head).
+ */
+function stochasticHead(index: GraphIndex, sources: string[], outputs: string[]): { head: Set<number>; tainted: Set<string> } | NoSplit {
+  const { nodes } = index;
+  const tainted = new Set(sources);
+  const head = new Set<number>();
+  nodes.forEach((node, i) => {
+    const stochastic = RANDOM_OPS.includes(node.opType ?? '');
+    if (stochastic || tensorsRead(node).some((t) => tainted.has(t))) {
+      head.add(i);
+      node.output?.forEach((o) => o && tainted.add(o));
+    }
+  });
+  if (head.size === 0) return { reason: 'no stochastic site' };
+  if (!outputs.every((o) => tainted.has(o))) return { reason: 'an output does not depend on any stochastic site' };
+  // a subgraph (If, Loop, Scan) in the head reads outer tensors by name, where the rows would not
+  // reach: such a head runs whole
+  const withSubgraph = [...head].find((i) => nodes[i]!.attribute?.some((a) => a.g || (a.graphs?.length ?? 0) > 0));
+  if (withSubgraph !== undefined)
+    return { reason: `${nodes[withSubgraph]!.opType} node ${nodes[withSubgraph]!.name ?? ''} after the stochastic sites holds a subgraph` };
+  return { head, tainted };
+}
+
+/**
+ * Grows `head` (and `tainted`) until everything it reads from the trunk is batch-major: the cut
+ * tensors and the producers `pulled` into the head; or why not (a read neither batch-major nor computed).
+ */
+function growHeadToBatchMajor(
+  index: GraphIndex,
+  head: Set<number>,
+  tainted: Set<string>,
+  batchMajor: ReadonlySet<string>,
+): { cut: string[]; pulled: Set<number> } | NoSplit {
+  const { nodes, initializers, imageInputs, producer } = index;
+  const pulled = new Set<number>();
+  for (;;) {
+    const needed = new Set<string>();
+    for (const i of head) for (const t of nodes[i]!.input ?? []) if (t && !tainted.has(t) && !initializers.has(t)) needed.add(t);
+    const notBatchMajor = [...needed].filter((t) => !batchMajor.has(t) && !imageInputs.has(t));
+    if (notBatchMajor.length === 0) return { cut: [...needed], pulled };
+    for (const t of notBatchMajor) {
+      const p = producer.get(t);
+      if (p === undefined) return { reason: `the part after the stochastic sites reads ${t}, which is neither batch-major nor computed` };
+      head.add(p);
+      pulled.add(p);
+      nodes[p]!.output?.forEach((o) => o && tainted.add(o));
+    }
+  }
+}
+
+/** The nodes outside the head, and the pulled nodes whose outputs they read (those then run in both). */
+function trunkWithPulledItReads(index: GraphIndex, head: ReadonlySet<number>, pulled: ReadonlySet<number>): Set<number> {
+  const { nodes, producer } = index;
+  const trunk = new Set(nodes.map((_, i) => i).filter((i) => !head.has(i)));
+  const unread = [...trunk];
+  while (unread.length > 0) {
+    for (const t of tensorsRead(nodes[unread.pop()!]!)) {
+      const p = producer.get(t);
+      if (p !== undefined && pulled.has(p) && !trunk.has(p)) {
+        trunk.add(p);
+        unread.push(p);
+      }
+    }
+  }
+  return trunk;
+}
+
+/** Parameters, multiply-accumulates per image and row floats of the head, beside the whole graph's. */
+function headCosts(
+  graph: GraphProto,
+  nodes: readonly NodeProto[],
+  head: ReadonlySet<number>,
+  rowShapes: ReadonlyMap<string, number[]>,
+): Pick<SplitPlan, 'headParameters' | 'totalParameters' | 'headMacs' | 'totalMacs' | 'headRowFloats'> {
   const sizes = new Map((graph.initializer ?? []).map((t) => [t.name!, (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1)]));
   const headReads = new Set([...head].flatMap((i) => nodes[i]!.input ?? []));
   let headParameters = 0;
@@ -144,7 +204,23 @@ export function splitAtStochasticSources(
   });
   let headRowFloats = 0;
   for (const i of head) for (const o of nodes[i]!.output ?? []) headRowFloats += (rowShapes.get(o) ?? []).reduce((a, b) => a * b, rowShapes.has(o) ? 1 : 0);
-  const joined = split.graph!.node;
+  return { headParameters, totalParameters, headMacs, totalMacs, headRowFloats };
+}
+
+/**
+ * The split as two graphs: the trunk (the images in, the cut tensors that are not image inputs
+ * out) and the head (the joined graph `split` without the trunk's nodes, reading those tensors).
+ */
+function trunkAndHeadModels(
+  model: ModelProto,
+  split: ModelProto,
+  index: GraphIndex,
+  parts: { trunk: ReadonlySet<number>; cut: string[]; sources: string[]; rowTypes: ReadonlyMap<string, number> },
+): { trunkModel: ModelProto; headModel: ModelProto } {
+  const { nodes, imageInputs } = index;
+  const { trunk, cut, sources, rowTypes } = parts;
+  const graph = model.graph!;
+  const joined = split.graph!.node!;
   const trunkModel = cloneModel(model);
   const trunkOutputs = cut.filter((t) => !imageInputs.has(t));
   trunkModel.graph!.node = nodes.filter((_, i) => trunk.has(i));
@@ -158,19 +234,7 @@ export function splitAtStochasticSources(
     ...(split.graph!.input ?? []).filter((i) => !imageInputs.has(i.name!) || cut.includes(i.name!)),
     ...trunkOutputs.map((t) => ({ name: t, type: { tensorType: { elemType: rowTypes.get(t) ?? DataType.FLOAT } } })),
   ];
-  return {
-    model: graphOf(split),
-    cutTensors: cut,
-    trunkNodes: trunkIndices.length,
-    headNodes: head.size,
-    headParameters,
-    totalParameters,
-    headMacs,
-    totalMacs,
-    headRowFloats,
-    trunkModel: graphOf(trunkModel),
-    headModel: graphOf(headModel),
-  };
+  return { trunkModel, headModel };
 }
 
 /**

@@ -4,9 +4,9 @@ import { identicalPassesReason } from '../engine/site-choice.js';
 import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../model/inject.js';
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { dataTypeName, type TensorInfo } from '../model/graph.js';
+import { dataTypeName, type OnnxGraph, type TensorInfo } from '../model/graph.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
-import { readOnnxFile } from '../model/read.js';
+import { readOnnxFile, type OnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
 import { checkClassScores, classifierOutput, isSoftmaxOutput, outputsReachedFrom } from '../model/signature.js';
@@ -87,94 +87,22 @@ export async function inspectModel(file: string, options: { output?: string } = 
   if (inert.length > 0 && !sites.some((s) => s.live))
     warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with ${param({ dropout: 'force' })} to make them live.`);
   const live = sites.filter((s) => s.live);
-  let output: string | undefined;
-  // the checks a run makes of the class scores, by the same functions, so inspect is never MC-ready where predict refuses
-  let scoresUsable = false;
-  try {
-    const chosen =
-      graphOutputs.length && !mcGraph
-        ? classifierOutput(model, file, {
-            ...(options.output !== undefined && { name: options.output }),
-            reached: outputsReachedFrom(
-              model,
-              live.map((s) => s.output),
-            ),
-          })
-        : undefined;
-    output = chosen?.name ?? undefined;
-    checkClassScores(chosen, file);
-    scoresUsable = true;
-  } catch (error) {
-    if (!(error instanceof McDropoutError)) throw error;
-    warnings.push(error.message);
-  }
+  const { output, usable: scoresUsable } = classScoresOf(model, file, live, mcGraph !== undefined, options.output, warnings);
   const paddle = output ? paddleDropouts(model, output) : [];
-  if (sites.length === 0 && paddle.length > 0) {
-    const list = paddle.map((d) => `Mul ${d.node} by ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} (p = ${d.rate})`).join(', ');
-    warnings.push(
-      `no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`,
-    );
-  } else if (sites.length === 0 && !mcGraph) {
-    warnings.push(
-      `no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (${param('injectAt')} TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`,
-    );
-  }
+  const noDropout = noDropoutWarning(file, sites, paddle, mcGraph !== undefined);
+  if (noDropout) warnings.push(noDropout);
   const candidates = output ? injectionCandidates(model, output) : [];
-  const shapes =
-    candidates.length > 0
-      ? await inferredShapes(
-          model,
-          candidates.map((c) => c.tensor),
-          file,
-          folder,
-        ).catch(() => new Map<string, readonly (number | string)[]>())
-      : new Map();
+  const shapes = await candidateShapes(model, candidates, file, folder);
   const reaching = new Set(output ? sites.filter((s) => outputsReachedFrom(model, [s.output]).has(output)) : []);
-  if (output && graphOutputs.length > 1)
-    warnings.push(`class scores are read from the output '${output}' (of ${graphOutputs.length}); ${param('output')} picks another.`);
-  if (output && isSoftmaxOutput(model, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
-  const idle = output ? sites.filter((s) => !reaching.has(s)) : [];
-  if (idle.length > 0)
-    warnings.push(
-      `${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`,
-    );
+  if (output) warnings.push(...classScoreWarnings(model, output, graphOutputs.length, sites, reaching));
   const imageInputs = model.inputs();
   const first = imageInputs[0]?.dims;
   if (first && typeof first[0] === 'number')
     warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
 
-  let trunkReuse: InspectReport['trunkReuse'] = null;
-  const rowShapes = new Map<number, number[]>();
   // a load with unusable class scores fails on the check already reported above; an MC graph is not run
-  if (scoresUsable && !mcGraph) {
-    try {
-      const loaded = await McModel.load(read, {
-        device: 'cpu',
-        allowDeterministic: true,
-        threads: 1,
-        ...(options.output !== undefined && { output: options.output }),
-      });
-      for (const drawn of loaded.info.drawnSites) rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
-      trunkReuse = {
-        applies: loaded.plan.trunkReuse,
-        reason: loaded.plan.reason,
-        cut: loaded.plan.cutTensors,
-        prefixSharing: loaded.plan.prefixSharing,
-        headParameterShare: loaded.plan.headParameterShare,
-        headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
-      };
-      await loaded.dispose();
-    } catch (error) {
-      if (!(error instanceof McDropoutError)) throw error;
-      warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
-    }
-  }
-
-  const position = (index: number): string => `node ${index + 1} of ${model.nodeCount}`;
-  const rateOf = (s: StochasticSite): number | undefined => {
-    const rate = s.op === 'Dropout' ? s.rate : describeRandomSite(model, s, rowShapes.get(s.nodeIndex)).rate;
-    return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
-  };
+  const { trunkReuse, rowShapes } = scoresUsable && !mcGraph ? await loadedPlan(read, options.output, warnings) : notLoaded();
+  const rateOf = (s: StochasticSite): number | undefined => siteRate(model, s, rowShapes);
   // rate 0 everywhere it matters (convert's injectAt TENSOR:0, a dead site): MC-ready in name only
   const identical = output
     ? identicalPassesReason(
@@ -196,25 +124,152 @@ export async function inspectModel(file: string, options: { output?: string } = 
     classifierOutput: output ?? null,
     parameters: model.parameterCount,
     metadata: readMetadata(model, file),
-    sites: sites.map((s) => {
-      const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
-      return {
-        node: s.nodeName,
-        op: s.op,
-        layer: pattern?.name ?? 'Dropout',
-        rate: rateOf(s) ?? null,
-        live: s.live,
-        reason: s.reason,
-        input: s.drawn,
-        position: position(s.nodeIndex),
-        detail: pattern?.detail ?? null,
-      };
-    }),
+    sites: sites.map((s) => describeSite(model, s, rowShapes)),
     mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
     mcGraph: mcGraph ? { passes: mcGraph.passes ?? null } : null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
     paddleDropouts: paddle,
     warnings,
+  };
+}
+
+/**
+ * The output read as class scores, by the checks a run makes of them (the same functions, so
+ * inspect is never MC-ready where predict refuses): `usable` when they pass; a failed check's
+ * message goes to `warnings`.
+ */
+function classScoresOf(
+  model: OnnxGraph,
+  file: string,
+  live: readonly StochasticSite[],
+  isMcGraph: boolean,
+  name: string | undefined,
+  warnings: string[],
+): { output: string | undefined; usable: boolean } {
+  let output: string | undefined;
+  try {
+    const chosen =
+      model.outputs().length && !isMcGraph
+        ? classifierOutput(model, file, {
+            ...(name !== undefined && { name }),
+            reached: outputsReachedFrom(
+              model,
+              live.map((s) => s.output),
+            ),
+          })
+        : undefined;
+    output = chosen?.name ?? undefined;
+    checkClassScores(chosen, file);
+    return { output, usable: true };
+  } catch (error) {
+    if (!(error instanceof McDropoutError)) throw error;
+    warnings.push(error.message);
+    return { output, usable: false };
+  }
+}
+
+/** Why every pass would be identical when the model has no stochastic site (Paddle's inert dropout named where found), or undefined. */
+function noDropoutWarning(file: string, sites: readonly StochasticSite[], paddle: readonly PaddleDropout[], isMcGraph: boolean): string | undefined {
+  if (sites.length === 0 && paddle.length > 0) {
+    const list = paddle.map((d) => `Mul ${d.node} by ${d.keep.toPrecision(7).replace(/\.?0+$/, '')} (p = ${d.rate})`).join(', ');
+    return `no dropout, but ${list} ${paddle.length === 1 ? 'looks' : 'look'} like Paddle's downgrade_in_infer dropout as paddle2onnx writes it: mc-dropout convert ${file} --revive-paddle -o model-mc.onnx makes ${paddle.length === 1 ? 'it' : 'them'} random again.`;
+  }
+  if (sites.length === 0 && !isMcGraph) {
+    return `no dropout and no random op: every pass would be identical. Export with dropout kept live, or add dropout before the classifier (mc-dropout convert ${file} --inject-rate 0.2 -o model-mc.onnx) or at a tensor listed under "dropout could go at" (${param('injectAt')} TENSOR:0.2); exporters such as paddle2onnx and tf2onnx delete dropout.`;
+  }
+  return undefined;
+}
+
+/** Shapes of the injection candidates by shape inference; none when it fails (the report then says null). */
+async function candidateShapes(
+  model: OnnxGraph,
+  candidates: readonly { tensor: string }[],
+  file: string,
+  folder: string,
+): Promise<Map<string, readonly (number | string)[]>> {
+  if (candidates.length === 0) return new Map();
+  return inferredShapes(
+    model,
+    candidates.map((c) => c.tensor),
+    file,
+    folder,
+  ).catch(() => new Map<string, readonly (number | string)[]>());
+}
+
+/** Notes on the class-score output `output`: which of several it is, a softmax already, the sites that never reach it. */
+function classScoreWarnings(
+  model: OnnxGraph,
+  output: string,
+  outputCount: number,
+  sites: readonly StochasticSite[],
+  reaching: ReadonlySet<StochasticSite>,
+): string[] {
+  const warnings: string[] = [];
+  if (outputCount > 1) warnings.push(`class scores are read from the output '${output}' (of ${outputCount}); ${param('output')} picks another.`);
+  if (isSoftmaxOutput(model, output)) warnings.push('the output is already a softmax: mc-dropout averages it directly, with no second softmax.');
+  const idle = sites.filter((s) => !reaching.has(s));
+  if (idle.length > 0)
+    warnings.push(
+      `${idle.map((s) => `${s.op} ${s.nodeName}`).join(', ')} never ${idle.length === 1 ? 'reaches' : 'reach'} the output '${output}': ${idle.length === 1 ? 'it changes' : 'they change'} nothing.`,
+    );
+  return warnings;
+}
+
+/** What a load of the model plans (trunk reuse) and the row shape each drawn site draws, keyed by node index. */
+interface LoadedPlan {
+  trunkReuse: InspectReport['trunkReuse'];
+  rowShapes: Map<number, number[]>;
+}
+
+function notLoaded(): LoadedPlan {
+  return { trunkReuse: null, rowShapes: new Map() };
+}
+
+/** Loads the model as predict would (on the CPU, one thread) for its plan; a load that fails says why in `warnings`. */
+async function loadedPlan(read: OnnxFile, output: string | undefined, warnings: string[]): Promise<LoadedPlan> {
+  const plan = notLoaded();
+  try {
+    const loaded = await McModel.load(read, {
+      device: 'cpu',
+      allowDeterministic: true,
+      threads: 1,
+      ...(output !== undefined && { output }),
+    });
+    for (const drawn of loaded.info.drawnSites) plan.rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
+    plan.trunkReuse = {
+      applies: loaded.plan.trunkReuse,
+      reason: loaded.plan.reason,
+      cut: loaded.plan.cutTensors,
+      prefixSharing: loaded.plan.prefixSharing,
+      headParameterShare: loaded.plan.headParameterShare,
+      headMacShare: Number.isFinite(loaded.plan.headMacShare) ? loaded.plan.headMacShare : null,
+    };
+    await loaded.dispose();
+  } catch (error) {
+    if (!(error instanceof McDropoutError)) throw error;
+    warnings.push(`mc-dropout cannot run it as is: ${error.message}`);
+  }
+  return plan;
+}
+
+/** A site's drop rate (noise: sigma), undefined when unknown or not finite. */
+function siteRate(model: OnnxGraph, s: StochasticSite, rowShapes: ReadonlyMap<number, number[]>): number | undefined {
+  const rate = s.op === 'Dropout' ? s.rate : describeRandomSite(model, s, rowShapes.get(s.nodeIndex)).rate;
+  return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
+}
+
+function describeSite(model: OnnxGraph, s: StochasticSite, rowShapes: ReadonlyMap<number, number[]>): InspectReport['sites'][number] {
+  const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
+  return {
+    node: s.nodeName,
+    op: s.op,
+    layer: pattern?.name ?? 'Dropout',
+    rate: siteRate(model, s, rowShapes) ?? null,
+    live: s.live,
+    reason: s.reason,
+    input: s.drawn,
+    position: `node ${s.nodeIndex + 1} of ${model.nodeCount}`,
+    detail: pattern?.detail ?? null,
   };
 }
