@@ -197,7 +197,7 @@ async function decodeAll(
   options: PredictFilesOptions,
   budget: PixelBudget,
 ): Promise<(Float32Array | string)[]> {
-  const out: (Float32Array | string)[] = new Array(files.length);
+  const out = new Array<Float32Array | string>(files.length);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {

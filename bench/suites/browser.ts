@@ -46,7 +46,7 @@ export async function browserImagesPerSecond(batch = 64, runs = 5): Promise<numb
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/bench.html`);
     await page.waitForFunction('typeof window.timeRuns === "function"', undefined, { timeout: 60_000 });
     const seconds: number[] = [];
-    for (let k = 0; k < 5; k++) seconds.push((await page.evaluate(`window.timeRuns(${batch}, ${runs})`)) as number);
+    for (let k = 0; k < 5; k++) seconds.push(await page.evaluate<number>(`window.timeRuns(${batch}, ${runs})`));
     return batch / seconds.sort((a, b) => a - b)[2]!;
   } finally {
     await browser.close();

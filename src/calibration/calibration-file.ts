@@ -11,22 +11,7 @@
 import { conformalQuantile, CONFORMAL_SCORES } from '../conformal/sets.js';
 import { UsageError } from '../errors.js';
 import { readInputText, type InputFileRole } from '../io/read-file.js';
-import {
-  contentSha256,
-  array,
-  boolean,
-  checkedAs,
-  either,
-  literal,
-  nullable,
-  number,
-  object,
-  optional,
-  parseJsonOf,
-  string,
-  jsonWithNonFinite,
-  type Check,
-} from '../io/schema.js';
+import { contentSha256, array, boolean, checkedAs, literal, nullable, number, object, optional, parseJsonOf, string, jsonWithNonFinite } from '../io/schema.js';
 import { preprocessCheck } from '../preprocess/spec.js';
 import { CALIBRATION_FORMAT, type Calibration } from './calibration.js';
 
@@ -62,7 +47,7 @@ const fileCheck = object({
     seed: number({ integer: true, min: 0 }),
     classConditional: boolean,
     // format 1 wrote an infinite threshold as null
-    threshold: either(threshold, nullable(threshold), 'a number or "Infinity"') as Check<number | null>,
+    threshold: nullable(threshold),
     scores: array(finite),
     scoreClasses: optional(array(number({ integer: true, min: 0 }))),
     perClass: array(nullable(threshold)),

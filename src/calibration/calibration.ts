@@ -232,7 +232,7 @@ export function calibrationWarnings(calibration: Calibration): string[] {
 }
 
 /** Alphas of the coverage-against-alpha curve: 0.01 to 0.30. */
-export const CURVE_ALPHAS = Array.from({ length: 30 }, (_, k) => (k + 1) / 100);
+const CURVE_ALPHAS = Array.from({ length: 30 }, (_, k) => (k + 1) / 100);
 
 /**
  * Coverage and mean set size on labelled images at each alpha of CURVE_ALPHAS, from the

@@ -13,7 +13,7 @@
 import { invalidParameter, param } from '../errors.js';
 
 /** Probability floor for the log of a pass and for the NLL (as evaluate's NLL). */
-export const PROBABILITY_FLOOR = 1e-12;
+const PROBABILITY_FLOOR = 1e-12;
 /** The temperatures searched: [1/20, 20], on a log scale. */
 export const TEMPERATURE_RANGE = [0.05, 20] as const;
 

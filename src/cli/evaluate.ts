@@ -124,7 +124,7 @@ async function evaluationOrThrow(
 }
 
 /** The tables as evaluate prints them. */
-export function evaluationText(report: EvaluationReport): string {
+function evaluationText(report: EvaluationReport): string {
   const c = report.counts;
   const lines = [
     `${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`,

@@ -3,13 +3,13 @@ import type { RunHooks } from '../index.js';
 import { withFlags, type CommandName } from './flags.js';
 
 /** Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere, nothing when quiet. */
-export interface Progress {
+interface Progress {
   update(done: number, failed: number): void;
   stop(): void;
 }
 
 /** `command` names the run in the bar and the plain lines (predict, evaluate, report). */
-export function createProgress(total: number, mode: { enabled: boolean; tty: boolean }, command: string): Progress {
+function createProgress(total: number, mode: { enabled: boolean; tty: boolean }, command: string): Progress {
   if (!mode.enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
   if (mode.tty) {

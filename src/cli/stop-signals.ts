@@ -3,14 +3,14 @@ import type { RunHooks } from '../index.js';
 import { EXIT } from './exit-codes.js';
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */
-export const STOP_SIGNALS = [
+const STOP_SIGNALS = [
   ['SIGINT', EXIT.sigint],
   ['SIGTERM', EXIT.sigterm],
   ['SIGHUP', EXIT.sighup],
 ] as const;
 
 /** A stop signal that arrived, with the exit status it ends the command with. */
-export type StoppedBy = (typeof STOP_SIGNALS)[number];
+type StoppedBy = (typeof STOP_SIGNALS)[number];
 
 /** The stop signals caught for one command, and how far its run got. */
 export interface StopSignals {
@@ -19,7 +19,7 @@ export interface StopSignals {
   /** The first stop signal, once one arrived. */
   stoppedBy(): StoppedBy | undefined;
   /** `hooks` with the abort signal, counting the images done for the message. */
-  hooks(hooks: RunHooks): RunHooks;
+  hooks: (hooks: RunHooks) => RunHooks;
   /** "stopped by SIGTERM after 7 of 50 images" (without the count when no image was started). */
   describe(): string;
   /** Writes "mc-dropout: stopped by SIGTERM after 7 of 50 images; `note`" on stderr and returns the signal's exit status. */

@@ -20,7 +20,7 @@ import type { Provider } from './runtime.js';
  * per trunk run follow from the model's activation sizes per row, seen in the probe. The sum of
  * every activation is an upper bound (onnxruntime reuses buffers), so runs stay under it.
  */
-export const ACTIVATION_BUDGET_FLOATS = 128 * 1024 * 1024;
+const ACTIVATION_BUDGET_FLOATS = 128 * 1024 * 1024;
 /**
  * On CPU, the trunk runs on few images at a time: summed activations of at most this many floats
  * (32 MiB) per intra-op thread. Measured on MobileNetV2 at 224x224 (13.4 M floats an image, 2
@@ -29,7 +29,7 @@ export const ACTIVATION_BUDGET_FLOATS = 128 * 1024 * 1024;
  * photos, 1.47 s against 1.93 s at 10 images a run. Small models still batch: 64 images of 32x32
  * make one run.
  */
-export const CPU_TRUNK_FLOATS_PER_THREAD = 8 * 1024 * 1024;
+const CPU_TRUNK_FLOATS_PER_THREAD = 8 * 1024 * 1024;
 /** Without activation sizes (a static batch), the budget counts the floats a run feeds. */
 const ROW_BUDGET_FLOATS = 32 * 1024 * 1024;
 

@@ -298,7 +298,7 @@ const SMALL_TENSOR = 4096;
  * each small one (a Shape, a Gather of it, a Concat ...), what its producers read: the split may
  * pull such producers after the cut and then needs to know whether their inputs are batch-major.
  */
-export function batchTwoNames(model: OnnxGraph, sites: readonly StochasticSite[], one: Readonly<Record<string, { dims: readonly number[] }>>): string[] {
+function batchTwoNames(model: OnnxGraph, sites: readonly StochasticSite[], one: Readonly<Record<string, { dims: readonly number[] }>>): string[] {
   const nodes = model.nodes();
   const initializers = model.initializerNames();
   const producer = new Map<string, GraphNode>();

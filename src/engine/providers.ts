@@ -40,7 +40,7 @@ export function cudaLibrariesOf(needed: readonly string[] | undefined): string[]
 export const CUDA_PROVIDER_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
 
 /** The command that installs onnxruntime-node's CUDA provider into this project (needs internet). */
-export const INSTALL_PROVIDER_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js';
+const INSTALL_PROVIDER_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js';
 
 /** Everything we can learn about CUDA without starting a session. */
 export interface CudaFacts {
@@ -62,7 +62,7 @@ export interface CudaDiagnosis {
 }
 
 /** onnxruntime-node's binary folder for this platform (where the CUDA provider files go). */
-export function onnxruntimeBinaryFolder(): string {
+function onnxruntimeBinaryFolder(): string {
   const require = createRequire(import.meta.url);
   const entry = require.resolve('onnxruntime-node');
   return path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);

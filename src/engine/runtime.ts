@@ -130,9 +130,3 @@ export class RuntimeSession {
     await this.session.release();
   }
 }
-
-/** Whether this onnxruntime-node build lists a provider, and whether its files ship in the package. */
-export function backendListing(name: string): { listed: boolean; bundled: boolean } {
-  const entry = ort.listSupportedBackends().find((b) => b.name === name);
-  return { listed: entry !== undefined, bundled: entry?.bundled ?? false };
-}

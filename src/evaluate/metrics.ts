@@ -29,13 +29,13 @@ export interface Outcome {
 }
 
 /** Equal-width confidence bins of the ECE and the reliability diagram. */
-export const CALIBRATION_BINS = 15;
+const CALIBRATION_BINS = 15;
 /** Coverages at which selective accuracy is reported. */
-export const COVERAGES = [0.8, 0.9, 0.95] as const;
+const COVERAGES = [0.8, 0.9, 0.95] as const;
 /** p_true below this counts as this in the NLL, so one zero probability does not make it infinite. */
-export const NLL_FLOOR = 1e-12;
+const NLL_FLOOR = 1e-12;
 
-export interface ReliabilityBin {
+interface ReliabilityBin {
   /** The bin holds confidences in (lower, upper]. */
   lower: number;
   upper: number;
@@ -55,7 +55,7 @@ export interface Calibration {
   bins: ReliabilityBin[];
 }
 
-export interface SelectiveAccuracy {
+interface SelectiveAccuracy {
   coverage: number;
   /** Images kept: the ceil(coverage x n) most confident. */
   kept: number;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { OutputError } from '../errors.js';
 
 /** Appends data to an open file; the name is for messages. */
-export type Writer = (data: string | Uint8Array) => void;
+type Writer = (data: string | Uint8Array) => void;
 
 /** Opens `file` for writing ('w' truncate, 'a' append, 'wx' create only); failures name the file. */
 export function openForWrite(file: string, flags: 'w' | 'a' | 'wx' = 'w'): number {
@@ -40,7 +40,7 @@ export function writeAll(fd: number, data: string | Uint8Array, file: string, po
 }
 
 /** A Writer for an open file. */
-export function writerOf(fd: number, file: string): Writer {
+function writerOf(fd: number, file: string): Writer {
   return (data) => writeAll(fd, data, file);
 }
 

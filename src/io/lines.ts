@@ -5,7 +5,7 @@ import { nameFromBytes } from './names.js';
  * Trimmed, non-empty lines of a text file (`-` reads stdin), for labels.
  * An unreadable file is a UsageError naming what it is, the file and what it should hold.
  */
-export function readLines(file: string, what: string, expected: string): string[] {
+function readLines(file: string, what: string, expected: string): string[] {
   return readInputText(file, { what, expected })
     .split(/\r?\n/)
     .map((l) => l.trim())

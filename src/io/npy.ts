@@ -56,7 +56,7 @@ export class NpyPassesWriter {
 }
 
 /** The .npy 1.0 header of a little-endian float32 array: magic, version, length, a Python dict literal padded to 64 bytes. */
-export function npyHeader(shape: number[]): Uint8Array {
+function npyHeader(shape: number[]): Uint8Array {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   const unpadded = 10 + dict.length + 1;
   const text = `${dict}${' '.repeat((64 - (unpadded % 64)) % 64)}\n`;

@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { unreadableReason, UsageError } from '../errors.js';
 
 /** The most bytes a text or JSON input may hold (256 MiB): far above any real labels, truth or calibration file. */
-export const MAX_INPUT_BYTES = 256 * 2 ** 20;
+const MAX_INPUT_BYTES = 256 * 2 ** 20;
 
 /** What a refused or unreadable file is called in a message: the role ('the calibration'), the path and what it should be. */
 export interface InputFileRole {

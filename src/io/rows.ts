@@ -18,9 +18,9 @@ export type ImageResult =
   | { file: string; index: number; status: 'error'; error: string };
 
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
-export const DECIMALS = 6;
+const DECIMALS = 6;
 
-export const BASE_COLUMNS = [
+const BASE_COLUMNS = [
   'path',
   'label',
   'class_index',
@@ -33,7 +33,7 @@ export const BASE_COLUMNS = [
 ] as const;
 
 /** Columns of a calibrated run, before `status`: the confidence before calibration, the prediction set (a JSON array of labels) and its size. */
-export const CALIBRATED_COLUMNS = ['uncalibrated_confidence', 'set', 'set_size'] as const;
+const CALIBRATED_COLUMNS = ['uncalibrated_confidence', 'set', 'set_size'] as const;
 
 /** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T; CALIBRATED_COLUMNS precede `status` under a calibration. */
 export function csvHeader(topk: number, withPasses = false, calibrated = false): string[] {
@@ -53,7 +53,7 @@ function fixed(value: number): string {
  * A text cell a spreadsheet would not run as a formula: one starting with =, +, -, @, a tab or a
  * carriage return gets a leading apostrophe (spreadsheets show the rest as text). Other cells are kept.
  */
-export function spreadsheetSafe(cell: string): string {
+function spreadsheetSafe(cell: string): string {
   return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
 }
 

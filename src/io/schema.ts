@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { readInputText, type InputFileRole } from './read-file.js';
 
 /** A field that does not hold what its file kind says: its path (`conformal.threshold`), what it should be, what it holds. */
-export class SchemaMismatch extends Error {
+class SchemaMismatch extends Error {
   constructor(
     readonly at: string,
     readonly expected: string,
@@ -26,13 +26,13 @@ export class SchemaMismatch extends Error {
 export type Check<T> = (value: unknown, at: string) => T;
 
 /** A short picture of a value for a message: `null`, `"abc"`, `an object`, `an array of 3`, a number. */
-export function shown(value: unknown): string {
+function shown(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === 'object') return 'an object';
-  return String(value);
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
 }
 
 function field(at: string, key: string | number): string {
@@ -63,7 +63,7 @@ export function number(options: { min?: number; max?: number; above?: number; be
 }
 
 /** A JSON number, or one of the strings "Infinity", "-Infinity", "NaN" that jsonWithNonFinite writes; undefined otherwise. */
-export function extendedNumber(value: unknown): number | undefined {
+function extendedNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (value === 'Infinity') return Infinity;
   if (value === '-Infinity') return -Infinity;
@@ -155,9 +155,6 @@ export function either<A, B>(a: Check<A>, b: Check<B>, expected: string): Check<
     }
   };
 }
-
-/** Any JSON value, unchecked. */
-export const anything: Check<unknown> = (value) => value;
 
 /**
  * Parses JSON text of a file kind and checks it: a file that is not JSON, or whose field does not

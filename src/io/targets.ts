@@ -69,7 +69,7 @@ function fileTarget(where: string, file: string, name: string): OutputTarget {
 }
 
 /** Identity of an existing file (device and inode), to compare outputs with inputs; undefined if absent. */
-export function fileIdentity(file: string): string | undefined {
+function fileIdentity(file: string): string | undefined {
   try {
     const info = statSync(file);
     return `${info.dev}:${info.ino}`;

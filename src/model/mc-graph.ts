@@ -12,10 +12,10 @@ import { classifierOutput, isSoftmaxOutput } from './signature.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Prefix of every node, tensor and initializer the MC graph adds. */
-export const MC_GRAPH_PREFIX = 'mc_graph.';
+const MC_GRAPH_PREFIX = 'mc_graph.';
 
 /** The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest. */
-export const MC_GRAPH_OUTPUTS = [
+const MC_GRAPH_OUTPUTS = [
   'mean',
   'std',
   'label',
@@ -123,13 +123,13 @@ interface GraphBuilder {
   nodes: NodeProto[];
   added: TensorProto[];
   /** Adds a node with one output, `output` prefixed; returns that name. */
-  node(opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']): string;
+  node: (opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']) => string;
   /** Adds an int64 initializer ([values.length], or a scalar); returns its name. */
-  int64(name: string, values: number[], scalar?: boolean): string;
+  int64: (name: string, values: number[], scalar?: boolean) => string;
   /** Adds a float32 scalar initializer; returns its name. */
-  float(name: string, value: number): string;
+  float: (name: string, value: number) => string;
   /** ReduceX over `axes`: axes an input from opset 13 (ReduceSum) or 18 (the others), an attribute before. */
-  reduce(op: string, x: string, axes: number[], out: string, keepdims?: number): string;
+  reduce: (op: string, x: string, axes: number[], out: string, keepdims?: number) => string;
 }
 
 const intsAttribute = (name: string, values: number[]) => ({ name, type: 7, ints: values });
@@ -270,7 +270,7 @@ export function describeMcGraph(found: { passes: number | undefined }): string {
 }
 
 /** The seeded MC graph's seed input: int64 [1], at least 0 (reduced modulo 2^32). */
-export const MC_GRAPH_SEED = 'seed';
+const MC_GRAPH_SEED = 'seed';
 
 /** Odd multipliers below 2^31: a product with a value below 2^32 stays below 2^63 in int64. */
 const M1 = 0x7feb352d;

@@ -6,7 +6,7 @@ import { attributeFloat, attributeInt, defaultOpset, type GraphProto, type NodeP
 export const RANDOM_OPS = ['RandomUniformLike', 'RandomNormalLike', 'Bernoulli', 'RandomUniform', 'RandomNormal', 'Multinomial'];
 
 /** What a random op draws; mc-dropout draws the same distribution itself (Bernoulli from a uniform). */
-export type Distribution = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; scale: number } | { kind: 'bernoulli' };
+type Distribution = { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; scale: number } | { kind: 'bernoulli' };
 
 /** A place in the graph where a forward pass can be random. */
 export interface StochasticSite {

@@ -5,7 +5,7 @@ import { protoOf, type OnnxGraph } from './graph.js';
 import { DataLocation, encodeModel, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
 /** Protobuf caps a message at 2 GiB; below this a model's weights go inside the file. */
-export const EMBED_LIMIT_BYTES = 2 ** 31 - 64 * 1024 * 1024;
+const EMBED_LIMIT_BYTES = 2 ** 31 - 64 * 1024 * 1024;
 
 export interface WrittenModel {
   /** The weights are inside the .onnx file. */

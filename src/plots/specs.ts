@@ -49,7 +49,7 @@ function colour(numbers: EvaluationNumbers): Record<string, unknown> {
 }
 
 /** Accuracy against mean confidence per equal-width bin (the diagonal is perfect calibration), with the images per bin below. */
-export function reliabilitySpec(numbers: EvaluationNumbers): Spec {
+function reliabilitySpec(numbers: EvaluationNumbers): Spec {
   return reliabilityOf(sets(numbers), colour(numbers), 'Reliability diagram');
 }
 
@@ -133,7 +133,7 @@ function reliabilityOf(pairs: [string, MetricSet][], colourEncoding: Record<stri
 }
 
 /** Error rate of the most confident images against the share kept. */
-export function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
+function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
   const rows = sets(numbers).flatMap(([model, m]) => m.riskCoverage.curve.map((p) => ({ model, coverage: p.coverage, risk: p.risk })));
   return {
     ...BASE,
@@ -162,7 +162,7 @@ export function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
 }
 
 /** Accuracy, NLL, ECE and AURC with the first t passes, the deterministic value as a dashed line. */
-export function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
+function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
   const pick = (m: MetricSet) => ({ accuracy: m.accuracy, 'NLL (nats)': m.nll, ECE: m.calibration.ece, AURC: m.riskCoverage.aurc });
   const rows = numbers.byPasses.flatMap(({ passes, metrics }) => Object.entries(pick(metrics)).map(([metric, value]) => ({ passes, metric, value })));
   const det = numbers.deterministic ? Object.entries(pick(numbers.deterministic)).map(([metric, value]) => ({ metric, value })) : [];
@@ -219,7 +219,7 @@ export function uncertaintyHistogram(
 }
 
 /** Histograms (share of each group) of entropy and mutual information, correct against wrong predictions. */
-export function uncertaintySpec(images: readonly LabelledImage[]): Spec {
+function uncertaintySpec(images: readonly LabelledImage[]): Spec {
   return {
     ...BASE,
     title: { text: 'Uncertainty of correct and wrong predictions (MC)' },
@@ -247,7 +247,7 @@ export function uncertaintySpec(images: readonly LabelledImage[]): Spec {
 }
 
 /** Counts of true class (rows) against predicted class (columns), MC predictions. */
-export function confusionSpec(numbers: EvaluationNumbers, labels: readonly string[]): Spec {
+function confusionSpec(numbers: EvaluationNumbers, labels: readonly string[]): Spec {
   const rows = numbers.confusion.flatMap((counts, t) => counts.map((n, p) => ({ truth: labels[t] ?? String(t), predicted: labels[p] ?? String(p), n })));
   const order = labels.slice(0, numbers.classes);
   const side = Math.min(480, Math.max(200, 28 * numbers.classes));

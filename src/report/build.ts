@@ -5,11 +5,11 @@ import type { EvaluationReport, ImageRecord } from '../run/evaluate/file.js';
 import { reportHtml, type Gallery } from './html.js';
 
 /** Thumbnails per gallery, and their size in pixels. */
-export const GALLERY_SIZE = 24;
+const GALLERY_SIZE = 24;
 const THUMBNAIL_PIXELS = 120;
 
 /** The most uncertain images by mutual information, and (with a true class) the most confident wrong ones. */
-export function galleryPicks(images: readonly ImageRecord[], count = GALLERY_SIZE): { uncertain: ImageRecord[]; confidentlyWrong: ImageRecord[] } {
+function galleryPicks(images: readonly ImageRecord[], count = GALLERY_SIZE): { uncertain: ImageRecord[]; confidentlyWrong: ImageRecord[] } {
   const byIndex = images.map((image, index) => ({ image, index }));
   const uncertain = [...byIndex].sort(
     (a, b) => b.image.mutual_information - a.image.mutual_information || b.image.entropy - a.image.entropy || a.index - b.index,

@@ -6,7 +6,7 @@
 import type { EvaluationReport, ImageRecord } from '../run/evaluate/file.js';
 import { CURVE_HEADER, curveRows, metricRows, passesLabel } from '../evaluate/table.js';
 
-export interface GalleryItem {
+interface GalleryItem {
   image: ImageRecord;
   /** JPEG thumbnail, base64; undefined when the file could not be read. */
   thumbnail?: string;
@@ -26,7 +26,7 @@ export interface ReportPage {
 }
 
 /** Text for HTML content and attribute values. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 

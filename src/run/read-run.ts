@@ -95,7 +95,7 @@ export function readRunRows(file: string): RunRows {
 }
 
 /** Refuses a file that lists one image twice (outputs joined by hand, say): each image must count once. */
-export function refuseRepeatedPaths(paths: readonly string[], file: string): void {
+function refuseRepeatedPaths(paths: readonly string[], file: string): void {
   const first = new Map<string, number>();
   paths.forEach((p, i) => {
     const earlier = first.get(p);

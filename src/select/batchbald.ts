@@ -16,7 +16,7 @@ import { mulberry32 } from '../stats/random.js';
 /** Joint class assignments summed exactly, at most (then sampled). */
 export const MAX_CONFIGURATIONS = 8192;
 /** Sampled joint assignments once the exact sum is too large. */
-export const SAMPLES = 2000;
+const SAMPLES = 2000;
 
 export interface BatchBaldPick {
   /** Index of the image in the input. */

@@ -100,7 +100,7 @@ describe('the MC graph in onnxruntime-web, in headless Chromium', () => {
         const { port } = server.address() as AddressInfo;
         await page.goto(`http://127.0.0.1:${port}/#${JSON.stringify(dims)}`);
         await page.waitForFunction('window.result !== undefined', undefined, { timeout: 60_000 });
-        const web = (await page.evaluate('window.result')) as Record<string, number[]>;
+        const web = await page.evaluate<Record<string, number[]>>('window.result');
         assert.deepEqual(problems, []);
         assert.deepEqual(Object.keys(web).sort(), Object.keys(expected).sort());
         const classes = expected.mean!.length / FILES.length;

@@ -69,8 +69,8 @@ describe('examples/browser: MC dropout in a web page', () => {
         });
       await page.setInputFiles('#pick', [...PNGS, JPEG]);
       await page.waitForFunction('window.results && window.results.length === 4', undefined, { timeout: 60_000 });
-      results = (await page.evaluate('window.results')) as PageResult[];
-      rowsShown = (await page.evaluate("[...document.querySelectorAll('#rows tr')].map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent))")) as string[][];
+      results = await page.evaluate<PageResult[]>('window.results');
+      rowsShown = await page.evaluate<string[][]>("[...document.querySelectorAll('#rows tr')].map((r) => [...r.cells].slice(0, 3).map((c) => c.textContent))");
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();

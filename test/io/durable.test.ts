@@ -37,12 +37,12 @@ describe('the one write path', () => {
       header: 'path',
       settings: {},
     });
-    const before = synced.length;
+    const before: number = synced.length;
     stopped.close();
     assert.equal(synced.length, before + 1, 'an interrupted run syncs its .partial');
     const npy = NpyPassesWriter.open(path.join(folder, 'p.npy'), 1, 1, 2);
     npy.write('x.png', Float64Array.from([0.25, 0.75]));
-    const beforeNpy = synced.length;
+    const beforeNpy: number = synced.length;
     npy.finish();
     assert.equal(synced.length, beforeNpy + 2, 'the .npy and its paths file');
   });

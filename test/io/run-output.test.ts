@@ -176,7 +176,7 @@ describe('RunOutput: resuming', () => {
     const folder = tempDir();
     const before = process.cwd();
     const chunks: string[] = [];
-    const write = process.stdout.write;
+    const write = process.stdout.write.bind(process.stdout);
     process.chdir(folder);
     process.stdout.write = (chunk: string) => {
       chunks.push(chunk);
