@@ -20,17 +20,7 @@ export type ImageResult =
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
 const DECIMALS = 6;
 
-const BASE_COLUMNS = [
-  'path',
-  'label',
-  'class_index',
-  'confidence',
-  'entropy',
-  'mutual_information',
-  'expected_entropy',
-  'variation_ratio',
-  'margin',
-] as const;
+const BASE_COLUMNS = ['path', 'label', 'class_index', 'confidence', 'entropy', 'mutual_information', 'expected_entropy', 'variation_ratio', 'margin'] as const;
 
 /** Columns of a calibrated run, before `status`: the confidence before calibration, the prediction set (a JSON array of labels) and its size. */
 const CALIBRATED_COLUMNS = ['uncalibrated_confidence', 'set', 'set_size'] as const;

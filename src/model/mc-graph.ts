@@ -15,17 +15,7 @@ import { RANDOM_OPS } from './sites.js';
 const MC_GRAPH_PREFIX = 'mc_graph.';
 
 /** The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest. */
-const MC_GRAPH_OUTPUTS = [
-  'mean',
-  'std',
-  'label',
-  'confidence',
-  'entropy',
-  'expected_entropy',
-  'mutual_information',
-  'variation_ratio',
-  'margin',
-] as const;
+const MC_GRAPH_OUTPUTS = ['mean', 'std', 'label', 'confidence', 'entropy', 'expected_entropy', 'mutual_information', 'variation_ratio', 'margin'] as const;
 
 /**
  * Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes.

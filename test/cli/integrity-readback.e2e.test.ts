@@ -127,40 +127,11 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
 
   it("per-class (Mondrian) sets: the coverage curve uses each class's threshold, so at the file's own alpha it equals the headline coverage", async () => {
     const mondrian = path.join(folder, 'mondrian.json');
-    const made = await runCli([
-      'calibrate',
-      'fixtures/samples',
-      '--truth',
-      TRUTH,
-      '-t',
-      '2',
-      '--seed',
-      '1',
-      '--class-conditional',
-      '--miscoverage',
-      '0.2',
-      ...CPU,
-      '-q',
-      '-o',
-      mondrian,
-    ]);
+    // the same labelled images, T and seed for both
+    const labelled = ['fixtures/samples', '--truth', TRUTH, '-t', '2', '--seed', '1', ...CPU, '-q'];
+    const made = await runCli(['calibrate', ...labelled, '--class-conditional', '--miscoverage', '0.2', '-o', mondrian]);
     assert.equal(made.code, 0, made.stderr);
-    const evaluated = await runCli([
-      'evaluate',
-      'fixtures/samples',
-      '--truth',
-      TRUTH,
-      '-t',
-      '2',
-      '--seed',
-      '1',
-      ...CPU,
-      '-q',
-      '--calibration',
-      mondrian,
-      '--json',
-      '-',
-    ]);
+    const evaluated = await runCli(['evaluate', ...labelled, '--calibration', mondrian, '--json', '-']);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const c = JSON.parse(evaluated.stdout).calibration;
     const own = c.byAlpha.find((p: { alpha: number }) => p.alpha === 0.2);

@@ -49,8 +49,9 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     const passes = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
       predictFiles(model, files, { ...labelledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
     hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
-    await evaluateImages(passes(walked.files, walked), truth, builder, scores, info.classes, warn, hooks);
-    if (oodFiles) await scoreOodImages(passes(oodFiles.files, oodFiles), builder, scores, info.classes, warn, hooks);
+    const gathered: Gathered = { builder, scores, classes: info.classes, warn, hooks };
+    await evaluateImages(passes(walked.files, walked), truth, gathered);
+    if (oodFiles) await scoreOodImages(passes(oodFiles.files, oodFiles), gathered);
     const header = {
       source: { kind: 'run' as const },
       model: { path: config.model, sha256: info.sha256, classes: info.classes },
@@ -85,16 +86,17 @@ function checkedCalibration(config: EvaluateRunConfig, model: McModel, preproces
 
 type Results = ReturnType<typeof predictFiles>;
 
+/** Where an evaluation's images go: the report, the OOD comparison's scores, and the run's hooks. */
+interface Gathered {
+  builder: EvaluationBuilder;
+  scores: OodScores;
+  classes: number;
+  warn: (message: string) => void;
+  hooks: RunHooks;
+}
+
 /** The evaluated images: each one's passes into the report, its scores kept for the OOD comparison. */
-async function evaluateImages(
-  results: Results,
-  truth: Truth,
-  builder: EvaluationBuilder,
-  scores: OodScores,
-  classes: number,
-  warn: (message: string) => void,
-  hooks: RunHooks,
-): Promise<void> {
+async function evaluateImages(results: Results, truth: Truth, { builder, scores, classes, warn, hooks }: Gathered): Promise<void> {
   for await (const result of results) {
     if (result.status === 'error') {
       builder.failed++;
@@ -112,14 +114,7 @@ async function evaluateImages(
 }
 
 /** The OOD images: their scores only; a failed one is counted (the run then exits as with failed images). */
-async function scoreOodImages(
-  results: Results,
-  builder: EvaluationBuilder,
-  scores: OodScores,
-  classes: number,
-  warn: (message: string) => void,
-  hooks: RunHooks,
-): Promise<void> {
+async function scoreOodImages(results: Results, { builder, scores, classes, warn, hooks }: Gathered): Promise<void> {
   for await (const result of results) {
     if (result.status === 'error') {
       scores.oodFailed++;
