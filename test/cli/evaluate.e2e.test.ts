@@ -7,7 +7,7 @@ import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 interface Report {
-  counts: { images: number; labelled: number; unlabelled: number; failed: number };
+  counts: { images: number; labeled: number; unlabeled: number; failed: number };
   passes: number;
   seed: number;
   labels: string[];
@@ -67,7 +67,7 @@ describe('mc-dropout evaluate', () => {
     ]);
     assert.equal(run.code, 0, run.stderr);
     report = JSON.parse(readFileSync(path.join(folder, 'eval.json'), 'utf8')) as Report;
-    assert.match(run.stdout, /^50 labelled images; T=6, seed 3/);
+    assert.match(run.stdout, /^50 labeled images; T=6, seed 3/);
     assert.match(run.stdout, /accuracy +\d+\.\d\d% +\d+\.\d\d%/);
     assert.match(run.stdout, /AUROC errors vs correct, mutual information +n\/a +0\.\d{4}/);
     assert.match(run.stdout, /With the first T passes:\nT +accuracy/);
@@ -78,7 +78,7 @@ describe('mc-dropout evaluate', () => {
     const det = await runCli(['predict', 'fixtures/samples', '--deterministic', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
     const fromMc = scoreRows(mc.stdout);
     const fromDet = scoreRows(det.stdout);
-    assert.equal(report.counts.labelled, 50);
+    assert.equal(report.counts.labeled, 50);
     assert.equal(report.numbers.mc.accuracy, fromMc.accuracy);
     assert.equal(report.numbers.deterministic!.accuracy, fromDet.accuracy);
     // the rows round each probability to 6 decimals: about 1e-6 relative on the NLL
@@ -217,7 +217,7 @@ describe('mc-dropout evaluate', () => {
       json,
     ]);
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stdout, /^50 labelled images, 1 failed; T=6, seed 3/);
+    assert.match(run.stdout, /^50 labeled images, 1 failed; T=6, seed 3/);
     assert.match(run.stderr, /fixtures\/bad\/text\.png: not an image \(left out\)/);
     const read = JSON.parse(readFileSync(json, 'utf8')) as Report;
     assert.deepEqual(read.numbers, report.numbers, 'the failed file changes no number');

@@ -225,7 +225,7 @@ describe('saved runs, truth files and inputs counted once', () => {
       [plainFile, bomFile].map((t) => runCli(['evaluate', ...FIVE, '--truth', t, '-t', '2', '--seed', '3', ...CPU, '-q', '--json', '-'])),
     );
     assert.equal(withBom.code, 0, withBom.stderr);
-    assert.equal(JSON.parse(withBom.stdout).counts.labelled, 5);
+    assert.equal(JSON.parse(withBom.stdout).counts.labeled, 5);
     assert.deepEqual(JSON.parse(withBom.stdout).numbers, JSON.parse(plain.stdout).numbers);
   });
 });

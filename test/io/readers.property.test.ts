@@ -125,7 +125,7 @@ const PREPROCESS = {
   background: [255, 255, 255] as [number, number, number],
   pixelLimit: 100_000_000,
   resizeEngine: 'exact' as const,
-  colourProfile: 'ignore' as const,
+  colorProfile: 'ignore' as const,
 };
 
 /** A calibration fitted on 30 random images of 3 classes, 4 passes each (what calibrate writes). */

@@ -43,7 +43,7 @@ export interface EvaluationReport {
   started: string;
   seconds: number;
   labels: string[];
-  counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
+  counts: { images: number; labeled: number; unlabeled: number; failed: number; skipped_non_images: number };
   /** Absent when no image has a true class. */
   numbers?: EvaluationNumbers;
   /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
@@ -122,7 +122,7 @@ const reportCheck = object({
   started: string(),
   seconds: number({ min: 0 }),
   labels: array(string(), { minLength: 1 }),
-  counts: object({ images: whole, labelled: whole, unlabelled: whole, failed: whole, skipped_non_images: whole }),
+  counts: object({ images: whole, labeled: whole, unlabeled: whole, failed: whole, skipped_non_images: whole }),
   numbers: optional(
     object({
       classes: number({ integer: true, min: 1 }),
