@@ -27,7 +27,7 @@ import {
   jsonWithNonFinite,
   type Check,
 } from '../io/schema.js';
-import { preprocessCheck } from '../preprocess/spec.js';
+import { preprocessCheck, preprocessRecord } from '../preprocess/record.js';
 import { CALIBRATION_FORMAT, type Calibration } from './calibration.js';
 
 /** The format calibrate wrote before infinite thresholds, per-score classes and the digest were kept. */
@@ -73,7 +73,7 @@ const fileCheck = object({
 
 /** The calibration as calibrate writes it: the tool and version first, infinite thresholds as "Infinity", the digest of the rest last. */
 export function calibrationJson(calibration: Calibration, tool: { version: string }): string {
-  const content = { tool: 'mc-dropout', version: tool.version, ...calibration };
+  const content = { tool: 'mc-dropout', version: tool.version, ...calibration, preprocess: preprocessRecord(calibration.preprocess) };
   return `${jsonWithNonFinite({ ...content, sha256: contentSha256(content) }, 2)}\n`;
 }
 
@@ -125,8 +125,8 @@ export function parseCalibration(text: string, file: string): Calibration {
   });
   // last: a file whose every field holds what it should may still have been edited by hand
   if (raw.format === CALIBRATION_FORMAT) {
-    const { sha256, ...content } = raw;
-    if (contentSha256(content) !== sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
+    // the digest is of the file's content as written (the record's keys, not the ones read back)
+    if (contentSha256(parsed) !== raw.sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
   }
   return {
     format: CALIBRATION_FORMAT,

@@ -1,5 +1,4 @@
 import { invalidParameter } from '../errors.js';
-import { array, literal, number, object, optional, type Check } from '../io/schema.js';
 import type { ChannelOrder, Interpolation, Layout, ModelMetadata, ResizeMode } from '../model/metadata.js';
 
 /** ImageNet's per-channel mean (RGB, on values scaled to [0, 1]), torchvision's default. */
@@ -108,21 +107,3 @@ export function parseColor(text: string): [number, number, number] {
  * @deprecated Use parseColor.
  */
 export const parseColour = parseColor;
-
-/** The check of a preprocessing recorded in a file (a calibration, a passes file's run record): every field that changes the tensor; the pixel limit may be absent. */
-export const preprocessCheck = object({
-  height: number({ integer: true, min: 1 }),
-  width: number({ integer: true, min: 1 }),
-  layout: literal('NCHW', 'NHWC'),
-  channelOrder: literal('RGB', 'BGR'),
-  mean: array(number(), { length: 3 }),
-  std: array(number({ above: 0 }), { length: 3 }),
-  resize: literal('stretch', 'center-crop', 'pad'),
-  interpolation: literal('bilinear', 'bicubic', 'nearest', 'lanczos3'),
-  cropFraction: number({ above: 0, max: 1 }),
-  alpha: literal('remove', 'flatten'),
-  background: array(number({ integer: true, min: 0, max: 255 }), { length: 3 }),
-  pixelLimit: optional(number({ integer: true, min: 1 })),
-  resizeEngine: literal('exact', 'fast'),
-  colorProfile: literal('ignore', 'convert'),
-}) as Check<Omit<PreprocessSpec, 'pixelLimit'> & { pixelLimit?: number }>;

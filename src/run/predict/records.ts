@@ -5,6 +5,7 @@ import { maskRates, type McModel } from '../../engine/mc-model.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { onnxruntimeVersion } from '../../engine/runtime.js';
 import { csvRecord, jsonRecord, type ImageResult } from '../../io/rows.js';
+import { preprocessRecord, upgradedPreprocessRecord } from '../../preprocess/record.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import type { AdaptiveRule } from '../../stats/adaptive.js';
 import type { Shard } from '../shards.js';
@@ -42,7 +43,7 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
     deterministic: config.deterministic,
     dropout: config.load.dropout ?? 'auto',
     dropout_rates: maskRates(info),
-    preprocess: run.preprocess,
+    preprocess: preprocessRecord(run.preprocess),
     format: config.format,
     topk: run.topk,
     per_class: config.perClass,
@@ -51,6 +52,11 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
     ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
     ...(run.calibrationSha256 !== undefined && { calibration_sha256: run.calibrationSha256 }),
   };
+}
+
+/** An earlier run's settings as runSettings writes them now: a run of an earlier release recorded its preprocessing under camelCase keys. */
+export function upgradedRunSettings(earlier: Record<string, unknown>): Record<string, unknown> {
+  return 'preprocess' in earlier ? { ...earlier, preprocess: upgradedPreprocessRecord(earlier.preprocess) } : earlier;
 }
 
 /** One image's line: a CSV record or a JSON object, calibrated when the run applies a calibration. */
