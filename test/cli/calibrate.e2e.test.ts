@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { keysNotSnakeCase } from '../helpers/json-keys.js';
 import { readNpy } from '../helpers/npy.js';
 
 const CLASSES = 10;
@@ -185,13 +186,14 @@ describe('calibrate and predict --calibration', () => {
     );
     assert.equal(cal.code, 0, cal.stderr);
     const c = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(keysNotSnakeCase(c), []);
     assert.deepEqual(
-      [c.conformal.score, c.conformal.lambda, c.conformal.kReg, c.conformal.randomized, c.conformal.classConditional, c.conformal.seed],
+      [c.conformal.score, c.conformal.lambda, c.conformal.k_reg, c.conformal.randomized, c.conformal.class_conditional, c.conformal.seed],
       ['raps', 0.05, 2, true, true, 2],
     );
     // 5 images a class: ceil(6 * 0.9) = 6 > 5, so no class has a finite threshold: every set is every label
     assert.deepEqual(c.conformal.counts, new Array(10).fill(5));
-    assert.deepEqual(c.conformal.perClass, new Array(10).fill('Infinity'));
+    assert.deepEqual(c.conformal.per_class, new Array(10).fill('Infinity'));
     const out = path.join(folder, 'out.jsonl');
     const run = await runCli(
       ['predict', 'fixtures/samples/bag-18.png', 'fixtures/samples/coat-10.png', '-t', '4', '-f', 'jsonl', '--calibration', file, '-q', '-o', out],

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { keysNotSnakeCase } from '../helpers/json-keys.js';
 
 type Row = Record<string, string>;
 const readCsv = (text: string): Row[] => parse(text, { columns: true }) as Row[];
@@ -161,6 +162,7 @@ describe('--color-profile and its earlier spelling', () => {
       ]);
       assert.equal(result.code, 0, result.stderr);
       const meta = JSON.parse(readFileSync(`${output}.meta.json`, 'utf8')) as { settings: unknown };
+      assert.deepEqual(keysNotSnakeCase(meta), []);
       return { rows: readFileSync(output, 'utf8'), settings: JSON.stringify(meta.settings) };
     };
     const american = await run('american', '--color-profile', 'convert');
