@@ -52,7 +52,7 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     const evaluated = await runCli(['evaluate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '--calibration', few, '--json', '-']);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const sets = JSON.parse(evaluated.stdout).calibration.sets;
-    assert.deepEqual([sets.coverage, sets.meanSize, sets.empty], [1, 10, 0]);
+    assert.deepEqual([sets.coverage, sets.mean_size, sets.empty], [1, 10, 0]);
   });
 
   it('a damaged or hand-edited calibration is refused (exit 2) naming the field, before any row, and is left as it was', async () => {
@@ -193,9 +193,9 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     ]);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const c = JSON.parse(evaluated.stdout).calibration;
-    const own = c.byAlpha.find((p: { alpha: number }) => p.alpha === 0.2);
+    const own = c.by_alpha.find((p: { alpha: number }) => p.alpha === 0.2);
     assert.equal(own.coverage, c.sets.coverage);
-    assert.equal(own.meanSize, c.sets.meanSize);
+    assert.equal(own.mean_size, c.sets.mean_size);
   });
 });
 
