@@ -48,15 +48,33 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
     topk: run.topk,
     per_class: config.perClass,
     labels: run.labels,
-    ...(run.rule && { adaptive: run.rule }),
+    ...(run.rule && { adaptive: adaptiveRecord(run.rule) }),
     ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
     ...(run.calibrationSha256 !== undefined && { calibration_sha256: run.calibrationSha256 }),
   };
 }
 
-/** An earlier run's settings as runSettings writes them now: a run of an earlier release recorded its preprocessing under camelCase keys. */
+/** The adaptive rule as the settings record it (snake_case keys, like the rest). */
+function adaptiveRecord(rule: AdaptiveRule): Record<string, number> {
+  return { min_passes: rule.minPasses, max_passes: rule.maxPasses, tolerance: rule.tolerance, z: rule.z };
+}
+
+/** The adaptive rule's keys an earlier release wrote (AdaptiveRule's camelCase), with today's. */
+const EARLIER_ADAPTIVE_KEYS: Record<string, string> = { minPasses: 'min_passes', maxPasses: 'max_passes' };
+
+/**
+ * An earlier run's settings as runSettings writes them now: a run of an earlier release recorded
+ * its preprocessing and adaptive rule under camelCase keys (read for one release).
+ */
 export function upgradedRunSettings(earlier: Record<string, unknown>): Record<string, unknown> {
-  return 'preprocess' in earlier ? { ...earlier, preprocess: upgradedPreprocessRecord(earlier.preprocess) } : earlier;
+  const { adaptive } = earlier;
+  return {
+    ...earlier,
+    ...('preprocess' in earlier && { preprocess: upgradedPreprocessRecord(earlier.preprocess) }),
+    ...(typeof adaptive === 'object' &&
+      adaptive !== null &&
+      !Array.isArray(adaptive) && { adaptive: Object.fromEntries(Object.entries(adaptive).map(([k, v]) => [EARLIER_ADAPTIVE_KEYS[k] ?? k, v])) }),
+  };
 }
 
 /** One image's line: a CSV record or a JSON object, calibrated when the run applies a calibration. */
