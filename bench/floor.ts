@@ -26,8 +26,8 @@ const files = readdirSync(folder!)
 const plane = height * width;
 
 async function pixels(file: string): Promise<Uint8Array> {
-  if (!exact) return sharp(file).rotate().removeAlpha().resize(width, height, { fit: 'fill' }).toColourspace('srgb').raw().toBuffer();
-  const { data, info } = await sharp(file).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (!exact) return sharp(file).rotate().removeAlpha().resize(width, height, { fit: 'fill' }).toColorspace('srgb').raw().toBuffer();
+  const { data, info } = await sharp(file).rotate().removeAlpha().toColorspace('srgb').raw().toBuffer({ resolveWithObject: true });
   return resizeRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height, width, height, 'bilinear');
 }
 

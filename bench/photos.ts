@@ -1,5 +1,5 @@
 /**
- * Synthetic photos for the end-to-end bench: smooth colour fields, encoded as
+ * Synthetic photos for the end-to-end bench: smooth color fields, encoded as
  * JPEG at quality 90, like camera output (sizes in bytes close to real photos of that size).
  *   writePhotos(folder, count, width, height)
  */

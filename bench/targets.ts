@@ -81,7 +81,7 @@ export function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: R
   });
   const crop = photo(MNV2_HEAD, PHOTOS_12MP, OURS_CROP);
   out.push({
-    target: '12 MP JPEGs, PIL-exact with a centre crop (the usual torchvision / timm eval transform): MC T=10 >= 0.5x the floor',
+    target: '12 MP JPEGs, PIL-exact with a center crop (the usual torchvision / timm eval transform): MC T=10 >= 0.5x the floor',
     measured: `${crop.vsFloor.toFixed(2)}x`,
     met: crop.vsFloor >= 0.5,
   });

@@ -32,6 +32,7 @@ export { collectInputs, IMAGE_EXTENSIONS } from './io/walk.js';
 // Preprocessing
 export {
   resolvePreprocess,
+  parseColor,
   parseColour,
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -77,7 +78,15 @@ export { selectImages, type SelectConfig, type SelectOutcome } from './run/selec
 export { ACQUISITIONS, acquisitionNamed, type Acquisition } from './select/rank.js';
 
 // Calibration, conformal prediction sets, out-of-distribution evaluation
-export { fitTemperature, temperedMean, temperedNll, logProbabilities, type LabelledPasses, type TemperatureFit } from './calibration/temperature.js';
+export {
+  fitTemperature,
+  temperedMean,
+  temperedNll,
+  logProbabilities,
+  type LabeledPasses,
+  type LabelledPasses,
+  type TemperatureFit,
+} from './calibration/temperature.js';
 export {
   calibrateSets,
   setOf,
@@ -111,7 +120,7 @@ export {
   type ConformalSettings,
 } from './calibration/calibration.js';
 export { readCalibration, parseCalibration, calibrationJson, CALIBRATION_FORMAT_1 } from './calibration/calibration-file.js';
-export type { LabelledRunConfig } from './run/labelled-run.js';
+export type { LabeledRunConfig, LabelledRunConfig } from './run/labeled-run.js';
 export { runCalibration, calibrateEarlierRun, type CalibrateRunConfig, type CalibrateFromConfig, type CalibrateOutcome } from './run/calibrate-run.js';
 export type { PassesRun } from './io/npy.js';
 export { readPassesRun, type SavedRun } from './run/read-run.js';

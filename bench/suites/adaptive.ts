@@ -17,7 +17,7 @@ export interface AdaptiveRow {
   meanAbsProbabilityDifference: number;
   meanAbsEntropyDifference: number;
   meanAbsMutualInformationDifference: number;
-  /** On the 50 labelled samples (fixtures/samples.csv). */
+  /** On the 50 labeled samples (fixtures/samples.csv). */
   accuracy: number;
   nll: number;
   ece: number;
@@ -66,11 +66,11 @@ export async function adaptive(): Promise<AdaptiveRow[]> {
     const rows = read(outputs.get(name)!);
     const n = rows.length;
     const times = [...seconds.get(name)!].sort((a, b) => a - b);
-    const labelled = rows.flatMap((r) => {
+    const labeled = rows.flatMap((r) => {
       const label = truth.get(r.path);
       return label === undefined ? [] : [outcomeOf(r.mean, r.mean.length, label)];
     });
-    const metrics = metricsOf(labelled);
+    const metrics = metricsOf(labeled);
     const mad = (f: (r: Row) => number) => rows.reduce((a, r, i) => a + Math.abs(f(r) - f(reference[i]!)), 0) / n;
     return {
       run: name,
@@ -143,7 +143,7 @@ export function printAdaptiveRounds(row: AdaptiveRoundsRow): void {
 export function printAdaptive(rows: AdaptiveRow[]): void {
   say('\nAdaptive T against T=100 (bundled model, fixture images, --seed 1; the real CLI, median of 3)');
   say(
-    '| run | mean passes | passes vs T=100 | top-1 agreement | mean abs difference: probabilities / entropy / MI | accuracy / NLL / ECE (50 labelled) | seconds |\n|---|---|---|---|---|---|---|',
+    '| run | mean passes | passes vs T=100 | top-1 agreement | mean abs difference: probabilities / entropy / MI | accuracy / NLL / ECE (50 labeled) | seconds |\n|---|---|---|---|---|---|---|',
   );
   for (const r of rows) {
     say(

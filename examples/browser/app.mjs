@@ -1,4 +1,4 @@
-// The page: decode each image without colour management, the PIL-exact resize and the tensor layout
+// The page: decode each image without color management, the PIL-exact resize and the tensor layout
 // of mc-dropout itself (its compiled preprocess modules), then the MC graph in onnxruntime-web.
 import * as ort from './ort/ort.wasm.min.mjs';
 import { resizeRgbOn } from './lib/preprocess/resample.js';

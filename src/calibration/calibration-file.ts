@@ -6,13 +6,29 @@
  *
  * Format 2 (this release) writes infinite thresholds as "Infinity" (JSON has no Infinity; format 1
  * wrote null), keeps the class of each calibration score (the per-class coverage curve needs it)
- * and a SHA-256 of its content. Format 1 files are still read.
+ * and a SHA-256 of its content, and spells its keys in snake_case like every JSON file mc-dropout
+ * writes (format 1 wrote camelCase: `kReg`, `perClass`, a camelCase `preprocess`). Format 1 files
+ * are still read.
  */
 import { conformalQuantile, CONFORMAL_SCORES } from '../conformal/sets.js';
 import { UsageError } from '../errors.js';
 import { readInputText, type InputFileRole } from '../io/read-file.js';
-import { contentSha256, array, boolean, checkedAs, literal, nullable, number, object, optional, parseJsonOf, string, jsonWithNonFinite } from '../io/schema.js';
-import { preprocessCheck } from '../preprocess/spec.js';
+import {
+  contentSha256,
+  array,
+  boolean,
+  checkedAs,
+  literal,
+  nullable,
+  number,
+  object,
+  optional,
+  parseJsonOf,
+  string,
+  jsonWithNonFinite,
+  type Check,
+} from '../io/schema.js';
+import { preprocessCheck, preprocessRecord } from '../preprocess/record.js';
 import { CALIBRATION_FORMAT, type Calibration } from './calibration.js';
 
 /** The format calibrate wrote before infinite thresholds, per-score classes and the digest were kept. */
@@ -23,42 +39,79 @@ const ROLE: InputFileRole = { what: 'the calibration', expected: 'give the file 
 const finite = number();
 const threshold = number({ nonFinite: true });
 
-const fileCheck = object({
+/**
+ * The file's keys that are not one word, as the file spells them (snake_case, like every JSON file
+ * mc-dropout writes) for each field of Calibration: at the top and in `conformal`. Format 1 wrote
+ * Calibration's own camelCase keys. Applied to those two objects by name, never to data.
+ */
+const FILE_KEYS: Record<string, string> = {
+  dropoutRates: 'dropout_rates',
+  kReg: 'k_reg',
+  classConditional: 'class_conditional',
+  scoreClasses: 'score_classes',
+  perClass: 'per_class',
+};
+const FORMAT_1_KEYS: Record<string, string> = Object.fromEntries(Object.entries(FILE_KEYS).map(([format1, file]) => [file, format1]));
+
+/** An object's keys renamed by `table` (others kept), in their order. */
+function renamed(value: object, table: Record<string, string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [table[key] ?? key, v]));
+}
+
+const conformalShape = {
+  alpha: number({ above: 0, below: 1 }),
+  score: literal(...CONFORMAL_SCORES),
+  lambda: number({ min: 0 }),
+  k_reg: number({ integer: true, min: 0 }),
+  randomized: boolean,
+  seed: number({ integer: true, min: 0 }),
+  class_conditional: boolean,
+  // format 1 wrote an infinite threshold as null
+  threshold: nullable(threshold),
+  scores: array(finite),
+  score_classes: optional(array(number({ integer: true, min: 0 }))),
+  per_class: array(nullable(threshold)),
+  counts: array(number({ integer: true, min: 0 })),
+};
+
+const fileShape = {
   format: literal(CALIBRATION_FORMAT, CALIBRATION_FORMAT_1),
   model: object({
     sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }),
     classes: number({ integer: true, min: 1 }),
     labels: array(string()),
   }),
+  // the record's snake_case keys; format 1's camelCase ones are read too
   preprocess: preprocessCheck,
   passes: number({ integer: true, min: 1 }),
   seed: number({ integer: true, min: 0 }),
-  dropoutRates: optional(array(number({ min: 0, below: 1 }))),
+  dropout_rates: optional(array(number({ min: 0, below: 1 }))),
   images: number({ integer: true, min: 1 }),
   temperature: number({ above: 0 }),
   before: object({ nll: finite, ece: finite }),
   after: object({ nll: finite, ece: finite }),
-  conformal: object({
-    alpha: number({ above: 0, below: 1 }),
-    score: literal(...CONFORMAL_SCORES),
-    lambda: number({ min: 0 }),
-    kReg: number({ integer: true, min: 0 }),
-    randomized: boolean,
-    seed: number({ integer: true, min: 0 }),
-    classConditional: boolean,
-    // format 1 wrote an infinite threshold as null
-    threshold: nullable(threshold),
-    scores: array(finite),
-    scoreClasses: optional(array(number({ integer: true, min: 0 }))),
-    perClass: array(nullable(threshold)),
-    counts: array(number({ integer: true, min: 0 })),
-  }),
+  conformal: object(conformalShape),
   sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
-});
+};
+const fileCheck = object(fileShape);
+/** Format 1's fields under its camelCase keys, so a message names the field as that file spells it. */
+const format1Check = object({
+  ...renamed(fileShape, FORMAT_1_KEYS),
+  conformal: object(renamed(conformalShape, FORMAT_1_KEYS) as Record<string, Check<unknown>>),
+}) as Check<unknown>;
 
-/** The calibration as calibrate writes it: the tool and version first, infinite thresholds as "Infinity", the digest of the rest last. */
+/** The calibration as calibrate writes it: the tool and version first, snake_case keys, infinite thresholds as "Infinity", the digest of the rest last. */
 export function calibrationJson(calibration: Calibration, tool: { version: string }): string {
-  const content = { tool: 'mc-dropout', version: tool.version, ...calibration };
+  const content = renamed(
+    {
+      tool: 'mc-dropout',
+      version: tool.version,
+      ...calibration,
+      preprocess: preprocessRecord(calibration.preprocess),
+      conformal: renamed(calibration.conformal, FILE_KEYS),
+    },
+    FILE_KEYS,
+  );
   return `${jsonWithNonFinite({ ...content, sha256: contentSha256(content) }, 2)}\n`;
 }
 
@@ -67,59 +120,59 @@ export function readCalibration(file: string): Calibration {
   return parseCalibration(readInputText(file, ROLE), file);
 }
 
-/** A calibration from its JSON text (`file` names it in messages): see readCalibration. */
+/** A calibration from its JSON text (`file` names it in messages): see readCalibration. Format 1 files (camelCase keys) are read too. */
 export function parseCalibration(text: string, file: string): Calibration {
   const parsed: Record<string, unknown> = parseJsonOf(text, file, ROLE, object({}));
   if (parsed.format !== CALIBRATION_FORMAT && parsed.format !== CALIBRATION_FORMAT_1)
     throw new UsageError(
       `${file} is not a calibration this version reads (format ${JSON.stringify(parsed.format ?? null)}, expected "${CALIBRATION_FORMAT}"); rerun calibrate`,
     );
-  const raw = checkedAs(parsed, file, ROLE, fileCheck);
+  const format1 = parsed.format === CALIBRATION_FORMAT_1;
+  const raw = format1 ? fromFormat1(checkedAs(parsed, file, ROLE, format1Check)) : checkedAs(parsed, file, ROLE, fileCheck);
+  /** A field's name as this file spells it (`conformal.per_class`, or format 1's `conformal.perClass`). */
+  const f = (name: string) => (format1 ? name.replace(/[a-z_]+/g, (key) => FORMAT_1_KEYS[key] ?? key) : name);
   const bad = (why: string): never => {
     throw new UsageError(`Cannot use the calibration ${file}: ${why}; rerun calibrate`);
   };
-  if (raw.format === CALIBRATION_FORMAT) {
+  if (!format1) {
     if (raw.sha256 === undefined) bad('it has no "sha256" of its content, which calibrate writes');
-    if (raw.conformal.scoreClasses === undefined) bad('it has no "conformal.scoreClasses", which calibrate writes');
+    if (raw.conformal.score_classes === undefined) bad('it has no "conformal.score_classes", which calibrate writes');
   }
   const { model, conformal: c } = raw;
   if (model.labels.length !== model.classes) bad(`"model.labels" lists ${model.labels.length} labels for ${model.classes} classes`);
   if (c.scores.length !== raw.images) bad(`"conformal.scores" holds ${c.scores.length} scores for ${raw.images} images`);
   if (c.scores.some((s, i) => i > 0 && s < c.scores[i - 1]!)) bad('"conformal.scores" is not in ascending order');
   if (c.counts.length !== model.classes) bad(`"conformal.counts" has ${c.counts.length} entries for ${model.classes} classes`);
-  if (c.perClass.length !== model.classes) bad(`"conformal.perClass" has ${c.perClass.length} entries for ${model.classes} classes`);
+  if (c.per_class.length !== model.classes) bad(`"${f('conformal.per_class')}" has ${c.per_class.length} entries for ${model.classes} classes`);
   if (c.counts.reduce((a, b) => a + b, 0) !== raw.images) bad(`"conformal.counts" adds up to another number than the ${raw.images} images`);
-  if (raw.format === CALIBRATION_FORMAT && c.threshold === null) bad('"conformal.threshold" is null (this format writes "Infinity")');
+  if (!format1 && c.threshold === null) bad('"conformal.threshold" is null (this format writes "Infinity")');
   const thresholdNow = c.threshold ?? Infinity;
   if (thresholdNow !== conformalQuantile(c.scores, c.alpha)) bad('"conformal.threshold" is not the conformal quantile of its scores at its alpha');
-  const byClass = scoresByClass(c.scores, c.scoreClasses, model.classes, bad);
-  const perClass = c.perClass.map((t, k) => {
+  const byClass = scoresByClass(c.scores, c.score_classes, model.classes, bad);
+  const perClass = c.per_class.map((t, k) => {
     const value = t ?? Infinity;
     if (byClass) {
-      if (byClass[k]!.length !== c.counts[k]) bad(`"conformal.counts[${k}]" disagrees with "conformal.scoreClasses"`);
+      if (byClass[k]!.length !== c.counts[k]) bad(`"conformal.counts[${k}]" disagrees with "conformal.score_classes"`);
       if (value !== conformalQuantile(byClass[k]!, c.alpha))
-        bad(`"conformal.perClass[${k}]" is not the conformal quantile of class ${k}'s scores at its alpha`);
+        bad(`"${f('conformal.per_class')}[${k}]" is not the conformal quantile of class ${k}'s scores at its alpha`);
     } else if (
       Number.isFinite(value) !== Number.isFinite(conformalQuantile(new Array<number>(c.counts[k]!).fill(0), c.alpha)) ||
       (Number.isFinite(value) && !c.scores.includes(value))
     ) {
       // format 1 kept no class per score: a class's threshold must be one of the scores, infinite exactly when its count is too small
-      bad(`"conformal.perClass[${k}]" does not fit class ${k}'s ${c.counts[k]} scores at its alpha`);
+      bad(`"${f('conformal.per_class')}[${k}]" does not fit class ${k}'s ${c.counts[k]} scores at its alpha`);
     }
     return value;
   });
-  // last: a file whose every field holds what it should may still have been edited by hand
-  if (raw.format === CALIBRATION_FORMAT) {
-    const { sha256, ...content } = raw;
-    if (contentSha256(content) !== sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
-  }
+  // last: a file whose every field holds what it should may still have been edited by hand (the digest is of the file's content as written)
+  if (!format1 && contentSha256(parsed) !== raw.sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
   return {
     format: CALIBRATION_FORMAT,
     model: { sha256: model.sha256, classes: model.classes, labels: model.labels },
     preprocess: raw.preprocess,
     passes: raw.passes,
     seed: raw.seed,
-    ...(raw.dropoutRates && { dropoutRates: raw.dropoutRates }),
+    ...(raw.dropout_rates && { dropoutRates: raw.dropout_rates }),
     images: raw.images,
     temperature: raw.temperature,
     before: { nll: raw.before.nll, ece: raw.before.ece },
@@ -128,25 +181,31 @@ export function parseCalibration(text: string, file: string): Calibration {
       alpha: c.alpha,
       score: c.score,
       lambda: c.lambda,
-      kReg: c.kReg,
+      kReg: c.k_reg,
       randomized: c.randomized,
       seed: c.seed,
-      classConditional: c.classConditional,
+      classConditional: c.class_conditional,
       threshold: thresholdNow,
       scores: c.scores,
-      ...(c.scoreClasses && { scoreClasses: c.scoreClasses }),
+      ...(c.score_classes && { scoreClasses: c.score_classes }),
       perClass,
       counts: c.counts,
     },
   };
 }
 
+/** A format 1 file, checked under its own keys, with this format's keys (format 1 kept no `score_classes`). */
+function fromFormat1(checked: unknown): ReturnType<typeof fileCheck> {
+  const { conformal, ...rest } = checked as Record<string, unknown> & { conformal: object };
+  return { ...renamed(rest, FILE_KEYS), conformal: renamed(conformal, FILE_KEYS) } as ReturnType<typeof fileCheck>;
+}
+
 function scoresByClass(scores: readonly number[], classes: readonly number[] | undefined, count: number, bad: (why: string) => never): number[][] | undefined {
   if (classes === undefined) return undefined;
-  if (classes.length !== scores.length) bad(`"conformal.scoreClasses" holds ${classes.length} classes for ${scores.length} scores`);
+  if (classes.length !== scores.length) bad(`"conformal.score_classes" holds ${classes.length} classes for ${scores.length} scores`);
   const out: number[][] = Array.from({ length: count }, () => []);
   classes.forEach((k, i) => {
-    if (k >= count) bad(`"conformal.scoreClasses[${i}]" is ${k}, not a class below ${count}`);
+    if (k >= count) bad(`"conformal.score_classes[${i}]" is ${k}, not a class below ${count}`);
     out[k]!.push(scores[i]!);
   });
   return out;

@@ -1,5 +1,5 @@
 /**
- * A calibration: the temperature and the conformal thresholds fitted on labelled images, with what
+ * A calibration: the temperature and the conformal thresholds fitted on labeled images, with what
  * they were fitted for (the model's digest, its classes, the preprocessing, T and the seeds), so it
  * is applied only where it holds. Written by `calibrate` as JSON; applied by `predict`.
  */
@@ -37,7 +37,7 @@ export interface Calibration {
   seed: number;
   /** The drop rate of each random-mask site in the passes it was fitted on (absent in format 1, and for passes files recorded without them). */
   dropoutRates?: number[];
-  /** Labelled images it was fitted on. */
+  /** Labeled images it was fitted on. */
   images: number;
   /** Divides each pass's logits (log-probabilities) before its softmax; the passes are then averaged. */
   temperature: number;
@@ -81,7 +81,7 @@ export interface ConformalSettings {
   classConditional?: boolean;
 }
 
-/** One labelled calibration image: its name (path, which keys its uniform), its passes [T, C] as probabilities, and its true class. */
+/** One labeled calibration image: its name (path, which keys its uniform), its passes [T, C] as probabilities, and its true class. */
 export interface CalibrationExample {
   name: string;
   passProbs: ArrayLike<number>;
@@ -104,7 +104,7 @@ export interface CalibrationContext {
  * the calibrated means. Throws UsageError for no images or a bad alpha.
  */
 export function fitCalibration(examples: readonly CalibrationExample[], context: CalibrationContext, settings: ConformalSettings): Calibration {
-  if (examples.length === 0) throw invalidParameter('examples', 'at least one labelled calibration image', 0, 'images');
+  if (examples.length === 0) throw invalidParameter('examples', 'at least one labeled calibration image', 0, 'images');
   const classes = context.model.classes;
   const logits = examples.map((e) => logProbabilities(e.passProbs));
   const fit = fitTemperature(
@@ -235,7 +235,7 @@ export function calibrationWarnings(calibration: Calibration): string[] {
 const CURVE_ALPHAS = Array.from({ length: 30 }, (_, k) => (k + 1) / 100);
 
 /**
- * Coverage and mean set size on labelled images at each alpha of CURVE_ALPHAS, from the
+ * Coverage and mean set size on labeled images at each alpha of CURVE_ALPHAS, from the
  * calibration's own scores: what the sets would do at other levels, built as the calibration builds
  * them (marginal, or per class from each class's scores). Empty for a per-class calibration of
  * format 1, which kept no class per score. images: each one's name (its uniform), calibrated MC

@@ -7,7 +7,7 @@
  * from the calibrated passes, so the uncertainty columns stay consistent with the calibrated
  * confidence. (Scaling the log of the mean instead would calibrate the mean alone and leave the
  * passes, and so the mutual information, as they were.) Log-probabilities work as logits: the
- * softmax does not see a shift, so softmax(log p_t / tau) is p_t^(1/tau) normalised, and a model
+ * softmax does not see a shift, so softmax(log p_t / tau) is p_t^(1/tau) normalized, and a model
  * whose output is already a softmax, or a saved passes file, calibrates the same way.
  */
 import { invalidParameter, param } from '../errors.js';
@@ -17,11 +17,17 @@ const PROBABILITY_FLOOR = 1e-12;
 /** The temperatures searched: [1/20, 20], on a log scale. */
 export const TEMPERATURE_RANGE = [0.05, 20] as const;
 
-/** One labelled image: its passes as logits or log-probabilities, [T, C] row-major, and its true class. */
-export interface LabelledPasses {
+/** One labeled image: its passes as logits or log-probabilities, [T, C] row-major, and its true class. */
+export interface LabeledPasses {
   logits: ArrayLike<number>;
   label: number;
 }
+
+/**
+ * The British spelling of LabeledPasses, kept for one release.
+ * @deprecated Use LabeledPasses.
+ */
+export type LabelledPasses = LabeledPasses;
 
 /** Log-probabilities of passes given as probabilities ([T, C] row-major), floored at PROBABILITY_FLOOR. */
 export function logProbabilities(probs: ArrayLike<number>): Float64Array {
@@ -68,8 +74,8 @@ export function temperedMean(logits: ArrayLike<number>, classes: number, tempera
 }
 
 /** Mean negative log-likelihood of the true classes under the tempered MC means (p floored at PROBABILITY_FLOOR). */
-export function temperedNll(images: readonly LabelledPasses[], classes: number, temperature: number): number {
-  if (images.length === 0) throw invalidParameter('images', 'at least one labelled image', 0, 'images');
+export function temperedNll(images: readonly LabeledPasses[], classes: number, temperature: number): number {
+  if (images.length === 0) throw invalidParameter('images', 'at least one labeled image', 0, 'images');
   let total = 0;
   for (const { logits, label } of images) {
     if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw invalidParameter('label', `a class index in [0, ${classes})`, label);
@@ -90,11 +96,11 @@ export interface TemperatureFit {
 const STEPS = 64;
 
 /**
- * The temperature that minimises the mean NLL of the labelled images, by golden-section search on
+ * The temperature that minimizes the mean NLL of the labeled images, by golden-section search on
  * the log temperature over TEMPERATURE_RANGE (the NLL of a temperature-scaled softmax is unimodal
  * in the temperature; a fit at either end of the range means the data wants more than it allows).
  */
-export function fitTemperature(images: readonly LabelledPasses[], classes: number): TemperatureFit {
+export function fitTemperature(images: readonly LabeledPasses[], classes: number): TemperatureFit {
   const nll = (logT: number) => temperedNll(images, classes, Math.exp(logT));
   const ratio = (Math.sqrt(5) - 1) / 2;
   let [a, b] = [Math.log(TEMPERATURE_RANGE[0]), Math.log(TEMPERATURE_RANGE[1])];
@@ -137,7 +143,7 @@ export function temperatureBoundWarning(temperature: number, images: number, nll
   const bound = temperatureAtBound(temperature);
   if (bound === undefined) return undefined;
   const [low, high] = TEMPERATURE_RANGE;
-  const more = 'calibrate on more labelled images, held out from training (hundreds, from every class)';
+  const more = 'calibrate on more labeled images, held out from training (hundreds, from every class)';
   return bound === 'lower'
     ? `The fitted temperature hit the lower bound ${low} of the range searched [${low}, ${high}]: on these ${images} calibration images a sharper softmax always lowers the NLL (${nll.toFixed(6)} at the bound), as it does when the images are too few or perfectly separated (every true class far ahead). Its probabilities are overconfident (near 1) on other images; ${more}`
     : `The fitted temperature hit the upper bound ${high} of the range searched [${low}, ${high}]: on these ${images} calibration images a flatter softmax always lowers the NLL (${nll.toFixed(6)} at the bound), as it does when most of them are predicted wrong or they are too few. Its probabilities are near uniform; check the true classes (${param('truthFile')}), the labels and the preprocessing, and ${more}`;

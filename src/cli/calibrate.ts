@@ -14,7 +14,7 @@ import {
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';
-import { labelledRunConfig, type RunCliOptions } from './run-options.js';
+import { labeledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `calibrate`. */
 export interface CalibrateCliOptions extends RunCliOptions {
@@ -31,7 +31,7 @@ export interface CalibrateCliOptions extends RunCliOptions {
   from?: string;
 }
 
-/** `mc-dropout calibrate`: fits the temperature and the conformal sets on labelled images and writes the calibration JSON. */
+/** `mc-dropout calibrate`: fits the temperature and the conformal sets on labeled images and writes the calibration JSON. */
 export async function runCalibrate(paths: string[], options: CalibrateCliOptions, version: string): Promise<number> {
   const target = outputTarget(options.output, 'the calibration');
   if (target.kind === 'file' || target.kind === 'stream') {
@@ -68,7 +68,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
     outcome =
       options.from !== undefined
         ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
-        : await runCalibration({ ...labelledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
+        : await runCalibration({ ...labeledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
   } catch (error) {
     if (!stops.stoppedBy()) throw error;
     stop();
@@ -88,7 +88,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
   if (!options.quiet) {
     const sets = c.conformal;
     process.stderr.write(
-      `mc-dropout: calibrated on ${c.images} images (T=${c.passes}, seed ${c.seed})${outcome.unlabelled ? `, ${outcome.unlabelled} without a true class left out` : ''}${outcome.failed ? `, ${outcome.failed} failed` : ''}\n` +
+      `mc-dropout: calibrated on ${c.images} images (T=${c.passes}, seed ${c.seed})${outcome.unlabeled ? `, ${outcome.unlabeled} without a true class left out` : ''}${outcome.failed ? `, ${outcome.failed} failed` : ''}\n` +
         `  temperature ${c.temperature.toFixed(4)}: NLL ${c.before.nll.toFixed(4)} -> ${c.after.nll.toFixed(4)}, ECE ${c.before.ece.toFixed(4)} -> ${c.after.ece.toFixed(4)}\n` +
         `  ${sets.score.toUpperCase()} sets at alpha ${sets.alpha}${sets.classConditional ? ' (per class)' : ''}: threshold ${sets.threshold.toFixed(6)}${target.kind === 'file' ? `; wrote ${options.output}` : ''}\n`,
     );

@@ -26,7 +26,7 @@ import {
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';
-import { labelledRunConfig, type RunCliOptions } from './run-options.js';
+import { labeledRunConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `evaluate` and `report`. */
 export interface EvaluateCliOptions extends RunCliOptions {
@@ -109,7 +109,7 @@ async function evaluationOrThrow(
     }
     return await runEvaluation(
       {
-        ...labelledRunConfig(paths, options),
+        ...labeledRunConfig(paths, options),
         outputs: written,
         requireTruth,
         ...(options.calibration !== undefined && { calibration: options.calibration }),
@@ -127,7 +127,7 @@ async function evaluationOrThrow(
 function evaluationText(report: EvaluationReport): string {
   const c = report.counts;
   const lines = [
-    `${c.labelled} labelled images${c.unlabelled ? ` (${c.unlabelled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`,
+    `${c.labeled} labeled images${c.unlabeled ? ` (${c.unlabeled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`,
   ];
   const numbers = report.numbers!;
   lines.push(
@@ -235,7 +235,7 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   writeFileAtomicSync(target.file, html);
   if (!options.quiet)
     process.stderr.write(
-      `mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labelled} with a true class` : ', no true classes: no metrics'})\n`,
+      `mc-dropout: wrote ${options.output} (${report.counts.images} images${report.numbers ? `, ${report.counts.labeled} with a true class` : ', no true classes: no metrics'})\n`,
     );
   return evaluationExit(report);
 }

@@ -15,7 +15,8 @@ import {
   OutputError,
   writeFailureReason,
 } from '../index.js';
-import { choice, collect, colour, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
+import { AliasOption } from './alias-option.js';
+import { choice, collect, color, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
 import { runConvert, type ConvertCliOptions } from './convert.js';
 import { runDoctor } from './doctor.js';
@@ -71,12 +72,13 @@ function withRunOptions(command: Command): Command {
     )
     .addOption(
       new Option(
-        '--colour-profile <mode>',
+        '--color-profile <mode>',
         'an embedded ICC profile: ignore reads the stored numbers as PIL (torchvision, timm) does; convert converts to sRGB first',
       )
         .argParser(choice(['ignore', 'convert'] as const))
         .default('ignore'),
     )
+    .addOption(new AliasOption('--colour-profile <mode>', 'colorProfile').argParser(choice(['ignore', 'convert'] as const)))
     .addOption(
       new Option('--resize-engine <engine>', 'exact: PIL-exact resampling of the full image; fast: libvips with JPEG shrink-on-load (large photos)')
         .argParser(choice(['exact', 'fast'] as const))
@@ -91,7 +93,7 @@ function withRunOptions(command: Command): Command {
         .argParser(choice(['remove', 'flatten'] as const))
         .default('remove'),
     )
-    .option('--background <colour>', 'colour for --alpha flatten and --resize pad (#rrggbb or r,g,b)', colour)
+    .option('--background <color>', 'color for --alpha flatten and --resize pad (#rrggbb or r,g,b)', color)
     .option('--max-pixels <n>', 'refuse images with more pixels (decompression bombs)', integer(1), DEFAULT_PIXEL_LIMIT)
     .option('--decode-concurrency <n>', 'images decoded at once', integer(1, 64), 16)
     .option(
@@ -194,11 +196,11 @@ ${EXIT_CODES}`,
     });
 }
 
-/** `calibrate`: the temperature and the conformal thresholds, fitted on labelled images. */
+/** `calibrate`: the temperature and the conformal thresholds, fitted on labeled images. */
 function defineCalibrate(program: Command, setExitCode: (code: number) => void): void {
   withRunOptions(program.command('calibrate'))
-    .description('fit temperature scaling and split-conformal prediction sets on labelled images; writes a calibration JSON that predict --calibration applies')
-    .argument('[paths...]', 'labelled image files or folders: one folder per class, or --truth')
+    .description('fit temperature scaling and split-conformal prediction sets on labeled images; writes a calibration JSON that predict --calibration applies')
+    .argument('[paths...]', 'labeled image files or folders: one folder per class, or --truth')
     .option('-t, --times <T>', 'stochastic forward passes per image: the T predict will run with', integer(1, 100000), 10)
     .option('--truth <file>', 'true classes as a CSV of path,label (as evaluate reads it); default: the folder of each image below the input folder')
     .requiredOption('-o, --output <file>', 'the calibration JSON to write (- for stdout)')
@@ -233,7 +235,7 @@ ${EXIT_CODES}`,
     });
 }
 
-/** `evaluate`: the metrics on labelled images. */
+/** `evaluate`: the metrics on labeled images. */
 function defineEvaluate(program: Command, setExitCode: (code: number) => void): void {
   evaluateOptions(program.command('evaluate'))
     .description(
@@ -269,7 +271,7 @@ function defineReport(program: Command, setExitCode: (code: number) => void): vo
 Examples:
   mc-dropout report test/ -m model.onnx -t 30 -o report.html
   mc-dropout report --from eval.json -o report.html                       from evaluate --json eval.json
-  mc-dropout report unlabelled/ -o report.html                            no true classes: galleries only
+  mc-dropout report unlabeled/ -o report.html                            no true classes: galleries only
 ${EXIT_CODES}`,
     )
     .action(async (paths: string[], options: EvaluateCliOptions, command: Command) => {
@@ -398,7 +400,7 @@ function defineSelect(program: Command, setExitCode: (code: number) => void): vo
       'after',
       `
 Examples:
-  mc-dropout predict unlabelled/ -t 30 -o run.csv && mc-dropout select run.csv --by mutual_information -n 500 > to-label.txt
+  mc-dropout predict unlabeled/ -t 30 -o run.csv && mc-dropout select run.csv --by mutual_information -n 500 > to-label.txt
   mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
   mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`,
     )

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { describeError, MAX_SEED, parseColour } from '../index.js';
+import { describeError, MAX_SEED, parseColor } from '../index.js';
 
 /** Option parsers for commander: each throws InvalidArgumentError saying what was expected. */
 
@@ -66,9 +66,9 @@ export function triple(value: string): number[] {
   return parts;
 }
 
-export function colour(value: string): [number, number, number] {
+export function color(value: string): [number, number, number] {
   try {
-    return parseColour(value);
+    return parseColor(value);
   } catch (error) {
     throw new InvalidArgumentError(describeError(error));
   }

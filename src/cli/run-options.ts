@@ -2,7 +2,7 @@ import {
   UsageError,
   type ChannelOrder,
   type Interpolation,
-  type LabelledRunConfig,
+  type LabeledRunConfig,
   type LoadOptions,
   type PreprocessOverrides,
   type ResizeMode,
@@ -25,7 +25,7 @@ export interface RunCliOptions {
   list?: string;
   list0?: string;
   modelOutput?: string;
-  colourProfile: 'ignore' | 'convert';
+  colorProfile: 'ignore' | 'convert';
   size?: { height: number; width: number };
   resize?: ResizeMode;
   interpolation?: Interpolation;
@@ -46,7 +46,7 @@ export function preprocessOverrides(options: RunCliOptions): PreprocessOverrides
   return {
     alpha: options.alpha,
     resizeEngine: options.resizeEngine,
-    colourProfile: options.colourProfile,
+    colorProfile: options.colorProfile,
     ...(options.resize && { resize: options.resize }),
     ...(options.interpolation && { interpolation: options.interpolation }),
     ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
@@ -83,8 +83,8 @@ export function pathList(options: RunCliOptions): { list?: { file: string; separ
   return {};
 }
 
-/** The run over labelled images that evaluate, report and calibrate share, from their options (T from `times`). */
-export function labelledRunConfig(paths: string[], options: RunCliOptions & { times: number; truth?: string }): LabelledRunConfig {
+/** The run over labeled images that evaluate, report and calibrate share, from their options (T from `times`). */
+export function labeledRunConfig(paths: string[], options: RunCliOptions & { times: number; truth?: string }): LabeledRunConfig {
   return {
     paths,
     ...pathList(options),

@@ -1,14 +1,14 @@
-/** How prediction sets did on labelled images (pure): coverage overall, by set size and by class, and set sizes. */
+/** How prediction sets did on labeled images (pure): coverage overall, by set size and by class, and set sizes. */
 import { invalidParameter } from '../errors.js';
 
-/** What sets did on labelled images: the fraction holding the true class, their sizes, and both by set size and by class. */
+/** What sets did on labeled images: the fraction holding the true class, their sizes, and both by set size and by class. */
 export interface SetCoverage {
   images: number;
   /** Fraction of images whose set holds the true class. */
   coverage: number;
   meanSize: number;
   medianSize: number;
-  /** Images with an empty set (randomised APS/RAPS allow them). */
+  /** Images with an empty set (randomized APS/RAPS allow them). */
   empty: number;
   /** By set size, smallest first: images, and the fraction covered. */
   bySize: { size: number; images: number; coverage: number }[];
@@ -18,7 +18,7 @@ export interface SetCoverage {
 
 /** Coverage of sets (class indices) against true classes in [0, classes). */
 export function setCoverage(images: readonly { label: number; set: readonly number[] }[], classes: number): SetCoverage {
-  if (images.length === 0) throw invalidParameter('images', 'at least one labelled image', 0, 'images');
+  if (images.length === 0) throw invalidParameter('images', 'at least one labeled image', 0, 'images');
   const covered = images.map((i) => i.set.includes(i.label));
   const sizes = images.map((i) => i.set.length).sort((a, b) => a - b);
   const n = images.length;

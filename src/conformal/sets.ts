@@ -1,5 +1,5 @@
 /**
- * Split conformal prediction sets (pure maths): from a labelled calibration set, a threshold on a
+ * Split conformal prediction sets (pure maths): from a labeled calibration set, a threshold on a
  * nonconformity score such that the set of labels scoring under it holds the true class with
  * probability at least 1 - alpha (exchangeable data, finite sample).
  *
@@ -7,8 +7,8 @@
  * on ties; r(y) the 1-based rank of y; u uniform in [0, 1), one per image):
  * - LAC (least ambiguous set-valued classifier, Sadinle et al. 2019): 1 - p_y;
  * - APS (Romano, Sesia and Candes 2020): the mass ranked above y plus u * p_y;
- * - RAPS (Angelopoulos et al. 2021): APS plus lambda * max(0, r(y) - kReg), which penalises long sets.
- * With `randomized: false`, u is 1 (APS and RAPS then count y's whole mass: no set is randomised, but
+ * - RAPS (Angelopoulos et al. 2021): APS plus lambda * max(0, r(y) - kReg), which penalizes long sets.
+ * With `randomized: false`, u is 1 (APS and RAPS then count y's whole mass: no set is randomized, but
  * an image whose top class alone has more mass than the threshold gets an empty set).
  * A set holds every label whose score, with the image's u, is at most the threshold: for APS and
  * RAPS the score grows with the rank, so the set is a prefix of the ranking (it can be empty when
@@ -22,7 +22,7 @@ export const CONFORMAL_SCORES = ['lac', 'aps', 'raps'] as const;
 /** A conformity score by name: 'lac', 'aps' or 'raps'. */
 export type ConformalScore = (typeof CONFORMAL_SCORES)[number];
 
-/** How a score is computed: randomised (one seeded uniform per image) or not, and RAPS's lambda and k_reg. */
+/** How a score is computed: randomized (one seeded uniform per image) or not, and RAPS's lambda and k_reg. */
 export interface ScoreOptions {
   score: ConformalScore;
   /** RAPS: the penalty per rank beyond kReg (default 0.01, as Angelopoulos et al.'s ImageNet setting). */
@@ -33,7 +33,7 @@ export interface ScoreOptions {
   randomized?: boolean;
 }
 
-/** RAPS's regularisation by default: lambda 0.01 per rank after k_reg 5 (Angelopoulos et al. 2021). */
+/** RAPS's regularization by default: lambda 0.01 per rank after k_reg 5 (Angelopoulos et al. 2021). */
 export const RAPS_DEFAULTS = { lambda: 0.01, kReg: 5 } as const;
 
 /** Labels by probability, highest first, the lower index first on ties. */
@@ -82,7 +82,7 @@ export function predictionSet(p: ArrayLike<number>, threshold: number, u: number
   return ranking.filter((_, j) => scores[j]! <= threshold);
 }
 
-/** A labelled calibration image: its (MC mean) probabilities, true class and uniform. */
+/** A labeled calibration image: its (MC mean) probabilities, true class and uniform. */
 export interface CalibrationImage {
   probs: ArrayLike<number>;
   label: number;
@@ -103,7 +103,7 @@ export interface ConformalThresholds {
 
 /** Thresholds at miscoverage `alpha` from the calibration images, marginal and per class. */
 export function calibrateSets(images: readonly CalibrationImage[], classes: number, alpha: number, options: ScoreOptions): ConformalThresholds {
-  if (images.length === 0) throw invalidParameter('images', 'at least one labelled calibration image', 0, 'images');
+  if (images.length === 0) throw invalidParameter('images', 'at least one labeled calibration image', 0, 'images');
   const scores = images.map((image) => conformityScore(image.probs, image.label, image.u, options));
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   images.forEach((image, i) => byClass[image.label]!.push(scores[i]!));

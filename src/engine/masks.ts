@@ -91,7 +91,7 @@ export function rowSeed(seed: number, image: ImageKey, pass: number, site: numbe
  *   counter = (0, pass, image.lo, image.hi), key = (seed mod 2^32, floor(seed/2^32) | site << 21).
  * Draw i decides elements 2i (its high 16 bits) and 2i+1 (its low 16 bits): kept when the 16-bit
  * value v satisfies v / 2^16 >= rate, so rates resolve to 2^-16 (bias below 1.6e-5).
- * A mask depends only on (seed, image, pass, site), never on batch size or batch neighbours.
+ * A mask depends only on (seed, image, pass, site), never on batch size or batch neighbors.
  */
 export function fillMask(out: Float32Array, rate: number, seed: number, image: ImageKey, pass: number, site: number): void {
   if (rate <= 0) {

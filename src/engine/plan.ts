@@ -93,7 +93,7 @@ export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: Mod
 
 /**
  * How much one session run takes: rows (image x pass), from the activation budget and the floats
- * each row is fed, and images whose trunk one run computes (fewer on CPU, where caches favour small
+ * each row is fed, and images whose trunk one run computes (fewer on CPU, where caches favor small
  * trunk runs).
  */
 export function runLimits(

@@ -1,5 +1,5 @@
 /**
- * An evaluation of MC dropout against the deterministic output on labelled images: outcomes are
+ * An evaluation of MC dropout against the deterministic output on labeled images: outcomes are
  * gathered one image at a time (its passes are not kept), then every metric, for MC at T passes,
  * for the deterministic pass, and for MC at fewer passes (the first t of the same passes).
  */
@@ -15,7 +15,7 @@ export function passCounts(passes: number): number[] {
   return counts;
 }
 
-/** The outcome of one labelled image from its probabilities per pass, probs: [T, C] row-major. */
+/** The outcome of one labeled image from its probabilities per pass, probs: [T, C] row-major. */
 export function outcomeOf(probs: ArrayLike<number>, classes: number, label: number): Outcome {
   const s = summarize(probs, classes);
   let brier = 0;
@@ -47,7 +47,7 @@ export interface EvaluationNumbers {
   confusion: number[][];
 }
 
-/** Gathers labelled images one at a time; `finish` computes the metrics. */
+/** Gathers labeled images one at a time; `finish` computes the metrics. */
 export class EvaluationAccumulator {
   private readonly counts: number[];
   private readonly byCount: Outcome[][];

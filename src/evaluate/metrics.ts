@@ -6,7 +6,7 @@
 import { invalidParameter } from '../errors.js';
 import { UNCERTAINTY_SCORES, uncertaintyOf, type UncertaintyScore } from '../stats/uncertainty.js';
 
-/** What the metrics read of one labelled image, from its mean probabilities over T passes. */
+/** What the metrics read of one labeled image, from its mean probabilities over T passes. */
 export interface Outcome {
   /** True class index. */
   label: number;
@@ -86,9 +86,9 @@ export interface MetricSet {
   auroc: Record<UncertaintyScore, number | null>;
 }
 
-/** Every metric of a set of labelled images. Throws on an empty set. */
+/** Every metric of a set of labeled images. Throws on an empty set. */
 export function metricsOf(outcomes: readonly Outcome[]): MetricSet {
-  if (outcomes.length === 0) throw invalidParameter('outcomes', 'at least one labelled image', 0, 'images');
+  if (outcomes.length === 0) throw invalidParameter('outcomes', 'at least one labeled image', 0, 'images');
   const n = outcomes.length;
   let correct = 0;
   let nll = 0;

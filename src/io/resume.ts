@@ -15,20 +15,22 @@ export type RunSettings = Record<string, unknown>;
 
 /**
  * Makes the earlier run of a file output ready to append to, when there is one: its settings must
- * equal `settings`; a finished file is copied to its .partial; a half-written last record is cut.
- * Returns the paths of its complete rows, or undefined when there is no earlier run.
+ * equal `settings` (once `upgrade` has spelled them as this release does); a finished file is copied
+ * to its .partial; a half-written last record is cut. Returns the paths of its complete rows, or
+ * undefined when there is no earlier run.
  */
 export function resumeEarlierRun(
   output: { file: string; path: string },
   format: 'csv' | 'jsonl',
   settings: RunSettings,
   meta: string,
+  upgrade: (earlier: RunSettings) => RunSettings = (earlier) => earlier,
 ): Set<string> | undefined {
   const { partial, partialSettings } = outputSidecars(output.file);
   const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
   if (!earlier) return undefined;
   // messages name the output as the user wrote it, not the file a link points to
-  checkSameSettings(earlier.settings, settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
+  checkSameSettings(upgrade(earlier.settings), settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
   if (earlier.from === output.file) copyInto(output.file, partial);
   return truncateToCompleteRecords(partial, format);
 }

@@ -22,6 +22,8 @@ export interface RunOutputOptions {
   /** First line of a new file (the CSV header), or undefined (JSONL). */
   header: string | undefined;
   settings: RunSettings;
+  /** An earlier run's settings as this release writes them (an earlier release may have spelled keys otherwise), before --resume compares them. */
+  upgradeSettings?: (earlier: RunSettings) => RunSettings;
   /** The file output's lock, when the caller took it early (before loading the model); else it is taken here. */
   lock?: OutputLock;
   /** The metadata sidecar of the earlier run that --resume reads, when not `<file>.meta.json`. */
@@ -50,7 +52,9 @@ export class RunOutput {
     try {
       const files = outputSidecars(output.file);
       // resume is prepared (settings checked, rows cut to whole records) before the rows are opened
-      const done = options.resume ? resumeEarlierRun(output, options.format, options.settings, options.metaFile ?? files.meta) : undefined;
+      const done = options.resume
+        ? resumeEarlierRun(output, options.format, options.settings, options.metaFile ?? files.meta, options.upgradeSettings)
+        : undefined;
       writeJsonAtomic(files.partialSettings, options.settings);
       const sink = RowSink.open(output, { append: done !== undefined, header: options.header });
       return new RunOutput(output, sink, done ?? new Set(), lock);

@@ -7,7 +7,7 @@ const SHAPE_OPS = new Set(['Shape', 'Size']);
 /**
  * The first node after a stochastic source whose floating-point output mixes rows: its element
  * count does not scale with the batch, as with a reduction across rows such as timm's DropBlock
- * normalising by the kept fraction of the whole mask (`ReduceSum` over every row). In a run of many
+ * normalizing by the kept fraction of the whole mask (`ReduceSum` over every row). In a run of many
  * (image, pass) rows each row's result would then depend on the others; undefined when no such node
  * exists. `sources` are the graph inputs fed with draws; `notPerRow` comes from the probe (tensors
  * seen at batch 1 and 2, under their original names).
@@ -27,7 +27,7 @@ export function findCrossRowNode(graph: OnnxGraph, sources: readonly string[], n
 
 /**
  * BatchNormalization nodes exported in training mode (training_mode 1, or the running statistics
- * as extra outputs): they normalise with the statistics of the batch, so every result depends on
+ * as extra outputs): they normalize with the statistics of the batch, so every result depends on
  * the other images of its run. Their names ('' for an unnamed node).
  */
 export function trainingModeBatchNorms(graph: OnnxGraph): string[] {

@@ -12,7 +12,7 @@ export type ResizeMode = 'stretch' | 'center-crop' | 'pad';
 /** Resampling kernel of the resize, as PIL names them. */
 export type Interpolation = 'bilinear' | 'bicubic' | 'nearest' | 'lanczos3';
 
-/** Preprocessing and labelling facts a model may carry; every field optional. */
+/** Preprocessing and labeling facts a model may carry; every field optional. */
 export interface ModelMetadata {
   labels?: string[];
   mean?: number[];

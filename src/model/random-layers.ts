@@ -9,7 +9,7 @@ export interface RandomPattern {
   name: string;
   /** Drop rate (DropPath, Dropout, DropBlock's expected rate), Bernoulli probability or noise sigma; undefined if unknown. */
   rate: number | undefined;
-  /** What was recognised, e.g. 'RandomUniformLike < 0.92 -> Cast -> Div, one draw per sample'. */
+  /** What was recognized, e.g. 'RandomUniformLike < 0.92 -> Cast -> Div, one draw per sample'. */
   detail: string;
 }
 

@@ -17,10 +17,10 @@ export interface RenderedFigure {
 /** Every figure of the report as SVG; none when no image has a true class. */
 export async function renderEvaluationFigures(report: EvaluationReport): Promise<RenderedFigure[]> {
   if (!report.numbers) return [];
-  const labelled = report.images
+  const labeled = report.images
     .filter((im) => im.truth !== null)
     .map((im) => ({ correct: im.predicted === im.truth, entropy: im.entropy, mutualInformation: im.mutual_information }));
-  const figures = evaluationFigures(report.numbers, report.labels, labelled);
+  const figures = evaluationFigures(report.numbers, report.labels, labeled);
   if (report.calibration) {
     figures.push(
       {

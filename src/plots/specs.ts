@@ -11,8 +11,8 @@ import type { OodCurves, OodScoreRow } from '../ood/evaluation.js';
 
 export type Spec = Record<string, unknown>;
 
-/** What a per-image figure reads of each labelled image. */
-export interface LabelledImage {
+/** What a per-image figure reads of each labeled image. */
+export interface LabeledImage {
   correct: boolean;
   entropy: number;
   mutualInformation: number;
@@ -27,7 +27,7 @@ export interface Figure {
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const DET = 'deterministic';
-const COLOURS = { domain: [DET, 'MC'], range: ['#9c755f', '#4c78a8'] };
+const COLORS = { domain: [DET, 'MC'], range: ['#9c755f', '#4c78a8'] };
 const BASE = { $schema: SCHEMA, background: 'white', config: { font: 'DejaVu Sans, Helvetica, Arial, sans-serif', view: { stroke: null } } };
 
 function sets(numbers: EvaluationNumbers): [string, MetricSet][] {
@@ -37,20 +37,20 @@ function sets(numbers: EvaluationNumbers): [string, MetricSet][] {
   return out;
 }
 
-function colour(numbers: EvaluationNumbers): Record<string, unknown> {
+function color(numbers: EvaluationNumbers): Record<string, unknown> {
   const names = sets(numbers).map(([n]) => n);
   return {
     field: 'model',
     type: 'nominal',
     title: null,
-    scale: { domain: names, range: names.map((n) => (n === DET ? COLOURS.range[0] : COLOURS.range[1])) },
+    scale: { domain: names, range: names.map((n) => (n === DET ? COLORS.range[0] : COLORS.range[1])) },
     legend: { orient: 'top' },
   };
 }
 
 /** Accuracy against mean confidence per equal-width bin (the diagonal is perfect calibration), with the images per bin below. */
 function reliabilitySpec(numbers: EvaluationNumbers): Spec {
-  return reliabilityOf(sets(numbers), colour(numbers), 'Reliability diagram');
+  return reliabilityOf(sets(numbers), color(numbers), 'Reliability diagram');
 }
 
 /** MC dropout's reliability before and after temperature scaling (evaluate --calibration). */
@@ -61,7 +61,7 @@ export function calibratedReliabilitySpec(numbers: EvaluationNumbers, calibrated
     field: 'model',
     type: 'nominal',
     title: null,
-    scale: { domain: [mc, after], range: [COLOURS.range[1], '#e45756'] },
+    scale: { domain: [mc, after], range: [COLORS.range[1], '#e45756'] },
     legend: { orient: 'top', labelLimit: 400 },
   };
   return reliabilityOf(
@@ -74,13 +74,13 @@ export function calibratedReliabilitySpec(numbers: EvaluationNumbers, calibrated
   );
 }
 
-function reliabilityOf(pairs: [string, MetricSet][], colourEncoding: Record<string, unknown>, text: string): Spec {
+function reliabilityOf(pairs: [string, MetricSet][], colorEncoding: Record<string, unknown>, text: string): Spec {
   const rows = pairs.flatMap(([model, m]) =>
     m.calibration.bins.map((b) => ({
       model,
       lower: b.lower,
       upper: b.upper,
-      centre: (b.lower + b.upper) / 2,
+      center: (b.lower + b.upper) / 2,
       count: b.count,
       accuracy: b.accuracy,
       confidence: b.confidence,
@@ -110,7 +110,7 @@ function reliabilityOf(pairs: [string, MetricSet][], colourEncoding: Record<stri
             encoding: {
               x,
               y: { field: 'accuracy', type: 'quantitative', title: 'accuracy in bin', scale: { domain: [0, 1] } },
-              color: colourEncoding,
+              color: colorEncoding,
               tooltip: [{ field: 'model' }, { field: 'count' }, { field: 'accuracy', format: '.3f' }, { field: 'confidence', format: '.3f' }],
             },
           },
@@ -125,7 +125,7 @@ function reliabilityOf(pairs: [string, MetricSet][], colourEncoding: Record<stri
           x2: { field: 'upper' },
           y: { field: 'count', type: 'quantitative', title: 'images', stack: null },
           y2: { datum: 0 },
-          color: colourEncoding,
+          color: colorEncoding,
         },
       },
     ],
@@ -156,7 +156,7 @@ function riskCoverageSpec(numbers: EvaluationNumbers): Spec {
         scale: { domain: [0, 1] },
       },
       y: { field: 'risk', type: 'quantitative', title: 'error rate of the kept images', axis: { format: '%' } },
-      color: colour(numbers),
+      color: color(numbers),
     },
   };
 }
@@ -179,7 +179,7 @@ function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
       layer: [
         {
           transform: [{ filter: `datum.model === 'MC'` }],
-          mark: { type: 'line', point: true, color: COLOURS.range[1] },
+          mark: { type: 'line', point: true, color: COLORS.range[1] },
           encoding: {
             x: { field: 'passes', type: 'quantitative', title: 'passes T (log scale)', scale: { type: 'log' } },
             y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
@@ -187,7 +187,7 @@ function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
         },
         {
           transform: [{ filter: `datum.model === '${DET}'` }],
-          mark: { type: 'rule', strokeDash: [4, 4], color: COLOURS.range[0] },
+          mark: { type: 'rule', strokeDash: [4, 4], color: COLORS.range[0] },
           encoding: { y: { field: 'value', type: 'quantitative' } },
         },
       ],
@@ -197,10 +197,10 @@ function metricsVsTSpec(numbers: EvaluationNumbers): Spec {
 
 /** Bins of equal width over [0, max] per score, with the share of each group (correct, wrong) in each bin. */
 export function uncertaintyHistogram(
-  images: readonly LabelledImage[],
+  images: readonly LabeledImage[],
   bins = 20,
 ): { score: string; low: number; high: number; outcome: string; share: number }[] {
-  const scores: [string, (im: LabelledImage) => number][] = [
+  const scores: [string, (im: LabeledImage) => number][] = [
     ['predictive entropy (nats)', (im) => im.entropy],
     ['mutual information (nats)', (im) => im.mutualInformation],
   ];
@@ -219,7 +219,7 @@ export function uncertaintyHistogram(
 }
 
 /** Histograms (share of each group) of entropy and mutual information, correct against wrong predictions. */
-function uncertaintySpec(images: readonly LabelledImage[]): Spec {
+function uncertaintySpec(images: readonly LabeledImage[]): Spec {
   return {
     ...BASE,
     title: { text: 'Uncertainty of correct and wrong predictions (MC)' },
@@ -279,7 +279,7 @@ function confusionSpec(numbers: EvaluationNumbers, labels: readonly string[]): S
 }
 
 /** Every figure an evaluation has: the T curve only with more than one point. */
-export function evaluationFigures(numbers: EvaluationNumbers, labels: readonly string[], images: readonly LabelledImage[]): Figure[] {
+export function evaluationFigures(numbers: EvaluationNumbers, labels: readonly string[], images: readonly LabeledImage[]): Figure[] {
   return [
     { name: 'reliability', title: 'Reliability diagram', spec: reliabilitySpec(numbers) },
     { name: 'risk-coverage', title: 'Risk-coverage', spec: riskCoverageSpec(numbers) },

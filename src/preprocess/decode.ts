@@ -23,7 +23,7 @@ export interface ImageHeader {
 /**
  * Decodes one file to interleaved RGB [H, W, 3] at the spec's size. Throws an InputError naming the
  * file with a short reason that depends on that file alone (see whyUndecodable). With the file's
- * header, a centre crop decodes only the rectangle of the image that the crop reads (the same bytes).
+ * header, a center crop decodes only the rectangle of the image that the crop reads (the same bytes).
  */
 export async function decodeToPixels(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   let decoded: { pixels: Uint8Array; width: number; height: number };
@@ -65,7 +65,7 @@ export async function imageHeader(file: string): Promise<ImageHeader | undefined
 }
 
 /**
- * sharp does what it does like PIL: decode (first frame), EXIF orientation, alpha, and any colour
+ * sharp does what it does like PIL: decode (first frame), EXIF orientation, alpha, and any color
  * space or bit depth to 8-bit sRGB, at the image's own size. Resizing is left to resample.ts,
  * because libvips places upsampled pixels differently from PIL (measured: 0.24 mean abs diff
  * in normalized units for 28x28 -> 32x32 bilinear).
@@ -82,7 +82,7 @@ async function decodeRgb(file: string, spec: PreprocessSpec, header?: ImageHeade
  * file whose header was read already (large files, for the pixel budget) costs none either.
  */
 async function readsCmykAsPil(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<boolean> {
-  if (spec.colourProfile === 'convert') return false;
+  if (spec.colorProfile === 'convert') return false;
   if (header?.cmyk !== undefined) return header.cmyk; // read with the size, for the pixel budget
   const input = source(file);
   let head: Uint8Array;
@@ -116,9 +116,9 @@ export function pilCmykToRgb(cmyk: Uint8Array): Uint8Array {
 
 /** The file opened for decoding: first frame, EXIF orientation applied, alpha dropped or flattened. */
 function openUpright(file: string, spec: PreprocessSpec): Sharp {
-  // failOn 'warning': truncated or corrupt data is an error, never a half-grey tensor
+  // failOn 'warning': truncated or corrupt data is an error, never a half-gray tensor
   // PIL reads an embedded ICC profile's stored numbers as they are; sharp would convert them to sRGB
-  const ignoreIcc = spec.colourProfile !== 'convert';
+  const ignoreIcc = spec.colorProfile !== 'convert';
   const image = sharp(source(file), { failOn: 'warning', limitInputPixels: spec.pixelLimit, pages: 1, ignoreIcc }).rotate();
   return spec.alpha === 'flatten'
     ? image.flatten({ background: { r: spec.background[0], g: spec.background[1], b: spec.background[2] } })
@@ -131,11 +131,11 @@ function openUpright(file: string, spec: PreprocessSpec): Sharp {
  */
 async function rawRgb(image: Sharp, pilCmyk = false): Promise<{ pixels: Uint8Array; width: number; height: number }> {
   if (pilCmyk) {
-    const { data, info } = await image.pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await image.pipelineColorspace('cmyk').toColorspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new InternalError(`Expected 4 channels (CMYK) from the decoder but received ${info.channels}`);
     return { pixels: pilCmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)), width: info.width, height: info.height };
   }
-  const { data, info } = await image.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await image.toColorspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (info.channels === 3) return { pixels, width: info.width, height: info.height };
   if (info.channels !== 1) throw new InternalError(`Expected 1 or 3 channels from the decoder but received ${info.channels}`);
@@ -148,8 +148,8 @@ const KERNELS = { bilinear: 'linear', bicubic: 'cubic', nearest: 'nearest', lanc
 
 /**
  * The 'fast' engine: libvips decodes and resizes in one pipeline (JPEGs shrink on load), with the
- * same geometry as the exact path: stretch, shorter side to size / crop fraction then a centre
- * crop, or fit inside on the background colour.
+ * same geometry as the exact path: stretch, shorter side to size / crop fraction then a center
+ * crop, or fit inside on the background color.
  */
 async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
   const { width: outW, height: outH } = spec;
@@ -162,13 +162,13 @@ async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHead
   // the exact path's sizes, on the upright image
   const upright = header ?? (await imageHeader(file));
   if (!upright) throw new InputError(file, 'no image header');
-  const { w, h, crop } = centreCrop(upright.width, upright.height, spec);
+  const { w, h, crop } = centerCrop(upright.width, upright.height, spec);
   const resized = await rawRgb(image.resize(w, h, { fit: 'fill', kernel }), cmyk);
   return cropRgb(resized.pixels, resized.width, crop.left, crop.top, crop.width, crop.height);
 }
 
 /** Resize(size / crop_fraction) + CenterCrop: the resized size and the crop's rectangle in it. */
-function centreCrop(width: number, height: number, spec: PreprocessSpec): { w: number; h: number; crop: Rect } {
+function centerCrop(width: number, height: number, spec: PreprocessSpec): { w: number; h: number; crop: Rect } {
   const { width: outW, height: outH } = spec;
   // shorter side to S, the longer to int(S * long / short); the crop offset rounds half to even
   const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
@@ -177,13 +177,13 @@ function centreCrop(width: number, height: number, spec: PreprocessSpec): { w: n
 }
 
 /**
- * The centre crop from a decode of only the input rectangle it reads (libvips still reads the file
+ * The center crop from a decode of only the input rectangle it reads (libvips still reads the file
  * up to its last row, but writes, and we copy, only that rectangle: on a 12 MP photo cropped to
  * 224 of 256, 57% of the pixels); undefined where the crop reads the whole image. The header's size
  * must be the image's upright size: the decoded rectangle is checked against it.
  */
 async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeader): Promise<Uint8Array | undefined> {
-  const { w, h, crop } = centreCrop(header.width, header.height, spec);
+  const { w, h, crop } = centerCrop(header.width, header.height, spec);
   const source = windowSource(header.width, header.height, w, h, spec.interpolation, crop);
   if (source.width * source.height >= header.width * header.height) return undefined;
   const part = await rawRgb(openUpright(file, spec).extract(source), await readsCmykAsPil(file, spec, header));
@@ -198,10 +198,10 @@ function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: 
   if (spec.resize === 'stretch') return resizeRgb(pixels, width, height, outW, outH, interpolation);
   if (spec.resize === 'center-crop') {
     // only the crop is computed: the same bytes as resizing the whole and cropping
-    const { w, h, crop } = centreCrop(width, height, spec);
+    const { w, h, crop } = centerCrop(width, height, spec);
     return resizeRgb(pixels, width, height, w, h, interpolation, crop);
   }
-  // pad: fit inside, centred on the background colour
+  // pad: fit inside, centerd on the background color
   const scale = Math.min(outW / width, outH / height);
   const w = Math.min(outW, Math.max(1, Math.round(width * scale)));
   const h = Math.min(outH, Math.max(1, Math.round(height * scale)));
@@ -214,7 +214,7 @@ function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: 
   return canvas;
 }
 
-/** Python's round(): halves go to the even neighbour. */
+/** Python's round(): halves go to the even neighbor. */
 function roundHalfEven(value: number): number {
   const floor = Math.floor(value);
   if (value - floor !== 0.5) return Math.round(value);

@@ -1,6 +1,6 @@
 /**
  * Resizing of interleaved 8-bit RGB as Pillow's Image.resize does it (libImaging/Resample.c):
- * separable convolution, horizontal pass then vertical, pixel centres aligned, filter support
+ * separable convolution, horizontal pass then vertical, pixel centers aligned, filter support
  * widened by the downscale factor (antialiasing), coefficients in 22-bit fixed point, rounding
  * and clipping to 8 bits after each pass. NEAREST follows Pillow's affine transform.
  * Models trained on PIL/torchvision inputs then see the same pixels. The two passes run in
@@ -238,7 +238,7 @@ function span(c: Coefficients): [number, number] {
  * resizeRgb on a chosen engine: 'simd' (WebAssembly, where available) or 'js'; the same bytes
  * either way. A window is computed alone, not cropped from the whole: each output pixel depends
  * only on its own coefficients, so only the window's columns go through the horizontal pass, only
- * the input rows its rows read, and only those rows go into WebAssembly memory (a centre crop of a
+ * the input rows its rows read, and only those rows go into WebAssembly memory (a center crop of a
  * 12 MP photo: 58% of the horizontal work). The bytes are those of the crop.
  */
 export function resizeRgbOn(

@@ -1,5 +1,4 @@
 import { invalidParameter } from '../errors.js';
-import { array, literal, number, object, optional, type Check } from '../io/schema.js';
 import type { ChannelOrder, Interpolation, Layout, ModelMetadata, ResizeMode } from '../model/metadata.js';
 
 /** ImageNet's per-channel mean (RGB, on values scaled to [0, 1]), torchvision's default. */
@@ -8,7 +7,7 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
 export const DEFAULT_PIXEL_LIMIT = 100_000_000;
-/** Centre crop's fraction when neither the caller nor the model's metadata gives one (timm's and torchvision's 224/256). */
+/** Center crop's fraction when neither the caller nor the model's metadata gives one (timm's and torchvision's 224/256). */
 export const DEFAULT_CROP_FRACTION = 0.875;
 
 /** Everything that turns an image file into the model's input tensor. */
@@ -38,11 +37,17 @@ export interface PreprocessSpec {
    * An embedded ICC profile: 'ignore' reads the stored numbers, as PIL's convert('RGB') does (so
    * torchvision and timm trained on them; the default); 'convert' converts them to sRGB first.
    */
-  colourProfile: 'ignore' | 'convert';
+  colorProfile: 'ignore' | 'convert';
 }
 
 /** User flags over model metadata over defaults (ImageNet, stretch, bilinear). */
-export type PreprocessOverrides = Partial<Omit<PreprocessSpec, 'height' | 'width' | 'layout'>>;
+export type PreprocessOverrides = Partial<Omit<PreprocessSpec, 'height' | 'width' | 'layout'>> & {
+  /**
+   * The British spelling of colorProfile, read for one release.
+   * @deprecated Use colorProfile.
+   */
+  colourProfile?: PreprocessSpec['colorProfile'];
+};
 
 /** The preprocessing of a model: its metadata, then ImageNet defaults, with the caller's overrides on top. */
 export function resolvePreprocess(
@@ -64,7 +69,7 @@ export function resolvePreprocess(
     background: overrides.background ?? [0, 0, 0],
     pixelLimit: overrides.pixelLimit ?? DEFAULT_PIXEL_LIMIT,
     resizeEngine: overrides.resizeEngine ?? 'exact',
-    colourProfile: overrides.colourProfile ?? 'ignore',
+    colorProfile: overrides.colorProfile ?? overrides.colourProfile ?? 'ignore',
   };
   if (spec.std.some((s) => s === 0)) throw invalidParameter('std', 'non-zero values', spec.std);
   // the shorter side goes to floor(min(H, W) / f): a crop of a non-square input must fit in it
@@ -72,15 +77,15 @@ export function resolvePreprocess(
   if (spec.resize === 'center-crop' && shorter < Math.max(spec.height, spec.width)) {
     throw invalidParameter(
       'cropFraction',
-      `a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} (a centre crop of ${spec.height}x${spec.width}: the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)})`,
+      `a crop fraction of at most ${(Math.min(spec.height, spec.width) / Math.max(spec.height, spec.width)).toFixed(4)} (a center crop of ${spec.height}x${spec.width}: the shorter side would go to ${shorter} pixels, less than ${Math.max(spec.height, spec.width)})`,
       spec.cropFraction,
     );
   }
   return spec;
 }
 
-/** Parses a colour: #rgb, #rrggbb, or r,g,b with 0-255 integers. */
-export function parseColour(text: string): [number, number, number] {
+/** Parses a color: #rgb, #rrggbb, or r,g,b with 0-255 integers. */
+export function parseColor(text: string): [number, number, number] {
   const value = text.trim();
   let match = /^#?([0-9a-f]{6})$/i.exec(value);
   if (match) {
@@ -94,23 +99,12 @@ export function parseColour(text: string): [number, number, number] {
   }
   const parts = value.split(',').map((p) => Number(p.trim()));
   if (parts.length === 3 && parts.every((p) => Number.isInteger(p) && p >= 0 && p <= 255)) return parts as [number, number, number];
-  throw invalidParameter('background', 'a colour as #rrggbb or r,g,b (0-255)', text);
+  throw invalidParameter('background', 'a color as #rrggbb or r,g,b (0-255)', text);
 }
 
-/** The check of a preprocessing recorded in a file (a calibration, a passes file's run record): every field that changes the tensor; the pixel limit may be absent. */
-export const preprocessCheck = object({
-  height: number({ integer: true, min: 1 }),
-  width: number({ integer: true, min: 1 }),
-  layout: literal('NCHW', 'NHWC'),
-  channelOrder: literal('RGB', 'BGR'),
-  mean: array(number(), { length: 3 }),
-  std: array(number({ above: 0 }), { length: 3 }),
-  resize: literal('stretch', 'center-crop', 'pad'),
-  interpolation: literal('bilinear', 'bicubic', 'nearest', 'lanczos3'),
-  cropFraction: number({ above: 0, max: 1 }),
-  alpha: literal('remove', 'flatten'),
-  background: array(number({ integer: true, min: 0, max: 255 }), { length: 3 }),
-  pixelLimit: optional(number({ integer: true, min: 1 })),
-  resizeEngine: literal('exact', 'fast'),
-  colourProfile: literal('ignore', 'convert'),
-}) as Check<Omit<PreprocessSpec, 'pixelLimit'> & { pixelLimit?: number }>;
+/**
+ * The British spelling of parseColor, kept for one release.
+ * @deprecated Use parseColor.
+ * @alias
+ */
+export const parseColour = parseColor;

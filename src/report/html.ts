@@ -107,7 +107,7 @@ export function reportHtml(page: ReportPage): string {
 <body>
 <h1>mc-dropout report</h1>
 <p class="meta">Model ${model} · T=${passesLabel(report.passes)}${report.seed !== undefined ? ` · seed ${report.seed}` : ''}${report.provider ? ` · ${escapeHtml(report.provider)}` : ''} · ${escapeHtml(report.started)}<br>
-${c.images} images: ${c.labelled} with a true class, ${c.unlabelled} without${c.failed ? `, ${c.failed} failed` : ''}</p>
+${c.images} images: ${c.labeled} with a true class, ${c.unlabeled} without${c.failed ? `, ${c.failed} failed` : ''}</p>
 <h2>Metrics</h2>
 ${metricTable(report)}
 ${figures ? `<h2>Figures</h2>\n${figures}` : ''}

@@ -1,4 +1,4 @@
-/** `calibrate` as a library call: T passes over labelled images, then the temperature and conformal thresholds fitted on them. */
+/** `calibrate` as a library call: T passes over labeled images, then the temperature and conformal thresholds fitted on them. */
 import path from 'node:path';
 import { fitCalibration, type Calibration, type ConformalSettings } from '../calibration/calibration.js';
 import { temperatureAtBound, temperatureBoundWarning } from '../calibration/temperature.js';
@@ -8,11 +8,11 @@ import { imagePasses, readNpyPasses } from '../io/npy.js';
 import { readPassesRun } from './read-run.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
-import { labelledPassOptions, noTruth, openLabelledRun, truthSource, type LabelledRunConfig } from './labelled-run.js';
+import { labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
 import type { RunHooks } from './hooks.js';
 
-/** A calibrate run: labelled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
-export interface CalibrateRunConfig extends LabelledRunConfig {
+/** A calibrate run: labeled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
+export interface CalibrateRunConfig extends LabeledRunConfig {
   /** The sets; `seed` of the uniforms defaults to the masks' seed. */
   conformal: Omit<ConformalSettings, 'seed'> & { seed?: number };
 }
@@ -21,22 +21,22 @@ export interface CalibrateRunConfig extends LabelledRunConfig {
 export interface CalibrateOutcome {
   calibration: Calibration;
   /** Images without a true class, and images that failed to decode or run (both left out). */
-  unlabelled: number;
+  unlabeled: number;
   failed: number;
   /** The temperature fit stopped at an end of its range (a warning says why and what to do); absent when it did not. */
   temperatureAtBound?: 'lower' | 'upper';
 }
 
 /** The outcome of a fit, with a fit that stopped at an end of the temperature range reported through `warn` and the result. */
-function outcomeOf(calibration: Calibration, unlabelled: number, failed: number, warn: (message: string) => void): CalibrateOutcome {
+function outcomeOf(calibration: Calibration, unlabeled: number, failed: number, warn: (message: string) => void): CalibrateOutcome {
   const bound = temperatureAtBound(calibration.temperature);
-  if (bound === undefined) return { calibration, unlabelled, failed };
+  if (bound === undefined) return { calibration, unlabeled, failed };
   warn(temperatureBoundWarning(calibration.temperature, calibration.images, calibration.after.nll)!);
-  return { calibration, unlabelled, failed, temperatureAtBound: bound };
+  return { calibration, unlabeled, failed, temperatureAtBound: bound };
 }
 
 /**
- * Runs T passes over the labelled images and fits the calibration. Throws UsageError / ModelError;
+ * Runs T passes over the labeled images and fits the calibration. Throws UsageError / ModelError;
  * when `hooks.signal` aborts, stops after the image in hand and throws its reason (nothing is fitted).
  */
 export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks = {}): Promise<CalibrateOutcome> {
@@ -44,32 +44,32 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
-  const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, true);
+  const { model, walked, labels, truth, seed, preprocess } = await openLabeledRun(config, warn, true);
   try {
     const { info } = model;
     const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
     let failed = 0;
-    let unlabelled = 0;
+    let unlabeled = 0;
     hooks.onStart?.(walked.files.length);
-    for await (const result of predictFiles(model, walked.files, labelledPassOptions(config, seed, preprocess, walked))) {
+    for await (const result of predictFiles(model, walked.files, labeledPassOptions(config, seed, preprocess, walked))) {
       if (result.status === 'error') {
         failed++;
         warn(`${result.file}: ${result.error} (left out)`);
       } else {
         const label = truth.get(path.resolve(result.file));
-        if (label === undefined) unlabelled++;
+        if (label === undefined) unlabeled++;
         else examples.push({ name: result.file, passProbs: result.passProbs!, label });
       }
-      hooks.onProgress?.(examples.length + unlabelled + failed, failed);
+      hooks.onProgress?.(examples.length + unlabeled + failed, failed);
       hooks.signal?.throwIfAborted();
     }
-    if (examples.length === 0) throw new UsageError(`No labelled image could be used: ${failed} of ${walked.files.length} failed`);
+    if (examples.length === 0) throw new UsageError(`No labeled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(
       examples,
       { model: { sha256: info.sha256, classes: info.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
       { ...config.conformal, seed: config.conformal.seed ?? seed },
     );
-    return outcomeOf(calibration, unlabelled, failed, warn);
+    return outcomeOf(calibration, unlabeled, failed, warn);
   } finally {
     await model.dispose();
   }
@@ -102,14 +102,14 @@ export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<Run
   const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
   const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
   let failed = 0;
-  let unlabelled = 0;
+  let unlabeled = 0;
   imagePasses(saved).forEach((passes, i) => {
     if (passes.length === 0) {
       failed++;
       return;
     }
     const label = truth.get(path.resolve(saved.paths[i]!));
-    if (label === undefined) unlabelled++;
+    if (label === undefined) unlabeled++;
     else examples.push({ name: saved.paths[i]!, passProbs: passes, label });
   });
   if (examples.length === 0) throw noTruth(truthSource(config.truthFile, []), saved.paths.length);
@@ -124,5 +124,5 @@ export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<Run
     },
     { ...config.conformal, seed: config.conformal.seed ?? run.seed },
   );
-  return outcomeOf(calibration, unlabelled, failed, hooks.onWarning ?? (() => {}));
+  return outcomeOf(calibration, unlabeled, failed, hooks.onWarning ?? (() => {}));
 }

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { readInputText } from '../io/read-file.js';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
-import { array, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
-import { preprocessCheck, type PreprocessSpec } from '../preprocess/spec.js';
+import { array, checkedAs, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
+import { preprocessCheck, type RecordedPreprocess } from '../preprocess/record.js';
 import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses } from '../io/npy.js';
 import type { ScoredRow } from '../select/rank.js';
@@ -150,7 +150,8 @@ export interface SavedRun {
   model_sha256: string;
   classes: number;
   labels: string[];
-  preprocess: Omit<PreprocessSpec, 'pixelLimit'> & { pixelLimit?: number };
+  /** Read from today's snake_case record or an earlier release's camelCase one. */
+  preprocess: RecordedPreprocess;
   passes: number | 'auto';
   seed: number;
   /** Absent in records written before the rates were kept. */
@@ -173,11 +174,12 @@ export function readPassesRun(file: string): SavedRun | undefined {
   const runFile = passesSidecars(file).run;
   if (!existsSync(runFile)) return undefined;
   const role = { what: 'the record of the passes', expected: `rerun predict with ${param('savePasses')}` };
-  const { sha256, ...run } = readJsonFile(runFile, role, passesRunCheck);
+  const recorded: Record<string, unknown> = readJsonFile(runFile, role, object({}));
+  const { sha256, ...run } = checkedAs(recorded, runFile, role, passesRunCheck);
   if (run.labels.length !== run.classes)
     throw new UsageError(`Cannot read ${role.what} ${runFile}: it lists ${run.labels.length} labels for ${run.classes} classes; ${role.expected}`);
   // records written before the digest was kept have none
-  if (sha256 !== undefined && contentSha256(run) !== sha256)
+  if (sha256 !== undefined && contentSha256(recorded) !== sha256)
     throw new UsageError(`Cannot use ${role.what} ${runFile}: its content no longer matches its "sha256": it was changed after the run; ${role.expected}`);
   return run;
 }

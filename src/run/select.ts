@@ -1,4 +1,4 @@
-/** `select` as a library call: the images of an earlier run worth labelling next, best first. */
+/** `select` as a library call: the images of an earlier run worth labeling next, best first. */
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { batchBaldAmongTop, CANDIDATES } from '../select/batchbald.js';
 import { acquisitionNamed, ACQUISITIONS, select, type Acquisition } from '../select/rank.js';

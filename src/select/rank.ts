@@ -23,7 +23,7 @@ export interface ScoredRow extends UncertaintyInputs {
 }
 
 /**
- * The score of a row, higher = more worth labelling: an uncertainty score as the one table reads it
+ * The score of a row, higher = more worth labeling: an uncertainty score as the one table reads it
  * (stats/uncertainty.ts), or for random a uniform number from (seed, path) alone, so it does not
  * depend on the order or number of rows.
  */

@@ -64,7 +64,7 @@ export function argmax(v: ArrayLike<number>, offset = 0, length = v.length - off
   return best;
 }
 
-/** Summarises T passes of one image. probs: [T, C] row-major, each row summing to 1. */
+/** Summarizes T passes of one image. probs: [T, C] row-major, each row summing to 1. */
 export function summarize(probs: ArrayLike<number>, classes: number): McSummary {
   const passes = probs.length / classes;
   if (!Number.isInteger(passes) || passes < 1) {

@@ -27,7 +27,7 @@ describe('temperature fit at the ends of its range', () => {
       /^The fitted temperature hit the lower bound 0\.05 of the range searched \[0\.05, 20\]: on these 2 calibration images a sharper softmax always lowers the NLL \(0\.000000 at the bound\)/,
     );
     assert.match(warning, /too few or perfectly separated/);
-    assert.match(warning, /calibrate on more labelled images, held out from training/);
+    assert.match(warning, /calibrate on more labeled images, held out from training/);
   });
 
   it('images all predicted wrong stop at the upper bound 20', () => {

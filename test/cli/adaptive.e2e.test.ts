@@ -71,7 +71,7 @@ describe('--times auto', () => {
     };
     assert.equal(meta.passes, 'auto');
     assert.ok(Math.abs(meta.passes_used.mean - passes.reduce((a, b) => a + b, 0) / passes.length) < 1e-9);
-    assert.deepEqual(meta.settings.adaptive, { minPasses: 8, maxPasses: 128, tolerance: 0.06, z: 3 });
+    assert.deepEqual(meta.settings.adaptive, { min_passes: 8, max_passes: 128, tolerance: 0.06, z: 3 });
     assert.match(one.stderr, /T=auto \(mean [\d.]+, median [\d.]+, max \d+\)/);
     const fixed = await runCli(['predict', 'fixtures/samples', '-t', '5', '--seed', '3', '--device', 'cpu', '-q']);
     assert.doesNotMatch(fixed.stdout.split('\n')[0]!, /passes/, 'a fixed T keeps the columns it had');

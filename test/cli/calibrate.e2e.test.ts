@@ -1,6 +1,6 @@
 /**
  * `calibrate` and `predict --calibration` on the bundled model and the 50 samples, checked against
- * maths written here from the papers (not the library's code): the fitted temperature minimises the
+ * maths written here from the papers (not the library's code): the fitted temperature minimizes the
  * NLL of the tempered MC means, the threshold is the ceil((n+1)(1-alpha))-th smallest APS score, and
  * predict's calibrated confidences and sets follow from them. The passes come from predict
  * --save-passes with the same T and seed: masks are keyed by (seed, image, pass, site), so they
@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { keysNotSnakeCase } from '../helpers/json-keys.js';
 import { readNpy } from '../helpers/npy.js';
 
 const CLASSES = 10;
@@ -32,7 +33,7 @@ function tempered(passes: ArrayLike<number>, tau: number): number[] {
   return mean;
 }
 
-/** APS without randomisation (Romano et al. 2020, u = 1): the mass of the labels ranked above y, plus p_y. */
+/** APS without randomization (Romano et al. 2020, u = 1): the mass of the labels ranked above y, plus p_y. */
 function apsScore(p: readonly number[], y: number): number {
   const ranking = p.map((_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
   let above = 0;
@@ -59,7 +60,7 @@ async function passesOf(folder: string, seed: string): Promise<{ paths: string[]
 }
 
 describe('calibrate and predict --calibration', () => {
-  it('calibrate: the temperature minimises the NLL, the threshold is the 46th of 50 APS scores; predict applies both to every row', async () => {
+  it('calibrate: the temperature minimizes the NLL, the threshold is the 46th of 50 APS scores; predict applies both to every row', async () => {
     const folder = tempDir();
     const file = path.join(folder, 'calibration.json');
     const cal = await runCli(
@@ -185,13 +186,14 @@ describe('calibrate and predict --calibration', () => {
     );
     assert.equal(cal.code, 0, cal.stderr);
     const c = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(keysNotSnakeCase(c), []);
     assert.deepEqual(
-      [c.conformal.score, c.conformal.lambda, c.conformal.kReg, c.conformal.randomized, c.conformal.classConditional, c.conformal.seed],
+      [c.conformal.score, c.conformal.lambda, c.conformal.k_reg, c.conformal.randomized, c.conformal.class_conditional, c.conformal.seed],
       ['raps', 0.05, 2, true, true, 2],
     );
     // 5 images a class: ceil(6 * 0.9) = 6 > 5, so no class has a finite threshold: every set is every label
     assert.deepEqual(c.conformal.counts, new Array(10).fill(5));
-    assert.deepEqual(c.conformal.perClass, new Array(10).fill('Infinity'));
+    assert.deepEqual(c.conformal.per_class, new Array(10).fill('Infinity'));
     const out = path.join(folder, 'out.jsonl');
     const run = await runCli(
       ['predict', 'fixtures/samples/bag-18.png', 'fixtures/samples/coat-10.png', '-t', '4', '-f', 'jsonl', '--calibration', file, '-q', '-o', out],
@@ -238,7 +240,7 @@ describe('calibrate and predict --calibration', () => {
     // float32 passes (a relative 6e-8 each) against the run's float64: the fits agree to 1e-6
     assert.ok(Math.abs(a.temperature - b.temperature) < 1e-6 * b.temperature, `${a.temperature} vs ${b.temperature}`);
     assert.ok(Math.abs(a.conformal.threshold - b.conformal.threshold) < 1e-6);
-    // evaluate --from the same passes with the calibration: every labelled image's set is counted
+    // evaluate --from the same passes with the calibration: every labeled image's set is counted
     const evaluated = await runCli(['evaluate', '--from', npy, '--truth', 'fixtures/samples.csv', '--calibration', fromFile, '--json', '-'], { cwd: ROOT });
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const report = JSON.parse(evaluated.stdout);

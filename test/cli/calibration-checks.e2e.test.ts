@@ -37,11 +37,11 @@ describe('calibrate: a temperature fit at the end of its range', () => {
     assert.ok(Math.abs(JSON.parse(readFileSync(out, 'utf8')).temperature - 0.05) < 1e-9);
     assert.match(
       run.stderr,
-      /warning: The fitted temperature hit the lower bound 0\.05 of the range searched \[0\.05, 20\]: on these 4 calibration images .*too few or perfectly separated.*calibrate on more labelled images/,
+      /warning: The fitted temperature hit the lower bound 0\.05 of the range searched \[0\.05, 20\]: on these 4 calibration images .*too few or perfectly separated.*calibrate on more labeled images/,
     );
   });
 
-  it('four images all labelled wrong: the fit stops at 20 and the warning points at the true classes (--truth)', async () => {
+  it('four images all labeled wrong: the fit stops at 20 and the warning points at the true classes (--truth)', async () => {
     const { folder, truth } = fourImages('Dress');
     const run = await runCli(['calibrate', folder, '--truth', truth, '-t', '5', ...cpu, '-o', path.join(tempDir(), 'calibration.json')]);
     assert.equal(run.code, 0, run.stderr);

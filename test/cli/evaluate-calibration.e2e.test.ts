@@ -92,21 +92,21 @@ describe('evaluate --calibration and --ood', () => {
     const sets = report.calibration.sets;
     assert.equal(sets.images, 50);
     assert.equal(sets.coverage, covered.length / 50);
-    assert.equal(sets.meanSize, rows.reduce((a, r) => a + r.set_size, 0) / 50);
+    assert.equal(sets.mean_size, rows.reduce((a, r) => a + r.set_size, 0) / 50);
     assert.equal(sets.empty, rows.filter((r) => r.set_size === 0).length);
-    for (const b of sets.bySize) {
+    for (const b of sets.by_size) {
       const mine = rows.filter((r) => r.set_size === b.size);
       assert.equal(b.images, mine.length);
       assert.equal(b.coverage, mine.filter((r) => r.set_indices.includes(labelOf(r))).length / mine.length);
     }
     assert.equal(
-      sets.bySize.reduce((a: number, b: { images: number }) => a + b.images, 0),
+      sets.by_size.reduce((a: number, b: { images: number }) => a + b.images, 0),
       50,
     );
-    for (const c of sets.byClass) {
-      const mine = rows.filter((r) => labelOf(r) === c.classIndex);
+    for (const c of sets.by_class) {
+      const mine = rows.filter((r) => labelOf(r) === c.class_index);
       assert.equal(c.images, 5);
-      assert.equal(c.coverage, mine.filter((r) => r.set_indices.includes(c.classIndex)).length / 5);
+      assert.equal(c.coverage, mine.filter((r) => r.set_indices.includes(c.class_index)).length / 5);
     }
     // calibrated metrics: accuracy exactly, NLL to the rows' 6 printed decimals
     const metrics = report.calibration.metrics;
@@ -115,11 +115,11 @@ describe('evaluate --calibration and --ood', () => {
     assert.ok(Math.abs(metrics.nll - nll) < 1e-4, `${metrics.nll} vs ${nll}`);
     assert.equal(report.calibration.temperature, JSON.parse(readFileSync(calibration, 'utf8')).temperature);
     // coverage against alpha: at the calibration's own alpha (0.1) the curve is the sets' coverage and mean size
-    const atTen = report.calibration.byAlpha.find((p: { alpha: number }) => p.alpha === 0.1);
-    assert.deepEqual([atTen.coverage, atTen.meanSize], [sets.coverage, sets.meanSize]);
-    assert.equal(report.calibration.byAlpha.length, 30);
+    const atTen = report.calibration.by_alpha.find((p: { alpha: number }) => p.alpha === 0.1);
+    assert.deepEqual([atTen.coverage, atTen.mean_size], [sets.coverage, sets.mean_size]);
+    assert.equal(report.calibration.by_alpha.length, 30);
     // coverage can only fall as alpha grows (the threshold is an order statistic that falls with it)
-    report.calibration.byAlpha.forEach((p: { coverage: number }, k: number, all: { coverage: number }[]) =>
+    report.calibration.by_alpha.forEach((p: { coverage: number }, k: number, all: { coverage: number }[]) =>
       assert.ok(k === 0 || p.coverage <= all[k - 1]!.coverage),
     );
 
@@ -153,7 +153,7 @@ describe('evaluate --calibration and --ood', () => {
       ['one_minus_confidence', 'entropy', 'mutual_information', 'variation_ratio', 'margin', 'max_logit', 'energy'],
     );
     for (const row of report.ood.scores.slice(5)) {
-      for (const m of [row.mc, row.deterministic]) for (const v of [m.auroc, m.auprIn, m.auprOut, m.fpr95]) assert.ok(v >= 0 && v <= 1, JSON.stringify(row));
+      for (const m of [row.mc, row.deterministic]) for (const v of [m.auroc, m.aupr_in, m.aupr_out, m.fpr95]) assert.ok(v >= 0 && v <= 1, JSON.stringify(row));
     }
     // the logit scores leave the in-distribution numbers as they are (the same runs, raw outputs kept)
     const plain = await runCli(['evaluate', 'fixtures/samples', '--truth', 'fixtures/samples.csv', ...common, '--seed', '4', '--json', '-'], { cwd: ROOT });

@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { keysNotSnakeCase } from '../helpers/json-keys.js';
+import { contentSha256 } from '../../src/io/schema.js';
+import { readEvaluationReport } from '../../src/run/evaluate/file.js';
 
 interface Report {
-  counts: { images: number; labelled: number; unlabelled: number; failed: number };
+  counts: { images: number; labeled: number; unlabeled: number; failed: number };
   passes: number;
   seed: number;
   labels: string[];
   numbers: {
     mc: { accuracy: number; nll: number; brier: number; calibration: { ece: number } };
     deterministic?: { accuracy: number; nll: number };
-    byPasses: { passes: number; metrics: { accuracy: number; nll: number } }[];
+    by_passes: { passes: number; metrics: { accuracy: number; nll: number } }[];
   };
   images: { path: string; truth: number | null; predicted: number }[];
 }
@@ -67,7 +70,7 @@ describe('mc-dropout evaluate', () => {
     ]);
     assert.equal(run.code, 0, run.stderr);
     report = JSON.parse(readFileSync(path.join(folder, 'eval.json'), 'utf8')) as Report;
-    assert.match(run.stdout, /^50 labelled images; T=6, seed 3/);
+    assert.match(run.stdout, /^50 labeled images; T=6, seed 3/);
     assert.match(run.stdout, /accuracy +\d+\.\d\d% +\d+\.\d\d%/);
     assert.match(run.stdout, /AUROC errors vs correct, mutual information +n\/a +0\.\d{4}/);
     assert.match(run.stdout, /With the first T passes:\nT +accuracy/);
@@ -78,17 +81,17 @@ describe('mc-dropout evaluate', () => {
     const det = await runCli(['predict', 'fixtures/samples', '--deterministic', '--device', 'cpu', '-q', '-f', 'jsonl', '--per-class']);
     const fromMc = scoreRows(mc.stdout);
     const fromDet = scoreRows(det.stdout);
-    assert.equal(report.counts.labelled, 50);
+    assert.equal(report.counts.labeled, 50);
     assert.equal(report.numbers.mc.accuracy, fromMc.accuracy);
     assert.equal(report.numbers.deterministic!.accuracy, fromDet.accuracy);
     // the rows round each probability to 6 decimals: about 1e-6 relative on the NLL
     assert.ok(Math.abs(report.numbers.mc.nll - fromMc.nll) < 1e-4, `${report.numbers.mc.nll} vs ${fromMc.nll}`);
     assert.ok(Math.abs(report.numbers.deterministic!.nll - fromDet.nll) < 1e-4, `${report.numbers.deterministic!.nll} vs ${fromDet.nll}`);
     assert.deepEqual(
-      report.numbers.byPasses.map((p) => p.passes),
+      report.numbers.by_passes.map((p) => p.passes),
       [1, 2, 5, 6],
     );
-    assert.equal(report.numbers.byPasses.at(-1)!.metrics.accuracy, report.numbers.mc.accuracy);
+    assert.equal(report.numbers.by_passes.at(-1)!.metrics.accuracy, report.numbers.mc.accuracy);
   });
 
   it('writes every figure as SVG and PNG', () => {
@@ -167,8 +170,8 @@ describe('mc-dropout evaluate', () => {
     // float32 passes in the file, float64 in the run
     assert.ok(Math.abs(read.numbers.mc.nll - report.numbers.mc.nll) < 1e-6);
     assert.deepEqual(
-      read.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]),
-      report.numbers.byPasses.map((p) => [p.passes, p.metrics.accuracy]),
+      read.numbers.by_passes.map((p) => [p.passes, p.metrics.accuracy]),
+      report.numbers.by_passes.map((p) => [p.passes, p.metrics.accuracy]),
     );
   });
 
@@ -181,7 +184,7 @@ describe('mc-dropout evaluate', () => {
     assert.equal(read.passes, 6);
     assert.equal(read.numbers.mc.accuracy, report.numbers.mc.accuracy);
     assert.ok(Math.abs(read.numbers.mc.nll - report.numbers.mc.nll) < 1e-4);
-    assert.deepEqual(read.numbers.byPasses, []);
+    assert.deepEqual(read.numbers.by_passes, []);
     const plain = path.join(folder, 'plain.jsonl');
     await runCli(['predict', 'fixtures/samples', '-t', '2', '--device', 'cpu', '-q', '-f', 'jsonl', '-o', plain]);
     const refused = await runCli(['evaluate', '--from', plain, '--truth', 'fixtures/samples.csv', '-q']);
@@ -217,7 +220,7 @@ describe('mc-dropout evaluate', () => {
       json,
     ]);
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stdout, /^50 labelled images, 1 failed; T=6, seed 3/);
+    assert.match(run.stdout, /^50 labeled images, 1 failed; T=6, seed 3/);
     assert.match(run.stderr, /fixtures\/bad\/text\.png: not an image \(left out\)/);
     const read = JSON.parse(readFileSync(json, 'utf8')) as Report;
     assert.deepEqual(read.numbers, report.numbers, 'the failed file changes no number');
@@ -228,5 +231,34 @@ describe('mc-dropout evaluate', () => {
     assert.match(text, /51 images: 50 with a true class, 0 without, 1 failed/);
     assert.match(text, /<h2>Confidently wrong<\/h2>/);
     assert.equal((text.match(/<figure>/g) ?? []).length, 5);
+  });
+
+  it("writes snake_case keys only; report --from reads an earlier release's camelCase file (counts.labelled) as the same evaluation", async () => {
+    const json = path.join(folder, 'eval.json');
+    const today = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(keysNotSnakeCase(today), []);
+    assert.ok('by_passes' in (today.numbers as object) && 'risk_coverage' in (today.numbers as { mc: object }).mc);
+    // the previous release's spelling of each key, by hand; `auroc`'s keys are score names and stay
+    const earlier: Record<string, string> = {
+      by_passes: 'byPasses', adaptive_ece: 'adaptiveEce', risk_coverage: 'riskCoverage', e_aurc: 'eAurc',
+      labeled: 'labelled', unlabeled: 'unlabelled',
+    }; // prettier-ignore
+    const respelled = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(respelled)
+        : typeof value === 'object' && value !== null
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [earlier[k] ?? k, respelled(v)]))
+          : value;
+    const { sha256: _, ...content } = respelled(today) as Record<string, unknown>;
+    assert.ok('labelled' in (content.counts as object) && 'byPasses' in (content.numbers as object));
+    const old = path.join(folder, 'earlier.json');
+    writeFileSync(old, JSON.stringify({ ...content, sha256: contentSha256(content) }, null, 2));
+    assert.deepEqual(readEvaluationReport(old), readEvaluationReport(json));
+    assert.equal(readEvaluationReport(json).numbers!.byPasses.length, report.numbers.by_passes.length);
+    const page = await runCli(['report', '--from', old, '-o', path.join(folder, 'earlier.html'), '-q']);
+    assert.equal(page.code, 0, page.stderr);
+    // an edit of the earlier file is still refused by its digest
+    writeFileSync(old, JSON.stringify({ ...content, seed: 4, sha256: contentSha256(content) }));
+    assert.throws(() => readEvaluationReport(old), /content no longer matches its "sha256"/);
   });
 });

@@ -117,11 +117,11 @@ describe('Fashion-MNIST: coverage over random splits, and the numbers docs/calib
         const run = await cli(['evaluate', '--from', 'test.npy', '--calibration', file, '--json', '-']);
         const report = JSON.parse(run.stdout);
         const sets = report.calibration.sets;
-        rows.push(`| ${score.toUpperCase()} | ${alpha} | ${(100 * sets.coverage).toFixed(2)}% | ${sets.meanSize.toFixed(3)} | ${sets.empty} |`);
+        rows.push(`| ${score.toUpperCase()} | ${alpha} | ${(100 * sets.coverage).toFixed(2)}% | ${sets.mean_size.toFixed(3)} | ${sets.empty} |`);
         if (score === 'aps' && alpha === '0.1') {
           readmeFigures.push(
             `held-out ECE from ${report.numbers.mc.calibration.ece.toFixed(4)} to ${report.calibration.metrics.calibration.ece.toFixed(4)}`,
-            `APS sets at α = 0.1 cover ${(100 * sets.coverage).toFixed(2)}% of the held-out images with ${sets.meanSize.toFixed(3)} labels on average`,
+            `APS sets at α = 0.1 cover ${(100 * sets.coverage).toFixed(2)}% of the held-out images with ${sets.mean_size.toFixed(3)} labels on average`,
           );
           const c = JSON.parse(readFileSync(path.join(root, file), 'utf8'));
           temperatureLine =
@@ -135,8 +135,8 @@ describe('Fashion-MNIST: coverage over random splits, and the numbers docs/calib
     const aurocOf = (score: string) => f(ood.scores.find((s: { score: string }) => s.score === score).mc.auroc);
     readmeFigures.push(`images with AUROC ${aurocOf('entropy')} (the energy of the logits: ${aurocOf('energy')})`);
     const oodRows = ood.scores.map(
-      (s: { score: string; mc: { auroc: number; auprIn: number; auprOut: number; fpr95: number }; deterministic: { auroc: number; fpr95: number } | null }) =>
-        `| ${s.score} | ${f(s.mc.auroc)} | ${f(s.mc.auprIn)} | ${f(s.mc.auprOut)} | ${f(s.mc.fpr95)} | ${f(s.deterministic?.auroc)} | ${f(s.deterministic?.fpr95)} |`,
+      (s: { score: string; mc: { auroc: number; aupr_in: number; aupr_out: number; fpr95: number }; deterministic: { auroc: number; fpr95: number } | null }) =>
+        `| ${s.score} | ${f(s.mc.auroc)} | ${f(s.mc.aupr_in)} | ${f(s.mc.aupr_out)} | ${f(s.mc.fpr95)} | ${f(s.deterministic?.auroc)} | ${f(s.deterministic?.fpr95)} |`,
     );
     const block = [
       temperatureLine,

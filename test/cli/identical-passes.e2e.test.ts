@@ -44,11 +44,11 @@ describe('passes that cannot differ', () => {
   }
 
   it('--dropout-rate 0 on the bundled model: predict, evaluate and calibrate warn, naming the flag', async () => {
-    const labelled = ['fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--dropout-rate', '0', ...cpu];
+    const labeled = ['fixtures/samples', '--truth', 'fixtures/samples.csv', '-t', '2', '--dropout-rate', '0', ...cpu];
     const runs = [
       await runCli(['predict', IMAGE, '-t', '2', '--dropout-rate', '0', ...cpu]),
-      await runCli(['evaluate', ...labelled]),
-      await runCli(['calibrate', ...labelled, '-o', path.join(tempDir(), 'calibration.json')]),
+      await runCli(['evaluate', ...labeled]),
+      await runCli(['calibrate', ...labeled, '-o', path.join(tempDir(), 'calibration.json')]),
     ];
     for (const run of runs) {
       assert.equal(run.code, 0, run.stderr);

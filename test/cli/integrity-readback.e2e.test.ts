@@ -52,7 +52,7 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     const evaluated = await runCli(['evaluate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '--calibration', few, '--json', '-']);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const sets = JSON.parse(evaluated.stdout).calibration.sets;
-    assert.deepEqual([sets.coverage, sets.meanSize, sets.empty], [1, 10, 0]);
+    assert.deepEqual([sets.coverage, sets.mean_size, sets.empty], [1, 10, 0]);
   });
 
   it('a damaged or hand-edited calibration is refused (exit 2) naming the field, before any row, and is left as it was', async () => {
@@ -60,7 +60,12 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
       ['threshold "abc"', (c) => (c.conformal.threshold = 'abc'), /the field "conformal\.threshold" must be a number or "Infinity" but is "abc"/],
       ['threshold null', (c) => (c.conformal.threshold = null), /"conformal\.threshold" is null/],
-      ['perClass of 9', (c) => c.conformal.perClass.pop(), /"conformal\.perClass" has 9 entries for 10 classes/],
+      ['per_class of 9', (c) => c.conformal.per_class.pop(), /"conformal\.per_class" has 9 entries for 10 classes/],
+      [
+        'k_reg spelled kReg',
+        (c) => ((c.conformal.kReg = c.conformal.k_reg), delete c.conformal.k_reg),
+        /the field "conformal\.k_reg" must be an integer >= 0 but is missing/,
+      ],
       ['model null', (c) => (c.model = null), /the field "model" must be an object but is null/],
       ['no conformal', (c) => delete c.conformal, /the field "conformal" must be an object but is missing/],
       ['no preprocess', (c) => delete c.preprocess, /the field "preprocess" must be an object but is missing/],
@@ -83,14 +88,36 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     }
   });
 
-  it('a calibration of format 1 (thresholds as null, no per-score classes, no digest) is still read, with the same sets', async () => {
+  it('a calibration of format 1 (camelCase keys, thresholds as null, no per-score classes, no digest) is still read, with the same sets', async () => {
     const v2 = JSON.parse(readFileSync(few, 'utf8'));
-    const v1 = structuredClone(v2);
-    v1.format = 'mc-dropout calibration 1';
-    v1.conformal.threshold = null;
-    v1.conformal.perClass = v2.conformal.perClass.map((t: number | string) => (t === 'Infinity' ? null : t));
-    delete v1.conformal.scoreClasses;
-    delete v1.sha256;
+    const { k_reg, class_conditional, per_class, score_classes: _, ...conformal } = v2.conformal;
+    const p = v2.preprocess;
+    // format 1 as the previous release wrote it, keys by hand
+    const v1 = {
+      tool: v2.tool,
+      version: v2.version,
+      format: 'mc-dropout calibration 1',
+      model: v2.model,
+      preprocess: {
+        height: p.height, width: p.width, layout: p.layout, channelOrder: p.channel_order, mean: p.mean, std: p.std,
+        resize: p.resize, interpolation: p.interpolation, cropFraction: p.crop_fraction, alpha: p.alpha,
+        background: p.background, resizeEngine: p.resize_engine, colourProfile: p.color_profile,
+      }, // prettier-ignore
+      passes: v2.passes,
+      seed: v2.seed,
+      dropoutRates: v2.dropout_rates,
+      images: v2.images,
+      temperature: v2.temperature,
+      before: v2.before,
+      after: v2.after,
+      conformal: {
+        ...conformal,
+        kReg: k_reg,
+        classConditional: class_conditional,
+        threshold: null,
+        perClass: per_class.map((t: number | string) => (t === 'Infinity' ? null : t)),
+      },
+    };
     const old = path.join(folder, 'format1.json');
     writeFileSync(old, JSON.stringify(v1, null, 2));
     const [a, b] = (await Promise.all([few, old].map((c) => runCli(['predict', ...FIVE, '-t', '2', '--seed', '4', ...CPU, '-q', '--calibration', c])))) as [
@@ -99,6 +126,12 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     ];
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.stdout, a.stdout);
+    // a damaged format 1 file is refused naming the field as that file spells it
+    v1.conformal.perClass.pop();
+    writeFileSync(old, JSON.stringify(v1, null, 2));
+    const damaged = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', old]);
+    assert.equal(damaged.code, 2, damaged.stderr);
+    assert.match(damaged.stderr, /"conformal\.perClass" has 9 entries for 10 classes/);
   });
 
   it('the calibration named as an output of the run is refused (exit 2) and left as it was', async () => {
@@ -134,9 +167,9 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     const evaluated = await runCli(['evaluate', ...labelled, '--calibration', mondrian, '--json', '-']);
     assert.equal(evaluated.code, 0, evaluated.stderr);
     const c = JSON.parse(evaluated.stdout).calibration;
-    const own = c.byAlpha.find((p: { alpha: number }) => p.alpha === 0.2);
+    const own = c.by_alpha.find((p: { alpha: number }) => p.alpha === 0.2);
     assert.equal(own.coverage, c.sets.coverage);
-    assert.equal(own.meanSize, c.sets.meanSize);
+    assert.equal(own.mean_size, c.sets.mean_size);
   });
 });
 
@@ -199,7 +232,7 @@ describe('saved runs, truth files and inputs counted once', () => {
       [plainFile, bomFile].map((t) => runCli(['evaluate', ...FIVE, '--truth', t, '-t', '2', '--seed', '3', ...CPU, '-q', '--json', '-'])),
     )) as [CliResult, CliResult];
     assert.equal(withBom.code, 0, withBom.stderr);
-    assert.equal(JSON.parse(withBom.stdout).counts.labelled, 5);
+    assert.equal(JSON.parse(withBom.stdout).counts.labeled, 5);
     assert.deepEqual(JSON.parse(withBom.stdout).numbers, JSON.parse(plain.stdout).numbers);
   });
 });

@@ -113,7 +113,7 @@ async function agreesWithPredict(
     }
     const perPass = rows.map((r) => entropyOf(r));
     const expected = perPass.reduce((a, b) => a + b, 0) / R;
-    // entropies: plus 5e-5 nats for the graph's float32 Log (onnxruntime's vectorised log; measured 1e-5 at p = 0.1)
+    // entropies: plus 5e-5 nats for the graph's float32 Log (onnxruntime's vectorized log; measured 1e-5 at p = 0.1)
     assert.ok(Math.abs(out.expected_entropy![i]! - expected) <= se(sdOf(perPass)) + 5e-5, `expected entropy ${i}: ${out.expected_entropy![i]} vs ${expected}`);
     const argmaxes = rows.map((r) => r.indexOf(Math.max(...r)));
     const modal = Math.max(...Array.from({ length: CLASSES }, (_, c) => argmaxes.filter((a) => a === c).length)) / R;

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { keysNotSnakeCase } from '../helpers/json-keys.js';
 
 type Row = Record<string, string>;
 const readCsv = (text: string): Row[] => parse<Row>(text, { columns: true });
@@ -132,6 +133,52 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
   });
 });
 
+describe('--color-profile and its earlier spelling', () => {
+  it('--colour-profile gives what --color-profile gives, byte for byte; --help shows only --color-profile', async () => {
+    const dir = tempDir();
+    const pixels = Buffer.alloc(28 * 28 * 3);
+    for (let i = 0; i < 28 * 28; i++) pixels.set([(i * 7) % 256, 255 - ((i * 3) % 256), (i * 11) % 256], i * 3);
+    const sharp = (await import('sharp')).default;
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 3 } })
+      .withIccProfile(path.join(ROOT, 'fixtures', 'icc', 'ProPhotoRGB.icc'))
+      .png()
+      .toFile(path.join(dir, 'tagged.png'));
+    const run = async (name: string, ...flags: string[]) => {
+      const output = path.join(dir, `${name}.csv`);
+      const result = await runCli([
+        'predict',
+        path.join(dir, 'tagged.png'),
+        'fixtures/samples/coat-10.png',
+        '-o',
+        output,
+        '-t',
+        '4',
+        '--seed',
+        '3',
+        '--device',
+        'cpu',
+        '-q',
+        ...flags,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const meta = JSON.parse(readFileSync(`${output}.meta.json`, 'utf8')) as { settings: unknown };
+      assert.deepEqual(keysNotSnakeCase(meta), []);
+      return { rows: readFileSync(output, 'utf8'), settings: JSON.stringify(meta.settings) };
+    };
+    const american = await run('american', '--color-profile', 'convert');
+    const british = await run('british', '--colour-profile', 'convert');
+    assert.deepEqual(british, american);
+    assert.match(american.settings, /"color_profile":"convert"/);
+    // the flag does something: the tagged photo's row differs when the profile is ignored
+    const ignored = await run('ignored', '--colour-profile', 'ignore');
+    assert.notEqual(ignored.rows, american.rows);
+    assert.deepEqual(await run('last', '--colour-profile', 'ignore', '--color-profile', 'convert'), american);
+    const help = await runCli(['predict', '--help']);
+    assert.match(help.stdout, /--color-profile <mode>/);
+    assert.doesNotMatch(help.stdout, /colour/);
+  });
+});
+
 describe('durability: kill and --resume', () => {
   /** 150 images: three copies of the samples, so a run takes long enough to be killed midway. */
   function imageFolder(): string {
@@ -235,6 +282,47 @@ describe('durability: kill and --resume', () => {
     const resumed = await runCli([...args('old.csv'), '--resume'], { cwd: dir });
     assert.equal(resumed.code, 2);
     assert.match(resumed.stderr, /settings differ from the earlier run \(mask_scheme: earlier 1, now 2\)/);
+  });
+
+  it("--resume continues a run the previous release started (its settings spell the preprocessing's keys in camelCase)", async () => {
+    const dir = tempDir();
+    const run = (output: string, ...more: string[]) =>
+      runCli(['predict', 'fixtures/samples', '-o', path.join(dir, output), '-t', '3', '-b', '4', '--seed', '5', '--device', 'cpu', '-q', ...more]);
+    assert.equal((await run('clean.csv')).code, 0);
+    const clean = readFileSync(path.join(dir, 'clean.csv'), 'utf8');
+    const { settings } = JSON.parse(readFileSync(path.join(dir, 'clean.csv.meta.json'), 'utf8')) as { settings: Record<string, unknown> };
+    const p = settings.preprocess as Record<string, unknown>;
+    assert.deepEqual(Object.keys(p), [
+      'height', 'width', 'layout', 'channel_order', 'mean', 'std', 'resize', 'interpolation',
+      'crop_fraction', 'alpha', 'background', 'pixel_limit', 'resize_engine', 'color_profile',
+    ]); // prettier-ignore
+    // what the previous release wrote beside a killed run's rows, by hand: the same settings, the preprocessing in camelCase
+    const earlier = (colourProfile: string) => ({
+      ...settings,
+      preprocess: {
+        height: p.height, width: p.width, layout: p.layout, channelOrder: p.channel_order, mean: p.mean, std: p.std,
+        resize: p.resize, interpolation: p.interpolation, cropFraction: p.crop_fraction, alpha: p.alpha,
+        background: p.background, pixelLimit: p.pixel_limit, resizeEngine: p.resize_engine, colourProfile,
+      }, // prettier-ignore
+    });
+    const lines = clean.split('\n');
+    for (const [output, profile] of [
+      ['old.csv', 'ignore'],
+      ['other.csv', 'convert'],
+    ] as const) {
+      writeFileSync(path.join(dir, `${output}.partial`), `${lines.slice(0, 21).join('\n')}\n`);
+      writeFileSync(path.join(dir, `${output}.partial.json`), JSON.stringify(earlier(profile)));
+    }
+    const resumed = await run('old.csv', '--resume');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(readFileSync(path.join(dir, 'old.csv'), 'utf8'), clean);
+    // a preprocessing that differs still refuses, named in today's keys
+    const other = await run('other.csv', '--resume');
+    assert.equal(other.code, 2);
+    assert.match(
+      other.stderr,
+      /settings differ from the earlier run \(preprocess: earlier \{[^}]*"color_profile":"convert"\}, now \{[^}]*"color_profile":"ignore"\}\)/,
+    );
   });
 
   it('a complete earlier output survives a new run that is killed', async () => {

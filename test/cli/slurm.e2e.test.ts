@@ -46,7 +46,7 @@ describe('a real Slurm cluster: job array, merge job, a killed shard resubmitted
     { skip },
     async () => {
       const folder = tempDir();
-      // slow shards (T=400, whole graph per pass), so one can be cancelled midway
+      // slow shards (T=400, whole graph per pass), so one can be canceled midway
       const slow = (extra: string) => predict(`-t 400 -b 1 --trunk-reuse off ${extra}`);
       const array = sbatch(cluster, folder, ['--array=0-3', '--output=shard-%a.log', '--wrap', slow('--shard auto')]);
       const merge = sbatch(cluster, folder, [`--dependency=afterok:${array}`, '--output=merge.log', '--wrap', `exec ${node} ${BIN} merge -o out.csv`]);

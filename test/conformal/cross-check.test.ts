@@ -6,7 +6,7 @@ import { C, E, finite } from '../helpers/conformal-expected.js';
 
 describe('conformal sets against NumPy', () => {
   for (const entry of E.conformal) {
-    it(`${entry.score}${entry.randomized ? '' : ' (not randomised)'} at alpha ${entry.alpha}: the same thresholds and every set, marginal and class-conditional`, () => {
+    it(`${entry.score}${entry.randomized ? '' : ' (not randomized)'} at alpha ${entry.alpha}: the same thresholds and every set, marginal and class-conditional`, () => {
       const probs = (i: number) => E.probs[i]!;
       const options = { score: entry.score, lambda: entry.lambda, kReg: entry.k_reg, randomized: entry.randomized };
       const thresholds = calibrateSets(

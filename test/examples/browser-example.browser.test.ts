@@ -93,7 +93,7 @@ describe('examples/browser: MC dropout in a web page', () => {
     for (const [k, file] of PNGS.entries()) assert.deepEqual(Float32Array.from(results[k]!.tensor), await loadImageTensor(file, spec), file);
     const jpeg = await loadImageTensor(JPEG, spec);
     const jpegDiff = Math.max(...results[3]!.tensor.map((v, i) => Math.abs(v - jpeg[i]!)));
-    console.log(`# the page's JPEG tensor against the CLI's: largest difference ${jpegDiff.toFixed(6)} (normalised units)`);
+    console.log(`# the page's JPEG tensor against the CLI's: largest difference ${jpegDiff.toFixed(6)} (normalized units)`);
 
     // the MC means against predict at T = 2,000 (the PNGs, whose inputs are the CLI's)
     const folder = tempDir();

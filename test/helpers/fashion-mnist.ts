@@ -1,6 +1,6 @@
 /**
  * The 10,000 Fashion-MNIST test images from Debian's dataset-fashion-mnist, written as 8-bit
- * greyscale PNGs in halves: even indices to ROOT/cal/<class>/, odd to ROOT/test/<class>/, named by
+ * grayscale PNGs in halves: even indices to ROOT/cal/<class>/, odd to ROOT/test/<class>/, named by
  * their index, as fixtures/evaluate/export_test_set.py --halves writes them.
  */
 import { existsSync, mkdirSync } from 'node:fs';

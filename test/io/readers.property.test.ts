@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { calibrationJson, parseCalibration } from '../../src/calibration/calibration-file.js';
 import { fitCalibration } from '../../src/calibration/calibration.js';
 import { McDropoutError } from '../../src/errors.js';
+import { contentSha256 } from '../../src/io/schema.js';
 import { readTruth } from '../../src/evaluate/truth.js';
 import { mergeShards } from '../../src/run/merge.js';
 import { readPassesRun } from '../../src/run/read-run.js';
@@ -125,8 +126,20 @@ const PREPROCESS = {
   background: [255, 255, 255] as [number, number, number],
   pixelLimit: 100_000_000,
   resizeEngine: 'exact' as const,
-  colourProfile: 'ignore' as const,
+  colorProfile: 'ignore' as const,
 };
+
+/** A preprocessing record as releases before snake_case wrote it: PreprocessSpec's camelCase keys, `colourProfile` British. */
+function earlierPreprocess(record: Record<string, unknown>): Record<string, unknown> {
+  const earlierKeys: Record<string, string> = {
+    channel_order: 'channelOrder',
+    crop_fraction: 'cropFraction',
+    pixel_limit: 'pixelLimit',
+    resize_engine: 'resizeEngine',
+    color_profile: 'colourProfile',
+  };
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [earlierKeys[key] ?? key, value]));
+}
 
 /** A calibration fitted on 30 random images of 3 classes, 4 passes each (what calibrate writes). */
 function sampleCalibration(classConditional: boolean): string {
@@ -186,6 +199,26 @@ describe('property: every reader refuses damage, never crashes, never reads anot
           return readPassesRun(npy);
         },
         { strict: true, seed: 41, runs: 300 },
+      );
+      writeFileSync(file, text);
+    });
+
+    it("an earlier release's .run.json (the preprocessing in camelCase, its digest over that) reads as today's; any edit is refused", () => {
+      const file = `${npy}.run.json`;
+      const text = readFileSync(file, 'utf8');
+      const today = readPassesRun(npy);
+      const { sha256: _, ...run } = JSON.parse(text) as Record<string, unknown> & { preprocess: Record<string, unknown> };
+      const earlier = { ...run, preprocess: earlierPreprocess(run.preprocess) };
+      const earlierText = JSON.stringify({ ...earlier, sha256: contentSha256(earlier) }, null, 2);
+      writeFileSync(file, earlierText);
+      assert.deepEqual(readPassesRun(npy), today);
+      checkReader(
+        earlierText,
+        (t) => {
+          writeFileSync(file, t);
+          return readPassesRun(npy);
+        },
+        { strict: true, seed: 59, runs: 150 },
       );
       writeFileSync(file, text);
     });

@@ -1,7 +1,7 @@
 /**
  * CMYK read as PIL reads it: Image.open(f).convert("RGB") applies Pillow's naive cmyk2rgb to the
  * stored numbers and no profile (fixtures/golden/make_cmyk.py wrote PIL's bytes), where libvips would
- * convert through an ICC profile. 'convert' keeps libvips' colour-managed conversion.
+ * convert through an ICC profile. 'convert' keeps libvips' color-managed conversion.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -25,8 +25,8 @@ describe('CMYK as PIL reads it', () => {
     assert.deepEqual([...(await decodeToPixels(FILE, spec))], PIL.rgb);
   });
 
-  it("'convert' keeps libvips' colour-managed conversion, far from PIL's (mean over 20 of 255)", async () => {
-    const managed = await decodeToPixels(FILE, { ...spec, colourProfile: 'convert' });
+  it("'convert' keeps libvips' color-managed conversion, far from PIL's (mean over 20 of 255)", async () => {
+    const managed = await decodeToPixels(FILE, { ...spec, colorProfile: 'convert' });
     const mean = managed.reduce((a, v, i) => a + Math.abs(v - PIL.rgb[i]!), 0) / managed.length;
     assert.ok(mean > 20, `mean difference ${mean}`);
   });

@@ -35,7 +35,7 @@ describe('decoding odd images to the exact tensor', () => {
   it('grayscale PNG replicates gray into R, G and B', () => sameTensor('gray.png', 'gray-as-rgb.png'));
   it('grayscale+alpha PNG drops alpha', () => sameTensor('gray-alpha.png', 'gray-as-rgb.png'));
   it('RGBA PNG drops alpha by default, like PIL convert("RGB")', () => sameTensor('rgba.png', 'rgb.png'));
-  it('palette PNG with transparency decodes to its palette colours', () => sameTensor('palette-transparent.png', 'palette-as-rgb.png'));
+  it('palette PNG with transparency decodes to its palette colors', () => sameTensor('palette-transparent.png', 'palette-as-rgb.png'));
   it('16-bit RGB PNG becomes the same 8-bit values', () => sameTensor('rgb16.png', 'rgb.png'));
   it('16-bit grayscale PNG becomes the same 8-bit gray', () => sameTensor('gray16.png', 'gray-as-rgb.png'));
   it('lossless WebP', () => sameTensor('lossless.webp', 'rgb.png'));
@@ -78,26 +78,26 @@ describe('decoding odd images to the exact tensor', () => {
     assert.equal((await decodeToPixels(odd('wide-4000x10.png'), spec)).length, 32 * 32 * 3);
   });
 
-  it('--resize pad letterboxes a 4000x10 image onto the background colour', async () => {
+  it('--resize pad letterboxes a 4000x10 image onto the background color', async () => {
     const pixels = await decodeToPixels(odd('wide-4000x10.png'), { ...spec, resize: 'pad', background: [1, 2, 3] });
-    // scale 32/4000 leaves one row (rounded up from 0.08), centred at row 15
+    // scale 32/4000 leaves one row (rounded up from 0.08), centerd at row 15
     const row = (y: number) => Array.from(pixels.subarray(y * 32 * 3, (y + 1) * 32 * 3));
     assert.deepEqual(row(0).slice(0, 3), [1, 2, 3]);
     assert.deepEqual(row(31).slice(0, 3), [1, 2, 3]);
     assert.notDeepEqual(row(15), row(0));
   });
 
-  it('--alpha flatten composites on the background colour', async () => {
+  it('--alpha flatten composites on the background color', async () => {
     const flat = await decodeToPixels(odd('rgba.png'), { ...spec, alpha: 'flatten', background: [255, 255, 255] });
     const plain = await decodeToPixels(odd('rgb.png'), spec);
     // pixel 1 has alpha 5: almost all white
     assert.ok(flat[3]! > 245 && flat[4]! > 245, `${Array.from(flat.subarray(3, 6))}`);
-    // pixel 51 has alpha 255: the colour itself
+    // pixel 51 has alpha 255: the color itself
     assert.deepEqual(Array.from(flat.subarray(51 * 3, 51 * 3 + 3)), Array.from(plain.subarray(51 * 3, 51 * 3 + 3)));
   });
 });
 
-describe('a centre crop decodes only the rectangle it reads', () => {
+describe('a center crop decodes only the rectangle it reads', () => {
   it('the same bytes as decoding the whole image, on every odd image and on rotated photos, for every filter', async () => {
     const folder = tempDir();
     // photos large enough that the crop reads a part of them; EXIF orientations 1, 6 and 8
@@ -146,7 +146,7 @@ describe('a centre crop decodes only the rectangle it reads', () => {
     const model = { height: 24, width: 20, layout: 'NCHW' as const, metadata: {} };
     assert.throws(
       () => resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.875 }),
-      /Expected a crop fraction of at most 0\.8333 \(a centre crop of 24x20: the shorter side would go to 22 pixels, less than 24\) for `cropFraction` but received 0\.875/,
+      /Expected a crop fraction of at most 0\.8333 \(a center crop of 24x20: the shorter side would go to 22 pixels, less than 24\) for `cropFraction` but received 0\.875/,
     );
     assert.equal(resolvePreprocess(model, { resize: 'center-crop', cropFraction: 0.8 }).cropFraction, 0.8);
     assert.equal(resolvePreprocess(model, { resize: 'stretch', cropFraction: 0.875 }).resize, 'stretch');

@@ -157,7 +157,7 @@ describe('BatchBALD', () => {
       assert.ok(Math.abs(picks[i]!.gain - best) < 1e-9, `pick ${i} is the best: ${picks[i]!.gain} vs ${best}`);
     }
     // over 20 seeds the sampled 5th gain has sd 0.024 nats (the pick itself varies among close
-    // candidates, and the max favours high estimates); 0.1 is 4 sd
+    // candidates, and the max favors high estimates); 0.1 is 4 sd
     assert.ok(Math.abs(picks[4]!.gain - exactGain) < 0.1, `sampled ${picks[4]!.gain} vs exact ${exactGain}`);
   });
 });

@@ -2,11 +2,15 @@
  * The evaluation file: written by `evaluate --json`, read back by `report --from`. One reader checks
  * every field the report shows and, where the file has one (written since it was kept), that its
  * content still matches its SHA-256, so a damaged or edited file is refused naming the field.
+ *
+ * The file's keys are snake_case (`by_passes`, `risk_coverage`, `class_conditional`, ...); the
+ * report in memory keeps the camelCase fields of the metrics it holds. Files of earlier releases
+ * (camelCase keys, `counts.labelled`) are read for one release.
  */
 import { param, UsageError } from '../../errors.js';
 import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../../stats/uncertainty.js';
 import { readInputText } from '../../io/read-file.js';
-import { array, boolean, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../../io/schema.js';
+import { array, boolean, checkedAs, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../../io/schema.js';
 import type { SetCoverage } from '../../conformal/coverage.js';
 import type { EvaluationNumbers } from '../../evaluate/evaluation.js';
 import type { MetricSet } from '../../evaluate/metrics.js';
@@ -43,7 +47,7 @@ export interface EvaluationReport {
   started: string;
   seconds: number;
   labels: string[];
-  counts: { images: number; labelled: number; unlabelled: number; failed: number; skipped_non_images: number };
+  counts: { images: number; labeled: number; unlabeled: number; failed: number; skipped_non_images: number };
   /** Absent when no image has a true class. */
   numbers?: EvaluationNumbers;
   /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
@@ -69,6 +73,45 @@ export interface EvaluationReport {
   images: ImageRecord[];
 }
 
+/**
+ * The file's keys (snake_case, like every JSON file mc-dropout writes) of the report's camelCase
+ * fields: one table, applied by key name to the report's objects, never to the keys of `auroc`,
+ * whose keys are score names (data, not fields).
+ */
+const FILE_KEYS: Record<string, string> = {
+  byPasses: 'by_passes',
+  adaptiveEce: 'adaptive_ece',
+  riskCoverage: 'risk_coverage',
+  eAurc: 'e_aurc',
+  classConditional: 'class_conditional',
+  byAlpha: 'by_alpha',
+  meanSize: 'mean_size',
+  medianSize: 'median_size',
+  bySize: 'by_size',
+  byClass: 'by_class',
+  classIndex: 'class_index',
+  auprIn: 'aupr_in',
+  auprOut: 'aupr_out',
+};
+/** The report's field of each file key. */
+const REPORT_KEYS: Record<string, string> = Object.fromEntries(Object.entries(FILE_KEYS).map(([field, key]) => [key, field]));
+/** Earlier releases' keys with today's file key: camelCase, and the British `labelled` of `counts`. Read for one release. */
+const EARLIER_KEYS: Record<string, string> = { ...FILE_KEYS, labelled: 'labeled', unlabelled: 'unlabeled' };
+/** Objects whose keys are data (score names): copied with their keys as they are. */
+const DATA_KEYED = new Set(['auroc']);
+
+/** `value` with every object's keys renamed by `table` (others kept, in their order), except inside DATA_KEYED objects. */
+function renamedKeys(value: unknown, table: Record<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => renamedKeys(v, table));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, v]) => [
+      table[key] ?? key,
+      DATA_KEYED.has(key) && typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...v } : renamedKeys(v, table),
+    ]),
+  );
+}
+
 const share = number({ min: 0, max: 1 });
 const whole = number({ integer: true, min: 0 });
 const finite = number();
@@ -80,20 +123,20 @@ const metricSet = object({
   brier: number({ min: 0 }),
   calibration: object({
     ece: share,
-    adaptiveEce: share,
+    adaptive_ece: share,
     mce: share,
     bins: array(object({ lower: share, upper: share, count: whole, accuracy: nullable(share), confidence: nullable(share) })),
   }),
-  riskCoverage: object({
+  risk_coverage: object({
     aurc: share,
-    eAurc: finite,
+    e_aurc: finite,
     selective: array(object({ coverage: share, kept: whole, accuracy: share })),
     curve: array(object({ coverage: share, risk: share })),
   }),
   auroc: object(Object.fromEntries(UNCERTAINTY_SCORES.map((s) => [s, nullable(share)])) as Record<UncertaintyScore, Check<number | null>>),
 });
 
-const oodMetrics = object({ auroc: share, auprIn: share, auprOut: share, fpr95: share });
+const oodMetrics = object({ auroc: share, aupr_in: share, aupr_out: share, fpr95: share });
 const oodScore = literal(...UNCERTAINTY_SCORES, 'max_logit', 'energy');
 
 const imageRecord = object({
@@ -122,14 +165,14 @@ const reportCheck = object({
   started: string(),
   seconds: number({ min: 0 }),
   labels: array(string(), { minLength: 1 }),
-  counts: object({ images: whole, labelled: whole, unlabelled: whole, failed: whole, skipped_non_images: whole }),
+  counts: object({ images: whole, labeled: whole, unlabeled: whole, failed: whole, skipped_non_images: whole }),
   numbers: optional(
     object({
       classes: number({ integer: true, min: 1 }),
       passes: number({ min: 0 }),
       mc: metricSet,
       deterministic: optional(metricSet),
-      byPasses: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
+      by_passes: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
       confusion: array(array(whole)),
     }),
   ),
@@ -140,18 +183,18 @@ const reportCheck = object({
       temperature: number({ above: 0 }),
       alpha: number({ above: 0, below: 1 }),
       score: string(),
-      classConditional: boolean,
+      class_conditional: boolean,
       metrics: metricSet,
       sets: object({
         images: whole,
         coverage: share,
-        meanSize: number({ min: 0 }),
-        medianSize: number({ min: 0 }),
+        mean_size: number({ min: 0 }),
+        median_size: number({ min: 0 }),
         empty: whole,
-        bySize: array(object({ size: whole, images: whole, coverage: share })),
-        byClass: array(object({ classIndex: whole, images: whole, coverage: nullable(share), meanSize: nullable(number({ min: 0 })) })),
+        by_size: array(object({ size: whole, images: whole, coverage: share })),
+        by_class: array(object({ class_index: whole, images: whole, coverage: nullable(share), mean_size: nullable(number({ min: 0 })) })),
       }),
-      byAlpha: array(object({ alpha: share, coverage: share, meanSize: number({ min: 0 }) })),
+      by_alpha: array(object({ alpha: share, coverage: share, mean_size: number({ min: 0 }) })),
     }),
   ),
   ood: optional(
@@ -172,9 +215,10 @@ const reportCheck = object({
   sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
 });
 
-/** The evaluation as `evaluate --json` writes it, with the SHA-256 of its content last. */
+/** The evaluation as `evaluate --json` writes it: snake_case keys, the SHA-256 of its content last. */
 export function evaluationJson(report: EvaluationReport): string {
-  return `${JSON.stringify({ ...report, sha256: contentSha256(report) }, null, 2)}\n`;
+  const content = renamedKeys(report, FILE_KEYS) as Record<string, unknown>;
+  return `${JSON.stringify({ ...content, sha256: contentSha256(content) }, null, 2)}\n`;
 }
 
 /** An evaluation written by `evaluate --json`, read back and checked (for report). */
@@ -183,11 +227,15 @@ export function readEvaluationReport(file: string): EvaluationReport {
     what: 'the evaluation',
     expected: `give the file evaluate ${param('json')} wrote, a predict output (${param({ format: 'jsonl', perClass: true })}) or a ${param('savePasses')} .npy`,
   };
-  const report = parseJsonOf(readInputText(file, role), file, role, reportCheck) as unknown as EvaluationReport & { sha256?: string };
+  const parsed: Record<string, unknown> = parseJsonOf(readInputText(file, role), file, role, object({}));
+  // an earlier release's file (camelCase keys) is checked under today's keys
+  const checked = checkedAs(renamedKeys(parsed, EARLIER_KEYS), file, role, reportCheck);
+  const report = renamedKeys(checked, REPORT_KEYS) as EvaluationReport & { sha256?: string };
   const bad = (why: string): never => {
     throw new UsageError(`Cannot use the evaluation ${file}: ${why}; rerun evaluate ${param('json')}`);
   };
-  if (report.sha256 !== undefined && contentSha256(report) !== report.sha256)
+  // the digest is of the file as written (older files have none)
+  if (parsed.sha256 !== undefined && contentSha256(parsed) !== parsed.sha256)
     bad('its content no longer matches its "sha256": it was changed after evaluate wrote it');
   const classes = report.labels.length;
   if (report.numbers && report.numbers.classes !== classes) bad(`"numbers.classes" is ${report.numbers.classes} for ${classes} labels`);

@@ -17,7 +17,7 @@ import { readOnnxFile } from '../../model/read.js';
 import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
-import { noTruth, truthSource } from '../labelled-run.js';
+import { noTruth, truthSource } from '../labeled-run.js';
 import { readPassesRun, readPredictOutput } from '../read-run.js';
 import { readEvaluationReport, type EvaluationReport } from './file.js';
 import { calibrationToCheck, EvaluationBuilder } from './report.js';
@@ -122,7 +122,7 @@ async function evaluatePasses(config: EvaluateFromConfig, meta: EarlierRunMeta, 
     else builder.addPasses(saved.paths[i]!, truth.get(path.resolve(saved.paths[i]!)), mine, summarize(mine, classes), { meanOnly: !full });
   });
   if (!full) warn(`${config.from} comes from an adaptive run (images have different numbers of passes): metrics use each image's own passes, with no T curve`);
-  if (builder.labelled === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), builder.recorded);
+  if (builder.labeled === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), builder.recorded);
   const header = {
     started: started.toISOString(),
     source: { kind: 'passes-file' as const, file: config.from },
@@ -164,7 +164,7 @@ async function evaluateRows(config: EvaluateFromConfig, meta: EarlierRunMeta, st
       variationRatio: r.variation_ratio,
     });
   }
-  if (builder.labelled === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), ok.length);
+  if (builder.labeled === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), ok.length);
   const header = {
     started: started.toISOString(),
     source: { kind: 'predict-output' as const, file: config.from },

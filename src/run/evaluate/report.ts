@@ -1,6 +1,6 @@
 /**
  * The evaluation report, assembled in one place for every source (a run of the model, a passes
- * file, a JSONL output): each labelled image's MC passes (or its mean) go into the metrics, the
+ * file, a JSONL output): each labeled image's MC passes (or its mean) go into the metrics, the
  * calibration's sets and the image records; `report` puts the header its source knows in front.
  */
 import { applyCalibration, calibrationWarnings, coverageAgainstAlpha, type Calibration } from '../../calibration/calibration.js';
@@ -51,12 +51,12 @@ export class EvaluationBuilder {
     this.accumulator = new EvaluationAccumulator(classes, passes, withCurve);
   }
 
-  /** Labelled images so far. */
-  get labelled(): number {
+  /** Labeled images so far. */
+  get labeled(): number {
     return this.accumulator.images;
   }
 
-  /** Images that went into the report (labelled or not). */
+  /** Images that went into the report (labeled or not). */
   get recorded(): number {
     return this.images.length;
   }
@@ -101,14 +101,14 @@ export class EvaluationBuilder {
 
   /** The report: the source's header, the counts, the metrics, the calibration's section, the OOD section, the image records. */
   report(version: string, header: ReportHeader, counts: { images: number; skipped: number }, ood?: EvaluationReport['ood']): EvaluationReport {
-    const labelled = this.accumulator.images;
+    const labeled = this.accumulator.images;
     return {
       tool: 'mc-dropout',
       version,
       command: 'evaluate',
       ...header,
-      counts: { images: counts.images, labelled, unlabelled: this.images.length - labelled, failed: this.failed, skipped_non_images: counts.skipped },
-      ...(labelled > 0 && { numbers: this.accumulator.finish() }),
+      counts: { images: counts.images, labeled, unlabeled: this.images.length - labeled, failed: this.failed, skipped_non_images: counts.skipped },
+      ...(labeled > 0 && { numbers: this.accumulator.finish() }),
       ...(this.calibration &&
         this.calibrated.outcomes.length > 0 && { calibration: this.calibrationSection(this.calibration.file, this.calibration.calibration) }),
       ...(ood && { ood }),
@@ -116,7 +116,7 @@ export class EvaluationBuilder {
     };
   }
 
-  /** The calibrated metrics and how the sets did on the labelled images. */
+  /** The calibrated metrics and how the sets did on the labeled images. */
   private calibrationSection(file: string, calibration: Calibration): NonNullable<EvaluationReport['calibration']> {
     return {
       file,

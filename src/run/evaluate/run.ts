@@ -1,5 +1,5 @@
 /**
- * `evaluate` as a run of the model: T passes and one deterministic pass per labelled image (and
+ * `evaluate` as a run of the model: T passes and one deterministic pass per labeled image (and
  * per OOD image), into one report that evaluate prints and writes and report renders.
  */
 import path from 'node:path';
@@ -14,13 +14,13 @@ import { predictFiles } from '../../pipeline.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
-import { labelledPassOptions, openLabelledRun, type LabelledRunConfig } from '../labelled-run.js';
+import { labeledPassOptions, openLabeledRun, type LabeledRunConfig } from '../labeled-run.js';
 import type { EvaluationReport } from './file.js';
 import { gatherOodImages, OodScores } from './ood.js';
 import { calibrationToCheck, EvaluationBuilder } from './report.js';
 
-/** An evaluate run over labelled images (the T curve runs up to `passes`). */
-export interface EvaluateRunConfig extends LabelledRunConfig {
+/** An evaluate run over labeled images (the T curve runs up to `passes`). */
+export interface EvaluateRunConfig extends LabeledRunConfig {
   /** Refuse when no image has a true class (evaluate); report goes on without metrics. */
   requireTruth: boolean;
   /** A calibration file (calibrate wrote it for this model and preprocessing): calibrated metrics and set coverage beside the rest. */
@@ -40,14 +40,14 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
   const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
-  const { model, walked, labels, truth, seed, preprocess } = await openLabelledRun(config, warn, config.requireTruth);
+  const { model, walked, labels, truth, seed, preprocess } = await openLabeledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
     const calibration = config.calibration !== undefined ? checkedCalibration(config, model, preprocess, warn) : undefined;
     const builder = new EvaluationBuilder(info.classes, config.passes, true, calibration && { file: config.calibration!, calibration });
     const scores = new OodScores();
     const passes = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
-      predictFiles(model, files, { ...labelledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
+      predictFiles(model, files, { ...labeledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
     hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
     const gathered: Gathered = { builder, scores, classes: info.classes, warn, hooks };
     await evaluateImages(passes(walked.files, walked), truth, gathered);

@@ -19,6 +19,7 @@ import { RunOutput } from '../../io/run-output.js';
 import { checkInputsAreNotOutputs } from '../../io/targets.js';
 import type { WalkResult } from '../../io/walk.js';
 import { predictFiles } from '../../pipeline.js';
+import { preprocessRecord } from '../../preprocess/record.js';
 import { resolvePreprocess } from '../../preprocess/spec.js';
 import { DEFAULT_ADAPTIVE_RULE } from '../../stats/adaptive.js';
 import { stringify } from 'csv-stringify/sync';
@@ -29,7 +30,7 @@ import { labelsFor, labelsFromModel } from '../labels.js';
 import { derivedSeed, inputListHash, shardRange } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
 import { planPrediction, type PredictPlan } from './plan.js';
-import { passStatistics, rowLine, runMetadata, runSettings, type ResolvedRun } from './records.js';
+import { passStatistics, rowLine, runMetadata, runSettings, upgradedRunSettings, type ResolvedRun } from './records.js';
 
 /** Runs predict: validates every output before reading any image, then writes one row per image. */
 export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
@@ -61,6 +62,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       ...(plan.metaFile && { metaFile: plan.metaFile }),
       header: config.format === 'csv' ? stringify([csvHeader(run.topk, Boolean(run.rule), Boolean(run.calibration))]).trimEnd() : undefined,
       settings,
+      upgradeSettings: upgradedRunSettings,
     });
     // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
     const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f);
@@ -83,7 +85,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       model_sha256: info.sha256,
       classes: info.classes,
       labels: run.labels,
-      preprocess: { ...run.preprocess },
+      preprocess: preprocessRecord(run.preprocess),
       passes: run.passes,
       seed: run.seed,
       dropout_rates: maskRates(info),

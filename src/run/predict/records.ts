@@ -5,6 +5,7 @@ import { maskRates, type McModel } from '../../engine/mc-model.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { onnxruntimeVersion } from '../../engine/runtime.js';
 import { csvRecord, jsonRecord, type ImageResult } from '../../io/rows.js';
+import { preprocessRecord, upgradedPreprocessRecord } from '../../preprocess/record.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import type { AdaptiveRule } from '../../stats/adaptive.js';
 import type { Shard } from '../shards.js';
@@ -42,14 +43,37 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
     deterministic: config.deterministic,
     dropout: config.load.dropout ?? 'auto',
     dropout_rates: maskRates(info),
-    preprocess: run.preprocess,
+    preprocess: preprocessRecord(run.preprocess),
     format: config.format,
     topk: run.topk,
     per_class: config.perClass,
     labels: run.labels,
-    ...(run.rule && { adaptive: run.rule }),
+    ...(run.rule && { adaptive: adaptiveRecord(run.rule) }),
     ...(config.spreadsheetSafe && config.format === 'csv' && { spreadsheet_safe: true }),
     ...(run.calibrationSha256 !== undefined && { calibration_sha256: run.calibrationSha256 }),
+  };
+}
+
+/** The adaptive rule as the settings record it (snake_case keys, like the rest). */
+function adaptiveRecord(rule: AdaptiveRule): Record<string, number> {
+  return { min_passes: rule.minPasses, max_passes: rule.maxPasses, tolerance: rule.tolerance, z: rule.z };
+}
+
+/** The adaptive rule's keys an earlier release wrote (AdaptiveRule's camelCase), with today's. */
+const EARLIER_ADAPTIVE_KEYS: Record<string, string> = { minPasses: 'min_passes', maxPasses: 'max_passes' };
+
+/**
+ * An earlier run's settings as runSettings writes them now: a run of an earlier release recorded
+ * its preprocessing and adaptive rule under camelCase keys (read for one release).
+ */
+export function upgradedRunSettings(earlier: Record<string, unknown>): Record<string, unknown> {
+  const { adaptive } = earlier;
+  return {
+    ...earlier,
+    ...('preprocess' in earlier && { preprocess: upgradedPreprocessRecord(earlier.preprocess) }),
+    ...(typeof adaptive === 'object' &&
+      adaptive !== null &&
+      !Array.isArray(adaptive) && { adaptive: Object.fromEntries(Object.entries(adaptive).map(([k, v]) => [EARLIER_ADAPTIVE_KEYS[k] ?? k, v])) }),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
- * Colour-profiled photos read as PIL reads them: an embedded ICC profile is ignored by default (the
+ * Color-profiled photos read as PIL reads them: an embedded ICC profile is ignored by default (the
  * stored numbers, as PIL's convert('RGB'), which torchvision and timm train on), converted to sRGB
- * with colourProfile 'convert'. Each tagged file is its untagged twin with the profile's chunk (PNG
+ * with colorProfile 'convert'. Each tagged file is its untagged twin with the profile's chunk (PNG
  * iCCP) or segment (JPEG APP2 ICC_PROFILE) spliced in byte by byte, so both hold the same pixels.
  */
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { tempDir } from '../helpers/files.js';
 const folder = tempDir();
 const spec = resolvePreprocess({ height: 24, width: 32, layout: 'NCHW', metadata: {} });
 
-/** A 32x24 colour field with saturated corners (where wide-gamut profiles differ most). */
+/** A 32x24 color field with saturated corners (where wide-gamut profiles differ most). */
 function pixels(): Buffer {
   const data = Buffer.alloc(32 * 24 * 3);
   for (let y = 0; y < 24; y++) for (let x = 0; x < 32; x++) data.set([x * 8, y * 10, 255 - x * 4], (y * 32 + x) * 3);
@@ -104,9 +104,9 @@ function i32(v: number): Buffer {
 /** The same pixels as a 16-bit RGB PNG, or an 8-bit grayscale PNG. */
 async function plainImage(kind: 'png' | 'jpeg' | 'png16' | 'gray' | 'palette'): Promise<Buffer> {
   if (kind === 'jpeg') return sharp(pixels(), raw).jpeg({ quality: 95 }).toBuffer();
-  if (kind === 'palette') return sharp(pixels(), raw).png({ palette: true, colours: 64, dither: 0 }).toBuffer();
-  if (kind === 'png16') return sharp(pixels(), raw).toColourspace('rgb16').png().toBuffer();
-  if (kind === 'gray') return sharp(pixels(), raw).toColourspace('b-w').png().toBuffer();
+  if (kind === 'palette') return sharp(pixels(), raw).png({ palette: true, colors: 64, dither: 0 }).toBuffer();
+  if (kind === 'png16') return sharp(pixels(), raw).toColorspace('rgb16').png().toBuffer();
+  if (kind === 'gray') return sharp(pixels(), raw).toColorspace('b-w').png().toBuffer();
   return sharp(pixels(), raw).png().toBuffer();
 }
 
@@ -116,7 +116,7 @@ async function twins(profile: string, format: 'png' | 'jpeg' | 'png16' | 'gray' 
     format === 'jpeg'
       ? await sharp(pixels(), raw).withIccProfile(profile).jpeg().toBuffer()
       : format === 'gray'
-        ? await sharp(pixels(), raw).toColourspace('b-w').withIccProfile(GRAY).png().toBuffer()
+        ? await sharp(pixels(), raw).toColorspace('b-w').withIccProfile(GRAY).png().toBuffer()
         : await sharp(pixels(), raw).withIccProfile(profile).png().toBuffer();
   let tagged: Buffer;
   if (format !== 'jpeg') {
@@ -145,14 +145,14 @@ describe('embedded ICC profiles', () => {
         assert.equal((await sharp(plain).metadata()).hasProfile, false);
         assert.deepEqual(await loadImageTensor(tagged, spec), await loadImageTensor(plain, spec), `${profile} ${format}`);
         assert.deepEqual(
-          await loadImageTensor(plain, { ...spec, colourProfile: 'convert' }),
+          await loadImageTensor(plain, { ...spec, colorProfile: 'convert' }),
           await loadImageTensor(plain, spec),
           'no profile: nothing to convert',
         );
       }
       const { plain, tagged } = await twins('p3', format);
-      // P3 -> sRGB moves saturated colours by several 8-bit steps: well over 0.05 in normalised units
-      const moved = maxDifference(await loadImageTensor(tagged, { ...spec, colourProfile: 'convert' }), await loadImageTensor(plain, spec));
+      // P3 -> sRGB moves saturated colors by several 8-bit steps: well over 0.05 in normalized units
+      const moved = maxDifference(await loadImageTensor(tagged, { ...spec, colorProfile: 'convert' }), await loadImageTensor(plain, spec));
       assert.ok(moved > 0.05, `convert moved the tensor by ${moved}`);
     });
   }
@@ -171,17 +171,17 @@ describe('embedded ICC profiles', () => {
     }
   });
 
-  it("'convert' moves Adobe RGB, ProPhoto and Wide Gamut colours to sRGB (by more than 0.05 in normalised units)", async () => {
+  it("'convert' moves Adobe RGB, ProPhoto and Wide Gamut colors to sRGB (by more than 0.05 in normalized units)", async () => {
     for (const format of ['png', 'jpeg', 'png16'] as const) {
       for (const profile of PROFILES) {
         const { plain, tagged } = await twins(profile, format);
-        const moved = maxDifference(await loadImageTensor(tagged, { ...spec, colourProfile: 'convert' }), await loadImageTensor(plain, spec));
+        const moved = maxDifference(await loadImageTensor(tagged, { ...spec, colorProfile: 'convert' }), await loadImageTensor(plain, spec));
         assert.ok(moved > 0.05, `${path.basename(profile)} ${format}: convert moved the tensor by ${moved}`);
       }
     }
   });
 
   it('the default is ignore, as PIL reads files', () => {
-    assert.equal(spec.colourProfile, 'ignore');
+    assert.equal(spec.colorProfile, 'ignore');
   });
 });

@@ -1,4 +1,4 @@
-/** A run of the model over labelled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
+/** A run of the model over labeled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
 import { McModel } from '../engine/mc-model.js';
 import { freshSeed } from '../stats/random.js';
 import type { LoadOptions } from '../engine/options.js';
@@ -10,8 +10,8 @@ import type { PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
 import { labelsFor, labelsFromModel } from './labels.js';
 
-/** A run of the model over labelled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
-export interface LabelledRunConfig {
+/** A run of the model over labeled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
+export interface LabeledRunConfig {
   paths: string[];
   /** Identities (device:inode) of the files the caller will write, with their names: an input image that is one is refused. */
   outputs?: ReadonlyMap<string, string>;
@@ -32,6 +32,12 @@ export interface LabelledRunConfig {
   truthFile?: string;
 }
 
+/**
+ * The British spelling of LabeledRunConfig, kept for one release.
+ * @deprecated Use LabeledRunConfig.
+ */
+export type LabelledRunConfig = LabeledRunConfig;
+
 /** Where the true classes come from: a CSV of path,label, else each image's folder below the input folders. */
 export function truthSource(truthFile: string | undefined, roots: readonly string[]): TruthSource {
   return truthFile ? { kind: 'csv', file: truthFile } : { kind: 'folders', roots };
@@ -50,8 +56,8 @@ export function noTruth(source: TruthSource, images: number): UsageError {
  * Walks the inputs, loads the model and reads the true classes; refuses a run with none when
  * `requireTruth`. The caller disposes the model.
  */
-export async function openLabelledRun(
-  config: LabelledRunConfig,
+export async function openLabeledRun(
+  config: LabeledRunConfig,
   warn: (message: string) => void,
   requireTruth: boolean,
 ): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
@@ -72,9 +78,9 @@ export async function openLabelledRun(
   }
 }
 
-/** predictFiles' options for a labelled run's images (every pass kept): its T, seed, batching and preprocessing, and what the walk knows of the files. */
-export function labelledPassOptions(
-  config: LabelledRunConfig,
+/** predictFiles' options for a labeled run's images (every pass kept): its T, seed, batching and preprocessing, and what the walk knows of the files. */
+export function labeledPassOptions(
+  config: LabeledRunConfig,
   seed: number,
   preprocess: PreprocessSpec,
   known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] },
