@@ -12,7 +12,8 @@
  */
 import { conformalQuantile, CONFORMAL_SCORES } from '../conformal/sets.js';
 import { UsageError } from '../errors.js';
-import { readInputText, type InputFileRole } from '../io/read-file.js';
+import { createHash } from 'node:crypto';
+import { readInputBytes, type InputFileRole } from '../io/read-file.js';
 import {
   contentSha256,
   array,
@@ -29,7 +30,9 @@ import {
   type Check,
 } from '../io/schema.js';
 import { preprocessCheck, preprocessRecord } from '../preprocess/record.js';
+import { MAX_SEED } from '../engine/masks.js';
 import { CALIBRATION_FORMAT, type Calibration } from './calibration.js';
+import { TEMPERATURE_RANGE } from './temperature.js';
 
 /** The format calibrate wrote before infinite thresholds, per-score classes and the digest were kept. */
 export const CALIBRATION_FORMAT_1 = 'mc-dropout calibration 1';
@@ -38,6 +41,7 @@ const ROLE: InputFileRole = { what: 'the calibration', expected: 'give the file 
 
 const finite = number();
 const threshold = number({ nonFinite: true });
+const seedCheck = number({ integer: true, min: 0, max: MAX_SEED });
 
 /**
  * The file's keys that are not one word, as the file spells them (snake_case, like every JSON file
@@ -64,7 +68,7 @@ const conformalShape = {
   lambda: number({ min: 0 }),
   k_reg: number({ integer: true, min: 0 }),
   randomized: boolean,
-  seed: number({ integer: true, min: 0 }),
+  seed: seedCheck,
   class_conditional: boolean,
   // format 1 wrote an infinite threshold as null
   threshold: nullable(threshold),
@@ -83,13 +87,14 @@ const fileShape = {
   }),
   // the record's snake_case keys; format 1's camelCase ones are read too
   preprocess: preprocessCheck,
-  passes: number({ integer: true, min: 1 }),
-  seed: number({ integer: true, min: 0 }),
+  passes: number({ integer: true, min: 1, max: 100_000 }),
+  seed: seedCheck,
   dropout_rates: optional(array(number({ min: 0, below: 1 }))),
   images: number({ integer: true, min: 1 }),
-  temperature: number({ above: 0 }),
-  before: object({ nll: finite, ece: finite }),
-  after: object({ nll: finite, ece: finite }),
+  // the range calibrate searches
+  temperature: number({ min: TEMPERATURE_RANGE[0], max: TEMPERATURE_RANGE[1] }),
+  before: object({ nll: number({ min: 0 }), ece: number({ min: 0, max: 1 }) }),
+  after: object({ nll: number({ min: 0 }), ece: number({ min: 0, max: 1 }) }),
   conformal: object(conformalShape),
   sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
 };
@@ -117,7 +122,17 @@ export function calibrationJson(calibration: Calibration, tool: { version: strin
 
 /** Reads a calibration file (`-` is standard input): every field checked, the thresholds against the scores, the digest against the content. */
 export function readCalibration(file: string): Calibration {
-  return parseCalibration(readInputText(file, ROLE), file);
+  return readCalibrationFile(file).calibration;
+}
+
+/** A calibration file read once: the calibration, and the SHA-256 of the bytes read (what a run records of it; `-` cannot be read twice). */
+export function readCalibrationFile(file: string): { calibration: Calibration; sha256: string } {
+  const bytes = readInputBytes(file, ROLE);
+  const text = bytes.toString('utf8');
+  return {
+    calibration: parseCalibration(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, file),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
 /** A calibration from its JSON text (`file` names it in messages): see readCalibration. Format 1 files (camelCase keys) are read too. */
@@ -165,9 +180,11 @@ export function parseCalibration(text: string, file: string): Calibration {
     return value;
   });
   // last: a file whose every field holds what it should may still have been edited by hand (the digest is of the file's content as written)
-  if (!format1 && contentSha256(parsed) !== raw.sha256) bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
+  // a digest present is checked whatever the format says (format 1 wrote none: one there was added by hand)
+  if (raw.sha256 !== undefined && contentSha256(parsed) !== raw.sha256)
+    bad('its content no longer matches its "sha256": the file was changed after calibrate wrote it');
   return {
-    format: CALIBRATION_FORMAT,
+    format: format1 ? CALIBRATION_FORMAT_1 : CALIBRATION_FORMAT,
     model: { sha256: model.sha256, classes: model.classes, labels: model.labels },
     preprocess: raw.preprocess,
     passes: raw.passes,

@@ -28,7 +28,8 @@ export type CalibratedPreprocess = Omit<PreprocessSpec, 'pixelLimit'>;
 
 /** A calibration file's contents. Probabilities are the MC means of the tempered passes. */
 export interface Calibration {
-  format: typeof CALIBRATION_FORMAT;
+  /** The format it was read from (format 1 files, written before this release, carry no digest of their content). */
+  format: typeof CALIBRATION_FORMAT | 'mc-dropout calibration 1';
   /** The model it was fitted on: SHA-256 of its files, classes and labels. */
   model: { sha256: string; classes: number; labels: string[] };
   preprocess: CalibratedPreprocess;
@@ -216,6 +217,10 @@ export function calibrationWarnings(calibration: Calibration): string[] {
   const c = calibration.conformal;
   const need = fewestImagesFor(c.alpha);
   const warnings: string[] = [];
+  if (calibration.format !== CALIBRATION_FORMAT)
+    warnings.push(
+      `it was written by an earlier release (${calibration.format}) without a digest of its content, so an edit to it cannot be told apart; calibrate again to get a file that can`,
+    );
   if (!c.classConditional && !Number.isFinite(c.threshold))
     warnings.push(
       `${calibration.images} calibration images are too few for alpha ${c.alpha} (it needs at least ${need}): the threshold is infinite, so every prediction set holds every class; calibrate on more images or raise ${param('alpha')}`,

@@ -45,6 +45,11 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
     },
   });
   const sites = outcome.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
+  const zero = outcome.converted.filter((c) => c.rate === 0);
+  if (zero.length > 0)
+    process.stderr.write(
+      `mc-dropout: warning: ${zero.length === outcome.converted.length ? 'every' : `${zero.length} of ${outcome.converted.length}`} dropout site${zero.length > 1 ? 's' : ''} of ${options.output} ha${zero.length > 1 ? 've' : 's'} rate 0 (${zero.map((c) => c.site).join(', ')}): ${zero.length === outcome.converted.length ? 'every pass will be identical; give a rate above 0' : 'those sites never drop'}\n`,
+    );
   if (options.mcGraph !== undefined) {
     process.stderr.write(
       `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin)${options.mcGraphSeed ? '; its random numbers from the input seed (int64 [1])' : ''}${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,

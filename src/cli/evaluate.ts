@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import {
   buildReportHtml,
   checkInputsAreNotOutputs,
@@ -209,6 +210,9 @@ function evaluationExit(report: EvaluationReport): number {
 
 /** `mc-dropout evaluate`: metrics on stdout, optionally JSON and figures. */
 export async function runEvaluate(paths: string[], options: EvaluateCliOptions, version: string): Promise<number> {
+  // the figures' folder is checked before the run, not found wanting after it
+  if (options.plots !== undefined && existsSync(options.plots) && !statSync(options.plots).isDirectory())
+    throw new UsageError(`--plots ${options.plots} is not a folder: give a folder for the figures (it is made if missing)`);
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
   const report = await evaluation('evaluate', paths, options, version, [json]);
   if (typeof report === 'number') return report;

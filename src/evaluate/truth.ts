@@ -3,6 +3,7 @@
  * ImageFolder layout (one folder per class), matched to the model's labels.
  */
 import { readInputText } from '../io/read-file.js';
+import { fileIdentity } from '../io/targets.js';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
@@ -48,6 +49,11 @@ export function readTruth(source: TruthSource, files: readonly string[], labels:
   return source.kind === 'csv' ? truthFromCsv(source.file, files, labels) : truthFromFolders(source.roots, files, labels);
 }
 
+/** One image's key in a truth CSV: its file (a link and the file it names are one image), else its absolute path. */
+function fileKey(absolute: string): string {
+  return fileIdentity(absolute) ?? absolute;
+}
+
 function truthFromCsv(file: string, files: readonly string[], labels: readonly string[]): Truth {
   // a byte-order mark (what spreadsheet programs write) is dropped by the read, so the header is seen
   const text = readInputText(file, { what: 'the ground truth', expected: 'give a CSV of path,label' });
@@ -90,13 +96,14 @@ function truthFromCsv(file: string, files: readonly string[], labels: readonly s
       throw new UsageError(
         `${file} line ${r + 1}: ${JSON.stringify(value)} is neither a label of the model nor a class index below ${labels.length}; its labels are ${labelList(labels)} (give ${param('labelsFile')} if they are not the names you use)`,
       );
-    put(byFolder, path.resolve(folder, where), { index, line: r + 1 }, where);
-    put(byCwd, path.resolve(where), { index, line: r + 1 }, where);
+    put(byFolder, fileKey(path.resolve(folder, where)), { index, line: r + 1 }, where);
+    put(byCwd, fileKey(path.resolve(where)), { index, line: r + 1 }, where);
   }
   const truth: Truth = new Map();
   for (const f of files) {
     const absolute = path.resolve(f);
-    const entry = byFolder.get(absolute) ?? byCwd.get(absolute);
+    const key = fileKey(absolute);
+    const entry = byFolder.get(key) ?? byCwd.get(key);
     if (entry !== undefined) truth.set(absolute, entry.index);
   }
   return truth;

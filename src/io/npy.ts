@@ -2,8 +2,9 @@ import { constants } from 'node:buffer';
 import { param, UsageError } from '../errors.js';
 import { readInputBytes } from './read-file.js';
 import { array, contentSha256, readJsonFile, string } from './schema.js';
-import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic } from './durable.js';
+import { moveInto, openForWrite, syncAndClose, writeAll, writeJsonAtomic, digestOf } from './durable.js';
 import { passesSidecars } from './sidecars.js';
+import { refuseRepeatedPaths } from './targets.js';
 
 /**
  * Per-pass probabilities as a NumPy .npy file: float32, shape (images, T, classes), C order, written
@@ -49,8 +50,12 @@ export class NpyPassesWriter {
     syncAndClose(this.fd, files.partial);
     if (this.paths.length !== this.images) return;
     writeJsonAtomic(files.paths, this.paths);
-    // the digest of its content: calibrate and evaluate refuse a record edited after the run
-    if (run) writeJsonAtomic(files.run, { ...run, sha256: contentSha256(run) });
+    if (run) {
+      // the digests of the passes and their paths, and of the record itself: calibrate, evaluate and
+      // select refuse a passes file, paths file or record changed after the run
+      const record = { ...run, npy_sha256: digestOf(files.partial).sha256, paths_sha256: digestOf(files.paths).sha256 };
+      writeJsonAtomic(files.run, { ...record, sha256: contentSha256(record) });
+    }
     moveInto(files.partial, this.file);
   }
 }
@@ -121,16 +126,36 @@ export function readNpyPasses(file: string): SavedPasses {
   const body = bytes.subarray(start + headerLength);
   const width = descr === '<f4' ? 4 : 8;
   if (body.length < count * width) fail('shorter than its shape');
+  if (body.length > count * width) fail('longer than its shape');
   if (paths.length !== images) fail(`${file}.paths.json lists ${paths.length} paths for ${images} images`);
-  const seen = new Set<string>();
-  for (const p of paths) {
-    if (seen.has(p)) fail(`${file}.paths.json lists ${p} twice: each image must count once`);
-    seen.add(p);
-  }
+  refuseRepeatedPaths(paths, `${file}.paths.json`);
   const aligned = new Uint8Array(count * width);
   aligned.set(body.subarray(0, count * width));
   const data = width === 4 ? Float64Array.from(new Float32Array(aligned.buffer)) : new Float64Array(aligned.buffer);
+  const bad = firstBadPass(data, classes);
+  if (bad !== undefined)
+    fail(
+      `pass ${bad % passes} of image ${Math.floor(bad / passes)} is not a probability distribution (each value in [0, 1], summing to 1; NaN for a whole missing pass)`,
+    );
   return { shape: [images, passes, classes], data, paths };
+}
+
+/** The first pass (row of `classes` values) that is neither all NaN (missing) nor probabilities summing to 1 (to float32 rounding); undefined when all are. */
+function firstBadPass(data: Float64Array, classes: number): number | undefined {
+  for (let row = 0; row * classes < data.length; row++) {
+    let sum = 0;
+    let missing = 0;
+    for (let c = row * classes; c < (row + 1) * classes; c++) {
+      const p = data[c]!;
+      if (Number.isNaN(p)) missing++;
+      else if (p >= 0 && p <= 1) sum += p;
+      else return row;
+    }
+    if (missing === classes) continue;
+    // float32 probabilities of up to thousands of classes add up to 1 within about 1e-4
+    if (missing > 0 || Math.abs(sum - 1) > 1e-3) return row;
+  }
+  return undefined;
 }
 
 /**

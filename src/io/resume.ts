@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'no
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
 import { outputError } from './durable.js';
-import { object, readJsonFile } from './schema.js';
+import { contentSha256, object, readJsonFile } from './schema.js';
 import { outputSidecars } from './sidecars.js';
 
 /** The settings that must match for --resume to append to an earlier run's output. */
@@ -25,12 +25,22 @@ export function resumeEarlierRun(
   settings: RunSettings,
   meta: string,
   upgrade: (earlier: RunSettings) => RunSettings = (earlier) => earlier,
+  header?: string,
 ): Set<string> | undefined {
   const { partial, partialSettings } = outputSidecars(output.file);
   const earlier = findEarlierRun(output.file, partial, partialSettings, meta);
   if (!earlier) return undefined;
   // messages name the output as the user wrote it, not the file a link points to
-  checkSameSettings(upgrade(earlier.settings), settings, earlier.from === output.file ? output.path : `${output.path}.partial`);
+  const from = earlier.from === output.file ? output.path : `${output.path}.partial`;
+  checkSameSettings(upgrade(earlier.settings), settings, from);
+  // rows of other columns would make a ragged file, whatever the settings say
+  if (format === 'csv' && header !== undefined) {
+    const first = readFileSync(earlier.from, 'utf8').split('\n', 1)[0];
+    if (first !== header)
+      throw new UsageError(
+        `Cannot resume ${from}: its columns differ from this run's (${first?.slice(0, 80) ?? 'no header'}...). Drop ${param('resume')} to start over.`,
+      );
+  }
   if (earlier.from === output.file) copyInto(output.file, partial);
   return truncateToCompleteRecords(partial, format);
 }
@@ -47,7 +57,7 @@ export function earlierSeed(output: string, metaFile?: string): number | undefin
 }
 
 function findEarlierRun(output: string, partial: string, partialSettings: string, meta: string): { from: string; settings: RunSettings } | undefined {
-  if (existsSync(partial) && existsSync(partialSettings)) return { from: partial, settings: readJson(partialSettings) };
+  if (existsSync(partial) && existsSync(partialSettings)) return { from: partial, settings: checkedSettings(partialSettings) };
   if (existsSync(output)) {
     if (!existsSync(meta))
       throw new UsageError(`Cannot resume ${output}: its metadata ${meta} is missing, so its settings are unknown. Remove ${param('resume')} to start over.`);
@@ -113,6 +123,16 @@ function copyInto(from: string, to: string): void {
 }
 
 /** An earlier run's settings file or metadata, read through the guarded reader: anything but a JSON object is a UsageError naming it. */
+/** The settings beside a .partial, their digest checked (files from before it was kept have none). */
+function checkedSettings(file: string): RunSettings {
+  const { sha256, ...settings } = readJson(file);
+  if (sha256 !== undefined && contentSha256(settings) !== sha256)
+    throw new UsageError(
+      `Cannot resume: ${file} was changed after its run wrote it (its content no longer matches its "sha256"). Drop ${param('resume')} to start over.`,
+    );
+  return settings;
+}
+
 function readJson(file: string): RunSettings {
   return readJsonFile(file, { what: "the earlier run's settings", expected: `restore it, or drop ${param('resume')} to start over` }, object({}));
 }

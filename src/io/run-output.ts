@@ -10,6 +10,7 @@ import { param, UsageError } from '../errors.js';
 import { digestOf, moveInto, writeJsonAtomic, writeToStream } from './durable.js';
 import { OutputLock } from './lock.js';
 import { resumeEarlierRun, type RunSettings } from './resume.js';
+import { contentSha256 } from './schema.js';
 import { outputSidecars } from './sidecars.js';
 import { RowSink } from './sink.js';
 import { outputTarget, type OutputTarget } from './targets.js';
@@ -53,9 +54,10 @@ export class RunOutput {
       const files = outputSidecars(output.file);
       // resume is prepared (settings checked, rows cut to whole records) before the rows are opened
       const done = options.resume
-        ? resumeEarlierRun(output, options.format, options.settings, options.metaFile ?? files.meta, options.upgradeSettings)
+        ? resumeEarlierRun(output, options.format, options.settings, options.metaFile ?? files.meta, options.upgradeSettings, options.header)
         : undefined;
-      writeJsonAtomic(files.partialSettings, options.settings);
+      // with the digest of its content: a resume refuses settings edited by hand
+      writeJsonAtomic(files.partialSettings, { ...options.settings, sha256: contentSha256(options.settings) });
       const sink = RowSink.open(output, { append: done !== undefined, header: options.header });
       return new RunOutput(output, sink, done ?? new Set(), lock);
     } catch (error) {

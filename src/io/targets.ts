@@ -69,7 +69,7 @@ function fileTarget(where: string, file: string, name: string): OutputTarget {
 }
 
 /** Identity of an existing file (device and inode), to compare outputs with inputs; undefined if absent. */
-function fileIdentity(file: string): string | undefined {
+export function fileIdentity(file: string): string | undefined {
   try {
     const info = statSync(file);
     return `${info.dev}:${info.ino}`;
@@ -117,4 +117,31 @@ export function checkInputsAreNotOutputs(inputs: readonly NamedInput[], outputs:
     const output = outputs.get(fileIdentity(file) ?? '');
     if (output) throw new UsageError(`${file} is ${role} and also ${output}; writing it would destroy it. Give another output file.`);
   }
+}
+
+/**
+ * Refuses a list of images (a predict output's rows, a passes file's paths) that names one image
+ * twice, under one spelling or two (./a.png, a link to it): each image must count once. `file` names
+ * the list in the message.
+ */
+export function refuseRepeatedPaths(paths: readonly string[], file: string): void {
+  const first = new Map<string, number>();
+  paths.forEach((p, i) => {
+    const key = fileIdentity(p) ?? path.resolve(p);
+    const earlier = first.get(key);
+    if (earlier !== undefined)
+      throw new UsageError(
+        `${file} lists one image twice (${paths[earlier]} in record ${earlier + 1}, ${p} in record ${i + 1}): each image must count once; remove one of them`,
+      );
+    first.set(key, i);
+  });
+}
+
+/** Refuses a command that would read standard input (`-`) for two of its inputs: the first would take it all. */
+export function refuseStdinTwice(inputs: readonly NamedInput[]): void {
+  const fromStdin = inputs.filter((input) => input.path === '-');
+  if (fromStdin.length > 1)
+    throw new UsageError(
+      `${fromStdin.map((input) => input.role).join(' and ')} both read standard input (-), which can be read once: give all but one as a file`,
+    );
 }

@@ -4,8 +4,8 @@ import { fitCalibration, type Calibration, type ConformalSettings } from '../cal
 import { temperatureAtBound, temperatureBoundWarning } from '../calibration/temperature.js';
 import { maskRates } from '../engine/mc-model.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
-import { imagePasses, readNpyPasses } from '../io/npy.js';
-import { readPassesRun } from './read-run.js';
+import { imagePasses } from '../io/npy.js';
+import { readSavedPasses } from './read-run.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
 import { labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
@@ -90,8 +90,7 @@ export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<Run
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
   if (!config.from.endsWith('.npy'))
     throw new UsageError(`calibrate ${param('from')} reads the .npy that predict ${param('savePasses')} wrote, not ${config.from}`);
-  const saved = readNpyPasses(config.from);
-  const run = readPassesRun(config.from);
+  const { saved, run } = readSavedPasses(config.from);
   if (!run) {
     throw new UsageError(
       `${config.from} has no ${config.from}.run.json, so the model and preprocessing its passes came from are unknown: rerun predict with ${param('savePasses')} (it records them)`,

@@ -8,6 +8,7 @@ import type { WalkResult } from '../io/walk.js';
 import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
 import type { PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
+import { refuseStdinTwice } from '../io/targets.js';
 import { labelsFor, labelsFromModel } from './labels.js';
 
 /** A run of the model over labeled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
@@ -30,6 +31,8 @@ export interface LabeledRunConfig {
   labelsFile?: string;
   /** A CSV of path,label; default: the class-per-folder layout of the input folders. */
   truthFile?: string;
+  /** A calibration the run applies (evaluate): one more file that may come from standard input. */
+  calibration?: string;
 }
 
 /**
@@ -61,6 +64,12 @@ export async function openLabeledRun(
   warn: (message: string) => void,
   requireTruth: boolean,
 ): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
+  refuseStdinTwice([
+    { role: 'the list of inputs', path: config.list?.file },
+    { role: 'the labels file', path: config.labelsFile },
+    { role: 'the ground truth', path: config.truthFile },
+    ...(config.calibration !== undefined ? [{ role: 'the calibration', path: config.calibration }] : []),
+  ]);
   const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs, { warn });
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { readInputText } from '../io/read-file.js';
 import { parse } from 'csv-parse/sync';
+import { refuseRepeatedPaths } from '../io/targets.js';
 import { param, UsageError } from '../errors.js';
 import { array, checkedAs, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { preprocessCheck, type RecordedPreprocess } from '../preprocess/record.js';
 import { parseJsonLines } from '../io/lines.js';
-import { imagePasses, readNpyPasses } from '../io/npy.js';
+import { imagePasses, readNpyPasses, type SavedPasses } from '../io/npy.js';
+import { digestOf } from '../io/durable.js';
+import { MAX_SEED } from '../engine/masks.js';
 import type { ScoredRow } from '../select/rank.js';
 import { summarize } from '../stats/aggregate.js';
 import { passesSidecars } from '../io/sidecars.js';
@@ -37,7 +40,7 @@ export function readPredictOutput(file: string, expected: string): PredictRecord
   const text = readInputText(file, { what: 'the predict output', expected });
   const records: Record<string, unknown>[] = text.trimStart().startsWith('{')
     ? parseJsonLines(text, (line) => new UsageError(`${file} line ${line} is not JSON: ${expected}`))
-    : parse<Record<string, unknown>>(text, { columns: true });
+    : csvRecords(text, file, expected);
   const missing = ['path', 'status', ...UNCERTAINTY_COLUMNS].filter((k) => records.length > 0 && !(k in records[0]!));
   if (missing.length > 0) throw new UsageError(`${file} is not a predict output: it has no ${missing.join(', ')} column`);
   refuseRepeatedPaths(
@@ -63,6 +66,20 @@ export function readPredictOutput(file: string, expected: string): PredictRecord
       ...(Array.isArray(r.mean) && { mean: r.mean as number[] }),
     };
   });
+}
+
+/** The records of a CSV predict output; one that is not CSV is a UsageError naming the file (csv-parse's reason kept). */
+function csvRecords(text: string, file: string, expected: string): Record<string, unknown>[] {
+  try {
+    return parse<Record<string, unknown>>(text, { columns: true });
+  } catch (error) {
+    throw new UsageError(
+      `${file} is not a predict output (${error instanceof Error ? error.message.split('\n')[0]!.slice(0, 120) : String(error)}); ${expected}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 /**
@@ -94,20 +111,9 @@ export function readRunRows(file: string): RunRows {
   };
 }
 
-/** Refuses a file that lists one image twice (outputs joined by hand, say): each image must count once. */
-function refuseRepeatedPaths(paths: readonly string[], file: string): void {
-  const first = new Map<string, number>();
-  paths.forEach((p, i) => {
-    const earlier = first.get(p);
-    if (earlier !== undefined)
-      throw new UsageError(`${file} lists ${p} twice (records ${earlier + 1} and ${i + 1}): each image must count once; remove one of them`);
-    first.set(p, i);
-  });
-}
-
 /** Each image's uncertainty from its saved passes (an adaptive run's NaN passes left out); an all-NaN image is an error row. */
 function rowsOfPasses(file: string): RunRows {
-  const saved = readNpyPasses(file);
+  const { saved } = readSavedPasses(file);
   const classes = saved.shape[2];
   const rows: ScoredRow[] = [];
   imagePasses(saved).forEach((probs, i) => {
@@ -130,7 +136,7 @@ function rowsOfPasses(file: string): RunRows {
 export function readFullPasses(file: string): { paths: string[]; passes: Float64Array[]; predicted: number[]; classes: number; left: number } {
   if (!file.endsWith('.npy'))
     throw new UsageError(`BatchBALD needs every pass of every image: give the .npy that predict ${param('savePasses')} wrote, not ${file}`);
-  const saved = readNpyPasses(file);
+  const { saved } = readSavedPasses(file);
   const [, passes, classes] = saved.shape;
   const out = { paths: [] as string[], passes: [] as Float64Array[], predicted: [] as number[], classes, left: 0 };
   imagePasses(saved).forEach((probs, i) => {
@@ -156,6 +162,9 @@ export interface SavedRun {
   seed: number;
   /** Absent in records written before the rates were kept. */
   dropout_rates?: number[];
+  /** SHA-256 of the .npy and of its .paths.json (absent in records written before they were kept). */
+  npy_sha256?: string;
+  paths_sha256?: string;
 }
 
 const passesRunCheck = object({
@@ -163,9 +172,11 @@ const passesRunCheck = object({
   classes: number({ integer: true, min: 1 }),
   labels: array(string()),
   preprocess: preprocessCheck,
-  passes: either(number({ integer: true, min: 1 }), literal('auto'), 'an integer >= 1 or "auto"'),
-  seed: number({ integer: true, min: 0 }),
+  passes: either(number({ integer: true, min: 1, max: 100_000 }), literal('auto'), 'an integer in [1, 100000] or "auto"'),
+  seed: number({ integer: true, min: 0, max: MAX_SEED }),
   dropout_rates: optional(array(number({ min: 0, below: 1 }))),
+  npy_sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
+  paths_sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
   sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
 });
 
@@ -182,4 +193,26 @@ export function readPassesRun(file: string): SavedRun | undefined {
   if (sha256 !== undefined && contentSha256(recorded) !== sha256)
     throw new UsageError(`Cannot use ${role.what} ${runFile}: its content no longer matches its "sha256": it was changed after the run; ${role.expected}`);
   return run;
+}
+
+/**
+ * A passes file and its record, read together: the record's digests of the passes and their paths
+ * checked, and its T and classes against the array's shape, so passes from another run (or edited
+ * ones) are never read as this record's. `run` is undefined for files saved before records were kept.
+ */
+export function readSavedPasses(file: string): { saved: SavedPasses; run: SavedRun | undefined } {
+  const saved = readNpyPasses(file);
+  const run = readPassesRun(file);
+  if (run) {
+    const files = passesSidecars(file);
+    const bad = (why: string): never => {
+      throw new UsageError(`${file} does not match its record ${files.run}: ${why}; rerun predict with ${param('savePasses')}`);
+    };
+    const [, passes, classes] = saved.shape;
+    if (classes !== run.classes) bad(`it holds ${classes} classes, the record says ${run.classes}`);
+    if (run.passes !== 'auto' && passes !== run.passes) bad(`it holds ${passes} passes per image, the record says T=${run.passes}`);
+    if (run.npy_sha256 !== undefined && digestOf(file).sha256 !== run.npy_sha256) bad('the passes were changed after the run');
+    if (run.paths_sha256 !== undefined && digestOf(files.paths).sha256 !== run.paths_sha256) bad(`${files.paths} was changed after the run`);
+  }
+  return { saved, run };
 }

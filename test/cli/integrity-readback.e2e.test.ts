@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -69,7 +69,7 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
       ['model null', (c) => (c.model = null), /the field "model" must be an object but is null/],
       ['no conformal', (c) => delete c.conformal, /the field "conformal" must be an object but is missing/],
       ['no preprocess', (c) => delete c.preprocess, /the field "preprocess" must be an object but is missing/],
-      ['temperature NaN', (c) => (c.temperature = 'NaN'), /the field "temperature" must be a number > 0 but is "NaN"/],
+      ['temperature NaN', (c) => (c.temperature = 'NaN'), /the field "temperature" must be a number >= 0\.05 <= 20 but is "NaN"/],
       ['temperature edited', (c) => (c.temperature = 2), /its content no longer matches its "sha256": the file was changed after calibrate wrote it/],
       ['a score edited', (c) => (c.conformal.scores[0] = 0), /content no longer matches its "sha256"/],
     ];
@@ -126,6 +126,14 @@ describe('calibrations read back: every field checked, infinite thresholds kept'
     ];
     assert.equal(b.code, 0, b.stderr);
     assert.equal(b.stdout, a.stdout);
+    // a format 1 file carries no digest: said, not silently trusted; a digest added to one is checked
+    const warned = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '--calibration', old]);
+    assert.match(warned.stderr, /written by an earlier release \(mc-dropout calibration 1\) without a digest of its content/);
+    writeFileSync(old, JSON.stringify({ ...v1, temperature: v1.temperature * 1.1, sha256: v2.sha256 }, null, 2));
+    const forged = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', old]);
+    assert.equal(forged.code, 2, forged.stderr);
+    assert.match(forged.stderr, /its content no longer matches its "sha256"/);
+    writeFileSync(old, JSON.stringify(v1, null, 2));
     // a damaged format 1 file is refused naming the field as that file spells it
     v1.conformal.perClass.pop();
     writeFileSync(old, JSON.stringify(v1, null, 2));
@@ -182,7 +190,7 @@ describe('saved runs, truth files and inputs counted once', () => {
     const good = JSON.parse(readFileSync(`${npy}.run.json`, 'utf8'));
     for (const [content, message] of [
       ['{}', /the field "model_sha256" must be a SHA-256 \(64 hex digits\) but is missing/],
-      [JSON.stringify({ ...good, passes: 'many' }), /the field "passes" must be an integer >= 1 or "auto" but is "many"/],
+      [JSON.stringify({ ...good, passes: 'many' }), /the field "passes" must be an integer in \[1, 100000\] or "auto" but is "many"/],
       [JSON.stringify({ ...good, labels: good.labels.slice(1) }), /lists 9 labels for 10 classes/],
       [JSON.stringify({ ...good, preprocess: { ...good.preprocess, std: [0, 1, 1] } }), /the field "preprocess\.std\[0\]" must be a number > 0 but is 0/],
     ] as const) {
@@ -234,6 +242,145 @@ describe('saved runs, truth files and inputs counted once', () => {
     assert.equal(withBom.code, 0, withBom.stderr);
     assert.equal(JSON.parse(withBom.stdout).counts.labeled, 5);
     assert.deepEqual(JSON.parse(withBom.stdout).numbers, JSON.parse(plain.stdout).numbers);
+  });
+});
+
+describe('what a hostile trial found (#34)', () => {
+  it('the calibration from standard input: read once, its digest recorded; the list and the calibration both from stdin are refused', async () => {
+    const folder = tempDir();
+    const cal = path.join(folder, 'cal.json');
+    assert.equal((await runCli(['calibrate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '-o', cal])).code, 0);
+    const out = path.join(folder, 'out.csv');
+    const piped = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', '-', '-o', out], { input: readFileSync(cal, 'utf8') });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(JSON.parse(readFileSync(`${out}.meta.json`, 'utf8')).settings.calibration_sha256, sha256(cal));
+    const twice = await runCli(['predict', '--list', '-', '--calibration', '-', ...CPU, '-q'], { input: FIVE[0]! });
+    assert.equal(twice.code, 2, twice.stderr);
+    assert.match(twice.stderr, /the list of inputs and the calibration both read standard input \(-\), which can be read once/);
+  });
+
+  it('a calibration whose digest was recomputed after an edit is still refused when a value is outside what calibrate writes', async () => {
+    const folder = tempDir();
+    const cal = path.join(folder, 'cal.json');
+    assert.equal((await runCli(['calibrate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '-o', cal])).code, 0);
+    const { contentSha256 } = await import('../../src/io/schema.js');
+    for (const [edit, message] of [
+      [(c: Record<string, any>) => (c.temperature = 1e308), /the field "temperature" must be a number >= 0\.05 <= 20 but is 1e\+308/],
+      [(c: Record<string, any>) => (c.seed = 1e308), /the field "seed" must be an integer >= 0 <= 9007199254740991/],
+      [(c: Record<string, any>) => (c.before.nll = -1), /the field "before\.nll" must be a number >= 0 but is -1/],
+    ] as const) {
+      const c = JSON.parse(readFileSync(cal, 'utf8'));
+      edit(c);
+      delete c.sha256;
+      writeFileSync(cal + '.edited', JSON.stringify({ ...c, sha256: contentSha256(c) }));
+      const run = await runCli(['predict', FIVE[0]!, '-t', '2', ...CPU, '-q', '--calibration', cal + '.edited']);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, message);
+    }
+  });
+
+  it('passes of another run under a record, or edited paths, are refused by calibrate, evaluate and select', async () => {
+    const folder = tempDir();
+    const [four, five] = [path.join(folder, 'r4.npy'), path.join(folder, 'r5.npy')];
+    for (const [npy, t, seed] of [
+      [four, '4', '1'],
+      [five, '5', '2'],
+    ] as const)
+      assert.equal((await runCli(['predict', ...FIVE, '-t', t, '--seed', seed, ...CPU, '-q', '-o', `${npy}.csv`, '--save-passes', npy])).code, 0);
+    writeFileSync(five, readFileSync(four));
+    for (const command of [
+      ['calibrate', '--from', five, '--truth', TRUTH, '-q', '-o', path.join(folder, 'c.json')],
+      ['evaluate', '--from', five, '--truth', TRUTH],
+      ['select', five, '-n', '2'],
+    ]) {
+      const run = await runCli(command);
+      assert.equal(run.code, 2, `${command[0]}: ${run.stderr}`);
+      assert.match(run.stderr, /r5\.npy does not match its record .*r5\.npy\.run\.json: it holds 4 passes per image, the record says T=5/);
+    }
+    const paths = JSON.parse(readFileSync(`${four}.paths.json`, 'utf8'));
+    writeFileSync(`${four}.paths.json`, JSON.stringify([...paths].reverse()));
+    const reordered = await runCli(['calibrate', '--from', four, '--truth', TRUTH, '-q', '-o', path.join(folder, 'c.json')]);
+    assert.equal(reordered.code, 2, reordered.stderr);
+    assert.match(reordered.stderr, /r4\.npy\.paths\.json was changed after the run/);
+    assert.equal(existsSync(path.join(folder, 'c.json')), false);
+  });
+
+  it('one image under two spellings counts once: select refuses it, a truth CSV naming a link and its file as two classes is refused, --ood may not repeat the evaluated images', async () => {
+    const folder = tempDir();
+    const image = path.join(folder, 'a.png');
+    writeFileSync(image, readFileSync(path.join(ROOT, FIVE[0]!)));
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(image, path.join(folder, 'link.png'));
+    const run = await runCli(['predict', image, ...CPU, '-t', '2', '-q']);
+    const [header, row] = run.stdout.trim().split('\n');
+    writeFileSync(path.join(folder, 'joined.csv'), `${header}\n${row}\n${row!.replace(image, path.join(folder, 'link.png'))}\n`);
+    const selected = await runCli(['select', path.join(folder, 'joined.csv'), '-n', '2']);
+    assert.equal(selected.code, 2, selected.stderr);
+    assert.match(selected.stderr, /lists one image twice \(.*a\.png in record 1, .*link\.png in record 2\)/);
+    writeFileSync(path.join(folder, 'truth.csv'), `path,label\n${image},Bag\n${path.join(folder, 'link.png')},Coat\n`);
+    const conflict = await runCli(['evaluate', image, '--truth', path.join(folder, 'truth.csv'), '-t', '2', ...CPU, '-q']);
+    assert.equal(conflict.code, 2, conflict.stderr);
+    assert.match(conflict.stderr, /two true classes: "Bag" on line 2 and "Coat" on line 3/);
+    const ood = await runCli(['evaluate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '--ood', FIVE[1]!]);
+    assert.equal(ood.code, 2, ood.stderr);
+    assert.match(ood.stderr, /coat-10\.png is an out-of-distribution image \(--ood\) and also an evaluated image/);
+  });
+
+  it('--resume: an image already done under another spelling is not done twice; edited settings and other columns are refused', async () => {
+    const folder = tempDir();
+    const out = path.join(folder, 'out.csv');
+    const absolute = path.join(ROOT, FIVE[0]!);
+    const first = await runCli(['predict', absolute, ...CPU, '-t', '2', '--seed', '1', '-q', '-o', out]);
+    assert.equal(first.code, 0, first.stderr);
+    const again = await runCli(['predict', FIVE[0]!, FIVE[1]!, ...CPU, '-t', '2', '--seed', '1', '-q', '-o', out, '--resume']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(rows(readFileSync(out, 'utf8')).length, 2);
+    // a .partial whose settings were edited by hand
+    const resume = ['predict', FIVE[0]!, ...CPU, '-t', '2', '--seed', '1', '-q', '-o', out, '--resume'];
+    writeFileSync(`${out}.partial`, readFileSync(out));
+    const settings = JSON.parse(readFileSync(`${out}.meta.json`, 'utf8')).settings;
+    const { contentSha256 } = await import('../../src/io/schema.js');
+    writeFileSync(`${out}.partial.json`, JSON.stringify({ ...settings, topk: 2, sha256: contentSha256(settings) }));
+    const edited = await runCli([...resume, '-k', '2']);
+    assert.equal(edited.code, 2, edited.stderr);
+    assert.match(edited.stderr, /out\.csv\.partial\.json was changed after its run wrote it/);
+    // rows of other columns than this run writes (the .partial's header edited): refused, not a ragged file
+    writeFileSync(`${out}.partial.json`, JSON.stringify({ ...settings, sha256: contentSha256(settings) }));
+    writeFileSync(`${out}.partial`, readFileSync(out, 'utf8').replace('path,label,', 'path,label,extra,'));
+    const columns = await runCli(resume);
+    assert.equal(columns.code, 2, columns.stderr);
+    assert.match(columns.stderr, /its columns differ from this run's/);
+  });
+
+  it('a text file that is not CSV, and passes that are not probabilities, are usage errors (exit 2), not internal ones', async () => {
+    const folder = tempDir();
+    writeFileSync(path.join(folder, 'g.txt'), 'hello "world\n');
+    for (const command of [
+      ['evaluate', '--from', path.join(folder, 'g.txt')],
+      ['report', '--from', path.join(folder, 'g.txt'), '-o', path.join(folder, 'r.html')],
+    ]) {
+      const run = await runCli(command);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /g\.txt is not a predict output \(Invalid Opening Quote/);
+    }
+    const npy = path.join(folder, 'p.npy');
+    assert.equal((await runCli(['predict', ...FIVE, '-t', '2', ...CPU, '-q', '-o', `${npy}.csv`, '--save-passes', npy])).code, 0);
+    const bytes = readFileSync(npy);
+    bytes.writeFloatLE(-0.5, bytes.length - 4);
+    writeFileSync(npy, bytes);
+    rmSync(`${npy}.run.json`);
+    const negative = await runCli(['select', npy, '-n', '1']);
+    assert.equal(negative.code, 2, negative.stderr);
+    assert.match(negative.stderr, /pass 1 of image 4 is not a probability distribution/);
+  });
+
+  it('evaluate --plots naming a file is refused before the run', async () => {
+    const file = path.join(tempDir(), 'plots');
+    writeFileSync(file, 'x');
+    const run = await runCli(['evaluate', ...FIVE, '--truth', TRUTH, '-t', '2', ...CPU, '-q', '--plots', file]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--plots .*plots is not a folder/);
+    assert.equal(run.stdout, '');
   });
 });
 

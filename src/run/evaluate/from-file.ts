@@ -5,11 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
+import { checkCalibrationFits } from '../../calibration/calibration.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { param, UsageError } from '../../errors.js';
 import { readTruth } from '../../evaluate/truth.js';
-import { imagePasses, readNpyPasses } from '../../io/npy.js';
+import { imagePasses } from '../../io/npy.js';
 import { array, either, literal, number, object, optional, readJsonFile, string } from '../../io/schema.js';
 import { metadataOf } from '../../io/sidecars.js';
 import { readMetadata } from '../../model/metadata.js';
@@ -18,9 +18,9 @@ import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
 import { noTruth, truthSource } from '../labeled-run.js';
-import { readPassesRun, readPredictOutput } from '../read-run.js';
+import { readPredictOutput, readSavedPasses, type SavedRun } from '../read-run.js';
 import { readEvaluationReport, type EvaluationReport } from './file.js';
-import { calibrationToCheck, EvaluationBuilder } from './report.js';
+import { calibrationToCheck, EvaluationBuilder, type CheckedCalibration } from './report.js';
 
 /** An evaluation of an earlier run's file (a passes .npy or a JSONL output with per-class means) instead of running the model. */
 export interface EvaluateFromConfig {
@@ -75,11 +75,16 @@ function readEarlierRunMeta(from: string): EarlierRunMeta {
 }
 
 /** Labels for a file read back: the given file, the run's metadata sidecar, a passes file's .run.json, a model's metadata, or indices. */
-async function labelsOfEarlierRun(config: EvaluateFromConfig, meta: EarlierRunMeta, classes: number, warn: (m: string) => void): Promise<string[]> {
+async function labelsOfEarlierRun(
+  config: EvaluateFromConfig,
+  meta: EarlierRunMeta,
+  classes: number,
+  warn: (m: string) => void,
+  run?: SavedRun,
+): Promise<string[]> {
   if (config.labelsFile) return labelsFor(config.labelsFile, classes, warn);
   const labels = meta.settings?.labels;
   if (Array.isArray(labels) && labels.length === classes) return labels.map(String);
-  const run = config.from.endsWith('.npy') ? readPassesRun(config.from) : undefined;
   if (run && run.labels.length === classes) return run.labels;
   if (config.model) {
     const { model } = await readOnnxFile(config.model);
@@ -89,9 +94,9 @@ async function labelsOfEarlierRun(config: EvaluateFromConfig, meta: EarlierRunMe
 }
 
 /** The calibration checked on a passes file: refused without its .run.json or for another model; warned of at other passes. */
-function calibrationForPasses(config: EvaluateFromConfig, warn: (message: string) => void): Calibration {
-  const calibration = calibrationToCheck(config.calibration!, warn);
-  const run = readPassesRun(config.from);
+function calibrationForPasses(config: EvaluateFromConfig, run: SavedRun | undefined, warn: (message: string) => void): CheckedCalibration {
+  const checked = calibrationToCheck(config.calibration!, warn);
+  const { calibration } = checked;
   if (!run)
     throw new UsageError(
       `${config.from} has no ${config.from}.run.json, so the model its passes came from is unknown: rerun predict with ${param('savePasses')}`,
@@ -103,20 +108,20 @@ function calibrationForPasses(config: EvaluateFromConfig, warn: (message: string
     { passes: run.passes, deterministic: false, ...(run.dropout_rates && { dropoutRates: run.dropout_rates }) },
     warn,
   );
-  return calibration;
+  return checked;
 }
 
 /** A --save-passes .npy: every metric and, when every image has all T passes, the T curve. */
 async function evaluatePasses(config: EvaluateFromConfig, meta: EarlierRunMeta, started: Date, warn: (message: string) => void): Promise<EvaluationReport> {
-  const saved = readNpyPasses(config.from);
+  const { saved, run } = readSavedPasses(config.from);
   const [count, passes, classes] = saved.shape;
-  const labels = await labelsOfEarlierRun(config, meta, classes, warn);
-  const calibration = config.calibration !== undefined ? calibrationForPasses(config, warn) : undefined;
+  const labels = await labelsOfEarlierRun(config, meta, classes, warn, run);
+  const calibration = config.calibration !== undefined ? calibrationForPasses(config, run, warn) : undefined;
   const truth = readTruth(truthSource(config.truthFile, []), saved.paths, labels);
   // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
   const perImage = imagePasses(saved);
   const full = perImage.every((probs) => probs.length === passes * classes || probs.length === 0);
-  const builder = new EvaluationBuilder(classes, passes, full, calibration && { file: config.calibration!, calibration });
+  const builder = new EvaluationBuilder(classes, passes, full, calibration);
   perImage.forEach((mine, i) => {
     if (mine.length === 0) builder.failed++;
     else builder.addPasses(saved.paths[i]!, truth.get(path.resolve(saved.paths[i]!)), mine, summarize(mine, classes), { meanOnly: !full });

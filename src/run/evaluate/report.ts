@@ -4,23 +4,29 @@
  * calibration's sets and the image records; `report` puts the header its source knows in front.
  */
 import { applyCalibration, calibrationWarnings, coverageAgainstAlpha, type Calibration } from '../../calibration/calibration.js';
-import { readCalibration } from '../../calibration/calibration-file.js';
+import { readCalibrationFile } from '../../calibration/calibration-file.js';
 import { setCoverage } from '../../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf } from '../../evaluate/evaluation.js';
 import { metricsOf, type Outcome } from '../../evaluate/metrics.js';
-import { digestOf } from '../../io/durable.js';
 import type { McSummary } from '../../stats/aggregate.js';
 import type { EvaluationReport, ImageRecord } from './file.js';
 
 /** The calibration evaluate checks, read with what the user must know of it (too few images; a per-class curve it cannot draw). */
-export function calibrationToCheck(file: string, warn: (message: string) => void): Calibration {
-  const calibration = readCalibration(file);
+export function calibrationToCheck(file: string, warn: (message: string) => void): CheckedCalibration {
+  const { calibration, sha256 } = readCalibrationFile(file);
   for (const warning of calibrationWarnings(calibration)) warn(`${file}: ${warning}`);
   if (calibration.conformal.classConditional && !calibration.conformal.scoreClasses)
     warn(
       `${file} was written by an earlier release (format 1), which kept no class per score: no coverage-against-alpha curve for its per-class sets; rerun calibrate to get one`,
     );
-  return calibration;
+  return { file, calibration, sha256 };
+}
+
+/** A calibration evaluate checks: its file, its content, and the SHA-256 of the bytes read. */
+export interface CheckedCalibration {
+  file: string;
+  calibration: Calibration;
+  sha256: string;
 }
 
 /** The fields of a report that only its source knows (model, seed, provider, times...), in the order they are written. */
@@ -46,7 +52,7 @@ export class EvaluationBuilder {
     private readonly classes: number,
     passes: number,
     withCurve: boolean,
-    private readonly calibration?: { file: string; calibration: Calibration },
+    private readonly calibration?: CheckedCalibration,
   ) {
     this.accumulator = new EvaluationAccumulator(classes, passes, withCurve);
   }
@@ -109,18 +115,17 @@ export class EvaluationBuilder {
       ...header,
       counts: { images: counts.images, labeled, unlabeled: this.images.length - labeled, failed: this.failed, skipped_non_images: counts.skipped },
       ...(labeled > 0 && { numbers: this.accumulator.finish() }),
-      ...(this.calibration &&
-        this.calibrated.outcomes.length > 0 && { calibration: this.calibrationSection(this.calibration.file, this.calibration.calibration) }),
+      ...(this.calibration && this.calibrated.outcomes.length > 0 && { calibration: this.calibrationSection(this.calibration) }),
       ...(ood && { ood }),
       images: this.images,
     };
   }
 
   /** The calibrated metrics and how the sets did on the labeled images. */
-  private calibrationSection(file: string, calibration: Calibration): NonNullable<EvaluationReport['calibration']> {
+  private calibrationSection({ file, calibration, sha256 }: CheckedCalibration): NonNullable<EvaluationReport['calibration']> {
     return {
       file,
-      sha256: digestOf(file).sha256,
+      sha256,
       temperature: calibration.temperature,
       alpha: calibration.conformal.alpha,
       score: calibration.conformal.score,

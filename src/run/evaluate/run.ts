@@ -3,12 +3,13 @@
  * per OOD image), into one report that evaluate prints and writes and report renders.
  */
 import path from 'node:path';
-import { checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
+import { checkCalibrationFits } from '../../calibration/calibration.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates, type McModel } from '../../engine/mc-model.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { onnxruntimeVersion } from '../../engine/runtime.js';
-import { invalidParameter } from '../../errors.js';
+import { invalidParameter, param, UsageError } from '../../errors.js';
+import { fileIdentity } from '../../io/targets.js';
 import type { Truth } from '../../evaluate/truth.js';
 import { predictFiles } from '../../pipeline.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
@@ -17,7 +18,7 @@ import type { RunHooks } from '../hooks.js';
 import { labeledPassOptions, openLabeledRun, type LabeledRunConfig } from '../labeled-run.js';
 import type { EvaluationReport } from './file.js';
 import { gatherOodImages, OodScores } from './ood.js';
-import { calibrationToCheck, EvaluationBuilder } from './report.js';
+import { calibrationToCheck, EvaluationBuilder, type CheckedCalibration } from './report.js';
 
 /** An evaluate run over labeled images (the T curve runs up to `passes`). */
 export interface EvaluateRunConfig extends LabeledRunConfig {
@@ -43,8 +44,9 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   const { model, walked, labels, truth, seed, preprocess } = await openLabeledRun(config, warn, config.requireTruth);
   try {
     const { info } = model;
+    if (oodFiles) refuseOverlap(walked.files, oodFiles.files);
     const calibration = config.calibration !== undefined ? checkedCalibration(config, model, preprocess, warn) : undefined;
-    const builder = new EvaluationBuilder(info.classes, config.passes, true, calibration && { file: config.calibration!, calibration });
+    const builder = new EvaluationBuilder(info.classes, config.passes, true, calibration);
     const scores = new OodScores();
     const passes = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
       predictFiles(model, files, { ...labeledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
@@ -70,10 +72,21 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   }
 }
 
+/** Refuses OOD images that are also evaluated images: scored against themselves, every AUROC would say nothing (0.5). */
+function refuseOverlap(evaluated: readonly string[], ood: readonly string[]): void {
+  const ids = new Map(evaluated.map((f) => [fileIdentity(f) ?? path.resolve(f), f]));
+  const both = ood.find((f) => ids.has(fileIdentity(f) ?? path.resolve(f)));
+  if (both !== undefined)
+    throw new UsageError(
+      `${both} is an out-of-distribution image (${param('ood')}) and also an evaluated image (${ids.get(fileIdentity(both) ?? path.resolve(both))}): give OOD images from outside the model's classes, apart from the evaluated ones`,
+    );
+}
+
 /** The calibration, refused for another model, preprocessing or a deterministic run, and warned of at other passes. */
-function checkedCalibration(config: EvaluateRunConfig, model: McModel, preprocess: PreprocessSpec, warn: (message: string) => void): Calibration {
+function checkedCalibration(config: EvaluateRunConfig, model: McModel, preprocess: PreprocessSpec, warn: (message: string) => void): CheckedCalibration {
   const { info } = model;
-  const calibration = calibrationToCheck(config.calibration!, warn);
+  const checked = calibrationToCheck(config.calibration!, warn);
+  const { calibration } = checked;
   checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
   checkCalibrationRun(
     calibration,
@@ -81,7 +94,7 @@ function checkedCalibration(config: EvaluateRunConfig, model: McModel, preproces
     { passes: config.passes, deterministic: false, dropoutRates: maskRates(info), dropoutRate: config.load.dropoutRate },
     warn,
   );
-  return calibration;
+  return checked;
 }
 
 type Results = ReturnType<typeof predictFiles>;

@@ -5,18 +5,17 @@
  * runPrediction; later readers of runs (merge, evaluate) read the metadata it writes.
  */
 import { calibrationWarnings, checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
-import { readCalibration } from '../../calibration/calibration-file.js';
+import { readCalibrationFile } from '../../calibration/calibration-file.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates, McModel } from '../../engine/mc-model.js';
 import { freshSeed } from '../../stats/random.js';
-import { digestOf } from '../../io/durable.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';
 import { NpyPassesWriter } from '../../io/npy.js';
 import { earlierSeed } from '../../io/resume.js';
 import { csvHeader } from '../../io/rows.js';
 import { RunOutput } from '../../io/run-output.js';
-import { checkInputsAreNotOutputs } from '../../io/targets.js';
+import { checkInputsAreNotOutputs, fileIdentity } from '../../io/targets.js';
 import type { WalkResult } from '../../io/walk.js';
 import { predictFiles } from '../../pipeline.js';
 import { preprocessRecord } from '../../preprocess/record.js';
@@ -38,7 +37,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   const warn = hooks.onWarning ?? (() => {});
   const plan = planPrediction(config);
   // a calibration that cannot be used is refused before any image is read
-  const calibration = config.calibration !== undefined ? readCalibration(config.calibration) : undefined;
+  const calibrationFile = config.calibration !== undefined ? readCalibrationFile(config.calibration) : undefined;
   const { walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
   const block = shardBlock(config, walked);
 
@@ -52,7 +51,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     throw error;
   }
   try {
-    const run = resolveRun(config, plan, model, calibration, block, warn);
+    const run = resolveRun(config, plan, model, calibrationFile, block, warn);
     const settings = runSettings(config, model, run);
     const sink = RunOutput.open({
       output: plan.output,
@@ -64,8 +63,10 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       settings,
       upgradeSettings: upgradedRunSettings,
     });
-    // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped)
-    const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f);
+    // resume matches rows by path as written (a CSV writes a name that is not UTF-8 escaped), and an
+    // image done under another spelling of its path (./a.png, the folder given absolute, a link) by its file
+    const doneFiles = new Set([...sink.done].flatMap((p) => fileIdentity(p) ?? []));
+    const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f) || (doneFiles.size > 0 && doneFiles.has(fileIdentity(f) ?? ''));
     const todo = block.files.filter((f) => !written(f));
     const todoSizes = block.sizes.filter((_, i) => !written(block.files[i]!));
     const passesFile = plan.passes
@@ -142,7 +143,7 @@ function resolveRun(
   config: PredictRunConfig,
   plan: PredictPlan,
   model: McModel,
-  calibration: Calibration | undefined,
+  calibrationFile: { calibration: Calibration; sha256: string } | undefined,
   block: InputBlock,
   warn: (message: string) => void,
 ): ResolvedRun {
@@ -153,6 +154,7 @@ function resolveRun(
   );
   const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
   const preprocess = resolvePreprocess(info, config.preprocess);
+  const calibration = calibrationFile?.calibration;
   if (calibration) {
     checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
     checkCalibrationRun(
@@ -178,7 +180,7 @@ function resolveRun(
     passes: config.deterministic ? 1 : rule ? 'auto' : config.passes,
     seed,
     calibration,
-    calibrationSha256: calibration ? digestOf(config.calibration!).sha256 : undefined,
+    calibrationSha256: calibrationFile?.sha256,
     ...(config.shard && block.shard && { shard: { shard: config.shard, ...block.shard } }),
   };
 }

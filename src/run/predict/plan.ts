@@ -5,7 +5,7 @@
  */
 import { param, UsageError } from '../../errors.js';
 import { outputSidecars, passesSidecars } from '../../io/sidecars.js';
-import { checkDistinct, checkInputsAreNotOutputs, outputIdentities, outputTarget, type OutputTarget } from '../../io/targets.js';
+import { checkDistinct, checkInputsAreNotOutputs, outputIdentities, outputTarget, refuseStdinTwice, type OutputTarget } from '../../io/targets.js';
 import { shardOutputPath } from '../shards.js';
 import type { PredictRunConfig } from './config.js';
 
@@ -43,15 +43,14 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
   const defaultMeta = sidecars && !meta ? outputTarget(sidecars.meta, 'the metadata file') : undefined;
   const passesPaths = passesTarget ? outputTarget(passesSidecars(passesTarget.file).paths, "the passes' paths file") : undefined;
   const forbidden = outputIdentities([output, meta ?? defaultMeta, passesTarget, passesPaths]);
-  checkInputsAreNotOutputs(
-    [
-      { role: 'the model', path: config.model },
-      { role: 'the labels file', path: config.labelsFile },
-      { role: 'the list of inputs', path: config.list?.file },
-      { role: 'the calibration', path: config.calibration },
-    ],
-    forbidden,
-  );
+  const inputs = [
+    { role: 'the model', path: config.model },
+    { role: 'the labels file', path: config.labelsFile },
+    { role: 'the list of inputs', path: config.list?.file },
+    { role: 'the calibration', path: config.calibration },
+  ];
+  refuseStdinTwice(inputs);
+  checkInputsAreNotOutputs(inputs, forbidden);
   return {
     output,
     meta,
