@@ -20,7 +20,7 @@ export { freshSeed } from './stats/random.js';
 export { BUNDLED_MODEL } from './paths.js';
 
 // Files in, results out
-export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions } from './pipeline.js';
+export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions, type PassModel } from './pipeline.js';
 export type { ImageResult } from './io/rows.js';
 export { runPrediction } from './run/predict/execute.js';
 export type { PredictRunConfig, RunOutcome } from './run/predict/config.js';

@@ -45,6 +45,15 @@ export interface PredictFilesOptions {
 }
 
 /**
+ * What the pipeline needs of a model: its class count and output kind, T passes (scores or
+ * probabilities) for a batch of tensors, and an adaptive pool. McModel is one; a test can pass a
+ * fake that stands in for onnxruntime.
+ */
+export type PassModel = Pick<McModel, 'predict' | 'predictScores' | 'probabilities' | 'adaptivePool'> & {
+  info: Pick<McModel['info'], 'classes' | 'outputIsProbabilities'>;
+};
+
+/**
  * Yields one result per file, in input order. Decoding of the next batch overlaps inference of
  * the current one; memory holds at most two batches whatever the number of files, and decoding at
  * most `decodePixelBudget` pixels at once. A file that cannot be decoded, or whose passes are not
@@ -52,7 +61,7 @@ export interface PredictFilesOptions {
  * next batch joins the rounds as soon as fewer than `batchSize` images are still running, and each
  * result is yielded as soon as it and every earlier one are done.
  */
-export async function* predictFiles(model: McModel, files: readonly string[], options: PredictFilesOptions): AsyncGenerator<ImageResult> {
+export async function* predictFiles(model: PassModel, files: readonly string[], options: PredictFilesOptions): AsyncGenerator<ImageResult> {
   const run = predictRun(model, files, options);
   if (options.adaptive && !options.deterministic) yield* adaptiveResults(run, options.adaptive);
   else yield* fixedResults(run);
@@ -60,7 +69,7 @@ export async function* predictFiles(model: McModel, files: readonly string[], op
 
 /** What both ways of running the files share: the batches as they decode, the model and the options. */
 interface PredictRun {
-  model: McModel;
+  model: PassModel;
   files: readonly string[];
   options: PredictFilesOptions;
   batchSize: number;
@@ -71,7 +80,7 @@ interface PredictRun {
 }
 
 /** Starts decoding the first batch at once: a caller reads the batches in order through `nextBatch`. */
-function predictRun(model: McModel, files: readonly string[], options: PredictFilesOptions): PredictRun {
+function predictRun(model: PassModel, files: readonly string[], options: PredictFilesOptions): PredictRun {
   const batchSize = Math.max(1, options.batchSize);
   const starts: number[] = [];
   for (let s = 0; s < files.length; s += batchSize) starts.push(s);

@@ -1,6 +1,5 @@
 import {
   calibrateEarlierRun,
-  checkInputsAreNotOutputs,
   outputIdentities,
   outputTarget,
   runCalibration,
@@ -34,18 +33,6 @@ export interface CalibrateCliOptions extends RunCliOptions {
 /** `mc-dropout calibrate`: fits the temperature and the conformal sets on labeled images and writes the calibration JSON. */
 export async function runCalibrate(paths: string[], options: CalibrateCliOptions, version: string): Promise<number> {
   const target = outputTarget(options.output, 'the calibration');
-  if (target.kind === 'file' || target.kind === 'stream') {
-    checkInputsAreNotOutputs(
-      [
-        { role: 'the model', path: options.model },
-        { role: 'the labels file', path: options.labels },
-        { role: 'the truth file', path: options.truth },
-        { role: 'the list of inputs', path: options.list ?? options.list0 },
-        { role: 'the earlier run', path: options.from },
-      ],
-      outputIdentities([target]),
-    );
-  }
   if (options.score !== 'raps' && (options.lambda !== undefined || options.kReg !== undefined)) {
     throw new UsageError(`--lambda and --k-reg apply to --score raps, not ${options.score}`);
   }
@@ -67,7 +54,7 @@ export async function runCalibrate(paths: string[], options: CalibrateCliOptions
       throw new UsageError("Give images to run, or --from an earlier run's passes, not both");
     outcome =
       options.from !== undefined
-        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal }, hooks)
+        ? calibrateEarlierRun({ from: options.from, ...(options.truth && { truthFile: options.truth }), conformal, outputs: outputIdentities([target]) }, hooks)
         : await runCalibration({ ...labeledRunConfig(paths, options), outputs: outputIdentities([target]), conformal }, stops.hooks(hooks));
   } catch (error) {
     if (!stops.stoppedBy()) throw error;

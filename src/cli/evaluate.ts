@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import {
   buildReportHtml,
-  checkInputsAreNotOutputs,
   CURVE_HEADER,
   curveRows,
   evaluationFromFile,
@@ -76,19 +75,8 @@ async function evaluationOrThrow(
   withStops: (hooks: RunHooks) => RunHooks,
 ): Promise<EvaluationReport> {
   const requireTruth = command === 'evaluate';
-  // nothing this command writes may be a file it reads
+  // what this command writes: the library refuses any of its inputs that is one of them
   const written = outputIdentities(outputs);
-  checkInputsAreNotOutputs(
-    [
-      { role: 'the model', path: options.model },
-      { role: 'the labels file', path: options.labels },
-      { role: 'the truth file', path: options.truth },
-      { role: 'the earlier run', path: options.from },
-      { role: 'the list of inputs', path: options.list ?? options.list0 },
-      { role: 'the calibration', path: options.calibration },
-    ],
-    written,
-  );
   const { hooks, stop } = cliHooks(command, options);
   try {
     if (options.from !== undefined) {
@@ -104,6 +92,7 @@ async function evaluationOrThrow(
           ...(options.truth && { truthFile: options.truth }),
           // the default model names no labels of a user's run: only a model given explicitly does
           ...(options.modelGiven && { model: options.model }),
+          outputs: written,
         },
         hooks,
       );

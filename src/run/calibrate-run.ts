@@ -6,6 +6,7 @@ import { maskRates } from '../engine/mc-model.js';
 import { invalidParameter, param, UsageError } from '../errors.js';
 import { imagePasses } from '../io/npy.js';
 import { readSavedPasses } from './read-run.js';
+import { checkInputsAreNotOutputs } from '../io/targets.js';
 import { readTruth } from '../evaluate/truth.js';
 import { predictFiles } from '../pipeline.js';
 import { labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
@@ -82,10 +83,20 @@ export interface CalibrateFromConfig {
   /** A CSV of path,label; default: each image's folder names its class (ImageFolder). */
   truthFile?: string;
   conformal: Omit<ConformalSettings, 'seed'> & { seed?: number };
+  /** Identities (device:inode) of the files the caller will write, with their names: an input that is one is refused. */
+  outputs?: ReadonlyMap<string, string>;
 }
 
 /** Fits the calibration on an earlier run's passes: no model runs. Throws UsageError for a file it cannot use. */
 export function calibrateEarlierRun(config: CalibrateFromConfig, hooks: Pick<RunHooks, 'onWarning'> = {}): CalibrateOutcome {
+  // nothing the command writes may be a file it reads
+  checkInputsAreNotOutputs(
+    [
+      { role: 'the earlier run', path: config.from },
+      { role: 'the truth file', path: config.truthFile },
+    ],
+    config.outputs ?? new Map(),
+  );
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
   if (!config.from.endsWith('.npy'))

@@ -8,7 +8,7 @@ import type { WalkResult } from '../io/walk.js';
 import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
 import type { PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
-import { refuseStdinTwice } from '../io/targets.js';
+import { checkInputsAreNotOutputs, refuseStdinTwice } from '../io/targets.js';
 import { labelsFor, labelsFromModel } from './labels.js';
 
 /** A run of the model over labeled images, as evaluate and calibrate make it: inputs, truth, model and load options, T and seed. */
@@ -64,12 +64,16 @@ export async function openLabeledRun(
   warn: (message: string) => void,
   requireTruth: boolean,
 ): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
-  refuseStdinTwice([
+  const read = [
+    { role: 'the model', path: config.model },
     { role: 'the list of inputs', path: config.list?.file },
     { role: 'the labels file', path: config.labelsFile },
-    { role: 'the ground truth', path: config.truthFile },
-    ...(config.calibration !== undefined ? [{ role: 'the calibration', path: config.calibration }] : []),
-  ]);
+    { role: 'the truth file', path: config.truthFile },
+    { role: 'the calibration', path: config.calibration },
+  ];
+  // before any work: nothing the command writes may be a file it reads, and stdin is read once
+  checkInputsAreNotOutputs(read, config.outputs ?? new Map());
+  refuseStdinTwice(read);
   const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs, { warn });
   const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
   try {

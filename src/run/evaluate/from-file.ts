@@ -12,6 +12,7 @@ import { readTruth } from '../../evaluate/truth.js';
 import { imagePasses } from '../../io/npy.js';
 import { array, either, literal, number, object, optional, readJsonFile, string } from '../../io/schema.js';
 import { metadataOf } from '../../io/sidecars.js';
+import { checkInputsAreNotOutputs } from '../../io/targets.js';
 import { readMetadata } from '../../model/metadata.js';
 import { readOnnxFile } from '../../model/read.js';
 import { summarize } from '../../stats/aggregate.js';
@@ -33,11 +34,24 @@ export interface EvaluateFromConfig {
   requireTruth: boolean;
   /** A calibration to check on the passes (a .npy with its .run.json only: sets need every pass). */
   calibration?: string;
+  /** Identities (device:inode) of the files the caller will write, with their names: an input that is one is refused. */
+  outputs?: ReadonlyMap<string, string>;
   version: string;
 }
 
 /** Reads an earlier file by its kind: an evaluation (.json), a passes file (.npy) or a predict output (JSONL). */
 export async function evaluationFromFile(config: EvaluateFromConfig, hooks: RunHooks = {}): Promise<EvaluationReport> {
+  // nothing the command writes may be a file it reads
+  checkInputsAreNotOutputs(
+    [
+      { role: 'the earlier run', path: config.from },
+      { role: 'the labels file', path: config.labelsFile },
+      { role: 'the truth file', path: config.truthFile },
+      { role: 'the model', path: config.model },
+      { role: 'the calibration', path: config.calibration },
+    ],
+    config.outputs ?? new Map(),
+  );
   if (config.from.endsWith('.json')) return readEvaluationReport(config.from);
   return evaluateEarlierRun(config, hooks);
 }
