@@ -8,6 +8,7 @@ import { OutputError, UsageError } from '../../src/errors.js';
 import { digestOf } from '../../src/io/durable.js';
 import { earlierSeed } from '../../src/io/resume.js';
 import { RunOutput } from '../../src/io/run-output.js';
+import { contentSha256 } from '../../src/io/schema.js';
 import { outputTarget } from '../../src/io/targets.js';
 import { tempDir } from '../helpers/files.js';
 import { replaceFs, restoreFs, restoreFsAfterEach } from '../helpers/fs-mock.js';
@@ -34,7 +35,8 @@ describe('RunOutput: a run from start to finish', () => {
     const sink = open(output);
     sink.write('a.png,cat,ok');
     assert.deepEqual(readdirSync(folder).sort(), ['out.csv.lock', 'out.csv.partial', 'out.csv.partial.json']);
-    assert.deepEqual(JSON.parse(readFileSync(`${output}.partial.json`, 'utf8')), settings);
+    // the settings, with the SHA-256 of their content (a resume refuses an edited file)
+    assert.deepEqual(JSON.parse(readFileSync(`${output}.partial.json`, 'utf8')), { ...settings, sha256: contentSha256(settings) });
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\na.png,cat,ok\n`);
     sink.write('b.png,dog,ok');
     sink.finish({ tool: 'x' });
@@ -134,7 +136,8 @@ describe('RunOutput: resuming', () => {
     assert.equal(sink.done.size, 0);
     sink.close();
     assert.equal(readFileSync(`${output}.partial`, 'utf8'), `${HEADER}\n`);
-    assert.deepEqual(JSON.parse(readFileSync(`${output}.partial.json`, 'utf8')), settings);
+    // the settings, with the SHA-256 of their content (a resume refuses an edited file)
+    assert.deepEqual(JSON.parse(readFileSync(`${output}.partial.json`, 'utf8')), { ...settings, sha256: contentSha256(settings) });
   });
 
   it('resuming with nothing there starts a fresh run', () => {
