@@ -128,7 +128,7 @@ export { readPassesRun, type SavedRun } from './run/read-run.js';
 // Models: read, inspect, convert, doctor
 export { readOnnxFile, readOnnxBytes, type OnnxFile } from './model/read.js';
 export { OnnxGraph, type TensorInfo, type GraphNode } from './model/graph.js';
-export { inspectModel, type InspectReport, type TensorDescription } from './run/inspect.js';
+export { inspectModel, inspectJson, type InspectReport, type InspectJson, type TensorDescription } from './run/inspect.js';
 export { convertFile, type ConvertFileConfig, type ConvertFileOutcome } from './run/convert.js';
 export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';
 export { injectionCandidates, paddleDropouts, type InjectionCandidate, type PaddleDropout } from './model/inject.js';

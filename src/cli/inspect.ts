@@ -1,11 +1,11 @@
-import { inspectModel, type InspectReport, type TensorDescription } from '../index.js';
+import { inspectJson, inspectModel, type InspectReport, type TensorDescription } from '../index.js';
 import { withFlags } from './flags.js';
 
 /** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */
 export async function runInspect(file: string, options: { json?: boolean; modelOutput?: string }): Promise<number> {
   const read = await inspectModel(file, { ...(options.modelOutput !== undefined && { output: options.modelOutput }) });
   const report = { ...read, warnings: read.warnings.map((w) => withFlags(w, 'inspect')) };
-  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  process.stdout.write(options.json ? inspectJson(report) : formatReport(report));
   return report.mcReady ? 0 : 1;
 }
 

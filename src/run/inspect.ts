@@ -273,3 +273,29 @@ function describeSite(model: OnnxGraph, s: StochasticSite, rowShapes: ReadonlyMa
     detail: pattern?.detail ?? null,
   };
 }
+
+/**
+ * The report as `inspect --json` writes it: every key snake_case, like every JSON file mc-dropout
+ * writes (the report has no map keyed by data, so every key is a field name).
+ */
+export function inspectJson(report: InspectReport): string {
+  return `${JSON.stringify(snakeKeys(report), null, 2)}\n`;
+}
+
+function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, v]) => [key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
+  return value;
+}
+
+/** A camelCase name in snake_case, as a type: `mcReady` is `mc_ready`. */
+type Snake<S extends string> = S extends `${infer Head}${infer Tail}` ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${Snake<Tail>}` : S;
+type SnakeKeys<T> = T extends readonly (infer U)[]
+  ? SnakeKeys<U>[]
+  : T extends object
+    ? { [K in keyof T as K extends string ? Snake<K> : K]: SnakeKeys<T[K]> }
+    : T;
+
+/** The report as `inspect --json` writes it (inspectJson): the fields of InspectReport, snake_case. */
+export type InspectJson = SnakeKeys<InspectReport>;

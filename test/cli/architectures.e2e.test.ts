@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { McModel } from '../../src/engine/mc-model.js';
-import type { InspectReport } from '../../src/run/inspect.js';
+import type { InspectJson } from '../../src/run/inspect.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
@@ -12,9 +12,9 @@ import { buildModel, dropoutNode, floatTensor, scalarBool, scalarFloat, testValu
 const MODELS = path.join(ROOT, 'fixtures', 'models');
 const model = (name: string) => path.join(MODELS, `${name}.onnx`);
 
-async function inspect(file: string): Promise<InspectReport> {
+async function inspect(file: string): Promise<InspectJson> {
   const { stdout } = await runCli(['inspect', file, '--json']);
-  return JSON.parse(stdout) as InspectReport;
+  return JSON.parse(stdout) as InspectJson;
 }
 
 /** Passes of one image through mc-dropout: how many of T are distinct. */
@@ -50,13 +50,13 @@ describe('real architectures (torchvision topologies, random weights)', () => {
       report.sites.map((s) => [s.op, s.rate, s.live]),
       [['Dropout', 0.5, true]],
     );
-    assert.equal(report.mcReady, true);
-    assert.equal(report.trunkReuse?.applies, true);
-    assert.ok(report.trunkReuse.headParameterShare < 0.02);
+    assert.equal(report.mc_ready, true);
+    assert.equal(report.trunk_reuse?.applies, true);
+    assert.ok(report.trunk_reuse.head_parameter_share < 0.02);
     // the final 1x1 conv (512 -> 10) on a 3x3 map is a sliver of SqueezeNet's multiply-accumulates
     assert.ok(
-      report.trunkReuse.headMacShare !== null && report.trunkReuse.headMacShare > 0 && report.trunkReuse.headMacShare < 0.01,
-      String(report.trunkReuse.headMacShare),
+      report.trunk_reuse.head_mac_share !== null && report.trunk_reuse.head_mac_share > 0 && report.trunk_reuse.head_mac_share < 0.01,
+      String(report.trunk_reuse.head_mac_share),
     );
     assert.ok((await distinctPasses(model('squeezenet1_1'), 64)) >= 9);
   });
@@ -70,7 +70,7 @@ describe('real architectures (torchvision topologies, random weights)', () => {
         [0.5, true],
       ],
     );
-    assert.equal(report.mcReady, true);
+    assert.equal(report.mc_ready, true);
     assert.ok((await distinctPasses(model('vgg11_narrow'), 32)) >= 9);
   });
 
@@ -80,7 +80,7 @@ describe('real architectures (torchvision topologies, random weights)', () => {
       report.sites.map((s) => [s.rate, s.live]),
       [[0.2, true]],
     );
-    assert.equal(report.trunkReuse?.applies, true);
+    assert.equal(report.trunk_reuse?.applies, true);
   });
 
   it('a full training-mode export is flagged (BatchNorm in training mode)', async () => {
@@ -90,11 +90,11 @@ describe('real architectures (torchvision topologies, random weights)', () => {
 
   it('ResNet-18 (narrow, no dropout): not MC-ready; convert --inject-rate adds dropout before the fc layer', async () => {
     const before = await inspect(model('resnet18_narrow'));
-    assert.equal(before.mcReady, false);
+    assert.equal(before.mc_ready, false);
     assert.ok(before.warnings.some((w) => /no dropout/.test(w)));
     const converted = await convert(model('resnet18_narrow'), ['--inject-rate', '0.2']);
     const after = await inspect(converted);
-    assert.equal(after.mcReady, true);
+    assert.equal(after.mc_ready, true);
     assert.deepEqual(
       after.sites.map((s) => [s.op, s.rate, s.live]),
       [['Dropout', 0.2, true]],
@@ -142,10 +142,10 @@ describe('real architectures (torchvision topologies, random weights)', () => {
         initializers: [scalarFloat('ratio', 0.4), scalarBool('training', false), floatTensor('W', [12, 3], testValues(36, 1))],
       }),
     );
-    assert.equal((await inspect(inert)).mcReady, false);
+    assert.equal((await inspect(inert)).mc_ready, false);
     const converted = await convert(inert, ['--live', 'all']);
     const report = await inspect(converted);
-    assert.equal(report.mcReady, true);
+    assert.equal(report.mc_ready, true);
     assert.deepEqual(
       report.sites.map((s) => [s.rate, s.live]),
       [[0.4, true]],

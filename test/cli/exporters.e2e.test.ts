@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { InspectReport } from '../../src/run/inspect.js';
+import type { InspectJson } from '../../src/run/inspect.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 
@@ -27,17 +27,17 @@ const rows = (stdout: string): Row[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as Row);
 
-async function inspect(file: string): Promise<{ code: number | null; report: InspectReport; text: string }> {
+async function inspect(file: string): Promise<{ code: number | null; report: InspectJson; text: string }> {
   const json = await runCli(['inspect', file, '--json']);
   const text = await runCli(['inspect', file]);
-  return { code: json.code, report: JSON.parse(json.stdout) as InspectReport, text: text.stdout };
+  return { code: json.code, report: JSON.parse(json.stdout) as InspectJson, text: text.stdout };
 }
 
 describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-at (real binary)", () => {
   it('inspect names the Paddle dropout with p = 1 - c and the command that revives it; GELU and hardswish Muls are not taken for dropout', async () => {
     const { code, report, text } = await inspect(PADDLE);
     assert.equal(code, 1, 'not MC-ready as exported');
-    assert.deepEqual(report.paddleDropouts, [{ node: 'p2o.Mul.5', input: 'hardswish_1.tmp_0', output: 'dropout_0.tmp_0', keep: Math.fround(0.8), rate: 0.2 }]);
+    assert.deepEqual(report.paddle_dropouts, [{ node: 'p2o.Mul.5', input: 'hardswish_1.tmp_0', output: 'dropout_0.tmp_0', keep: Math.fround(0.8), rate: 0.2 }]);
     assert.match(
       text,
       /^Paddle dropout, made random by convert --revive-paddle:\n {2}Mul p2o\.Mul\.5: hardswish_1\.tmp_0 x 0\.8 -> dropout_0\.tmp_0 \(p = 0\.2\)$/m,
@@ -74,7 +74,7 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
       report.sites.map((s) => [s.op, s.rate, s.live, s.input]),
       [['Dropout', 0.2, true, 'dropout_0.tmp_0']],
     );
-    assert.deepEqual(report.paddleDropouts, []);
+    assert.deepEqual(report.paddle_dropouts, []);
 
     const T = 400;
     const run = await runCli(['predict', ...images, '-m', out, '-t', String(T), '--seed', '3', '-f', 'jsonl', '--per-class', '-q']);

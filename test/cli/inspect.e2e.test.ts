@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InspectReport } from '../../src/run/inspect.js';
+import type { InspectJson } from '../../src/run/inspect.js';
 import { buildModel, dropoutNode, floatTensor, linearModel, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 import { writeModel } from '../helpers/files.js';
 import { runCli } from '../helpers/cli.js';
 
-async function inspect(bytes: Uint8Array): Promise<{ code: number | null; report: InspectReport; text: string }> {
+async function inspect(bytes: Uint8Array): Promise<{ code: number | null; report: InspectJson; text: string }> {
   const file = writeModel(bytes);
   const json = await runCli(['inspect', file, '--json']);
   const text = await runCli(['inspect', file]);
   assert.equal(json.code, text.code);
-  return { code: json.code, report: JSON.parse(json.stdout) as InspectReport, text: text.stdout };
+  return { code: json.code, report: JSON.parse(json.stdout) as InspectJson, text: text.stdout };
 }
 
 const W = floatTensor('W', [12, 3], testValues(36, 1));
@@ -19,7 +19,7 @@ describe('mc-dropout inspect', () => {
   it('an MC-ready model: live site with its rate, exit 0', async () => {
     const { code, report, text } = await inspect(linearModel(0.3, 2, 2, testValues(36, 2), 3));
     assert.equal(code, 0);
-    assert.equal(report.mcReady, true);
+    assert.equal(report.mc_ready, true);
     assert.deepEqual(
       report.sites.map((s) => [s.op, s.rate, s.live]),
       [['Dropout', 0.3, true]],
@@ -71,7 +71,7 @@ describe('mc-dropout inspect', () => {
       }),
     );
     assert.equal(code, 1);
-    assert.equal(report.mcReady, false);
+    assert.equal(report.mc_ready, false);
     assert.ok(report.warnings.some((w) => /no dropout and no random op: .*mc-dropout convert .* --inject-rate 0\.2 -o model-mc\.onnx/.test(w)));
   });
 
@@ -108,7 +108,7 @@ describe('mc-dropout inspect', () => {
         initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true), W],
       }),
     );
-    assert.equal(report.mcReady, false);
+    assert.equal(report.mc_ready, false);
     assert.ok(
       report.warnings.some((w) => /expected a 4-D image input/.test(w)),
       report.warnings.join('\n'),

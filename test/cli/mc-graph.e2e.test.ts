@@ -294,7 +294,7 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
       assert.match(inspected.stdout, /^MC graph: 10 passes inside, statistics out/m);
       assert.match(inspected.stdout, /^MC-ready: no \(an MC graph: run it in onnxruntime\)$/m);
       assert.doesNotMatch(inspected.stdout, /could be class scores/);
-      assert.equal(JSON.parse((await runCli(['inspect', file, '--json'])).stdout).mcGraph.passes, 10);
+      assert.equal(JSON.parse((await runCli(['inspect', file, '--json'])).stdout).mc_graph.passes, 10);
       assert.equal(sha256(file), before);
     }
   });

@@ -69,10 +69,10 @@ describe('--model-output: the class scores of a model with several outputs', () 
   it('inspect says which output it reads and is MC-ready with --model-output', async () => {
     const plain = await runCli(['inspect', file, '--json']);
     assert.equal(plain.code, 1);
-    assert.equal((JSON.parse(plain.stdout) as { classifierOutput: string | null }).classifierOutput, null);
+    assert.equal((JSON.parse(plain.stdout) as { classifier_output: string | null }).classifier_output, null);
     const chosen = await runCli(['inspect', file, '--json', '--model-output', 'b']);
     assert.equal(chosen.code, 0, chosen.stdout);
-    assert.equal((JSON.parse(chosen.stdout) as { classifierOutput: string }).classifierOutput, 'b');
+    assert.equal((JSON.parse(chosen.stdout) as { classifier_output: string }).classifier_output, 'b');
   });
 
   it('an int64 output named by --model-output: inspect is not MC-ready (exit 1) with the message predict refuses it with (exit 3, no row)', async () => {
