@@ -1,4 +1,5 @@
 import { constants } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { param, UsageError } from '../errors.js';
 import { readInputBytes } from './read-file.js';
 import { array, contentSha256, readJsonFile, string } from './schema.js';
@@ -91,6 +92,8 @@ export interface SavedPasses {
   shape: [number, number, number];
   data: Float64Array;
   paths: string[];
+  /** SHA-256 of the .npy's bytes as read (its record's `npy_sha256` is checked against it). */
+  sha256: string;
 }
 
 /**
@@ -137,7 +140,7 @@ export function readNpyPasses(file: string): SavedPasses {
     fail(
       `pass ${bad % passes} of image ${Math.floor(bad / passes)} is not a probability distribution (each value in [0, 1], summing to 1; NaN for a whole missing pass)`,
     );
-  return { shape: [images, passes, classes], data, paths };
+  return { shape: [images, passes, classes], data, paths, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** The first pass (row of `classes` values) that is neither all NaN (missing) nor probabilities summing to 1 (to float32 rounding); undefined when all are. */

@@ -211,7 +211,7 @@ export function readSavedPasses(file: string): { saved: SavedPasses; run: SavedR
     const [, passes, classes] = saved.shape;
     if (classes !== run.classes) bad(`it holds ${classes} classes, the record says ${run.classes}`);
     if (run.passes !== 'auto' && passes !== run.passes) bad(`it holds ${passes} passes per image, the record says T=${run.passes}`);
-    if (run.npy_sha256 !== undefined && digestOf(file).sha256 !== run.npy_sha256) bad('the passes were changed after the run');
+    if (run.npy_sha256 !== undefined && saved.sha256 !== run.npy_sha256) bad('the passes were changed after the run');
     if (run.paths_sha256 !== undefined && digestOf(files.paths).sha256 !== run.paths_sha256) bad(`${files.paths} was changed after the run`);
   }
   return { saved, run };
