@@ -139,3 +139,6 @@ export { doctorReport, type DoctorReport } from './run/doctor.js';
 // Writing outputs safely (what the commands use for their files)
 export { outputTarget, outputIdentities, checkInputsAreNotOutputs, type OutputTarget } from './io/targets.js';
 export { writeFileAtomicSync, writeJsonAtomic, writeToStream, writeFailureReason } from './io/durable.js';
+
+// Ensembles: the uncertainty of members x views x passes, split into its parts
+export { decomposeUncertainty, type UncertaintyParts } from './ensemble/decomposition.js';

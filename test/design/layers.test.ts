@@ -23,6 +23,7 @@ const LAYERS: Record<string, number> = {
   select: 5,
   calibration: 5,
   conformal: 5,
+  ensemble: 5,
   ood: 6,
   run: 6,
   plots: 7,
