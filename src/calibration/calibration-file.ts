@@ -13,8 +13,9 @@
 import { conformalQuantile, CONFORMAL_SCORES } from '../conformal/sets.js';
 import { UsageError } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { readInputBytes, type InputFileRole } from '../io/read-file.js';
+import { readInputBytes, withoutBom, type InputFileRole } from '../io/read-file.js';
 import {
+  sha256Hex,
   contentSha256,
   array,
   boolean,
@@ -81,7 +82,7 @@ const conformalShape = {
 const fileShape = {
   format: literal(CALIBRATION_FORMAT, CALIBRATION_FORMAT_1),
   model: object({
-    sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }),
+    sha256: sha256Hex,
     classes: number({ integer: true, min: 1 }),
     labels: array(string()),
   }),
@@ -96,7 +97,7 @@ const fileShape = {
   before: object({ nll: number({ min: 0 }), ece: number({ min: 0, max: 1 }) }),
   after: object({ nll: number({ min: 0 }), ece: number({ min: 0, max: 1 }) }),
   conformal: object(conformalShape),
-  sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
+  sha256: optional(sha256Hex),
 };
 const fileCheck = object(fileShape);
 /** Format 1's fields under its camelCase keys, so a message names the field as that file spells it. */
@@ -128,9 +129,8 @@ export function readCalibration(file: string): Calibration {
 /** A calibration file read once: the calibration, and the SHA-256 of the bytes read (what a run records of it; `-` cannot be read twice). */
 export function readCalibrationFile(file: string): { calibration: Calibration; sha256: string } {
   const bytes = readInputBytes(file, ROLE);
-  const text = bytes.toString('utf8');
   return {
-    calibration: parseCalibration(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, file),
+    calibration: parseCalibration(withoutBom(bytes.toString('utf8')), file),
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };
 }

@@ -69,7 +69,11 @@ export function readInputBytes(file: string, role: InputFileRole, maxBytes = MAX
 
 /** The text of an input file as UTF-8, a leading byte-order mark (what spreadsheet programs write) dropped. */
 export function readInputText(file: string, role: InputFileRole, maxBytes = MAX_INPUT_BYTES): string {
-  const text = readInputBytes(file, role, maxBytes).toString('utf8');
+  return withoutBom(readInputBytes(file, role, maxBytes).toString('utf8'));
+}
+
+/** Text without a leading byte-order mark (what spreadsheet programs and some editors write). */
+export function withoutBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

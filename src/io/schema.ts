@@ -86,6 +86,9 @@ export function string(options: { nonEmpty?: boolean; pattern?: RegExp; what?: s
   };
 }
 
+/** A SHA-256 as the files mc-dropout writes record it: 64 lowercase hex digits. */
+export const sha256Hex: Check<string> = string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' });
+
 export const boolean: Check<boolean> = (value, at) => {
   if (typeof value !== 'boolean') throw new SchemaMismatch(at, 'true or false', shown(value));
   return value;

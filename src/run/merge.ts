@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
 import { parseJsonLines } from '../io/lines.js';
-import { either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
+import { sha256Hex, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
 import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
 import { shardFilePattern, shardOutputPath } from './shards.js';
@@ -59,7 +59,7 @@ const shardMetaCheck = object({
   counts: object({ inputs: whole, already_done: whole, ok: whole, failed: whole, skipped_non_images: whole }),
   settings: object({ format: literal('csv', 'jsonl') }),
   shard: object({ index: whole, count: number({ integer: true, min: 1 }), first: whole, end: whole, images: whole, host: optional(string()) }),
-  output_file: optional(object({ bytes: whole, sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }) })),
+  output_file: optional(object({ bytes: whole, sha256: sha256Hex })),
 });
 
 /** Merges the shards of `config.output`; refuses (UsageError, naming the shard) unless they make one whole run. */

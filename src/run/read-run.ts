@@ -3,7 +3,7 @@ import { readInputText } from '../io/read-file.js';
 import { parse } from 'csv-parse/sync';
 import { refuseRepeatedPaths } from '../io/targets.js';
 import { param, UsageError } from '../errors.js';
-import { array, checkedAs, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
+import { sha256Hex, array, checkedAs, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { preprocessCheck, type RecordedPreprocess } from '../preprocess/record.js';
 import { parseJsonLines } from '../io/lines.js';
 import { imagePasses, readNpyPasses, type SavedPasses } from '../io/npy.js';
@@ -168,16 +168,16 @@ export interface SavedRun {
 }
 
 const passesRunCheck = object({
-  model_sha256: string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' }),
+  model_sha256: sha256Hex,
   classes: number({ integer: true, min: 1 }),
   labels: array(string()),
   preprocess: preprocessCheck,
   passes: either(number({ integer: true, min: 1, max: 100_000 }), literal('auto'), 'an integer in [1, 100000] or "auto"'),
   seed: number({ integer: true, min: 0, max: MAX_SEED }),
   dropout_rates: optional(array(number({ min: 0, below: 1 }))),
-  npy_sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
-  paths_sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
-  sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
+  npy_sha256: optional(sha256Hex),
+  paths_sha256: optional(sha256Hex),
+  sha256: optional(sha256Hex),
 });
 
 /** The `<file>.run.json` of a passes file (what made the passes), checked, or undefined when there is none (files from before it was written). */

@@ -10,7 +10,21 @@
 import { param, UsageError } from '../../errors.js';
 import { UNCERTAINTY_SCORES, type UncertaintyScore } from '../../stats/uncertainty.js';
 import { readInputText } from '../../io/read-file.js';
-import { array, boolean, checkedAs, contentSha256, literal, nullable, number, object, optional, parseJsonOf, string, type Check } from '../../io/schema.js';
+import {
+  sha256Hex,
+  array,
+  boolean,
+  checkedAs,
+  contentSha256,
+  literal,
+  nullable,
+  number,
+  object,
+  optional,
+  parseJsonOf,
+  string,
+  type Check,
+} from '../../io/schema.js';
 import type { SetCoverage } from '../../conformal/coverage.js';
 import type { EvaluationNumbers } from '../../evaluate/evaluation.js';
 import type { MetricSet } from '../../evaluate/metrics.js';
@@ -212,7 +226,7 @@ const reportCheck = object({
     }),
   ),
   images: array(imageRecord),
-  sha256: optional(string({ pattern: /^[0-9a-f]{64}$/, what: 'a SHA-256 (64 hex digits)' })),
+  sha256: optional(sha256Hex),
 });
 
 /** The evaluation as `evaluate --json` writes it: snake_case keys, the SHA-256 of its content last. */
