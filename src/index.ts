@@ -55,7 +55,7 @@ export { evaluateEarlierRun, evaluationFromFile, type EvaluateFromConfig } from 
 export { readEvaluationReport, evaluationJson, type EvaluationReport, type ImageRecord } from './run/evaluate/file.js';
 export { EvaluationAccumulator, outcomeOf, passCounts, type EvaluationNumbers } from './evaluate/evaluation.js';
 export { metricsOf, calibrationOf, riskCoverageOf, aurocOf, confusionOf, type MetricSet, type Outcome } from './evaluate/metrics.js';
-export { metricRows, metricTable, curveRows, passesLabel, textTable, CURVE_HEADER, type MetricRow } from './evaluate/table.js';
+export { metricRows, metricTable, curveRows, methodRows, passesLabel, textTable, CURVE_HEADER, METHOD_HEADER, type MetricRow } from './evaluate/table.js';
 export { setCoverage, type SetCoverage } from './conformal/coverage.js';
 export { oodTable, oodScoreOf, type OodScoreRow, type LogitScores } from './ood/evaluation.js';
 export {
@@ -142,3 +142,8 @@ export { writeFileAtomicSync, writeJsonAtomic, writeToStream, writeFailureReason
 
 // Ensembles: the uncertainty of members x views x passes, split into its parts
 export { decomposeUncertainty, type UncertaintyParts } from './ensemble/decomposition.js';
+export { Members, type Member } from './ensemble/members.js';
+export { passMajorRows } from './ensemble/rows.js';
+export { predictEnsembleFiles, IDENTITY_VIEWS, type EnsembleFilesOptions, type EnsembleView } from './ensemble/predict-files.js';
+export { memberSeed } from './ensemble/seeds.js';
+export { readMemberList } from './io/lines.js';

@@ -67,32 +67,49 @@ export async function* predictFiles(model: PassModel, files: readonly string[], 
   else yield* fixedResults(run);
 }
 
-/** What both ways of running the files share: the batches as they decode, the model and the options. */
-interface PredictRun {
-  model: PassModel;
-  files: readonly string[];
-  options: PredictFilesOptions;
+/** Files decoded batch by batch: the index of each batch's first file, and batch b decoded (the decode of b + 1 started). */
+export interface DecodedBatches<T> {
   batchSize: number;
   /** Index of the first file of each batch. */
   starts: number[];
-  /** Batch b decoded (an image, or why it failed, per file), with the decode of batch b + 1 started. */
-  nextBatch(b: number): Promise<(Float32Array | string)[]>;
+  /** Batch b decoded (what `load` made, or why it failed, per file), with the decode of batch b + 1 started. */
+  nextBatch(b: number): Promise<(T | string)[]>;
 }
 
-/** Starts decoding the first batch at once: a caller reads the batches in order through `nextBatch`. */
-function predictRun(model: PassModel, files: readonly string[], options: PredictFilesOptions): PredictRun {
+/**
+ * Decodes `files` in batches of `options.batchSize`, the next batch while the caller runs the
+ * current one: at most `decodeConcurrency` files and `decodePixelBudget` pixels at once. `load`
+ * turns one file into what the caller runs (an InputError from it becomes that file's reason).
+ */
+export function decodeBatches<T>(
+  files: readonly string[],
+  options: Pick<PredictFilesOptions, 'batchSize' | 'decodeConcurrency' | 'decodePixelBudget' | 'preprocess' | 'knownErrors' | 'fileSizes'>,
+  load: (file: string, header: ImageHeader | undefined) => Promise<T>,
+): DecodedBatches<T> {
   const batchSize = Math.max(1, options.batchSize);
   const starts: number[] = [];
   for (let s = 0; s < files.length; s += batchSize) starts.push(s);
   const budget = new PixelBudget(options.decodePixelBudget ?? DEFAULT_DECODE_PIXEL_BUDGET);
-  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.fileSizes?.slice(start, start + batchSize), options, budget);
+  const decode = (start: number) => decodeAll(files.slice(start, start + batchSize), options.fileSizes?.slice(start, start + batchSize), options, budget, load);
   let pending = starts.length > 0 ? decode(starts[0]!) : undefined;
   const nextBatch = async (b: number) => {
     const decoded = await pending!;
     pending = b + 1 < starts.length ? decode(starts[b + 1]!) : undefined;
     return decoded;
   };
-  return { model, files, options, batchSize, starts, nextBatch };
+  return { batchSize, starts, nextBatch };
+}
+
+/** What both ways of running the files share: the batches as they decode, the model and the options. */
+interface PredictRun extends DecodedBatches<Float32Array> {
+  model: PassModel;
+  files: readonly string[];
+  options: PredictFilesOptions;
+}
+
+/** Starts decoding the first batch at once: a caller reads the batches in order through `nextBatch`. */
+function predictRun(model: PassModel, files: readonly string[], options: PredictFilesOptions): PredictRun {
+  return { model, files, options, ...decodeBatches(files, options, (file, header) => loadImageTensor(file, options.preprocess, header)) };
 }
 
 /** The result of file `index` from its passes [T, C]: an error result when a pass is not finite. */
@@ -200,13 +217,14 @@ function firstNonFinitePass(probs: Float64Array, classes: number): number | unde
 }
 
 /** Decodes files with at most `decodeConcurrency` in flight and the pixel budget; failures come back as reasons, in order. */
-async function decodeAll(
+async function decodeAll<T>(
   files: string[],
   sizes: readonly number[] | undefined,
-  options: PredictFilesOptions,
+  options: Pick<PredictFilesOptions, 'decodeConcurrency' | 'preprocess' | 'knownErrors'>,
   budget: PixelBudget,
-): Promise<(Float32Array | string)[]> {
-  const out = new Array<Float32Array | string>(files.length);
+  load: (file: string, header: ImageHeader | undefined) => Promise<T>,
+): Promise<(T | string)[]> {
+  const out = new Array<T | string>(files.length);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
@@ -220,7 +238,7 @@ async function decodeAll(
       const { pixels, header } = await pixelsToBudget(file, sizes?.[i]);
       const release = await budget.acquire(Math.min(pixels, options.preprocess.pixelLimit));
       try {
-        out[i] = await loadImageTensor(file, options.preprocess, header);
+        out[i] = await load(file, header);
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
         out[i] = error.reason;

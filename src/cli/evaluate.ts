@@ -6,6 +6,8 @@ import {
   evaluationFromFile,
   metricRows,
   metricTable,
+  METHOD_HEADER,
+  methodRows,
   outputIdentities,
   outputTarget,
   passesLabel,
@@ -26,7 +28,7 @@ import {
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';
-import { labeledRunConfig, type RunCliOptions } from './run-options.js';
+import { labeledRunConfig, modelsOf, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `evaluate` and `report`. */
 export interface EvaluateCliOptions extends RunCliOptions {
@@ -82,6 +84,7 @@ async function evaluationOrThrow(
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
       if (options.ood !== undefined) throw new UsageError('--ood runs the model on the OOD images: give the in-distribution images too, not --from');
+      if (modelsOf(options).length > 1) throw new UsageError('--from reads an earlier run: give at most one -m (for its labels), not an ensemble');
       return await evaluationFromFile(
         {
           from: options.from,
@@ -91,7 +94,7 @@ async function evaluationOrThrow(
           ...(options.labels && { labelsFile: options.labels }),
           ...(options.truth && { truthFile: options.truth }),
           // the default model names no labels of a user's run: only a model given explicitly does
-          ...(options.modelGiven && { model: options.model }),
+          ...(options.modelGiven && { model: modelsOf(options)[0]! }),
           outputs: written,
         },
         hooks,
@@ -120,6 +123,14 @@ function evaluationText(report: EvaluationReport): string {
     `${c.labeled} labeled images${c.unlabeled ? ` (${c.unlabeled} without a true class, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; T=${passesLabel(report.passes)}${report.seed !== undefined ? `, seed ${report.seed}` : ''}`,
   ];
   const numbers = report.numbers!;
+  if (numbers.methods) lines.push('', 'By method:', textTable(METHOD_HEADER, methodRows(numbers)));
+  const d = report.decomposition;
+  if (d)
+    lines.push(
+      '',
+      `The uncertainty split (mean over ${d.images} images, nats): total entropy ${d.total_entropy.toFixed(4)} = expected entropy ${d.expected_entropy.toFixed(4)} + mutual information ${d.mutual_information.toFixed(4)}`,
+      `  mutual information = between members ${d.between_members.toFixed(4)} + between views ${d.between_views.toFixed(4)} + within members (MC dropout) ${d.within_passes.toFixed(4)}; member disagreement ${d.member_disagreement.toFixed(4)}`,
+    );
   lines.push(
     '',
     textTable(

@@ -69,6 +69,7 @@ export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string,
  */
 export const LIBRARY_ONLY: readonly string[] = [
   'bytes',
+  'classes',
   'engine',
   'examples',
   'firstPass',

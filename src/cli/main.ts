@@ -36,7 +36,12 @@ const EXIT_CODES = exitCodeHelp();
 /** The options of every command that runs a model over images: model, device, inputs, preprocessing. */
 function withRunOptions(command: Command): Command {
   return command
-    .addOption(new Option('-m, --model <file>', 'ONNX classifier with live dropout').default(BUNDLED_MODEL, 'the bundled Fashion-MNIST model'))
+    .option(
+      '-m, --model <file>',
+      'ONNX classifier with live dropout (default: the bundled Fashion-MNIST model); repeat for a deep ensemble, each member on every image (docs/ensembles.md)',
+      collect,
+    )
+    .option('--members <file>', 'the members of an ensemble, one ONNX path per line (relative to the file; with or instead of -m)')
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)

@@ -1,4 +1,6 @@
 import {
+  BUNDLED_MODEL,
+  readMemberList,
   UsageError,
   type ChannelOrder,
   type Interpolation,
@@ -10,7 +12,10 @@ import {
 
 /** The options every command that runs a model over images shares (see withRunOptions in main.ts). */
 export interface RunCliOptions {
-  model: string;
+  /** `-m`, repeatable; undefined: the bundled model (or `--members` alone). */
+  model?: string[];
+  /** A file listing members, one ONNX path per line. */
+  members?: string;
   batchSize: number;
   device: string;
   seed?: number;
@@ -39,6 +44,20 @@ export interface RunCliOptions {
   maxPixels?: number;
   decodeConcurrency: number;
   decodeMegapixels: number;
+}
+
+/** The models a run uses: every `-m` then every line of `--members`; the bundled model when neither is given. */
+export function modelsOf(options: Pick<RunCliOptions, 'model' | 'members'>): string[] {
+  const models = [...(options.model ?? []), ...(options.members !== undefined ? readMemberList(options.members) : [])];
+  if (options.members !== undefined && models.length === 0)
+    throw new UsageError(`The list of members ${options.members} names no model: give one ONNX path per line`);
+  return models.length > 0 ? models : [BUNDLED_MODEL];
+}
+
+/** The model and, for several, the members of an ensemble, as run configs take them. */
+export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[] } {
+  const models = modelsOf(options);
+  return { model: models[0]!, ...(models.length > 1 && { members: models }) };
 }
 
 /** The preprocessing flags over the model's metadata. */
@@ -88,7 +107,7 @@ export function labeledRunConfig(paths: string[], options: RunCliOptions & { tim
   return {
     paths,
     ...pathList(options),
-    model: options.model,
+    ...modelConfig(options),
     load: loadOptions(options, false),
     passes: options.times,
     ...(options.seed !== undefined && { seed: options.seed }),

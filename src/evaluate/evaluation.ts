@@ -33,6 +33,15 @@ export function outcomeOf(probs: ArrayLike<number>, classes: number, label: numb
   };
 }
 
+/** One row of the methods table: who predicts (a member's name, or null for the ensemble), dropout on or off, over every view or the plain one. */
+export interface MethodMetrics {
+  name: string;
+  member: string | null;
+  dropout: boolean;
+  tta: boolean;
+  metrics: MetricSet;
+}
+
 /** The metrics of an evaluation: deterministic and MC metric sets, and the MC metrics with the first T passes. */
 export interface EvaluationNumbers {
   classes: number;
@@ -45,6 +54,8 @@ export interface EvaluationNumbers {
   byPasses: { passes: number; metrics: MetricSet }[];
   /** counts[true][predicted] of the MC predictions. */
   confusion: number[][];
+  /** An ensemble's (or TTA's) methods side by side: each member alone, the ensemble, dropout off and on (evaluate/methods.ts). */
+  methods?: MethodMetrics[];
 }
 
 /** Gathers labeled images one at a time; `finish` computes the metrics. */
@@ -53,11 +64,15 @@ export class EvaluationAccumulator {
   private readonly byCount: Outcome[][];
   private readonly deterministic: Outcome[] = [];
 
-  /** passes: T of every image added; withCurve: also keep outcomes at fewer passes. */
+  /**
+   * passes: T of every image added; withCurve: also keep outcomes at fewer passes. rowsPerPass: rows
+   * of one pass (an ensemble's members x views, pass-major: the first t passes are the first t x rowsPerPass rows).
+   */
   constructor(
     readonly classes: number,
     readonly passes: number,
     withCurve: boolean,
+    private readonly rowsPerPass = 1,
   ) {
     this.counts = withCurve ? passCounts(passes) : [passes];
     this.byCount = this.counts.map(() => []);
@@ -70,9 +85,10 @@ export class EvaluationAccumulator {
   add(probs: ArrayLike<number>, label: number, deterministic?: ArrayLike<number>): void {
     const { classes } = this;
     if (!(Number.isInteger(label) && label >= 0 && label < classes)) throw invalidParameter('label', `a class index in [0, ${classes})`, label);
-    if (probs.length !== this.passes * classes) throw invalidParameter('probs', `${this.passes} x ${classes} probabilities`, probs.length, 'values');
+    const rows = this.passes * this.rowsPerPass;
+    if (probs.length !== rows * classes) throw invalidParameter('probs', `${rows} x ${classes} probabilities`, probs.length, 'values');
     const view = probs instanceof Float64Array ? probs : Float64Array.from(probs);
-    this.counts.forEach((t, j) => this.byCount[j]!.push(outcomeOf(view.subarray(0, t * classes), classes, label)));
+    this.counts.forEach((t, j) => this.byCount[j]!.push(outcomeOf(view.subarray(0, t * this.rowsPerPass * classes), classes, label)));
     if (deterministic) this.deterministic.push(outcomeOf(deterministic, classes, label));
   }
 
@@ -87,7 +103,7 @@ export class EvaluationAccumulator {
     return this.byCount.at(-1)!.length;
   }
 
-  finish(): EvaluationNumbers {
+  finish(methods?: MethodMetrics[]): EvaluationNumbers {
     const final = this.byCount.at(-1)!;
     if (this.deterministic.length !== 0 && this.deterministic.length !== final.length)
       throw new UsageError('Every image or none needs its deterministic probabilities');
@@ -98,6 +114,7 @@ export class EvaluationAccumulator {
       ...(this.deterministic.length > 0 && { deterministic: metricsOf(this.deterministic) }),
       byPasses: this.counts.length > 1 ? this.counts.map((t, j) => ({ passes: t, metrics: metricsOf(this.byCount[j]!) })) : [],
       confusion: confusionOf(final, this.classes),
+      ...(methods && { methods }),
     };
   }
 }

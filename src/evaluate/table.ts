@@ -74,6 +74,23 @@ export function curveRows(numbers: EvaluationNumbers): string[][] {
   ]);
 }
 
+/** An ensemble's methods as rows: name, accuracy, NLL, Brier, ECE, AURC, AUROC of entropy and of mutual information (n/a for one member with dropout off). */
+export function methodRows(numbers: EvaluationNumbers): string[][] {
+  return (numbers.methods ?? []).map(({ name, member, dropout, metrics: m }) => [
+    name,
+    percent(m.accuracy),
+    plain(m.nll),
+    plain(m.brier),
+    plain(m.calibration.ece),
+    plain(m.riskCoverage.aurc),
+    orNa(m.auroc.entropy),
+    member !== null && !dropout ? 'n/a' : orNa(m.auroc.mutual_information),
+  ]);
+}
+
+/** Column names of the methods table. */
+export const METHOD_HEADER = ['method', 'accuracy', 'NLL', 'Brier', 'ECE', 'AURC', 'AUROC (entropy)', 'AUROC (MI)'];
+
 /** Column names of the T curve table. */
 export const CURVE_HEADER = ['T', 'accuracy', 'NLL', 'Brier', 'ECE', 'AURC', 'AUROC (MI)'];
 

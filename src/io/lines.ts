@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { readInputBytes, readInputText } from './read-file.js';
 import { nameFromBytes } from './names.js';
 
@@ -34,6 +35,16 @@ export function readPathList(file: string, separator: 'lines' | 'nul'): string[]
   }
   if (separator === 'nul') return pieces.filter((p) => p.length > 0);
   return pieces.map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+}
+
+/**
+ * The members of an ensemble, one ONNX path per line (`#` comments and blank lines skipped; `-`
+ * reads stdin). A relative path is read from the list's own folder, so a list travels with its models.
+ */
+export function readMemberList(file: string): string[] {
+  const lines = readLines(file, 'the list of members', 'give a text file with one ONNX path per line');
+  const folder = file === '-' ? '.' : path.dirname(file);
+  return lines.filter((l) => !l.startsWith('#')).map((l) => (path.isAbsolute(l) ? l : path.join(folder, l)));
 }
 
 /** Class labels, one per line. */

@@ -1,3 +1,4 @@
+import { InternalError } from '../errors.js';
 import { csvName } from './names.js';
 import { topK, type McSummary } from '../stats/aggregate.js';
 
@@ -14,8 +15,28 @@ export type ImageResult =
       logitScores?: { maxLogit: number; energy: number; deterministic?: { maxLogit: number; energy: number } };
       /** Under a calibration: `summary` comes from the tempered passes; the uncalibrated confidence and the prediction set (class indices, rank order). */
       calibrated?: { uncalibratedConfidence: number; set: number[] };
+      /** An ensemble's or test-time augmentation's run: the mutual information split by source, and the members' disagreement (ensemble/decomposition.ts). */
+      parts?: UncertaintyParts;
+      /** Kept when asked (evaluate's methods): each member's passes per view [T, C] and its deterministic probabilities per view [C]. */
+      members?: { passes: Float64Array[]; deterministic?: Float64Array[] }[];
     }
   | { file: string; index: number; status: 'error'; error: string };
+
+/** The parts of the mutual information by source, in nats, and the share of members whose top class differs from the ensemble's. */
+export interface UncertaintyParts {
+  betweenMembers: number;
+  betweenViews: number;
+  withinPasses: number;
+  memberDisagreement: number;
+}
+
+/** What a run's rows hold besides the base columns: top-k, T per image (adaptive), a calibration's columns, the uncertainty's parts (ensembles and TTA). */
+export interface RowShape {
+  topk: number;
+  withPasses?: boolean;
+  calibrated?: boolean;
+  withParts?: boolean;
+}
 
 /** Decimal places of probabilities and uncertainties in CSV/JSONL (float32 passes: 6 is all they carry). */
 const DECIMALS = 6;
@@ -25,9 +46,16 @@ const BASE_COLUMNS = ['path', 'label', 'class_index', 'confidence', 'entropy', '
 /** Columns of a calibrated run, before `status`: the confidence before calibration, the prediction set (a JSON array of labels) and its size. */
 const CALIBRATED_COLUMNS = ['uncalibrated_confidence', 'set', 'set_size'] as const;
 
-/** Header of the CSV for a given top-k; `passes` (T used per image) follows `margin` with adaptive T; CALIBRATED_COLUMNS precede `status` under a calibration. */
-export function csvHeader(topk: number, withPasses = false, calibrated = false): string[] {
+/** Columns of an ensemble's or TTA's run, after `margin`: the mutual information between members, between views and within (MC dropout), and member disagreement. */
+const PART_COLUMNS = ['mutual_information_members', 'mutual_information_views', 'mutual_information_passes', 'member_disagreement'] as const;
+
+/**
+ * Header of the CSV: the base columns; PART_COLUMNS after `margin` for an ensemble or TTA; `passes`
+ * (T used per image) with adaptive T; top-k; CALIBRATED_COLUMNS before `status` under a calibration.
+ */
+export function csvHeader({ topk, withPasses = false, calibrated = false, withParts = false }: RowShape): string[] {
   const columns: string[] = [...BASE_COLUMNS];
+  if (withParts) columns.push(...PART_COLUMNS);
   if (withPasses) columns.push('passes');
   for (let k = 1; k <= topk; k++) columns.push(`top${k}_label`, `top${k}_prob`);
   if (calibrated) columns.push(...CALIBRATED_COLUMNS);
@@ -52,10 +80,12 @@ function spreadsheetSafe(cell: string): string {
  * written with csvName's escape. `safe`: the text cells (path, labels,
  * error) through spreadsheetSafe; numbers are never changed.
  */
-export function csvRecord(result: ImageResult, labels: readonly string[], topk: number, withPasses = false, safe = false, calibrated = false): string[] {
+export function csvRecord(result: ImageResult, labels: readonly string[], shape: RowShape, safe = false): string[] {
+  const { topk, withPasses = false, calibrated = false, withParts = false } = shape;
   const text = safe ? spreadsheetSafe : (cell: string) => cell;
   if (result.status === 'error') {
-    const empty = BASE_COLUMNS.length - 1 + (withPasses ? 1 : 0) + 2 * topk + (calibrated ? CALIBRATED_COLUMNS.length : 0);
+    const empty =
+      BASE_COLUMNS.length - 1 + (withParts ? PART_COLUMNS.length : 0) + (withPasses ? 1 : 0) + 2 * topk + (calibrated ? CALIBRATED_COLUMNS.length : 0);
     return [text(csvName(result.file)), ...Array<string>(empty).fill(''), 'error', text(result.error)];
   }
   const s = result.summary;
@@ -70,6 +100,7 @@ export function csvRecord(result: ImageResult, labels: readonly string[], topk: 
     fixed(s.variationRatio),
     fixed(s.margin),
   ];
+  if (withParts) record.push(...partsOf(result).map(fixed));
   if (withPasses) record.push(String(s.passes));
   for (const c of topK(s.mean, topk)) record.push(text(labels[c] ?? String(c)), fixed(s.mean[c]!));
   for (let k = Math.min(topk, s.mean.length); k < topk; k++) record.push('', '');
@@ -81,10 +112,18 @@ export function csvRecord(result: ImageResult, labels: readonly string[], topk: 
   return record;
 }
 
+/** An ok result's parts in PART_COLUMNS' order (a plain run's row has none: every part but `within` is 0 there, and the columns are not written). */
+function partsOf(result: Extract<ImageResult, { status: 'ok' }>): number[] {
+  const p = result.parts;
+  if (!p) throw new InternalError(`Expected the uncertainty's parts of ${result.file} for an ensemble's row`);
+  return [p.betweenMembers, p.betweenViews, p.withinPasses, p.memberDisagreement];
+}
+
 const round = (v: number): number => Number(v.toFixed(DECIMALS));
 
 /** One JSONL object; with perClass, the full mean and std vectors. */
-export function jsonRecord(result: ImageResult, labels: readonly string[], topk: number, perClass: boolean, withPasses = false): Record<string, unknown> {
+export function jsonRecord(result: ImageResult, labels: readonly string[], shape: RowShape, perClass: boolean): Record<string, unknown> {
+  const { topk, withPasses = false, withParts = false } = shape;
   if (result.status === 'error') return { path: result.file, status: 'error', error: result.error };
   const s = result.summary;
   const record: Record<string, unknown> = {
@@ -97,6 +136,7 @@ export function jsonRecord(result: ImageResult, labels: readonly string[], topk:
     expected_entropy: round(s.expectedEntropy),
     variation_ratio: round(s.variationRatio),
     margin: round(s.margin),
+    ...(withParts && Object.fromEntries(PART_COLUMNS.map((column, i) => [column, round(partsOf(result)[i]!)]))),
     ...(withPasses && { passes: s.passes }),
     topk: topK(s.mean, topk).map((c) => ({ label: labels[c] ?? String(c), class_index: c, prob: round(s.mean[c]!) })),
     ...(result.calibrated && {

@@ -4,7 +4,7 @@
  * Pure: everything it shows is handed in.
  */
 import type { EvaluationReport, ImageRecord } from '../run/evaluate/file.js';
-import { CURVE_HEADER, curveRows, metricRows, passesLabel } from '../evaluate/table.js';
+import { CURVE_HEADER, curveRows, METHOD_HEADER, methodRows, metricRows, passesLabel } from '../evaluate/table.js';
 
 interface GalleryItem {
   image: ImageRecord;
@@ -58,7 +58,37 @@ function metricTable(report: EvaluationReport): string {
       : `<h3>With the first T passes</h3><table><tr>${CURVE_HEADER.map((h, i) => `<th${i ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr>${curve
           .map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
           .join('')}</table>`;
-  return `<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${passesLabel(report.numbers.passes)}</th></tr>${rows.join('')}</table>${curveTable}`;
+  return `${methodsTable(report)}${splitTable(report)}<table><tr><th>metric</th><th class="num">deterministic</th><th class="num">MC T=${passesLabel(report.numbers.passes)}</th></tr>${rows.join('')}</table>${curveTable}`;
+}
+
+/** A table of text cells, the first column left-aligned. */
+function htmlTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cell = (tag: string) => (c: string, i: number) => `<${tag}${i ? ' class="num"' : ''}>${escapeHtml(c)}</${tag}>`;
+  return `<table><tr>${header.map(cell('th')).join('')}</tr>${rows.map((r) => `<tr>${r.map(cell('td')).join('')}</tr>`).join('')}</table>`;
+}
+
+/** An ensemble's (or TTA's) methods side by side. */
+function methodsTable(report: EvaluationReport): string {
+  const rows = report.numbers ? methodRows(report.numbers) : [];
+  return rows.length === 0 ? '' : `<h3>By method</h3>${htmlTable(METHOD_HEADER, rows)}`;
+}
+
+/** The uncertainty split into its parts, averaged over the images. */
+function splitTable(report: EvaluationReport): string {
+  const d = report.decomposition;
+  if (!d) return '';
+  const row = (name: string, v: number) => [name, v.toFixed(4), d.total_entropy > 0 ? `${((100 * v) / d.total_entropy).toFixed(1)}%` : '-'];
+  return `<h3>The uncertainty split (mean over ${d.images} images, nats)</h3>${htmlTable(
+    ['part', 'mean', 'share of total'],
+    [
+      row('total entropy', d.total_entropy),
+      row('expected entropy (aleatoric)', d.expected_entropy),
+      row('mutual information (epistemic)', d.mutual_information),
+      row('  between members', d.between_members),
+      row('  between views', d.between_views),
+      row('  within members (MC dropout)', d.within_passes),
+    ],
+  )}<p>Member disagreement (share of members whose top class differs from the ensemble's): ${d.member_disagreement.toFixed(4)}</p>`;
 }
 
 function card(item: GalleryItem, labels: readonly string[]): string {

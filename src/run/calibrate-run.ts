@@ -8,8 +8,7 @@ import { imagePasses } from '../io/npy.js';
 import { readSavedPasses } from './read-run.js';
 import { checkInputsAreNotOutputs } from '../io/targets.js';
 import { readTruth } from '../evaluate/truth.js';
-import { predictFiles } from '../pipeline.js';
-import { labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
+import { labeledPasses, labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
 import type { RunHooks } from './hooks.js';
 
 /** A calibrate run: labeled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
@@ -45,14 +44,15 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
-  const { model, walked, labels, truth, seed, preprocess } = await openLabeledRun(config, warn, true);
+  const run = await openLabeledRun(config, warn, true);
+  const { members, model, walked, labels, truth, seed, preprocess } = run;
   try {
     const { info } = model;
     const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
     let failed = 0;
     let unlabeled = 0;
     hooks.onStart?.(walked.files.length);
-    for await (const result of predictFiles(model, walked.files, labeledPassOptions(config, seed, preprocess, walked))) {
+    for await (const result of labeledPasses(run, walked.files, labeledPassOptions(config, seed, preprocess, walked))) {
       if (result.status === 'error') {
         failed++;
         warn(`${result.file}: ${result.error} (left out)`);
@@ -67,12 +67,12 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
     if (examples.length === 0) throw new UsageError(`No labeled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(
       examples,
-      { model: { sha256: info.sha256, classes: info.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
+      { model: { sha256: members.sha256, classes: members.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
       { ...config.conformal, seed: config.conformal.seed ?? seed },
     );
     return outcomeOf(calibration, unlabeled, failed, warn);
   } finally {
-    await model.dispose();
+    await members.dispose();
   }
 }
 

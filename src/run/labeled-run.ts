@@ -1,12 +1,15 @@
 /** A run of the model over labeled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
-import { McModel } from '../engine/mc-model.js';
+import type { McModel } from '../engine/mc-model.js';
+import { Members } from '../ensemble/members.js';
+import { IDENTITY_VIEWS, predictEnsembleFiles, type EnsembleView } from '../ensemble/predict-files.js';
+import type { ImageResult } from '../io/rows.js';
 import { freshSeed } from '../stats/random.js';
 import type { LoadOptions } from '../engine/options.js';
 import { param, UsageError } from '../errors.js';
 import { readTruth, type Truth, type TruthSource } from '../evaluate/truth.js';
 import type { WalkResult } from '../io/walk.js';
-import { resolvePreprocess, type PreprocessOverrides, type PreprocessSpec } from '../preprocess/spec.js';
-import type { PredictFilesOptions } from '../pipeline.js';
+import type { PreprocessOverrides, PreprocessSpec } from '../preprocess/spec.js';
+import { predictFiles, type PredictFilesOptions } from '../pipeline.js';
 import { gatherInputs } from './inputs.js';
 import { checkInputsAreNotOutputs, refuseStdinTwice } from '../io/targets.js';
 import { labelsFor, labelsFromModel } from './labels.js';
@@ -18,6 +21,8 @@ export interface LabeledRunConfig {
   outputs?: ReadonlyMap<string, string>;
   list?: { file: string; separator: 'lines' | 'nul' };
   model: string;
+  /** An ensemble: every member's ONNX file, two or more (`model` is the first of them). */
+  members?: string[];
   load: LoadOptions;
   /** MC passes per image. */
   passes: number;
@@ -59,13 +64,9 @@ export function noTruth(source: TruthSource, images: number): UsageError {
  * Walks the inputs, loads the model and reads the true classes; refuses a run with none when
  * `requireTruth`. The caller disposes the model.
  */
-export async function openLabeledRun(
-  config: LabeledRunConfig,
-  warn: (message: string) => void,
-  requireTruth: boolean,
-): Promise<{ model: McModel; walked: WalkResult; labels: string[]; truth: Truth; seed: number; preprocess: PreprocessSpec }> {
+export async function openLabeledRun(config: LabeledRunConfig, warn: (message: string) => void, requireTruth: boolean): Promise<LabeledRun> {
   const read = [
-    { role: 'the model', path: config.model },
+    ...(config.members ?? [config.model]).map((member) => ({ role: config.members ? 'a member of the ensemble' : 'the model', path: member })),
     { role: 'the list of inputs', path: config.list?.file },
     { role: 'the labels file', path: config.labelsFile },
     { role: 'the truth file', path: config.truthFile },
@@ -75,20 +76,46 @@ export async function openLabeledRun(
   checkInputsAreNotOutputs(read, config.outputs ?? new Map());
   refuseStdinTwice(read);
   const { inputs, walked } = await gatherInputs(config.paths, config.list, config.outputs, { warn });
-  const model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+  const members = await Members.load(config.members ?? [config.model], { ...config.load, onWarning: warn }, config.preprocess);
   try {
-    const { info } = model;
+    const { classes } = members;
     const labels = config.labelsFile
-      ? labelsFor(config.labelsFile, info.classes, warn)
-      : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
+      ? labelsFor(config.labelsFile, classes, warn)
+      : labelsFromModel(members.labels, classes, members.single ? config.model : 'the ensemble', warn);
     const source = truthSource(config.truthFile, inputs);
     const truth = readTruth(source, walked.files, labels);
     if (truth.size === 0 && requireTruth) throw noTruth(source, walked.files.length);
-    return { model, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: resolvePreprocess(info, config.preprocess) };
+    const model = members.list[0]!.model;
+    const ensemble = members.single ? undefined : { views: IDENTITY_VIEWS, passes: members.stochastic ? config.passes : 1 };
+    return { members, model, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: members.list[0]!.preprocess, ensemble };
   } catch (error) {
-    await model.dispose();
+    await members.dispose();
     throw error;
   }
+}
+
+/** A labeled run, opened: its members (one for a plain run; `model` is the lead), images, labels, truth, seed, the lead's preprocessing, and for an ensemble its views and T. */
+export interface LabeledRun {
+  members: Members;
+  model: McModel;
+  walked: WalkResult;
+  labels: string[];
+  truth: Truth;
+  seed: number;
+  preprocess: PreprocessSpec;
+  /** Several members (or views): the views and T of a stochastic member (1 when none is). */
+  ensemble: { views: readonly EnsembleView[]; passes: number } | undefined;
+}
+
+/** The passes of `files` in a labeled run: the model's, or every member's on every view (each member's own outputs kept when `keepMembers`). */
+export function labeledPasses(
+  run: LabeledRun,
+  files: readonly string[],
+  options: PredictFilesOptions & { keepMembers?: boolean },
+): AsyncGenerator<ImageResult> {
+  if (!run.ensemble) return predictFiles(run.model, files, options);
+  const { logitScores: _, adaptive: __, ...fixed } = options;
+  return predictEnsembleFiles(run.members, files, { ...fixed, views: run.ensemble.views });
 }
 
 /** predictFiles' options for a labeled run's images (every pass kept): its T, seed, batching and preprocessing, and what the walk knows of the files. */

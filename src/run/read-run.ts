@@ -165,6 +165,15 @@ export interface SavedRun {
   /** SHA-256 of the .npy and of its .paths.json (absent in records written before they were kept). */
   npy_sha256?: string;
   paths_sha256?: string;
+  /** An ensemble's or TTA's passes: the members (in the rows' order) and the views; each image's rows are pass-major, T x members x views. */
+  members?: { path: string; sha256: string; passes: number }[];
+  views?: string[];
+}
+
+/** Rows per image a record says its .npy holds: T, or an ensemble's T x members x views. */
+function rowsPerImage(run: SavedRun): number | 'auto' {
+  if (run.passes === 'auto') return 'auto';
+  return run.passes * (run.members?.length ?? 1) * (run.views?.length ?? 1);
 }
 
 const passesRunCheck = object({
@@ -177,6 +186,8 @@ const passesRunCheck = object({
   dropout_rates: optional(array(number({ min: 0, below: 1 }))),
   npy_sha256: optional(sha256Hex),
   paths_sha256: optional(sha256Hex),
+  members: optional(array(object({ path: string(), sha256: sha256Hex, passes: number({ integer: true, min: 1, max: 100_000 }) }), { minLength: 1 })),
+  views: optional(array(string(), { minLength: 1 })),
   sha256: optional(sha256Hex),
 });
 
@@ -210,7 +221,11 @@ export function readSavedPasses(file: string): { saved: SavedPasses; run: SavedR
     };
     const [, passes, classes] = saved.shape;
     if (classes !== run.classes) bad(`it holds ${classes} classes, the record says ${run.classes}`);
-    if (run.passes !== 'auto' && passes !== run.passes) bad(`it holds ${passes} passes per image, the record says T=${run.passes}`);
+    const rows = rowsPerImage(run);
+    if (rows !== 'auto' && passes !== rows)
+      bad(
+        `it holds ${passes} passes per image, the record says ${rows === run.passes ? `T=${run.passes}` : `${rows} (T=${run.passes} x ${run.members?.length ?? 1} members x ${run.views?.length ?? 1} views)`}`,
+      );
     if (run.npy_sha256 !== undefined && saved.sha256 !== run.npy_sha256) bad('the passes were changed after the run');
     if (run.paths_sha256 !== undefined && digestOf(files.paths).sha256 !== run.paths_sha256) bad(`${files.paths} was changed after the run`);
   }

@@ -45,6 +45,18 @@ export interface ImageRecord {
   deterministic?: { predicted: number; confidence: number };
 }
 
+/** Means over images of the uncertainty's parts: total = expected + mutual information, and the mutual information = between members + between views + within. */
+export interface Decomposition {
+  images: number;
+  total_entropy: number;
+  expected_entropy: number;
+  mutual_information: number;
+  between_members: number;
+  between_views: number;
+  within_passes: number;
+  member_disagreement: number;
+}
+
 /** An evaluation as evaluate --json writes it: counts, metrics deterministic beside MC, the T curve and one record per image. */
 export interface EvaluationReport {
   tool: 'mc-dropout';
@@ -52,7 +64,9 @@ export interface EvaluationReport {
   command: 'evaluate';
   /** run: this evaluation ran the model; predict-output / passes-file: it read an earlier run's file. */
   source: { kind: 'run' | 'predict-output' | 'passes-file'; file?: string };
+  /** An ensemble's model is `ensemble`, its SHA-256 the ensemble's (Members.sha256), and its members are listed as given. */
   model?: { path: string; sha256: string; classes: number };
+  members?: { path: string; sha256: string; dropout: boolean }[];
   passes: number;
   seed?: number;
   mask_scheme?: number;
@@ -64,6 +78,8 @@ export interface EvaluationReport {
   counts: { images: number; labeled: number; unlabeled: number; failed: number; skipped_non_images: number };
   /** Absent when no image has a true class. */
   numbers?: EvaluationNumbers;
+  /** An ensemble's or TTA's run: the uncertainty's parts (ensemble/decomposition.ts), each the mean over the evaluated images, in nats. */
+  decomposition?: Decomposition;
   /** Under a calibration: the MC metrics of the tempered passes (beside `numbers.mc`) and how the sets did. */
   calibration?: {
     file: string;
@@ -171,6 +187,7 @@ const reportCheck = object({
   command: literal('evaluate'),
   source: object({ kind: literal('run', 'predict-output', 'passes-file'), file: optional(string()) }),
   model: optional(object({ path: string(), sha256: string(), classes: number({ integer: true, min: 1 }) })),
+  members: optional(array(object({ path: string(), sha256: string(), dropout: boolean }), { minLength: 2 })),
   passes: number({ min: 0 }),
   seed: optional(whole),
   mask_scheme: optional(whole),
@@ -188,6 +205,19 @@ const reportCheck = object({
       deterministic: optional(metricSet),
       by_passes: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
       confusion: array(array(whole)),
+      methods: optional(array(object({ name: string(), member: nullable(string()), dropout: boolean, tta: boolean, metrics: metricSet }), { minLength: 1 })),
+    }),
+  ),
+  decomposition: optional(
+    object({
+      images: whole,
+      total_entropy: finite,
+      expected_entropy: finite,
+      mutual_information: finite,
+      between_members: finite,
+      between_views: finite,
+      within_passes: finite,
+      member_disagreement: share,
     }),
   ),
   calibration: optional(

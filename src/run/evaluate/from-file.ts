@@ -19,6 +19,8 @@ import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
 import { noTruth, truthSource } from '../labeled-run.js';
+import { decomposeUncertainty } from '../../ensemble/decomposition.js';
+import { splitPassMajorRows } from '../../ensemble/rows.js';
 import { readPredictOutput, readSavedPasses, type SavedRun } from '../read-run.js';
 import { readEvaluationReport, type EvaluationReport } from './file.js';
 import { calibrationToCheck, EvaluationBuilder, type CheckedCalibration } from './report.js';
@@ -135,17 +137,26 @@ async function evaluatePasses(config: EvaluateFromConfig, meta: EarlierRunMeta, 
   // an adaptive run leaves NaN after each image's last pass: the curve needs T passes for every image
   const perImage = imagePasses(saved);
   const full = perImage.every((probs) => probs.length === passes * classes || probs.length === 0);
-  const builder = new EvaluationBuilder(classes, passes, full, calibration);
+  // an ensemble's (or TTA's) rows: T passes of every member on every view, pass-major
+  const layout = run?.members && run.passes !== 'auto' ? { T: run.passes, M: run.members.length, V: run.views?.length ?? 1 } : undefined;
+  const builder = layout
+    ? new EvaluationBuilder(classes, layout.T, full, calibration, { rowsPerPass: layout.M * layout.V })
+    : new EvaluationBuilder(classes, passes, full, calibration);
   perImage.forEach((mine, i) => {
-    if (mine.length === 0) builder.failed++;
-    else builder.addPasses(saved.paths[i]!, truth.get(path.resolve(saved.paths[i]!)), mine, summarize(mine, classes), { meanOnly: !full });
+    if (mine.length === 0) {
+      builder.failed++;
+      return;
+    }
+    const summary = summarize(mine, classes);
+    builder.addPasses(saved.paths[i]!, truth.get(path.resolve(saved.paths[i]!)), mine, summary, { meanOnly: !full });
+    if (layout) builder.addParts(summary, decomposeUncertainty(splitPassMajorRows(mine, layout.T, layout.M, layout.V, classes), classes));
   });
   if (!full) warn(`${config.from} comes from an adaptive run (images have different numbers of passes): metrics use each image's own passes, with no T curve`);
   if (builder.labeled === 0 && config.requireTruth) throw noTruth(truthSource(config.truthFile, []), builder.recorded);
   const header = {
     started: started.toISOString(),
     source: { kind: 'passes-file' as const, file: config.from },
-    passes,
+    passes: layout ? layout.T : passes,
     labels,
     seconds: (Date.now() - started.getTime()) / 1000,
   };

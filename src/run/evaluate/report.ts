@@ -8,8 +8,10 @@ import { readCalibrationFile } from '../../calibration/calibration-file.js';
 import { setCoverage } from '../../conformal/coverage.js';
 import { EvaluationAccumulator, outcomeOf } from '../../evaluate/evaluation.js';
 import { metricsOf, type Outcome } from '../../evaluate/metrics.js';
+import type { MemberOutputs, MethodsAccumulator } from '../../evaluate/methods.js';
 import type { McSummary } from '../../stats/aggregate.js';
-import type { EvaluationReport, ImageRecord } from './file.js';
+import type { UncertaintyParts } from '../../io/rows.js';
+import type { Decomposition, EvaluationReport, ImageRecord } from './file.js';
 
 /** The calibration evaluate checks, read with what the user must know of it (too few images; a per-class curve it cannot draw). */
 export function calibrationToCheck(file: string, warn: (message: string) => void): CheckedCalibration {
@@ -47,14 +49,59 @@ export class EvaluationBuilder {
   /** Images that could not be used (failed to decode or run, or an error row of the file read). */
   failed = 0;
 
-  /** withCurve: keep the metrics at fewer passes (every image has all T). */
+  /** An ensemble's methods side by side, when the run has several members or views. */
+  private readonly methods?: MethodsAccumulator;
+
+  /**
+   * withCurve: keep the metrics at fewer passes (every image has all T). `ensemble`: the rows of one
+   * pass (members x views) and the methods to compare.
+   */
   constructor(
     private readonly classes: number,
     passes: number,
     withCurve: boolean,
     private readonly calibration?: CheckedCalibration,
+    ensemble?: { rowsPerPass: number; methods?: MethodsAccumulator },
   ) {
-    this.accumulator = new EvaluationAccumulator(classes, passes, withCurve);
+    this.accumulator = new EvaluationAccumulator(classes, passes, withCurve, ensemble?.rowsPerPass);
+    this.methods = ensemble?.methods;
+  }
+
+  /** Sums of the uncertainty's parts over the images that had them (an ensemble's or TTA's run). */
+  private readonly split = {
+    images: 0,
+    total_entropy: 0,
+    expected_entropy: 0,
+    mutual_information: 0,
+    between_members: 0,
+    between_views: 0,
+    within_passes: 0,
+    member_disagreement: 0,
+  };
+
+  /** One labeled image's outputs by member, for the methods table. */
+  addMembers(outputs: readonly MemberOutputs[], label: number | undefined): void {
+    if (label !== undefined) this.methods?.add(outputs, label);
+  }
+
+  /** One image's uncertainty split into its parts (an ensemble's or TTA's run), for their means. */
+  addParts(summary: Pick<McSummary, 'entropy' | 'expectedEntropy'>, parts: UncertaintyParts): void {
+    const s = this.split;
+    s.images++;
+    s.total_entropy += summary.entropy;
+    s.expected_entropy += summary.expectedEntropy;
+    s.mutual_information += summary.entropy - summary.expectedEntropy;
+    s.between_members += parts.betweenMembers;
+    s.between_views += parts.betweenViews;
+    s.within_passes += parts.withinPasses;
+    s.member_disagreement += parts.memberDisagreement;
+  }
+
+  /** The parts' means over the images, when any image had them. */
+  private decomposition(): Decomposition | undefined {
+    const { images, ...sums } = this.split;
+    if (images === 0) return undefined;
+    return { images, ...(Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / images])) as Omit<Decomposition, 'images'>) };
   }
 
   /** Labeled images so far. */
@@ -114,7 +161,8 @@ export class EvaluationBuilder {
       command: 'evaluate',
       ...header,
       counts: { images: counts.images, labeled, unlabeled: this.images.length - labeled, failed: this.failed, skipped_non_images: counts.skipped },
-      ...(labeled > 0 && { numbers: this.accumulator.finish() }),
+      ...(labeled > 0 && { numbers: this.accumulator.finish(this.methods?.finish()) }),
+      ...(this.split.images > 0 && { decomposition: this.decomposition() }),
       ...(this.calibration && this.calibrated.outcomes.length > 0 && { calibration: this.calibrationSection(this.calibration) }),
       ...(ood && { ood }),
       images: this.images,

@@ -5,17 +5,18 @@
 import path from 'node:path';
 import { checkCalibrationFits } from '../../calibration/calibration.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
-import { maskRates, type McModel } from '../../engine/mc-model.js';
+import { maskRates } from '../../engine/mc-model.js';
+import type { Members } from '../../ensemble/members.js';
+import { MethodsAccumulator } from '../../evaluate/methods.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { onnxruntimeVersion } from '../../engine/runtime.js';
 import { invalidParameter, param, UsageError } from '../../errors.js';
 import { fileIdentity } from '../../io/targets.js';
 import type { Truth } from '../../evaluate/truth.js';
-import { predictFiles } from '../../pipeline.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
-import { labeledPassOptions, openLabeledRun, type LabeledRunConfig } from '../labeled-run.js';
+import { labeledPasses, labeledPassOptions, openLabeledRun, type LabeledRunConfig } from '../labeled-run.js';
 import type { EvaluationReport } from './file.js';
 import { gatherOodImages, OodScores } from './ood.js';
 import { calibrationToCheck, EvaluationBuilder, type CheckedCalibration } from './report.js';
@@ -41,23 +42,36 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
   const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
-  const { model, walked, labels, truth, seed, preprocess } = await openLabeledRun(config, warn, config.requireTruth);
+  const run = await openLabeledRun(config, warn, config.requireTruth);
+  const { members, model, walked, labels, truth, seed, preprocess, ensemble } = run;
   try {
     const { info } = model;
     if (oodFiles) refuseOverlap(walked.files, oodFiles.files);
-    const calibration = config.calibration !== undefined ? checkedCalibration(config, model, preprocess, warn) : undefined;
-    const builder = new EvaluationBuilder(info.classes, config.passes, true, calibration);
+    const calibration = config.calibration !== undefined ? checkedCalibration(config, members, preprocess, warn) : undefined;
+    const builder = new EvaluationBuilder(
+      info.classes,
+      ensemble ? ensemble.passes : config.passes,
+      true,
+      calibration,
+      ensemble && { rowsPerPass: members.list.length * ensemble.views.length, methods: methodsOf(members, ensemble.views.length, ensemble.passes) },
+    );
     const scores = new OodScores();
     const passes = (files: string[], known: { errors: ReadonlyMap<string, string>; sizes: readonly number[] }) =>
-      predictFiles(model, files, { ...labeledPassOptions(config, seed, preprocess, known), withDeterministic: true, logitScores: oodFiles !== undefined });
+      labeledPasses(run, files, {
+        ...labeledPassOptions(config, seed, preprocess, known),
+        withDeterministic: true,
+        logitScores: oodFiles !== undefined,
+        keepMembers: ensemble !== undefined,
+      });
     hooks.onStart?.(walked.files.length + (oodFiles?.files.length ?? 0));
     const gathered: Gathered = { builder, scores, classes: info.classes, warn, hooks };
     await evaluateImages(passes(walked.files, walked), truth, gathered);
     if (oodFiles) await scoreOodImages(passes(oodFiles.files, oodFiles), gathered);
     const header = {
       source: { kind: 'run' as const },
-      model: { path: config.model, sha256: info.sha256, classes: info.classes },
-      passes: config.passes,
+      model: { path: members.single ? config.model : 'ensemble', sha256: members.sha256, classes: info.classes },
+      ...(ensemble && { members: members.asGiven.map((m) => ({ path: m.path, sha256: m.model.info.sha256, dropout: m.stochastic })) }),
+      passes: ensemble ? ensemble.passes : config.passes,
       seed,
       mask_scheme: MASK_SCHEME,
       provider: info.provider,
@@ -68,8 +82,15 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     };
     return builder.report(config.version, header, { images: walked.files.length, skipped: walked.skipped.length }, oodFiles && scores.section());
   } finally {
-    await model.dispose();
+    await members.dispose();
   }
+}
+
+/** The methods an ensemble's evaluation compares, its members named by their files (as given). */
+function methodsOf(members: Members, views: number, passes: number): MethodsAccumulator {
+  const named = members.list.map((m) => ({ name: m.path, stochastic: m.stochastic }));
+  const display = members.asGiven.map((m) => members.list.indexOf(m));
+  return new MethodsAccumulator(members.classes, named, display, views, passes);
 }
 
 /** Refuses OOD images that are also evaluated images: scored against themselves, every AUROC would say nothing (0.5). */
@@ -83,11 +104,12 @@ function refuseOverlap(evaluated: readonly string[], ood: readonly string[]): vo
 }
 
 /** The calibration, refused for another model, preprocessing or a deterministic run, and warned of at other passes. */
-function checkedCalibration(config: EvaluateRunConfig, model: McModel, preprocess: PreprocessSpec, warn: (message: string) => void): CheckedCalibration {
-  const { info } = model;
+function checkedCalibration(config: EvaluateRunConfig, members: Members, preprocess: PreprocessSpec, warn: (message: string) => void): CheckedCalibration {
+  const { info } = members.list[0]!.model;
   const checked = calibrationToCheck(config.calibration!, warn);
   const { calibration } = checked;
-  checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+  const name = members.single ? config.model : 'the ensemble';
+  checkCalibrationFits(calibration, config.calibration!, { path: name, sha256: members.sha256, classes: info.classes }, preprocess);
   checkCalibrationRun(
     calibration,
     config.calibration!,
@@ -97,7 +119,7 @@ function checkedCalibration(config: EvaluateRunConfig, model: McModel, preproces
   return checked;
 }
 
-type Results = ReturnType<typeof predictFiles>;
+type Results = ReturnType<typeof labeledPasses>;
 
 /** Where an evaluation's images go: the report, the OOD comparison's scores, and the run's hooks. */
 interface Gathered {
@@ -117,9 +139,16 @@ async function evaluateImages(results: Results, truth: Truth, { builder, scores,
     } else {
       const deterministic = summarize(result.deterministicProbs!, classes);
       scores.add('id', result.summary, deterministic, result.logitScores);
-      builder.addPasses(result.file, truth.get(path.resolve(result.file)), result.passProbs!, result.summary, {
+      const label = truth.get(path.resolve(result.file));
+      builder.addPasses(result.file, label, result.passProbs!, result.summary, {
         deterministic: { probs: result.deterministicProbs!, summary: deterministic },
       });
+      if (result.members)
+        builder.addMembers(
+          result.members.map((m) => ({ passes: m.passes, deterministic: m.deterministic! })),
+          label,
+        );
+      if (result.parts) builder.addParts(result.summary, result.parts);
     }
     hooks.onProgress?.(builder.recorded + builder.failed, builder.failed);
     hooks.signal?.throwIfAborted();

@@ -15,6 +15,8 @@ export interface PredictRunConfig {
   /** Run only this block of the input list, writing its own output (`out.shard-0003-of-0016.csv`). */
   shard?: Shard;
   model: string;
+  /** An ensemble: every member's ONNX file, two or more (`model` is the first of them); each keeps its own preprocessing from its metadata. */
+  members?: string[];
   load: LoadOptions;
   /** Passes per image, or 'auto' (adaptive T under `adaptive`, default DEFAULT_ADAPTIVE_RULE). */
   passes: number | 'auto';

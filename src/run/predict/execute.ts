@@ -7,7 +7,9 @@
 import { calibrationWarnings, checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
 import { readCalibrationFile } from '../../calibration/calibration-file.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
-import { maskRates, McModel } from '../../engine/mc-model.js';
+import { maskRates } from '../../engine/mc-model.js';
+import { Members } from '../../ensemble/members.js';
+import { IDENTITY_VIEWS, predictEnsembleFiles } from '../../ensemble/predict-files.js';
 import { freshSeed } from '../../stats/random.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';
@@ -19,7 +21,6 @@ import { checkInputsAreNotOutputs, fileIdentity } from '../../io/targets.js';
 import type { WalkResult } from '../../io/walk.js';
 import { predictFiles } from '../../pipeline.js';
 import { preprocessRecord } from '../../preprocess/record.js';
-import { resolvePreprocess } from '../../preprocess/spec.js';
 import { DEFAULT_ADAPTIVE_RULE } from '../../stats/adaptive.js';
 import { stringify } from 'csv-stringify/sync';
 import path from 'node:path';
@@ -29,7 +30,7 @@ import { labelsFor, labelsFromModel } from '../labels.js';
 import { derivedSeed, inputListHash, shardRange } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
 import { planPrediction, type PredictPlan } from './plan.js';
-import { passStatistics, rowLine, runMetadata, runSettings, upgradedRunSettings, type ResolvedRun } from './records.js';
+import { passStatistics, rowLine, rowShape, runMetadata, runSettings, upgradedRunSettings, type ResolvedRun } from './records.js';
 
 /** Runs predict: validates every output before reading any image, then writes one row per image. */
 export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
@@ -43,15 +44,17 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
 
   // a second run on the same output refuses now, before any work
   const lock = plan.output.kind === 'file' ? OutputLock.acquire(plan.output.file, plan.output.name) : undefined;
-  let model: McModel;
+  let members: Members;
   try {
-    model = await McModel.load(config.model, { ...config.load, onWarning: warn });
+    members = await Members.load(config.members ?? [config.model], { ...config.load, onWarning: warn }, config.preprocess);
   } catch (error) {
     lock?.release();
     throw error;
   }
+  // the lead member: the model of a plain run; an ensemble's first in the order of their digests
+  const model = members.list[0]!.model;
   try {
-    const run = resolveRun(config, plan, model, calibrationFile, block, warn);
+    const run = resolveRun(config, plan, members, calibrationFile, block, warn);
     const settings = runSettings(config, model, run);
     const sink = RunOutput.open({
       output: plan.output,
@@ -59,7 +62,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       resume: config.resume,
       ...(lock && { lock }),
       ...(plan.metaFile && { metaFile: plan.metaFile }),
-      header: config.format === 'csv' ? stringify([csvHeader(run.topk, Boolean(run.rule), Boolean(run.calibration))]).trimEnd() : undefined,
+      header: config.format === 'csv' ? stringify([csvHeader(rowShape(run))]).trimEnd() : undefined,
       settings,
       upgradeSettings: upgradedRunSettings,
     });
@@ -69,13 +72,11 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f) || (doneFiles.size > 0 && doneFiles.has(fileIdentity(f) ?? ''));
     const todo = block.files.filter((f) => !written(f));
     const todoSizes = block.sizes.filter((_, i) => !written(block.files[i]!));
-    const passesFile = plan.passes
-      ? NpyPassesWriter.open(plan.passes.file, todo.length, run.rule ? run.rule.maxPasses : (run.passes as number), model.info.classes)
-      : undefined;
+    const passesFile = plan.passes ? NpyPassesWriter.open(plan.passes.file, todo.length, rowsPerImage(run, members), model.info.classes) : undefined;
     hooks.onStart?.(todo.length);
     let rows: WrittenRows;
     try {
-      rows = await writeRows(config, model, run, { files: todo, sizes: todoSizes, errors: walked.errors }, (line) => sink.write(line), passesFile, hooks);
+      rows = await writeRows(config, members, run, { files: todo, sizes: todoSizes, errors: walked.errors }, (line) => sink.write(line), passesFile, hooks);
     } catch (error) {
       sink.close();
       passesFile?.finish();
@@ -83,13 +84,14 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     }
     const { info } = model;
     passesFile?.finish({
-      model_sha256: info.sha256,
+      model_sha256: run.modelSha256,
       classes: info.classes,
       labels: run.labels,
       preprocess: preprocessRecord(run.preprocess),
-      passes: run.passes,
+      passes: run.ensemble ? run.ensemble.passes : run.passes,
       seed: run.seed,
       dropout_rates: maskRates(info),
+      ...(run.ensemble && passesLayout(run.ensemble)),
     });
     const finished = new Date();
     const outcome: RunOutcome = {
@@ -116,7 +118,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     return outcome;
   } finally {
     lock?.release();
-    await model.dispose();
+    await members.dispose();
   }
 }
 
@@ -138,25 +140,29 @@ function shardBlock(config: PredictRunConfig, walked: WalkResult): InputBlock {
   };
 }
 
-/** What the run settles once the model is loaded: labels, preprocessing, the calibration's fit, top-k, T, the seed. */
+/** What the run settles once the model is loaded: labels, preprocessing, the calibration's fit, top-k, T, the seed, the ensemble. */
 function resolveRun(
   config: PredictRunConfig,
   plan: PredictPlan,
-  model: McModel,
+  members: Members,
   calibrationFile: { calibration: Calibration; sha256: string } | undefined,
   block: InputBlock,
   warn: (message: string) => void,
 ): ResolvedRun {
-  const { info } = model;
-  checkInputsAreNotOutputs(
-    info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(config.model), file) })),
-    plan.forbidden,
-  );
-  const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(info.metadata.labels, info.classes, config.model, warn);
-  const preprocess = resolvePreprocess(info, config.preprocess);
+  const { info } = members.list[0]!.model;
+  const { classes } = members;
+  for (const member of members.list)
+    checkInputsAreNotOutputs(
+      member.model.info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(member.path), file) })),
+      plan.forbidden,
+    );
+  const modelName = members.single ? config.model : 'the ensemble';
+  const labels = config.labelsFile ? labelsFor(config.labelsFile, classes, warn) : labelsFromModel(members.labels, classes, modelName, warn);
+  const preprocess = members.list[0]!.preprocess;
+  const modelSha256 = members.sha256;
   const calibration = calibrationFile?.calibration;
   if (calibration) {
-    checkCalibrationFits(calibration, config.calibration!, { path: config.model, sha256: info.sha256, classes: info.classes }, preprocess);
+    checkCalibrationFits(calibration, config.calibration!, { path: modelName, sha256: modelSha256, classes }, preprocess);
     checkCalibrationRun(
       calibration,
       config.calibration!,
@@ -165,23 +171,43 @@ function resolveRun(
     );
     for (const warning of calibrationWarnings(calibration)) warn(`${config.calibration}: ${warning}`);
   }
-  if (config.topk > info.classes) warn(`top-k ${config.topk} is more than the model's ${info.classes} classes: rows list all ${info.classes}`);
+  if (config.topk > classes) warn(`top-k ${config.topk} is more than the model's ${classes} classes: rows list all ${classes}`);
   const rule = config.passes === 'auto' && !config.deterministic ? (config.adaptive ?? DEFAULT_ADAPTIVE_RULE) : undefined;
   // the seed: given, else the earlier run's when resuming, else a fresh one (recorded in the metadata)
   const seed =
     config.seed ??
     (config.resume && plan.output.kind === 'file' ? earlierSeed(plan.output.file, plan.metaFile) : undefined) ??
-    (block.shard ? derivedSeed(block.shard.listHash, info.sha256) : freshSeed());
+    (block.shard ? derivedSeed(block.shard.listHash, modelSha256) : freshSeed());
+  const passes = config.deterministic ? 1 : rule ? 'auto' : config.passes;
   return {
     labels,
     preprocess,
-    topk: Math.min(config.topk, info.classes),
+    topk: Math.min(config.topk, classes),
     rule,
-    passes: config.deterministic ? 1 : rule ? 'auto' : config.passes,
+    passes,
     seed,
     calibration,
     calibrationSha256: calibrationFile?.sha256,
+    modelSha256,
     ...(config.shard && block.shard && { shard: { shard: config.shard, ...block.shard } }),
+    ...(!members.single && {
+      ensemble: { members, views: IDENTITY_VIEWS, passes: members.stochastic && typeof passes === 'number' ? passes : 1 },
+    }),
+  };
+}
+
+/** Rows per image in the passes file: T, the adaptive rule's most, or an ensemble's T x members x views. */
+function rowsPerImage(run: ResolvedRun, members: Members): number {
+  if (run.ensemble) return run.ensemble.passes * members.list.length * run.ensemble.views.length;
+  return run.rule ? run.rule.maxPasses : (run.passes as number);
+}
+
+/** How an ensemble's passes file lays out each image's rows: pass-major over the members (in this order) and the views. */
+function passesLayout(ensemble: NonNullable<ResolvedRun['ensemble']>): Record<string, unknown> {
+  return {
+    members: ensemble.members.list.map((m) => ({ path: m.path, sha256: m.model.info.sha256, passes: m.stochastic ? ensemble.passes : 1 })),
+    views: ensemble.views.map((v) => v.name),
+    row_order: 'pass, member, view',
   };
 }
 
@@ -196,7 +222,7 @@ interface WrittenRows {
 /** Runs the model over the images to do and writes one line per image (and its passes, when saved), in input order. */
 async function writeRows(
   config: PredictRunConfig,
-  model: McModel,
+  members: Members,
   run: ResolvedRun,
   images: { files: string[]; sizes: number[]; errors: ReadonlyMap<string, string> },
   write: (line: string) => void,
@@ -204,9 +230,8 @@ async function writeRows(
   hooks: RunHooks,
 ): Promise<WrittenRows> {
   const rows: WrittenRows = { ok: 0, failed: 0, passesUsed: [], stopped: false };
-  for await (const result of predictFiles(model, images.files, {
+  const options = {
     passes: typeof run.passes === 'number' ? run.passes : 0,
-    ...(run.rule && { adaptive: run.rule }),
     seed: run.seed,
     deterministic: config.deterministic,
     batchSize: config.batchSize,
@@ -216,7 +241,11 @@ async function writeRows(
     knownErrors: images.errors,
     fileSizes: images.sizes,
     keepPasses: passesFile !== undefined || run.calibration !== undefined,
-  })) {
+  };
+  const results = run.ensemble
+    ? predictEnsembleFiles(members, images.files, { ...options, views: run.ensemble.views })
+    : predictFiles(members.list[0]!.model, images.files, { ...options, ...(run.rule && { adaptive: run.rule }) });
+  for await (const result of results) {
     if (result.status === 'ok') {
       rows.ok++;
       rows.passesUsed.push(result.summary.passes);

@@ -28,6 +28,8 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
   const { shard } = config;
   if (config.savePasses !== undefined && config.resume)
     throw new UsageError(`Saving the passes cannot resume yet: run without ${param('resume')} (or without ${param('savePasses')})`);
+  if (config.members && config.members.length > 1 && config.passes === 'auto')
+    throw new UsageError(`Adaptive T runs one model: give ${param('passes')} a number for an ensemble`);
   if (shard && (config.output === undefined || config.output === '-'))
     throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
   // a shard writes its own files: the one place its names are made
@@ -44,7 +46,7 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
   const passesPaths = passesTarget ? outputTarget(passesSidecars(passesTarget.file).paths, "the passes' paths file") : undefined;
   const forbidden = outputIdentities([output, meta ?? defaultMeta, passesTarget, passesPaths]);
   const inputs = [
-    { role: 'the model', path: config.model },
+    ...(config.members ?? [config.model]).map((member) => ({ role: config.members ? 'a member of the ensemble' : 'the model', path: member })),
     { role: 'the labels file', path: config.labelsFile },
     { role: 'the list of inputs', path: config.list?.file },
     { role: 'the calibration', path: config.calibration },

@@ -4,10 +4,14 @@ import { applyCalibration, type Calibration } from '../../calibration/calibratio
 import { maskRates, type McModel } from '../../engine/mc-model.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { onnxruntimeVersion } from '../../engine/runtime.js';
-import { csvRecord, jsonRecord, type ImageResult } from '../../io/rows.js';
+import { csvRecord, jsonRecord, type ImageResult, type RowShape } from '../../io/rows.js';
 import { preprocessRecord, upgradedPreprocessRecord } from '../../preprocess/record.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import type { AdaptiveRule } from '../../stats/adaptive.js';
+import { decomposeUncertainty } from '../../ensemble/decomposition.js';
+import type { Members } from '../../ensemble/members.js';
+import { splitPassMajorRows } from '../../ensemble/rows.js';
+import type { EnsembleView } from '../../ensemble/predict-files.js';
 import type { Shard } from '../shards.js';
 import { hostname } from 'node:os';
 import type { PredictRunConfig } from './config.js';
@@ -25,6 +29,10 @@ export interface ResolvedRun {
   calibrationSha256: string | undefined;
   /** Sharded runs: the hash and length of the whole input list, and this shard's block of it. */
   shard?: { shard: Shard; listHash: string; listLength: number; first: number; end: number };
+  /** The model's SHA-256, or an ensemble's (Members.sha256): what a calibration, a resume and the passes' record know the run's model by. */
+  modelSha256: string;
+  /** Several members, or views: the members, the views and T of a stochastic member (1 when none is, or the run is deterministic). */
+  ensemble?: { members: Members; views: readonly EnsembleView[]; passes: number };
 }
 
 /** The settings that must match for --resume to append to this run's output (and that merge compares across shards). */
@@ -36,7 +44,15 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
       input_list_sha256: run.shard.listHash,
       input_list_length: run.shard.listLength,
     }),
-    model_sha256: info.sha256,
+    model_sha256: run.modelSha256,
+    ...(run.ensemble && {
+      members: run.ensemble.members.list.map((m) => ({
+        sha256: m.model.info.sha256,
+        dropout_rates: maskRates(m.model.info),
+        preprocess: preprocessRecord(m.preprocess),
+      })),
+      views: run.ensemble.views.map((v) => v.name),
+    }),
     passes: run.passes,
     seed: run.seed,
     mask_scheme: MASK_SCHEME,
@@ -79,16 +95,37 @@ export function upgradedRunSettings(earlier: Record<string, unknown>): Record<st
 
 /** One image's line: a CSV record or a JSON object, calibrated when the run applies a calibration. */
 export function rowLine(config: PredictRunConfig, run: ResolvedRun, result: ImageResult): string {
-  const row = run.calibration && result.status === 'ok' ? calibrated(result, run.calibration) : result;
+  const row = run.calibration && result.status === 'ok' ? calibrated(result, run.calibration, run.ensemble) : result;
   return config.format === 'csv'
-    ? stringify([csvRecord(row, run.labels, run.topk, Boolean(run.rule), config.spreadsheetSafe, Boolean(run.calibration))]).trimEnd()
-    : JSON.stringify(jsonRecord(row, run.labels, run.topk, config.perClass, Boolean(run.rule)));
+    ? stringify([csvRecord(row, run.labels, rowShape(run), config.spreadsheetSafe)]).trimEnd()
+    : JSON.stringify(jsonRecord(row, run.labels, rowShape(run), config.perClass));
 }
 
-/** A row under a calibration: the summary of the tempered passes, the confidence before, and the prediction set. */
-function calibrated(result: Extract<ImageResult, { status: 'ok' }>, calibration: Calibration): ImageResult {
+/** What the run's rows hold besides the base columns. */
+export function rowShape(run: ResolvedRun): RowShape {
+  return { topk: run.topk, withPasses: Boolean(run.rule), calibrated: Boolean(run.calibration), withParts: run.ensemble !== undefined };
+}
+
+/** A row under a calibration: the summary (and an ensemble's parts) of the tempered passes, the confidence before, and the prediction set. */
+function calibrated(result: Extract<ImageResult, { status: 'ok' }>, calibration: Calibration, ensemble: ResolvedRun['ensemble']): ImageResult {
   const applied = applyCalibration(calibration, result.file, result.passProbs!);
-  return { ...result, summary: applied.summary, calibrated: { uncalibratedConfidence: result.summary.confidence, set: applied.set } };
+  const classes = applied.summary.mean.length;
+  const parts =
+    ensemble &&
+    decomposeUncertainty(splitPassMajorRows(applied.passes, ensemble.passes, ensemble.members.list.length, ensemble.views.length, classes), classes);
+  return {
+    ...result,
+    summary: applied.summary,
+    ...(parts && {
+      parts: {
+        betweenMembers: parts.betweenMembers,
+        betweenViews: parts.betweenViews,
+        withinPasses: parts.withinPasses,
+        memberDisagreement: parts.memberDisagreement,
+      },
+    }),
+    calibrated: { uncalibratedConfidence: result.summary.confidence, set: applied.set },
+  };
 }
 
 /** Mean, median and max of the passes the images used (adaptive T makes them differ). */
@@ -115,8 +152,21 @@ export function runMetadata(
     tool: 'mc-dropout',
     version: config.version,
     command: 'predict',
+    ...(run.ensemble && {
+      members: run.ensemble.members.asGiven.map((m) => ({
+        path: m.path,
+        sha256: m.model.info.sha256,
+        classes: m.model.info.classes,
+        passes: m.stochastic ? run.ensemble!.passes : 1,
+        sites: m.model.info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
+        trunk_reuse: m.model.plan.trunkReuse,
+      })),
+      views: run.ensemble.views.map((v) => v.name),
+      ensemble_sha256: run.modelSha256,
+    }),
     model: {
-      path: config.model,
+      // an ensemble's lead member (the first by digest), whose sites and trunk reuse follow
+      path: run.ensemble ? run.ensemble.members.list[0]!.path : config.model,
       sha256: info.sha256,
       external_files: info.externalFiles,
       classes: info.classes,
