@@ -222,11 +222,20 @@ function checkCompatible(first: CheckedMember, member: CheckedMember): void {
       'E_ENSEMBLE',
     );
   for (const key of PREPROCESSING) {
-    const [a, b] = [first.metadata[key], member.metadata[key]].map((v) => (v === undefined ? undefined : JSON.stringify(v)));
+    // as the metadata writes them: sizes HxW, lists as JSON, words as they are
+    const [a, b] = [first.metadata[key], member.metadata[key]].map((v) =>
+      v === undefined
+        ? undefined
+        : key === 'inputSize'
+          ? `${(v as { height: number }).height}x${(v as { width: number }).width}`
+          : typeof v === 'string'
+            ? v
+            : JSON.stringify(v),
+    );
     if (a === b) continue;
     const name = `${METADATA_PREFIX}${METADATA_KEY[key] ?? key}`;
     throw new ModelError(
-      `${both} record different preprocessing: ${name} is ${a ?? 'absent (the default)'} in ${first.file} and ${b ?? 'absent (the default)'} in ${member.file}; an ensemble's members share one input, so one preprocessing. Record the same one in each (mc-dropout convert MODEL --mean MEAN --std STD --size HxW -o OUT)`,
+      `${both} record different preprocessing: ${name} is ${a ?? 'absent (the default)'} in ${first.file} and ${b ?? 'absent (the default)'} in ${member.file}; an ensemble's members share one input, so one preprocessing. Where they were trained alike, state it once for all members (mc-dropout convert A.onnx B.onnx --mc-graph T --size HxW --mean MEAN --std STD -o OUT)`,
       'E_ENSEMBLE',
     );
   }
