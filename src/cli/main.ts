@@ -314,7 +314,7 @@ function defineConvert(program: Command, setExitCode: (code: number) => void): v
     .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
     .option(
       '--mc-graph <T>',
-      'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs (docs/serving.md)',
+      'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs; several models: an ensemble in one graph (docs/serving.md)',
       integer(2, 100000),
     )
     .option(
