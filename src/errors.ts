@@ -129,3 +129,18 @@ export function invalidParameter(name: string, expected: string, actual: unknown
         : JSON.stringify(actual);
   return new UsageError(`Expected ${expected} for ${param(name)} but received ${shown}${unit ? ` ${unit}` : ''}`);
 }
+
+/**
+ * Runs `check`; a UsageError or ModelError it throws is thrown again, of its class and code, with
+ * `where: ` before its message and the original as its cause (an ensemble's member named in a
+ * message its own checks wrote).
+ */
+export function whereThrown<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${where}: ${error.message}`, { cause: error });
+    if (error instanceof ModelError) throw new ModelError(`${where}: ${error.message}`, error.code, { cause: error });
+    throw error;
+  }
+}

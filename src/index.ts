@@ -131,6 +131,7 @@ export { OnnxGraph, type TensorInfo, type GraphNode } from './model/graph.js';
 export { inspectModel, inspectJson, type InspectReport, type InspectJson, type TensorDescription } from './run/inspect.js';
 export { convertFile, type ConvertFileConfig, type ConvertFileOutcome } from './run/convert.js';
 export { convertModel, type ConvertOptions, type ConvertReport } from './model/convert.js';
+export { MC_ENSEMBLE_OUTPUTS } from './model/mc-ensemble-graph.js';
 export { injectionCandidates, paddleDropouts, type InjectionCandidate, type PaddleDropout } from './model/inject.js';
 export { findStochasticSites, type StochasticSite } from './model/sites.js';
 export { readMetadata, METADATA_PREFIX, type ModelMetadata } from './model/metadata.js';

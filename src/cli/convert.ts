@@ -1,4 +1,4 @@
-import { convertFile } from '../index.js';
+import { convertFile, MC_ENSEMBLE_OUTPUTS, type ConvertFileOutcome } from '../index.js';
 
 export interface ConvertCliOptions {
   output: string;
@@ -18,12 +18,14 @@ export interface ConvertCliOptions {
   modelOutput?: string;
   mcGraph?: number;
   mcGraphSeed?: boolean;
+  members?: string;
 }
 
-/** `mc-dropout convert IN -o OUT`: writes an MC-ready model and checks that onnxruntime loads it. */
-export async function runConvert(input: string, options: ConvertCliOptions): Promise<number> {
+/** `mc-dropout convert IN... -o OUT`: writes an MC-ready model (or an ensemble's MC graph) and checks that onnxruntime loads it. */
+export async function runConvert(models: string[], options: ConvertCliOptions): Promise<number> {
   const outcome = await convertFile({
-    input,
+    input: models.length === 1 ? models[0]! : models,
+    ...(options.members !== undefined && { membersFile: options.members }),
     output: options.output,
     liveAll: options.live === 'all',
     seed: options.seed,
@@ -44,6 +46,8 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
       ...(options.cropFraction !== undefined && { cropFraction: options.cropFraction }),
     },
   });
+  if (outcome.members) return reportEnsemble(outcome.members, options, outcome.dataFile);
+  const input = models[0];
   const sites = outcome.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ');
   const zero = outcome.converted.filter((c) => c.rate === 0);
   if (zero.length > 0)
@@ -62,5 +66,27 @@ export async function runConvert(input: string, options: ConvertCliOptions): Pro
   );
   if (options.revivePaddle && outcome.revived.length === 0)
     process.stderr.write(`mc-dropout: warning: --revive-paddle found no Paddle dropout (a Mul by a constant in (0, 1) into the classifier) in ${input}\n`);
+  return 0;
+}
+
+/** What convert wrote for an ensemble: the graph, its outputs, each member's sites or its one pass; a warning where no member draws. */
+function reportEnsemble(members: NonNullable<ConvertFileOutcome['members']>, options: ConvertCliOptions, dataFile: string | undefined): number {
+  const each = members.map((m) =>
+    m.passes === 1
+      ? `${m.file}: no dropout, one pass`
+      : `${m.file}: ${m.converted.map((c) => `${c.site} on ${c.input} (p=${c.rate})`).join(', ') || 'its own random ops'}`,
+  );
+  process.stderr.write(
+    `mc-dropout: wrote ${options.output}: the MC graph of an ensemble of ${members.length} members for T=${options.mcGraph} (outputs ${MC_ENSEMBLE_OUTPUTS.join(', ')})${options.mcGraphSeed ? '; its random numbers from the input seed (int64 [1])' : ''}; ${each.join('; ')}${dataFile ? `; weights in ${dataFile} (keep it beside the model)` : ''}\n`,
+  );
+  for (const m of members) {
+    const zero = m.converted.filter((c) => c.rate === 0);
+    if (m.passes > 1 && zero.length === m.converted.length && zero.length > 0)
+      process.stderr.write(`mc-dropout: warning: every dropout site of ${m.file} has rate 0: its ${options.mcGraph} passes will be identical\n`);
+  }
+  if (members.every((m) => m.passes === 1))
+    process.stderr.write(
+      `mc-dropout: warning: no member has dropout: each runs once (a plain deep ensemble), T=${options.mcGraph} changes nothing and within_passes is 0\n`,
+    );
   return 0;
 }

@@ -42,9 +42,19 @@ function formatReport(r: InspectReport): string {
           ...r.injection.map((c) => `  ${c.tensor} [${(c.shape ?? ['?']).map((d) => (d === '' ? '?' : d)).join(', ')}] (${c.why})`),
         ]
       : []),
-    ...(r.mcGraph ? [`MC graph: ${r.mcGraph.passes ?? '?'} passes inside, statistics out (docs/serving.md)`] : []),
+    ...(r.mcGraph ? mcGraphLines(r.mcGraph) : []),
     `MC-ready: ${r.mcReady ? 'yes' : r.mcGraph ? 'no (an MC graph: run it in onnxruntime)' : 'no'}`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** What an MC graph holds: its passes, and for an ensemble's, its members (one line each, where the metadata records them). */
+function mcGraphLines(graph: NonNullable<InspectReport['mcGraph']>): string[] {
+  const passes = graph.passes ?? '?';
+  if (graph.members === null) return [`MC graph: ${passes} passes inside, statistics out (docs/serving.md)`];
+  return [
+    `MC graph: an ensemble of ${graph.members} members, ${passes} passes inside each (1 for a member without dropout), statistics out (docs/serving.md)`,
+    ...(graph.memberFiles ?? []).map((m, k) => `  member ${k}: ${m.file} (${m.passes} pass${m.passes === 1 ? '' : 'es'}) sha256 ${m.sha256}`),
+  ];
 }

@@ -303,7 +303,7 @@ function defineConvert(program: Command, setExitCode: (code: number) => void): v
   program
     .command('convert')
     .description('write an MC-ready copy of a model: dropout as a random-mask subgraph that stays stochastic in any onnxruntime')
-    .argument('<model>', 'ONNX model to convert')
+    .argument('[models...]', 'ONNX model to convert; with --mc-graph, several: the members of an ensemble, written as one graph')
     .requiredOption('-o, --output <file>', 'where to write the converted model')
     .option('--model-output <name>', 'with --inject-rate: the output whose classifier gets the dropout (default: the class-score output)')
     .option('--inject-rate <p>', 'insert dropout with rate p before the final classifier layer (last Gemm/MatMul, else last Conv)', fraction(false, 1, true))
@@ -319,8 +319,12 @@ function defineConvert(program: Command, setExitCode: (code: number) => void): v
     .option('--set-rate <p>', 'rate for every dropout site', fraction(false, 1, true))
     .option(
       '--mc-graph <T>',
-      'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs (docs/serving.md)',
+      'write MC dropout as one graph instead: T passes of every image in one run, the MC mean, std and uncertainties as outputs; several models: an ensemble in one graph (docs/serving.md)',
       integer(2, 100000),
+    )
+    .option(
+      '--members <file>',
+      'with --mc-graph: more members of the ensemble, one model path per line (# starts a comment; relative to the working directory; - for stdin)',
     )
     .option(
       '--mc-graph-seed',
@@ -341,10 +345,11 @@ Examples:
   mc-dropout convert resnet18.onnx --inject-rate 0.1 -o resnet18-mc.onnx
   mc-dropout convert tf-model.onnx --inject-at dense/BiasAdd:0:0.2 -o mc.onnx
   mc-dropout convert paddle-model.onnx --revive-paddle -o mc.onnx
-  mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224`,
+  mc-dropout convert eval-export.onnx --live all -o mc.onnx --labels labels.txt --size 224x224
+  mc-dropout convert a.onnx b.onnx c.onnx --mc-graph 30 -o ensemble.onnx      an ensemble in one graph (docs/serving.md)`,
     )
-    .action(async (model: string, options: ConvertCliOptions) => {
-      setExitCode(await runConvert(model, options));
+    .action(async (models: string[], options: ConvertCliOptions) => {
+      setExitCode(await runConvert(models, options));
     });
 }
 

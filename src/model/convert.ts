@@ -134,7 +134,7 @@ export function convertModel(input: OnnxGraph, options: ConvertOptions): Convert
  * seed s + 1's stream is a fixed small multiple of seed s's (modulo 2^31 - 1), so nearby seeds give
  * dependent masks; hashed seeds are far apart.
  */
-function randomOpSeed(seed: number, k: number): number {
+export function randomOpSeed(seed: number, k: number): number {
   const mix = (h: number) => {
     h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
     h = Math.imul(h ^ (h >>> 15), 0x846ca68b);

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
-import { DataLocation, externalEntries, isExternal, type ModelProto, type TensorProto } from './onnx.js';
+import { protoOf, type OnnxGraph } from './graph.js';
+import { DataLocation, externalEntries, isExternal, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
 /**
  * Weights in external files, as PyTorch's dynamo exporter writes them (`model.onnx` +
@@ -129,4 +130,26 @@ export function referenceEmbeddedWeights(model: ModelProto, fileBytes: Uint8Arra
     node.attribute?.some((a) => a.t) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: own(a.t) } : a)) } : node,
   );
   return { ...model, graph: { ...model.graph, initializer: initializers, node: nodes } };
+}
+
+/**
+ * Points every external tensor of `graph` (convert's own copy: its lists are replaced, its tensors
+ * copied where changed, never changed in place) at its file by absolute path, resolved against the
+ * model's `folder`: an ensemble's graph holds members from several folders, and writeModelFile reads
+ * each tensor's bytes from where it says.
+ */
+export function anchorExternalData(graph: OnnxGraph, folder: string): void {
+  const model = protoOf(graph);
+  const anchored = (tensor: TensorProto): TensorProto =>
+    isExternal(tensor)
+      ? { ...tensor, externalData: (tensor.externalData ?? []).map((e) => (e.key === 'location' ? { ...e, value: path.resolve(folder, e.value ?? '') } : e)) }
+      : tensor;
+  const nodes = (list: NodeProto[] | null | undefined) =>
+    (list ?? []).map((node) =>
+      node.attribute?.some((a) => a.t) ? { ...node, attribute: node.attribute.map((a) => (a.t ? { ...a, t: anchored(a.t) } : a)) } : node,
+    );
+  if (!model.graph) return;
+  model.graph.initializer = (model.graph.initializer ?? []).map(anchored);
+  model.graph.node = nodes(model.graph.node);
+  model.functions = (model.functions ?? []).map((fn) => ({ ...fn, node: nodes(fn.node) }));
 }

@@ -12,10 +12,20 @@ import { classifierOutput, isSoftmaxOutput } from './signature.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Prefix of every node, tensor and initializer the MC graph adds. */
-const MC_GRAPH_PREFIX = 'mc_graph.';
+export const MC_GRAPH_PREFIX = 'mc_graph.';
 
 /** The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest. */
-const MC_GRAPH_OUTPUTS = ['mean', 'std', 'label', 'confidence', 'entropy', 'expected_entropy', 'mutual_information', 'variation_ratio', 'margin'] as const;
+export const MC_GRAPH_OUTPUTS = [
+  'mean',
+  'std',
+  'label',
+  'confidence',
+  'entropy',
+  'expected_entropy',
+  'mutual_information',
+  'variation_ratio',
+  'margin',
+] as const;
 
 /**
  * Builds the MC graph of `model` (dropout already random ops: convertModel's output) for T passes.
@@ -42,7 +52,7 @@ export function mcGraph(
   graph.node = perPass;
   addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
 
-  const seeded = options.seedInput ? seededRandomOps(graph.node, build.node, build.int64, build.nodes) : undefined;
+  const seeded = options.seedInput ? seededRandomOps(graph.node, build) : undefined;
   graph.node = [...front, ...(seeded ?? graph.node), ...build.nodes];
   graph.initializer = [...(graph.initializer ?? []), ...build.added];
   // the seed, where asked for: a required input (onnxruntime-node and -web feed no input that has a default)
@@ -55,7 +65,7 @@ export function mcGraph(
   graph.output = MC_GRAPH_OUTPUTS.map((name) =>
     tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
   );
-  stampMcGraphMetadata(model, passes, Boolean(seeded));
+  stampMcGraphMetadata(model, { passes, outputs: MC_GRAPH_OUTPUTS, seeded: Boolean(seeded) });
   return graphOf(model);
 }
 
@@ -66,7 +76,7 @@ const prefixed = (role: string): string => `${MC_GRAPH_PREFIX}${role}`;
  * The model's one image input (its dims, with a dynamic batch first) and its float32 class scores
  * [N, classes], checked in this order; each failed check throws a UsageError saying why.
  */
-function checkedSignature(
+export function checkedSignature(
   source: OnnxGraph,
   graph: GraphProto,
   output: string | undefined,
@@ -108,8 +118,9 @@ function renameClashingTensors(graph: GraphProto): void {
   }
 }
 
-/** The nodes and initializers the MC graph adds, collected in the order made, every name under MC_GRAPH_PREFIX. */
-interface GraphBuilder {
+/** The nodes and initializers the MC graph adds, collected in the order made, every name under `prefix` (MC_GRAPH_PREFIX, or a member's under it). */
+export interface GraphBuilder {
+  prefix: string;
   nodes: NodeProto[];
   added: TensorProto[];
   /** Adds a node with one output, `output` prefixed; returns that name. */
@@ -123,22 +134,23 @@ interface GraphBuilder {
 }
 
 const intsAttribute = (name: string, values: number[]) => ({ name, type: 7, ints: values });
-const intAttribute = (name: string, value: number) => ({ name, type: 2, i: value });
+export const intAttribute = (name: string, value: number) => ({ name, type: 2, i: value });
 
-function graphBuilder(opset: number): GraphBuilder {
+export function graphBuilder(opset: number, prefix = MC_GRAPH_PREFIX): GraphBuilder {
   const added: TensorProto[] = [];
   const nodes: NodeProto[] = [];
+  const named = (role: string) => `${prefix}${role}`;
   const int64 = (name: string, values: number[], scalar = false): string => {
-    added.push({ name: prefixed(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
-    return prefixed(name);
+    added.push({ name: named(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
+    return named(name);
   };
   const float = (name: string, value: number): string => {
-    added.push({ name: prefixed(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
-    return prefixed(name);
+    added.push({ name: named(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
+    return named(name);
   };
   const node = (opType: string, inputs: string[], output: string, attribute: NodeProto['attribute'] = []): string => {
-    nodes.push({ opType, name: prefixed(output), input: inputs, output: [prefixed(output)], attribute });
-    return prefixed(output);
+    nodes.push({ opType, name: named(output), input: inputs, output: [named(output)], attribute });
+    return named(output);
   };
   const reduce = (op: string, x: string, axes: number[], out: string, keepdims = 0): string => {
     const asInput = opset >= (op === 'ReduceSum' ? 13 : 18);
@@ -146,7 +158,7 @@ function graphBuilder(opset: number): GraphBuilder {
       ? node(op, [x, int64(`${out}.axes`, axes)], out, [intAttribute('keepdims', keepdims)])
       : node(op, [x], out, [intsAttribute('axes', axes), intAttribute('keepdims', keepdims)]);
   };
-  return { nodes, added, node, int64, float, reduce };
+  return { prefix, nodes, added, node, int64, float, reduce };
 }
 
 /**
@@ -155,7 +167,7 @@ function graphBuilder(opset: number): GraphBuilder {
  * runs once per image (the trunk, then the Tiles); `perPass`: the other nodes, reading the tiles.
  * The Tiles' repeats go to `build.added`; the Tile nodes leave `build.nodes` for `front`.
  */
-function tiledPasses(
+export function tiledPasses(
   original: NodeProto[],
   build: GraphBuilder,
   passes: number,
@@ -225,13 +237,20 @@ function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName
   node('Sub', [first, second], 'margin');
 }
 
-/** The metadata describes the MC graph: its outputs are the statistics, no longer the model's logits. */
-function stampMcGraphMetadata(model: ModelProto, passes: number, seeded: boolean): void {
+/**
+ * The metadata describes the MC graph: its outputs are the statistics, no longer the model's logits.
+ * `members`: an ensemble's, each file's base name, SHA-256 and passes (`mc_graph_members`).
+ */
+export function stampMcGraphMetadata(
+  model: ModelProto,
+  graph: { passes: number; outputs: readonly string[]; seeded: boolean; members?: readonly McGraphMember[] },
+): void {
   const own = {
     output: 'mc_graph',
-    mc_graph_passes: String(passes),
-    mc_graph_outputs: JSON.stringify(MC_GRAPH_OUTPUTS),
-    mc_graph_seed: seeded ? MC_GRAPH_SEED : 'none',
+    mc_graph_passes: String(graph.passes),
+    mc_graph_outputs: JSON.stringify(graph.outputs),
+    mc_graph_seed: graph.seeded ? MC_GRAPH_SEED : 'none',
+    ...(graph.members && { mc_graph_members: JSON.stringify(graph.members) }),
   };
   model.metadataProps = [
     ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
@@ -239,28 +258,72 @@ function stampMcGraphMetadata(model: ModelProto, passes: number, seeded: boolean
   ];
 }
 
+/** A member of an ensemble's MC graph as its metadata records it: the file's base name, its SHA-256 and its passes (1 without dropout). */
+export interface McGraphMember {
+  file: string;
+  sha256: string;
+  passes: number;
+}
+
+/** What mcGraphOf finds: T where known; for an ensemble's graph, its member count and (from the metadata) the members. */
+export interface McGraphFound {
+  passes: number | undefined;
+  /** The member count of an ensemble's graph (mcEnsembleGraph); undefined for one model's. */
+  members?: number;
+  /** The members as the metadata records them, where it does. */
+  recorded?: McGraphMember[];
+}
+
+/** The node and tensor names under MC_GRAPH_PREFIX that belong to ensemble member k: `mc_graph.m<k>.` */
+const MEMBER_NAME = /^mc_graph\.m(\d+)\./;
+
 /**
  * Whether `model` is an MC graph: by its metadata (`mc_dropout.output` = `mc_graph`), or by the
- * nodes mcGraph adds where the metadata was edited away. `passes` is its T where known.
+ * nodes mcGraph (or mcEnsembleGraph) adds where the metadata was edited away. `passes` is its T
+ * where known; an ensemble's graph also says how many members it holds.
  */
-export function mcGraphOf(graph: OnnxGraph): { passes: number | undefined } | undefined {
+export function mcGraphOf(graph: OnnxGraph): McGraphFound | undefined {
   const model = protoOf(graph);
   const props = new Map((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   const marked = props.get(`${METADATA_PREFIX}output`) === 'mc_graph' || props.has(`${METADATA_PREFIX}mc_graph_passes`);
-  if (!marked && !(model.graph?.node ?? []).some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;
+  const nodes = model.graph?.node ?? [];
+  if (!marked && !nodes.some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;
   const stated = Number(props.get(`${METADATA_PREFIX}mc_graph_passes`));
-  const repeats = (model.graph?.initializer ?? []).find((t) => t.name === `${MC_GRAPH_PREFIX}repeats.0`)?.int64Data?.[0];
+  // an ensemble member without dropout has no Tile: the first member's that has one
+  const repeats = (model.graph?.initializer ?? []).find((t) => /^mc_graph\.(m\d+\.)?repeats\.0$/.test(t.name ?? ''))?.int64Data?.[0];
   const passes = Number.isInteger(stated) && stated >= 2 ? stated : repeats !== undefined ? toNumber(repeats) : undefined;
-  return { passes };
+  const recorded = recordedMembers(props.get(`${METADATA_PREFIX}mc_graph_members`));
+  const memberNodes = new Set(nodes.flatMap((node) => MEMBER_NAME.exec(node.name ?? '')?.[1] ?? []));
+  const members = recorded?.length ?? (memberNodes.size > 0 ? memberNodes.size : undefined);
+  return { passes, ...(members !== undefined && { members }), ...(recorded && { recorded }) };
 }
 
-/** "an MC graph (T=400)", for messages. */
-export function describeMcGraph(found: { passes: number | undefined }): string {
-  return `an MC graph${found.passes !== undefined ? ` (T=${found.passes})` : ''}`;
+/** The members `mc_graph_members` records, or undefined where it is absent or not the list stampMcGraphMetadata writes. */
+function recordedMembers(text: string | undefined): McGraphMember[] | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const isMember = (m: unknown): m is McGraphMember =>
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as McGraphMember).file === 'string' &&
+    typeof (m as McGraphMember).sha256 === 'string' &&
+    Number.isInteger((m as McGraphMember).passes);
+  return Array.isArray(value) && value.length > 0 && value.every(isMember) ? value.map(({ file, sha256, passes }) => ({ file, sha256, passes })) : undefined;
+}
+
+/** "an MC graph (T=400)", or "an MC graph of an ensemble of 3 members (T=400)", for messages. */
+export function describeMcGraph(found: McGraphFound): string {
+  const ensemble = found.members !== undefined ? ` of an ensemble of ${found.members} members` : '';
+  return `an MC graph${ensemble}${found.passes !== undefined ? ` (T=${found.passes})` : ''}`;
 }
 
 /** The seeded MC graph's seed input: int64 [1], at least 0 (reduced modulo 2^32). */
-const MC_GRAPH_SEED = 'seed';
+export const MC_GRAPH_SEED = 'seed';
 
 /** Odd multipliers below 2^31: a product with a value below 2^32 stays below 2^63 in int64. */
 const M1 = 0x7feb352d;
@@ -285,23 +348,30 @@ export function mix32(x: bigint): bigint {
 /** Element `index` of random op `op`'s uniform numbers for `seed` (>= 0), as the seeded graph computes it: [0, 1) in steps of 2^-24. */
 export function seededUniform(seed: bigint, op: number, index: number): number {
   const m = 2n ** 32n;
-  const key = mix32((mix32(((seed % m) + m) % m) + ((BigInt(op) * BigInt(GOLDEN)) % m)) % m);
+  const key = mix32((mix32(((seed % m) + m) % m) + BigInt(opKey(op))) % m);
   const h = mix32(mix32((BigInt(index) + key) % m));
   return Number(h / 256n) / 2 ** 24;
 }
 
+/** Op index `op`'s term in the key of its numbers: op x 0x9e3779b9 modulo 2^32 (a bijection on op modulo 2^32, GOLDEN being odd). */
+const opKey = (op: number): number => Number((BigInt(op) * BigInt(GOLDEN)) % 2n ** 32n);
+
 /**
  * Replaces each RandomUniformLike (float32: convert's masks and timm's DropPath alike) with numbers
- * hashed from the seed input, the op's index in graph order and the element's index only
- * (seededUniform), in integer ops every runtime has (Range, Add, Mul, Div, Mod, Cast). A model with
- * other random ops (RandomNormalLike, Bernoulli...) is refused, so a seed never half-controls a graph.
+ * hashed from the seed input, the op's index and the element's index only (seededUniform), in
+ * integer ops every runtime has (Range, Add, Mul, Div, Mod, Cast). The op's index is `firstOp` plus
+ * its place in graph order (an ensemble's member m starts at m x 2^20, so its numbers do not depend
+ * on the other members). A model with other random ops (RandomNormalLike, Bernoulli...) is refused,
+ * so a seed never half-controls a graph. The hashing nodes are named under `build.prefix`.
  */
-function seededRandomOps(
-  graph: readonly NodeProto[],
-  node: (opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']) => string,
-  int64: (name: string, values: number[], scalar?: boolean) => string,
-  nodes: NodeProto[],
-): NodeProto[] {
+export function seededRandomOps(graph: readonly NodeProto[], build: GraphBuilder, firstOp = 0): NodeProto[] {
+  const { node, int64, nodes } = build;
+  // a float32 scalar made by a Constant node (kept among `nodes`)
+  const float32Const = (name: string, value: number): string => {
+    const out = `${build.prefix}${name}`;
+    nodes.push({ opType: 'Constant', name: out, output: [out], attribute: [{ name: 'value_float', type: 1, f: value }] });
+    return out;
+  };
   const attr = (n: NodeProto, name: string) => (n.attribute ?? []).find((a) => a.name === name);
   const uniform = graph.filter((n) => n.opType === 'RandomUniformLike');
   const odd = graph.filter(
@@ -329,23 +399,23 @@ function seededRandomOps(
   const base = mix(mod(MC_GRAPH_SEED));
   uniform.forEach((random, j) => {
     const x = random.input![0]!;
-    const key = mix(mod(node('Add', [base, c((j * GOLDEN) % 2 ** 32)], `h${count++}`)));
+    const key = mix(mod(node('Add', [base, c(opKey(firstOp + j))], `h${count++}`)));
     const index = node('Range', [c(0), node('Size', [x], `random${j}.size`), c(1)], `random${j}.index`);
     const h = mix(mix(mod(node('Add', [index, key], `h${count++}`))));
     const float = node('Cast', [node('Div', [h, c(256)], `random${j}.high24`)], `random${j}.float`, [{ name: 'to', type: 2, i: DataType.FLOAT }]);
-    let u = node('Mul', [float, float32Const(nodes, `random${j}.step`, 2 ** -24)], `random${j}.unit`);
+    let u = node('Mul', [float, float32Const(`random${j}.step`, 2 ** -24)], `random${j}.unit`);
     const low = attr(random, 'low')?.f ?? 0;
     const high = attr(random, 'high')?.f ?? 1;
     if (low !== 0 || high !== 1)
       u = node(
         'Add',
-        [node('Mul', [u, float32Const(nodes, `random${j}.width`, high - low)], `random${j}.scaled`), float32Const(nodes, `random${j}.low`, low)],
+        [node('Mul', [u, float32Const(`random${j}.width`, high - low)], `random${j}.scaled`), float32Const(`random${j}.low`, low)],
         `random${j}.shifted`,
       );
     // the hashed numbers take the random op's place, under its output's name
     nodes.push({
       opType: 'Reshape',
-      name: `${MC_GRAPH_PREFIX}random${j}.hashed`,
+      name: `${build.prefix}random${j}.hashed`,
       input: [u, node('Shape', [x], `random${j}.shape`)],
       output: [random.output![0]!],
     });
@@ -355,13 +425,6 @@ function seededRandomOps(
     graph.filter((n) => n.opType !== 'RandomUniformLike'),
     hashing,
   );
-}
-
-/** A float32 scalar made by a Constant node (kept among `nodes`). */
-function float32Const(nodes: NodeProto[], name: string, value: number): string {
-  const out = `${MC_GRAPH_PREFIX}${name}`;
-  nodes.push({ opType: 'Constant', name: out, output: [out], attribute: [{ name: 'value_float', type: 1, f: value }] });
-  return out;
 }
 
 /** `model` and `added` nodes as one topologically sorted list (each node after the producers of its inputs). */

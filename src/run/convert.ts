@@ -2,18 +2,26 @@
 import path from 'node:path';
 import { McModel } from '../engine/mc-model.js';
 import { RuntimeSession } from '../engine/runtime.js';
-import { describeError, ModelError, param, UsageError } from '../errors.js';
-import { readLabels } from '../io/lines.js';
-import { checkInputsAreNotOutputs, outputIdentities, outputTarget } from '../io/targets.js';
+import { describeError, ModelError, param, UsageError, whereThrown } from '../errors.js';
+import { readLabels, readPathList } from '../io/lines.js';
+import { checkInputsAreNotOutputs, fileIdentity, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
+import { anchorExternalData } from '../model/external.js';
+import { hasRandomOps, mcEnsembleGraph, type EnsembleMember } from '../model/mc-ensemble-graph.js';
 import { describeMcGraph, mcGraph, mcGraphOf } from '../model/mc-graph.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 
 /** What to convert and how; the graph options are convertModel's. */
 export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'output'> {
-  /** The model file to read (left unchanged). */
-  input: string;
+  /**
+   * The model file to read (left unchanged). With mcGraph, several files (here and in `membersFile`)
+   * are the members of an ensemble, written as one graph (model/mc-ensemble-graph.ts); the
+   * conversion options and `record` apply to each member.
+   */
+  input: string | readonly string[];
+  /** More members, one model path per line (`#` starts a comment line; relative to the working directory; `-` reads stdin), after `input`'s. */
+  membersFile?: string;
   /** The class-score output by name (convertModel's `output`), where the model has several. */
   modelOutput?: string;
   /**
@@ -39,6 +47,8 @@ export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'ou
 
 /** What convertFile wrote. */
 export interface ConvertFileOutcome {
+  /** An ensemble's members, in the graph's order: each file, its passes in the graph (1 without dropout) and its sites. */
+  members?: { file: string; passes: number; converted: ConvertFileOutcome['converted']; revived: string[] }[];
   /** Each random-mask dropout site: its group's name, the tensor it drops and its rate. */
   converted: { site: string; input: string; rate: number }[];
   /** The tensor dropout was injected before (injectRate), if any. */
@@ -55,12 +65,24 @@ export interface ConvertFileOutcome {
  * output must not be the input, its labels or its weights. Throws UsageError / ModelError.
  */
 export async function convertFile(config: ConvertFileConfig): Promise<ConvertFileOutcome> {
-  const { input, output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
+  const { input: given, membersFile, output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
   if (mcGraphSeed && passes === undefined) throw new UsageError(`${param('mcGraphSeed')} shapes the MC graph: give ${param('mcGraph')} too`);
   // the output's place and the files it must not be are checked before the conversion's work
   const target = outputTarget(output, 'the converted model');
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
   const outputs = outputIdentities([target, outputTarget(`${target.file}.data`, "the converted model's weights")]);
+  checkInputsAreNotOutputs([{ role: 'the members file', path: membersFile }], outputs);
+  const models = [...(typeof given === 'string' ? [given] : given), ...(membersFile !== undefined ? readPathList(membersFile, 'lines') : [])];
+  if (models.length === 0)
+    throw new UsageError(`No model to convert: name one${membersFile !== undefined ? `; the members file ${membersFile} lists none` : ''}`);
+  if (models.length > 1) {
+    if (passes === undefined)
+      throw new UsageError(
+        `${models.length} models make an ensemble, which only the MC graph holds: give ${param('mcGraph')} to write them as one graph, or convert each model alone`,
+      );
+    return convertEnsemble(models, outputs, { ...config, mcGraph: passes });
+  }
+  const input = models[0]!;
   checkInputsAreNotOutputs(
     [
       { role: 'the model', path: input },
@@ -79,15 +101,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     externalFiles.map((file) => ({ role: "the model's external weights", path: path.join(folder, file) })),
     outputs,
   );
-  const metadata: Record<string, string> = {};
-  if (record.labelsFile) metadata.labels = JSON.stringify(readLabels(record.labelsFile));
-  if (record.mean) metadata.mean = JSON.stringify(record.mean);
-  if (record.std) metadata.std = JSON.stringify(record.std);
-  if (record.inputSize) metadata.input_size = `${record.inputSize.height}x${record.inputSize.width}`;
-  if (record.resize) metadata.resize = record.resize;
-  if (record.interpolation) metadata.interpolation = record.interpolation;
-  if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
-  if (Object.keys(metadata).length > 0) metadata.format = '1';
+  const metadata = recordedMetadata(record);
 
   const report = convertModel(model, {
     ...options,
@@ -119,6 +133,89 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     }
   });
   return { converted: report.converted, injectedBefore: report.injectedBefore, revived: report.revived, dataFile: written.dataFile };
+}
+
+/** The mc_dropout.* metadata `record` asks for (keys without the prefix). */
+function recordedMetadata(record: NonNullable<ConvertFileConfig['record']>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (record.labelsFile) metadata.labels = JSON.stringify(readLabels(record.labelsFile));
+  if (record.mean) metadata.mean = JSON.stringify(record.mean);
+  if (record.std) metadata.std = JSON.stringify(record.std);
+  if (record.inputSize) metadata.input_size = `${record.inputSize.height}x${record.inputSize.width}`;
+  if (record.resize) metadata.resize = record.resize;
+  if (record.interpolation) metadata.interpolation = record.interpolation;
+  if (record.cropFraction !== undefined) metadata.crop_fraction = String(record.cropFraction);
+  if (Object.keys(metadata).length > 0) metadata.format = '1';
+  return metadata;
+}
+
+/**
+ * convertFile for several models: each converted as one would be (the same options and `record`),
+ * planned as its own MC graph would be (its trunk split, or none without random ops), then the
+ * ensemble's graph written and opened once in onnxruntime. The same model twice (one file under two
+ * names, or two copies) is refused: it would be T more passes of one member, not an ensemble.
+ */
+async function convertEnsemble(
+  models: readonly string[],
+  outputs: ReadonlyMap<string, string>,
+  config: ConvertFileConfig & { mcGraph: number },
+): Promise<ConvertFileOutcome> {
+  const { output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, membersFile: _, input: __, ...options } = config;
+  checkInputsAreNotOutputs(
+    [...models.map((file) => ({ role: 'a member of the ensemble', path: file })), { role: 'the labels file', path: record.labelsFile }],
+    outputs,
+  );
+  const metadata = recordedMetadata(record);
+  const members: (EnsembleMember & { passes: number; report: ReturnType<typeof convertModel> })[] = [];
+  const seen = new Map<string, string>();
+  for (const file of models) {
+    const { model, folder, externalFiles, sha256 } = await readOnnxFile(file);
+    const same = seen.get(fileIdentity(file) ?? '') ?? seen.get(sha256);
+    if (same !== undefined)
+      throw new UsageError(
+        `${same} and ${file} are the same model (sha256 ${sha256.slice(0, 12)}...): an ensemble's members must differ. Give each model once (its passes already average its dropout)`,
+      );
+    seen.set(fileIdentity(file) ?? file, file);
+    seen.set(sha256, file);
+    const already = mcGraphOf(model);
+    if (already)
+      throw new ModelError(
+        `${file} is already ${describeMcGraph(already)}: its passes and statistics are inside, so it cannot be a member. Give the model it was made from`,
+        'E_MC_GRAPH',
+      );
+    checkInputsAreNotOutputs(
+      externalFiles.map((name) => ({ role: `the external weights of ${file}`, path: path.join(folder, name) })),
+      outputs,
+    );
+    const report = whereThrown(file, () =>
+      convertModel(model, { ...options, metadata, ...(modelOutput !== undefined && { output: modelOutput }), allowUnchanged: true }),
+    );
+    // a member with random ops is planned as its own MC graph is; one without runs once, whole
+    const stochastic = hasRandomOps(report.model);
+    const cut = stochastic ? await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput) : undefined;
+    anchorExternalData(report.model, folder);
+    members.push({ file, sha256, graph: report.model, ...(cut && { cut }), passes: stochastic ? passes : 1, report });
+  }
+  const finished = mcEnsembleGraph(members, passes, {
+    ...(modelOutput !== undefined && { output: modelOutput }),
+    ...(mcGraphSeed && { seedInput: true }),
+    seed: options.seed ?? 0,
+  });
+  const written = await writeModelFile(finished, path.dirname(path.resolve(models[0]!)), output, async (file) => {
+    try {
+      const check = await RuntimeSession.create(path.resolve(file), { provider: 'cpu', deviceId: 0, threads: 1 });
+      await check.release();
+    } catch (error) {
+      throw new ModelError(`The ensemble's graph does not load in onnxruntime (${describeError(error)}); ${output} was not written`);
+    }
+  });
+  return {
+    converted: members.flatMap((m) => m.report.converted),
+    injectedBefore: undefined,
+    revived: members.flatMap((m) => m.report.revived),
+    dataFile: written.dataFile,
+    members: members.map((m) => ({ file: m.file, passes: m.passes, converted: m.report.converted, revived: m.report.revived })),
+  };
 }
 
 /**

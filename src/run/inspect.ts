@@ -52,8 +52,12 @@ export interface InspectReport {
   }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
-  /** Set when the file is an MC graph (convert's mcGraph): its T where known. predict and convert refuse it. */
-  mcGraph: { passes: number | null } | null;
+  /**
+   * Set when the file is an MC graph (convert's mcGraph): its T where known; for an ensemble's, its
+   * member count and the members its metadata records (file, SHA-256, passes: 1 without dropout).
+   * predict and convert refuse it.
+   */
+  mcGraph: { passes: number | null; members: number | null; memberFiles: { file: string; sha256: string; passes: number }[] | null } | null;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
   /** Tensors into the head where dropout can be added (convert's injectAt), nearest the output first, with shapes from shape inference (null when unknown). */
   injection: { tensor: string; producer: string; why: string; shape: (number | string)[] | null }[];
@@ -126,7 +130,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     metadata: readMetadata(model, file),
     sites: sites.map((s) => describeSite(model, s, rowShapes)),
     mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
-    mcGraph: mcGraph ? { passes: mcGraph.passes ?? null } : null,
+    mcGraph: mcGraph ? { passes: mcGraph.passes ?? null, members: mcGraph.members ?? null, memberFiles: mcGraph.recorded ?? null } : null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
     paddleDropouts: paddle,
@@ -147,10 +151,12 @@ function classScoresOf(
   name: string | undefined,
   warnings: string[],
 ): { output: string | undefined; usable: boolean } {
+  // an MC graph's outputs are its statistics, not class scores: the warning above says what it is
+  if (isMcGraph) return { output: undefined, usable: false };
   let output: string | undefined;
   try {
     const chosen =
-      model.outputs().length && !isMcGraph
+      model.outputs().length > 0
         ? classifierOutput(model, file, {
             ...(name !== undefined && { name }),
             reached: outputsReachedFrom(
