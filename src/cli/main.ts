@@ -324,7 +324,7 @@ function defineConvert(program: Command, setExitCode: (code: number) => void): v
     )
     .option(
       '--members <file>',
-      'with --mc-graph: more members of the ensemble, one model path per line (# starts a comment; relative to the working directory; - for stdin)',
+      'with --mc-graph: more members of the ensemble, one model path per line (# starts a comment; relative to the folder of the list; - for stdin)',
     )
     .option(
       '--mc-graph-seed',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { McModel } from '../engine/mc-model.js';
 import { RuntimeSession } from '../engine/runtime.js';
 import { describeError, ModelError, param, UsageError, whereThrown } from '../errors.js';
-import { readLabels, readPathList } from '../io/lines.js';
+import { readLabels, readMemberList } from '../io/lines.js';
 import { checkInputsAreNotOutputs, fileIdentity, outputIdentities, outputTarget } from '../io/targets.js';
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { anchorExternalData } from '../model/external.js';
@@ -20,7 +20,7 @@ export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'ou
    * conversion options and `record` apply to each member.
    */
   input: string | readonly string[];
-  /** More members, one model path per line (`#` starts a comment line; relative to the working directory; `-` reads stdin), after `input`'s. */
+  /** More members, one model path per line (`#` starts a comment line; relative to the list's own folder; `-` reads stdin), after `input`'s. */
   membersFile?: string;
   /** The class-score output by name (convertModel's `output`), where the model has several. */
   modelOutput?: string;
@@ -72,7 +72,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
   const outputs = outputIdentities([target, outputTarget(`${target.file}.data`, "the converted model's weights")]);
   checkInputsAreNotOutputs([{ role: 'the members file', path: membersFile }], outputs);
-  const models = [...(typeof given === 'string' ? [given] : given), ...(membersFile !== undefined ? readPathList(membersFile, 'lines') : [])];
+  const models = [...(typeof given === 'string' ? [given] : given), ...(membersFile !== undefined ? readMemberList(membersFile) : [])];
   if (models.length === 0)
     throw new UsageError(`No model to convert: name one${membersFile !== undefined ? `; the members file ${membersFile} lists none` : ''}`);
   if (models.length > 1) {
