@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { bytesOfName, fsPath, hasRawBytes } from '../io/names.js';
 import { InputError, InternalError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
-import { cropRgb, resizeRgb, windowSource, type Rect } from './resample.js';
+import { centerCrop } from './geometry.js';
+import { cropRgb, resizeRgb, windowSource } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
 
 // Images are decoded several at a time by our own pool; one libvips thread each avoids oversubscribing.
@@ -167,15 +168,6 @@ async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHead
   return cropRgb(resized.pixels, resized.width, crop.left, crop.top, crop.width, crop.height);
 }
 
-/** Resize(size / crop_fraction) + CenterCrop: the resized size and the crop's rectangle in it. */
-function centerCrop(width: number, height: number, spec: PreprocessSpec): { w: number; h: number; crop: Rect } {
-  const { width: outW, height: outH } = spec;
-  // shorter side to S, the longer to int(S * long / short); the crop offset rounds half to even
-  const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
-  const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
-  return { w, h, crop: { left: roundHalfEven((w - outW) / 2), top: roundHalfEven((h - outH) / 2), width: outW, height: outH } };
-}
-
 /**
  * The center crop from a decode of only the input rectangle it reads (libvips still reads the file
  * up to its last row, but writes, and we copy, only that rectangle: on a 12 MP photo cropped to
@@ -212,13 +204,6 @@ function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: 
   const top = Math.floor((outH - h) / 2);
   for (let y = 0; y < h; y++) canvas.set(resized.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * outW + left) * 3);
   return canvas;
-}
-
-/** Python's round(): halves go to the even neighbor. */
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  if (value - floor !== 0.5) return Math.round(value);
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /**
