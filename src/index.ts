@@ -46,6 +46,10 @@ export { loadImageTensor, decodeToPixels } from './preprocess/decode.js';
 export { pixelsToTensor } from './preprocess/tensor.js';
 export type { ChannelOrder, Interpolation, ResizeMode } from './model/metadata.js';
 
+// Test-time augmentation views (#36): torchvision's flips, crops and scales, several from one decode
+export { parseViews, viewName, isIdentity, IDENTITY_VIEW, MAX_VIEWS, SCALE_RANGE, type View, type CropPosition, type ViewSpec } from './preprocess/views.js';
+export { decodeViews, type ViewRequest } from './preprocess/decode-views.js';
+
 // Statistics
 export { summarize, softmaxRows, entropy, topK, type McSummary } from './stats/aggregate.js';
 

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { bytesOfName, fsPath, hasRawBytes } from '../io/names.js';
 import { InputError, InternalError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
-import { cropRgb, resizeRgb, windowSource, type Rect } from './resample.js';
+import { centerCrop } from './geometry.js';
+import { cropRgb, resizeRgb, windowSource } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
 
 // Images are decoded several at a time by our own pool; one libvips thread each avoids oversubscribing.
@@ -26,7 +27,7 @@ export interface ImageHeader {
  * header, a center crop decodes only the rectangle of the image that the crop reads (the same bytes).
  */
 export async function decodeToPixels(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
-  let decoded: { pixels: Uint8Array; width: number; height: number };
+  let decoded: DecodedRgb;
   try {
     if (spec.resizeEngine === 'fast') return await decodeFast(file, spec, header);
     // a failed partial decode falls back to the whole one, which says what is wrong with the file
@@ -37,6 +38,26 @@ export async function decodeToPixels(file: string, spec: PreprocessSpec, header?
     throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
   }
   return applyGeometry(decoded.pixels, decoded.width, decoded.height, spec);
+}
+
+/** Interleaved 8-bit RGB [height, width, 3] of a whole image at its own size. */
+export interface DecodedRgb {
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decodes one file to upright RGB at its own size, for several geometries of it (decode-views.ts):
+ * the spec's decode fields (alpha, background, colorProfile, pixelLimit) apply, its size does not.
+ * Throws decodeToPixels' InputError for a file that does not decode.
+ */
+export async function decodeUpright(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<DecodedRgb> {
+  try {
+    return await decodeRgb(file, spec, header);
+  } catch (error) {
+    throw new InputError(file, await whyUndecodable(file, spec), { cause: error });
+  }
 }
 
 /** Decodes and normalizes one file into the model's input tensor (one image, no batch dim). */
@@ -70,7 +91,7 @@ export async function imageHeader(file: string): Promise<ImageHeader | undefined
  * because libvips places upsampled pixels differently from PIL (measured: 0.24 mean abs diff
  * in normalized units for 28x28 -> 32x32 bilinear).
  */
-async function decodeRgb(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+async function decodeRgb(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<DecodedRgb> {
   return rawRgb(openUpright(file, spec), await readsCmykAsPil(file, spec, header));
 }
 
@@ -129,7 +150,7 @@ function openUpright(file: string, spec: PreprocessSpec): Sharp {
  * Runs the pipeline to 8-bit sRGB and returns interleaved RGB (grayscale replicated) with its size;
  * with `pilCmyk`, the file's CMYK numbers as stored (no profile), turned to RGB as PIL does.
  */
-async function rawRgb(image: Sharp, pilCmyk = false): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+async function rawRgb(image: Sharp, pilCmyk = false): Promise<DecodedRgb> {
   if (pilCmyk) {
     const { data, info } = await image.pipelineColorspace('cmyk').toColorspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new InternalError(`Expected 4 channels (CMYK) from the decoder but received ${info.channels}`);
@@ -167,15 +188,6 @@ async function decodeFast(file: string, spec: PreprocessSpec, header?: ImageHead
   return cropRgb(resized.pixels, resized.width, crop.left, crop.top, crop.width, crop.height);
 }
 
-/** Resize(size / crop_fraction) + CenterCrop: the resized size and the crop's rectangle in it. */
-function centerCrop(width: number, height: number, spec: PreprocessSpec): { w: number; h: number; crop: Rect } {
-  const { width: outW, height: outH } = spec;
-  // shorter side to S, the longer to int(S * long / short); the crop offset rounds half to even
-  const shorter = Math.floor(Math.min(outH, outW) / spec.cropFraction);
-  const [w, h] = width <= height ? [shorter, Math.floor((shorter * height) / width)] : [Math.floor((shorter * width) / height), shorter];
-  return { w, h, crop: { left: roundHalfEven((w - outW) / 2), top: roundHalfEven((h - outH) / 2), width: outW, height: outH } };
-}
-
 /**
  * The center crop from a decode of only the input rectangle it reads (libvips still reads the file
  * up to its last row, but writes, and we copy, only that rectangle: on a 12 MP photo cropped to
@@ -192,8 +204,8 @@ async function decodeCrop(file: string, spec: PreprocessSpec, header: ImageHeade
   return resizeRgb(part.pixels, header.width, header.height, w, h, spec.interpolation, crop, source);
 }
 
-/** stretch, center-crop (torchvision's Resize(size / crop_fraction) + CenterCrop) or pad (letterbox). */
-function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: PreprocessSpec): Uint8Array {
+/** stretch, center-crop (torchvision's Resize(size / crop_fraction) + CenterCrop) or pad (letterbox): RGB [height, width, 3] -> [spec.height, spec.width, 3]. */
+export function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: PreprocessSpec): Uint8Array {
   const { width: outW, height: outH, interpolation } = spec;
   if (spec.resize === 'stretch') return resizeRgb(pixels, width, height, outW, outH, interpolation);
   if (spec.resize === 'center-crop') {
@@ -212,13 +224,6 @@ function applyGeometry(pixels: Uint8Array, width: number, height: number, spec: 
   const top = Math.floor((outH - h) / 2);
   for (let y = 0; y < h; y++) canvas.set(resized.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * outW + left) * 3);
   return canvas;
-}
-
-/** Python's round(): halves go to the even neighbor. */
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  if (value - floor !== 0.5) return Math.round(value);
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /**

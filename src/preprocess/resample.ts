@@ -2,7 +2,7 @@
  * Resizing of interleaved 8-bit RGB as Pillow's Image.resize does it (libImaging/Resample.c):
  * separable convolution, horizontal pass then vertical, pixel centers aligned, filter support
  * widened by the downscale factor (antialiasing), coefficients in 22-bit fixed point, rounding
- * and clipping to 8 bits after each pass. NEAREST follows Pillow's affine transform.
+ * and clipping to 8 bits after each pass. NEAREST follows Pillow's affine scaling, running sum included.
  * Models trained on PIL/torchvision inputs then see the same pixels. The two passes run in
  * WebAssembly SIMD (simd/resample.wat, the same integer sums) where the runtime has it, else here
  * in JavaScript; tests compare the two byte for byte.
@@ -159,15 +159,29 @@ function vertical(src: Uint8Array, width: number, outHeight: number, c: Coeffici
   return out;
 }
 
-/** Pillow's NEAREST resize: source pixel floor((x + 0.5) * scale). */
+/**
+ * Pillow's NEAREST source index of each output pixel (libImaging/Geometry.c, ImagingScaleAffine):
+ * scale / 2, then scale added once per pixel, truncated. The running sum, not (x + 0.5) * scale:
+ * where that product is a whole number the sum can fall just short of it (28 -> 26: pixel 6 reads
+ * 6, not 7).
+ */
+function nearestIndices(inSize: number, outSize: number): Int32Array {
+  const scale = inSize / outSize;
+  const index = new Int32Array(outSize);
+  let at = scale * 0.5;
+  for (let i = 0; i < outSize; i++, at += scale) index[i] = Math.min(Math.trunc(at), inSize - 1);
+  return index;
+}
+
+/** Pillow's NEAREST resize. */
 function nearest(src: Uint8Array, inWidth: number, inHeight: number, outWidth: number, outHeight: number): Uint8Array {
   const out = new Uint8Array(outWidth * outHeight * 3);
-  const sx = inWidth / outWidth;
-  const sy = inHeight / outHeight;
+  const xs = nearestIndices(inWidth, outWidth);
+  const ys = nearestIndices(inHeight, outHeight);
   for (let y = 0; y < outHeight; y++) {
-    const yin = Math.min(Math.floor((y + 0.5) * sy), inHeight - 1);
+    const yin = ys[y]!;
     for (let x = 0; x < outWidth; x++) {
-      const xin = Math.min(Math.floor((x + 0.5) * sx), inWidth - 1);
+      const xin = xs[x]!;
       const p = (yin * inWidth + xin) * 3;
       const o = (y * outWidth + x) * 3;
       out[o] = src[p]!;

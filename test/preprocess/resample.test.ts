@@ -114,3 +114,19 @@ describe('resampling: WebAssembly SIMD and JavaScript passes', () => {
     assert.equal(committed, build.resampleWasmSource(await build.compileResampleWat()));
   });
 });
+
+describe('NEAREST', () => {
+  it("picks Pillow's source pixels, whose running sum falls short of a whole (x + 0.5) * scale (Pillow 12.3: 28 -> 26, 28 -> 24)", () => {
+    // a ramp whose value is its index, along x and along y
+    const ramp = (n: number) => Uint8Array.from({ length: n * 3 }, (_, i) => Math.floor(i / 3));
+    const picked = (out: Uint8Array) => Array.from(out.filter((_, i) => i % 3 === 0));
+    const pillow: [number, number[]][] = [
+      [26, [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24, 25, 26, 27]],
+      [24, [0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 25, 26, 27]],
+    ];
+    for (const [size, expected] of pillow) {
+      assert.deepEqual(picked(resizeRgbOn('js', ramp(28), 28, 1, size, 1, 'nearest')), expected, `28 -> ${size} along x`);
+      assert.deepEqual(picked(resizeRgbOn('js', ramp(28), 1, 28, 1, size, 'nearest')), expected, `28 -> ${size} along y`);
+    }
+  });
+});
