@@ -149,6 +149,7 @@ export { writeFileAtomicSync, writeJsonAtomic, writeToStream, writeFailureReason
 export { decomposeUncertainty, type UncertaintyParts } from './ensemble/decomposition.js';
 export { Members, type Member } from './ensemble/members.js';
 export { passMajorRows } from './ensemble/rows.js';
-export { predictEnsembleFiles, IDENTITY_VIEWS, type EnsembleFilesOptions, type EnsembleView } from './ensemble/predict-files.js';
+export { predictEnsembleFiles, IDENTITY_VIEWS, type EnsembleFilesOptions } from './ensemble/predict-files.js';
+export { runViews, viewNames } from './ensemble/views.js';
 export { memberSeed } from './ensemble/seeds.js';
 export { readMemberList } from './io/lines.js';

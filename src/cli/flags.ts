@@ -26,6 +26,8 @@ const LOAD = {
 
 /** Preprocessing overrides. */
 const PREPROCESS = {
+  resizeEngine: '--resize-engine',
+  views: '--tta',
   std: '--std',
   cropFraction: '--crop-fraction',
   background: '--background',
@@ -79,6 +81,7 @@ export const LIBRARY_ONLY: readonly string[] = [
   'logits',
   'outcomes',
   'positive',
+  'requests',
   'probs',
   'rgb',
   'scores',

@@ -42,6 +42,7 @@ function withRunOptions(command: Command): Command {
       collect,
     )
     .option('--members <file>', 'the members of an ensemble, one ONNX path per line (relative to the file; with or instead of -m)')
+    .option('--tta <views>', 'test-time augmentation: views every model also sees, comma-separated: flip, five-crop, ten-crop, scale:S (docs/ensembles.md)')
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)

@@ -2,7 +2,7 @@ import { DEFAULT_ADAPTIVE_RULE, parseShard, runPrediction, shardFromEnvironment,
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';
-import { loadOptions, modelConfig, pathList, preprocessOverrides, type RunCliOptions } from './run-options.js';
+import { loadOptions, modelConfig, pathList, preprocessOverrides, viewsConfig, type RunCliOptions } from './run-options.js';
 
 /** Typed options of `predict`, as commander hands them over after parsing. */
 export interface PredictCliOptions extends RunCliOptions {
@@ -35,6 +35,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     allowEmpty: options.allowEmpty ?? false,
     ...(options.shard !== undefined && { shard: options.shard === 'auto' ? shardFromEnvironment(process.env, options.shardCount) : parseShard(options.shard) }),
     ...modelConfig(options),
+    ...viewsConfig(options),
     load: loadOptions(options, options.deterministic ?? false),
     passes: options.times,
     ...(options.times === 'auto' && {

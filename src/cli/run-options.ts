@@ -16,6 +16,8 @@ export interface RunCliOptions {
   model?: string[];
   /** A file listing members, one ONNX path per line. */
   members?: string;
+  /** Test-time views, as parseViews reads them. */
+  tta?: string;
   batchSize: number;
   device: string;
   seed?: number;
@@ -58,6 +60,11 @@ export function modelsOf(options: Pick<RunCliOptions, 'model' | 'members'>): str
 export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[] } {
   const models = modelsOf(options);
   return { model: models[0]!, ...(models.length > 1 && { members: models }) };
+}
+
+/** The test-time views asked for, as run configs take them. */
+export function viewsConfig(options: Pick<RunCliOptions, 'tta'>): { views?: string } {
+  return options.tta !== undefined ? { views: options.tta } : {};
 }
 
 /** The preprocessing flags over the model's metadata. */
@@ -108,6 +115,7 @@ export function labeledRunConfig(paths: string[], options: RunCliOptions & { tim
     paths,
     ...pathList(options),
     ...modelConfig(options),
+    ...viewsConfig(options),
     load: loadOptions(options, false),
     passes: options.times,
     ...(options.seed !== undefined && { seed: options.seed }),

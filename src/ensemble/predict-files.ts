@@ -6,26 +6,23 @@
  */
 import { decodeBatches, type PredictFilesOptions } from '../pipeline.js';
 import type { ImageResult } from '../io/rows.js';
-import { loadImageTensor } from '../preprocess/decode.js';
+import { decodeViews, type ViewRequest } from '../preprocess/decode-views.js';
 import { preprocessRecord } from '../preprocess/record.js';
-import type { PreprocessSpec } from '../preprocess/spec.js';
+import { pixelsToTensor } from '../preprocess/tensor.js';
+import { IDENTITY_VIEW, viewName, type View } from '../preprocess/views.js';
 import { summarize } from '../stats/aggregate.js';
 import { decomposeUncertainty } from './decomposition.js';
 import type { Member, Members } from './members.js';
 import { passMajorRows } from './rows.js';
 import { memberSeed } from './seeds.js';
 
-/** A view of an image the members see (test-time augmentation); `identity` is the plain preprocessing. */
-export interface EnsembleView {
-  name: string;
-}
-
 /** The identity view alone: no test-time augmentation. */
-export const IDENTITY_VIEWS: readonly EnsembleView[] = [{ name: 'identity' }];
+export const IDENTITY_VIEWS: readonly View[] = [IDENTITY_VIEW];
 
 /** How an ensemble runs over files: predictFiles' options (fixed T only), its views, and whether each member's own outputs are kept. */
 export interface EnsembleFilesOptions extends Omit<PredictFilesOptions, 'adaptive' | 'logitScores'> {
-  views: readonly EnsembleView[];
+  /** The views every member sees (preprocess/views.ts parseViews), the identity first. */
+  views: readonly View[];
   /** Keep each member's passes and deterministic probabilities per view (evaluate's methods). */
   keepMembers?: boolean;
 }
@@ -43,7 +40,9 @@ type MemberViewPasses = Float64Array[][];
 export async function* predictEnsembleFiles(members: Members, files: readonly string[], options: EnsembleFilesOptions): AsyncGenerator<ImageResult> {
   const { views } = options;
   const slots = inputSlots(members.list, views);
-  const batches = decodeBatches(files, options, (file, header) => Promise.all(slots.specs.map((spec) => loadImageTensor(file, spec, header))));
+  const batches = decodeBatches(files, options, async (file, header) =>
+    (await decodeViews(file, slots.requests, header)).map((pixels, i) => pixelsToTensor(pixels, slots.requests[i]!.spec)),
+  );
   const passes = options.deterministic || !members.stochastic ? 1 : options.passes;
   for (let b = 0; b < batches.starts.length; b++) {
     const decoded = await batches.nextBatch(b);
@@ -71,27 +70,27 @@ export async function* predictEnsembleFiles(members: Members, files: readonly st
 }
 
 /** The distinct inputs the members read (a preprocessing on a view), and for member m and view v the index of its input. */
-function inputSlots(members: readonly Member[], views: readonly EnsembleView[]): { specs: PreprocessSpec[]; of: number[][] } {
+function inputSlots(members: readonly Member[], views: readonly View[]): { requests: ViewRequest[]; of: number[][] } {
   const keys: string[] = [];
-  const specs: PreprocessSpec[] = [];
+  const requests: ViewRequest[] = [];
   const of = members.map((m) =>
     views.map((view) => {
-      const key = `${JSON.stringify(preprocessRecord(m.preprocess))}|${view.name}`;
+      const key = `${JSON.stringify(preprocessRecord(m.preprocess))}|${viewName(view)}`;
       let slot = keys.indexOf(key);
       if (slot < 0) {
         slot = keys.push(key) - 1;
-        specs.push(m.preprocess);
+        requests.push({ spec: m.preprocess, view });
       }
       return slot;
     }),
   );
-  return { specs, of };
+  return { requests, of };
 }
 
 /** Every member on every view of the batch: passes[m][v][image] [T_m, C], and the deterministic pass of each when asked. */
 async function runMembers(
   members: readonly Member[],
-  views: readonly EnsembleView[],
+  views: readonly View[],
   slotOf: number[][],
   images: readonly Float32Array[][],
   options: EnsembleFilesOptions,
@@ -105,7 +104,7 @@ async function runMembers(
     deterministic.push([]);
     for (const [v, view] of views.entries()) {
       const tensors = images.map((inputs) => inputs[slotOf[m]![v]!]!);
-      const seed = memberSeed(options.seed, model.info.sha256, view.name, alone);
+      const seed = memberSeed(options.seed, model.info.sha256, viewName(view), alone);
       const random = member.stochastic && !options.deterministic;
       const plain = () => model.predict(tensors, { passes: 1, seed, deterministic: true });
       const ran = random ? await model.predict(tensors, { passes: options.passes, seed }) : await plain();
@@ -121,7 +120,7 @@ function imageResult(
   file: string,
   index: number,
   members: Members,
-  views: readonly EnsembleView[],
+  views: readonly View[],
   passes: MemberViewPasses,
   deterministic: MemberViewPasses | undefined,
   options: EnsembleFilesOptions,
@@ -135,7 +134,7 @@ function imageResult(
           file,
           index,
           status: 'error',
-          error: `model output is not finite (NaN or infinity) in pass ${Math.floor(bad / classes) + 1} of the member ${members.list[m]!.path}${views.length > 1 ? ` on the view ${views[v]!.name}` : ''}`,
+          error: `model output is not finite (NaN or infinity) in pass ${Math.floor(bad / classes) + 1} of the member ${members.list[m]!.path}${views.length > 1 ? ` on the view ${viewName(views[v]!)}` : ''}`,
         };
     }
   const rows = passMajorRows(passes, options.passes, classes);

@@ -39,6 +39,8 @@ export interface MethodMetrics {
   member: string | null;
   dropout: boolean;
   tta: boolean;
+  /** Probability vectors averaged per image (members x views x passes); with one there is no mutual information. */
+  samples: number;
   metrics: MetricSet;
 }
 

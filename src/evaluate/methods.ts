@@ -32,6 +32,7 @@ interface Method {
 export class MethodsAccumulator {
   private readonly methods: Method[];
   private readonly outcomes: Outcome[][];
+  private readonly samples: number[];
 
   /**
    * `members` in the order their outputs come to `add`; `display[i]`: the index into `members` of
@@ -64,14 +65,26 @@ export class MethodsAccumulator {
       );
     this.methods = methods;
     this.outcomes = methods.map(() => []);
+    this.samples = methods.map(() => 0);
   }
 
   /** One labeled image: every member's outputs (in the constructor's order) and its true class. */
   add(outputs: readonly MemberOutputs[], label: number): void {
-    this.methods.forEach((method, i) => this.outcomes[i]!.push(outcomeOf(method.rows(outputs), this.classes, label)));
+    this.methods.forEach((method, i) => {
+      const rows = method.rows(outputs);
+      this.samples[i] = rows.length / this.classes;
+      this.outcomes[i]!.push(outcomeOf(rows, this.classes, label));
+    });
   }
 
   finish(): MethodMetrics[] {
-    return this.methods.map((m, i) => ({ name: m.name, member: m.member, dropout: m.dropout, tta: m.tta, metrics: metricsOf(this.outcomes[i]!) }));
+    return this.methods.map((m, i) => ({
+      name: m.name,
+      member: m.member,
+      dropout: m.dropout,
+      tta: m.tta,
+      samples: this.samples[i]!,
+      metrics: metricsOf(this.outcomes[i]!),
+    }));
   }
 }

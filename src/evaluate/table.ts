@@ -74,9 +74,9 @@ export function curveRows(numbers: EvaluationNumbers): string[][] {
   ]);
 }
 
-/** An ensemble's methods as rows: name, accuracy, NLL, Brier, ECE, AURC, AUROC of entropy and of mutual information (n/a for one member with dropout off). */
+/** An ensemble's methods as rows: name, accuracy, NLL, Brier, ECE, AURC, AUROC of entropy and of mutual information (n/a for a method of one probability vector). */
 export function methodRows(numbers: EvaluationNumbers): string[][] {
-  return (numbers.methods ?? []).map(({ name, member, dropout, metrics: m }) => [
+  return (numbers.methods ?? []).map(({ name, samples, metrics: m }) => [
     name,
     percent(m.accuracy),
     plain(m.nll),
@@ -84,7 +84,7 @@ export function methodRows(numbers: EvaluationNumbers): string[][] {
     plain(m.calibration.ece),
     plain(m.riskCoverage.aurc),
     orNa(m.auroc.entropy),
-    member !== null && !dropout ? 'n/a' : orNa(m.auroc.mutual_information),
+    samples === 1 ? 'n/a' : orNa(m.auroc.mutual_information),
   ]);
 }
 

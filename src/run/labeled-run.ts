@@ -1,7 +1,9 @@
 /** A run of the model over labeled images, as evaluate and calibrate start it: inputs, model, labels, truth, seed, preprocessing. */
 import type { McModel } from '../engine/mc-model.js';
 import { Members } from '../ensemble/members.js';
-import { IDENTITY_VIEWS, predictEnsembleFiles, type EnsembleView } from '../ensemble/predict-files.js';
+import { predictEnsembleFiles } from '../ensemble/predict-files.js';
+import { runViews } from '../ensemble/views.js';
+import type { View } from '../preprocess/views.js';
 import type { ImageResult } from '../io/rows.js';
 import { freshSeed } from '../stats/random.js';
 import type { LoadOptions } from '../engine/options.js';
@@ -23,6 +25,8 @@ export interface LabeledRunConfig {
   model: string;
   /** An ensemble: every member's ONNX file, two or more (`model` is the first of them). */
   members?: string[];
+  /** Test-time augmentation: the views every member sees besides its own preprocessing (preprocess/views.ts parseViews: `flip,ten-crop,scale:1.25`). */
+  views?: string;
   load: LoadOptions;
   /** MC passes per image. */
   passes: number;
@@ -86,7 +90,8 @@ export async function openLabeledRun(config: LabeledRunConfig, warn: (message: s
     const truth = readTruth(source, walked.files, labels);
     if (truth.size === 0 && requireTruth) throw noTruth(source, walked.files.length);
     const model = members.list[0]!.model;
-    const ensemble = members.single ? undefined : { views: IDENTITY_VIEWS, passes: members.stochastic ? config.passes : 1 };
+    const views = runViews(config.views, members, warn);
+    const ensemble = members.single && views.length === 1 ? undefined : { views, passes: members.stochastic ? config.passes : 1 };
     return { members, model, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: members.list[0]!.preprocess, ensemble };
   } catch (error) {
     await members.dispose();
@@ -104,7 +109,7 @@ export interface LabeledRun {
   seed: number;
   preprocess: PreprocessSpec;
   /** Several members (or views): the views and T of a stochastic member (1 when none is). */
-  ensemble: { views: readonly EnsembleView[]; passes: number } | undefined;
+  ensemble: { views: readonly View[]; passes: number } | undefined;
 }
 
 /** The passes of `files` in a labeled run: the model's, or every member's on every view (each member's own outputs kept when `keepMembers`). */

@@ -36,6 +36,10 @@ describe('MethodsAccumulator', () => {
     // ensemble off: (0.9 + 0.6) / 2; MC: b's one pass counts for both of a's: (0.9 + 0.5) / 2
     close(nll['ensemble, dropout off']!, -Math.log(0.75));
     close(nll['ensemble, MC dropout']!, -Math.log(0.7));
+    assert.deepEqual(
+      rows.map((r) => r.samples),
+      [1, 2, 1, 2, 4],
+    );
     assert.equal(rows[0]!.member, 'a.onnx');
     assert.equal(rows[3]!.member, null);
   });
@@ -52,6 +56,10 @@ describe('MethodsAccumulator', () => {
         ['only.onnx, dropout off + TTA', true, false],
         ['only.onnx, MC dropout + TTA', true, true],
       ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.samples),
+      [1, 1, 2, 2],
     );
     const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
     close(rows[0]!.metrics.nll, -Math.log(0.8));

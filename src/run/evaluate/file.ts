@@ -205,7 +205,19 @@ const reportCheck = object({
       deterministic: optional(metricSet),
       by_passes: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
       confusion: array(array(whole)),
-      methods: optional(array(object({ name: string(), member: nullable(string()), dropout: boolean, tta: boolean, metrics: metricSet }), { minLength: 1 })),
+      methods: optional(
+        array(
+          object({
+            name: string(),
+            member: nullable(string()),
+            dropout: boolean,
+            tta: boolean,
+            samples: number({ integer: true, min: 1 }),
+            metrics: metricSet,
+          }),
+          { minLength: 1 },
+        ),
+      ),
     }),
   ),
   decomposition: optional(

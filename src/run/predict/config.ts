@@ -17,6 +17,8 @@ export interface PredictRunConfig {
   model: string;
   /** An ensemble: every member's ONNX file, two or more (`model` is the first of them); each keeps its own preprocessing from its metadata. */
   members?: string[];
+  /** Test-time augmentation: the views every member sees besides its own preprocessing (preprocess/views.ts parseViews: `flip,ten-crop,scale:1.25`). */
+  views?: string;
   load: LoadOptions;
   /** Passes per image, or 'auto' (adaptive T under `adaptive`, default DEFAULT_ADAPTIVE_RULE). */
   passes: number | 'auto';

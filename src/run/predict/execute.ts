@@ -9,7 +9,8 @@ import { readCalibrationFile } from '../../calibration/calibration-file.js';
 import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates } from '../../engine/mc-model.js';
 import { Members } from '../../ensemble/members.js';
-import { IDENTITY_VIEWS, predictEnsembleFiles } from '../../ensemble/predict-files.js';
+import { predictEnsembleFiles } from '../../ensemble/predict-files.js';
+import { runViews, viewNames } from '../../ensemble/views.js';
 import { freshSeed } from '../../stats/random.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';
@@ -179,6 +180,7 @@ function resolveRun(
     (config.resume && plan.output.kind === 'file' ? earlierSeed(plan.output.file, plan.metaFile) : undefined) ??
     (block.shard ? derivedSeed(block.shard.listHash, modelSha256) : freshSeed());
   const passes = config.deterministic ? 1 : rule ? 'auto' : config.passes;
+  const views = runViews(config.views, members, warn);
   return {
     labels,
     preprocess,
@@ -190,8 +192,8 @@ function resolveRun(
     calibrationSha256: calibrationFile?.sha256,
     modelSha256,
     ...(config.shard && block.shard && { shard: { shard: config.shard, ...block.shard } }),
-    ...(!members.single && {
-      ensemble: { members, views: IDENTITY_VIEWS, passes: members.stochastic && typeof passes === 'number' ? passes : 1 },
+    ...((!members.single || views.length > 1) && {
+      ensemble: { members, views, passes: members.stochastic && typeof passes === 'number' ? passes : 1 },
     }),
   };
 }
@@ -206,7 +208,7 @@ function rowsPerImage(run: ResolvedRun, members: Members): number {
 function passesLayout(ensemble: NonNullable<ResolvedRun['ensemble']>): Record<string, unknown> {
   return {
     members: ensemble.members.list.map((m) => ({ path: m.path, sha256: m.model.info.sha256, passes: m.stochastic ? ensemble.passes : 1 })),
-    views: ensemble.views.map((v) => v.name),
+    views: viewNames(ensemble.views),
     row_order: 'pass, member, view',
   };
 }

@@ -28,8 +28,8 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
   const { shard } = config;
   if (config.savePasses !== undefined && config.resume)
     throw new UsageError(`Saving the passes cannot resume yet: run without ${param('resume')} (or without ${param('savePasses')})`);
-  if (config.members && config.members.length > 1 && config.passes === 'auto')
-    throw new UsageError(`Adaptive T runs one model: give ${param('passes')} a number for an ensemble`);
+  if (((config.members && config.members.length > 1) || config.views !== undefined) && config.passes === 'auto')
+    throw new UsageError(`Adaptive T runs one model on one view: give ${param('passes')} a number for an ensemble or test-time views`);
   if (shard && (config.output === undefined || config.output === '-'))
     throw new UsageError('A shard writes its own file: give an output file (shard I of N of out.csv writes out.shard-000I-of-000N.csv)');
   // a shard writes its own files: the one place its names are made

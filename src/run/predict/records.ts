@@ -11,7 +11,8 @@ import type { AdaptiveRule } from '../../stats/adaptive.js';
 import { decomposeUncertainty } from '../../ensemble/decomposition.js';
 import type { Members } from '../../ensemble/members.js';
 import { splitPassMajorRows } from '../../ensemble/rows.js';
-import type { EnsembleView } from '../../ensemble/predict-files.js';
+import { viewNames } from '../../ensemble/views.js';
+import type { View } from '../../preprocess/views.js';
 import type { Shard } from '../shards.js';
 import { hostname } from 'node:os';
 import type { PredictRunConfig } from './config.js';
@@ -32,7 +33,7 @@ export interface ResolvedRun {
   /** The model's SHA-256, or an ensemble's (Members.sha256): what a calibration, a resume and the passes' record know the run's model by. */
   modelSha256: string;
   /** Several members, or views: the members, the views and T of a stochastic member (1 when none is, or the run is deterministic). */
-  ensemble?: { members: Members; views: readonly EnsembleView[]; passes: number };
+  ensemble?: { members: Members; views: readonly View[]; passes: number };
 }
 
 /** The settings that must match for --resume to append to this run's output (and that merge compares across shards). */
@@ -51,7 +52,7 @@ export function runSettings(config: PredictRunConfig, model: McModel, run: Resol
         dropout_rates: maskRates(m.model.info),
         preprocess: preprocessRecord(m.preprocess),
       })),
-      views: run.ensemble.views.map((v) => v.name),
+      views: viewNames(run.ensemble.views),
     }),
     passes: run.passes,
     seed: run.seed,
@@ -161,7 +162,7 @@ export function runMetadata(
         sites: m.model.info.drawnSites.map((s) => ({ node: s.site.nodeName, op: s.site.op, draw: s.draw, shape: s.rowShape })),
         trunk_reuse: m.model.plan.trunkReuse,
       })),
-      views: run.ensemble.views.map((v) => v.name),
+      views: viewNames(run.ensemble.views),
       ensemble_sha256: run.modelSha256,
     }),
     model: {
