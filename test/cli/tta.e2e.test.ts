@@ -125,9 +125,9 @@ describe('test-time augmentation (--tta)', () => {
       runCli(['predict', SAMPLES, '--tta', 'five-crop', '--resize', 'pad', ...common]),
     ]);
     for (const c of cases) assert.equal(c.code, 2, c.stderr);
-    assert.match(cases[0]!.stderr, /--tta but received 'flop'/);
-    assert.match(cases[3]!.stderr, /for --resize-engine but received 'fast'/);
-    assert.match(cases[4]!.stderr, /Adaptive T runs one model on one view: give --times a number/);
+    assert.match(cases[0].stderr, /--tta but received 'flop'/);
+    assert.match(cases[3].stderr, /for --resize-engine but received 'fast'/);
+    assert.match(cases[4].stderr, /Adaptive T runs one model on one view: give --times a number/);
     const [none, plain] = await Promise.all([
       runCli(['predict', SAMPLES, '--tta', 'scale:1', '-t', '4', '--seed', '5', '--device', 'cpu']),
       runCli(['predict', SAMPLES, ...common]),
