@@ -57,9 +57,9 @@ export function modelsOf(options: Pick<RunCliOptions, 'model' | 'members'>): str
 }
 
 /** The model and, for several, the members of an ensemble, as run configs take them. */
-export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[] } {
+export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[]; membersFile?: string } {
   const models = modelsOf(options);
-  return { model: models[0]!, ...(models.length > 1 && { members: models }) };
+  return { model: models[0]!, ...(models.length > 1 && { members: models }), ...(options.members !== undefined && { membersFile: options.members }) };
 }
 
 /** The test-time views asked for, as run configs take them. */

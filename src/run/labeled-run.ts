@@ -25,6 +25,8 @@ export interface LabeledRunConfig {
   model: string;
   /** An ensemble: every member's ONNX file, two or more (`model` is the first of them). */
   members?: string[];
+  /** The file the members were listed in (the caller reads it), named so that no output of the run may be it. */
+  membersFile?: string;
   /** Test-time augmentation: the views every member sees besides its own preprocessing (preprocess/views.ts parseViews: `flip,ten-crop,scale:1.25`). */
   views?: string;
   load: LoadOptions;
@@ -72,6 +74,7 @@ export async function openLabeledRun(config: LabeledRunConfig, warn: (message: s
   const read = [
     ...(config.members ?? [config.model]).map((member) => ({ role: config.members ? 'a member of the ensemble' : 'the model', path: member })),
     { role: 'the list of inputs', path: config.list?.file },
+    { role: 'the list of members', path: config.membersFile },
     { role: 'the labels file', path: config.labelsFile },
     { role: 'the truth file', path: config.truthFile },
     { role: 'the calibration', path: config.calibration },

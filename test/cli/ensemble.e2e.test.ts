@@ -4,7 +4,7 @@
  * reads a run (save-passes, select, evaluate --from, resume, shards and merge, calibrate).
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -121,6 +121,32 @@ describe('ensembles (predict -m a -m b ...)', () => {
     assert.match(twice.stderr, /is the same model as/);
     assert.equal(auto.code, 2, auto.stderr);
     assert.match(auto.stderr, /Adaptive T runs one model: give --times a number/);
+  });
+
+  it('hostile member lists: missing, empty, a folder, a link to another member, or also the output: refused before any row, nothing overwritten', async () => {
+    const folder = tempDir();
+    const list = path.join(folder, 'members.txt');
+    writeFileSync(list, `${SEED1}\n`);
+    writeFileSync(path.join(folder, 'empty.txt'), '# nothing\n\n');
+    symlinkSync(BUNDLED!, path.join(folder, 'link.onnx'));
+    const cases = await Promise.all([
+      runCli(['predict', SAMPLES, '--members', path.join(folder, 'nope.txt'), ...common]),
+      runCli(['predict', SAMPLES, '--members', path.join(folder, 'empty.txt'), ...common]),
+      runCli(['predict', SAMPLES, '-m', BUNDLED!, '-m', folder, ...common]),
+      runCli(['predict', SAMPLES, '-m', BUNDLED!, '-m', path.join(folder, 'link.onnx'), ...common]),
+      runCli(['predict', SAMPLES, '-m', BUNDLED!, '--members', list, ...common, '-o', list]),
+    ]);
+    assert.deepEqual(
+      cases.map((c) => c.code),
+      [2, 2, 3, 2, 2],
+      cases.map((c) => c.stderr).join('\n'),
+    );
+    assert.match(cases[0]!.stderr, /nope\.txt/);
+    assert.match(cases[1]!.stderr, /names no model/);
+    assert.match(cases[3]!.stderr, /link\.onnx is the same model as .*fashion-mnist-mc\.onnx/);
+    assert.match(cases[4]!.stderr, /members\.txt is the list of members and also the output/);
+    assert.equal(readFileSync(list, 'utf8'), `${SEED1}\n`);
+    for (const c of cases) assert.equal(c.stdout, '');
   });
 });
 
