@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
@@ -38,7 +39,8 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : describeError(error);
     throw new ModelError(`Cannot read model ${file}: ${reason}. Pass an .onnx file.`, 'E_MODEL', { cause: error });
   }
-  return decoded(bytes, file, path.dirname(path.resolve(file)));
+  // a link's target's folder: external weights (and the file itself, for a session) lie beside the target
+  return decoded(bytes, file, path.dirname(realpathSync(file)));
 }
 
 /**
@@ -92,5 +94,5 @@ export async function readModelForSession(file: string): Promise<Omit<OnnxFile, 
 /** A file read already, made ready for a session as readModelForSession does (its model is not changed). */
 export function forSession(read: OnnxFile): Omit<OnnxFile, 'bytes'> {
   const { bytes, model, ...rest } = read;
-  return { ...rest, model: graphOf(referenceEmbeddedWeights(protoOf(model), bytes, path.basename(read.file))) };
+  return { ...rest, model: graphOf(referenceEmbeddedWeights(protoOf(model), bytes, path.basename(realpathSync(read.file)))) };
 }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ROOT, runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/files.js';
+import { tempDir, writeModel } from '../helpers/files.js';
+import { linearModel } from '../helpers/graphs.js';
 import { MEMBERS, withoutDropout } from '../helpers/members.js';
 
 const SAMPLES = path.join(ROOT, 'fixtures/samples');
@@ -109,18 +110,18 @@ describe('ensembles (predict -m a -m b ...)', () => {
   });
 
   it('refuses members with other classes (exit 3), a member given twice and adaptive T (exit 2), naming the member', async () => {
-    const other = path.join(ROOT, 'fixtures/models/squeezenet1_1.onnx');
+    const other = writeModel(linearModel(0.5, 32, 32, Array<number>(3 * 32 * 32 * 5).fill(0.001), 5), 'five.onnx');
     const [classes, twice, auto] = await Promise.all([
       runCli(['predict', SAMPLES, '-m', BUNDLED!, '-m', other, ...common]),
       runCli(['predict', SAMPLES, '-m', BUNDLED!, '-m', `${path.dirname(BUNDLED!)}/../models/fashion-mnist-mc.onnx`, ...common]),
       runCli(['predict', SAMPLES, ...THREE, '-t', 'auto', '--device', 'cpu', '-q']),
     ]);
     assert.equal(classes.code, 3, classes.stderr);
-    assert.match(classes.stderr, /squeezenet1_1\.onnx has \d+ classes but .*fashion-mnist-mc\.onnx has 10/);
+    assert.match(classes.stderr, /five\.onnx has 5 classes but .*fashion-mnist-mc\.onnx has 10/);
     assert.equal(twice.code, 2, twice.stderr);
     assert.match(twice.stderr, /is the same model as/);
     assert.equal(auto.code, 2, auto.stderr);
-    assert.match(auto.stderr, /Adaptive T runs one model: give --times a number/);
+    assert.match(auto.stderr, /Adaptive T runs one model on one view: give --times a number/);
   });
 
   it('hostile member lists: missing, empty, a folder, a link to another member, or also the output: refused before any row, nothing overwritten', async () => {
@@ -147,6 +148,13 @@ describe('ensembles (predict -m a -m b ...)', () => {
     assert.match(cases[4]!.stderr, /members\.txt is the list of members and also the output/);
     assert.equal(readFileSync(list, 'utf8'), `${SEED1}\n`);
     for (const c of cases) assert.equal(c.stdout, '');
+    // a link alone is its target: the same rows
+    const [linked, target] = await Promise.all([
+      runCli(['predict', SAMPLES, '-m', path.join(folder, 'link.onnx'), ...common]),
+      runCli(['predict', SAMPLES, '-m', BUNDLED!, ...common]),
+    ]);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.equal(linked.stdout, target.stdout);
   });
 });
 
@@ -231,7 +239,7 @@ describe('ensembles in every command', () => {
       // the parts are those of the tempered passes: they still add up to the row's mutual information
       const sum = Number(r.mutual_information_members) + Number(r.mutual_information_views) + Number(r.mutual_information_passes);
       assert.ok(Math.abs(sum - Number(r.mutual_information)) <= PRINTED_SUM, `${r.path}: ${sum} vs ${r.mutual_information}`);
-      assert.ok(Number(r.set_size) >= 1);
+      assert.equal(JSON.parse(r.set!).length, Number(r.set_size));
     }
     assert.equal(single.code, 2);
     assert.match(single.stderr, /made for another model/);

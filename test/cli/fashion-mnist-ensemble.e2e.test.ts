@@ -23,7 +23,12 @@ function docTable(): Map<string, number[]> {
     .trim()
     .split('\n')
     .slice(2)
-    .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
   return new Map(rows.map(([method, ...cells]) => [method!, cells.map((c) => Number(c.replace('%', '')))]));
 }
 
@@ -37,7 +42,23 @@ describe('Fashion-MNIST: the five members, MC dropout and the flip view, as docs
     // the docs' command, run from the repository root on the exported images
     const members = MEMBERS.flatMap((m) => ['-m', m]);
     const json = path.join(root, 'ensemble.json');
-    const run = await runCli(['evaluate', path.join(root, 'cal'), path.join(root, 'test'), ...members, '-t', '10', '--tta', 'flip', '--seed', '1', '--device', 'cpu', '-q', '--json', json]);
+    const run = await runCli([
+      'evaluate',
+      path.join(root, 'cal'),
+      path.join(root, 'test'),
+      ...members,
+      '-t',
+      '10',
+      '--tta',
+      'flip',
+      '--seed',
+      '1',
+      '--device',
+      'cpu',
+      '-q',
+      '--json',
+      json,
+    ]);
     assert.equal(run.code, 0, run.stderr);
     report = JSON.parse(readFileSync(json, 'utf8')) as typeof report;
   });
@@ -46,7 +67,10 @@ describe('Fashion-MNIST: the five members, MC dropout and the flip view, as docs
     const docs = docTable();
     const methods = report!.numbers.methods;
     assert.equal(report!.counts.labeled, 10_000);
-    assert.deepEqual([...docs.keys()], methods.map((m) => m.name));
+    assert.deepEqual(
+      [...docs.keys()],
+      methods.map((m) => m.name),
+    );
     for (const method of methods) {
       const m = method.metrics;
       const measured = [100 * m.accuracy, m.nll, m.brier, m.calibration.ece, m.risk_coverage.aurc, m.auroc.entropy, m.auroc.mutual_information];
