@@ -77,7 +77,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     if (!options.quiet) {
       const rate = (outcome.ok + outcome.failed) / Math.max(outcome.seconds, 1e-3);
       process.stderr.write(
-        `mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes === 'auto' ? `auto (mean ${outcome.passStats.mean.toFixed(1)}, median ${outcome.passStats.median}, max ${outcome.passStats.max})` : outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}\n`,
+        `mc-dropout: ${outcome.ok} ok, ${outcome.failed} failed${outcome.skipped ? `, ${outcome.skipped} non-image files skipped` : ''} in ${outcome.seconds.toFixed(1)}s (${rate.toFixed(1)} images/s), T=${outcome.passes === 'auto' ? `auto (mean ${outcome.passStats.mean.toFixed(1)}, median ${outcome.passStats.median}, max ${outcome.passStats.max})` : outcome.passes}, provider ${outcome.provider}, seed ${outcome.seed}${outcome.trunkReuse ? ', trunk reuse' : ''}${outcome.ensemble ? `, ${outcome.ensemble.members} ${outcome.ensemble.members === 1 ? 'model' : 'members'} x ${outcome.ensemble.views} ${outcome.ensemble.views === 1 ? 'view' : 'views'}` : ''}\n`,
       );
     }
     return outcome.failed > 0 ? EXIT.partial : EXIT.ok;

@@ -69,4 +69,6 @@ export interface RunOutcome {
   stopped: boolean;
   /** The output can be resumed (a regular file). */
   resumable: boolean;
+  /** An ensemble's or TTA's run: how many members and views every image went through. */
+  ensemble?: { members: number; views: number };
 }

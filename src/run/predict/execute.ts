@@ -108,6 +108,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
       trunkReuse: model.plan.trunkReuse,
       stopped: rows.stopped,
       resumable: plan.output.kind === 'file',
+      ...(run.ensemble && { ensemble: { members: members.list.length, views: run.ensemble.views.length } }),
     };
     if (rows.stopped) {
       sink.close();
