@@ -98,3 +98,66 @@ describe('mc-dropout report in headless Chromium', () => {
     }
   });
 });
+
+describe('mc-dropout report of an ensemble with a test-time view, in headless Chromium', () => {
+  it('shows the methods side by side and the uncertainty split, and nothing fails to render', { skip }, async () => {
+    const folder = tempDir();
+    const html = path.join(folder, 'report.html');
+    const members = ['models/fashion-mnist-mc.onnx', 'models/members/fashion-mnist-seed1.onnx'].flatMap((m) => ['-m', m]);
+    const run = await runCli([
+      'report',
+      'fixtures/samples',
+      ...members,
+      '--tta',
+      'flip',
+      '--truth',
+      'fixtures/samples.csv',
+      '-t',
+      '4',
+      '--seed',
+      '2',
+      '--device',
+      'cpu',
+      '-q',
+      '-o',
+      html,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+      const headings = await page.$$eval('h3', (all) => all.map((h) => h.textContent ?? ''));
+      assert.ok(headings.includes('By method'), headings.join(' | '));
+      assert.ok(
+        headings.some((h) => h.startsWith('The uncertainty split (mean over 50 images')),
+        headings.join(' | '),
+      );
+      // a row per method: each member off and MC, the ensemble both ways, and both ways with the view
+      const methods = await page.$$eval('h3 + table', (tables) => tables.map((t) => [...t.querySelectorAll('tr')].map((r) => r.cells[0]?.textContent ?? '')));
+      assert.deepEqual(methods[0]!.slice(1), [
+        'models/fashion-mnist-mc.onnx, dropout off',
+        'models/fashion-mnist-mc.onnx, MC dropout',
+        'models/members/fashion-mnist-seed1.onnx, dropout off',
+        'models/members/fashion-mnist-seed1.onnx, MC dropout',
+        'ensemble, dropout off',
+        'ensemble, MC dropout',
+        'ensemble, dropout off + TTA',
+        'ensemble, MC dropout + TTA',
+      ]);
+      assert.deepEqual(methods[1]!.slice(1, 4), ['total entropy', 'expected entropy (aleatoric)', 'mutual information (epistemic)']);
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+});
