@@ -3,6 +3,8 @@
  * one run (ratios, not absolute numbers, are what compares across noisy shared machines).
  * Writes bench/results/latest.json and prints tables; a full run also writes docs/benchmarks.md and
  * the figures other pages quote from it (bench/doc-figures.ts). Inference-only and end-to-end are separate.
+ * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph` or `--ensemble`
+ * (`--quick` for fewer rounds); these print their tables and write nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,7 +19,8 @@ import { TIMM_DROPPATH, TV_HEAD_RANDOM, MNV2_HEAD, MNV2_DROPPATH, endToEndPhotos
 import { adaptive, adaptiveRounds, printAdaptiveRounds, printAdaptive } from './suites/adaptive.js';
 import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
 import { browserImagesPerSecond } from './suites/browser.js';
-import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets } from './targets.js';
+import { ensembles, printEnsembles } from './suites/ensemble.js';
+import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets, ensembleTargets, type Target } from './targets.js';
 import { writeDocFigures } from './doc-figures.js';
 
 /** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
@@ -27,6 +30,12 @@ async function mcGraphRows(mobilenet: string) {
     await mcGraphBench('MobileNetV2 224x224, head dropout', mobilenet, 8),
     await mcGraphBench('timm EfficientNet-B0 layout, DropPath, 64x64', path.join(ROOT, 'fixtures', 'modern', 'effnet_droppath.onnx'), 16),
   ];
+}
+
+function printTargets(goals: readonly Target[]): void {
+  say('\nTargets (issues #7, #12, #14 and #36)');
+  say('| target | measured | met |\n|---|---|---|');
+  for (const g of goals) say(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
 }
 
 async function main(): Promise<void> {
@@ -51,6 +60,13 @@ async function main(): Promise<void> {
     const head = path.join(work, 'mobilenetv2-head-dropout.onnx');
     writeFileSync(head, buildMobileNetV2());
     printMcGraph(await mcGraphRows(head), say, await browserImagesPerSecond());
+    return;
+  }
+  if (process.argv.includes('--ensemble')) {
+    // only the ensemble and test-time view rows (npm run bench -- --ensemble): about a minute
+    const rows = await ensembles();
+    printEnsembles(rows);
+    printTargets(ensembleTargets(rows));
     return;
   }
   if (process.argv.includes('--random-ops')) {
@@ -82,6 +98,7 @@ async function main(): Promise<void> {
   const preprocess = await preprocessing();
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
+  const ensembleRows = await ensembles();
   const graphRows = await mcGraphRows(mobilenet);
   const browserRate = await browserImagesPerSecond();
   const adaptiveRows = await adaptive();
@@ -92,6 +109,7 @@ async function main(): Promise<void> {
     measured: `${(roundsRow.trunkPerRound / roundsRow.trunkOnce).toFixed(2)}x faster`,
     met: roundsRow.trunkPerRound > roundsRow.trunkOnce,
   });
+  goals.push(...ensembleTargets(ensembleRows));
   const results = {
     date: new Date().toISOString(),
     cores: cpus().length,
@@ -102,6 +120,7 @@ async function main(): Promise<void> {
     preprocess,
     endToEnd: e2e,
     photos: photoRows,
+    ensembles: ensembleRows,
     adaptive: adaptiveRows,
     adaptiveRounds: roundsRow,
     mcGraph: graphRows,
@@ -123,12 +142,11 @@ async function main(): Promise<void> {
   for (const e of e2e)
     say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
+  printEnsembles(ensembleRows);
   printAdaptive(adaptiveRows);
   printMcGraph(graphRows, say, browserRate);
   printAdaptiveRounds(roundsRow);
-  say('\nTargets (issues #7, #12 and #14)');
-  say('| target | measured | met |\n|---|---|---|');
-  for (const g of goals) say(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
+  printTargets(goals);
   const page = path.join(ROOT, 'docs', 'benchmarks.md');
   if (!quick && !process.argv.includes('--photos')) {
     writeFileSync(

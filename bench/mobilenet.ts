@@ -14,6 +14,8 @@ export interface MobileNetOptions {
    * linearly to this value over the blocks, as timm's drop_path_rate.
    */
   dropPathRate?: number;
+  /** Seed of the random weights: members of a deep ensemble differ only in it (default 12345). */
+  weightSeed?: number;
 }
 
 // (expansion t, channels c, repeats n, stride s), as in the MobileNetV2 paper
@@ -30,7 +32,7 @@ const STAGES: [number, number, number, number][] = [
 export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
   const nodes: NodeProto[] = [];
   const initializers: TensorProto[] = [];
-  let state = 12345;
+  let state = options.weightSeed ?? 12345;
   // weights as raw little-endian bytes, like real exports (protobuf float arrays are slow to encode)
   const random = (n: number, scale: number) => {
     const values = new Float32Array(n);

@@ -1,4 +1,4 @@
-/** The targets of issues #7 and #12 and later, read off one run's figures. */
+/** The targets of issues #7, #12, #14 and #36, read off one run's figures. */
 import { SEQUENTIAL, REPLICATED, TRUNK_REUSE, type InferenceRow } from './suites/inference.js';
 import { RANDOM_OPS_SEEDED, RANDOM_OPS_DEFAULT, type RandomOpRow } from './suites/random-ops.js';
 import type { EndToEndRow } from './suites/end-to-end.js';
@@ -17,6 +17,7 @@ import {
   MNV2_DROPPATH,
   MEMORY_BUDGET_MIB,
 } from './suites/photos.js';
+import { ENSEMBLE_PHOTOS, THREE_MEMBERS, FIVE_MEMBERS, ONE_MEMBER_FLIP, type EnsembleRow } from './suites/ensemble.js';
 
 export const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 export const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
@@ -106,4 +107,29 @@ export function targets(inference: InferenceRow[], e2e: EndToEndRow[], random: R
     met: worst.peakRssMiB < MEMORY_BUDGET_MIB,
   });
   return out;
+}
+
+/** The targets of issue #36, point 7: an ensemble's and a mirrored view's cost end to end, and an ensemble's memory. */
+export function ensembleTargets(rows: readonly EnsembleRow[]): Target[] {
+  const row = (run: string) => rows.find((r) => r.run === run)!;
+  const three = row(THREE_MEMBERS);
+  const flip = row(ONE_MEMBER_FLIP);
+  const five = row(FIVE_MEMBERS);
+  return [
+    {
+      target: `3 MobileNetV2-size members, ${ENSEMBLE_PHOTOS}, end to end: MC T=10 <= 3.3x one member's MC T=10`,
+      measured: `${three.costVsOneMember.toFixed(2)}x`,
+      met: three.costVsOneMember <= 3.3,
+    },
+    {
+      target: `one MobileNetV2-size member, ${ENSEMBLE_PHOTOS}, end to end: MC T=10 with --tta flip <= 2.1x without`,
+      measured: `${flip.costVsOneMember.toFixed(2)}x`,
+      met: flip.costVsOneMember <= 2.1,
+    },
+    {
+      target: `5 MobileNetV2-size members, ${ENSEMBLE_PHOTOS}, MC T=10: peak RSS under ${MEMORY_BUDGET_MIB} MiB (the highest of 3 runs)`,
+      measured: `${five.peakRssMiB.toFixed(0)} MiB`,
+      met: five.peakRssMiB < MEMORY_BUDGET_MIB,
+    },
+  ];
 }
