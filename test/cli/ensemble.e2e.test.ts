@@ -142,10 +142,10 @@ describe('ensembles (predict -m a -m b ...)', () => {
       [2, 2, 3, 2, 2],
       cases.map((c) => c.stderr).join('\n'),
     );
-    assert.match(cases[0]!.stderr, /nope\.txt/);
-    assert.match(cases[1]!.stderr, /names no model/);
-    assert.match(cases[3]!.stderr, /link\.onnx is the same model as .*fashion-mnist-mc\.onnx/);
-    assert.match(cases[4]!.stderr, /members\.txt is the list of members and also the output/);
+    assert.match(cases[0].stderr, /nope\.txt/);
+    assert.match(cases[1].stderr, /names no model/);
+    assert.match(cases[3].stderr, /link\.onnx is the same model as .*fashion-mnist-mc\.onnx/);
+    assert.match(cases[4].stderr, /members\.txt is the list of members and also the output/);
     assert.equal(readFileSync(list, 'utf8'), `${SEED1}\n`);
     for (const c of cases) assert.equal(c.stdout, '');
     // a link alone is its target: the same rows

@@ -8,23 +8,18 @@
  * the per-class sd node's graph reports, plus 1e-6.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { chromium } from 'playwright-core';
 import { loadImageTensor, McModel, resolvePreprocess } from '../../src/index.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
-import { skipUnless } from '../helpers/require.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.MC_DROPOUT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = skipUnless(
-  'chromium',
-  existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`,
-);
+const skip = skipWithoutChromium;
 const ORT_WEB = path.join(ROOT, 'node_modules/onnxruntime-web/dist');
 const FILES = ['bag-18.png', 'shirt-7.png', 'coat-10.png'].map((f) => path.join(ROOT, 'fixtures/samples', f));
 
@@ -88,11 +83,7 @@ describe('the MC graph in onnxruntime-web, in headless Chromium', () => {
         },
         requests,
       );
-      const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const problems: string[] = [];

@@ -7,24 +7,18 @@
  * each class probability in predict's passes.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { BUNDLED_MODEL, loadImageTensor, McModel, resolvePreprocess } from '../../src/index.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { readNpy } from '../helpers/npy.js';
-import { skipUnless } from '../helpers/require.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.MC_DROPOUT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = skipUnless(
-  'chromium',
-  existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`,
-);
+const skip = skipWithoutChromium;
 const PNGS = ['bag-18.png', 'shirt-7.png', 'trouser-2.png'].map((f) => path.join(ROOT, 'fixtures/samples', f));
 const JPEG = path.join(ROOT, 'fixtures/samples/bag-34.jpg');
 const CLASSES = 10;
@@ -46,11 +40,7 @@ describe('examples/browser: MC dropout in a web page', () => {
     };
     const site = await example.build(tempDir(), 30);
     const server = await example.serve(site, 0);
-    const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     let results: PageResult[];
     let rowsShown: string[][];
     const requests: string[] = [];

@@ -5,20 +5,15 @@
  * is missing the test says how to get it and is skipped.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/files.js';
-import { skipUnless } from '../helpers/require.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.MC_DROPOUT_CHROMIUM ?? '/usr/bin/chromium';
-const skip = skipUnless(
-  'chromium',
-  existsSync(CHROMIUM) ? undefined : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set MC_DROPOUT_CHROMIUM)`,
-);
+const skip = skipWithoutChromium;
 
 describe('mc-dropout report in headless Chromium', () => {
   it('renders offline with every image and figure loaded, no console error, and the gallery escapes file names', { skip }, async () => {
@@ -40,12 +35,7 @@ describe('mc-dropout report in headless Chromium', () => {
     assert.doesNotMatch(readFileSync(html, 'utf8'), /<script/i);
 
     // a fresh profile folder each run (playwright passes it as --user-data-dir)
-    const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    const browser = await launchChromium({ width: 1280, height: 900 });
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
@@ -123,11 +113,7 @@ describe('mc-dropout report of an ensemble with a test-time view, in headless Ch
       html,
     ]);
     assert.equal(run.code, 0, run.stderr);
-    const browser = await chromium.launchPersistentContext(tempDir('mc-dropout-chromium-'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
