@@ -18,14 +18,14 @@ export interface ConvertCliOptions {
   modelOutput?: string;
   mcGraph?: number;
   mcGraphSeed?: boolean;
-  members?: string;
+  members?: string[];
 }
 
 /** `mc-dropout convert IN... -o OUT`: writes an MC-ready model (or an ensemble's MC graph) and checks that onnxruntime loads it. */
 export async function runConvert(models: string[], options: ConvertCliOptions): Promise<number> {
   const outcome = await convertFile({
     input: models.length === 1 ? models[0]! : models,
-    ...(options.members !== undefined && { membersFile: options.members }),
+    ...(options.members !== undefined && { membersFiles: options.members }),
     output: options.output,
     liveAll: options.live === 'all',
     seed: options.seed,

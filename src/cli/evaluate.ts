@@ -84,7 +84,8 @@ async function evaluationOrThrow(
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
       if (options.ood !== undefined) throw new UsageError('--ood runs the model on the OOD images: give the in-distribution images too, not --from');
-      if (modelsOf(options).length > 1) throw new UsageError('--from reads an earlier run: give at most one -m (for its labels), not an ensemble');
+      if (modelsOf(options).length > 1)
+        throw new UsageError('--from reads an earlier run: give it no ensemble (at most one -m, for its labels, and no --members)');
       return await evaluationFromFile(
         {
           from: options.from,

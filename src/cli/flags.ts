@@ -34,7 +34,7 @@ const PREPROCESS = {
 };
 
 /** What every command that runs the model over images takes. */
-const RUN = { ...LOAD, ...PREPROCESS, passes: '--times', labelsFile: '--labels FILE', deterministic: '--deterministic' };
+const RUN = { ...LOAD, ...PREPROCESS, model: '-m', passes: '--times', labelsFile: '--labels FILE', deterministic: '--deterministic' };
 
 /** A calibration file and its miscoverage (calibrate's --miscoverage, never --alpha, the alpha channel's mode). */
 const CALIBRATION = { calibration: '--calibration', alpha: '--miscoverage' };
@@ -59,7 +59,8 @@ export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string,
     revivePaddle: '--revive-paddle',
     mcGraph: '--mc-graph T',
     mcGraphSeed: '--mc-graph-seed',
-    membersFile: '--members',
+    membersFiles: '--members',
+    model: 'a model argument',
   },
   merge: { resume: '--resume' },
   select: { ...EARLIER_RUN, by: '--by', count: '--count', perClassQuota: '--per-class-quota' },

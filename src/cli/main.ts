@@ -41,8 +41,16 @@ function withRunOptions(command: Command): Command {
       'ONNX classifier with live dropout (default: the bundled Fashion-MNIST model); repeat for a deep ensemble, each member on every image (docs/ensembles.md)',
       collect,
     )
-    .option('--members <file>', 'the members of an ensemble, one ONNX path per line (relative to the file; with or instead of -m)')
-    .option('--tta <views>', 'test-time augmentation: views every model also sees, comma-separated: flip, five-crop, ten-crop, scale:S (docs/ensembles.md)')
+    .option(
+      '--members <file>',
+      'the members of an ensemble, one ONNX path per line (relative to the folder of the list; repeatable; with or instead of -m)',
+      collect,
+    )
+    .option(
+      '--tta <views>',
+      'test-time augmentation: views every model also sees, comma-separated: flip, five-crop, ten-crop, scale:S (repeatable; docs/ensembles.md)',
+      collect,
+    )
     .option('-b, --batch-size <n>', 'images per inference batch (each runs T times)', integer(1, 100000), 16)
     .addOption(new Option('--device <device>', 'auto | cpu | cuda | cuda:N').default('auto').env('MC_DROPOUT_DEVICE'))
     .option('--seed <n>', 'seed of the dropout masks (default: fresh, printed in the summary)', seed)
@@ -325,7 +333,8 @@ function defineConvert(program: Command, setExitCode: (code: number) => void): v
     )
     .option(
       '--members <file>',
-      'with --mc-graph: more members of the ensemble, one model path per line (# starts a comment; relative to the folder of the list; - for stdin)',
+      'with --mc-graph: more members of the ensemble, one model path per line (# starts a comment; relative to the folder of the list; - for stdin; repeatable)',
+      collect,
     )
     .option(
       '--mc-graph-seed',

@@ -14,10 +14,10 @@ import {
 export interface RunCliOptions {
   /** `-m`, repeatable; undefined: the bundled model (or `--members` alone). */
   model?: string[];
-  /** A file listing members, one ONNX path per line. */
-  members?: string;
-  /** Test-time views, as parseViews reads them. */
-  tta?: string;
+  /** Files listing members, one ONNX path per line (repeatable). */
+  members?: string[];
+  /** Test-time views, as parseViews reads them (repeatable: the lists are joined). */
+  tta?: string[];
   batchSize: number;
   device: string;
   seed?: number;
@@ -50,21 +50,21 @@ export interface RunCliOptions {
 
 /** The models a run uses: every `-m` then every line of `--members`; the bundled model when neither is given. */
 export function modelsOf(options: Pick<RunCliOptions, 'model' | 'members'>): string[] {
-  const models = [...(options.model ?? []), ...(options.members !== undefined ? readMemberList(options.members) : [])];
+  const models = [...(options.model ?? []), ...(options.members ?? []).flatMap(readMemberList)];
   if (options.members !== undefined && models.length === 0)
-    throw new UsageError(`The list of members ${options.members} names no model: give one ONNX path per line`);
+    throw new UsageError(`The list of members ${options.members.join(', ')} names no model: give one ONNX path per line`);
   return models.length > 0 ? models : [BUNDLED_MODEL];
 }
 
 /** The model and, for several, the members of an ensemble, as run configs take them. */
-export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[]; membersFile?: string } {
+export function modelConfig(options: Pick<RunCliOptions, 'model' | 'members'>): { model: string; members?: string[]; membersFiles?: string[] } {
   const models = modelsOf(options);
-  return { model: models[0]!, ...(models.length > 1 && { members: models }), ...(options.members !== undefined && { membersFile: options.members }) };
+  return { model: models[0]!, ...(models.length > 1 && { members: models }), ...(options.members !== undefined && { membersFiles: options.members }) };
 }
 
 /** The test-time views asked for, as run configs take them. */
 export function viewsConfig(options: Pick<RunCliOptions, 'tta'>): { views?: string } {
-  return options.tta !== undefined ? { views: options.tta } : {};
+  return options.tta !== undefined ? { views: options.tta.join(',') } : {};
 }
 
 /** The preprocessing flags over the model's metadata. */

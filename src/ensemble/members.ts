@@ -79,9 +79,19 @@ export class Members {
    * several the SHA-256 of their sorted digests (so a calibration or a resume knows the ensemble).
    */
   get sha256(): string {
-    if (this.single) return this.list[0]!.model.info.sha256;
+    return this.identity(['identity']);
+  }
+
+  /**
+   * The identity of a run of these members on these views (their names, the identity first): the
+   * members' (sha256) with the identity view alone, else the SHA-256 of the members' digests and
+   * the views' names, so a calibration fitted with other views is another run's.
+   */
+  identity(views: readonly string[]): string {
+    if (this.single && views.length === 1) return this.list[0]!.model.info.sha256;
+    const digests = `mc-dropout ensemble:${this.list.map((m) => m.model.info.sha256).join(',')}`;
     return createHash('sha256')
-      .update(`mc-dropout ensemble:${this.list.map((m) => m.model.info.sha256).join(',')}`)
+      .update(views.length === 1 ? digests : `${digests}|views:${views.join(',')}`)
       .digest('hex');
   }
 

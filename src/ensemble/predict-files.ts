@@ -151,12 +151,8 @@ function imageResult(
       memberDisagreement: parts.memberDisagreement,
     },
     ...(options.keepPasses && { passProbs: rows }),
-    ...(deterministic && {
-      deterministicProbs: meanOf(
-        deterministic.map((perView) => perView[0]!),
-        classes,
-      ),
-    }),
+    // dropout off on every member and view: the run's predictive without MC dropout, beside the one with it
+    ...(deterministic && { deterministicProbs: meanOf(deterministic.flat(), classes) }),
     ...(options.keepMembers && { members: passes.map((perView, m) => ({ passes: perView, ...(deterministic && { deterministic: deterministic[m]! }) })) }),
   };
 }

@@ -49,6 +49,8 @@ export interface EvaluationNumbers {
   classes: number;
   /** MC passes per image. */
   passes: number;
+  /** Probability vectors of one pass, when more than one (an ensemble's members x views). */
+  rowsPerPass?: number;
   mc: MetricSet;
   /** One pass with dropout off; absent when the evaluation read MC results only. */
   deterministic?: MetricSet;
@@ -112,6 +114,7 @@ export class EvaluationAccumulator {
     return {
       classes: this.classes,
       passes: this.passes,
+      ...(this.rowsPerPass > 1 && { rowsPerPass: this.rowsPerPass }),
       mc: metricsOf(final),
       ...(this.deterministic.length > 0 && { deterministic: metricsOf(this.deterministic) }),
       byPasses: this.counts.length > 1 ? this.counts.map((t, j) => ({ passes: t, metrics: metricsOf(this.byCount[j]!) })) : [],

@@ -56,7 +56,7 @@ export function metricTable(columns: readonly { metrics: MetricSet; onePass: boo
 
 /** Every metric, deterministic beside MC ('-' where the evaluation has no deterministic pass). */
 export function metricRows(numbers: EvaluationNumbers): MetricRow[] {
-  const mc = cells(numbers.mc, numbers.passes === 1);
+  const mc = cells(numbers.mc, numbers.passes * (numbers.rowsPerPass ?? 1) === 1);
   const det = numbers.deterministic ? cells(numbers.deterministic, true) : undefined;
   return mc.map(([metric, better, value], i) => ({ metric, better, deterministic: det ? det[i]![2] : '-', mc: value }));
 }
@@ -70,7 +70,7 @@ export function curveRows(numbers: EvaluationNumbers): string[][] {
     plain(m.brier),
     plain(m.calibration.ece),
     plain(m.riskCoverage.aurc),
-    passes === 1 ? 'n/a' : orNa(m.auroc.mutual_information),
+    passes * (numbers.rowsPerPass ?? 1) === 1 ? 'n/a' : orNa(m.auroc.mutual_information),
   ]);
 }
 

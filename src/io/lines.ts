@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { param, UsageError } from '../errors.js';
 import { readInputBytes, readInputText } from './read-file.js';
 import { nameFromBytes } from './names.js';
 
@@ -43,6 +44,12 @@ export function readPathList(file: string, separator: 'lines' | 'nul'): string[]
  */
 export function readMemberList(file: string): string[] {
   const lines = readLines(file, 'the list of members', 'give a text file with one ONNX path per line');
+  // a model or an image given as the list reads as bytes that are not text
+  const bad = lines.findIndex((l) => l.includes('\0') || l.includes('\uFFFD'));
+  if (bad >= 0)
+    throw new UsageError(
+      `The list of members ${file} is not UTF-8 text (line ${bad + 1} of its non-empty lines): give a text file with one ONNX path per line${file.endsWith('.onnx') ? `, or the model itself with ${param('model')}` : ''}`,
+    );
   const folder = file === '-' ? '.' : path.dirname(file);
   return lines.filter((l) => !l.startsWith('#')).map((l) => (path.isAbsolute(l) ? l : path.join(folder, l)));
 }

@@ -69,12 +69,22 @@ function findEarlierRun(output: string, partial: string, partialSettings: string
   return undefined;
 }
 
+/**
+ * A setting as a message shows it: JSON, but a list of members (objects with a `sha256`) as their
+ * digests' first 12 digits, so that a differing ensemble reads as which members differ.
+ */
+export function shownSetting(value: unknown): string {
+  const members = Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && typeof (v as { sha256?: unknown }).sha256 === 'string');
+  if (members && value.length > 0) return `${value.length} members (${value.map((v: { sha256: string }) => v.sha256.slice(0, 12)).join(', ')})`;
+  return JSON.stringify(value);
+}
+
 /** Refuses a resume whose settings differ from the earlier run's: a setting of either run that the other lacks or holds otherwise. */
 function checkSameSettings(earlier: RunSettings, now: RunSettings, from: string): void {
   const keys = [...new Set([...Object.keys(earlier), ...Object.keys(now)])];
   const differing = keys.filter((key) => JSON.stringify(earlier[key]) !== JSON.stringify(now[key]));
   if (differing.length > 0) {
-    const shown = (value: unknown) => (value === undefined ? '(not set)' : JSON.stringify(value));
+    const shown = (value: unknown) => (value === undefined ? '(not set)' : shownSetting(value));
     const detail = differing.map((k) => `${k}: earlier ${shown(earlier[k])}, now ${shown(now[k])}`).join('; ');
     throw new UsageError(
       `Cannot resume ${from}: settings differ from the earlier run (${detail}). Use the same settings, or drop ${param('resume')} to start over.`,
@@ -129,6 +139,11 @@ function checkedSettings(file: string): RunSettings {
   if (sha256 !== undefined && contentSha256(settings) !== sha256)
     throw new UsageError(
       `Cannot resume: ${file} was changed after its run wrote it (its content no longer matches its "sha256"). Drop ${param('resume')} to start over.`,
+    );
+  // the releases that record an ensemble's members or views always record the digest too
+  if (sha256 === undefined && ('members' in settings || 'views' in settings))
+    throw new UsageError(
+      `Cannot resume: ${file} records an ensemble's members or views but no "sha256": it was edited. Drop ${param('resume')} to start over.`,
     );
   return settings;
 }

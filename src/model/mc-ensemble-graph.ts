@@ -240,11 +240,17 @@ function checkCompatible(first: CheckedMember, member: CheckedMember): void {
     );
   }
   const [la, lb] = [first.metadata.labels, member.metadata.labels];
-  if (la && lb && JSON.stringify(la) !== JSON.stringify(lb))
+  if (la && lb && JSON.stringify(la) !== JSON.stringify(lb)) {
+    const k = la.findIndex((label, i) => label !== lb[i]);
+    const differs =
+      k >= 0
+        ? `class ${k} is ${JSON.stringify(la[k])} in ${first.file} and ${JSON.stringify(lb[k])} in ${member.file}`
+        : `${first.file} names ${la.length} classes, ${member.file} ${lb.length}`;
     throw new ModelError(
-      `${both} name their classes differently (${METADATA_PREFIX}labels ${JSON.stringify(la.slice(0, 3))}... against ${JSON.stringify(lb.slice(0, 3))}...): an ensemble averages class k of every member, so the classes must be the same in the same order`,
+      `${both} name their classes differently (${METADATA_PREFIX}labels: ${differs}): an ensemble averages class k of every member, so the classes must be the same in the same order`,
       'E_ENSEMBLE',
     );
+  }
 }
 
 /** The shared input's dims: a size any member fixes, else the first member's (a dynamic size takes the fixed one). */

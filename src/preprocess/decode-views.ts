@@ -2,11 +2,11 @@
  * Several views of one file from one decode (#36): the pixels of each (model's spec, view) request,
  * as torchvision makes them (views.ts), each resize computed once for all the windows it gives.
  */
-import { invalidParameter } from '../errors.js';
+import { InputError, invalidParameter } from '../errors.js';
 import { applyGeometry, decodeToPixels, decodeUpright, type DecodedRgb, type ImageHeader } from './decode.js';
 import { cropRgb, resizeRgb, type Rect } from './resample.js';
 import type { PreprocessSpec } from './spec.js';
-import { checkView, isIdentity, viewGeometry, type View } from './views.js';
+import { checkView, isIdentity, viewGeometry, viewName, type View } from './views.js';
 
 /** One view of a file at one model's preprocessing. */
 export interface ViewRequest {
@@ -30,10 +30,27 @@ export async function decodeViews(file: string, requests: readonly ViewRequest[]
   const first = requests[0]!;
   if (requests.length === 1 && isIdentity(first.view)) return [await decodeToPixels(file, first.spec, header)];
   const exact = requests.find((request) => request.spec.resizeEngine !== 'fast');
-  const pixels = exact ? viewsOfImage(await decodeUpright(file, exact.spec, header), requests) : [];
+  const pixels = exact ? viewsOfImage(withinPixelLimit(file, await decodeUpright(file, exact.spec, header), requests), requests) : [];
   const out: Uint8Array[] = [];
   for (const [i, request] of requests.entries()) out.push(pixels[i] ?? (await decodeToPixels(file, request.spec, header)));
   return out;
+}
+
+/**
+ * The decoded image, when no view resizes it above its spec's pixel limit (a crop fraction near 0
+ * asks for a resize far larger than the image); else an InputError naming the file, the view and
+ * the size, as an image above the limit gets.
+ */
+function withinPixelLimit(file: string, decoded: DecodedRgb, requests: readonly ViewRequest[]): DecodedRgb {
+  for (const { spec, view } of requests) {
+    if (spec.resizeEngine === 'fast') continue;
+    const geometry = viewGeometry(view, spec, decoded.width, decoded.height);
+    if (geometry.kind !== 'window') continue;
+    const { width, height } = geometry.resized;
+    if (width * height > spec.pixelLimit)
+      throw new InputError(file, `the view ${viewName(view)} resizes it to ${width}x${height}, above the pixel limit (${spec.pixelLimit} pixels)`);
+  }
+  return decoded;
 }
 
 /** Refuses, before any decode, requests that one decode cannot serve. */

@@ -45,7 +45,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
   const alpha = config.conformal.alpha;
   if (!(alpha > 0 && alpha < 1)) throw invalidParameter('alpha', 'a miscoverage in (0, 1)', alpha);
   const run = await openLabeledRun(config, warn, true);
-  const { members, model, walked, labels, truth, seed, preprocess } = run;
+  const { members, model, identity, walked, labels, truth, seed, preprocess } = run;
   try {
     const { info } = model;
     const examples: { name: string; passProbs: Float64Array; label: number }[] = [];
@@ -67,7 +67,7 @@ export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks
     if (examples.length === 0) throw new UsageError(`No labeled image could be used: ${failed} of ${walked.files.length} failed`);
     const calibration = fitCalibration(
       examples,
-      { model: { sha256: members.sha256, classes: members.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
+      { model: { sha256: identity.sha256, classes: members.classes, labels }, preprocess, passes: config.passes, seed, dropoutRates: maskRates(info) },
       { ...config.conformal, seed: config.conformal.seed ?? seed },
     );
     return outcomeOf(calibration, unlabeled, failed, warn);

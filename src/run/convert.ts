@@ -15,13 +15,13 @@ import { writeModelFile } from '../model/write.js';
 /** What to convert and how; the graph options are convertModel's. */
 export interface ConvertFileConfig extends Omit<ConvertOptions, 'metadata' | 'output'> {
   /**
-   * The model file to read (left unchanged). With mcGraph, several files (here and in `membersFile`)
+   * The model file to read (left unchanged). With mcGraph, several files (here and in `membersFiles`)
    * are the members of an ensemble, written as one graph (model/mc-ensemble-graph.ts); the
    * conversion options and `record` apply to each member.
    */
   input: string | readonly string[];
   /** More members, one model path per line (`#` starts a comment line; relative to the list's own folder; `-` reads stdin), after `input`'s. */
-  membersFile?: string;
+  membersFiles?: readonly string[];
   /** The class-score output by name (convertModel's `output`), where the model has several. */
   modelOutput?: string;
   /**
@@ -65,16 +65,19 @@ export interface ConvertFileOutcome {
  * output must not be the input, its labels or its weights. Throws UsageError / ModelError.
  */
 export async function convertFile(config: ConvertFileConfig): Promise<ConvertFileOutcome> {
-  const { input: given, membersFile, output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
+  const { input: given, membersFiles = [], output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, ...options } = config;
   if (mcGraphSeed && passes === undefined) throw new UsageError(`${param('mcGraphSeed')} shapes the MC graph: give ${param('mcGraph')} too`);
   // the output's place and the files it must not be are checked before the conversion's work
   const target = outputTarget(output, 'the converted model');
   if (target.kind !== 'file') throw new UsageError(`The converted model ${output} must be a regular file: it is written whole, then renamed into place`);
   const outputs = outputIdentities([target, outputTarget(`${target.file}.data`, "the converted model's weights")]);
-  checkInputsAreNotOutputs([{ role: 'the members file', path: membersFile }], outputs);
-  const models = [...(typeof given === 'string' ? [given] : given), ...(membersFile !== undefined ? readMemberList(membersFile) : [])];
+  checkInputsAreNotOutputs(
+    membersFiles.map((file) => ({ role: 'the members file', path: file })),
+    outputs,
+  );
+  const models = [...(typeof given === 'string' ? [given] : given), ...membersFiles.flatMap(readMemberList)];
   if (models.length === 0)
-    throw new UsageError(`No model to convert: name one${membersFile !== undefined ? `; the members file ${membersFile} lists none` : ''}`);
+    throw new UsageError(`No model to convert: name one${membersFiles.length > 0 ? `; the members file ${membersFiles.join(', ')} lists none` : ''}`);
   if (models.length > 1) {
     if (passes === undefined)
       throw new UsageError(
@@ -160,7 +163,7 @@ async function convertEnsemble(
   outputs: ReadonlyMap<string, string>,
   config: ConvertFileConfig & { mcGraph: number },
 ): Promise<ConvertFileOutcome> {
-  const { output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, membersFile: _, input: __, ...options } = config;
+  const { output, record = {}, modelOutput, mcGraph: passes, mcGraphSeed, membersFiles: _, input: __, ...options } = config;
   checkInputsAreNotOutputs(
     [...models.map((file) => ({ role: 'a member of the ensemble', path: file })), { role: 'the labels file', path: record.labelsFile }],
     outputs,

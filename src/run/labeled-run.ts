@@ -2,7 +2,7 @@
 import type { McModel } from '../engine/mc-model.js';
 import { Members } from '../ensemble/members.js';
 import { predictEnsembleFiles } from '../ensemble/predict-files.js';
-import { runViews } from '../ensemble/views.js';
+import { runName, runViews, viewNames } from '../ensemble/views.js';
 import type { View } from '../preprocess/views.js';
 import type { ImageResult } from '../io/rows.js';
 import { freshSeed } from '../stats/random.js';
@@ -25,8 +25,8 @@ export interface LabeledRunConfig {
   model: string;
   /** An ensemble: every member's ONNX file, two or more (`model` is the first of them). */
   members?: string[];
-  /** The file the members were listed in (the caller reads it), named so that no output of the run may be it. */
-  membersFile?: string;
+  /** The files the members were listed in (the caller reads them), named so that no output of the run may be one. */
+  membersFiles?: string[];
   /** Test-time augmentation: the views every member sees besides its own preprocessing (preprocess/views.ts parseViews: `flip,ten-crop,scale:1.25`). */
   views?: string;
   load: LoadOptions;
@@ -74,7 +74,7 @@ export async function openLabeledRun(config: LabeledRunConfig, warn: (message: s
   const read = [
     ...(config.members ?? [config.model]).map((member) => ({ role: config.members ? 'a member of the ensemble' : 'the model', path: member })),
     { role: 'the list of inputs', path: config.list?.file },
-    { role: 'the list of members', path: config.membersFile },
+    ...(config.membersFiles ?? []).map((file) => ({ role: 'the list of members', path: file })),
     { role: 'the labels file', path: config.labelsFile },
     { role: 'the truth file', path: config.truthFile },
     { role: 'the calibration', path: config.calibration },
@@ -95,7 +95,8 @@ export async function openLabeledRun(config: LabeledRunConfig, warn: (message: s
     const model = members.list[0]!.model;
     const views = runViews(config.views, members, warn);
     const ensemble = members.single && views.length === 1 ? undefined : { views, passes: members.stochastic ? config.passes : 1 };
-    return { members, model, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: members.list[0]!.preprocess, ensemble };
+    const identity = { sha256: members.identity(viewNames(views)), name: runName(members.single ? config.model : 'the ensemble', views) };
+    return { members, model, identity, walked, labels, truth, seed: config.seed ?? freshSeed(), preprocess: members.list[0]!.preprocess, ensemble };
   } catch (error) {
     await members.dispose();
     throw error;
@@ -106,6 +107,8 @@ export async function openLabeledRun(config: LabeledRunConfig, warn: (message: s
 export interface LabeledRun {
   members: Members;
   model: McModel;
+  /** What calibrations and records know the run's model by (Members.identity), and what messages call it. */
+  identity: { sha256: string; name: string };
   walked: WalkResult;
   labels: string[];
   truth: Truth;

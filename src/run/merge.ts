@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
+import { shownSetting } from '../io/resume.js';
 import { parseJsonLines } from '../io/lines.js';
 import { sha256Hex, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';
 import { writeFileAtomicSync, writeJsonAtomic } from '../io/durable.js';
@@ -132,7 +133,7 @@ function sameSettings(shards: readonly ShardFile[]): ShardMeta['settings'] {
     const keys = [...new Set([...Object.keys(reference), ...Object.keys(settings)])];
     const differing = keys.filter((k) => JSON.stringify(reference[k]) !== JSON.stringify(settings[k]));
     if (differing.length > 0) {
-      const what = differing.map((k) => `${k}: shard 0 ${JSON.stringify(reference[k])}, this one ${JSON.stringify(settings[k])}`).join('; ');
+      const what = differing.map((k) => `${k}: shard 0 ${shownSetting(reference[k])}, this one ${shownSetting(settings[k])}`).join('; ');
       throw new UsageError(`${path.basename(file)} was made with other settings than shard 0 (${what}); rerun it with the job's settings`);
     }
   }

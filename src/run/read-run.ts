@@ -191,6 +191,20 @@ const passesRunCheck = object({
   sha256: optional(sha256Hex),
 });
 
+/** An ensemble's rows as its record lays them out: digested (every release that writes them does), pass-major, the identity view first, each view once, each member T passes or one. */
+function checkLayout(run: SavedRun & { row_order?: unknown }, sha256: string | undefined, runFile: string, role: { what: string; expected: string }): void {
+  const bad = (why: string): never => {
+    throw new UsageError(`Cannot use ${role.what} ${runFile}: ${why}; ${role.expected}`);
+  };
+  if (sha256 === undefined) bad('it records members or views but no "sha256", which the release that writes them always records: it was edited');
+  if (run.row_order !== 'pass, member, view') bad(`its "row_order" is ${JSON.stringify(run.row_order)}, not "pass, member, view"`);
+  const views = run.views ?? ['identity'];
+  if (views[0] !== 'identity' || new Set(views).size !== views.length)
+    bad(`its "views" must start with "identity" and name each view once, not ${JSON.stringify(views)}`);
+  for (const m of run.members ?? [])
+    if (m.passes !== run.passes && m.passes !== 1) bad(`the member ${m.path} has ${m.passes} passes in a run of T=${run.passes}`);
+}
+
 /** The `<file>.run.json` of a passes file (what made the passes), checked, or undefined when there is none (files from before it was written). */
 export function readPassesRun(file: string): SavedRun | undefined {
   const runFile = passesSidecars(file).run;
@@ -203,6 +217,7 @@ export function readPassesRun(file: string): SavedRun | undefined {
   // records written before the digest was kept have none
   if (sha256 !== undefined && contentSha256(recorded) !== sha256)
     throw new UsageError(`Cannot use ${role.what} ${runFile}: its content no longer matches its "sha256": it was changed after the run; ${role.expected}`);
+  if (run.members || run.views) checkLayout(run, sha256, runFile, role);
   return run;
 }
 

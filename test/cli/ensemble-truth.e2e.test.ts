@@ -37,7 +37,18 @@ describe('the five-member ensemble against PyTorch (real binary, fixtures/ensemb
   });
 
   it('--deterministic: the mean of the members’ eval-mode softmax, image by image, to the printed digits', async () => {
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples', ...members, '--deterministic', '-f', 'jsonl', '--per-class', '--device', 'cpu', '-q']);
+    const { code, stdout, stderr } = await runCli([
+      'predict',
+      'fixtures/samples',
+      ...members,
+      '--deterministic',
+      '-f',
+      'jsonl',
+      '--per-class',
+      '--device',
+      'cpu',
+      '-q',
+    ]);
     assert.equal(code, 0, stderr);
     const got = rows(stdout);
     assert.equal(got.length, Object.keys(truth.images).length);
@@ -49,7 +60,21 @@ describe('the five-member ensemble against PyTorch (real binary, fixtures/ensemb
 
   it('MC at T=400 a member: the ensemble mean lies within 5 standard errors of the mean of the members’ PyTorch MC means', async () => {
     const T = 400;
-    const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples', ...members, '-t', String(T), '--seed', '3', '-f', 'jsonl', '--per-class', '--device', 'cpu', '-q']);
+    const { code, stdout, stderr } = await runCli([
+      'predict',
+      'fixtures/samples',
+      ...members,
+      '-t',
+      String(T),
+      '--seed',
+      '3',
+      '-f',
+      'jsonl',
+      '--per-class',
+      '--device',
+      'cpu',
+      '-q',
+    ]);
     assert.equal(code, 0, stderr);
     let worst = 0;
     for (const row of rows(stdout)) {

@@ -100,7 +100,7 @@ describe('test-time augmentation (--tta)', () => {
     ]);
     assert.equal(code, 0, stderr);
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
-      numbers: { mc: { nll: number }; methods: { name: string; tta: boolean; samples: number; metrics: { nll: number } }[] };
+      numbers: { mc: { nll: number }; deterministic: { nll: number }; methods: { name: string; tta: boolean; samples: number; metrics: { nll: number } }[] };
     };
     const methods = report.numbers.methods;
     assert.deepEqual(
@@ -113,6 +113,28 @@ describe('test-time augmentation (--tta)', () => {
       ],
     );
     assert.equal(methods[3]!.metrics.nll, report.numbers.mc.nll);
+    // the usual table's dropout-off column has the views too: the two columns differ in dropout only
+    assert.equal(methods[2]!.metrics.nll, report.numbers.deterministic.nll);
+  });
+
+  it('a calibration knows its views: one fitted with --tta flip is refused without them, and one fitted without is refused with them', async () => {
+    const folder = tempDir();
+    const [withFlip, without] = [path.join(folder, 'flip.json'), path.join(folder, 'plain.json')];
+    const truth = ['--truth', path.join(ROOT, 'fixtures/samples.csv')];
+    const fits = await Promise.all([
+      runCli(['calibrate', SAMPLES, '--tta', 'flip', ...truth, ...common, '-o', withFlip]),
+      runCli(['calibrate', SAMPLES, ...truth, ...common, '-o', without]),
+    ]);
+    for (const f of fits) assert.equal(f.code, 0, f.stderr);
+    const [good, noViews, otherViews] = await Promise.all([
+      runCli(['predict', SAMPLES, '--tta', 'flip', ...common, '--calibration', withFlip]),
+      runCli(['predict', SAMPLES, ...common, '--calibration', withFlip]),
+      runCli(['predict', SAMPLES, '--tta', 'flip', ...common, '--calibration', without]),
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(noViews.code, 2, noViews.stderr);
+    assert.equal(otherViews.code, 2, otherViews.stderr);
+    assert.match(otherViews.stderr, /with the views flip/);
   });
 
   it('refuses a view list it cannot read, views with the fast engine, with adaptive T and crops of a model that pads (exit 2); a list that adds nothing is a plain run', async () => {
@@ -123,17 +145,27 @@ describe('test-time augmentation (--tta)', () => {
       runCli(['predict', SAMPLES, '--tta', 'flip', '--resize-engine', 'fast', ...common]),
       runCli(['predict', SAMPLES, '--tta', 'flip', '-t', 'auto', '--device', 'cpu', '-q']),
       runCli(['predict', SAMPLES, '--tta', 'five-crop', '--resize', 'pad', ...common]),
+      runCli(['predict', SAMPLES, '--tta', 'five-crop', '--crop-fraction', '0.0001', ...common]),
     ]);
     for (const c of cases) assert.equal(c.code, 2, c.stderr);
     assert.match(cases[0].stderr, /--tta but received 'flop'/);
     assert.match(cases[3].stderr, /for --resize-engine but received 'fast'/);
     assert.match(cases[4].stderr, /Adaptive T runs one model on one view: give --times a number/);
+    // a crop fraction near 0 would resize every image past the pixel limit: refused before any image
+    assert.match(cases[6].stderr, /resize every image to at least \d+x\d+ pixels, above 100000000\) for --crop-fraction/);
+    // --tta repeats: the lists are one
+    const [twice, once] = await Promise.all([
+      runCli(['predict', SAMPLES, '--tta', 'flip', '--tta', 'five-crop', ...common]),
+      runCli(['predict', SAMPLES, '--tta', 'flip,five-crop', ...common]),
+    ]);
+    assert.equal(twice.code, 0, twice.stderr);
+    assert.equal(twice.stdout, once.stdout);
     const [none, plain] = await Promise.all([
       runCli(['predict', SAMPLES, '--tta', 'scale:1', '-t', '4', '--seed', '5', '--device', 'cpu']),
       runCli(['predict', SAMPLES, ...common]),
     ]);
     assert.equal(none.code, 0, none.stderr);
-    assert.match(none.stderr, /no view is added/);
+    assert.match(none.stderr, /--tta scale:1 adds no view/);
     assert.equal(none.stdout, plain.stdout);
   });
 });

@@ -110,6 +110,7 @@ export interface EvaluationReport {
  */
 const FILE_KEYS: Record<string, string> = {
   byPasses: 'by_passes',
+  rowsPerPass: 'rows_per_pass',
   adaptiveEce: 'adaptive_ece',
   riskCoverage: 'risk_coverage',
   eAurc: 'e_aurc',
@@ -145,6 +146,8 @@ function renamedKeys(value: unknown, table: Record<string, string>): unknown {
 const share = number({ min: 0, max: 1 });
 const whole = number({ integer: true, min: 0 });
 const finite = number();
+/** A part of the mutual information: at least 0, but for float rounding. */
+const part = number({ min: -1e-9 });
 
 const metricSet = object({
   images: whole,
@@ -201,6 +204,7 @@ const reportCheck = object({
     object({
       classes: number({ integer: true, min: 1 }),
       passes: number({ min: 0 }),
+      rows_per_pass: optional(number({ integer: true, min: 2 })),
       mc: metricSet,
       deterministic: optional(metricSet),
       by_passes: array(object({ passes: number({ min: 0 }), metrics: metricSet })),
@@ -226,9 +230,9 @@ const reportCheck = object({
       total_entropy: finite,
       expected_entropy: finite,
       mutual_information: finite,
-      between_members: finite,
-      between_views: finite,
-      within_passes: finite,
+      between_members: part,
+      between_views: part,
+      within_passes: part,
       member_disagreement: share,
     }),
   ),
@@ -293,6 +297,9 @@ export function readEvaluationReport(file: string): EvaluationReport {
   // the digest is of the file as written (older files have none)
   if (parsed.sha256 !== undefined && contentSha256(parsed) !== parsed.sha256)
     bad('its content no longer matches its "sha256": it was changed after evaluate wrote it');
+  // the releases that write an ensemble's fields always write the digest: without it, the file was edited
+  if (parsed.sha256 === undefined && (report.members || report.decomposition || report.numbers?.methods))
+    bad('it has an ensemble\'s fields but no "sha256", which the release that writes them always records: it was edited');
   const classes = report.labels.length;
   if (report.numbers && report.numbers.classes !== classes) bad(`"numbers.classes" is ${report.numbers.classes} for ${classes} labels`);
   report.images.forEach((image, i) => {

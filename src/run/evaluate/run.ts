@@ -43,11 +43,11 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
   const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
   const run = await openLabeledRun(config, warn, config.requireTruth);
-  const { members, model, walked, labels, truth, seed, preprocess, ensemble } = run;
+  const { members, model, identity, walked, labels, truth, seed, preprocess, ensemble } = run;
   try {
     const { info } = model;
     if (oodFiles) refuseOverlap(walked.files, oodFiles.files);
-    const calibration = config.calibration !== undefined ? checkedCalibration(config, members, preprocess, warn) : undefined;
+    const calibration = config.calibration !== undefined ? checkedCalibration(config, members, identity, preprocess, warn) : undefined;
     const builder = new EvaluationBuilder(
       info.classes,
       ensemble ? ensemble.passes : config.passes,
@@ -69,7 +69,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
     if (oodFiles) await scoreOodImages(passes(oodFiles.files, oodFiles), gathered);
     const header = {
       source: { kind: 'run' as const },
-      model: { path: members.single ? config.model : 'ensemble', sha256: members.sha256, classes: info.classes },
+      model: { path: members.single ? config.model : 'ensemble', sha256: identity.sha256, classes: info.classes },
       ...(ensemble && { members: members.asGiven.map((m) => ({ path: m.path, sha256: m.model.info.sha256, dropout: m.stochastic })) }),
       passes: ensemble ? ensemble.passes : config.passes,
       seed,
@@ -104,12 +104,17 @@ function refuseOverlap(evaluated: readonly string[], ood: readonly string[]): vo
 }
 
 /** The calibration, refused for another model, preprocessing or a deterministic run, and warned of at other passes. */
-function checkedCalibration(config: EvaluateRunConfig, members: Members, preprocess: PreprocessSpec, warn: (message: string) => void): CheckedCalibration {
+function checkedCalibration(
+  config: EvaluateRunConfig,
+  members: Members,
+  identity: { sha256: string; name: string },
+  preprocess: PreprocessSpec,
+  warn: (message: string) => void,
+): CheckedCalibration {
   const { info } = members.list[0]!.model;
   const checked = calibrationToCheck(config.calibration!, warn);
   const { calibration } = checked;
-  const name = members.single ? config.model : 'the ensemble';
-  checkCalibrationFits(calibration, config.calibration!, { path: name, sha256: members.sha256, classes: info.classes }, preprocess);
+  checkCalibrationFits(calibration, config.calibration!, { path: identity.name, sha256: identity.sha256, classes: info.classes }, preprocess);
   checkCalibrationRun(
     calibration,
     config.calibration!,

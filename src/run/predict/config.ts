@@ -17,8 +17,8 @@ export interface PredictRunConfig {
   model: string;
   /** An ensemble: every member's ONNX file, two or more (`model` is the first of them); each keeps its own preprocessing from its metadata. */
   members?: string[];
-  /** The file the members were listed in (the caller reads it), named so that no output of the run may be it. */
-  membersFile?: string;
+  /** The files the members were listed in (the caller reads them), named so that no output of the run may be one. */
+  membersFiles?: string[];
   /** Test-time augmentation: the views every member sees besides its own preprocessing (preprocess/views.ts parseViews: `flip,ten-crop,scale:1.25`). */
   views?: string;
   load: LoadOptions;

@@ -10,7 +10,7 @@ import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates } from '../../engine/mc-model.js';
 import { Members } from '../../ensemble/members.js';
 import { predictEnsembleFiles } from '../../ensemble/predict-files.js';
-import { runViews, viewNames } from '../../ensemble/views.js';
+import { runName, runViews, viewNames } from '../../ensemble/views.js';
 import { freshSeed } from '../../stats/random.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';
@@ -158,10 +158,14 @@ function resolveRun(
       member.model.info.externalFiles.map((file) => ({ role: "the model's external weights", path: path.resolve(path.dirname(member.path), file) })),
       plan.forbidden,
     );
-  const modelName = members.single ? config.model : 'the ensemble';
-  const labels = config.labelsFile ? labelsFor(config.labelsFile, classes, warn) : labelsFromModel(members.labels, classes, modelName, warn);
+
+  const labels = config.labelsFile
+    ? labelsFor(config.labelsFile, classes, warn)
+    : labelsFromModel(members.labels, classes, members.single ? config.model : 'the ensemble', warn);
   const preprocess = members.list[0]!.preprocess;
-  const modelSha256 = members.sha256;
+  const views = runViews(config.views, members, warn);
+  const modelSha256 = members.identity(viewNames(views));
+  const modelName = runName(members.single ? config.model : 'the ensemble', views);
   const calibration = calibrationFile?.calibration;
   if (calibration) {
     checkCalibrationFits(calibration, config.calibration!, { path: modelName, sha256: modelSha256, classes }, preprocess);
@@ -181,7 +185,6 @@ function resolveRun(
     (config.resume && plan.output.kind === 'file' ? earlierSeed(plan.output.file, plan.metaFile) : undefined) ??
     (block.shard ? derivedSeed(block.shard.listHash, modelSha256) : freshSeed());
   const passes = config.deterministic ? 1 : rule ? 'auto' : config.passes;
-  const views = runViews(config.views, members, warn);
   return {
     labels,
     preprocess,

@@ -49,7 +49,7 @@ export function planPrediction(config: PredictRunConfig): PredictPlan {
     ...(config.members ?? [config.model]).map((member) => ({ role: config.members ? 'a member of the ensemble' : 'the model', path: member })),
     { role: 'the labels file', path: config.labelsFile },
     { role: 'the list of inputs', path: config.list?.file },
-    { role: 'the list of members', path: config.membersFile },
+    ...(config.membersFiles ?? []).map((file) => ({ role: 'the list of members', path: file })),
     { role: 'the calibration', path: config.calibration },
   ];
   refuseStdinTwice(inputs);
