@@ -152,4 +152,4 @@ export { passMajorRows } from './ensemble/rows.js';
 export { predictEnsembleFiles, IDENTITY_VIEWS, type EnsembleFilesOptions } from './ensemble/predict-files.js';
 export { runViews, viewNames } from './ensemble/views.js';
 export { memberSeed } from './ensemble/seeds.js';
-export { readMemberList } from './io/lines.js';
+export { readMemberList } from './io/member-list.js';

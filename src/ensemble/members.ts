@@ -43,8 +43,8 @@ export class Members {
     const loaded: Member[] = [];
     // a warning every member would give (a CUDA fallback) is said once
     const said = new Set<string>();
-    const onWarning = load.onWarning && ((message: string) => void (said.has(message) || (said.add(message), load.onWarning!(message))));
-    load = { ...load, ...(onWarning && { onWarning }) };
+    const warn = load.onWarning;
+    if (warn) load = { ...load, onWarning: (message: string) => void (said.has(message) || (said.add(message), warn(message))) };
     try {
       for (const [given, path] of paths.entries()) {
         const model = await McModel.load(path, paths.length > 1 ? { ...load, allowDeterministic: true } : load);

@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { param, UsageError } from '../errors.js';
 import { readInputBytes, readInputText } from './read-file.js';
 import { nameFromBytes } from './names.js';
 
@@ -7,7 +5,7 @@ import { nameFromBytes } from './names.js';
  * Trimmed, non-empty lines of a text file (`-` reads stdin), for labels.
  * An unreadable file is a UsageError naming what it is, the file and what it should hold.
  */
-function readLines(file: string, what: string, expected: string): string[] {
+export function readLines(file: string, what: string, expected: string): string[] {
   return readInputText(file, { what, expected })
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -36,22 +34,6 @@ export function readPathList(file: string, separator: 'lines' | 'nul'): string[]
   }
   if (separator === 'nul') return pieces.filter((p) => p.length > 0);
   return pieces.map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
-}
-
-/**
- * The members of an ensemble, one ONNX path per line (`#` comments and blank lines skipped; `-`
- * reads stdin). A relative path is read from the list's own folder, so a list travels with its models.
- */
-export function readMemberList(file: string): string[] {
-  const lines = readLines(file, 'the list of members', 'give a text file with one ONNX path per line');
-  // a model or an image given as the list reads as bytes that are not text
-  const bad = lines.findIndex((l) => l.includes('\0') || l.includes('\uFFFD'));
-  if (bad >= 0)
-    throw new UsageError(
-      `The list of members ${file} is not UTF-8 text (line ${bad + 1} of its non-empty lines): give a text file with one ONNX path per line${file.endsWith('.onnx') ? `, or the model itself with ${param('model')}` : ''}`,
-    );
-  const folder = file === '-' ? '.' : path.dirname(file);
-  return lines.filter((l) => !l.startsWith('#')).map((l) => (path.isAbsolute(l) ? l : path.join(folder, l)));
 }
 
 /** Class labels, one per line. */
