@@ -19,6 +19,8 @@ export interface SessionSettings {
   externalDataFolder?: string;
   /** onnxruntime's own log for this session (default 'error'); 'verbose' prints where each node runs. */
   logLevel?: OnnxruntimeLogLevel;
+  /** false: weights are not repacked for fast kernels (a session that only answers shapes opens sooner); default true. */
+  prepacking?: boolean;
 }
 
 export type OnnxruntimeLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
@@ -80,6 +82,7 @@ export class RuntimeSession {
     const session: Record<string, unknown> = { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } };
     // onnxruntime resolves a model's external data against this folder when it loads from bytes
     if (settings.externalDataFolder) session.model_external_initializers_file_folder_path = settings.externalDataFolder;
+    if (settings.prepacking === false) session.disable_prepacking = '1';
     const options: Ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
