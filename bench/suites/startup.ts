@@ -2,9 +2,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writePhotos } from '../photos.js';
-import { ROOT, say, BIN, work, quick, sleep, runCli } from '../harness.js';
+import { ROOT, say, BIN, work, quick, sleep, runCli, DEFAULT_ENV } from '../harness.js';
 
 const STARTUP_FLOOR = 'floor: plain onnxruntime + sharp, one image, T=1';
+const STARTUP_FLOOR_QUIET = 'floor, ORT_DISABLE_TELEMETRY=1 (as mc-dropout runs onnxruntime)';
 export const STARTUP_PREDICT = 'mc-dropout predict, one image, MC T=10';
 const STARTUP_VERSION = 'mc-dropout --version';
 const STARTUP_NODE = 'node alone (an empty script)';
@@ -24,16 +25,19 @@ export interface StartupRow {
 
 /**
  * Whole processes on one 640x480 JPEG with the MobileNetV2-size model (head dropout): the floor
- * script (bench/floor.ts) and mc-dropout predict, plus `mc-dropout --version` and node on an empty
- * script, taking turns round after round with a pause before each (median of 11; of 5 with --quick).
+ * script (bench/floor.ts; also with onnxruntime's telemetry off, as mc-dropout runs it) and
+ * mc-dropout predict, plus `mc-dropout --version` and node on an empty script, taking turns round
+ * after round with a pause before each (median of 11; of 5 with --quick).
  */
 export async function startup(model: string): Promise<StartupRow[]> {
   const folder = await writePhotos(path.join(work, 'startup-one'), 1, 640, 480);
   const empty = path.join(work, 'empty.js');
   writeFileSync(empty, '');
   const out = path.join(work, 'startup-out.csv');
+  const floorScript = path.join(ROOT, 'dist', 'bench', 'floor.js');
   const runs: [string, () => Promise<{ seconds: number }>][] = [
-    [STARTUP_FLOOR, () => runCli([model, folder, out], path.join(ROOT, 'dist', 'bench', 'floor.js'))],
+    [STARTUP_FLOOR, () => runCli([model, folder, out], floorScript)],
+    [STARTUP_FLOOR_QUIET, () => runCli([model, folder, out], floorScript, { ...DEFAULT_ENV, ORT_DISABLE_TELEMETRY: '1' })],
     [STARTUP_PREDICT, () => runCli(['predict', folder, '-m', model, '--device', 'cpu', '--seed', '1', '-q', '-o', out])],
     [STARTUP_VERSION, () => runCli(['--version'], BIN)],
     [STARTUP_NODE, () => runCli([], empty)],

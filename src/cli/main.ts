@@ -454,6 +454,10 @@ function buildProgram(setExitCode: (code: number) => void, onCommand: (name: Com
 
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
+  // onnxruntime 1.29+ starts a telemetry uploader with its first session on Linux and macOS (an
+  // SQLite store it fsyncs, a device id, HTTPS uploads): 35-65 ms of every start on this machine,
+  // for data nobody here asked to send. Off unless the user sets the variable themselves.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   // `mc-dropout predict ... | head`: the reader closed the pipe; stop quietly like other Unix tools
   // anything else (a full disk under `> out.csv`, /dev/full, an I/O error) is an output error:
   // never exit 0 or 1 with data missing
