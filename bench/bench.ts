@@ -3,7 +3,7 @@
  * one run (ratios, not absolute numbers, are what compares across noisy shared machines).
  * Writes bench/results/latest.json and prints tables; a full run also writes docs/benchmarks.md and
  * the figures other pages quote from it (bench/doc-figures.ts). Inference-only and end-to-end are separate.
- * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph` or `--ensemble`
+ * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph`, `--ensemble` or `--startup`
  * (`--quick` for fewer rounds); these print their tables and write nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ import { adaptive, adaptiveRounds, printAdaptiveRounds, printAdaptive } from './
 import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
 import { browserImagesPerSecond } from './suites/browser.js';
 import { ensembles, printEnsembles } from './suites/ensemble.js';
-import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets, ensembleTargets, type Target } from './targets.js';
+import { startup, printStartup } from './suites/startup.js';
+import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets, ensembleTargets, startupTargets, type Target } from './targets.js';
 import { writeDocFigures } from './doc-figures.js';
 
 /** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
@@ -33,7 +34,7 @@ async function mcGraphRows(mobilenet: string) {
 }
 
 function printTargets(goals: readonly Target[]): void {
-  say('\nTargets (issues #7, #12, #14 and #36)');
+  say('\nTargets (issues #7, #12, #14, #36 and #38)');
   say('| target | measured | met |\n|---|---|---|');
   for (const g of goals) say(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
 }
@@ -69,6 +70,15 @@ async function main(): Promise<void> {
     printTargets(ensembleTargets(rows));
     return;
   }
+  if (process.argv.includes('--startup')) {
+    // only the start-up rows (npm run bench -- --startup): under a minute
+    const head = path.join(work, 'mobilenetv2-head-dropout.onnx');
+    writeFileSync(head, buildMobileNetV2());
+    const rows = await startup(head);
+    printStartup(rows);
+    printTargets(startupTargets(rows));
+    return;
+  }
   if (process.argv.includes('--random-ops')) {
     // only the random-op rows (npm run bench -- --random-ops): a minute instead of fifteen
     printRandomOps([
@@ -99,6 +109,7 @@ async function main(): Promise<void> {
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
   const ensembleRows = await ensembles();
+  const startupRows = await startup(mobilenet);
   const graphRows = await mcGraphRows(mobilenet);
   const browserRate = await browserImagesPerSecond();
   const adaptiveRows = await adaptive();
@@ -110,6 +121,7 @@ async function main(): Promise<void> {
     met: roundsRow.trunkPerRound > roundsRow.trunkOnce,
   });
   goals.push(...ensembleTargets(ensembleRows));
+  goals.push(...startupTargets(startupRows));
   const results = {
     date: new Date().toISOString(),
     cores: cpus().length,
@@ -121,6 +133,7 @@ async function main(): Promise<void> {
     endToEnd: e2e,
     photos: photoRows,
     ensembles: ensembleRows,
+    startup: startupRows,
     adaptive: adaptiveRows,
     adaptiveRounds: roundsRow,
     mcGraph: graphRows,
@@ -143,6 +156,7 @@ async function main(): Promise<void> {
     say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
   printEnsembles(ensembleRows);
+  printStartup(startupRows);
   printAdaptive(adaptiveRows);
   printMcGraph(graphRows, say, browserRate);
   printAdaptiveRounds(roundsRow);

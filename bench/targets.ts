@@ -1,4 +1,4 @@
-/** The targets of issues #7, #12, #14 and #36, read off one run's figures. */
+/** The targets of issues #7, #12, #14, #36 and #38, read off one run's figures. */
 import { SEQUENTIAL, REPLICATED, TRUNK_REUSE, type InferenceRow } from './suites/inference.js';
 import { RANDOM_OPS_SEEDED, RANDOM_OPS_DEFAULT, type RandomOpRow } from './suites/random-ops.js';
 import type { EndToEndRow } from './suites/end-to-end.js';
@@ -18,6 +18,7 @@ import {
   MEMORY_BUDGET_MIB,
 } from './suites/photos.js';
 import { ENSEMBLE_PHOTOS, THREE_MEMBERS, FIVE_MEMBERS, ONE_MEMBER_FLIP, type EnsembleRow } from './suites/ensemble.js';
+import { STARTUP_BUDGET_MS, STARTUP_PREDICT, type StartupRow } from './suites/startup.js';
 
 export const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 export const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
@@ -130,6 +131,18 @@ export function ensembleTargets(rows: readonly EnsembleRow[]): Target[] {
       target: `5 MobileNetV2-size members, ${ENSEMBLE_PHOTOS}, MC T=10: peak RSS under ${MEMORY_BUDGET_MIB} MiB (the highest of 3 runs)`,
       measured: `${five.peakRssMiB.toFixed(0)} MiB`,
       met: five.peakRssMiB < MEMORY_BUDGET_MIB,
+    },
+  ];
+}
+
+/** #38: one image, process start to exit, within STARTUP_BUDGET_MS of the floor's one image. */
+export function startupTargets(rows: readonly StartupRow[]): Target[] {
+  const predict = rows.find((r) => r.run === STARTUP_PREDICT)!;
+  return [
+    {
+      target: `MobileNetV2-size, one JPEG, whole process: mc-dropout predict (MC T=10) within ${STARTUP_BUDGET_MS} ms of the floor's one image`,
+      measured: `${predict.vsFloorMs >= 0 ? '+' : ''}${predict.vsFloorMs.toFixed(0)} ms (${predict.vsFloor.toFixed(2)}x)`,
+      met: predict.vsFloorMs <= STARTUP_BUDGET_MS,
     },
   ];
 }

@@ -17,14 +17,11 @@ import {
 } from '../index.js';
 import { AliasOption } from './alias-option.js';
 import { choice, collect, color, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
-import { runCalibrate, type CalibrateCliOptions } from './calibrate.js';
-import { runConvert, type ConvertCliOptions } from './convert.js';
-import { runDoctor } from './doctor.js';
-import { runInspect } from './inspect.js';
-import { runMerge } from './merge.js';
-import { runSelect, type SelectCliOptions } from './select.js';
-import { runPredict, type PredictCliOptions } from './predict.js';
-// evaluate and report load vega when they run, so the other commands start without it
+// each command's module loads when that command runs: --help and --version load none of them
+import type { CalibrateCliOptions } from './calibrate.js';
+import type { ConvertCliOptions } from './convert.js';
+import type { SelectCliOptions } from './select.js';
+import type { PredictCliOptions } from './predict.js';
 import type { EvaluateCliOptions } from './evaluate.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
 import { withFlags, type CommandName } from './flags.js';
@@ -206,6 +203,7 @@ Examples:
 ${EXIT_CODES}`,
     )
     .action(async (paths: string[], options: PredictCliOptions) => {
+      const { runPredict } = await import('./predict.js');
       setExitCode(await runPredict(paths, options, version));
     });
 }
@@ -245,6 +243,7 @@ Examples:
 ${EXIT_CODES}`,
     )
     .action(async (paths: string[], options: CalibrateCliOptions) => {
+      const { runCalibrate } = await import('./calibrate.js');
       setExitCode(await runCalibrate(paths, options, version));
     });
 }
@@ -303,6 +302,7 @@ function defineInspect(program: Command, setExitCode: (code: number) => void): v
     .option('--json', 'machine-readable report')
     .option('--model-output <name>', 'the output that holds the class scores (default: the [N, classes] output the dropout reaches)')
     .action(async (model: string | undefined, options: { json?: boolean; modelOutput?: string }) => {
+      const { runInspect } = await import('./inspect.js');
       setExitCode(await runInspect(model ?? BUNDLED_MODEL, options));
     });
 }
@@ -359,6 +359,7 @@ Examples:
   mc-dropout convert a.onnx b.onnx c.onnx --mc-graph 30 -o ensemble.onnx      an ensemble in one graph (docs/serving.md)`,
     )
     .action(async (models: string[], options: ConvertCliOptions) => {
+      const { runConvert } = await import('./convert.js');
       setExitCode(await runConvert(models, options));
     });
 }
@@ -379,7 +380,8 @@ Example (Slurm):
   sbatch --array=0-15 --wrap 'mc-dropout predict images/ --seed 7 --shard auto -o out.csv --resume'
   sbatch --dependency=afterok:<job> --wrap 'mc-dropout merge -o out.csv'`,
     )
-    .action((options: { output: string; meta?: string }) => {
+    .action(async (options: { output: string; meta?: string }) => {
+      const { runMerge } = await import('./merge.js');
       setExitCode(runMerge(options, version));
     });
 }
@@ -424,7 +426,8 @@ Examples:
   mc-dropout select run.jsonl --by margin -n 100 --per-class-quota -f nul | xargs -0 cp -t review/
   mc-dropout predict pool/ -t 20 -o run.csv --save-passes run.npy && mc-dropout select run.npy --by batchbald -n 50`,
     )
-    .action((run: string, options: SelectCliOptions) => {
+    .action(async (run: string, options: SelectCliOptions) => {
+      const { runSelect } = await import('./select.js');
       setExitCode(runSelect(run, options));
     });
 }
@@ -437,7 +440,8 @@ function defineDoctor(program: Command, setExitCode: (code: number) => void): vo
       "check onnxruntime-node's CUDA provider, CUDA/cuDNN libraries and the GPU, and huge pages for large photos; exit 0 when --device auto would use the GPU, else 1",
     )
     .option('--json', 'machine-readable report')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
+      const { runDoctor } = await import('./doctor.js');
       setExitCode(runDoctor(options));
     });
 }
@@ -459,6 +463,10 @@ function buildProgram(setExitCode: (code: number) => void, onCommand: (name: Com
 
 /** Runs the CLI; the only place that turns errors into exit codes. */
 export async function main(argv: string[]): Promise<number> {
+  // onnxruntime 1.29+ starts a telemetry uploader with its first session on Linux and macOS (an
+  // SQLite store it fsyncs, a device id, HTTPS uploads): 35-65 ms of every start on this machine,
+  // for data nobody here asked to send. Off unless the user sets the variable themselves.
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   // `mc-dropout predict ... | head`: the reader closed the pipe; stop quietly like other Unix tools
   // anything else (a full disk under `> out.csv`, /dev/full, an I/O error) is an output error:
   // never exit 0 or 1 with data missing

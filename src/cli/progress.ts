@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import type * as CliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import type { RunHooks } from '../index.js';
 import { withFlags, type CommandName } from './flags.js';
 
@@ -13,6 +14,8 @@ function createProgress(total: number, mode: { enabled: boolean; tty: boolean },
   if (!mode.enabled || total === 0) return { update() {}, stop() {} };
   const started = Date.now();
   if (mode.tty) {
+    // loaded only to draw a bar: a quiet run, or one whose stderr is not a terminal, starts without it
+    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
     const bar = new cliProgress.SingleBar(
       {
         format: `${command} [{bar}] {value}/{total} images | {rate} img/s | ETA {eta_formatted} | errors {failed}`,

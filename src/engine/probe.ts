@@ -75,10 +75,10 @@ export async function probeModel(model: OnnxGraph, sites: StochasticSite[], io: 
   const declaredBatch = declared?.dims?.[0];
   const batchName = typeof declaredBatch === 'string' ? declaredBatch : BATCH_NAME;
   const exposed = exposeTensors(model, names, { name: io.inputName, dims: [staticBatch || batchName, ...imageRow] });
-  // no graph optimization: the session only answers shapes (and maybe runs twice), its build is what counts
+  // no graph optimization, no repacked weights: the session only answers shapes (and maybe runs twice), its build is what counts
   const session = await createOrThrow(
     exposed.encode(),
-    { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
+    { provider: 'cpu', deviceId: 0, threads: 0, optimization: 'disabled', prepacking: false, ...(externalDataFolder && { externalDataFolder }) },
     file,
   );
   try {
@@ -337,7 +337,7 @@ export async function inferredShapes(
 ): Promise<Map<string, readonly (number | string)[]>> {
   const session = await createOrThrow(
     exposeTensors(model, names).encode(),
-    { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', ...(externalDataFolder && { externalDataFolder }) },
+    { provider: 'cpu', deviceId: 0, threads: 1, optimization: 'disabled', prepacking: false, ...(externalDataFolder && { externalDataFolder }) },
     file,
   );
   try {

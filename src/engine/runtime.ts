@@ -1,5 +1,6 @@
 /** The only module that imports onnxruntime-node: sessions, tensors, versions. */
-import ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import type * as Ort from 'onnxruntime-node';
 import { fromHalfArray, toHalfArray } from '../model/half.js';
 import { ModelError } from '../errors.js';
 
@@ -18,6 +19,8 @@ export interface SessionSettings {
   externalDataFolder?: string;
   /** onnxruntime's own log for this session (default 'error'); 'verbose' prints where each node runs. */
   logLevel?: OnnxruntimeLogLevel;
+  /** false: weights are not repacked for fast kernels (a session that only answers shapes opens sooner); default true. */
+  prepacking?: boolean;
 }
 
 export type OnnxruntimeLogLevel = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
@@ -37,7 +40,19 @@ export interface IndexTensor {
   dims: readonly number[];
 }
 
-export const onnxruntimeVersion: string = ort.env.versions.node ?? 'unknown';
+let loaded: typeof Ort | undefined;
+/**
+ * onnxruntime-node, loaded on first use: a command that opens no session (inspect, merge, select,
+ * --help) starts without its native library. Its CommonJS entry, loaded synchronously.
+ */
+function ort(): typeof Ort {
+  return (loaded ??= createRequire(import.meta.url)('onnxruntime-node') as typeof Ort);
+}
+
+/** The version of onnxruntime-node that runs the sessions (loads it). */
+export function onnxruntimeVersion(): string {
+  return ort().env.versions.node ?? 'unknown';
+}
 
 /**
  * A session at full graph optimization, on the requested provider, or an error from onnxruntime.
@@ -46,17 +61,18 @@ export const onnxruntimeVersion: string = ort.env.versions.node ?? 'unknown';
 export class RuntimeSession {
   private readonly half: Set<string>;
 
-  private constructor(private readonly session: ort.InferenceSession) {
+  private constructor(private readonly session: Ort.InferenceSession) {
     const metadata = [...session.inputMetadata, ...session.outputMetadata];
     this.half = new Set(metadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));
   }
 
   /** Host tensors as onnxruntime tensors, float16 where the model declares float16. */
-  private ortFeeds(feeds: Record<string, HostTensor | IndexTensor>): Record<string, ort.Tensor> {
-    const out: Record<string, ort.Tensor> = {};
+  private ortFeeds(feeds: Record<string, HostTensor | IndexTensor>): Record<string, Ort.Tensor> {
+    const { Tensor } = ort();
+    const out: Record<string, Ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
-      if (t.data instanceof BigInt64Array) out[name] = new ort.Tensor('int64', t.data, t.dims);
-      else out[name] = this.half.has(name) ? new ort.Tensor('float16', toHalfArray(t.data), t.dims) : new ort.Tensor('float32', t.data, t.dims);
+      if (t.data instanceof BigInt64Array) out[name] = new Tensor('int64', t.data, t.dims);
+      else out[name] = this.half.has(name) ? new Tensor('float16', toHalfArray(t.data), t.dims) : new Tensor('float32', t.data, t.dims);
     }
     return out;
   }
@@ -66,21 +82,22 @@ export class RuntimeSession {
     const session: Record<string, unknown> = { intra_op: { allow_spinning: settings.spinning === false ? '0' : '1' } };
     // onnxruntime resolves a model's external data against this folder when it loads from bytes
     if (settings.externalDataFolder) session.model_external_initializers_file_folder_path = settings.externalDataFolder;
-    const options: ort.InferenceSession.SessionOptions = {
+    if (settings.prepacking === false) session.disable_prepacking = '1';
+    const options: Ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: settings.optimization ?? 'all',
       executionProviders: settings.provider === 'cuda' ? [{ name: 'cuda', deviceId: settings.deviceId }] : ['cpu'],
       logSeverityLevel: LOG_SEVERITY[settings.logLevel ?? 'error'] as 0 | 1 | 2 | 3 | 4,
       extra: { session },
     };
     // the environment's level is fixed when the first session opens; a verbose session lowers it first
-    if (settings.logLevel === 'verbose') ort.env.logLevel = 'verbose';
+    if (settings.logLevel === 'verbose') ort().env.logLevel = 'verbose';
     if (settings.threads > 0) {
       options.intraOpNumThreads = settings.threads;
       options.interOpNumThreads = 1;
     }
     // onnxruntime's create is overloaded (path | bytes), so each type is passed to its own overload
     return new RuntimeSession(
-      typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options),
+      typeof model === 'string' ? await ort().InferenceSession.create(model, options) : await ort().InferenceSession.create(model, options),
     );
   }
 

@@ -4,7 +4,8 @@
  * current type), compiled to a protobufjs descriptor by schema/generate.mjs, so a decode and
  * re-encode loses no field of any model up to IR 14.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type * as Protobuf from 'protobufjs';
 import { fromHalfBits } from '../model/half.js';
 import {
   AttributeProtoAttributeType,
@@ -27,7 +28,11 @@ export const DataType = TensorProtoDataType;
 export const AttributeType = AttributeProtoAttributeType;
 export const DataLocation = TensorProtoDataLocation;
 
-const modelType = protobuf.Root.fromJSON(ONNX_DESCRIPTOR).lookupType('onnx.ModelProto');
+let modelCodec: Protobuf.Type | undefined;
+/** The ModelProto codec, built on first use: a command that reads no model starts without protobufjs. */
+function modelType(): Protobuf.Type {
+  return (modelCodec ??= (createRequire(import.meta.url)('protobufjs') as typeof Protobuf).Root.fromJSON(ONNX_DESCRIPTOR).lookupType('onnx.ModelProto'));
+}
 const dataTypeNames = new Map(Object.entries(DataType).map(([name, value]) => [value as number, name]));
 
 /** Name of an ONNX element type (FLOAT, INT64, ...), or `type N` for an unknown one. */
@@ -37,11 +42,11 @@ export function dataTypeName(elemType: number): string {
 
 /** Decodes ONNX bytes; throws protobuf's own error on a file that is not a ModelProto. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  return modelType.decode(bytes) as ModelProto;
+  return modelType().decode(bytes) as ModelProto;
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
-  return modelType.encode(model).finish();
+  return modelType().encode(model).finish();
 }
 
 /** An int64 field as a number: protobufjs decodes them as Long ({ low, high }), we write numbers. */

@@ -1,5 +1,6 @@
 /** The only module that imports sharp: file -> 8-bit RGB pixels at the model's size; also the report's thumbnails and PNG figures. */
-import sharp, { type Sharp } from 'sharp';
+import type { default as SharpConstructor, Sharp, SharpOptions } from 'sharp';
+import { createRequire } from 'node:module';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { bytesOfName, fsPath, hasRawBytes } from '../io/names.js';
@@ -9,9 +10,26 @@ import { centerCrop } from './geometry.js';
 import { cropRgb, resizeRgb, windowSource } from './resample.js';
 import { pixelsToTensor } from './tensor.js';
 
-// Images are decoded several at a time by our own pool; one libvips thread each avoids oversubscribing.
-sharp.concurrency(1);
-sharp.cache(false);
+let loaded: typeof SharpConstructor | undefined;
+
+/**
+ * sharp, loaded on first use, so a command that decodes nothing starts without libvips: its
+ * CommonJS entry, which Node 20 loads about 0.1 s faster than its ES module one. The entry points
+ * load it before their own error handling, so a broken install fails the run, not each image.
+ */
+function loadSharp(): typeof SharpConstructor {
+  if (!loaded) {
+    loaded = createRequire(import.meta.url)('sharp') as typeof SharpConstructor;
+    // Images are decoded several at a time by our own pool; one libvips thread each avoids oversubscribing.
+    loaded.concurrency(1);
+    loaded.cache(false);
+  }
+  return loaded;
+}
+
+function sharp(input: string | Buffer, options: SharpOptions): Sharp {
+  return loadSharp()(input, options);
+}
 
 /** An image's size as its header tells it, upright (EXIF orientation applied), first frame. */
 export interface ImageHeader {
@@ -27,6 +45,7 @@ export interface ImageHeader {
  * header, a center crop decodes only the rectangle of the image that the crop reads (the same bytes).
  */
 export async function decodeToPixels(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<Uint8Array> {
+  loadSharp();
   let decoded: DecodedRgb;
   try {
     if (spec.resizeEngine === 'fast') return await decodeFast(file, spec, header);
@@ -53,6 +72,7 @@ export interface DecodedRgb {
  * Throws decodeToPixels' InputError for a file that does not decode.
  */
 export async function decodeUpright(file: string, spec: PreprocessSpec, header?: ImageHeader): Promise<DecodedRgb> {
+  loadSharp();
   try {
     return await decodeRgb(file, spec, header);
   } catch (error) {
@@ -75,6 +95,7 @@ function source(file: string): string | Buffer {
 
 /** An image's upright size from its header (no decode), or undefined when sharp cannot read it. */
 export async function imageHeader(file: string): Promise<ImageHeader | undefined> {
+  loadSharp();
   try {
     const { width, height, orientation, space } = await sharp(source(file), { limitInputPixels: false, pages: 1 }).metadata();
     if (!width || !height) return undefined;
@@ -272,6 +293,7 @@ function isTruncated(format: Format, b: Buffer): boolean {
 
 /** A JPEG thumbnail of an image (upright, fitting in size x size), for the HTML report; undefined when sharp cannot read it. */
 export async function thumbnailJpeg(file: string, size: number): Promise<Buffer | undefined> {
+  loadSharp();
   try {
     return await sharp(source(file), { pages: 1, limitInputPixels: DEFAULT_PIXEL_LIMIT })
       .rotate()

@@ -25,7 +25,7 @@ export function doctorReport(): DoctorReport {
   const cuda = diagnoseCuda(cudaFacts);
   const hugePageFacts = gatherHugePageFacts();
   return {
-    onnxruntime: onnxruntimeVersion,
+    onnxruntime: onnxruntimeVersion(),
     cudaFacts,
     cuda,
     cudaMajor: cudaMajorOf(cudaFacts.libraries.map((l) => l.name)),

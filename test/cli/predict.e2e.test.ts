@@ -116,6 +116,19 @@ describe('mc-dropout predict (real binary, bundled model)', () => {
     assert.doesNotMatch(stderr, /EPIPE|Error:/);
   });
 
+  it("onnxruntime's telemetry is off unless the user sets ORT_DISABLE_TELEMETRY (it keeps its store in the cache folder)", async () => {
+    const args = ['predict', 'fixtures/samples/bag-34.jpg', '--seed', '1', '--device', 'cpu', '-q'];
+    const quiet = tempDir();
+    const asked = tempDir();
+    const off = await runCli(args, { env: { XDG_CACHE_HOME: quiet } });
+    const on = await runCli(args, { env: { XDG_CACHE_HOME: asked, ORT_DISABLE_TELEMETRY: '0' } });
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(on.code, 0, on.stderr);
+    assert.equal(on.stdout, off.stdout);
+    assert.deepEqual(readdirSync(quiet), []);
+    assert.deepEqual(readdirSync(asked), ['Microsoft']);
+  });
+
   it('--output writes the file atomically with a metadata sidecar', async () => {
     const dir = tempDir();
     const output = path.join(dir, 'out.csv');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, describe, it, mock } from 'node:test';
-import sharp from 'sharp';
+import type SharpConstructor from 'sharp';
 import { InputError, UsageError } from '../../src/errors.js';
 import type { Interpolation, ResizeMode } from '../../src/model/metadata.js';
 import { decodeToPixels, imageHeader } from '../../src/preprocess/decode.js';
@@ -44,6 +45,9 @@ function goldenViews(names: string[]): View[] {
   assert.deepEqual(all.map(viewName).sort(), [...names].sort(), 'the golden names are the views of viewName');
   return all;
 }
+
+/** sharp as the decoder loads it: its CommonJS entry (its ES module entry is another copy, whose prototype the decoder never calls). */
+const sharp = createRequire(import.meta.url)('sharp') as typeof SharpConstructor;
 
 /** Counts sharp pipelines run to pixels (each decode ends in one toBuffer) while `body` runs. */
 async function decodesDuring(body: () => Promise<unknown>): Promise<number> {

@@ -75,7 +75,7 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
       seed,
       mask_scheme: MASK_SCHEME,
       provider: info.provider,
-      onnxruntime: onnxruntimeVersion,
+      onnxruntime: onnxruntimeVersion(),
       started: started.toISOString(),
       seconds: (Date.now() - started.getTime()) / 1000,
       labels,

@@ -179,7 +179,7 @@ export function runMetadata(
     seed: run.seed,
     provider: info.provider,
     device_id: info.deviceId,
-    onnxruntime: onnxruntimeVersion,
+    onnxruntime: onnxruntimeVersion(),
     started: done.started.toISOString(),
     finished: done.finished.toISOString(),
     seconds: (done.finished.getTime() - done.started.getTime()) / 1000,
