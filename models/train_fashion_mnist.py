@@ -5,11 +5,15 @@ Run with Debian's interpreter (not needed by CI or users, who get the committed 
     apt-get install python3-torch python3-onnx dataset-fashion-mnist python3-pil
     /usr/bin/python3 models/train_fashion_mnist.py
 
-Writes models/fashion-mnist-mc.onnx, models/card.json (the figures in models/README.md)
-and the sample images in fixtures/samples/ with fixtures/samples.csv (their true labels).
+With no arguments it trains the bundled model's recipe and writes models/fashion-mnist-mc.onnx,
+models/card.json (the figures in models/README.md) and the sample images in fixtures/samples/
+with fixtures/samples.csv (their true labels). --seed, --epochs, --output and --card make other
+members of the same architecture (models/README.md, "Ensemble members"); --no-samples leaves
+the sample images alone.
 Preprocessing matches the CLI's defaults for this model: 28x28 grayscale -> PIL bilinear
 resize to 32x32 -> replicate to RGB -> /255 -> ImageNet mean/std, NCHW.
 """
+import argparse
 import gzip
 import json
 import math
@@ -33,8 +37,9 @@ LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DROPOUT_FEATURES = 0.25  # before the first fully connected layer
 DROPOUT_HIDDEN = 0.5     # before the classifier
-EPOCHS = int(os.environ.get("EPOCHS", "12"))
+EPOCHS = 10
 SEED = 20261122
+MIN_ACCURACY = 0.91
 
 
 def read_idx(name):
@@ -122,10 +127,35 @@ def mc_probs(model, x, passes):
     return out
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train and export a Fashion-MNIST CNN with live dropout.")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"torch and numpy seed (default {SEED}, the bundled model's)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS,
+                        help=f"epochs over the training set; the one-cycle schedule spans them all (default {EPOCHS})")
+    parser.add_argument("--output", default=os.path.join(HERE, "fashion-mnist-mc.onnx"),
+                        help="ONNX file to write (default models/fashion-mnist-mc.onnx)")
+    parser.add_argument("--card", default=os.path.join(HERE, "card.json"),
+                        help="model card JSON to write (default models/card.json)")
+    parser.add_argument("--threads", type=int, default=max(1, os.cpu_count() or 1),
+                        help="torch CPU threads (default: every core)")
+    parser.add_argument("--min-accuracy", type=float, default=MIN_ACCURACY,
+                        help=f"export nothing below this deterministic test accuracy (default {MIN_ACCURACY})")
+    parser.add_argument("--samples", action=argparse.BooleanOptionalAction, default=True,
+                        help="write fixtures/samples/ and fixtures/samples.csv (default yes)")
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs must be a positive integer, got {args.epochs}")
+    if args.threads < 1:
+        parser.error(f"--threads must be a positive integer, got {args.threads}")
+    return args
+
+
 def main():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    args = parse_args()
+    begun = time.time()
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
     train_x = resize_all(read_idx("train-images-idx3-ubyte.gz"))
     train_y = torch.from_numpy(read_idx("train-labels-idx1-ubyte.gz").astype(np.int64))
     test_raw = read_idx("t10k-images-idx3-ubyte.gz")
@@ -134,11 +164,11 @@ def main():
 
     model = FashionNet()
     batch = 128
-    steps = EPOCHS * math.ceil(len(train_x) / batch)
+    steps = args.epochs * math.ceil(len(train_x) / batch)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     all_train = to_input(train_x)
-    for epoch in range(EPOCHS):
+    for epoch in range(args.epochs):
         model.train()
         started = time.time()
         order = torch.randperm(len(all_train))
@@ -158,7 +188,7 @@ def main():
         model.eval()
         with torch.no_grad():
             acc = (model(test_x).argmax(1) == test_y).float().mean().item()
-        print(f"epoch {epoch + 1}/{EPOCHS} loss {loss.item():.3f} test acc {acc:.4f} ({time.time() - started:.0f}s)", flush=True)
+        print(f"epoch {epoch + 1}/{args.epochs} loss {loss.item():.3f} test acc {acc:.4f} ({time.time() - started:.0f}s)", flush=True)
 
     model.eval()
     with torch.no_grad():
@@ -166,24 +196,27 @@ def main():
     card = {"deterministic": det,
             "mc_t10": calibration(mc_probs(model, test_x, 10), test_y),
             "mc_t50": calibration(mc_probs(model, test_x, 50), test_y),
-            "test_images": len(test_y), "epochs": EPOCHS, "seed": SEED}
+            "test_images": len(test_y), "epochs": args.epochs, "seed": args.seed}
     print(json.dumps(card, indent=2))
-    if det["accuracy"] < 0.91:
-        sys.exit(f"deterministic test accuracy {det['accuracy']:.4f} is below the 0.91 target; not exporting")
+    if det["accuracy"] < args.min_accuracy:
+        sys.exit(f"deterministic test accuracy {det['accuracy']:.4f} is below the {args.min_accuracy} target; not exporting")
 
-    export(model)
+    export(model, args.output)
     params = sum(p.numel() for p in model.parameters())
     card["parameters"] = params
-    card["file_bytes"] = os.path.getsize(os.path.join(HERE, "fashion-mnist-mc.onnx"))
-    with open(os.path.join(HERE, "card.json"), "w") as f:
+    card["file_bytes"] = os.path.getsize(args.output)
+    os.makedirs(os.path.dirname(os.path.abspath(args.card)), exist_ok=True)
+    with open(args.card, "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
-    write_fixtures(test_raw, test_y.numpy())
+    if args.samples:
+        write_fixtures(test_raw, test_y.numpy())
+    print(f"done in {time.time() - begun:.0f}s", flush=True)
 
 
-def export(model):
+def export(model, path):
     import onnx
-    path = os.path.join(HERE, "fashion-mnist-mc.onnx")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     dropout_live(model)
     torch.onnx.export(
         model, torch.zeros(1, 3, SIZE, SIZE), path,
