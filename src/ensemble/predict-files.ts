@@ -157,9 +157,10 @@ function imageResult(
   };
 }
 
-/** The mean of probability vectors [C]. */
+/** The mean of probability vectors [C], summed then divided as summarize does (the same bits as the mean of those rows). */
 function meanOf(vectors: readonly Float64Array[], classes: number): Float64Array {
   const mean = new Float64Array(classes);
-  for (const p of vectors) for (let c = 0; c < classes; c++) mean[c]! += p[c]! / vectors.length;
+  for (const p of vectors) for (let c = 0; c < classes; c++) mean[c]! += p[c]!;
+  for (let c = 0; c < classes; c++) mean[c]! /= vectors.length;
   return mean;
 }
