@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { jsonRows, PRINTED } from '../helpers/rows.js';
 
 /** PyTorch's answer for the shipped model on the 50 samples (fixtures/bundled/pytorch_truth.py). */
 interface Truth {
@@ -11,29 +12,11 @@ interface Truth {
 }
 const truth = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'bundled', 'pytorch-truth.json'), 'utf8')) as Truth;
 
-interface Row {
-  path: string;
-  status: string;
-  label: string;
-  class_index: number;
-  confidence: number;
-  mean: number[];
-  std: number[];
-}
-const rows = (stdout: string): Row[] =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Row);
-
-/** Rows print 6 decimals: half a unit of the last one, plus float32's error on a probability. */
-const PRINTED = 5e-7 + 1e-6;
-
 describe('bundled model end to end against PyTorch (real binary, fixtures/bundled/pytorch-truth.json)', () => {
   it('--deterministic gives PyTorch eval-mode probabilities, image by image, to the printed digits', async () => {
     const { code, stdout, stderr } = await runCli(['predict', 'fixtures/samples', '--deterministic', '-f', 'jsonl', '--per-class', '--device', 'cpu', '-q']);
     assert.equal(code, 0, stderr);
-    const got = rows(stdout);
+    const got = jsonRows(stdout);
     assert.equal(got.length, Object.keys(truth.images).length);
     for (const row of got) {
       const expected = truth.images[row.path]!.deterministic;
@@ -61,7 +44,7 @@ describe('bundled model end to end against PyTorch (real binary, fixtures/bundle
     let worst = 0;
     let spreadOurs = 0;
     let spreadTorch = 0;
-    for (const row of rows(stdout)) {
+    for (const row of jsonRows(stdout)) {
       const { mean, sd } = truth.images[row.path]!;
       row.mean.forEach((p, c) => {
         // the difference of two independent MC means: our T passes and PyTorch's own passes. The

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { jsonRows, PRINTED } from '../helpers/rows.js';
 import { MEMBERS } from '../helpers/members.js';
 
 interface Truth {
@@ -17,19 +18,6 @@ interface Truth {
 }
 const truth = JSON.parse(readFileSync(path.join(ROOT, 'fixtures/ensemble/pytorch-truth.json'), 'utf8')) as Truth;
 const members = MEMBERS.flatMap((m) => ['-m', m]);
-
-interface Row {
-  path: string;
-  mean: number[];
-}
-const rows = (stdout: string): Row[] =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Row);
-
-/** Rows print 6 decimals: half a unit of the last one, plus float32's error on a probability. */
-const PRINTED = 5e-7 + 1e-6;
 
 describe('the five-member ensemble against PyTorch (real binary, fixtures/ensemble/pytorch-truth.json)', () => {
   it('the truth is of the members this test runs', () => {
@@ -50,7 +38,7 @@ describe('the five-member ensemble against PyTorch (real binary, fixtures/ensemb
       '-q',
     ]);
     assert.equal(code, 0, stderr);
-    const got = rows(stdout);
+    const got = jsonRows(stdout);
     assert.equal(got.length, Object.keys(truth.images).length);
     for (const row of got) {
       const expected = truth.images[row.path]!.deterministic;
@@ -77,7 +65,7 @@ describe('the five-member ensemble against PyTorch (real binary, fixtures/ensemb
     ]);
     assert.equal(code, 0, stderr);
     let worst = 0;
-    for (const row of rows(stdout)) {
+    for (const row of jsonRows(stdout)) {
       const image = truth.images[row.path]!;
       row.mean.forEach((p, c) => {
         // ours: M independent means of T passes each, sd_m per member (PyTorch's estimate of the

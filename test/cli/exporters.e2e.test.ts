@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { InspectJson } from '../../src/run/inspect.js';
 import { ROOT, runCli } from '../helpers/cli.js';
+import { jsonRows, PRINTED } from '../helpers/rows.js';
 import { tempDir } from '../helpers/files.js';
 
 /** NumPy's Monte Carlo of Paddle's own training-time dropout on the paddle2onnx-form model (fixtures/paddle/make_paddle.py). */
@@ -14,18 +15,6 @@ interface Expected {
 const PADDLE = path.join(ROOT, 'fixtures', 'paddle', 'paddle_head.onnx');
 const expected = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'paddle', 'expected.json'), 'utf8')) as Expected;
 const images = Object.keys(expected.images);
-/** Rows print 6 decimals: half a unit of the last one, plus float32's error on a probability. */
-const PRINTED = 5e-7 + 1e-6;
-
-interface Row {
-  path: string;
-  mean: number[];
-}
-const rows = (stdout: string): Row[] =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Row);
 
 async function inspect(file: string): Promise<{ code: number | null; report: InspectJson; text: string }> {
   const json = await runCli(['inspect', file, '--json']);
@@ -54,7 +43,7 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
   it('--deterministic on the exported model gives what onnxruntime in Python gives (the Mul by 0.8)', async () => {
     const { code, stdout, stderr } = await runCli(['predict', ...images, '-m', PADDLE, '--deterministic', '-f', 'jsonl', '--per-class', '-q']);
     assert.equal(code, 0, stderr);
-    for (const row of rows(stdout)) {
+    for (const row of jsonRows(stdout)) {
       const want = expected.images[row.path]!.deterministic;
       row.mean.forEach((p, c) => assert.ok(Math.abs(p - want[c]!) <= PRINTED + 2e-6, `${row.path} class ${c}: ${p} against ${want[c]}`));
     }
@@ -80,7 +69,7 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
     const run = await runCli(['predict', ...images, '-m', out, '-t', String(T), '--seed', '3', '-f', 'jsonl', '--per-class', '-q']);
     assert.equal(run.code, 0, run.stderr);
     let moved = 0;
-    for (const row of rows(run.stdout)) {
+    for (const row of jsonRows(run.stdout)) {
       const { mean, sd, deterministic } = expected.images[row.path]!;
       row.mean.forEach((p, c) => {
         // two independent MC means (ours over T, NumPy's over its passes); 50 pairs, seeds 1-4 gave at most 2.6
@@ -156,7 +145,7 @@ describe("models with no dropout left: Paddle's downgrade_in_infer and --inject-
       '-q',
     ]);
     assert.equal(run.code, 0, run.stderr);
-    const got = new Map(rows(run.stdout).map((r) => [r.path, r.mean]));
+    const got = new Map(jsonRows(run.stdout).map((r) => [r.path, r.mean]));
     for (const ref of keras.reference) {
       got.get(ref.image)!.forEach((p, c) => {
         // 15 pairs; 16 dropped units make some probabilities skewed (a rare mask moves a class far),
