@@ -19,6 +19,7 @@ import {
   seededRandomOps,
   stampMcGraphMetadata,
   tiledPasses,
+  passVotes,
   type GraphBuilder,
   type McGraphMember,
 } from './mc-graph.js';
@@ -378,13 +379,7 @@ function memberStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreN
   const mean = reduce('ReduceMean', p3, [0], 'mean');
   const perPass = node('Neg', [reduce('ReduceSum', plogp(build, p3, 'pass_plogp'), [2], 'pass_sum')], 'pass_entropy');
   const expectedEntropy = reduce('ReduceMean', perPass, [0], 'expected_entropy');
-  const votes = node('ArgMax', [p3], 'votes', [intAttribute('axis', 2), intAttribute('keepdims', 0)]);
-  const onehot = node(
-    'OneHot',
-    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [intAttribute('to', DataType.FLOAT)])],
-    'onehot',
-    [intAttribute('axis', -1)],
-  );
+  const onehot = passVotes(build, p3, classes);
   return { passes: p3, mean, expectedEntropy, voteShares: reduce('ReduceMean', onehot, [0], 'vote_shares') };
 }
 

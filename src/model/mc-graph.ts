@@ -195,6 +195,18 @@ export function tiledPasses(
  * [batch, C], label, confidence, entropy, expected entropy, mutual information, variation ratio and
  * margin [batch], each under its prefixed output name.
  */
+/** Each pass's vote as a one-hot row [T, batch, C]: the argmax of its probabilities p3 [T, batch, C] (lowest index on ties). */
+export function passVotes(build: GraphBuilder, p3: string, classes: number): string {
+  const { node, int64 } = build;
+  const votes = node('ArgMax', [p3], 'votes', [intAttribute('axis', 2), intAttribute('keepdims', 0)]);
+  return node(
+    'OneHot',
+    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [intAttribute('to', DataType.FLOAT)])],
+    'onehot',
+    [intAttribute('axis', -1)],
+  );
+}
+
 function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName: string, passes: number, classes: number): void {
   const { node, int64, float, reduce } = build;
   // probabilities [T, batch, C]
@@ -212,13 +224,7 @@ function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName
   const expected = reduce('ReduceMean', perPass, [0], 'expected_entropy');
   node('Max', [node('Sub', [entropy, expected], 'mi_raw'), float('zero', 0)], 'mutual_information');
   // variation ratio: 1 - (passes voting for the modal class) / T, votes by each pass's argmax (lowest index on ties)
-  const votes = node('ArgMax', [p3], 'votes', [intAttribute('axis', 2), intAttribute('keepdims', 0)]);
-  const onehot = node(
-    'OneHot',
-    [votes, int64('depth', [classes], true), node('Cast', [int64('off_on', [0, 1])], 'off_on_float', [intAttribute('to', DataType.FLOAT)])],
-    'onehot',
-    [intAttribute('axis', -1)],
-  );
+  const onehot = passVotes(build, p3, classes);
   const counts = reduce('ReduceSum', onehot, [0], 'counts');
   const modal = reduce('ReduceMax', counts, [1], 'modal');
   node('Sub', [float('one', 1), node('Div', [modal, float('pass_count', passes)], 'modal_share')], 'variation_ratio');
