@@ -3,7 +3,7 @@
  * with masks drawn by seed. Load planning, feeds, trunk reuse, prefix sharing and adaptive rounds
  * each live in their own file beside this one; this file puts them together.
  */
-import { describeError, invalidParameter, ModelError } from '../errors.js';
+import { describeError, invalidParameter, ModelError, UsageError } from '../errors.js';
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
@@ -22,7 +22,7 @@ import { sessionSettingsOf, type LoadOptions, type PredictOptions } from './opti
 import { planGraph, runLimits, type ExecutionPlan } from './plan.js';
 import { levelFeeds, type PrefixLevels } from './prefix-sharing.js';
 import { probeModel } from './probe.js';
-import type { Provider, RuntimeSession } from './runtime.js';
+import type { HostTensor, Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
 import { chooseSites, checkSitesReach, identicalPassesReason } from './site-choice.js';
 import { gatheredFeeds, TrunkParts, type PreparedImage } from './trunk-reuse.js';
@@ -150,7 +150,27 @@ export class McModel {
     };
     const settings = { ...sessionSettingsOf(options, folder), provider: opened.provider, deviceId: opened.deviceId };
     const parts = TrunkParts.of(planned.split, io.inputName, probe, Boolean(planned.levels), (bytes) => createOrThrow(bytes, settings, file));
-    return new McModel(info, planned.plan, opened.session, limits.rowsPerRun, limits.imagesPerTrunkRun, parts, planned.levels);
+    const loaded = new McModel(info, planned.plan, opened.session, limits.rowsPerRun, limits.imagesPerTrunkRun, parts, planned.levels);
+    if (info.map && (info.map.height < 0 || info.map.width < 0)) await loaded.resolveMapSize();
+    return loaded;
+  }
+
+  /** A map whose height or width the graph leaves to run time: one pass with dropout off on a blank image tells them. */
+  private async resolveMapSize(): Promise<void> {
+    const map = this.info.map!;
+    const blank = new Float32Array(this.imageSize);
+    const { rowDims } = await this.runRows([{ image: 0, pass: 0, index: 0 }], [blank], [imageKeyOf(blank)], { passes: 1, seed: 0, deterministic: true });
+    const [height, width] = map.layout === 'NCHW' ? [rowDims[1]!, rowDims[2]!] : [rowDims[0]!, rowDims[1]!];
+    this.info.map = { ...map, height, width };
+  }
+
+  /** Refuses what reads passes as class probabilities [T, C] of a model whose output is a map. */
+  private refuseMap(what: string): void {
+    const { map, path } = this.info;
+    if (map)
+      throw new UsageError(
+        `${path} is a segmentation model (a class-score map, ${map.height}x${map.width}): ${what} reads class probabilities per image; reduce its passes per pixel with forEachPass (the segmentation maps do)`,
+      );
   }
 
   /** How much one session run takes: rows (image x pass) and, with trunk reuse, images whose trunk it computes. */
@@ -168,6 +188,7 @@ export class McModel {
    * Returns per image its class probabilities per pass: Float64Array [T, C] row-major.
    */
   async predict(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
+    this.refuseMap('predict');
     if (options.adaptive && !options.deterministic) return this.predictAdaptive(images, options.seed, options.adaptive);
     const scores = await this.predictScores(images, options);
     return scores.map((s) => this.probabilities(s));
@@ -178,6 +199,7 @@ export class McModel {
    * those that settled. Each image's passes are the first T_i of a fixed run with the same seed.
    */
   adaptivePool(seed: number, rule: AdaptiveRule): AdaptivePool {
+    this.refuseMap('adaptive T');
     const source: PassSource = {
       classes: this.info.classes,
       prepare: (images) => this.prepare(images),
@@ -186,8 +208,22 @@ export class McModel {
     return new AdaptivePool(source, seed, rule);
   }
 
-  /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax). */
+  /** Like predict, but the model's raw outputs per pass (logits, or probabilities if it ends in Softmax): per image [T, outputRowSize]. */
   async predictScores(images: readonly Float32Array[], options: PredictOptions): Promise<Float64Array[]> {
+    const size = this.outputRowSize;
+    const passes = options.deterministic ? 1 : options.passes;
+    const results = images.map(() => new Float64Array(Math.max(0, passes) * size));
+    await this.forEachPass(images, options, (image, pass, row) => results[image]!.set(row, pass * size));
+    return results;
+  }
+
+  /**
+   * Runs T passes on each image (images: Float32Array each of imageSize, in the model's layout) and
+   * hands over each pass's raw output row, [outputRowSize] (a map's [C, H, W] or [H, W, C]), as soon
+   * as its session run ends: onRow(image, pass, row), the row a view valid during the call only.
+   * Nothing of passes x images is kept, so a caller can reduce a map's passes one by one.
+   */
+  async forEachPass(images: readonly Float32Array[], options: PredictOptions, onRow: (image: number, pass: number, row: Float32Array) => void): Promise<void> {
     const passes = options.deterministic ? 1 : options.passes;
     const first = options.firstPass ?? 0;
     if (!Number.isInteger(first) || first < 0) throw invalidParameter('firstPass', 'an integer >= 0', options.firstPass);
@@ -197,8 +233,7 @@ export class McModel {
         throw invalidParameter('images', `${this.imageSize} values for image ${i}`, image.length, 'values');
       }
     }
-    const classes = this.info.classes;
-    const results = images.map(() => new Float64Array(passes * classes));
+    const size = this.outputRowSize;
     // images per group: enough to fill a run with their passes, but (with trunk reuse, where the
     // whole trunk runs on the group) no more images than the budget allows rows of the full graph
     const imagesPerRun = this.plan.trunkReuse ? this.imagesPerTrunkRun : Infinity;
@@ -215,11 +250,16 @@ export class McModel {
       const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
       for (let start = 0; start < rows.length; start += perRun) {
         const chunk = rows.slice(start, start + perRun);
-        const scores = await this.runRows(chunk, group, keys, options);
-        chunk.forEach((row, r) => results[g + row.image]!.set(scores.subarray(r * classes, (r + 1) * classes), row.pass * classes));
+        const scores = (await this.runRows(chunk, group, keys, options)).data;
+        chunk.forEach((row, r) => onRow(g + row.image, row.pass, scores.subarray(r * size, (r + 1) * size)));
       }
     }
-    return results;
+  }
+
+  /** Values of one pass's raw output for one image: the class count of a classifier; a map's channels x height x width. */
+  get outputRowSize(): number {
+    const { map, classes } = this.info;
+    return map ? (map.binary ? 1 : classes) * map.height * map.width : classes;
   }
 
   async dispose(): Promise<void> {
@@ -291,12 +331,13 @@ export class McModel {
         const output = (await this.guard(() => head.run(feeds, [info.outputName])))[info.outputName]!;
         scores = Float64Array.from(output.data.subarray(0, chunk.length * classes));
       } else {
-        scores = await this.runRows(
+        const run = await this.runRows(
           chunk,
           prepared.map((p) => p.image),
           keys,
           { passes: 1, seed },
         );
+        scores = Float64Array.from(run.data);
       }
       const probs = this.probabilities(scores);
       chunk.forEach((row, r) => results[row.request]!.set(probs.subarray(r * classes, (r + 1) * classes), row.pass * classes));
@@ -305,16 +346,22 @@ export class McModel {
     return results;
   }
 
-  /** One session run over the given rows (image x pass), with their draws; raw outputs [rows, C]. */
-  private async runRows(rows: Row[], images: readonly Float32Array[], keys: ImageKey[], options: PredictOptions): Promise<Float64Array> {
+  /** One session run over the given rows (image x pass), with their draws: raw outputs [rows, ...rowDims] (rowDims: the output's dims after the batch). */
+  private async runRows(
+    rows: Row[],
+    images: readonly Float32Array[],
+    keys: ImageKey[],
+    options: PredictOptions,
+  ): Promise<{ data: Float32Array; rowDims: readonly number[] }> {
     const { info } = this;
-    const classes = info.classes;
     if (this.levels) {
       const { feeds, outputRow } = levelFeeds(this.levels, info.drawnSites, rows, images, keys, this.input, options);
       const output = await this.runSession(feeds);
-      const result = new Float64Array(rows.length * classes);
-      for (let r = 0; r < rows.length; r++) result.set(output.subarray(outputRow[r]! * classes, (outputRow[r]! + 1) * classes), r * classes);
-      return result;
+      const rowDims = output.dims.slice(1);
+      const size = rowDims.reduce((a, b) => a * b, 1);
+      const result = new Float32Array(rows.length * size);
+      for (let r = 0; r < rows.length; r++) result.set(output.data.subarray(outputRow[r]! * size, (outputRow[r]! + 1) * size), r * size);
+      return { data: result, rowDims };
     }
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
@@ -322,13 +369,15 @@ export class McModel {
       ? gatheredFeeds(rows, new Map([[info.inputName, images]]), new Map([[info.inputName, this.input.imageDims]]))
       : replicatedFeeds(rows, images, this.input, batch);
     addDraws(feeds, info.drawnSites, rows, keys, batch, options);
-    return Float64Array.from((await this.runSession(feeds)).subarray(0, rows.length * classes));
+    const output = await this.runSession(feeds);
+    const rowDims = output.dims.slice(1);
+    return { data: output.data.subarray(0, rows.length * rowDims.reduce((a, b) => a * b, 1)), rowDims };
   }
 
   /** The class-score output of one run of the main session. */
-  private async runSession(feeds: Feeds): Promise<Float32Array> {
+  private async runSession(feeds: Feeds): Promise<HostTensor> {
     const { outputName } = this.info;
-    return (await this.guard(() => this.session.run(feeds, [outputName])))[outputName]!.data;
+    return (await this.guard(() => this.session.run(feeds, [outputName])))[outputName]!;
   }
 
   private async guard<T>(run: () => Promise<T>): Promise<T> {

@@ -15,7 +15,23 @@ export interface ModelIo {
   width: number;
   channels: number;
   classes: number;
+  /** Probabilities already (a Softmax's output, or a binary map's Sigmoid), not logits. */
   outputIsProbabilities: boolean;
+  /** A segmentation model's class-score map; absent for a classifier ([N, classes]). */
+  map?: ScoreMap;
+}
+
+/**
+ * A dense class-score output: [N, C, H, W] (NCHW) or [N, H, W, C] (NHWC, the layout of the image
+ * input), or one channel [N, 1, H, W] read as two classes (binary: a logit, or a Sigmoid's output).
+ */
+export interface ScoreMap {
+  layout: Layout;
+  /** Map height and width; -1 while the graph leaves them to run time (the engine resolves them). */
+  height: number;
+  width: number;
+  /** One channel read as two classes: p(class 1) = sigmoid(z) (or the value, after a Sigmoid), p(class 0) = 1 - p(class 1). */
+  binary: boolean;
 }
 
 /** How the class-score output is chosen among the graph's outputs. */
@@ -26,10 +42,11 @@ export interface OutputChoice {
   reached?: ReadonlySet<string>;
 }
 
-/** An output that can hold class scores: [N, C] with C a fixed number. */
+/** An output that can hold class scores: [N, C] with C a fixed number, or a map [N, C, H, W] / [N, H, W, C] with C fixed. */
 function isClassScores(output: ValueInfoProto): boolean {
   const shape = shapeOf(output);
-  return shape?.length === 2 && typeof shape[1] === 'number';
+  if (shape?.length === 2) return typeof shape[1] === 'number';
+  return shape?.length === 4 && (typeof shape[1] === 'number' || typeof shape[3] === 'number');
 }
 
 const SCORE_NAME = /logit|prob|score|pred|class/i;
@@ -73,19 +90,27 @@ const SCORE_TYPES = new Set<number>([0, DataType.FLOAT, DataType.FLOAT16]);
 
 /**
  * The checks every run makes of the chosen class-score output, before any image (inspect makes the
- * same ones): shape [N, classes] with classes >= 2, and float32 or float16 values. Returns its name
- * and number of classes; throws ModelError saying what is wrong and what to export or choose instead.
+ * same ones): shape [N, classes] with classes >= 2, or a class-score map (ScoreMap: its layout
+ * that of the image input unless only the other places a fixed class count), and float32 or
+ * float16 values. Returns its name, number of classes and map; throws ModelError saying what is
+ * wrong and what to export or choose instead.
  */
-export function checkClassScores(output: TensorInfo | undefined, file: string): { name: string; classes: number } {
+export function checkClassScores(
+  output: TensorInfo | undefined,
+  file: string,
+  inputLayout: Layout = 'NCHW',
+): { name: string; classes: number; map?: ScoreMap } {
   const outShape = output?.dims;
-  if (!output?.name || !outShape || outShape.length !== 2 || typeof outShape[1] !== 'number') {
+  const map = outShape?.length === 4 ? scoreMapOf(outShape, inputLayout) : undefined;
+  const classes = map ? map.classes : outShape?.[1];
+  if (!output?.name || !outShape || (outShape.length !== 2 && !map) || typeof classes !== 'number') {
     throw new ModelError(
-      `${file}: expected a class-score output [N, classes] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
+      `${file}: expected a class-score output [N, classes] or a class-score map [N, classes, H, W] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
     );
   }
-  if (outShape[1] < 2) {
+  if (classes < 2 && !map) {
     throw new ModelError(
-      `${file}: the output '${output.name}' has ${outShape[1]} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`,
+      `${file}: the output '${output.name}' has ${classes} class, not a distribution over classes: a sigmoid output gives confidence 1 and entropy 0 for every image. Export the logits of both classes instead (e.g. torch.cat([-z, z], dim=1) for a binary logit z).`,
       'E_NOT_A_DISTRIBUTION',
     );
   }
@@ -96,7 +121,21 @@ export function checkClassScores(output: TensorInfo | undefined, file: string): 
       'E_OUTPUT_TYPE',
     );
   }
-  return { name: output.name, classes: outShape[1] };
+  if (!map) return { name: output.name, classes };
+  const { classes: channels, ...scoreMap } = map;
+  return { name: output.name, classes: Math.max(2, channels), map: scoreMap };
+}
+
+/** A 4-D output read as a map: the class dim where the input's layout puts it, else where the other layout does if only it is fixed. */
+function scoreMapOf(dims: readonly (number | string | null)[], inputLayout: Layout): (ScoreMap & { classes: number }) | undefined {
+  const at = (layout: Layout) => dims[layout === 'NCHW' ? 1 : 3];
+  const other: Layout = inputLayout === 'NCHW' ? 'NHWC' : 'NCHW';
+  const layout = typeof at(inputLayout) === 'number' ? inputLayout : typeof at(other) === 'number' ? other : undefined;
+  if (!layout) return undefined;
+  const size = (d: number | string | null | undefined) => (typeof d === 'number' && d > 0 ? d : -1);
+  const [h, w] = layout === 'NCHW' ? [dims[2], dims[3]] : [dims[1], dims[2]];
+  const channels = at(layout) as number;
+  return { layout, height: size(h), width: size(w), binary: channels === 1, classes: channels };
 }
 
 /** Ops that pass values through unchanged in value (shape only, or a cast to a float type). */
@@ -105,6 +144,11 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.
 
 /** Whether `tensor` is a Softmax's output, looking back through shape-only ops, Identity and casts to float. */
 export function isSoftmaxOutput(source: OnnxGraph, tensor: string): boolean {
+  return producedBy(source, tensor, 'Softmax');
+}
+
+/** Whether `tensor` is the output of an `opType` node, looking back through shape-only ops, Identity and casts to float. */
+function producedBy(source: OnnxGraph, tensor: string, opType: string): boolean {
   const graph = protoOf(source).graph ?? {};
   const producers = new Map<string, Node>();
   for (const node of graph.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
@@ -112,7 +156,7 @@ export function isSoftmaxOutput(source: OnnxGraph, tensor: string): boolean {
   for (let steps = 0; steps < 64; steps++) {
     const node = producers.get(current);
     if (!node) return false;
-    if (node.opType === 'Softmax') return true;
+    if (node.opType === opType) return true;
     const castToFloat = node.opType === 'Cast' && FLOAT_TYPES.has(toNumber(node.attribute?.find((a) => a.name === 'to')?.i ?? 0));
     if (!VALUE_PRESERVING.has(node.opType ?? '') && !castToFloat) return false;
     current = node.input?.[0] ?? '';
@@ -178,7 +222,8 @@ export function describeIo(
   const inputDims = layout === 'NCHW' ? [dims[0]!, 3, size.height, size.width] : [dims[0]!, size.height, size.width, 3];
 
   const output = graph.output?.length ? classifierOutput(source, file, choice) : undefined;
-  const scores = checkClassScores(output, file);
+  const scores = checkClassScores(output, file, layout);
+  const map = scores.map;
   return {
     inputName: input.name!,
     inputType: elemType === DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT,
@@ -189,6 +234,7 @@ export function describeIo(
     width: size.width,
     channels,
     classes: scores.classes,
-    outputIsProbabilities: isSoftmaxOutput(source, scores.name),
+    outputIsProbabilities: producedBy(source, scores.name, map?.binary ? 'Sigmoid' : 'Softmax'),
+    ...(map && { map }),
   };
 }

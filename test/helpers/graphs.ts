@@ -126,3 +126,17 @@ export function testValues(count: number, seed: number): number[] {
     return state / 2 ** 31 - 1;
   });
 }
+
+/**
+ * A segmentation model: input [N,3,h,w] -> 1x1 Conv W [classes, 3] (trunk) -> Dropout(p) -> output
+ * [N, classes, h, w] (dims symbolic when `dynamicMap`): pixel (y, x)'s class-c score is
+ * sum_k W[c][k] input[k][y][x], times its mask.
+ */
+export function segmentationModel(rate: number, height: number, width: number, weights: number[], classes: number, dynamicMap = false): Uint8Array {
+  return buildModel({
+    inputDims: ['N', 3, height, width],
+    outputDims: ['N', classes, dynamicMap ? 'H' : height, dynamicMap ? 'W' : width],
+    nodes: [{ opType: 'Conv', input: ['input', 'W'], output: ['scores'] }, dropoutNode('scores', 'output', 'ratio', 'training')],
+    initializers: [scalarFloat('ratio', rate), scalarBool('training', true), floatTensor('W', [classes, 3, 1, 1], weights)],
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * A segmentation model over files: each image decoded (the pipeline's batches and budgets), its
+ * passes reduced pixel by pixel as they come (reduce.ts), one result per file in input order.
+ */
+import type { McModel } from '../engine/mc-model.js';
+import { decodeBatches, type PredictFilesOptions } from '../pipeline.js';
+import { decodeToPixels, type ImageHeader } from '../preprocess/decode.js';
+import { pixelsToTensor } from '../preprocess/tensor.js';
+import type { PixelMaps } from './maps.js';
+import { PassReducer } from './reduce.js';
+
+/** What the maps need of a model: its map, classes and output kind, and its passes one row at a time. McModel is one. */
+export type MapModel = Pick<McModel, 'forEachPass'> & { info: Pick<McModel['info'], 'classes' | 'outputIsProbabilities' | 'map' | 'path'> };
+
+/** How predictMapFiles runs: predictFiles' options that apply to maps. */
+export type PredictMapsOptions = Pick<
+  PredictFilesOptions,
+  | 'passes'
+  | 'seed'
+  | 'deterministic'
+  | 'batchSize'
+  | 'decodeConcurrency'
+  | 'decodePixelBudget'
+  | 'preprocess'
+  | 'knownErrors'
+  | 'fileSizes'
+  | 'withDeterministic'
+> & {
+  /** Keep each image's RGB pixels at the model's input size (for overlays). */
+  keepPixels?: boolean;
+  /** Bytes the batch's per-pixel sums may take (default 512 MiB): a batch holds fewer images when their maps are large. */
+  mapBudgetBytes?: number;
+};
+
+/** One image's maps (and its dropout-off maps when asked), its upright size as its header tells, or why it failed. */
+export type MapResult =
+  | {
+      file: string;
+      index: number;
+      status: 'ok';
+      maps: PixelMaps;
+      deterministic?: PixelMaps;
+      /** The file's own size, upright (EXIF applied); absent when its header did not say. */
+      original?: { width: number; height: number };
+      /** RGB [height, width, 3] at the model's input size, with keepPixels. */
+      pixels?: Uint8Array;
+    }
+  | { file: string; index: number; status: 'error'; error: string };
+
+const DEFAULT_MAP_BUDGET = 512 * 1024 * 1024;
+
+interface Decoded {
+  tensor: Float32Array;
+  pixels?: Uint8Array;
+  original?: { width: number; height: number };
+}
+
+/** Yields one result per file, in input order; a file that does not decode or whose passes are not finite is an error result. */
+export async function* predictMapFiles(model: MapModel, files: readonly string[], options: PredictMapsOptions): AsyncGenerator<MapResult> {
+  const map = model.info.map;
+  if (!map) throw new TypeError(`${model.info.path} has no class-score map`);
+  // the sums of one image: classes x pixels float64, and the passes' probabilities per pixel
+  const perImage = model.info.classes * map.height * map.width * 8;
+  const batchSize = Math.max(1, Math.min(options.batchSize, Math.floor((options.mapBudgetBytes ?? DEFAULT_MAP_BUDGET) / perImage)));
+  const load = async (file: string, header: ImageHeader | undefined): Promise<Decoded> => {
+    const pixels = await decodeToPixels(file, options.preprocess, header);
+    return {
+      tensor: pixelsToTensor(pixels, options.preprocess),
+      ...(options.keepPixels && { pixels }),
+      ...(header && { original: { width: header.width, height: header.height } }),
+    };
+  };
+  const batches = decodeBatches(files, { ...options, batchSize }, load);
+  for (let b = 0; b < batches.starts.length; b++) {
+    const decoded = await batches.nextBatch(b);
+    const good = decoded.filter((d): d is Decoded => typeof d !== 'string');
+    const mc = await reduced(model, good, options, options.deterministic ?? false);
+    const det = options.withDeterministic && !options.deterministic ? await reduced(model, good, options, true) : undefined;
+    let g = 0;
+    for (const [i, item] of decoded.entries()) {
+      const index = batches.starts[b]! + i;
+      if (typeof item === 'string') yield { file: files[index]!, index, status: 'error', error: item };
+      else yield resultOf(files[index]!, index, item, mc[g]!, det?.[g++]);
+    }
+  }
+}
+
+/** The passes of the decoded images, reduced per pixel. */
+async function reduced(model: MapModel, good: readonly Decoded[], options: PredictMapsOptions, deterministic: boolean): Promise<PassReducer[]> {
+  const map = model.info.map!;
+  const kind = { layout: map.layout, probabilities: model.info.outputIsProbabilities, binary: map.binary };
+  const reducers = good.map(() => new PassReducer(model.info.classes, map.height, map.width, kind));
+  if (good.length > 0)
+    await model.forEachPass(
+      good.map((d) => d.tensor),
+      { passes: options.passes, seed: options.seed, deterministic },
+      (image, _pass, row) => reducers[image]!.add(row),
+    );
+  return reducers;
+}
+
+function resultOf(file: string, index: number, decoded: Decoded, mc: PassReducer, det: PassReducer | undefined): MapResult {
+  const bad = mc.nonFinitePass ?? det?.nonFinitePass;
+  if (bad !== undefined) return { file, index, status: 'error', error: `model output is not finite (NaN or infinity) in pass ${bad + 1}` };
+  return {
+    file,
+    index,
+    status: 'ok',
+    maps: mc.maps(),
+    ...(det && { deterministic: det.maps() }),
+    ...(decoded.original && { original: decoded.original }),
+    ...(decoded.pixels && { pixels: decoded.pixels }),
+  };
+}

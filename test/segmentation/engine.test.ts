@@ -1,0 +1,76 @@
+/** A segmentation model through the engine: its map recognised, its passes one row at a time, the maps from files. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { McModel } from '../../src/engine/mc-model.js';
+import { decodeGraph, segmentationModel, testValues } from '../helpers/graphs.js';
+import { describeIo } from '../../src/model/signature.js';
+import { readMetadata } from '../../src/model/metadata.js';
+
+const H = 3;
+const W = 4;
+const CLASSES = 5;
+const weights = testValues(CLASSES * 3, 7);
+const image = Float32Array.from(testValues(3 * H * W, 11));
+
+/** The class-c score at pixel p, by the model's formula (not by onnxruntime). */
+function score(c: number, p: number): number {
+  let sum = 0;
+  for (let k = 0; k < 3; k++) sum += Math.fround(weights[c * 3 + k]!) * image[k * H * W + p]!;
+  return sum;
+}
+
+describe('a segmentation model in the engine', () => {
+  it('is read as a class-score map [N, C, H, W] with the map size the graph declares, or that a run tells', async () => {
+    for (const dynamicMap of [false, true]) {
+      const bytes = segmentationModel(0.5, H, W, weights, CLASSES, dynamicMap);
+      const io = describeIo(decodeGraph(bytes), 'seg.onnx', readMetadata(decodeGraph(bytes), 'seg.onnx'));
+      assert.equal(io.classes, CLASSES);
+      assert.deepEqual(io.map, { layout: 'NCHW', height: dynamicMap ? -1 : H, width: dynamicMap ? -1 : W, binary: false });
+      const model = await McModel.load(bytes);
+      try {
+        assert.deepEqual(model.info.map, { layout: 'NCHW', height: H, width: W, binary: false });
+        assert.equal(model.outputRowSize, CLASSES * H * W);
+      } finally {
+        await model.dispose();
+      }
+    }
+  });
+
+  it('hands over each pass as a [C, H, W] row: dropout off gives the scores; each MC pass keeps or doubles every element (p = 0.5)', async () => {
+    const model = await McModel.load(segmentationModel(0.5, H, W, weights, CLASSES));
+    try {
+      const det: Float32Array[] = [];
+      await model.forEachPass([image], { passes: 1, seed: 1, deterministic: true }, (_i, _t, row) => det.push(row.slice()));
+      assert.equal(det.length, 1);
+      for (let c = 0; c < CLASSES; c++) for (let p = 0; p < H * W; p++) assert.ok(Math.abs(det[0]![c * H * W + p]! - score(c, p)) < 1e-5);
+      const seen: [number, number][] = [];
+      let dropped = 0;
+      await model.forEachPass([image, image], { passes: 4, seed: 1 }, (i, t, row) => {
+        seen.push([i, t]);
+        for (let e = 0; e < row.length; e++) {
+          const base = det[0]![e]!;
+          if (row[e] === 0) dropped++;
+          else assert.ok(Math.abs(row[e]! - 2 * base) < 1e-5, `element ${e} is ${row[e]}, neither 0 nor 2 x ${base}`);
+        }
+      });
+      assert.deepEqual(seen.sort(), [0, 1].flatMap((i) => [0, 1, 2, 3].map((t) => [i, t] as [number, number])).sort());
+      // 8 passes x 60 elements at p = 0.5: 240 expected, sd 11; 6 sd either side fails with probability < 1e-8
+      assert.ok(Math.abs(dropped - 240) < 66, `${dropped} of 480 dropped`);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('refuses to read a map as per-image class probabilities', async () => {
+    const model = await McModel.load(segmentationModel(0.5, H, W, weights, CLASSES));
+    try {
+      await assert.rejects(
+        model.predict([image], { passes: 2, seed: 1 }),
+        /segmentation model \(a class-score map, 3x4\): predict reads class probabilities per image/,
+      );
+      assert.throws(() => model.adaptivePool(1, { maxPasses: 10, minPasses: 2, tolerance: 0.01 } as never), /adaptive T/);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
