@@ -24,6 +24,7 @@ const LAYERS: Record<string, number> = {
   calibration: 5,
   conformal: 5,
   ensemble: 5,
+  segmentation: 5,
   ood: 6,
   run: 6,
   plots: 7,
