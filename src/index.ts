@@ -23,7 +23,7 @@ export { BUNDLED_MODEL } from './paths.js';
 export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions, type PassModel } from './pipeline.js';
 export type { ImageResult } from './io/rows.js';
 export { runPrediction } from './run/predict/execute.js';
-export type { PredictRunConfig, RunOutcome } from './run/predict/config.js';
+export type { MapOptions, PredictRunConfig, RunOutcome } from './run/predict/config.js';
 export type { RunHooks } from './run/hooks.js';
 export { mergeShards, type MergeConfig, type MergeOutcome } from './run/merge.js';
 export { parseShard, shardFromEnvironment, shardRange, shardOutputPath, derivedSeed, inputListHash, type Shard } from './run/shards.js';
@@ -153,3 +153,12 @@ export { predictEnsembleFiles, IDENTITY_VIEWS, type EnsembleFilesOptions } from 
 export { runViews, viewNames } from './ensemble/views.js';
 export { memberSeed } from './ensemble/seeds.js';
 export { readMemberList } from './io/member-list.js';
+
+// segmentation: a model whose class scores are a map, its passes reduced per pixel
+export type { PixelMaps } from './segmentation/maps.js';
+export { PassReducer, type RowKind } from './segmentation/reduce.js';
+export { predictMapFiles, type MapModel, type MapResult, type PredictMapsOptions } from './segmentation/predict-files.js';
+export { imageScores, type ImageScores } from './segmentation/scores.js';
+export { resizeBilinear, resizeMaps } from './segmentation/resample.js';
+export { SegmentationEvaluation, type SegmentationMetrics } from './segmentation/metrics.js';
+export { vocPalette } from './segmentation/palette.js';

@@ -45,7 +45,16 @@ const EARLIER_RUN = { savePasses: '--save-passes', "format: 'jsonl', perClass: t
 const EVALUATE = { ...RUN, ...CALIBRATION, ...EARLIER_RUN, truthFile: '--truth', from: '--from', ood: '--ood' };
 
 export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string, string>>>> = {
-  predict: { ...RUN, ...CALIBRATION, ...EARLIER_RUN, resume: '--resume', shard: '--shard', adaptive: '--min-times/--max-times' },
+  predict: {
+    ...RUN,
+    ...CALIBRATION,
+    ...EARLIER_RUN,
+    resume: '--resume',
+    shard: '--shard',
+    adaptive: '--min-times/--max-times',
+    mapsFolder: '-o FOLDER',
+    mapSize: '--map-size',
+  },
   evaluate: { ...EVALUATE, json: '--json' },
   report: { ...EVALUATE, json: '--json' },
   calibrate: { ...RUN, ...CALIBRATION, ...EARLIER_RUN, truthFile: '--truth', from: '--from' },

@@ -164,9 +164,27 @@ function definePredict(program: Command, setExitCode: (code: number) => void): v
       DEFAULT_ADAPTIVE_RULE.tolerance,
     )
     .option('-k, --topk <k>', 'top-k labels and probabilities per row', integer(0, 1000), 3)
-    .option('-o, --output <file>', 'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through')
+    .option(
+      '-o, --output <file>',
+      'write rows to FILE (default stdout); a regular file is completed atomically, a device or FIFO written straight through. A segmentation model: the maps folder (rows in FOLDER/scores.csv)',
+    )
     .addOption(new Option('-f, --format <format>', 'csv | jsonl').argParser(choice(['csv', 'jsonl'] as const)).default('csv'))
     .option('--meta <file>', 'run metadata JSON (default: <output>.meta.json)')
+    .addOption(
+      new Option(
+        '--map-size <size>',
+        "segmentation: maps at the model's output size, or at each image's own (probabilities resampled bilinearly before the argmax)",
+      )
+        .argParser(choice(['model', 'original'] as const))
+        .default('model'),
+    )
+    .option('--overlay', 'segmentation: also write STEM.overlay.png, the image with the label colours blended in')
+    .option(
+      '--uncertain-above <h>',
+      "segmentation: a pixel counts in the row's uncertain_share when its entropy / ln(classes) exceeds h",
+      fraction(false, 1, false),
+      0.5,
+    )
     .option(
       '--save-passes <file.npy>',
       "every pass's probabilities as a NumPy .npy (images x T x classes, float32; NaN for error rows) with FILE.paths.json beside it",
@@ -176,7 +194,7 @@ function definePredict(program: Command, setExitCode: (code: number) => void): v
       '--spreadsheet-safe',
       'CSV: start text cells (path, labels, error) that a spreadsheet would run as a formula (=, +, -, @) with an apostrophe; default: the exact bytes',
     )
-    .option('--per-class', 'jsonl: add the mean and std of every class')
+    .option('--per-class', "jsonl: add the mean and std of every class; segmentation: also STEM.probs.npy, every class's mean probability map")
     .option('--deterministic', 'dropout off, one pass (the eval-mode output, for comparison)')
     .option('--allow-empty', 'no input images is not an error: write only the header and exit 0')
     .option(

@@ -23,6 +23,9 @@ export interface PredictCliOptions extends RunCliOptions {
   shardCount?: number;
   savePasses?: string;
   calibration?: string;
+  mapSize: 'model' | 'original';
+  overlay?: boolean;
+  uncertainAbove: number;
 }
 
 /** Runs `predict`; returns the exit code (0 all ok, 1 some images failed, 129/130/143 stopped by a signal). */
@@ -57,6 +60,7 @@ export async function runPredict(paths: string[], options: PredictCliOptions, ve
     resume: options.resume ?? false,
     spreadsheetSafe: options.spreadsheetSafe ?? false,
     ...(options.calibration !== undefined && { calibration: options.calibration }),
+    maps: { size: options.mapSize, overlay: options.overlay ?? false, uncertainAbove: options.uncertainAbove },
     version,
   };
 

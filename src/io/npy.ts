@@ -61,6 +61,11 @@ export class NpyPassesWriter {
   }
 }
 
+/** A whole little-endian float32 .npy file of `data` with `shape` (C order), as numpy.load reads it. */
+export function npyFloat32(data: Float32Array, shape: readonly number[]): Buffer {
+  return Buffer.concat([npyHeader([...shape]), new Uint8Array(data.buffer, data.byteOffset, data.byteLength)]);
+}
+
 /** The .npy 1.0 header of a little-endian float32 array: magic, version, length, a Python dict literal padded to 64 bytes. */
 function npyHeader(shape: number[]): Uint8Array {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;

@@ -4,7 +4,7 @@
  * their rows in shard order.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { param, UsageError } from '../errors.js';
@@ -65,9 +65,10 @@ const shardMetaCheck = object({
 
 /** Merges the shards of `config.output`; refuses (UsageError, naming the shard) unless they make one whole run. */
 export function mergeShards(config: MergeConfig): MergeOutcome {
-  const target = outputTarget(config.output, 'the merged output');
+  const output = mapsFolderScores(config.output) ?? config.output;
+  const target = outputTarget(output, 'the merged output');
   if (target.kind !== 'file') throw new UsageError('merge writes a file: give the output file the shards were written for');
-  const shards = readShards(config.output, target.file);
+  const shards = readShards(output, target.file);
   const settings = sameSettings(shards);
   // the merged output and its metadata must be neither a shard nor a shard's metadata
   const metaFile = config.meta ?? metadataOf(target.file);
@@ -82,6 +83,24 @@ export function mergeShards(config: MergeConfig): MergeOutcome {
   const outcome: MergeOutcome = { shards: shards.length, rows, ok: rows - failed, failed };
   writeJsonAtomic(metaFile, mergedMetadata(config.version, shards, settings, outcome));
   return outcome;
+}
+
+/**
+ * A segmentation run's maps folder given as the output: its scores file (scores.csv, or
+ * scores.jsonl when only that format's shards are there); undefined for anything but a folder.
+ */
+function mapsFolderScores(output: string): string | undefined {
+  let folder = false;
+  try {
+    folder = statSync(output).isDirectory();
+  } catch {
+    return undefined;
+  }
+  if (!folder) return undefined;
+  const csv = path.join(output, 'scores.csv');
+  const jsonl = path.join(output, 'scores.jsonl');
+  const has = (file: string) => readdirSync(output).some((name) => shardFilePattern(file).test(name));
+  return has(csv) || !has(jsonl) ? csv : jsonl;
 }
 
 /** One shard's output file and its metadata, checked. */

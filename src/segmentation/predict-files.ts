@@ -4,7 +4,7 @@
  */
 import type { McModel } from '../engine/mc-model.js';
 import { decodeBatches, type PredictFilesOptions } from '../pipeline.js';
-import { decodeToPixels, type ImageHeader } from '../preprocess/decode.js';
+import { decodeToPixels, imageHeader, type ImageHeader } from '../preprocess/decode.js';
 import { pixelsToTensor } from '../preprocess/tensor.js';
 import type { PixelMaps } from './maps.js';
 import { PassReducer } from './reduce.js';
@@ -28,6 +28,8 @@ export type PredictMapsOptions = Pick<
 > & {
   /** Keep each image's RGB pixels at the model's input size (for overlays). */
   keepPixels?: boolean;
+  /** Read each image's own size (upright) from its header, for maps at that size. */
+  originalSize?: boolean;
   /** Bytes the batch's per-pixel sums may take (default 512 MiB): a batch holds fewer images when their maps are large. */
   mapBudgetBytes?: number;
 };
@@ -64,10 +66,11 @@ export async function* predictMapFiles(model: MapModel, files: readonly string[]
   const batchSize = Math.max(1, Math.min(options.batchSize, Math.floor((options.mapBudgetBytes ?? DEFAULT_MAP_BUDGET) / perImage)));
   const load = async (file: string, header: ImageHeader | undefined): Promise<Decoded> => {
     const pixels = await decodeToPixels(file, options.preprocess, header);
+    const size = options.originalSize ? (header ?? (await imageHeader(file))) : undefined;
     return {
       tensor: pixelsToTensor(pixels, options.preprocess),
       ...(options.keepPixels && { pixels }),
-      ...(header && { original: { width: header.width, height: header.height } }),
+      ...(size && { original: { width: size.width, height: size.height } }),
     };
   };
   const batches = decodeBatches(files, { ...options, batchSize }, load);
@@ -80,7 +83,10 @@ export async function* predictMapFiles(model: MapModel, files: readonly string[]
     for (const [i, item] of decoded.entries()) {
       const index = batches.starts[b]! + i;
       if (typeof item === 'string') yield { file: files[index]!, index, status: 'error', error: item };
-      else yield resultOf(files[index]!, index, item, mc[g]!, det?.[g++]);
+      else {
+        yield resultOf(files[index]!, index, item, mc[g]!, det?.[g]);
+        g++;
+      }
     }
   }
 }

@@ -47,6 +47,8 @@ export interface PredictRunConfig {
   spreadsheetSafe?: boolean;
   /** A calibration file (calibrate wrote it for this model and preprocessing): tempered probabilities and prediction sets. */
   calibration?: string;
+  /** A segmentation model's maps (`output` is then their folder): at the model's size or each image's own, an overlay, the uncertain-pixel threshold. */
+  maps?: MapOptions;
   /** Version of the tool, recorded in the metadata. */
   version: string;
 }
@@ -71,4 +73,14 @@ export interface RunOutcome {
   resumable: boolean;
   /** An ensemble's or TTA's run: how many members and views every image went through. */
   ensemble?: { members: number; views: number };
+}
+
+/** What a segmentation run writes besides its label and uncertainty maps. */
+export interface MapOptions {
+  /** 'model': maps at the model's output size (default); 'original': each image's own size, the mean probabilities resampled bilinearly before the argmax. */
+  size?: 'model' | 'original';
+  /** Also `<stem>.overlay.png`, the image with the label colours blended in. */
+  overlay?: boolean;
+  /** A pixel is uncertain when its entropy / ln(classes) exceeds this (default 0.5): the rows' uncertain_share. */
+  uncertainAbove?: number;
 }

@@ -31,10 +31,13 @@ import { labelsFor, labelsFromModel } from '../labels.js';
 import { derivedSeed, inputListHash, shardRange } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
 import { planPrediction, type PredictPlan } from './plan.js';
+import { isMapModel } from '../segment/model-kind.js';
+import { runMapPrediction } from '../segment/execute.js';
 import { passStatistics, rowLine, rowShape, runMetadata, runSettings, upgradedRunSettings, type ResolvedRun } from './records.js';
 
 /** Runs predict: validates every output before reading any image, then writes one row per image. */
 export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
+  if (await isMapModel(config.members?.[0] ?? config.model, config.load.output)) return runMapPrediction(config, hooks);
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   const plan = planPrediction(config);
@@ -125,13 +128,13 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
 }
 
 /** The images this run does: every one, or a shard's block of the input list (every shard walks the same list in the same order). */
-interface InputBlock {
+export interface InputBlock {
   files: string[];
   sizes: number[];
   shard?: { listHash: string; listLength: number; first: number; end: number };
 }
 
-function shardBlock(config: PredictRunConfig, walked: WalkResult): InputBlock {
+export function shardBlock(config: PredictRunConfig, walked: WalkResult): InputBlock {
   if (!config.shard) return { files: walked.files, sizes: walked.sizes };
   const listHash = inputListHash(walked.files);
   const range = shardRange(walked.files.length, config.shard);

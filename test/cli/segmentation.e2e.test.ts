@@ -1,0 +1,213 @@
+/**
+ * predict on a segmentation model, end to end: a 1x1-conv model whose maps are known in closed
+ * form, images written here, the maps folder read back with our PNG reader and numpy's format.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
+import { readClassIndexPng } from '../../src/io/png.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir, writeModel } from '../helpers/files.js';
+import { segmentationModel, testValues } from '../helpers/graphs.js';
+import { readNpy } from '../helpers/npy.js';
+
+const SIZE = 8;
+const CLASSES = 4;
+const weights = testValues(CLASSES * 3, 5).map((w) => 4 * w);
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+
+let dir: string;
+let model: string;
+let images: string;
+const pixelsOf = new Map<string, Uint8Array>();
+
+/** RGB bytes of a test image: seeded noise. */
+function noise(seed: number, width = SIZE, height = SIZE): Uint8Array {
+  return Uint8Array.from(testValues(width * height * 3, seed).map((v) => Math.floor((v + 1) * 127.9)));
+}
+
+async function writePng(file: string, rgb: Uint8Array, width = SIZE, height = SIZE): Promise<void> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(file);
+}
+
+/** The class of each pixel with dropout off, from the model's formula on ToTensor + Normalize of the pixels (float64 here). */
+function deterministicLabels(rgb: Uint8Array): number[] {
+  const labels: number[] = [];
+  for (let p = 0; p < SIZE * SIZE; p++) {
+    const x = [0, 1, 2].map((k) => (rgb[p * 3 + k]! / 255 - MEAN[k]!) / STD[k]!);
+    const scores = [...Array(CLASSES).keys()].map((c) => x.reduce((s, v, k) => s + v * Math.fround(weights[c * 3 + k]!), 0));
+    labels.push(scores.indexOf(Math.max(...scores)));
+  }
+  return labels;
+}
+
+const rowsOf = (file: string) => parse<Record<string, string>>(readFileSync(file, 'utf8'), { columns: true });
+const labelPng = (file: string) => readClassIndexPng(readFileSync(file), file);
+
+describe('predict on a segmentation model', () => {
+  before(async () => {
+    dir = tempDir();
+    model = writeModel(segmentationModel(0.5, SIZE, SIZE, weights, CLASSES), 'seg.onnx', dir);
+    images = path.join(dir, 'images');
+    for (const [name, seed] of [
+      ['a.png', 1],
+      ['sub/b.png', 2],
+      ['c.png', 3],
+    ] as const) {
+      pixelsOf.set(name, noise(seed));
+      await writePng(path.join(images, name), noise(seed));
+    }
+    writeFileSync(path.join(images, 'broken.png'), 'not a png');
+  });
+
+  it('writes per image a label map, uncertainty maps and a row of image-level scores; a broken image is an error row, the rest go on (exit 1)', async () => {
+    const out = path.join(dir, 'maps');
+    const r = await runCli(['predict', images, '-m', model, '-o', out, '-t', '8', '--seed', '3', '--per-class', '-q']);
+    assert.equal(r.code, 1, r.stderr);
+    const rows = rowsOf(path.join(out, 'scores.csv'));
+    assert.deepEqual(
+      rows.map((row) => [path.relative(images, row.path!), row.status, row.maps]),
+      [
+        ['a.png', 'ok', 'a'],
+        ['broken.png', 'error', ''],
+        ['c.png', 'ok', 'c'],
+        ['sub/b.png', 'ok', 'sub/b'],
+      ],
+    );
+    for (const stem of ['a', 'c', 'sub/b']) {
+      const probs = readNpy(path.join(out, `${stem}.probs.npy`));
+      assert.deepEqual(probs.shape, [CLASSES, SIZE, SIZE]);
+      const maps = readNpy(path.join(out, `${stem}.maps.npy`));
+      assert.deepEqual(maps.shape, [3, SIZE, SIZE]);
+      const label = labelPng(path.join(out, `${stem}.label.png`));
+      // a 16-bit grey PNG's values, as a class-index reader reads them
+      const entropyLevels = labelPng(path.join(out, `${stem}.entropy.png`)).indices;
+      const P = SIZE * SIZE;
+      for (let p = 0; p < P; p++) {
+        const mean = [...Array(CLASSES).keys()].map((c) => probs.data[c * P + p]!);
+        assert.ok(Math.abs(mean.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'mean probabilities sum to 1');
+        assert.equal(label.indices[p], mean.indexOf(Math.max(...mean)), `label of pixel ${p}`);
+        assert.ok(Math.abs(maps.data[p]! - Math.max(...mean)) < 1e-6, 'confidence is the largest mean');
+        const h = -mean.reduce((s, m) => s + (m > 0 ? m * Math.log(m) : 0), 0);
+        assert.ok(Math.abs(maps.data[P + p]! - h) < 1e-5, 'entropy of the mean');
+        assert.ok(maps.data[2 * P + p]! >= 0 && maps.data[2 * P + p]! <= h + 1e-6, 'mutual information in [0, H]');
+        assert.equal(entropyLevels[p], Math.round((maps.data[P + p]! / Math.log(CLASSES)) * 65535), '16-bit entropy level');
+      }
+      const row = rows.find((x) => x.maps === stem)!;
+      const meanOf = (from: number) => maps.data.subarray(from, from + P).reduce((a, b) => a + b, 0) / P;
+      assert.ok(Math.abs(Number(row.confidence) - meanOf(0)) < 2e-6, 'confidence column: mean over pixels');
+      assert.ok(Math.abs(Number(row.entropy) - meanOf(P)) < 2e-6, 'entropy column');
+      assert.ok(Math.abs(Number(row.mutual_information) - meanOf(2 * P)) < 2e-6, 'mutual_information column');
+      const counts = JSON.parse(row.class_pixels!) as Record<string, number>;
+      assert.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        P,
+      );
+    }
+    const written = readdirSync(out, { recursive: true }).map(String).sort();
+    assert.ok(!written.some((f) => /partial|tmp/.test(f)), `no temp file is left: ${written.join(' ')}`);
+    const meta = JSON.parse(readFileSync(path.join(out, 'scores.csv.meta.json'), 'utf8'));
+    assert.equal(meta.kind, 'segmentation');
+    assert.deepEqual(meta.model.map, { layout: 'NCHW', height: SIZE, width: SIZE, binary: false });
+  });
+
+  it('with dropout off, labels each pixel as the closed form of the model on the preprocessed image says', async () => {
+    const out = path.join(dir, 'det');
+    const r = await runCli(['predict', path.join(images, 'a.png'), path.join(images, 'sub'), '-m', model, '-o', out, '--deterministic', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([...labelPng(path.join(out, 'a.label.png')).indices], deterministicLabels(pixelsOf.get('a.png')!));
+    // a folder given: its files' paths below it
+    assert.deepEqual([...labelPng(path.join(out, 'b.label.png')).indices], deterministicLabels(pixelsOf.get('sub/b.png')!));
+    const row = rowsOf(path.join(out, 'scores.csv'))[0]!;
+    assert.equal(Number(row.mutual_information), 0, 'one pass: no mutual information');
+  });
+
+  it('resumes: images with a row are skipped, the others done; the same seed gives the same maps', async () => {
+    const out = path.join(dir, 'resume');
+    const first = await runCli(['predict', path.join(images, 'a.png'), '-m', model, '-o', out, '-t', '4', '--seed', '9', '-q']);
+    assert.equal(first.code, 0, first.stderr);
+    const aBefore = readFileSync(path.join(out, 'a.maps.npy'));
+    const again = await runCli([
+      'predict',
+      path.join(images, 'a.png'),
+      path.join(images, 'c.png'),
+      '-m',
+      model,
+      '-o',
+      out,
+      '-t',
+      '4',
+      '--seed',
+      '9',
+      '--resume',
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /1 ok, 0 failed/);
+    assert.deepEqual(
+      rowsOf(path.join(out, 'scores.csv')).map((r) => r.maps),
+      ['a', 'c'],
+    );
+    assert.deepEqual(readFileSync(path.join(out, 'a.maps.npy')), aBefore);
+    const changed = await runCli(['predict', path.join(images, 'c.png'), '-m', model, '-o', out, '-t', '5', '--seed', '9', '--resume']);
+    assert.equal(changed.code, 2, 'another T cannot resume');
+  });
+
+  it('shards write their own scores files into one maps folder, and merge joins them into the one-shot rows', async () => {
+    const whole = path.join(dir, 'whole');
+    const sharded = path.join(dir, 'sharded');
+    const common = ['-m', model, '-t', '4', '--seed', '5', '-q'];
+    assert.equal((await runCli(['predict', images, '-o', whole, ...common])).code, 1);
+    const codes = [];
+    for (const shard of ['0/2', '1/2']) codes.push((await runCli(['predict', images, '-o', sharded, '--shard', shard, ...common])).code);
+    assert.deepEqual(codes, [1, 0], 'the broken image is in the first shard');
+    const merged = await runCli(['merge', '-o', sharded]);
+    assert.equal(merged.code, 1, merged.stderr);
+    assert.match(merged.stderr, /4 rows, 3 ok, 1 failed/);
+    const strip = (rows: Record<string, string>[]) => rows.map(({ maps, ...rest }) => ({ ...rest, maps }));
+    assert.deepEqual(strip(rowsOf(path.join(sharded, 'scores.csv'))), strip(rowsOf(path.join(whole, 'scores.csv'))));
+    for (const stem of ['a', 'c', 'sub/b'])
+      assert.deepEqual(readFileSync(path.join(sharded, `${stem}.maps.npy`)), readFileSync(path.join(whole, `${stem}.maps.npy`)));
+  });
+
+  it("writes maps at each image's own size with --map-size original, and the overlay beside", async () => {
+    const odd = path.join(dir, 'odd');
+    await writePng(path.join(odd, 'wide.png'), noise(4, 13, 9), 13, 9);
+    const out = path.join(dir, 'original');
+    const r = await runCli(['predict', odd, '-m', model, '-o', out, '-t', '4', '--seed', '1', '--map-size', 'original', '--overlay', '--per-class', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    const label = labelPng(path.join(out, 'wide.label.png'));
+    assert.deepEqual([label.width, label.height], [13, 9]);
+    const probs = readNpy(path.join(out, 'wide.probs.npy'));
+    assert.deepEqual(probs.shape, [CLASSES, 9, 13]);
+    const overlay = await sharp(path.join(out, 'wide.overlay.png')).metadata();
+    assert.deepEqual([overlay.width, overlay.height, overlay.channels], [13, 9, 3]);
+  });
+
+  it('refuses, before any work and by name, what a maps folder cannot be', async () => {
+    const refused = async (args: string[], message: RegExp) => {
+      const r = await runCli(['predict', ...args, '-m', model]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    };
+    await refused([images], /give -o FOLDER a folder/);
+    await refused([images, '-o', '-'], /give -o FOLDER a folder/);
+    writeFileSync(path.join(dir, 'a-file'), 'x');
+    await refused([images, '-o', path.join(dir, 'a-file')], /is not a folder/);
+    await refused([images, '-o', path.join(images, 'maps')], /overlap/);
+    await refused([images, '-o', path.join(dir, 'x'), '--times', 'auto'], /adaptive T/);
+    const twins = path.join(dir, 'twins');
+    await writePng(path.join(twins, 'same.png'), noise(1));
+    await sharp(Buffer.from(noise(2)), { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .jpeg()
+      .toFile(path.join(twins, 'same.jpg'));
+    await refused([twins, '-o', path.join(dir, 'y')], /would write the same maps \(same\.\*\)/);
+    assert.ok(!existsSync(path.join(dir, 'y', 'scores.csv')));
+  });
+});
