@@ -162,3 +162,6 @@ export { imageScores, type ImageScores } from './segmentation/scores.js';
 export { resizeBilinear, resizeMaps } from './segmentation/resample.js';
 export { SegmentationEvaluation, type SegmentationMetrics } from './segmentation/metrics.js';
 export { vocPalette } from './segmentation/palette.js';
+export { mapMetricRows, classRows, CLASS_HEADER, type MapMetricRow } from './segmentation/table.js';
+export { runMapEvaluation, type MapEvaluateConfig, type MapEvaluationReport, type ShownImage } from './run/segment/evaluate.js';
+export { buildMapReportHtml } from './report/segmentation.js';

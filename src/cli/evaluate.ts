@@ -22,7 +22,13 @@ import {
   evaluationJson,
   writeToStream,
   type EvaluationReport,
+  type MapEvaluationReport,
   type OutputTarget,
+  runMapEvaluation,
+  buildMapReportHtml,
+  mapMetricRows,
+  classRows,
+  CLASS_HEADER,
   type RunHooks,
 } from '../index.js';
 import { EXIT } from './exit-codes.js';
@@ -43,7 +49,13 @@ export interface EvaluateCliOptions extends RunCliOptions {
   ood?: string[];
   /** -m was given (not the default): with --from, its labels name the classes. */
   modelGiven?: boolean;
+  /** Segmentation: the truth masks' folder, and the truth value left out. */
+  masks?: string;
+  ignoreIndex?: number;
 }
+
+/** Either report: a classifier's, or a segmentation model's (--masks). */
+type AnyReport = EvaluationReport | MapEvaluationReport;
 
 /** The evaluation: a run of the model, or a read of an earlier file (--from); the exit status instead when a stop signal ended the run. */
 async function evaluation(
@@ -52,7 +64,7 @@ async function evaluation(
   options: EvaluateCliOptions,
   version: string,
   outputs: (OutputTarget | undefined)[],
-): Promise<EvaluationReport | number> {
+): Promise<AnyReport | number> {
   const stops = catchStopSignals();
   const note = `${command} writes its output only once every image is done, so nothing was written: rerun the same command`;
   try {
@@ -75,12 +87,13 @@ async function evaluationOrThrow(
   version: string,
   outputs: (OutputTarget | undefined)[],
   withStops: (hooks: RunHooks) => RunHooks,
-): Promise<EvaluationReport> {
+): Promise<AnyReport> {
   const requireTruth = command === 'evaluate';
   // what this command writes: the library refuses any of its inputs that is one of them
   const written = outputIdentities(outputs);
   const { hooks, stop } = cliHooks(command, options);
   try {
+    if (options.masks !== undefined) return await mapEvaluation(paths, options, version, written, withStops(hooks));
     if (options.from !== undefined) {
       if (paths.length > 0 || options.list || options.list0) throw new UsageError('Give images to run, or --from an earlier file, not both');
       if (options.ood !== undefined) throw new UsageError('--ood runs the model on the OOD images: give the in-distribution images too, not --from');
@@ -115,6 +128,57 @@ async function evaluationOrThrow(
   } finally {
     stop();
   }
+}
+
+/** A segmentation model's evaluation against its masks; the settings that do not apply are refused. */
+async function mapEvaluation(
+  paths: string[],
+  options: EvaluateCliOptions,
+  version: string,
+  written: ReadonlyMap<string, string>,
+  hooks: RunHooks,
+): Promise<MapEvaluationReport> {
+  for (const [flag, given] of [
+    ['--from', options.from],
+    ['--truth', options.truth],
+    ['--calibration', options.calibration],
+    ['--ood', options.ood],
+    ['--plots', options.plots],
+    ['--tta', options.tta],
+  ] as const)
+    if (given !== undefined) throw new UsageError(`${flag} does not apply to a segmentation model's evaluation against --masks`);
+  if (modelsOf(options).length > 1) throw new UsageError('--masks evaluates one segmentation model: give one -m');
+  const { truthFile: _truth, members: _members, membersFiles: _files, views: _views, ...config } = labeledRunConfig(paths, options);
+  return runMapEvaluation(
+    { ...config, masks: options.masks!, ...(options.ignoreIndex !== undefined && { ignoreIndex: options.ignoreIndex }), outputs: written, version },
+    hooks,
+  );
+}
+
+/** A segmentation model's metrics as evaluate prints them. */
+function mapEvaluationText(report: MapEvaluationReport): string {
+  const c = report.counts;
+  return `${[
+    `${c.evaluated} images evaluated against their masks${c.without_mask ? ` (${c.without_mask} without a mask, left out)` : ''}${c.failed ? `, ${c.failed} failed` : ''}; ${report.mc.pixels} pixels${report.mc.ignored ? ` (${report.mc.ignored} ignored)` : ''}; T=${report.passes}, seed ${report.seed}`,
+    '',
+    textTable(
+      ['metric', 'dropout off', `MC T=${report.passes}`],
+      mapMetricRows(report.deterministic, report.mc).map((r) => [r.metric, r.deterministic, r.mc]),
+    ),
+    '',
+    textTable(CLASS_HEADER, classRows(report.labels, report.deterministic, report.mc)),
+  ].join('\n')}\n`;
+}
+
+/** The JSON of a segmentation evaluation: its maps' PNGs as base64. */
+function mapEvaluationJson(report: MapEvaluationReport): string {
+  const shown = report.shown.map((s) => ({
+    ...s,
+    label_png: s.label_png.toString('base64'),
+    entropy_png: s.entropy_png.toString('base64'),
+    truth_png: s.truth_png.toString('base64'),
+  }));
+  return `${JSON.stringify({ ...report, shown }, null, 2)}\n`;
 }
 
 /** The tables as evaluate prints them. */
@@ -205,7 +269,8 @@ function oodText(ood: NonNullable<EvaluationReport['ood']>): string[] {
 }
 
 /** Exit 1 when an image failed, evaluated or OOD (each is named in a warning and left out), else 0. */
-function evaluationExit(report: EvaluationReport): number {
+function evaluationExit(report: AnyReport): number {
+  if ('kind' in report) return report.counts.failed > 0 ? EXIT.partial : EXIT.ok;
   return report.counts.failed > 0 || (report.ood?.failed ?? 0) > 0 ? EXIT.partial : EXIT.ok;
 }
 
@@ -217,6 +282,13 @@ export async function runEvaluate(paths: string[], options: EvaluateCliOptions, 
   const json = options.json !== undefined ? outputTarget(options.json, 'the JSON file') : undefined;
   const report = await evaluation('evaluate', paths, options, version, [json]);
   if (typeof report === 'number') return report;
+  if ('kind' in report) {
+    const text = mapEvaluationJson(report);
+    process.stdout.write(json?.kind === 'stdout' ? text : mapEvaluationText(report));
+    if (json?.kind === 'file') writeFileAtomicSync(json.file, text);
+    if (json?.kind === 'stream') writeToStream(json.path, text);
+    return evaluationExit(report);
+  }
   // --json - puts the JSON on stdout instead of the table
   const text = evaluationJson(report);
   if (json?.kind === 'stdout') process.stdout.write(text);
@@ -236,6 +308,11 @@ export async function runReport(paths: string[], options: EvaluateCliOptions, ve
   if (target.kind !== 'file') throw new UsageError(`The report ${options.output} must be a regular file`);
   const report = await evaluation('report', paths, options, version, [target]);
   if (typeof report === 'number') return report;
+  if ('kind' in report) {
+    writeFileAtomicSync(target.file, await buildMapReportHtml(report));
+    if (!options.quiet) process.stderr.write(`mc-dropout: wrote ${options.output} (${report.counts.evaluated} images against their masks)\n`);
+    return evaluationExit(report);
+  }
   const html = await buildReportHtml(report);
   writeFileAtomicSync(target.file, html);
   if (!options.quiet)

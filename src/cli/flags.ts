@@ -42,7 +42,16 @@ const CALIBRATION = { calibration: '--calibration', alpha: '--miscoverage' };
 /** An earlier run's files, named by the predict flags that wrote them. */
 const EARLIER_RUN = { savePasses: '--save-passes', "format: 'jsonl', perClass: true": '-f jsonl --per-class' };
 
-const EVALUATE = { ...RUN, ...CALIBRATION, ...EARLIER_RUN, truthFile: '--truth', from: '--from', ood: '--ood' };
+const EVALUATE = {
+  ...RUN,
+  ...CALIBRATION,
+  ...EARLIER_RUN,
+  truthFile: '--truth',
+  from: '--from',
+  ood: '--ood',
+  masks: '--masks FOLDER',
+  ignoreIndex: '--ignore-index',
+};
 
 export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string, string>>>> = {
   predict: {

@@ -17,6 +17,11 @@ function formatReport(r: InspectReport): string {
     ...(r.externalFiles.length > 0 ? [`weights:  in ${r.externalFiles.join(', ')} beside the model (sizes include them)`] : []),
     `inputs:   ${r.inputs.map(shape).join('; ')}`,
     `outputs:  ${r.outputs.map(shape).join('; ')}`,
+    ...(r.map
+      ? [
+          `segmentation: ${r.classifierOutput} is a class-score map, ${r.map.binary ? '1 channel read as 2 classes (sigmoid)' : `${r.map.classes} classes`} at ${r.map.height < 0 ? '?' : r.map.height}x${r.map.width < 0 ? '?' : r.map.width} (${r.map.layout}): predict writes maps per image into a folder (-o FOLDER)`,
+        ]
+      : []),
     `metadata: ${
       Object.keys(r.metadata).length > 0
         ? Object.entries(r.metadata)

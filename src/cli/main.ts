@@ -130,6 +130,11 @@ function evaluateOptions(command: Command): Command {
       "true classes as a CSV of path,label (label: a class name or index; paths relative to the CSV's folder or the working directory); default: the folder of each image below the input folder (torchvision ImageFolder)",
     )
     .option(
+      '--masks <folder>',
+      'segmentation: the truth masks, class-index PNGs (8-bit grey or indexed) at the same paths below FOLDER as the images below their input folder, extension .png',
+    )
+    .option('--ignore-index <n>', "segmentation: the masks' value of pixels left out (VOC and Cityscapes: 255)", integer(0, 65535))
+    .option(
       '--from <file>',
       'evaluate an earlier run instead of running the model: a --save-passes .npy (with its .paths.json), a predict output written with -f jsonl --per-class, or (report) an evaluate --json file',
     )

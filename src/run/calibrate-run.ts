@@ -10,6 +10,7 @@ import { checkInputsAreNotOutputs } from '../io/targets.js';
 import { readTruth } from '../evaluate/truth.js';
 import { labeledPasses, labeledPassOptions, noTruth, openLabeledRun, truthSource, type LabeledRunConfig } from './labeled-run.js';
 import type { RunHooks } from './hooks.js';
+import { isMapModel } from './segment/model-kind.js';
 
 /** A calibrate run: labeled images (class folders or a truth CSV), the model and its settings, and how the sets are built. */
 export interface CalibrateRunConfig extends LabeledRunConfig {
@@ -40,6 +41,10 @@ function outcomeOf(calibration: Calibration, unlabeled: number, failed: number, 
  * when `hooks.signal` aborts, stops after the image in hand and throws its reason (nothing is fitted).
  */
 export async function runCalibration(config: CalibrateRunConfig, hooks: RunHooks = {}): Promise<CalibrateOutcome> {
+  if (await isMapModel(config.members?.[0] ?? config.model, config.load.output))
+    throw new UsageError(
+      `${config.model} is a segmentation model: calibrate fits classifiers; per-pixel calibration is not built yet (evaluate reports the pixel ECE)`,
+    );
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
   const alpha = config.conformal.alpha;

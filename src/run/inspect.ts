@@ -33,6 +33,8 @@ export interface InspectReport {
   outputs: TensorDescription[];
   /** The output read as class scores (null when none can be). */
   classifierOutput: string | null;
+  /** A segmentation model's class-score map (height and width -1 where the graph leaves them to run time); null for a classifier. */
+  map: { layout: 'NCHW' | 'NHWC'; classes: number; height: number; width: number; binary: boolean } | null;
   parameters: number;
   metadata: ModelMetadata;
   /**
@@ -91,7 +93,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
   if (inert.length > 0 && !sites.some((s) => s.live))
     warnings.push(`all ${inert.length} Dropout node(s) are inert at inference; run predict with ${param({ dropout: 'force' })} to make them live.`);
   const live = sites.filter((s) => s.live);
-  const { output, usable: scoresUsable } = classScoresOf(model, file, live, mcGraph !== undefined, options.output, warnings);
+  const { output, usable: scoresUsable, map } = classScoresOf(model, file, live, mcGraph !== undefined, options.output, warnings);
   const paddle = output ? paddleDropouts(model, output) : [];
   const noDropout = noDropoutWarning(file, sites, paddle, mcGraph !== undefined);
   if (noDropout) warnings.push(noDropout);
@@ -126,6 +128,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     inputs: imageInputs.map(describe),
     outputs: graphOutputs.map(describe),
     classifierOutput: output ?? null,
+    map: map ?? null,
     parameters: model.parameterCount,
     metadata: readMetadata(model, file),
     sites: sites.map((s) => describeSite(model, s, rowShapes)),
@@ -150,7 +153,7 @@ function classScoresOf(
   isMcGraph: boolean,
   name: string | undefined,
   warnings: string[],
-): { output: string | undefined; usable: boolean } {
+): { output: string | undefined; usable: boolean; map?: InspectReport['map'] } {
   // an MC graph's outputs are its statistics, not class scores: the warning above says what it is
   if (isMcGraph) return { output: undefined, usable: false };
   let output: string | undefined;
@@ -166,8 +169,9 @@ function classScoresOf(
           })
         : undefined;
     output = chosen?.name ?? undefined;
-    checkClassScores(chosen, file);
-    return { output, usable: true };
+    const dims = model.inputs()[0]?.dims;
+    const scores = checkClassScores(chosen, file, dims?.[3] === 3 && dims[1] !== 3 ? 'NHWC' : 'NCHW');
+    return { output, usable: true, ...(scores.map && { map: { ...scores.map, classes: scores.classes } }) };
   } catch (error) {
     if (!(error instanceof McDropoutError)) throw error;
     warnings.push(error.message);

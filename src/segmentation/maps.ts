@@ -21,6 +21,8 @@ export interface PixelMaps {
   entropy: Float32Array;
   /** Mutual information H(mean p) - mean_t H(p_t) per pixel, nats, clamped at >= 0. */
   mutualInformation: Float32Array;
+  /** 1 - (passes whose argmax is the most voted class) / passes per pixel, where the passes' votes were counted (not after a resize). */
+  variationRatio?: Float32Array;
 }
 
 /** The statistics of each pixel that its mean probabilities alone decide. */

@@ -20,6 +20,8 @@ export class PassReducer {
   private readonly probSums: Float64Array;
   /** Sum over passes of each pixel's entropy, nats: [pixels]. */
   private readonly entropySums: Float64Array;
+  /** Passes whose argmax (lowest class on ties) is each class: [classes, pixels]. */
+  private readonly votes: Uint32Array;
   private added = 0;
   /** The first pass (0-based) whose row was not finite, if any. */
   nonFinitePass: number | undefined;
@@ -33,6 +35,7 @@ export class PassReducer {
     this.pixels = height * width;
     this.probSums = new Float64Array(classes * this.pixels);
     this.entropySums = new Float64Array(this.pixels);
+    this.votes = new Uint32Array(classes * this.pixels);
   }
 
   /** Adds one pass: row [C, H, W] (NCHW) or [H, W, C] (NHWC), or [H, W] for a binary map. */
@@ -50,8 +53,13 @@ export class PassReducer {
   private addLogits(row: Float32Array): void {
     const { classes, pixels, probSums, entropySums } = this;
     const [cs, ps] = this.strides();
-    const { max, exps, sum, weighted } = scratch(classes, pixels);
-    for (let c = 0; c < classes; c++) for (let p = 0; p < pixels; p++) max[p] = Math.max(max[p]!, row[c * cs + p * ps]!);
+    const { max, best, exps, sum, weighted } = scratch(classes, pixels);
+    for (let c = 0; c < classes; c++)
+      for (let p = 0; p < pixels; p++) {
+        const z = row[c * cs + p * ps]!;
+        if (z > max[p]!) [max[p], best[p]] = [z, c];
+      }
+    this.vote(best);
     for (let c = 0, i = 0; c < classes; c++) {
       for (let p = 0; p < pixels; p++, i++) {
         const shifted = row[c * cs + p * ps]! - max[p]!;
@@ -68,6 +76,13 @@ export class PassReducer {
   private addProbabilities(row: Float32Array): void {
     const { classes, pixels, probSums, entropySums } = this;
     const [cs, ps] = this.strides();
+    const { max, best } = scratch(classes, pixels);
+    for (let c = 0; c < classes; c++)
+      for (let p = 0; p < pixels; p++) {
+        const q = row[c * cs + p * ps]!;
+        if (q > max[p]!) [max[p], best[p]] = [q, c];
+      }
+    this.vote(best);
     for (let c = 0, i = 0; c < classes; c++) {
       for (let p = 0; p < pixels; p++, i++) {
         const q = row[c * cs + p * ps]!;
@@ -84,9 +99,20 @@ export class PassReducer {
       const z = row[p]!;
       const one = this.kind.probabilities ? z : 1 / (1 + Math.exp(-z));
       const zero = 1 - one;
+      const c = one > zero ? 1 : 0;
+      this.votes[c * pixels + p] = this.votes[c * pixels + p]! + 1;
       probSums[p] = probSums[p]! + zero;
       probSums[pixels + p] = probSums[pixels + p]! + one;
       entropySums[p] = entropySums[p]! - ((zero > 0 ? zero * Math.log(zero) : 0) + (one > 0 ? one * Math.log(one) : 0));
+    }
+  }
+
+  /** Counts one pass's argmax per pixel. */
+  private vote(best: Int32Array): void {
+    const { pixels, votes } = this;
+    for (let p = 0; p < pixels; p++) {
+      const i = best[p]! * pixels + p;
+      votes[i] = votes[i]! + 1;
     }
   }
 
@@ -104,7 +130,11 @@ export class PassReducer {
     const confidence = new Float32Array(pixels);
     const entropy = new Float32Array(pixels);
     const mutualInformation = new Float32Array(pixels);
+    const variationRatio = new Float32Array(pixels);
     for (let p = 0; p < pixels; p++) {
+      let most = 0;
+      for (let c = 0; c < classes; c++) most = Math.max(most, this.votes[c * pixels + p]!);
+      variationRatio[p] = 1 - most / added;
       let best = 0;
       let bestValue = -Infinity;
       let h = 0;
@@ -118,22 +148,30 @@ export class PassReducer {
       entropy[p] = h;
       mutualInformation[p] = Math.max(0, h - this.entropySums[p]! / added);
     }
-    return { width, height, classes, passes: added, meanProbs, label, confidence, entropy, mutualInformation };
+    return { width, height, classes, passes: added, meanProbs, label, confidence, entropy, mutualInformation, variationRatio };
   }
 }
 
 /** Work arrays of addLogits, shared by every reducer (add runs to its end before another starts) and grown when a larger map comes. */
-let work = { max: new Float64Array(0), exps: new Float64Array(0), sum: new Float64Array(0), weighted: new Float64Array(0) };
+let work = { max: new Float64Array(0), best: new Int32Array(0), exps: new Float64Array(0), sum: new Float64Array(0), weighted: new Float64Array(0) };
 function scratch(classes: number, pixels: number): typeof work {
   if (work.exps.length < classes * pixels || work.max.length < pixels)
-    work = { max: new Float64Array(pixels), exps: new Float64Array(classes * pixels), sum: new Float64Array(pixels), weighted: new Float64Array(pixels) };
+    work = {
+      max: new Float64Array(pixels),
+      best: new Int32Array(pixels),
+      exps: new Float64Array(classes * pixels),
+      sum: new Float64Array(pixels),
+      weighted: new Float64Array(pixels),
+    };
   const view = {
     max: work.max.subarray(0, pixels),
+    best: work.best.subarray(0, pixels),
     exps: work.exps.subarray(0, classes * pixels),
     sum: work.sum.subarray(0, pixels),
     weighted: work.weighted.subarray(0, pixels),
   };
   view.max.fill(-Infinity);
+  view.best.fill(0);
   view.sum.fill(0);
   view.weighted.fill(0);
   return view;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { readClassIndexPng } from '../../src/io/png.js';
+import { encodePng, readClassIndexPng } from '../../src/io/png.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 import { segmentationModel, testValues } from '../helpers/graphs.js';
@@ -209,5 +209,75 @@ describe('predict on a segmentation model', () => {
       .toFile(path.join(twins, 'same.jpg'));
     await refused([twins, '-o', path.join(dir, 'y')], /would write the same maps \(same\.\*\)/);
     assert.ok(!existsSync(path.join(dir, 'y', 'scores.csv')));
+  });
+
+  it('evaluates against truth masks: dropout off scores 100% where the masks are the closed form, ignored pixels are left out, MC beside', async () => {
+    const masks = path.join(dir, 'masks');
+    for (const name of ['a.png', 'c.png', 'sub/b.png']) {
+      const truth = Uint8Array.from(deterministicLabels(pixelsOf.get(name)!));
+      // a.png: its first row is void (255), as VOC draws borders
+      if (name === 'a.png') truth.fill(255, 0, SIZE);
+      mkdirSync(path.dirname(path.join(masks, name)), { recursive: true });
+      writeFileSync(path.join(masks, name), encodePng({ kind: 'gray8', width: SIZE, height: SIZE, data: truth }));
+    }
+    const json = path.join(dir, 'evaluation.json');
+    const r = await runCli(['evaluate', images, '-m', model, '--masks', masks, '--ignore-index', '255', '-t', '8', '--seed', '2', '--json', json]);
+    // broken.png has no mask: left out with a warning, not a failure
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /1 image has no mask/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(report.kind, 'segmentation');
+    assert.deepEqual(report.counts, { images: 4, evaluated: 3, without_mask: 1, failed: 0 });
+    assert.equal(report.deterministic.pixels, 3 * SIZE * SIZE - SIZE);
+    assert.equal(report.deterministic.ignored, SIZE);
+    assert.equal(report.deterministic.pixelAccuracy, 1);
+    assert.equal(report.deterministic.meanIou, 1);
+    assert.ok(report.mc.pixelAccuracy < 1 && report.mc.pixelAccuracy > 0.3, `MC pixel accuracy ${report.mc.pixelAccuracy}`);
+    assert.match(r.stdout, /pixel accuracy\s+100\.00%/);
+    assert.match(r.stdout, /mean IoU/);
+    const without = await runCli(['evaluate', images, '-m', model, '--masks', masks, '-t', '2', '--seed', '2']);
+    assert.equal(without.code, 1, 'a void value that is not ignored fails that image');
+    assert.match(without.stderr, /truth value 255/);
+  });
+
+  it('report shows the pixel metrics and the most uncertain images beside their maps', async () => {
+    const html = path.join(dir, 'report.html');
+    const r = await runCli([
+      'report',
+      images,
+      '-m',
+      model,
+      '--masks',
+      path.join(dir, 'masks'),
+      '--ignore-index',
+      '255',
+      '-t',
+      '8',
+      '--seed',
+      '2',
+      '-o',
+      html,
+      '-q',
+    ]);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /Pixel metrics/);
+    assert.equal((page.match(/<div class="maps">/g) ?? []).length, 3);
+    assert.equal((page.match(/data:image\/png;base64/g) ?? []).length, 9);
+  });
+
+  it('select ranks the images of a maps folder by their mean mutual information; inspect says the model segments', async () => {
+    const out = path.join(dir, 'maps');
+    const rows = rowsOf(path.join(out, 'scores.csv')).filter((row) => row.status === 'ok');
+    const r = await runCli(['select', path.join(out, 'scores.csv'), '--by', 'mutual_information', '-n', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    const picks = r.stdout.trim().split('\n');
+    const expected = [...rows]
+      .sort((a, b) => Number(b.mutual_information) - Number(a.mutual_information))
+      .slice(0, 2)
+      .map((row) => row.path);
+    assert.deepEqual(picks, expected);
+    const inspect = await runCli(['inspect', model]);
+    assert.match(inspect.stdout, /segmentation: output is a class-score map, 4 classes at 8x8 \(NCHW\)/);
   });
 });

@@ -16,6 +16,7 @@ import type { Truth } from '../../evaluate/truth.js';
 import type { PreprocessSpec } from '../../preprocess/spec.js';
 import { summarize } from '../../stats/aggregate.js';
 import type { RunHooks } from '../hooks.js';
+import { isMapModel } from '../segment/model-kind.js';
 import { labeledPasses, labeledPassOptions, openLabeledRun, type LabeledRunConfig } from '../labeled-run.js';
 import type { EvaluationReport } from './file.js';
 import { gatherOodImages, OodScores } from './ood.js';
@@ -40,6 +41,8 @@ export async function runEvaluation(config: EvaluateRunConfig, hooks: RunHooks =
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   if (!(Number.isInteger(config.passes) && config.passes >= 1)) throw invalidParameter('passes', 'an integer >= 1', config.passes);
+  if (await isMapModel(config.members?.[0] ?? config.model, config.load.output))
+    throw new UsageError(`${config.model} is a segmentation model: evaluate its maps against truth masks (class-index PNGs) with ${param('masks')}`);
   // before the model loads: a bad OOD path is a usage error now, not an evaluation without its section
   const oodFiles = config.ood ? await gatherOodImages(config.ood, config.outputs) : undefined;
   const run = await openLabeledRun(config, warn, config.requireTruth);

@@ -179,7 +179,7 @@ export async function runMapPrediction(config: PredictRunConfig, hooks: RunHooks
         if (result.status === 'ok') {
           const final = await finalMaps(result, maps.size ?? 'model', maps.overlay ?? false, preprocess);
           writeMapFiles(plan.folder, stem, final.maps, fileOptions, final.pixels);
-          sink.write(mapRowLine(rowOptions, result.file, { stem, maps: final.maps }));
+          sink.write(mapRowLine(rowOptions, result.file, { stem, maps: final.maps, voted: result.maps }));
           counts.ok++;
         } else {
           sink.write(mapRowLine(rowOptions, result.file, { error: result.error }));
