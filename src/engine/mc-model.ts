@@ -11,6 +11,8 @@ import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model
 import { describeRandomSite } from '../model/random-layers.js';
 import { siteInputName } from '../model/rewrite.js';
 import { describeIo, outputsReachedFrom, type ModelIo } from '../model/signature.js';
+import { MAP_STATISTICS, withMapStatistics } from '../model/map-statistics.js';
+import { DataType } from '../model/graph.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';
 import type { AdaptiveRule } from '../stats/adaptive.js';
 import { softmaxRows } from '../stats/aggregate.js';
@@ -74,6 +76,8 @@ export class McModel {
     private readonly parts?: TrunkParts,
     /** DropPath prefix sharing: the level graph and each site's threshold. */
     private readonly levels?: PrefixLevels,
+    /** The session also outputs a map's per-pass statistics (model/map-statistics.ts). */
+    private readonly mapStatistics = false,
   ) {}
 
   /**
@@ -134,7 +138,17 @@ export class McModel {
     if (identicalPasses && !options.allowDeterministic) options.onWarning?.(identicalPasses);
     const planned = planGraph(model, drawnSites, io, probe, staticBatch, options);
 
-    const opened = await openSession(planned.model.encode(), options, file, folder || undefined);
+    // a multi-class map: onnxruntime also computes each pass's probabilities, entropy and argmax
+    const statistics =
+      io.map && !io.map.binary
+        ? withMapStatistics(planned.model, {
+            output: io.outputName,
+            classAxis: io.map.layout === 'NCHW' ? 1 : 3,
+            probabilities: io.outputIsProbabilities,
+            half: model.outputs().find((o) => o.name === io.outputName)?.elemType === DataType.FLOAT16,
+          })
+        : undefined;
+    const opened = await openSession((statistics ?? planned.model).encode(), options, file, folder || undefined);
     const limits = runLimits(planned, drawnSites, io, probe, staticBatch, opened.provider, options);
     const info: ModelInfo = {
       path: file,
@@ -150,7 +164,16 @@ export class McModel {
     };
     const settings = { ...sessionSettingsOf(options, folder), provider: opened.provider, deviceId: opened.deviceId };
     const parts = TrunkParts.of(planned.split, io.inputName, probe, Boolean(planned.levels), (bytes) => createOrThrow(bytes, settings, file));
-    const loaded = new McModel(info, planned.plan, opened.session, limits.rowsPerRun, limits.imagesPerTrunkRun, parts, planned.levels);
+    const loaded = new McModel(
+      info,
+      planned.plan,
+      opened.session,
+      limits.rowsPerRun,
+      limits.imagesPerTrunkRun,
+      parts,
+      planned.levels,
+      statistics !== undefined,
+    );
     if (info.map && (info.map.height < 0 || info.map.width < 0)) await loaded.resolveMapSize();
     return loaded;
   }
@@ -224,6 +247,38 @@ export class McModel {
    * Nothing of passes x images is kept, so a caller can reduce a map's passes one by one.
    */
   async forEachPass(images: readonly Float32Array[], options: PredictOptions, onRow: (image: number, pass: number, row: Float32Array) => void): Promise<void> {
+    await this.forEachRun(images, options, [this.info.outputName], (image, pass, [row]) => onRow(image, pass, row!));
+  }
+
+  /** Whether the session computes a map's per-pass statistics itself (forEachMapPass): a multi-class map, opset 13 or later. */
+  get hasMapStatistics(): boolean {
+    return this.mapStatistics;
+  }
+
+  /**
+   * A segmentation model's passes as their statistics, computed by onnxruntime (hasMapStatistics):
+   * onPass(image, pass, probabilities [C, H, W] or [H, W, C] in the map's layout, entropy [H, W] in
+   * nats, argmax [H, W] as float class indices), views valid during the call only.
+   */
+  async forEachMapPass(
+    images: readonly Float32Array[],
+    options: PredictOptions,
+    onPass: (image: number, pass: number, statistics: { probabilities: Float32Array; entropy: Float32Array; argmax: Float32Array }) => void,
+  ): Promise<void> {
+    if (!this.mapStatistics) throw new UsageError(`${this.info.path}: its session computes no map statistics (hasMapStatistics is false); use forEachPass`);
+    const names = [MAP_STATISTICS.probabilities, MAP_STATISTICS.entropy, MAP_STATISTICS.argmax];
+    await this.forEachRun(images, options, names, (image, pass, [probabilities, entropy, argmax]) =>
+      onPass(image, pass, { probabilities: probabilities!, entropy: entropy!, argmax: argmax! }),
+    );
+  }
+
+  /** The passes of every image in as few session runs as the budgets allow; each row's value of each named output handed over as its run ends. */
+  private async forEachRun(
+    images: readonly Float32Array[],
+    options: PredictOptions,
+    names: readonly string[],
+    onRow: (image: number, pass: number, values: Float32Array[]) => void,
+  ): Promise<void> {
     const passes = options.deterministic ? 1 : options.passes;
     const first = options.firstPass ?? 0;
     if (!Number.isInteger(first) || first < 0) throw invalidParameter('firstPass', 'an integer >= 0', options.firstPass);
@@ -233,7 +288,6 @@ export class McModel {
         throw invalidParameter('images', `${this.imageSize} values for image ${i}`, image.length, 'values');
       }
     }
-    const size = this.outputRowSize;
     // images per group: enough to fill a run with their passes, but (with trunk reuse, where the
     // whole trunk runs on the group) no more images than the budget allows rows of the full graph
     const imagesPerRun = this.plan.trunkReuse ? this.imagesPerTrunkRun : Infinity;
@@ -250,8 +304,15 @@ export class McModel {
       const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
       for (let start = 0; start < rows.length; start += perRun) {
         const chunk = rows.slice(start, start + perRun);
-        const scores = (await this.runRows(chunk, group, keys, options)).data;
-        chunk.forEach((row, r) => onRow(g + row.image, row.pass, scores.subarray(r * size, (r + 1) * size)));
+        const outputs = await this.runRowsOf(chunk, group, keys, options, names);
+        const sizes = outputs.map((o) => o.rowDims.reduce((a, b) => a * b, 1));
+        chunk.forEach((row, r) =>
+          onRow(
+            g + row.image,
+            row.pass,
+            outputs.map((o, k) => o.data.subarray(r * sizes[k]!, (r + 1) * sizes[k]!)),
+          ),
+        );
       }
     }
   }
@@ -353,15 +414,29 @@ export class McModel {
     keys: ImageKey[],
     options: PredictOptions,
   ): Promise<{ data: Float32Array; rowDims: readonly number[] }> {
+    return (await this.runRowsOf(rows, images, keys, options, [this.info.outputName]))[0]!;
+  }
+
+  /** runRows for the named outputs of the session, each [rows, ...rowDims], in the order named. */
+  private async runRowsOf(
+    rows: Row[],
+    images: readonly Float32Array[],
+    keys: ImageKey[],
+    options: PredictOptions,
+    names: readonly string[],
+  ): Promise<{ data: Float32Array; rowDims: readonly number[] }[]> {
     const { info } = this;
     if (this.levels) {
       const { feeds, outputRow } = levelFeeds(this.levels, info.drawnSites, rows, images, keys, this.input, options);
-      const output = await this.runSession(feeds);
-      const rowDims = output.dims.slice(1);
-      const size = rowDims.reduce((a, b) => a * b, 1);
-      const result = new Float32Array(rows.length * size);
-      for (let r = 0; r < rows.length; r++) result.set(output.data.subarray(outputRow[r]! * size, (outputRow[r]! + 1) * size), r * size);
-      return { data: result, rowDims };
+      const outputs = await this.runSession(feeds, names);
+      return names.map((name) => {
+        const output = outputs[name]!;
+        const rowDims = output.dims.slice(1);
+        const size = rowDims.reduce((a, b) => a * b, 1);
+        const result = new Float32Array(rows.length * size);
+        for (let r = 0; r < rows.length; r++) result.set(output.data.subarray(outputRow[r]! * size, (outputRow[r]! + 1) * size), r * size);
+        return { data: result, rowDims };
+      });
     }
     const staticBatch = info.inputDims[0]! > 0 ? info.inputDims[0]! : 0;
     const batch = staticBatch || rows.length;
@@ -369,15 +444,17 @@ export class McModel {
       ? gatheredFeeds(rows, new Map([[info.inputName, images]]), new Map([[info.inputName, this.input.imageDims]]))
       : replicatedFeeds(rows, images, this.input, batch);
     addDraws(feeds, info.drawnSites, rows, keys, batch, options);
-    const output = await this.runSession(feeds);
-    const rowDims = output.dims.slice(1);
-    return { data: output.data.subarray(0, rows.length * rowDims.reduce((a, b) => a * b, 1)), rowDims };
+    const outputs = await this.runSession(feeds, names);
+    return names.map((name) => {
+      const output = outputs[name]!;
+      const rowDims = output.dims.slice(1);
+      return { data: output.data.subarray(0, rows.length * rowDims.reduce((a, b) => a * b, 1)), rowDims };
+    });
   }
 
-  /** The class-score output of one run of the main session. */
-  private async runSession(feeds: Feeds): Promise<HostTensor> {
-    const { outputName } = this.info;
-    return (await this.guard(() => this.session.run(feeds, [outputName])))[outputName]!;
+  /** The named outputs of one run of the main session. */
+  private async runSession(feeds: Feeds, names: readonly string[]): Promise<Record<string, HostTensor>> {
+    return this.guard(() => this.session.run(feeds, names));
   }
 
   private async guard<T>(run: () => Promise<T>): Promise<T> {

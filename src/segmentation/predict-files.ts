@@ -10,7 +10,9 @@ import type { PixelMaps } from './maps.js';
 import { PassReducer } from './reduce.js';
 
 /** What the maps need of a model: its map, classes and output kind, and its passes one row at a time. McModel is one. */
-export type MapModel = Pick<McModel, 'forEachPass'> & { info: Pick<McModel['info'], 'classes' | 'outputIsProbabilities' | 'map' | 'path'> };
+export type MapModel = Pick<McModel, 'forEachPass' | 'forEachMapPass' | 'hasMapStatistics'> & {
+  info: Pick<McModel['info'], 'classes' | 'outputIsProbabilities' | 'map' | 'path'>;
+};
 
 /** How predictMapFiles runs: predictFiles' options that apply to maps. */
 export type PredictMapsOptions = Pick<
@@ -96,12 +98,13 @@ async function reduced(model: MapModel, good: readonly Decoded[], options: Predi
   const map = model.info.map!;
   const kind = { layout: map.layout, probabilities: model.info.outputIsProbabilities, binary: map.binary };
   const reducers = good.map(() => new PassReducer(model.info.classes, map.height, map.width, kind));
-  if (good.length > 0)
-    await model.forEachPass(
-      good.map((d) => d.tensor),
-      { passes: options.passes, seed: options.seed, deterministic },
-      (image, _pass, row) => reducers[image]!.add(row),
-    );
+  if (good.length === 0) return reducers;
+  const tensors = good.map((d) => d.tensor);
+  const settings = { passes: options.passes, seed: options.seed, deterministic };
+  // onnxruntime's statistics where the session has them (a multi-class map), else the raw scores reduced here
+  if (model.hasMapStatistics)
+    await model.forEachMapPass(tensors, settings, (image, _pass, s) => reducers[image]!.addStatistics(s.probabilities, s.entropy, s.argmax));
+  else await model.forEachPass(tensors, settings, (image, _pass, row) => reducers[image]!.add(row));
   return reducers;
 }
 

@@ -49,6 +49,28 @@ export class PassReducer {
     this.added++;
   }
 
+  /**
+   * Adds one pass as onnxruntime's statistics of it (engine forEachMapPass): probabilities [C, H, W]
+   * or [H, W, C] in the row's layout, entropy [H, W] in nats, argmax [H, W] (class indices as floats).
+   */
+  addStatistics(probabilities: Float32Array, entropy: Float32Array, argmax: Float32Array): void {
+    const { classes, pixels, probSums, entropySums, votes } = this;
+    if (probabilities.length !== classes * pixels || entropy.length !== pixels || argmax.length !== pixels)
+      throw new RangeError(
+        `statistics of ${probabilities.length}, ${entropy.length} and ${argmax.length} values, expected ${classes * pixels}, ${pixels} and ${pixels}`,
+      );
+    if (this.nonFinitePass === undefined && !(allFinite(probabilities) && allFinite(entropy))) this.nonFinitePass = this.added;
+    if (this.kind.layout === 'NCHW') for (let i = 0; i < probSums.length; i++) probSums[i] = probSums[i]! + probabilities[i]!;
+    else
+      for (let p = 0, j = 0; p < pixels; p++) for (let c = 0; c < classes; c++, j++) probSums[c * pixels + p] = probSums[c * pixels + p]! + probabilities[j]!;
+    for (let p = 0; p < pixels; p++) {
+      entropySums[p] = entropySums[p]! + entropy[p]!;
+      const i = argmax[p]! * pixels + p;
+      votes[i] = votes[i]! + 1;
+    }
+    this.added++;
+  }
+
   /** Softmax per pixel, with entropy as log(sum e) - sum q (z - max): one exp per value, one log per pixel. */
   private addLogits(row: Float32Array): void {
     const { classes, pixels, probSums, entropySums } = this;
@@ -123,30 +145,28 @@ export class PassReducer {
 
   /** The passes added so far as per-pixel maps (mean probabilities, label, confidence, entropy, mutual information). */
   maps(): PixelMaps {
-    const { classes, pixels, height, width, added } = this;
+    const { classes, pixels, height, width, added, probSums, votes } = this;
     const meanProbs = new Float32Array(classes * pixels);
-    for (let i = 0; i < meanProbs.length; i++) meanProbs[i] = this.probSums[i]! / added;
     const label = new Uint16Array(pixels);
-    const confidence = new Float32Array(pixels);
-    const entropy = new Float32Array(pixels);
+    const confidence = new Float32Array(pixels).fill(-Infinity);
+    const h = new Float64Array(pixels);
+    const most = new Uint32Array(pixels);
+    // plane by plane (class-major, as the sums lie): each pixel's best class, entropy and most votes
+    for (let c = 0, i = 0; c < classes; c++) {
+      for (let p = 0; p < pixels; p++, i++) {
+        const m = probSums[i]! / added;
+        meanProbs[i] = m;
+        if (m > confidence[p]!) [label[p], confidence[p]] = [c, m];
+        if (m > 0) h[p] = h[p]! - m * Math.log(m);
+        if (votes[i]! > most[p]!) most[p] = votes[i]!;
+      }
+    }
+    const entropy = Float32Array.from(h);
     const mutualInformation = new Float32Array(pixels);
     const variationRatio = new Float32Array(pixels);
     for (let p = 0; p < pixels; p++) {
-      let most = 0;
-      for (let c = 0; c < classes; c++) most = Math.max(most, this.votes[c * pixels + p]!);
-      variationRatio[p] = 1 - most / added;
-      let best = 0;
-      let bestValue = -Infinity;
-      let h = 0;
-      for (let c = 0; c < classes; c++) {
-        const m = this.probSums[c * pixels + p]! / added;
-        if (m > bestValue) [best, bestValue] = [c, m];
-        if (m > 0) h -= m * Math.log(m);
-      }
-      label[p] = best;
-      confidence[p] = bestValue;
-      entropy[p] = h;
-      mutualInformation[p] = Math.max(0, h - this.entropySums[p]! / added);
+      mutualInformation[p] = Math.max(0, h[p]! - this.entropySums[p]! / added);
+      variationRatio[p] = 1 - most[p]! / added;
     }
     return { width, height, classes, passes: added, meanProbs, label, confidence, entropy, mutualInformation, variationRatio };
   }

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
-import { decodeGraph, segmentationModel, testValues } from '../helpers/graphs.js';
+import { buildModel, decodeGraph, dropoutNode, floatTensor, scalarBool, scalarFloat, segmentationModel, testValues } from '../helpers/graphs.js';
+import { PassReducer } from '../../src/segmentation/reduce.js';
 import { describeIo } from '../../src/model/signature.js';
 import { readMetadata } from '../../src/model/metadata.js';
 
@@ -73,4 +74,50 @@ describe('a segmentation model in the engine', () => {
       await model.dispose();
     }
   });
+
+  it("computes the same maps from onnxruntime's per-pass statistics as from the raw scores reduced in JavaScript (NCHW and NHWC)", async () => {
+    for (const layout of ['NCHW', 'NHWC'] as const) {
+      const bytes = layout === 'NCHW' ? segmentationModel(0.5, H, W, weights, CLASSES) : nhwcSegmentationModel();
+      const model = await McModel.load(bytes);
+      try {
+        assert.equal(model.hasMapStatistics, true);
+        const kind = { layout, probabilities: false, binary: false };
+        const [raw, stats] = [new PassReducer(CLASSES, H, W, kind), new PassReducer(CLASSES, H, W, kind)];
+        const input = layout === 'NCHW' ? image : toNhwc(image);
+        await model.forEachPass([input], { passes: 6, seed: 4 }, (_i, _t, row) => raw.add(row));
+        await model.forEachMapPass([input], { passes: 6, seed: 4 }, (_i, _t, s) => stats.addStatistics(s.probabilities, s.entropy, s.argmax));
+        const [a, b] = [raw.maps(), stats.maps()];
+        // float32 softmax and entropy in onnxruntime against float64 here: a few float32 ulps
+        for (let i = 0; i < a.meanProbs.length; i++) assert.ok(Math.abs(a.meanProbs[i]! - b.meanProbs[i]!) < 1e-6, `${layout} mean ${i}`);
+        for (let p = 0; p < H * W; p++) {
+          assert.ok(Math.abs(a.entropy[p]! - b.entropy[p]!) < 1e-5, `${layout} entropy ${p}`);
+          assert.ok(Math.abs(a.mutualInformation[p]! - b.mutualInformation[p]!) < 1e-5, `${layout} MI ${p}`);
+          assert.equal(a.variationRatio![p], b.variationRatio![p], `${layout} votes ${p}`);
+        }
+        assert.deepEqual(b.label, a.label);
+      } finally {
+        await model.dispose();
+      }
+    }
+  });
 });
+
+/** The image as NHWC. */
+function toNhwc(nchw: Float32Array): Float32Array {
+  const out = new Float32Array(nchw.length);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < H * W; p++) out[p * 3 + c] = nchw[c * H * W + p]!;
+  return out;
+}
+
+/** segmentationModel's NHWC twin: [N, H, W, 3] in, [N, H, W, C] out (a MatMul by W^T over the last axis, then Dropout). */
+function nhwcSegmentationModel(): Uint8Array {
+  const transposed = [...Array(3 * CLASSES).keys()].map((i) => weights[(i % CLASSES) * 3 + Math.floor(i / CLASSES)]!);
+  return buildModel({
+    inputDims: ['N', H, W, 3],
+    outputDims: ['N', H, W, CLASSES],
+    nodes: [{ opType: 'MatMul', input: ['input', 'Wt'], output: ['scores'] }, dropoutNode('scores', 'output', 'ratio', 'training')],
+    initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true), floatTensor('Wt', [3, CLASSES], transposed)],
+    // H is 3 too: the layout is said, not guessed from the dims
+    metadata: { 'mc_dropout.layout': 'NHWC' },
+  });
+}
