@@ -183,7 +183,7 @@ function definePredict(program: Command, setExitCode: (code: number) => void): v
         .argParser(choice(['model', 'original'] as const))
         .default('model'),
     )
-    .option('--overlay', 'segmentation: also write STEM.overlay.png, the image with the label colours blended in')
+    .option('--overlay', 'segmentation: also write STEM.overlay.png, the image with the label colors blended in')
     .option(
       '--uncertain-above <h>',
       "segmentation: a pixel counts in the row's uncertain_share when its entropy / ln(classes) exceeds h",

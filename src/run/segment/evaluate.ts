@@ -148,7 +148,14 @@ async function evaluateImages(
     try {
       if (result.status === 'error') throw new InputError(result.file, result.error);
       const truth = readClassIndexPng(readInputBytes(maskFile, { what: 'the truth mask', expected: 'give a class-index PNG' }), maskFile);
-      const at = (maps: PixelMaps) => (maps.width === truth.width && maps.height === truth.height ? maps : resizeMaps(maps, truth.height, truth.width));
+      const at = (maps: PixelMaps) => {
+        if (maps.width === truth.width && maps.height === truth.height) return maps;
+        if (preprocess.resize !== 'stretch')
+          throw new UsageError(
+            `${maskFile} is ${truth.width}x${truth.height}, the maps ${maps.width}x${maps.height}, and the preprocessing (${preprocess.resize}) does not map the whole image: give masks at the maps' size, or preprocess with a plain resize`,
+          );
+        return resizeMaps(maps, truth.height, truth.width);
+      };
       const [maps, det] = [at(result.maps), at(result.deterministic!)];
       // counted for both or for neither: a bad truth value throws from the first add, before any count
       deterministic.add(det, truth.indices, maskFile);

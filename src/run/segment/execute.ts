@@ -117,6 +117,10 @@ export async function runMapPrediction(config: PredictRunConfig, hooks: RunHooks
     const { info } = model;
     const labels = config.labelsFile ? labelsFor(config.labelsFile, info.classes, warn) : labelsFromModel(members.labels, info.classes, config.model, warn);
     const preprocess = members.list[0]!.preprocess;
+    if (config.maps?.size === 'original' && preprocess.resize !== 'stretch')
+      throw new UsageError(
+        `Maps at each image's own size need a plain resize to the model's input; the preprocessing is ${preprocess.resize}, so the maps cover only part of the image: drop ${param('mapSize')} original, or preprocess with a plain resize`,
+      );
     const seed =
       config.seed ??
       (config.resume ? earlierSeed(plan.rows.file, plan.metaFile) : undefined) ??
