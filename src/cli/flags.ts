@@ -63,6 +63,7 @@ export const COMMAND_FLAGS: Readonly<Record<CommandName, Readonly<Record<string,
     adaptive: '--min-times/--max-times',
     mapsFolder: '-o FOLDER',
     mapSize: '--map-size',
+    threshold: '--uncertain-above',
   },
   evaluate: { ...EVALUATE, json: '--json' },
   report: { ...EVALUATE, json: '--json' },
@@ -101,10 +102,14 @@ export const LIBRARY_ONLY: readonly string[] = [
   'outcomes',
   'positive',
   'requests',
+  'planes',
   'probs',
+  'quantile',
   'rgb',
   'scores',
   'temperature',
+  'values',
+  'expectedEntropy',
 ];
 
 /** A library message as `command` prints it: every parameter its table knows shown as its flag. */

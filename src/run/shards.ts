@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { invalidParameter, UsageError } from '../errors.js';
+import type { WalkResult } from '../io/walk.js';
 
 /** Shard `index` of `count` (0-based): a contiguous block of the input list. */
 export interface Shard {
@@ -88,4 +89,23 @@ export function inputListHash(files: readonly string[]): string {
 export function derivedSeed(listHash: string, modelSha256: string): number {
   const digest = createHash('sha256').update(`${listHash}:${modelSha256}`).digest();
   return (digest.readUInt32BE(0) & 0x1fffff) * 0x100000000 + digest.readUInt32BE(4);
+}
+
+/** The images a run does: every one, or a shard's block of the input list (every shard walks the same list in the same order). */
+export interface InputBlock {
+  files: string[];
+  sizes: number[];
+  shard?: { listHash: string; listLength: number; first: number; end: number };
+}
+
+/** The walked images a run with `shard` (or none) does, with the input list's digest and its block's place. */
+export function shardBlock(shard: Shard | undefined, walked: Pick<WalkResult, 'files' | 'sizes'>): InputBlock {
+  if (!shard) return { files: walked.files, sizes: walked.sizes };
+  const listHash = inputListHash(walked.files);
+  const range = shardRange(walked.files.length, shard);
+  return {
+    files: walked.files.slice(range.start, range.end),
+    sizes: walked.sizes.slice(range.start, range.end),
+    shard: { listHash, listLength: walked.files.length, first: range.start, end: range.end },
+  };
 }

@@ -3,6 +3,7 @@
  * passes reduced pixel by pixel as they come (reduce.ts), one result per file in input order.
  */
 import type { McModel } from '../engine/mc-model.js';
+import { UsageError } from '../errors.js';
 import { decodeBatches, type PredictFilesOptions } from '../pipeline.js';
 import { decodeToPixels, imageHeader, type ImageHeader } from '../preprocess/decode.js';
 import { pixelsToTensor } from '../preprocess/tensor.js';
@@ -62,7 +63,7 @@ interface Decoded {
 /** Yields one result per file, in input order; a file that does not decode or whose passes are not finite is an error result. */
 export async function* predictMapFiles(model: MapModel, files: readonly string[], options: PredictMapsOptions): AsyncGenerator<MapResult> {
   const map = model.info.map;
-  if (!map) throw new TypeError(`${model.info.path} has no class-score map`);
+  if (!map) throw new UsageError(`${model.info.path} is a classifier: predictMapFiles runs models whose class scores are a map`);
   // the sums of one image: classes x pixels float64, and the passes' probabilities per pixel
   const perImage = model.info.classes * map.height * map.width * 8;
   const batchSize = Math.max(1, Math.min(options.batchSize, Math.floor((options.mapBudgetBytes ?? DEFAULT_MAP_BUDGET) / perImage)));

@@ -3,6 +3,7 @@
  * and the sum of each pass's entropy, never passes x classes x pixels (issue #37's memory bound).
  * Pure: the raw rows in, PixelMaps out.
  */
+import { InternalError } from '../errors.js';
 import type { PixelMaps } from './maps.js';
 
 /** How a pass's raw row reads: its layout, and logits or probabilities; binary: one channel, p(class 1). */
@@ -41,7 +42,7 @@ export class PassReducer {
   /** Adds one pass: row [C, H, W] (NCHW) or [H, W, C] (NHWC), or [H, W] for a binary map. */
   add(row: Float32Array): void {
     const expected = (this.kind.binary ? 1 : this.classes) * this.pixels;
-    if (row.length !== expected) throw new RangeError(`a pass of ${row.length} values, expected ${expected}`);
+    if (row.length !== expected) throw new InternalError(`a pass of ${row.length} values, expected ${expected}`);
     if (this.nonFinitePass === undefined && !allFinite(row)) this.nonFinitePass = this.added;
     if (this.kind.binary) this.addBinary(row);
     else if (this.kind.probabilities) this.addProbabilities(row);
@@ -56,7 +57,7 @@ export class PassReducer {
   addStatistics(probabilities: Float32Array, entropy: Float32Array, argmax: Float32Array): void {
     const { classes, pixels, probSums, entropySums, votes } = this;
     if (probabilities.length !== classes * pixels || entropy.length !== pixels || argmax.length !== pixels)
-      throw new RangeError(
+      throw new InternalError(
         `statistics of ${probabilities.length}, ${entropy.length} and ${argmax.length} values, expected ${classes * pixels}, ${pixels} and ${pixels}`,
       );
     if (this.nonFinitePass === undefined && !(allFinite(probabilities) && allFinite(entropy))) this.nonFinitePass = this.added;

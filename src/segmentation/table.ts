@@ -43,4 +43,5 @@ export function classRows(labels: readonly string[], deterministic: Segmentation
   ]);
 }
 
+/** The header of classRows' table. */
 export const CLASS_HEADER = ['class', 'IoU (dropout off)', 'IoU (MC)', 'Dice (dropout off)', 'Dice (MC)'];

@@ -19,7 +19,6 @@ import { earlierSeed } from '../../io/resume.js';
 import { csvHeader } from '../../io/rows.js';
 import { RunOutput } from '../../io/run-output.js';
 import { checkInputsAreNotOutputs, fileIdentity } from '../../io/targets.js';
-import type { WalkResult } from '../../io/walk.js';
 import { predictFiles } from '../../pipeline.js';
 import { preprocessRecord } from '../../preprocess/record.js';
 import { DEFAULT_ADAPTIVE_RULE } from '../../stats/adaptive.js';
@@ -28,7 +27,7 @@ import path from 'node:path';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
-import { derivedSeed, inputListHash, shardRange } from '../shards.js';
+import { derivedSeed, shardBlock, type InputBlock } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
 import { planPrediction, type PredictPlan } from './plan.js';
 import { isMapModel } from '../segment/model-kind.js';
@@ -44,7 +43,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   // a calibration that cannot be used is refused before any image is read
   const calibrationFile = config.calibration !== undefined ? readCalibrationFile(config.calibration) : undefined;
   const { walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
-  const block = shardBlock(config, walked);
+  const block = shardBlock(config.shard, walked);
 
   // a second run on the same output refuses now, before any work
   const lock = plan.output.kind === 'file' ? OutputLock.acquire(plan.output.file, plan.output.name) : undefined;
@@ -125,24 +124,6 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     lock?.release();
     await members.dispose();
   }
-}
-
-/** The images this run does: every one, or a shard's block of the input list (every shard walks the same list in the same order). */
-export interface InputBlock {
-  files: string[];
-  sizes: number[];
-  shard?: { listHash: string; listLength: number; first: number; end: number };
-}
-
-export function shardBlock(config: PredictRunConfig, walked: WalkResult): InputBlock {
-  if (!config.shard) return { files: walked.files, sizes: walked.sizes };
-  const listHash = inputListHash(walked.files);
-  const range = shardRange(walked.files.length, config.shard);
-  return {
-    files: walked.files.slice(range.start, range.end),
-    sizes: walked.sizes.slice(range.start, range.end),
-    shard: { listHash, listLength: walked.files.length, first: range.start, end: range.end },
-  };
 }
 
 /** What the run settles once the model is loaded: labels, preprocessing, the calibration's fit, top-k, T, the seed, the ensemble. */

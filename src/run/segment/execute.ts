@@ -27,9 +27,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
-import { shardBlock } from '../predict/execute.js';
 import type { PredictRunConfig, RunOutcome } from '../predict/config.js';
-import { derivedSeed, shardOutputPath } from '../shards.js';
+import { derivedSeed, shardBlock, shardOutputPath } from '../shards.js';
 import { writeMapFiles } from './map-files.js';
 import { MAP_COLUMNS, mapRowLine, type MapRowOptions } from './rows.js';
 import { mapStems } from './stems.js';
@@ -55,7 +54,7 @@ function planMaps(config: PredictRunConfig): MapPlan {
   if (config.savePasses !== undefined) refuse(`${param('savePasses')} (every pass of every pixel); its maps hold the passes' statistics`);
   if (config.calibration !== undefined) refuse(`a calibration (${param('calibration')})`);
   if (config.output === undefined || config.output === '-')
-    throw new UsageError(`A segmentation model writes map files: give ${param('mapsFolder')} a folder (it is made if missing), e.g. -o maps/`);
+    throw new UsageError(`A segmentation model writes map files: give ${param('mapsFolder')} a folder (it is made if missing)`);
   const folder = path.resolve(config.output);
   let isFolder = false;
   try {
@@ -102,7 +101,7 @@ export async function runMapPrediction(config: PredictRunConfig, hooks: RunHooks
   const plan = planMaps(config);
   const { inputs, walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
   checkFolderApart(plan.folder, inputs);
-  const block = shardBlock(config, walked);
+  const block = shardBlock(config.shard, walked);
   const stems = mapStems(block.files, inputs);
   const lock = OutputLock.acquire(plan.rows.file, plan.rows.name);
   let members: Members;
