@@ -9,7 +9,8 @@ import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { encodePng, readClassIndexPng } from '../../src/io/png.js';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 import { segmentationModel, testValues } from '../helpers/graphs.js';
 import { readNpy } from '../helpers/npy.js';
@@ -279,5 +280,42 @@ describe('predict on a segmentation model', () => {
     assert.deepEqual(picks, expected);
     const inspect = await runCli(['inspect', model]);
     assert.match(inspect.stdout, /segmentation: output is a class-score map, 4 classes at 8x8 \(NCHW\)/);
+  });
+
+  it('a run killed with SIGKILL leaves no map half-written under its name; --resume finishes it, the maps equal a run never killed', async () => {
+    const many = path.join(dir, 'many');
+    for (let i = 0; i < 40; i++) await writePng(path.join(many, `img-${String(i).padStart(2, '0')}.png`), noise(100 + i));
+    const args = (out: string) => ['predict', many, '-m', model, '-o', out, '-t', '30', '--seed', '6', '-b', '1', '--no-progress'];
+    const killed = path.join(dir, 'killed');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args(killed)]);
+      const timer = setInterval(() => {
+        const partial = path.join(killed, 'scores.csv.partial');
+        if (existsSync(partial) && readFileSync(partial, 'utf8').split('\n').length > 4) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
+      }, 2);
+      child.on('close', () => {
+        clearInterval(timer);
+        resolve();
+      });
+    });
+    assert.ok(!existsSync(path.join(killed, 'scores.csv')), 'a killed run has no finished scores file');
+    // every map under its final name is whole: it decodes
+    const finals = readdirSync(killed).filter((f) => /\.(label|confidence|entropy|mi)\.png$/.test(f));
+    assert.ok(finals.length > 0);
+    for (const f of finals) labelPng(path.join(killed, f));
+    const resumed = await runCli([...args(killed), '-q', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const whole = path.join(dir, 'never-killed');
+    assert.equal((await runCli([...args(whole), '-q'])).code, 0);
+    assert.deepEqual(
+      rowsOf(path.join(killed, 'scores.csv')).map((r) => r.maps),
+      rowsOf(path.join(whole, 'scores.csv')).map((r) => r.maps),
+    );
+    for (const f of readdirSync(whole).filter((name) => !name.startsWith('scores.'))) {
+      assert.deepEqual(readFileSync(path.join(killed, f)), readFileSync(path.join(whole, f)), f);
+    }
   });
 });
