@@ -7,11 +7,10 @@
 import { InternalError, invalidParameter, ModelError, UsageError, whereThrown } from '../errors.js';
 import { randomOpSeed } from './convert.js';
 import { protoOf, graphOf, type OnnxGraph } from './graph.js';
+import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
 import {
   checkedSignature,
   describeMcGraph,
-  graphBuilder,
-  intAttribute,
   MC_GRAPH_OUTPUTS,
   MC_GRAPH_PREFIX,
   MC_GRAPH_SEED,
@@ -20,7 +19,6 @@ import {
   stampMcGraphMetadata,
   tiledPasses,
   passVotes,
-  type GraphBuilder,
   type McGraphMember,
 } from './mc-graph.js';
 import { METADATA_PREFIX, readMetadata, type ModelMetadata } from './metadata.js';
@@ -122,7 +120,7 @@ export function mcEnsembleGraph(
     builders.push(build);
   });
 
-  const ensemble = graphBuilder(opset);
+  const ensemble = graphBuilder(opset, MC_GRAPH_PREFIX);
   const statistics = ensembleStatistics(ensemble, builders, perMember, classes);
   const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
   const outputs = MC_ENSEMBLE_OUTPUTS.map((name): NodeProto => ({
