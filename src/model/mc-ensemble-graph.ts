@@ -163,13 +163,17 @@ export function mcEnsembleGraph(
   return graphOf(model);
 }
 
-/** The member's own checks: not an MC graph already, one image input, float32 class scores (mcGraph's checks). */
+/** The member's own checks: not an MC graph already, one image input, float32 class scores (mcGraph's checks), not a map. */
 function checkedMember(member: EnsembleMember, output: string | undefined): CheckedMember {
   const already = mcGraphOf(member.graph);
   if (already) throw new ModelError(`${member.file} is already ${describeMcGraph(already)}: give the models it was made from`, 'E_MC_GRAPH');
   const model = protoOf(member.graph);
   const graph = model.graph!;
-  const { input, dims, scoreName, classes } = whereThrown(member.file, () => checkedSignature(member.graph, graph, output));
+  const { input, dims, scoreName, classes, map } = whereThrown(member.file, () => checkedSignature(member.graph, graph, output));
+  if (map)
+    throw new UsageError(
+      `${member.file}: ${scoreName} is a class-score map (a segmentation model): an ensemble's MC graph takes classifiers ([N, classes] scores) only; write each segmentation model's own MC graph`,
+    );
   return {
     ...member,
     model,

@@ -139,7 +139,7 @@ function scoreMapOf(dims: readonly (number | string | null)[], inputLayout: Layo
 }
 
 /** The image input's layout: the metadata's, else NHWC where only the last dim is 3 or 1 channels, else NCHW. */
-function imageLayoutOf(dims: readonly (number | string | null)[], metadata: Pick<ModelMetadata, 'layout'>): Layout {
+export function imageLayoutOf(dims: readonly (number | string | null)[], metadata: Pick<ModelMetadata, 'layout'>): Layout {
   const channels = (d: number | string | null | undefined) => d === 3 || d === 1;
   return metadata.layout ?? (channels(dims[1]) ? 'NCHW' : channels(dims[3]) ? 'NHWC' : 'NCHW');
 }
@@ -151,6 +151,11 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.
 /** Whether `tensor` is a Softmax's output, looking back through shape-only ops, Identity and casts to float. */
 export function isSoftmaxOutput(source: OnnxGraph, tensor: string): boolean {
   return producedBy(source, tensor, 'Softmax');
+}
+
+/** Whether `tensor` is a Sigmoid's output (a binary map's probabilities), looking back as isSoftmaxOutput does. */
+export function isSigmoidOutput(source: OnnxGraph, tensor: string): boolean {
+  return producedBy(source, tensor, 'Sigmoid');
 }
 
 /** Whether `tensor` is the output of an `opType` node, looking back through shape-only ops, Identity and casts to float. */
