@@ -56,7 +56,7 @@ export async function runConvert(models: string[], options: ConvertCliOptions): 
     );
   if (options.mcGraph !== undefined) {
     process.stderr.write(
-      `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (outputs mean, std, label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin)${options.mcGraphSeed ? '; its random numbers from the input seed (int64 [1])' : ''}${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,
+      `mc-dropout: wrote ${options.output}: the MC graph for T=${options.mcGraph} (${mcGraphOutputs(outcome.mcGraphMap)})${options.mcGraphSeed ? '; its random numbers from the input seed (int64 [1])' : ''}${outcome.converted.length > 0 ? `; random-mask dropout at ${sites}` : ''}${outcome.dataFile ? `; weights in ${outcome.dataFile} (keep it beside the model)` : ''}\n`,
     );
     return 0;
   }
@@ -67,6 +67,13 @@ export async function runConvert(models: string[], options: ConvertCliOptions): 
   if (options.revivePaddle && outcome.revived.length === 0)
     process.stderr.write(`mc-dropout: warning: --revive-paddle found no Paddle dropout (a Mul by a constant in (0, 1) into the classifier) in ${input}\n`);
   return 0;
+}
+
+/** The MC graph's outputs as convert reports them: a segmentation model's per pixel, its mean and std in the model's layout. */
+function mcGraphOutputs(map: ConvertFileOutcome['mcGraphMap']): string {
+  const names = 'label, confidence, entropy, expected_entropy, mutual_information, variation_ratio, margin';
+  if (!map) return `outputs mean, std, ${names}`;
+  return `per-pixel outputs mean, std [batch, ${map === 'NCHW' ? 'C, H, W' : 'H, W, C'}], ${names} [batch, H, W]`;
 }
 
 /** What convert wrote for an ensemble: the graph, its outputs, each member's sites or its one pass; a warning where no member draws. */

@@ -54,9 +54,11 @@ function formatReport(r: InspectReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** What an MC graph holds: its passes, and for an ensemble's, its members (one line each, where the metadata records them). */
+/** What an MC graph holds: its passes, and for an ensemble's, its members (one line each, where the metadata records them); a segmentation model's, its maps. */
 function mcGraphLines(graph: NonNullable<InspectReport['mcGraph']>): string[] {
   const passes = graph.passes ?? '?';
+  if (graph.map !== null)
+    return [`MC graph: ${passes} passes inside, per-pixel statistics out (mean and std maps ${graph.map}, the rest [batch, H, W]) (docs/serving.md)`];
   if (graph.members === null) return [`MC graph: ${passes} passes inside, statistics out (docs/serving.md)`];
   return [
     `MC graph: an ensemble of ${graph.members} members, ${passes} passes inside each (1 for a member without dropout), statistics out (docs/serving.md)`,

@@ -7,11 +7,10 @@
 import { InternalError, invalidParameter, ModelError, UsageError, whereThrown } from '../errors.js';
 import { randomOpSeed } from './convert.js';
 import { protoOf, graphOf, type OnnxGraph } from './graph.js';
+import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
 import {
   checkedSignature,
   describeMcGraph,
-  graphBuilder,
-  intAttribute,
   MC_GRAPH_OUTPUTS,
   MC_GRAPH_PREFIX,
   MC_GRAPH_SEED,
@@ -20,7 +19,6 @@ import {
   stampMcGraphMetadata,
   tiledPasses,
   passVotes,
-  type GraphBuilder,
   type McGraphMember,
 } from './mc-graph.js';
 import { METADATA_PREFIX, readMetadata, type ModelMetadata } from './metadata.js';
@@ -122,7 +120,7 @@ export function mcEnsembleGraph(
     builders.push(build);
   });
 
-  const ensemble = graphBuilder(opset);
+  const ensemble = graphBuilder(opset, MC_GRAPH_PREFIX);
   const statistics = ensembleStatistics(ensemble, builders, perMember, classes);
   const batch = typeof dims[0] === 'string' ? dims[0] : 'batch';
   const outputs = MC_ENSEMBLE_OUTPUTS.map((name): NodeProto => ({
@@ -165,13 +163,17 @@ export function mcEnsembleGraph(
   return graphOf(model);
 }
 
-/** The member's own checks: not an MC graph already, one image input, float32 class scores (mcGraph's checks). */
+/** The member's own checks: not an MC graph already, one image input, float32 class scores (mcGraph's checks), not a map. */
 function checkedMember(member: EnsembleMember, output: string | undefined): CheckedMember {
   const already = mcGraphOf(member.graph);
   if (already) throw new ModelError(`${member.file} is already ${describeMcGraph(already)}: give the models it was made from`, 'E_MC_GRAPH');
   const model = protoOf(member.graph);
   const graph = model.graph!;
-  const { input, dims, scoreName, classes } = whereThrown(member.file, () => checkedSignature(member.graph, graph, output));
+  const { input, dims, scoreName, classes, map } = whereThrown(member.file, () => checkedSignature(member.graph, graph, output));
+  if (map)
+    throw new UsageError(
+      `${member.file}: ${scoreName} is a class-score map (a segmentation model): an ensemble's MC graph takes classifiers ([N, classes] scores) only; write each segmentation model's own MC graph`,
+    );
   return {
     ...member,
     model,

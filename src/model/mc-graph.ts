@@ -5,16 +5,22 @@
  * own generators, so the passes are not mc-dropout's seeded masks.
  */
 import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
-import { METADATA_PREFIX } from './metadata.js';
+import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
+import { addMapStatistics, mapOutputDims, scoreMapOf, type McGraphMap } from './mc-graph-maps.js';
+import { METADATA_PREFIX, type Layout } from './metadata.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
-import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
+import { DataType, defaultOpset, shapeOf, tensorValueInfo, toNumber, type GraphProto, type ModelProto, type NodeProto } from './onnx.js';
 import { classifierOutput, isSoftmaxOutput } from './signature.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** Prefix of every node, tensor and initializer the MC graph adds. */
 export const MC_GRAPH_PREFIX = 'mc_graph.';
 
-/** The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest. */
+/**
+ * The outputs of an MC graph, per image: [batch, classes] for mean and std, [batch] for the rest;
+ * for a segmentation model, per pixel: mean and std [batch, ...map] in the map's layout, the rest
+ * [batch, H, W] (mc-graph-maps.ts).
+ */
 export const MC_GRAPH_OUTPUTS = [
   'mean',
   'std',
@@ -45,12 +51,13 @@ export function mcGraph(
   // rewritten in place: convert hands over its own copy (convertModel's output)
   const model = protoOf(source);
   const graph = model.graph!;
-  const { input, dims, scoreName, classes } = checkedSignature(source, graph, options.output);
+  const { input, dims, scoreName, classes, map } = checkedSignature(source, graph, options.output);
   renameClashingTensors(graph);
-  const build = graphBuilder(defaultOpset(model));
+  const build = graphBuilder(defaultOpset(model), MC_GRAPH_PREFIX);
   const { front, perPass } = tiledPasses(graph.node ?? [], build, passes, { name: input, rank: dims.length }, options.cut);
   graph.node = perPass;
-  addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
+  if (map) addMapStatistics(build, defaultOpset(model), scoreName, map, passes);
+  else addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
 
   const seeded = options.seedInput ? seededRandomOps(graph.node, build) : undefined;
   graph.node = [...front, ...(seeded ?? graph.node), ...build.nodes];
@@ -63,9 +70,13 @@ export function mcGraph(
     ...MC_GRAPH_OUTPUTS.map((name): NodeProto => ({ opType: 'Identity', name: `${prefixed(name)}.out`, input: [prefixed(name)], output: [name] })),
   );
   graph.output = MC_GRAPH_OUTPUTS.map((name) =>
-    tensorValueInfo(name, name === 'label' ? DataType.INT64 : DataType.FLOAT, name === 'mean' || name === 'std' ? [batch, classes] : [batch]),
+    tensorValueInfo(
+      name,
+      name === 'label' ? DataType.INT64 : DataType.FLOAT,
+      map ? mapOutputDims(name, batch, map) : name === 'mean' || name === 'std' ? [batch, classes] : [batch],
+    ),
   );
-  stampMcGraphMetadata(model, { passes, outputs: MC_GRAPH_OUTPUTS, seeded: Boolean(seeded) });
+  stampMcGraphMetadata(model, { passes, outputs: MC_GRAPH_OUTPUTS, seeded: Boolean(seeded), ...(map && { map: map.layout }) });
   return graphOf(model);
 }
 
@@ -74,13 +85,14 @@ const prefixed = (role: string): string => `${MC_GRAPH_PREFIX}${role}`;
 
 /**
  * The model's one image input (its dims, with a dynamic batch first) and its float32 class scores
- * [N, classes], checked in this order; each failed check throws a UsageError saying why.
+ * [N, classes] or class-score map (`map`: a 4-D output), checked in this order; each failed check
+ * throws a UsageError saying why (a map without a fixed class axis: checkClassScores' ModelError).
  */
 export function checkedSignature(
   source: OnnxGraph,
   graph: GraphProto,
   output: string | undefined,
-): { input: string; dims: (number | string | null)[]; scoreName: string; classes: number } {
+): { input: string; dims: (number | string | null)[]; scoreName: string; classes: number; map?: McGraphMap } {
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) throw new UsageError(`The MC graph takes one image input; the model has ${inputs.length}`);
@@ -91,7 +103,8 @@ export function checkedSignature(
     throw new UsageError(`The model's batch dimension is fixed to ${dims[0]}: the MC graph needs a dynamic batch to run T x batch rows`);
   const scores = classifierOutput(source, 'the model', { ...(output !== undefined && { name: output }) });
   const scoreName = scores.name;
-  const classes = scores.dims?.[1];
+  const map = scores.dims?.length === 4 ? scoreMapOf(source, dims, scores) : undefined;
+  const classes = map ? map.classes : scores.dims?.[1];
   if (typeof classes !== 'number' || classes < 2) throw new UsageError(`The class-score output ${scoreName} has no fixed number of classes (at least 2)`);
   if (scores.elemType !== DataType.FLOAT) throw new UsageError(`The MC graph needs float32 class scores; ${scoreName} is not float32`);
   if ((graph.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0))) {
@@ -99,7 +112,7 @@ export function checkedSignature(
   }
   if ([...MC_GRAPH_OUTPUTS, MC_GRAPH_SEED].includes(input.name!))
     throw new UsageError(`The model's input is named '${input.name}', one of the MC graph's outputs or its seed input`);
-  return { input: input.name!, dims, scoreName, classes };
+  return { input: input.name!, dims, scoreName, classes, ...(map && { map }) };
 }
 
 /** Renames, inside the graph, a tensor of the model named like an MC graph output or the seed input ('mean' in a normalisation, say). */
@@ -116,49 +129,6 @@ function renameClashingTensors(graph: GraphProto): void {
     for (const tensor of graph.initializer ?? []) tensor.name = rename(tensor.name ?? '');
     for (const info of [...(graph.valueInfo ?? []), ...(graph.output ?? [])]) info.name = rename(info.name ?? '');
   }
-}
-
-/** The nodes and initializers the MC graph adds, collected in the order made, every name under `prefix` (MC_GRAPH_PREFIX, or a member's under it). */
-export interface GraphBuilder {
-  prefix: string;
-  nodes: NodeProto[];
-  added: TensorProto[];
-  /** Adds a node with one output, `output` prefixed; returns that name. */
-  node: (opType: string, inputs: string[], output: string, attribute?: NodeProto['attribute']) => string;
-  /** Adds an int64 initializer ([values.length], or a scalar); returns its name. */
-  int64: (name: string, values: number[], scalar?: boolean) => string;
-  /** Adds a float32 scalar initializer; returns its name. */
-  float: (name: string, value: number) => string;
-  /** ReduceX over `axes`: axes an input from opset 13 (ReduceSum) or 18 (the others), an attribute before. */
-  reduce: (op: string, x: string, axes: number[], out: string, keepdims?: number) => string;
-}
-
-const intsAttribute = (name: string, values: number[]) => ({ name, type: 7, ints: values });
-export const intAttribute = (name: string, value: number) => ({ name, type: 2, i: value });
-
-export function graphBuilder(opset: number, prefix = MC_GRAPH_PREFIX): GraphBuilder {
-  const added: TensorProto[] = [];
-  const nodes: NodeProto[] = [];
-  const named = (role: string) => `${prefix}${role}`;
-  const int64 = (name: string, values: number[], scalar = false): string => {
-    added.push({ name: named(name), dataType: DataType.INT64, dims: scalar ? [] : [values.length], int64Data: values });
-    return named(name);
-  };
-  const float = (name: string, value: number): string => {
-    added.push({ name: named(name), dataType: DataType.FLOAT, dims: [], floatData: [value] });
-    return named(name);
-  };
-  const node = (opType: string, inputs: string[], output: string, attribute: NodeProto['attribute'] = []): string => {
-    nodes.push({ opType, name: named(output), input: inputs, output: [named(output)], attribute });
-    return named(output);
-  };
-  const reduce = (op: string, x: string, axes: number[], out: string, keepdims = 0): string => {
-    const asInput = opset >= (op === 'ReduceSum' ? 13 : 18);
-    return asInput
-      ? node(op, [x, int64(`${out}.axes`, axes)], out, [intAttribute('keepdims', keepdims)])
-      : node(op, [x], out, [intsAttribute('axes', axes), intAttribute('keepdims', keepdims)]);
-  };
-  return { prefix, nodes, added, node, int64, float, reduce };
 }
 
 /**
@@ -190,11 +160,6 @@ export function tiledPasses(
   return { front, perPass: original.filter((_, i) => !trunk.has(i)) };
 }
 
-/**
- * The statistics as graph ops on the class scores `scoreName` of all T x batch rows: mean and std
- * [batch, C], label, confidence, entropy, expected entropy, mutual information, variation ratio and
- * margin [batch], each under its prefixed output name.
- */
 /** Each pass's vote as a one-hot row [T, batch, C]: the argmax of its probabilities p3 [T, batch, C] (lowest index on ties). */
 export function passVotes(build: GraphBuilder, p3: string, classes: number): string {
   const { node, int64 } = build;
@@ -207,6 +172,11 @@ export function passVotes(build: GraphBuilder, p3: string, classes: number): str
   );
 }
 
+/**
+ * The statistics as graph ops on the class scores `scoreName` of all T x batch rows: mean and std
+ * [batch, C], label, confidence, entropy, expected entropy, mutual information, variation ratio and
+ * margin [batch], each under its prefixed output name.
+ */
 function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName: string, passes: number, classes: number): void {
   const { node, int64, float, reduce } = build;
   // probabilities [T, batch, C]
@@ -245,11 +215,12 @@ function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName
 
 /**
  * The metadata describes the MC graph: its outputs are the statistics, no longer the model's logits.
- * `members`: an ensemble's, each file's base name, SHA-256 and passes (`mc_graph_members`).
+ * `members`: an ensemble's, each file's base name, SHA-256 and passes (`mc_graph_members`); `map`: a
+ * segmentation model's, the layout of its mean and std maps (`mc_graph_map`).
  */
 export function stampMcGraphMetadata(
   model: ModelProto,
-  graph: { passes: number; outputs: readonly string[]; seeded: boolean; members?: readonly McGraphMember[] },
+  graph: { passes: number; outputs: readonly string[]; seeded: boolean; members?: readonly McGraphMember[]; map?: Layout },
 ): void {
   const own = {
     output: 'mc_graph',
@@ -257,6 +228,7 @@ export function stampMcGraphMetadata(
     mc_graph_outputs: JSON.stringify(graph.outputs),
     mc_graph_seed: graph.seeded ? MC_GRAPH_SEED : 'none',
     ...(graph.members && { mc_graph_members: JSON.stringify(graph.members) }),
+    ...(graph.map && { mc_graph_map: graph.map }),
   };
   model.metadataProps = [
     ...(model.metadataProps ?? []).filter((p) => !(p.key && p.key.startsWith(METADATA_PREFIX) && p.key.slice(METADATA_PREFIX.length) in own)),
@@ -278,6 +250,8 @@ export interface McGraphFound {
   members?: number;
   /** The members as the metadata records them, where it does. */
   recorded?: McGraphMember[];
+  /** A segmentation model's graph: the layout of its mean and std maps, as the metadata records it. */
+  map?: Layout;
 }
 
 /** The node and tensor names under MC_GRAPH_PREFIX that belong to ensemble member k: `mc_graph.m<k>.` */
@@ -301,7 +275,13 @@ export function mcGraphOf(graph: OnnxGraph): McGraphFound | undefined {
   const recorded = recordedMembers(props.get(`${METADATA_PREFIX}mc_graph_members`));
   const memberNodes = new Set(nodes.flatMap((node) => MEMBER_NAME.exec(node.name ?? '')?.[1] ?? []));
   const members = recorded?.length ?? (memberNodes.size > 0 ? memberNodes.size : undefined);
-  return { passes, ...(members !== undefined && { members }), ...(recorded && { recorded }) };
+  const map = props.get(`${METADATA_PREFIX}mc_graph_map`);
+  return {
+    passes,
+    ...(members !== undefined && { members }),
+    ...(recorded && { recorded }),
+    ...((map === 'NCHW' || map === 'NHWC') && { map }),
+  };
 }
 
 /** The members `mc_graph_members` records, or undefined where it is absent or not the list stampMcGraphMetadata writes. */
@@ -322,9 +302,9 @@ function recordedMembers(text: string | undefined): McGraphMember[] | undefined 
   return Array.isArray(value) && value.length > 0 && value.every(isMember) ? value.map(({ file, sha256, passes }) => ({ file, sha256, passes })) : undefined;
 }
 
-/** "an MC graph (T=400)", or "an MC graph of an ensemble of 3 members (T=400)", for messages. */
+/** "an MC graph (T=400)", "an MC graph of an ensemble of 3 members (T=400)" or "an MC graph of a segmentation model (T=8)", for messages. */
 export function describeMcGraph(found: McGraphFound): string {
-  const ensemble = found.members !== undefined ? ` of an ensemble of ${found.members} members` : '';
+  const ensemble = found.members !== undefined ? ` of an ensemble of ${found.members} members` : found.map ? ' of a segmentation model' : '';
   return `an MC graph${ensemble}${found.passes !== undefined ? ` (T=${found.passes})` : ''}`;
 }
 

@@ -138,6 +138,12 @@ function scoreMapOf(dims: readonly (number | string | null)[], inputLayout: Layo
   return { layout, height: size(h), width: size(w), binary: channels === 1, classes: channels };
 }
 
+/** The image input's layout: the metadata's, else NHWC where only the last dim is 3 or 1 channels, else NCHW. */
+export function imageLayoutOf(dims: readonly (number | string | null)[], metadata: Pick<ModelMetadata, 'layout'>): Layout {
+  const channels = (d: number | string | null | undefined) => d === 3 || d === 1;
+  return metadata.layout ?? (channels(dims[1]) ? 'NCHW' : channels(dims[3]) ? 'NHWC' : 'NCHW');
+}
+
 /** Ops that pass values through unchanged in value (shape only, or a cast to a float type). */
 const VALUE_PRESERVING = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.DOUBLE, DataType.BFLOAT16]);
@@ -145,6 +151,11 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.
 /** Whether `tensor` is a Softmax's output, looking back through shape-only ops, Identity and casts to float. */
 export function isSoftmaxOutput(source: OnnxGraph, tensor: string): boolean {
   return producedBy(source, tensor, 'Softmax');
+}
+
+/** Whether `tensor` is a Sigmoid's output (a binary map's probabilities), looking back as isSoftmaxOutput does. */
+export function isSigmoidOutput(source: OnnxGraph, tensor: string): boolean {
+  return producedBy(source, tensor, 'Sigmoid');
 }
 
 /** Whether `tensor` is the output of an `opType` node, looking back through shape-only ops, Identity and casts to float. */
@@ -211,7 +222,7 @@ export function describeIo(
   }
   const fixed = (d: number | string | null): number => (typeof d === 'number' ? d : -1);
   const dims = shape.map(fixed);
-  const layout: Layout = metadata.layout ?? (dims[1] === 3 || dims[1] === 1 ? 'NCHW' : dims[3] === 3 || dims[3] === 1 ? 'NHWC' : 'NCHW');
+  const layout = imageLayoutOf(shape, metadata);
   const [channels, h, w] = layout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
   if (channels !== 3)
     throw new ModelError(

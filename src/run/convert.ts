@@ -58,6 +58,8 @@ export interface ConvertFileOutcome {
   revived: string[];
   /** The external weights file written beside the model, if the weights did not fit inside it. */
   dataFile: string | undefined;
+  /** With mcGraph, for a segmentation model: the layout of the graph's mean and std maps (the model's). */
+  mcGraphMap?: 'NCHW' | 'NHWC';
 }
 
 /**
@@ -114,6 +116,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     ...(passes !== undefined && { allowUnchanged: true }),
   });
   let finished = report.model;
+  let mcGraphMap: ConvertFileOutcome['mcGraphMap'];
   if (passes !== undefined) {
     // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
     // sites there, so the trunk that runs once per image ends before them
@@ -124,6 +127,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
       ...(trunk && { cut: trunk }),
       ...(mcGraphSeed && { seedInput: true }),
     });
+    mcGraphMap = mcGraphOf(finished)?.map;
   }
   // the check loads the written file by absolute path, as a user would from any folder
   const written = await writeModelFile(finished, folder, output, async (file) => {
@@ -136,7 +140,13 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
       );
     }
   });
-  return { converted: report.converted, injectedBefore: report.injectedBefore, revived: report.revived, dataFile: written.dataFile };
+  return {
+    converted: report.converted,
+    injectedBefore: report.injectedBefore,
+    revived: report.revived,
+    dataFile: written.dataFile,
+    ...(mcGraphMap && { mcGraphMap }),
+  };
 }
 
 /** The mc_dropout.* metadata `record` asks for (keys without the prefix). */

@@ -57,9 +57,14 @@ export interface InspectReport {
   /**
    * Set when the file is an MC graph (convert's mcGraph): its T where known; for an ensemble's, its
    * member count and the members its metadata records (file, SHA-256, passes: 1 without dropout).
-   * predict and convert refuse it.
+   * predict and convert refuse it. `map`: a segmentation model's graph, the layout of its mean and std maps.
    */
-  mcGraph: { passes: number | null; members: number | null; memberFiles: { file: string; sha256: string; passes: number }[] | null } | null;
+  mcGraph: {
+    passes: number | null;
+    members: number | null;
+    memberFiles: { file: string; sha256: string; passes: number }[] | null;
+    map: 'NCHW' | 'NHWC' | null;
+  } | null;
   trunkReuse: { applies: boolean; reason: string; cut: string[]; headParameterShare: number; headMacShare: number | null; prefixSharing: boolean } | null;
   /** Tensors into the head where dropout can be added (convert's injectAt), nearest the output first, with shapes from shape inference (null when unknown). */
   injection: { tensor: string; producer: string; why: string; shape: (number | string)[] | null }[];
@@ -133,7 +138,9 @@ export async function inspectModel(file: string, options: { output?: string } = 
     metadata: readMetadata(model, file),
     sites: sites.map((s) => describeSite(model, s, rowShapes)),
     mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
-    mcGraph: mcGraph ? { passes: mcGraph.passes ?? null, members: mcGraph.members ?? null, memberFiles: mcGraph.recorded ?? null } : null,
+    mcGraph: mcGraph
+      ? { passes: mcGraph.passes ?? null, members: mcGraph.members ?? null, memberFiles: mcGraph.recorded ?? null, map: mcGraph.map ?? null }
+      : null,
     trunkReuse,
     injection: candidates.map((c) => ({ ...c, shape: shapes.has(c.tensor) ? [...shapes.get(c.tensor)!] : null })),
     paddleDropouts: paddle,
