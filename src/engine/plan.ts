@@ -91,6 +91,9 @@ export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: Mod
   return { model: levels ? levels.plan.model : 'model' in split ? split.model : rewritten, plan, split, levels };
 }
 
+/** Class-score maps alive per row besides the probed activations: the probabilities, their logs, their product, and the probabilities and raw scores JavaScript receives. */
+const MAP_COPIES = 5;
+
 /**
  * How much one session run takes: rows (image x pass), from the activation budget and the floats
  * each row is fed, and images whose trunk one run computes (fewer on CPU, where caches favor small
@@ -108,7 +111,9 @@ export function runLimits(
   const { plan, split } = graph;
   const fedFloats = plan.cutShapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) + sites.reduce((a, s) => a + s.rowSize, 0);
   const imageActivations = [...probe.activationShapes.values()].reduce((a, shape) => a + shape.reduce((x, y) => x * y, 1), 0);
-  const rowActivations = 'model' in split ? split.headRowFloats : imageActivations;
+  // a map's per-pass statistics (model/map-statistics.ts) and the copies handed to JavaScript are not among the probed activations
+  const mapFloats = io.map && io.map.height > 0 && io.map.width > 0 ? io.classes * io.map.height * io.map.width * MAP_COPIES : 0;
+  const rowActivations = ('model' in split ? split.headRowFloats : imageActivations) + mapFloats;
   const rowsByBudget = imageActivations > 0 ? Math.floor(ACTIVATION_BUDGET_FLOATS / (rowActivations + fedFloats)) : Math.floor(ROW_BUDGET_FLOATS / fedFloats);
   const rowsPerRun = staticBatch || (plan.rowsAlone ? 1 : Math.max(1, options.maxRowsPerRun ?? Math.min(4096, rowsByBudget)));
   const trunkFloats =

@@ -33,7 +33,7 @@ export type PredictMapsOptions = Pick<
   keepPixels?: boolean;
   /** Read each image's own size (upright) from its header, for maps at that size. */
   originalSize?: boolean;
-  /** Bytes the batch's per-pixel sums may take (default 512 MiB): a batch holds fewer images when their maps are large. */
+  /** Bytes the batch's per-pixel sums may take (default 256 MiB): a batch holds fewer images when their maps are large. */
   mapBudgetBytes?: number;
 };
 
@@ -52,7 +52,7 @@ export type MapResult =
     }
   | { file: string; index: number; status: 'error'; error: string };
 
-const DEFAULT_MAP_BUDGET = 512 * 1024 * 1024;
+const DEFAULT_MAP_BUDGET = 256 * 1024 * 1024;
 
 interface Decoded {
   tensor: Float32Array;
@@ -64,8 +64,9 @@ interface Decoded {
 export async function* predictMapFiles(model: MapModel, files: readonly string[], options: PredictMapsOptions): AsyncGenerator<MapResult> {
   const map = model.info.map;
   if (!map) throw new UsageError(`${model.info.path} is a classifier: predictMapFiles runs models whose class scores are a map`);
-  // the sums of one image: classes x pixels float64, and the passes' probabilities per pixel
-  const perImage = model.info.classes * map.height * map.width * 8;
+  // what one image holds while its passes run (reduce.ts): float64 sums and uint32 votes per class and pixel, float64 entropy sums per pixel
+  const pixels = map.height * map.width;
+  const perImage = model.info.classes * pixels * 12 + pixels * 8;
   const batchSize = Math.max(1, Math.min(options.batchSize, Math.floor((options.mapBudgetBytes ?? DEFAULT_MAP_BUDGET) / perImage)));
   const load = async (file: string, header: ImageHeader | undefined): Promise<Decoded> => {
     const pixels = await decodeToPixels(file, options.preprocess, header);
