@@ -184,7 +184,7 @@ export function printSegmentation(rows: readonly SegmentationRow[]): void {
     );
   }
   say(
-    `\nSegmentation, where the time goes (seconds per image, approximate: in the bench's process, in the same rounds, the model's passes alone, also on the model ending at the head's resolution, and the JS reduction alone, T=${PASSES} adds of one [${CLASSES}, ${SIZE}, ${SIZE}] row; the rest is end to end / ${IMAGES} minus those: decoding, scores, map files, process start)`,
+    `\nSegmentation, where the time goes (seconds per image, approximate: in the bench's process, in the same rounds, the model's passes alone, also on the model ending at the head's resolution, and the JS reduction alone, T=${PASSES} adds of one [${CLASSES}, ${SIZE}, ${SIZE}] row; the rest is end to end / ${IMAGES} minus those: decoding, scores, map files, process start, and the load's noise, as the parts and the whole ran at different moments)`,
   );
   say(
     '| model | run | end to end | model passes | same without the final Resize | reduction (PassReducer.add) | maps() | rest | conv GMAC per image (trunk + passes x head) |\n|---|---|---|---|---|---|---|---|---|',
