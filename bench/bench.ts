@@ -3,7 +3,7 @@
  * one run (ratios, not absolute numbers, are what compares across noisy shared machines).
  * Writes bench/results/latest.json and prints tables; a full run also writes docs/benchmarks.md and
  * the figures other pages quote from it (bench/doc-figures.ts). Inference-only and end-to-end are separate.
- * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph`, `--ensemble` or `--startup`
+ * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph`, `--ensemble`, `--startup` or `--segmentation`
  * (`--quick` for fewer rounds); these print their tables and write nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,18 @@ import { mcGraphBench, printMcGraph } from './suites/mc-graph.js';
 import { browserImagesPerSecond } from './suites/browser.js';
 import { ensembles, printEnsembles } from './suites/ensemble.js';
 import { startup, printStartup } from './suites/startup.js';
-import { BUNDLED_64, BUNDLED_1, MOBILENET_HEAD, MOBILENET_TRUNK, targets, ensembleTargets, startupTargets, type Target } from './targets.js';
+import { segmentation, printSegmentation } from './suites/segmentation.js';
+import {
+  BUNDLED_64,
+  BUNDLED_1,
+  MOBILENET_HEAD,
+  MOBILENET_TRUNK,
+  targets,
+  ensembleTargets,
+  startupTargets,
+  segmentationTargets,
+  type Target,
+} from './targets.js';
 import { writeDocFigures } from './doc-figures.js';
 
 /** The MC graph rows: the bundled model, MobileNetV2 with head dropout, and timm's DropPath layout. */
@@ -34,7 +45,7 @@ async function mcGraphRows(mobilenet: string) {
 }
 
 function printTargets(goals: readonly Target[]): void {
-  say('\nTargets (issues #7, #12, #14, #36 and #38)');
+  say('\nTargets (issues #7, #12, #14, #36, #37 and #38)');
   say('| target | measured | met |\n|---|---|---|');
   for (const g of goals) say(`| ${g.target} | ${g.measured} | ${g.met ? 'yes' : 'no'} |`);
 }
@@ -79,6 +90,13 @@ async function main(): Promise<void> {
     printTargets(startupTargets(rows));
     return;
   }
+  if (process.argv.includes('--segmentation')) {
+    // only the segmentation rows (npm run bench -- --segmentation): FCN- and DeepLab-shaped models at 512x512
+    const rows = await segmentation();
+    printSegmentation(rows);
+    printTargets(segmentationTargets(rows));
+    return;
+  }
   if (process.argv.includes('--random-ops')) {
     // only the random-op rows (npm run bench -- --random-ops): a minute instead of fifteen
     printRandomOps([
@@ -110,6 +128,7 @@ async function main(): Promise<void> {
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
   const ensembleRows = await ensembles();
   const startupRows = await startup(mobilenet);
+  const segmentationRows = await segmentation();
   const graphRows = await mcGraphRows(mobilenet);
   const browserRate = await browserImagesPerSecond();
   const adaptiveRows = await adaptive();
@@ -122,6 +141,7 @@ async function main(): Promise<void> {
   });
   goals.push(...ensembleTargets(ensembleRows));
   goals.push(...startupTargets(startupRows));
+  goals.push(...segmentationTargets(segmentationRows));
   const results = {
     date: new Date().toISOString(),
     cores: cpus().length,
@@ -134,6 +154,7 @@ async function main(): Promise<void> {
     photos: photoRows,
     ensembles: ensembleRows,
     startup: startupRows,
+    segmentation: segmentationRows,
     adaptive: adaptiveRows,
     adaptiveRounds: roundsRow,
     mcGraph: graphRows,
@@ -157,6 +178,7 @@ async function main(): Promise<void> {
   printPhotos(photoRows);
   printEnsembles(ensembleRows);
   printStartup(startupRows);
+  printSegmentation(segmentationRows);
   printAdaptive(adaptiveRows);
   printMcGraph(graphRows, say, browserRate);
   printAdaptiveRounds(roundsRow);

@@ -1,4 +1,4 @@
-/** The targets of issues #7, #12, #14, #36 and #38, read off one run's figures. */
+/** The targets of issues #7, #12, #14, #36, #37 and #38, read off one run's figures. */
 import { SEQUENTIAL, REPLICATED, TRUNK_REUSE, type InferenceRow } from './suites/inference.js';
 import { RANDOM_OPS_SEEDED, RANDOM_OPS_DEFAULT, type RandomOpRow } from './suites/random-ops.js';
 import type { EndToEndRow } from './suites/end-to-end.js';
@@ -19,6 +19,7 @@ import {
 } from './suites/photos.js';
 import { ENSEMBLE_PHOTOS, THREE_MEMBERS, FIVE_MEMBERS, ONE_MEMBER_FLIP, type EnsembleRow } from './suites/ensemble.js';
 import { STARTUP_BUDGET_MS, STARTUP_PREDICT, type StartupRow } from './suites/startup.js';
+import { SEG_COST_BUDGET, SEG_MEMORY_BUDGET_MIB, type SegmentationRow } from './suites/segmentation.js';
 
 export const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 export const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
@@ -144,5 +145,21 @@ export function startupTargets(rows: readonly StartupRow[]): Target[] {
       measured: `${predict.vsFloorMs >= 0 ? '+' : ''}${predict.vsFloorMs.toFixed(0)} ms (${predict.vsFloor.toFixed(2)}x)`,
       met: predict.vsFloorMs <= STARTUP_BUDGET_MS,
     },
+  ];
+}
+
+/** #37, point 4: a segmentation model's predict at 512x512, 21 classes, T=20: memory, and cost against one deterministic pass. */
+export function segmentationTargets(rows: readonly SegmentationRow[]): Target[] {
+  return [
+    ...rows.map((r) => ({
+      target: `${r.model}, 8 PNGs 512x512, 21 classes: peak RSS of predict at MC T=20 under ${SEG_MEMORY_BUDGET_MIB} MiB`,
+      measured: `${r.peakRssMiB.toFixed(0)} MiB`,
+      met: r.peakRssMiB < SEG_MEMORY_BUDGET_MIB,
+    })),
+    ...rows.map((r) => ({
+      target: `${r.model}, same 8 PNGs, end to end: MC T=20 with trunk reuse <= ${SEG_COST_BUDGET}x --deterministic`,
+      measured: `${r.costVsDeterministic.toFixed(2)}x`,
+      met: r.costVsDeterministic <= SEG_COST_BUDGET,
+    })),
   ];
 }
