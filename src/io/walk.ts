@@ -49,6 +49,13 @@ export async function collectInputs(inputs: string[], forbidden: ReadonlyMap<str
     }
     if (info.isDirectory()) {
       await walkFolder(input, visited, result, forbidden, seen);
+    } else if (!info.isFile()) {
+      // a FIFO would block the decode for ever and a device (/dev/zero) never ends: an error row, never read
+      addError(
+        result,
+        input,
+        `not a regular file (${info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : 'not a file'}); give an image file`,
+      );
     } else {
       checkNotAnOutput(input, info, forbidden);
       addFile(result, input, info, seen);

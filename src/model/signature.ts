@@ -105,7 +105,7 @@ export function checkClassScores(
   const classes = map ? map.classes : outShape?.[1];
   if (!output?.name || !outShape || (outShape.length !== 2 && !map) || typeof classes !== 'number') {
     throw new ModelError(
-      `${file}: expected a class-score output [N, classes] or a class-score map [N, classes, H, W] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]`,
+      `${file}: expected a class-score output [N, classes] or a class-score map [N, classes, H, W] but ${output?.name ? `the output '${output.name}'` : 'the model'} has shape [${outShape?.join(', ') ?? 'unknown'}]${outShape?.length === 4 ? ': its class dimension is not a fixed number. Export with only the batch dynamic (torch.onnx.export: dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})' : ''}`,
     );
   }
   if (classes < 2 && !map) {

@@ -193,7 +193,7 @@ export class SegmentationEvaluation {
         const where = `pixel (x ${p % maps.width}, y ${Math.floor(p / maps.width)})`;
         throw new InputError(
           file,
-          `truth value ${t} at ${where} is not a class (0 to ${this.classes - 1}); if it marks pixels to leave out, pass \`ignoreIndex: ${t}\``,
+          `truth value ${t} at ${where} is not a class (0 to ${this.classes - 1}); if it marks pixels to leave out, pass it as \`ignoreIndex\``,
         );
       }
       if (maps.label[p]! >= this.classes) throw invalidParameter('maps.label', `classes below ${this.classes}`, maps.label[p]);

@@ -3,13 +3,13 @@
  * form, images written here, the maps folder read back with our PNG reader and numpy's format.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { encodePng, readClassIndexPng } from '../../src/io/png.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir, writeModel } from '../helpers/files.js';
 import { segmentationModel, testValues } from '../helpers/graphs.js';
@@ -317,5 +317,51 @@ describe('predict on a segmentation model', () => {
     for (const f of readdirSync(whole).filter((name) => !name.startsWith('scores.'))) {
       assert.deepEqual(readFileSync(path.join(killed, f)), readFileSync(path.join(whole, f)), f);
     }
+  });
+
+  it('refuses what a hostile trial found: a mask as an output, two settings into one maps folder, a maps folder in the inputs through a link; a FIFO is an error row, never read', async () => {
+    const masks = path.join(dir, 'masks');
+    const before = readFileSync(path.join(masks, 'a.png'));
+    const asOutput = await runCli(['evaluate', images, '-m', model, '--masks', masks, '--ignore-index', '255', '-t', '2', '--json', path.join(masks, 'a.png')]);
+    assert.equal(asOutput.code, 2, asOutput.stderr);
+    assert.match(asOutput.stderr, /a truth mask/);
+    assert.deepEqual(readFileSync(path.join(masks, 'a.png')), before);
+
+    const shared = path.join(dir, 'shared');
+    assert.equal((await runCli(['predict', path.join(images, 'a.png'), '-m', model, '-o', shared, '-t', '3', '--seed', '1', '-q'])).code, 0);
+    const other = await runCli(['predict', path.join(images, 'a.png'), '-m', model, '-o', shared, '-t', '3', '--seed', '2', '-f', 'jsonl', '-q']);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /holds the maps of another run \(its seed is 1, this run's 2\)/);
+    assert.ok(!existsSync(path.join(shared, 'scores.jsonl')));
+
+    const link = path.join(dir, 'images-link');
+    symlinkSync(images, link);
+    const inside = await runCli(['predict', link, '-m', model, '-o', path.join(images, 'new-maps'), '-q']);
+    assert.equal(inside.code, 2, inside.stderr);
+    assert.match(inside.stderr, /overlap/);
+    assert.ok(!existsSync(path.join(images, 'new-maps')), 'a refused maps folder is not made');
+
+    const fifo = path.join(dir, 'fifo.png');
+    execFileSync('mkfifo', [fifo]);
+    const r = await runCli(['predict', fifo, path.join(images, 'c.png'), '-m', model, '-o', path.join(dir, 'fifo-maps'), '-q']);
+    assert.equal(r.code, 1, r.stderr);
+    const rows = rowsOf(path.join(dir, 'fifo-maps', 'scores.csv'));
+    assert.deepEqual(
+      rows.map((row) => row.status),
+      ['error', 'ok'],
+    );
+    assert.match(rows[0]!.error!, /not a regular file \(a FIFO\)/);
+  });
+
+  it("fails an image whose mask is neither at its own size nor the maps' (a rotated mask), naming both sizes", async () => {
+    const odd = path.join(dir, 'tall');
+    await writePng(path.join(odd, 'wide.png'), noise(4, 13, 9), 13, 9);
+    const masks = path.join(dir, 'tall-masks');
+    mkdirSync(masks, { recursive: true });
+    writeFileSync(path.join(masks, 'wide.png'), encodePng({ kind: 'gray8', width: 9, height: 13, data: new Uint8Array(9 * 13) }));
+    const r = await runCli(['evaluate', odd, '-m', model, '--masks', masks, '-t', '2']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /the mask is 9x13 \(width x height\), the image 13x9 upright and the maps 8x8/);
+    assert.match(r.stderr, /none of the 1 images with a mask could be evaluated/);
   });
 });

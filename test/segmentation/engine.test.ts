@@ -62,6 +62,19 @@ describe('a segmentation model in the engine', () => {
     }
   });
 
+  it('refuses a 4-D output whose class dimension is symbolic, saying how to export it (torch 1.13 after a Resize writes such shapes)', () => {
+    const bytes = buildModel({
+      inputDims: ['N', 3, H, W],
+      outputDims: ['N', 'C', 'H', 'W'],
+      nodes: [{ opType: 'Conv', input: ['input', 'W'], output: ['output'] }],
+      initializers: [floatTensor('W', [CLASSES, 3, 1, 1], weights)],
+    });
+    assert.throws(
+      () => describeIo(decodeGraph(bytes), 'seg.onnx', readMetadata(decodeGraph(bytes), 'seg.onnx')),
+      /seg\.onnx: expected .* has shape \[N, C, H, W\]: its class dimension is not a fixed number\. Export with only the batch dynamic/,
+    );
+  });
+
   it('refuses to read a map as per-image class probabilities', async () => {
     const model = await McModel.load(segmentationModel(0.5, H, W, weights, CLASSES));
     try {

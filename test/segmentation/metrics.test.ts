@@ -151,7 +151,7 @@ describe('SegmentationEvaluation, bad calls', () => {
       (e: unknown) =>
         e instanceof InputError &&
         e.file === 'masks/b.png' &&
-        e.message === 'masks/b.png: truth value 255 at pixel (x 1, y 0) is not a class (0 to 3); if it marks pixels to leave out, pass `ignoreIndex: 255`',
+        e.message === 'masks/b.png: truth value 255 at pixel (x 1, y 0) is not a class (0 to 3); if it marks pixels to leave out, pass it as `ignoreIndex`',
     );
     assert.deepEqual(evaluation.result(), before);
   });

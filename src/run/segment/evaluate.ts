@@ -65,8 +65,8 @@ export interface MapEvaluationReport {
 /** Runs the model over the images with masks; throws UsageError when no image has one. */
 export async function runMapEvaluation(config: MapEvaluateConfig, hooks: RunHooks = {}): Promise<MapEvaluationReport> {
   const warn = hooks.onWarning ?? (() => {});
-  if (!existsSync(config.masks) || !statSync(config.masks).isDirectory())
-    throw new UsageError(`The masks folder ${config.masks} is not a folder: give the folder of truth masks (${param('masks')})`);
+  if (config.masks === '' || !existsSync(config.masks) || !statSync(config.masks).isDirectory())
+    throw new UsageError(`The masks folder '${config.masks}' is not a folder: give the folder of truth masks (${param('masks')})`);
   const read = [
     { role: 'the model', path: config.model },
     { role: 'the list of inputs', path: config.list?.file },
@@ -78,12 +78,20 @@ export async function runMapEvaluation(config: MapEvaluateConfig, hooks: RunHook
   const stems = mapStems(walked.files, inputs);
   const maskOf = (i: number) => path.join(config.masks, ...`${stems[i]!}.png`.split('/'));
   const withMask = walked.files.flatMap((_, i) => (existsSync(maskOf(i)) ? [i] : []));
+  // a mask is read: nothing this command writes may be one
+  checkInputsAreNotOutputs(
+    withMask.map((i) => ({ role: 'a truth mask', path: maskOf(i) })),
+    config.outputs ?? new Map(),
+  );
   if (withMask.length === 0)
     throw new UsageError(
       `None of the ${walked.files.length} images has a mask in ${config.masks}: the mask of images/a/b.jpg (input folder images) is ${path.join(config.masks, 'a', 'b.png')}`,
     );
-  const missing = walked.files.length - withMask.length;
-  if (missing > 0) warn(`${missing} ${missing === 1 ? 'image has' : 'images have'} no mask in ${config.masks} and ${missing === 1 ? 'is' : 'are'} left out`);
+  const missing = walked.files.flatMap((file, i) => (withMask.includes(i) ? [] : [`${file} (${maskOf(i)})`]));
+  if (missing.length > 0)
+    warn(
+      `${missing.length} ${missing.length === 1 ? 'image has' : 'images have'} no mask and ${missing.length === 1 ? 'is' : 'are'} left out: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`,
+    );
   const members = await Members.load([config.model], { ...config.load, onWarning: warn }, config.preprocess);
   try {
     const model = members.list[0]!.model;
@@ -109,12 +117,24 @@ export async function runMapEvaluation(config: MapEvaluateConfig, hooks: RunHook
       seed,
       ignore_index: config.ignoreIndex ?? null,
       counts: { images: walked.files.length, evaluated: evaluated.count, without_mask: walked.files.length - withMask.length, failed: evaluated.failed },
-      deterministic: evaluated.deterministic.result(),
-      mc: evaluated.mc.result(),
+      ...resultsOf(evaluated, withMask.length),
       shown: evaluated.shown,
     };
   } finally {
     await members.dispose();
+  }
+}
+
+/** Both evaluations' metrics, or why there are none: every image failed, or every pixel was left out. */
+function resultsOf(
+  evaluated: { mc: SegmentationEvaluation; deterministic: SegmentationEvaluation; count: number },
+  images: number,
+): { mc: SegmentationMetrics; deterministic: SegmentationMetrics } {
+  if (evaluated.count === 0) throw new InputError('the masks', `none of the ${images} images with a mask could be evaluated (each failure is named above)`);
+  try {
+    return { deterministic: evaluated.deterministic.result(), mc: evaluated.mc.result() };
+  } catch {
+    throw new UsageError(`Every pixel of the ${evaluated.count} evaluated images is ${param('ignoreIndex')} in its mask: there is nothing to score`);
   }
 }
 
@@ -142,6 +162,7 @@ async function evaluateImages(
     decodeConcurrency: config.decodeConcurrency,
     ...(config.decodePixelBudget !== undefined && { decodePixelBudget: config.decodePixelBudget }),
     preprocess,
+    originalSize: true,
   });
   for await (const result of results) {
     const maskFile = images.masks[result.index]!;
@@ -150,6 +171,12 @@ async function evaluateImages(
       const truth = readClassIndexPng(readInputBytes(maskFile, { what: 'the truth mask', expected: 'give a class-index PNG' }), maskFile);
       const at = (maps: PixelMaps) => {
         if (maps.width === truth.width && maps.height === truth.height) return maps;
+        const own = result.original;
+        if (own && (own.width !== truth.width || own.height !== truth.height))
+          throw new InputError(
+            maskFile,
+            `the mask is ${truth.width}x${truth.height} (width x height), the image ${own.width}x${own.height} upright and the maps ${maps.width}x${maps.height}: a mask is at the image's size or the maps'; check that it belongs to this image and is not rotated`,
+          );
         if (preprocess.resize !== 'stretch')
           throw new UsageError(
             `${maskFile} is ${truth.width}x${truth.height}, the maps ${maps.width}x${maps.height}, and the preprocessing (${preprocess.resize}) does not map the whole image: give masks at the maps' size, or preprocess with a plain resize`,

@@ -4,7 +4,7 @@
  * folder's scores file (resumable, sharded and merged like a classifier's rows), and the metadata
  * of a finished run. runPrediction hands a run over here when the model's output is a map.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { maskRates } from '../../engine/mc-model.js';
@@ -29,6 +29,7 @@ import { gatherInputs } from '../inputs.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
 import type { PredictRunConfig, RunOutcome } from '../predict/config.js';
 import { derivedSeed, shardBlock, shardOutputPath } from '../shards.js';
+import { claimMapsFolder } from './folder-record.js';
 import { writeMapFiles } from './map-files.js';
 import { MAP_COLUMNS, mapRowLine, type MapRowOptions } from './rows.js';
 import { mapStems } from './stems.js';
@@ -56,6 +57,8 @@ function planMaps(config: PredictRunConfig): MapPlan {
   if (config.output === undefined || config.output === '-')
     throw new UsageError(`A segmentation model writes map files: give ${param('mapsFolder')} a folder (it is made if missing)`);
   const folder = path.resolve(config.output);
+  // the paths given, before the folder is made (a list's paths are checked once walked)
+  checkFolderApart(folder, config.paths);
   let isFolder = false;
   try {
     isFolder = statSync(folder).isDirectory();
@@ -84,13 +87,27 @@ function planMaps(config: PredictRunConfig): MapPlan {
 
 /** Refuses a maps folder inside an input folder (its maps would be read as images by the next run) or holding one. */
 function checkFolderApart(folder: string, inputs: readonly string[]): void {
+  const real = realOrAsGiven(folder);
   for (const input of inputs) {
-    const absolute = path.resolve(input);
+    const absolute = realOrAsGiven(input);
     const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
-    if (inside(folder, absolute) || inside(absolute, folder))
+    if (inside(real, absolute) || inside(absolute, real))
       throw new UsageError(
         `The maps folder ${folder} and the input ${input} overlap: the next run would read the maps as images. Write the maps outside the input folders`,
       );
+  }
+}
+
+/** A path with every link resolved: its nearest existing ancestor's real path, the rest as written (a folder not made yet). */
+function realOrAsGiven(file: string): string {
+  const absolute = path.resolve(file);
+  for (let existing = absolute, rest = ''; ; existing = path.dirname(existing)) {
+    try {
+      return path.join(realpathSync(existing), rest);
+    } catch {
+      if (path.dirname(existing) === existing) return absolute;
+      rest = path.join(path.basename(existing), rest);
+    }
   }
 }
 
@@ -155,6 +172,14 @@ export async function runMapPrediction(config: PredictRunConfig, hooks: RunHooks
       header: config.format === 'csv' ? stringify([[...MAP_COLUMNS]]).trimEnd() : undefined,
       settings,
     });
+    // every run into the folder makes the same maps: format, shard and the rows' threshold aside
+    const { format: _format, shard: _shard, input_list_sha256: _list, input_list_length: _length, ...mapSettings } = settings;
+    try {
+      claimMapsFolder(plan.folder, { ...mapSettings, maps: { size: settings.maps.size, overlay: settings.maps.overlay } });
+    } catch (error) {
+      sink.close();
+      throw error;
+    }
     const doneFiles = new Set([...sink.done].flatMap((p) => fileIdentity(p) ?? []));
     const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f) || (doneFiles.size > 0 && doneFiles.has(fileIdentity(f) ?? ''));
     const todoIndex = block.files.flatMap((f, i) => (written(f) ? [] : [i]));
