@@ -40,7 +40,7 @@ async function ours(model: McModel, input: Float32Array, passes: number, determi
 
 describe('segmentation maps against PyTorch (fixtures/segmentation/truth)', () => {
   for (const [name, file] of Object.entries(MODELS)) {
-    it(`${name}: dropout off equals PyTorch's eval mode; the MC mean of every class at every pixel within 5 standard errors of PyTorch's MC`, async () => {
+    it(`${name}: dropout off equals PyTorch's eval mode; the MC mean of every class at every pixel within 5 standard errors of PyTorch's MC, entropy and MI means within 3%`, async () => {
       const model = await McModel.load(path.join(ROOT, file), { allowDeterministic: true });
       try {
         assert.ok(model.hasMapStatistics);
@@ -74,14 +74,16 @@ describe('segmentation maps against PyTorch (fixtures/segmentation/truth)', () =
             for (let k = 0; k < mean.length; k++) if (Math.abs(maps.meanProbs[k]! - mean[k]!) > bound(k, k % pixels)) beyond++;
             assert.equal(beyond, 0, `${name}: ${beyond} of ${mean.length} class means beyond 5 SE of PyTorch's`);
           }
-          // the image-level means of entropy and mutual information: within 1% of PyTorch's
+          // the image-level means of entropy and mutual information: within 3% of PyTorch's. Both are
+          // plug-in estimates: H(mean of T passes) is biased low by O(1/T), so ours (T = 1,000) reads a
+          // little lower than torch's (T = 4,000): fcn-tiny's MI 0.1008 against 0.1023 (1.4%)
           for (const [key, ourMap] of [
             ['entropy', maps.entropy],
             ['mutual-information', maps.mutualInformation],
           ] as const) {
             const theirs = truth(name, `${i}.${key}.npy`);
             const [a, b] = [ourMap.reduce((s, v) => s + v, 0) / pixels, theirs.reduce((s, v) => s + v, 0) / pixels];
-            assert.ok(Math.abs(a - b) <= 0.01 * b + 1e-4, `${name} input ${i}: mean ${key} ${a} against torch's ${b}`);
+            assert.ok(Math.abs(a - b) <= 0.03 * b + 1e-4, `${name} input ${i}: mean ${key} ${a} against torch's ${b}`);
           }
         }
       } finally {
@@ -96,8 +98,9 @@ describe('segmentation maps against PyTorch (fixtures/segmentation/truth)', () =
     const resized = resizeBilinear(mean, 11, 64, 64, 97, 53);
     let worst = 0;
     for (let k = 0; k < expected.length; k++) worst = Math.max(worst, Math.abs(resized[k]! - expected[k]!));
-    // float32 arithmetic in two orders: a few ulps of values below 1
-    assert.ok(worst < 5e-7, `largest difference ${worst}`);
+    // float32 weights in two roundings: torch 1.13's kernel matches ours to 1.2e-7
+    // (test/segmentation/resample.test.ts), torch 2.13's to 1.3e-6, about 10 ulps of values below 1
+    assert.ok(worst < 2e-6, `largest difference ${worst}`);
     const argmax = truth('fashion-seg', '0.argmax-97x53.npy');
     const pixels = 97 * 53;
     for (let p = 0; p < pixels; p++) {
