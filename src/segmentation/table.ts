@@ -28,7 +28,8 @@ export function mapMetricRows(deterministic: SegmentationMetrics, mc: Segmentati
     row('pixel ECE', 'lower', (m) => four(m.ece)),
     row('AUROC of 1 - confidence for wrong pixels', 'higher', (m) => four(m.auroc.one_minus_confidence)),
     row('AUROC of entropy for wrong pixels', 'higher', (m) => four(m.auroc.entropy)),
-    row('AUROC of mutual information for wrong pixels', 'higher', (m) => four(m.auroc.mutual_information)),
+    // one pass has no mutual information (0 at every pixel): its AUROC of 0.5 says nothing, so it is not shown
+    { ...row('AUROC of mutual information for wrong pixels', 'higher', (m) => four(m.auroc.mutual_information)), deterministic: '-' },
   ];
 }
 
