@@ -11,6 +11,7 @@ import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.j
 import {
   checkedSignature,
   describeMcGraph,
+  dropRowsValueInfo,
   MC_GRAPH_OUTPUTS,
   MC_GRAPH_PREFIX,
   MC_GRAPH_SEED,
@@ -113,6 +114,7 @@ export function mcEnsembleGraph(
     const { front, perPass } = member.stochastic
       ? tiledPasses(graph.node ?? [], build, passes, { name: sharedInput, rank }, cut)
       : { front: [], perPass: graph.node ?? [] };
+    if (member.stochastic) dropRowsValueInfo(graph, perPass);
     perMember.push(memberStatistics(build, member.softmax, rename(member.scoreName), member.stochastic ? passes : 1, classes));
     const seeded = options.seedInput && member.stochastic ? whereThrown(member.file, () => seededRandomOps(perPass, build, m * MEMBER_OP_STRIDE)) : undefined;
     modelNodes.push(...front, ...(seeded ?? perPass), ...build.nodes.splice(0));

@@ -56,6 +56,7 @@ export function mcGraph(
   const build = graphBuilder(defaultOpset(model), MC_GRAPH_PREFIX);
   const { front, perPass } = tiledPasses(graph.node ?? [], build, passes, { name: input, rank: dims.length }, options.cut);
   graph.node = perPass;
+  dropRowsValueInfo(graph, perPass);
   if (map) addMapStatistics(build, defaultOpset(model), scoreName, map, passes);
   else addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
 
@@ -158,6 +159,18 @@ export function tiledPasses(
   });
   const front = [...original.filter((_, i) => trunk.has(i)), ...tiles];
   return { front, perPass: original.filter((_, i) => !trunk.has(i)) };
+}
+
+/**
+ * Drops the value_info of the tensors `perPass` computes: they hold T x batch rows, and a shape an
+ * exporter declared for them ([batch, ...], with the input's batch symbol or a fixed 1, as
+ * torch.export-based exports do for every tensor) is now wrong; onnxruntime trusts it when it plans
+ * buffers ("Shape mismatch attempting to re-use buffer") and infers the shapes itself without it.
+ */
+export function dropRowsValueInfo(graph: GraphProto, perPass: readonly NodeProto[]): void {
+  if (!graph.valueInfo?.length) return;
+  const rows = new Set(perPass.flatMap((n) => n.output ?? []));
+  graph.valueInfo = graph.valueInfo.filter((info) => !rows.has(info.name ?? ''));
 }
 
 /** Each pass's vote as a one-hot row [T, batch, C]: the argmax of its probabilities p3 [T, batch, C] (lowest index on ties). */
