@@ -30,7 +30,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-export const STYLE = `
+const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 .meta { color: #555; } table { border-collapse: collapse; margin: .6rem 0; } th, td { padding: .25rem .7rem; border-bottom: 1px solid #eee; }
@@ -105,6 +105,22 @@ function card(item: GalleryItem, labels: readonly string[]): string {
   );
 }
 
+/**
+ * The page's start up to its body: a Content-Security-Policy that forbids any request (images
+ * inline only, no script), the title (HTML already escaped) and the house style plus `style`.
+ */
+export function pageHead(title: string, style = ''): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mc-dropout report: ${title}</title>
+<style>${STYLE}${style}</style>
+</head>`;
+}
+
 /** The whole page. */
 export function reportHtml(page: ReportPage): string {
   const { report } = page;
@@ -125,15 +141,7 @@ export function reportHtml(page: ReportPage): string {
         }`,
     )
     .join('\n');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mc-dropout report: ${model}</title>
-<style>${STYLE}</style>
-</head>
+  return `${pageHead(model)}
 <body>
 <h1>mc-dropout report</h1>
 <p class="meta">Model ${model} · T=${passesLabel(report.passes)}${report.seed !== undefined ? ` · seed ${report.seed}` : ''}${report.provider ? ` · ${escapeHtml(report.provider)}` : ''} · ${escapeHtml(report.started)}<br>

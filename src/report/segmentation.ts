@@ -6,7 +6,7 @@
 import { thumbnailJpeg } from '../preprocess/decode.js';
 import type { MapEvaluationReport, ShownImage } from '../run/segment/evaluate.js';
 import { CLASS_HEADER, classRows, mapMetricRows } from '../segmentation/table.js';
-import { escapeHtml, STYLE } from './html.js';
+import { escapeHtml, pageHead } from './html.js';
 
 const MAP_STYLE = `.maps { display: grid; grid-template-columns: repeat(4, 1fr); gap: .5rem; margin: .6rem 0 1.4rem; }
 .maps figure { margin: 0; } .maps img { width: 100%; image-rendering: pixelated; background: #fafafa; }`;
@@ -36,15 +36,7 @@ export async function buildMapReportHtml(report: MapEvaluationReport): Promise<s
   const shown = (await Promise.all(report.shown.map(shownRow))).join('\n');
   const { shown: _shown, ...metadata } = report;
   const model = `${escapeHtml(report.model.path)} (sha256 ${report.model.sha256.slice(0, 12)}…)`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mc-dropout report: ${model}</title>
-<style>${STYLE}${MAP_STYLE}</style>
-</head>
+  return `${pageHead(model, MAP_STYLE)}
 <body>
 <h1>mc-dropout report: segmentation</h1>
 <p class="meta">Model ${model} · maps ${report.model.map.height}x${report.model.map.width} · T=${report.passes} · seed ${report.seed}${report.ignore_index !== null ? ` · truth ${report.ignore_index} ignored` : ''}<br>
