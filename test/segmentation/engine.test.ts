@@ -62,6 +62,51 @@ describe('a segmentation model in the engine', () => {
     }
   });
 
+  it('a map ending in Softmax is read as probabilities (onnxruntime skips the softmax); a binary [N, 1, H, W] map as two classes through a sigmoid, reduced in JavaScript', async () => {
+    const softmax = await McModel.load(
+      buildModel({
+        inputDims: ['N', 3, H, W],
+        outputDims: ['N', CLASSES, H, W],
+        nodes: [
+          { opType: 'Conv', input: ['input', 'W'], output: ['scores'] },
+          dropoutNode('scores', 'dropped', 'ratio', 'training'),
+          { opType: 'Softmax', input: ['dropped'], output: ['output'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
+        ],
+        initializers: [scalarFloat('ratio', 0.5), scalarBool('training', true), floatTensor('W', [CLASSES, 3, 1, 1], weights)],
+      }),
+    );
+    const plain = await McModel.load(segmentationModel(0.5, H, W, weights, CLASSES));
+    try {
+      assert.equal(softmax.info.outputIsProbabilities, true);
+      const kind = (probabilities: boolean) => ({ layout: 'NCHW' as const, probabilities, binary: false });
+      const [a, b] = [new PassReducer(CLASSES, H, W, kind(true)), new PassReducer(CLASSES, H, W, kind(false))];
+      await softmax.forEachMapPass([image], { passes: 5, seed: 8 }, (_i, _t, st) => a.addStatistics(st.probabilities, st.entropy, st.argmax));
+      await plain.forEachPass([image], { passes: 5, seed: 8 }, (_i, _t, row) => b.add(row));
+      // the same masks (same sites, seed, image): the same maps up to float32 softmax rounding
+      const [ma, mb] = [a.maps(), b.maps()];
+      for (let k = 0; k < ma.meanProbs.length; k++) assert.ok(Math.abs(ma.meanProbs[k]! - mb.meanProbs[k]!) < 1e-6);
+      for (let p = 0; p < H * W; p++) assert.ok(Math.abs(ma.mutualInformation[p]! - mb.mutualInformation[p]!) < 1e-5);
+    } finally {
+      await softmax.dispose();
+      await plain.dispose();
+    }
+    const binary = await McModel.load(segmentationModel(0.5, H, W, weights.slice(0, 3), 1));
+    try {
+      assert.deepEqual(binary.info.map, { layout: 'NCHW', height: H, width: W, binary: true });
+      assert.equal(binary.info.classes, 2);
+      assert.equal(binary.hasMapStatistics, false);
+      const reducer = new PassReducer(2, H, W, { layout: 'NCHW', probabilities: false, binary: true });
+      await binary.forEachPass([image], { passes: 1, seed: 1, deterministic: true }, (_i, _t, row) => reducer.add(row));
+      const maps = reducer.maps();
+      for (let p = 0; p < H * W; p++) {
+        const one = 1 / (1 + Math.exp(-score(0, p)));
+        assert.ok(Math.abs(maps.meanProbs[H * W + p]! - one) < 1e-6, `pixel ${p}: p(class 1) is the sigmoid of its score`);
+      }
+    } finally {
+      await binary.dispose();
+    }
+  });
+
   it('refuses a 4-D output whose class dimension is symbolic, saying how to export it (torch 1.13 after a Resize writes such shapes)', () => {
     const bytes = buildModel({
       inputDims: ['N', 3, H, W],
