@@ -47,13 +47,13 @@ export interface SegmentationRow {
   /** Conv multiply-accumulates per image, GMAC: before the dropout (once per image) and after it (once per pass). */
   trunkGmac: number;
   headGmac: number;
-  /** Seconds per image in this process: the model's passes alone (forEachPass, rows dropped), deterministic and T=20. */
+  /** Seconds per image in this process: the model's passes alone (with their statistics where predict has them, rows dropped), deterministic and T=20. */
   engineDeterministic: number;
   engineMc: number;
   /** The same for the model without its final Resize (the map at 1/8 or 1/16). */
   engineDeterministicNoResize: number;
   engineMcNoResize: number;
-  /** Seconds: PassReducer.add on one [21, 512, 512] row of logits, and maps() of one image. */
+  /** Seconds: PassReducer.addStatistics of one [21, 512, 512] row, and maps() of one image. */
   reduceAdd: number;
   reduceMaps: number;
 }
@@ -90,8 +90,12 @@ async function passesAlone(file: string): Promise<{ run: (deterministic: boolean
   // the CLI's session settings: idle threads do not spin
   const model = await McModel.load(file, { device: 'cpu', idleThreadsSpin: false });
   const images = testImages(model, SPLIT_IMAGES);
-  const run = async (deterministic: boolean) =>
-    (await seconds(() => model.forEachPass(images, { passes: PASSES, seed: 1, deterministic }, () => {}))) / SPLIT_IMAGES;
+  // what predict runs: the session's own statistics of each pass where it has them (a multi-class map)
+  const passes = (deterministic: boolean) =>
+    model.hasMapStatistics
+      ? model.forEachMapPass(images, { passes: PASSES, seed: 1, deterministic }, () => {})
+      : model.forEachPass(images, { passes: PASSES, seed: 1, deterministic }, () => {});
+  const run = async (deterministic: boolean) => (await seconds(() => passes(deterministic))) / SPLIT_IMAGES;
   await run(true);
   return { run, dispose: () => model.dispose() };
 }
@@ -100,7 +104,7 @@ async function passesAlone(file: string): Promise<{ run: (deterministic: boolean
  * Each model on 8 noise PNGs, 512x512, round after round (3; 1 with --quick): predict
  * --deterministic and MC T=20, whole processes, then in this process, in the same round, the
  * model's passes alone (also on the model without its final Resize) and the JS reduction alone
- * (PassReducer.add on one [21, 512, 512] row of logits, median of 3 calls; maps() once); medians
+ * (PassReducer.addStatistics of one [21, 512, 512] row, median of 3 calls; maps() once); medians
  * of the rounds, peak RSS the highest. Last, MC T=20 with --max-rows 1 once: memory against the
  * rows of one session run.
  */
@@ -122,8 +126,15 @@ export async function segmentation(): Promise<SegmentationRow[]> {
     };
     const full = await passesAlone(file);
     const headOnly = await passesAlone(small);
+    // what predict sums per pass: onnxruntime's probabilities, entropy and argmax of one [21, 512, 512] row
     const reducer = new PassReducer(CLASSES, SIZE, SIZE, { layout: 'NCHW', probabilities: false, binary: false });
-    reducer.add(row);
+    const statistics = {
+      probabilities: row.map((v) => Math.abs(v) / 4 / CLASSES),
+      entropy: new Float32Array(SIZE * SIZE).fill(1),
+      argmax: new Float32Array(SIZE * SIZE).fill(3),
+    };
+    const add = () => reducer.addStatistics(statistics.probabilities, statistics.entropy, statistics.argmax);
+    add();
     const keys = ['det', 'mc', 'detRss', 'mcRss', 'engineDet', 'engineMc', 'smallDet', 'smallMc', 'add', 'maps'] as const;
     const samples = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
     try {
@@ -138,7 +149,7 @@ export async function segmentation(): Promise<SegmentationRow[]> {
         samples.engineMc.push(await full.run(false));
         samples.smallDet.push(await headOnly.run(true));
         samples.smallMc.push(await headOnly.run(false));
-        samples.add.push(median([await seconds(() => reducer.add(row)), await seconds(() => reducer.add(row)), await seconds(() => reducer.add(row))]));
+        samples.add.push(median([await seconds(add), await seconds(add), await seconds(add)]));
         samples.maps.push(await seconds(() => reducer.maps()));
       }
     } finally {
@@ -187,7 +198,7 @@ export function printSegmentation(rows: readonly SegmentationRow[]): void {
     `\nSegmentation, where the time goes (seconds per image, approximate: in the bench's process, in the same rounds, the model's passes alone, also on the model ending at the head's resolution, and the JS reduction alone, T=${PASSES} adds of one [${CLASSES}, ${SIZE}, ${SIZE}] row; the rest is end to end / ${IMAGES} minus those: decoding, scores, map files, process start, and the load's noise, as the parts and the whole ran at different moments)`,
   );
   say(
-    '| model | run | end to end | model passes | same without the final Resize | reduction (PassReducer.add) | maps() | rest | conv GMAC per image (trunk + passes x head) |\n|---|---|---|---|---|---|---|---|---|',
+    '| model | run | end to end | model passes | same without the final Resize | reduction (PassReducer.addStatistics) | maps() | rest | conv GMAC per image (trunk + passes x head) |\n|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of rows) {
     for (const [run, total, engine, noResize, passes] of [
