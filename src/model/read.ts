@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
@@ -27,8 +27,38 @@ export interface OnnxFile {
   inMemory?: true;
 }
 
+/** A file read to be read again at once (readOnnxFileToKeep): handed over to the next read of the same unchanged file, once. */
+let kept: { key: string; read: OnnxFile } | undefined;
+
+/** What identifies a file's content for the handover: its real path, inode, size and modification time. */
+function fileKey(file: string): string | undefined {
+  try {
+    const info = statSync(file);
+    return `${realpathSync(file)}\0${info.ino}\0${info.size}\0${info.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * readOnnxFile, keeping the result for the next readOnnxFile of the same unchanged file: a look at a
+ * model before its run (is it a segmentation model?) then costs no second read and decode. The
+ * caller must not change the graph it gets.
+ */
+export async function readOnnxFileToKeep(file: string): Promise<OnnxFile> {
+  const read = await readOnnxFile(file);
+  const key = fileKey(file);
+  kept = key === undefined ? undefined : { key, read };
+  return read;
+}
+
 /** Reads and decodes an ONNX file; every failure is a ModelError naming the file and the fix. */
 export async function readOnnxFile(file: string): Promise<OnnxFile> {
+  if (kept) {
+    const handed = kept.key === fileKey(file) ? kept.read : undefined;
+    kept = undefined;
+    if (handed) return handed;
+  }
   let bytes: Uint8Array;
   const kind = notRegularFile(file);
   if (kind && kind !== 'a folder') throw new ModelError(`Cannot read model ${file}: it is ${kind}, not a regular file. Pass an .onnx file.`);

@@ -1,12 +1,12 @@
 /** Whether a model file's class-score output is a map (a segmentation model), read from its graph before a run plans its outputs. */
-import { readOnnxFile } from '../../model/read.js';
+import { readOnnxFileToKeep } from '../../model/read.js';
 import { checkClassScores, classifierOutput, outputsReachedFrom } from '../../model/signature.js';
 import { findStochasticSites } from '../../model/sites.js';
 
 /** True when `file`'s class-score output (the one named, else the one chosen as a run chooses it) is [N, C, H, W]; false for anything else, which the classifier's run then reports. */
 export async function isMapModel(file: string, output: string | undefined): Promise<boolean> {
   try {
-    const { model } = await readOnnxFile(file);
+    const { model } = await readOnnxFileToKeep(file);
     if (model.outputs().length === 0) return false;
     const reached = outputsReachedFrom(
       model,
