@@ -14,9 +14,22 @@ export interface MobileNetOptions {
    * linearly to this value over the blocks, as timm's drop_path_rate.
    */
   dropPathRate?: number;
+  /** How the stochastic depth is spelled, as exporters write it (default 'less'); see DROP_PATH_SPELLINGS. */
+  dropPathSpelling?: DropPathSpelling;
   /** Seed of the random weights: members of a deep ensemble differ only in it (default 12345). */
   weightSeed?: number;
 }
+
+/** Every spelling of a per-sample drop decision that exporters write, by what writes it. */
+export const DROP_PATH_SPELLINGS = {
+  less: 'timm bernoulli_ / torchvision StochasticDepth, torch.export: RandomUniformLike < keep -> Cast -> Div',
+  'dropout-ones': 'F.dropout on ones, torch 1.13 TorchScript: ConstantOfShape(1) -> Dropout(training_mode) -> Mul',
+  'less-full': 'torch.bernoulli(full(keep)), torch 1.13 TorchScript: RandomUniformLike < ConstantOfShape(keep) -> Cast -> Div',
+  bernoulli: 'torch.bernoulli(full(keep)), torch.export: Bernoulli(Expand(keep)) -> Div',
+  floor: 'Hugging Face, floor(keep + rand): RandomUniformLike -> Add(keep) -> Floor -> Div',
+  greater: 'rand >= rate: GreaterOrEqual(RandomUniformLike, rate) -> Cast -> Div',
+} as const;
+export type DropPathSpelling = keyof typeof DROP_PATH_SPELLINGS;
 
 // (expansion t, channels c, repeats n, stride s), as in the MobileNetV2 paper
 const STAGES: [number, number, number, number][] = [
@@ -88,28 +101,64 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
     { name: 'zero_index', dataType: DataType.INT64, dims: [1], int64Data: [0] },
     { name: 'ones3', dataType: DataType.INT64, dims: [3], int64Data: [1, 1, 1] },
   );
+  const spelling = options.dropPathSpelling ?? 'less';
   const dropPath = (branch: string, rate: number): string => {
     const keep = name('keep');
-    initializers.push({ name: keep, dataType: DataType.FLOAT, dims: [], floatData: [1 - rate] });
-    const [shape, batch, target, zeros, u, kept, mask, scaled, out] = ['shape', 'batch', 'target', 'zeros', 'u', 'kept', 'mask', 'scaled', 'droppath'].map(
+    const dropRate = name('rate');
+    initializers.push(
+      { name: keep, dataType: DataType.FLOAT, dims: [], floatData: [1 - rate] },
+      { name: dropRate, dataType: DataType.FLOAT, dims: [], floatData: [rate] },
+    );
+    const [shape, batch, target, filled, u, kept, mask, scaled, out] = ['shape', 'batch', 'target', 'filled', 'u', 'kept', 'mask', 'scaled', 'droppath'].map(
       name,
     );
+    const fill = (value: number) => ({
+      opType: 'ConstantOfShape',
+      input: [target!],
+      output: [filled!],
+      attribute: [{ name: 'value', type: 4, t: { dataType: DataType.FLOAT, dims: [1], floatData: [value] } }],
+    });
+    const castDiv = (decision: string): NodeProto[] => [
+      { opType: 'Cast', input: [decision], output: [mask!], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
+      { opType: 'Div', input: [mask!, keep], output: [scaled!] },
+    ];
     nodes.push(
       { opType: 'Shape', input: [branch], output: [shape!] },
       { opType: 'Gather', input: [shape!, 'zero_index'], output: [batch!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
       { opType: 'Concat', input: [batch!, 'ones3'], output: [target!], attribute: [{ name: 'axis', type: 2, i: 0 }] },
-      {
-        opType: 'ConstantOfShape',
-        input: [target!],
-        output: [zeros!],
-        attribute: [{ name: 'value', type: 4, t: { dataType: DataType.FLOAT, dims: [1], floatData: [0] } }],
-      },
-      { opType: 'RandomUniformLike', input: [zeros!], output: [u!] },
-      { opType: 'Less', input: [u!, keep], output: [kept!] },
-      { opType: 'Cast', input: [kept!], output: [mask!], attribute: [{ name: 'to', type: 2, i: DataType.FLOAT }] },
-      { opType: 'Div', input: [mask!, keep], output: [scaled!] },
-      { opType: 'Mul', input: [branch, scaled!], output: [out!] },
     );
+    if (spelling === 'less' || spelling === 'greater') {
+      nodes.push(
+        fill(0),
+        { opType: 'RandomUniformLike', input: [filled!], output: [u!] },
+        spelling === 'less' ? { opType: 'Less', input: [u!, keep], output: [kept!] } : { opType: 'GreaterOrEqual', input: [u!, dropRate], output: [kept!] },
+        ...castDiv(kept!),
+      );
+    } else if (spelling === 'less-full') {
+      nodes.push(
+        fill(1 - rate),
+        { opType: 'RandomUniformLike', input: [filled!], output: [u!] },
+        { opType: 'Less', input: [u!, filled!], output: [kept!] },
+        ...castDiv(kept!),
+      );
+    } else if (spelling === 'bernoulli') {
+      nodes.push(
+        { opType: 'Expand', input: [keep, target!], output: [filled!] },
+        { opType: 'Bernoulli', input: [filled!], output: [mask!] },
+        { opType: 'Div', input: [mask!, keep], output: [scaled!] },
+      );
+    } else if (spelling === 'floor') {
+      nodes.push(
+        fill(0),
+        { opType: 'RandomUniformLike', input: [filled!], output: [u!] },
+        { opType: 'Add', input: [keep, u!], output: [kept!] },
+        { opType: 'Floor', input: [kept!], output: [mask!] },
+        { opType: 'Div', input: [mask!, keep], output: [scaled!] },
+      );
+    } else {
+      nodes.push(fill(1), { opType: 'Dropout', input: [filled!, dropRate, 'training'], output: [scaled!] });
+    }
+    nodes.push({ opType: 'Mul', input: [branch, scaled!], output: [out!] });
     return out!;
   };
 
@@ -145,7 +194,8 @@ export function buildMobileNetV2(options: MobileNetOptions = {}): Uint8Array {
   return encodeModel({
     irVersion: 8,
     producerName: 'mc-dropout-bench',
-    opsetImport: [{ domain: '', version: 13 }],
+    // Bernoulli is opset 15
+    opsetImport: [{ domain: '', version: spelling === 'bernoulli' ? 15 : 13 }],
     graph: {
       name: 'mobilenet_v2_random',
       node: nodes,

@@ -32,7 +32,7 @@ function formatReport(r: InspectReport): string {
     `stochastic sites: ${r.sites.length}`,
     ...r.sites.map(
       (s) =>
-        `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}`,
+        `  ${s.live ? 'live ' : 'inert'} ${s.layer === s.op ? s.op : `${s.layer} (${s.op})`} ${s.node} ${s.layer === 'Gaussian noise' ? 'sigma' : 'rate'} ${s.rate ?? '?'} on ${s.input} (${s.position}): ${s.detail ? `${s.detail}; ` : ''}${s.reason}${s.prefixSharing ? `; shares prefixes by ${s.prefixSharing}` : ''}`,
     ),
     `trunk reuse: ${r.trunkReuse ? (r.trunkReuse.applies ? `yes, ${(r.trunkReuse.headParameterShare * 100).toFixed(1)}% of the parameters${r.trunkReuse.headMacShare !== null ? ` and ${(r.trunkReuse.headMacShare * 100).toFixed(2)}% of the multiply-accumulates` : ''} run T times; ${r.trunkReuse.reason}` : `no: ${r.trunkReuse.reason}`) : 'n/a'}`,
     ...(r.paddleDropouts.length > 0

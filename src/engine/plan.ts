@@ -4,6 +4,7 @@
  * session run takes.
  */
 import { availableParallelism } from 'node:os';
+import { describeDecision } from '../model/drop-decisions.js';
 import type { OnnxGraph } from '../model/graph.js';
 import { rewriteSitesAsInputs } from '../model/rewrite.js';
 import type { ModelIo } from '../model/signature.js';
@@ -53,6 +54,8 @@ export interface ExecutionPlan {
   reason: string;
   /** DropPath prefix sharing applies: each part after a DropPath runs once per distinct prefix of decisions. */
   prefixSharing: boolean;
+  /** The sites whose per-sample decision prefix sharing groups passes by (node index in the model, the decision as inspect says it). */
+  sharedSites: { nodeIndex: number; decision: string }[];
 }
 
 /** The graph to open and how its passes run. */
@@ -87,7 +90,7 @@ export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: Mod
         };
   // stochastic depth: passes whose DropPath decisions agree share what comes before the next site
   const levels = 'model' in split && options.prefixSharing !== 'off' ? prefixLevelsOf(model, rewritten, sites, probe.siteTypes, probe.batchMajor) : undefined;
-  const plan = executionPlan(split, io, probe, rewritten.nodeCount, Boolean(crossRow), levels);
+  const plan = executionPlan(split, io, probe, rewritten.nodeCount, Boolean(crossRow), levels && { levels, sites });
   return { model: levels ? levels.plan.model : 'model' in split ? split.model : rewritten, plan, split, levels };
 }
 
@@ -132,7 +135,14 @@ export function runLimits(
 }
 
 /** What runs once per image and what runs T times, with the figures inspect reports. */
-function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResult, nodes: number, rowsAlone: boolean, levels?: PrefixLevels): ExecutionPlan {
+function executionPlan(
+  split: SplitPlan | NoSplit,
+  io: ModelIo,
+  probe: ProbeResult,
+  nodes: number,
+  rowsAlone: boolean,
+  sharing?: { levels: PrefixLevels; sites: readonly DrawnSite[] },
+): ExecutionPlan {
   const imageShape = io.inputDims.slice(1);
   if (!('model' in split)) {
     return {
@@ -146,10 +156,17 @@ function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResu
       headMacShare: 1,
       reason: split.reason,
       prefixSharing: false,
+      sharedSites: [],
     };
   }
-  const sharing = levels
-    ? `; DropPath prefix sharing: passes whose DropPath decisions agree compute once what lies before the next site (${levels.plan.nodesPerLevel.length - 1} levels)`
+  const sharedSites = sharing
+    ? sharing.sites.flatMap((s, k) => {
+        const decision = sharing.levels.decisions[k];
+        return decision ? [{ nodeIndex: s.site.nodeIndex, decision: describeDecision(decision) }] : [];
+      })
+    : [];
+  const levelNote = sharing
+    ? `; DropPath prefix sharing: passes whose drop decisions agree compute once what lies before the next site (${plural(sharing.levels.plan.nodesPerLevel.length - 1, 'level')}; ${sharedSites.length} of ${plural(sharing.sites.length, 'site')} decide per sample)`
     : '';
   return {
     trunkReuse: true,
@@ -160,8 +177,9 @@ function executionPlan(split: SplitPlan | NoSplit, io: ModelIo, probe: ProbeResu
     headNodes: split.headNodes,
     headParameterShare: split.totalParameters > 0 ? split.headParameters / split.totalParameters : 0,
     headMacShare: split.totalMacs > 0 ? split.headMacs / split.totalMacs : NaN,
-    reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times${sharing}`,
-    prefixSharing: Boolean(levels),
+    reason: `every stochastic site lies after ${split.cutTensors.join(', ')}: ${split.trunkNodes} nodes run once per image, ${split.headNodes} run T times${levelNote}`,
+    prefixSharing: sharing !== undefined,
+    sharedSites,
   };
 }
 
@@ -170,3 +188,5 @@ function noSplitReason(options: LoadOptions, staticBatch: number, sites: number)
   if (options.trunkReuse === 'off') return 'trunk reuse turned off';
   return `the batch dimension is fixed to ${staticBatch}`;
 }
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -1,24 +1,25 @@
 /**
  * DropPath prefix sharing (stochastic depth): passes whose drop decisions agree up to a site compute
- * what lies before the next site once. model/prefix-levels.ts cuts the graph into levels; this groups
- * a run's rows level by level and builds what the level graph is fed.
+ * what lies before the next site once. model/prefix-levels.ts cuts the graph into levels,
+ * model/drop-decisions.ts finds each site's decision; this groups a run's rows level by level and
+ * builds what the level graph is fed.
  */
-import { DataType, type OnnxGraph } from '../model/graph.js';
+import { decide, dropDecisionOf, type DropDecision } from '../model/drop-decisions.js';
+import type { OnnxGraph } from '../model/graph.js';
 import { levelGraph, type LevelPlan } from '../model/prefix-levels.js';
-import { dropPathThreshold } from '../model/random-layers.js';
 import { drawDims, fillDraws, typicalValue, type DrawnSite } from './draws.js';
 import type { Feeds, Row } from './feeds.js';
 import type { ImageKey } from './masks.js';
 
-/** The level graph and each site's DropPath threshold (undefined: not DropPath, every pass its own). */
+/** The level graph and each site's drop decision (undefined: not a per-sample decision, every pass its own). */
 export interface PrefixLevels {
   plan: LevelPlan;
-  thresholds: (number | undefined)[];
+  decisions: (DropDecision | undefined)[];
 }
 
 /**
- * The level graph of `rewritten` (sites as graph inputs) when some site is a float32 DropPath (the
- * decision is then taken here on the same float32 number the graph compares), else undefined.
+ * The level graph of `rewritten` (sites as graph inputs) when some site takes a per-sample drop
+ * decision (taken here on the same number the graph reads), else undefined.
  */
 export function prefixLevelsOf(
   original: OnnxGraph,
@@ -27,21 +28,19 @@ export function prefixLevelsOf(
   siteTypes: readonly number[],
   batchMajor: ReadonlySet<string>,
 ): PrefixLevels | undefined {
-  const thresholds = sites.map((s, k) =>
-    s.draw.kind === 'uniform' && siteTypes[k] === DataType.FLOAT ? dropPathThreshold(original, s.site, s.rowShape) : undefined,
-  );
-  if (!thresholds.some((t) => t !== undefined)) return undefined;
+  const decisions = sites.map((s, k) => (s.fold === 1 ? dropDecisionOf(original, s.site, s.rowShape, siteTypes[k]!) : undefined));
+  if (!decisions.some((d) => d !== undefined)) return undefined;
   const plan = levelGraph(
     rewritten,
     sites.map((s) => s.input),
     batchMajor,
   );
-  return 'model' in plan ? { plan, thresholds } : undefined;
+  return 'model' in plan ? { plan, decisions } : undefined;
 }
 
 /**
  * Rows grouped level by level (level k: the rows' groups at level k - 1 and their decision at site
- * k, u < threshold; a site that is not DropPath gives each row its own group), each group fed the
+ * k; a site without a decision gives each row its own group), each group fed the
  * draws of its first row. Returns the feeds and, per row, its row of the graph's output.
  * images: the call's images, [C, H, W] values each, fed as `input`.
  */
@@ -54,7 +53,7 @@ export function levelFeeds(
   input: { name: string; imageDims: readonly number[] },
   options: { seed: number; deterministic?: boolean },
 ): { feeds: Feeds; outputRow: Int32Array } {
-  const { plan, thresholds } = levels;
+  const { plan, decisions } = levels;
   // group of each row per level, each group's parent and first row
   const groupOf: Int32Array[] = [];
   const parentOf: number[][] = [];
@@ -81,11 +80,11 @@ export function levelFeeds(
     const firsts: number[] = [];
     rows.forEach((row, r) => {
       let decision: number = r;
-      const threshold = thresholds[k];
-      if (threshold !== undefined) {
+      const rule = decisions[k];
+      if (rule !== undefined) {
         if (options.deterministic) u[0] = typicalValue(site.draw);
         else fillDraws(u, site.draw, options.seed, keys[row.image]!, row.index, k);
-        decision = u[0]! < threshold ? 1 : 0;
+        decision = decide(rule, u[0]!);
       }
       const key = `${previous[r]}:${decision}`;
       let g = groups.get(key);

@@ -303,11 +303,12 @@ function batchTwoNames(model: OnnxGraph, sites: readonly StochasticSite[], one: 
   const initializers = model.initializerNames();
   const producer = new Map<string, GraphNode>();
   for (const node of nodes) for (const o of node.outputs) producer.set(o, node);
-  const siteNodes = new Set(sites.map((s) => s.nodeName));
+  // by index: exporters may leave nodes unnamed (the site's name is then made up)
+  const siteNodes = new Set(sites.flatMap((s) => s.nodeIndices));
   const tainted = new Set<string>(sites.flatMap((s) => [s.drawn, s.output]));
   const after: GraphNode[] = [];
-  for (const node of nodes) {
-    if (siteNodes.has(node.name) || node.reads.some((t) => tainted.has(t))) {
+  for (const [index, node] of nodes.entries()) {
+    if (siteNodes.has(index) || node.reads.some((t) => tainted.has(t))) {
       after.push(node);
       for (const o of node.outputs) tainted.add(o);
     }

@@ -32,9 +32,10 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
     const found = readers(tensor);
     return found.length === 1 && found[0]!.opType === op ? found[0] : undefined;
   };
-  const other = (node: NodeProto, tensor: string) => constants.scalar(node.input?.find((t) => t !== tensor));
+  const other = (node: NodeProto, tensor: string) => constants.fill(node.input?.find((t) => t !== tensor))?.value;
   const round = (v: number) => Number(v.toPrecision(6));
   const d = site.distribution;
+  const perSample = rowShape !== undefined && rowShape.every((n) => n === 1);
   const fallback = (): RandomPattern => ({
     name: 'random op',
     rate: undefined,
@@ -51,11 +52,14 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
     return fallback();
   }
   if (d?.kind === 'bernoulli') {
-    const p = constants.scalar(site.input);
+    const p = constants.fill(site.input)?.value;
+    const div = only(site.output, 'Div');
+    if (p !== undefined && perSample && div && div.input?.[0] === site.output && other(div, site.output) === p) {
+      return { name: 'DropPath', rate: round(1 - p), detail: `Bernoulli(${round(p)}) -> Div, one draw per sample` };
+    }
     return { name: 'Bernoulli', rate: p === undefined ? undefined : round(p), detail: 'Bernoulli(p), drawn as uniform < p' };
   }
   if (d?.kind !== 'uniform' || d.low !== 0 || d.high !== 1) return fallback();
-  const perSample = rowShape !== undefined && rowShape.every((n) => n === 1);
   const add = only(site.output, 'Add');
   const keep = add ? other(add, site.output) : undefined;
   if (add && keep !== undefined && keep > 0 && keep <= 1 && only(add.output![0]!, 'Floor')) {
@@ -64,7 +68,7 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
       : { name: 'Dropout', rate: round(1 - keep), detail: `Floor(u + ${round(keep)}), one draw per element` };
   }
   const less = only(site.output, 'Less');
-  const threshold = less && less.input?.[0] === site.output ? constants.scalar(less.input?.[1]) : undefined;
+  const threshold = less && less.input?.[0] === site.output ? constants.fill(less.input?.[1])?.value : undefined;
   const cast = less && only(less.output![0]!, 'Cast');
   if (threshold === undefined || !cast) return fallback();
   const next = readers(cast.output![0]!);
@@ -84,19 +88,7 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
       detail: `block ${kh}x${kw}, seed rate ${round(threshold)}${attributeInt(next[0]!, 'ceil_mode', 0) ? ', ceil mode' : ''}`,
     };
   }
+  // torch.bernoulli(full(keep)) on [B, 1, 1, 1], scaled after the Mul (x * mask / keep)
+  if (perSample) return { name: 'DropPath', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast, one draw per sample` };
   return { name: 'Bernoulli', rate: round(threshold), detail: `u < ${round(threshold)} -> Cast` };
-}
-
-/**
- * The exact threshold of a DropPath site (u < threshold -> Cast -> Div(threshold), one draw per
- * sample, u read by that Less alone), as the graph stores it; undefined for any other site. The
- * masks after it depend on u only through u < threshold, so passes with the same decisions compute
- * the same tensors.
- */
-export function dropPathThreshold(graph: OnnxGraph, site: StochasticSite, rowShape: readonly number[]): number | undefined {
-  if (describeRandomSite(graph, site, rowShape).name !== 'DropPath') return undefined;
-  const model = protoOf(graph);
-  const constants = new ConstantTable(model.graph ?? {});
-  const less = (model.graph?.node ?? []).find((n) => n.opType === 'Less' && n.input?.[0] === site.output);
-  return less ? constants.scalar(less.input?.[1]) : undefined;
 }

@@ -51,6 +51,8 @@ export interface InspectReport {
     input: string;
     position: string;
     detail: string | null;
+    /** Under prefix sharing, the per-sample decision passes are grouped by at this site (e.g. 'u < 0.9'); null when the site does not share. */
+    prefixSharing: string | null;
   }[];
   /** mc-dropout can run it stochastically as is. */
   mcReady: boolean;
@@ -112,7 +114,8 @@ export async function inspectModel(file: string, options: { output?: string } = 
     warnings.push(`the batch dimension is fixed to ${first[0]}: passes run in chunks of ${first[0]} rows, and trunk reuse is off.`);
 
   // a load with unusable class scores fails on the check already reported above; an MC graph is not run
-  const { trunkReuse, rowShapes } = scoresUsable && !mcGraph ? await loadedPlan(read, options.output, warnings) : notLoaded();
+  const loaded = scoresUsable && !mcGraph ? await loadedPlan(read, options.output, warnings) : notLoaded();
+  const { trunkReuse, rowShapes } = loaded;
   const rateOf = (s: StochasticSite): number | undefined => siteRate(model, s, rowShapes);
   // rate 0 everywhere it matters (convert's injectAt TENSOR:0, a dead site): MC-ready in name only
   const identical = output
@@ -136,7 +139,7 @@ export async function inspectModel(file: string, options: { output?: string } = 
     map: map ?? null,
     parameters: model.parameterCount,
     metadata: readMetadata(model, file),
-    sites: sites.map((s) => describeSite(model, s, rowShapes)),
+    sites: sites.map((s) => describeSite(model, s, loaded)),
     mcReady: live.some((s) => reaching.has(s)) && identical === undefined && trunkReuse !== null,
     mcGraph: mcGraph
       ? { passes: mcGraph.passes ?? null, members: mcGraph.members ?? null, memberFiles: mcGraph.recorded ?? null, map: mcGraph.map ?? null }
@@ -237,10 +240,12 @@ function classScoreWarnings(
 interface LoadedPlan {
   trunkReuse: InspectReport['trunkReuse'];
   rowShapes: Map<number, number[]>;
+  /** The decision prefix sharing groups passes by, per site that has one (node index). */
+  sharedSites: Map<number, string>;
 }
 
 function notLoaded(): LoadedPlan {
-  return { trunkReuse: null, rowShapes: new Map() };
+  return { trunkReuse: null, rowShapes: new Map(), sharedSites: new Map() };
 }
 
 /** Loads the model as predict would (on the CPU, one thread) for its plan; a load that fails says why in `warnings`. */
@@ -254,6 +259,7 @@ async function loadedPlan(read: OnnxFile, output: string | undefined, warnings: 
       ...(output !== undefined && { output }),
     });
     for (const drawn of loaded.info.drawnSites) plan.rowShapes.set(drawn.site.nodeIndex, drawn.rowShape);
+    for (const shared of loaded.plan.sharedSites) plan.sharedSites.set(shared.nodeIndex, shared.decision);
     plan.trunkReuse = {
       applies: loaded.plan.trunkReuse,
       reason: loaded.plan.reason,
@@ -276,18 +282,22 @@ function siteRate(model: OnnxGraph, s: StochasticSite, rowShapes: ReadonlyMap<nu
   return rate !== undefined && Number.isFinite(rate) ? rate : undefined;
 }
 
-function describeSite(model: OnnxGraph, s: StochasticSite, rowShapes: ReadonlyMap<number, number[]>): InspectReport['sites'][number] {
-  const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShapes.get(s.nodeIndex));
+function describeSite(model: OnnxGraph, s: StochasticSite, plan: LoadedPlan): InspectReport['sites'][number] {
+  const rowShape = plan.rowShapes.get(s.nodeIndex);
+  const pattern = s.op === 'Dropout' ? undefined : describeRandomSite(model, s, rowShape);
+  // F.dropout on a [B, 1, 1, 1] tensor of ones: torch 1.13's way to export stochastic depth
+  const perSample = s.op === 'Dropout' && rowShape !== undefined && rowShape.every((n) => n === 1);
   return {
     node: s.nodeName,
     op: s.op,
-    layer: pattern?.name ?? 'Dropout',
-    rate: siteRate(model, s, rowShapes) ?? null,
+    layer: pattern?.name ?? (perSample ? 'DropPath' : 'Dropout'),
+    rate: siteRate(model, s, plan.rowShapes) ?? null,
     live: s.live,
     reason: s.reason,
     input: s.drawn,
     position: `node ${s.nodeIndex + 1} of ${model.nodeCount}`,
-    detail: pattern?.detail ?? null,
+    detail: pattern?.detail ?? (perSample ? 'one mask value per sample' : null),
+    prefixSharing: plan.sharedSites.get(s.nodeIndex) ?? null,
   };
 }
 

@@ -33,6 +33,9 @@ const REFERENCE = JSON.parse(readFileSync(path.join(FOLDER, 'reference.json'), '
 /** Windowed attention (make_swin.py): a Hugging Face and a timm Swin, in the same form. */
 const SWIN = JSON.parse(readFileSync(path.join(FOLDER, 'reference-swin.json'), 'utf8')) as Reference;
 Object.assign(REFERENCE.models, SWIN.models);
+/** Stochastic depth as torch 1.13 (TorchScript) and torch 2.13 (torchvision, dynamo) spell it (make_stochastic_depth.py). */
+const DEPTH = JSON.parse(readFileSync(path.join(FOLDER, 'reference-depth.json'), 'utf8')) as Reference;
+Object.assign(REFERENCE.models, DEPTH.models);
 const SAMPLES = readdirSync(path.join(ROOT, 'fixtures/samples'))
   .sort()
   .map((f) => path.join(ROOT, 'fixtures/samples', f));
@@ -65,6 +68,11 @@ describe('models as PyTorch 2.13 exports them', () => {
     assert.equal(m.effnet_droppath_torchscript!.exporter, 'torchscript');
     assert.ok(m.gaussian_noise!.random_ops.RandomNormalLike! > 0);
     assert.ok(m.vit_droppath!.random_ops.Dropout! > 0 && m.vit_droppath!.random_ops.RandomUniformLike! > 0);
+    // torch 1.13 cannot export bernoulli_: its stochastic depth is a Dropout on ones, or RandomUniformLike < full(keep)
+    assert.match(m.depth_torch113_dropout!.exporter, /^torch 1\.13.* torchscript$/);
+    assert.deepEqual(m.depth_torch113_dropout!.random_ops, { Dropout: 3 });
+    assert.deepEqual(m.depth_torch113_bernoulli!.random_ops, { RandomUniformLike: 3 });
+    assert.match(m.depth_torchvision_dynamo!.exporter, /^torch 2\.13.* dynamo$/);
   });
 
   it("Swin's attention dropout folds the batch with the windows: k = 4 windows per image in stage 1, 1 in stage 2", async () => {

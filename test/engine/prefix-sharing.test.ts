@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildMobileNetV2 } from '../../bench/mobilenet.js';
+import { buildMobileNetV2, DROP_PATH_SPELLINGS, type DropPathSpelling } from '../../bench/mobilenet.js';
 import { McModel } from '../../src/engine/mc-model.js';
 import { levelGraph, levelRowsInput } from '../../src/model/prefix-levels.js';
 import { graphOf, protoOf, type OnnxGraph } from '../../src/model/graph.js';
@@ -45,6 +45,37 @@ describe('DropPath prefix sharing', () => {
         // passes differ from each other (the drop decisions are live)
         const [first] = await shared.predict(images.slice(0, 1), { passes: 12, seed: 5 });
         assert.ok(new Set(Array.from({ length: 12 }, (_, t) => first![t * shared.info.classes]!.toFixed(7))).size > 1);
+      } finally {
+        await shared.dispose();
+        await plain.dispose();
+      }
+    }
+  });
+
+  it("every spelling of stochastic depth shares prefixes and gives the plain path's passes bit for bit", async () => {
+    const folder = tempDir();
+    const files = [
+      ...Object.keys(DROP_PATH_SPELLINGS).map((spelling) =>
+        writeModel(buildMobileNetV2({ dropPathRate: 0.3, dropPathSpelling: spelling as DropPathSpelling }), `${spelling}.onnx`, folder),
+      ),
+      ...['depth_torch113_dropout', 'depth_torch113_bernoulli', 'depth_torchvision_dynamo'].map((name) => path.join(ROOT, `fixtures/modern/${name}.onnx`)),
+    ];
+    // MobileNetV2-size: 10 residual blocks, each a DropPath; the small EfficientNets: 3, torchvision's 4 (its classifier Dropout draws per element)
+    const expected = [10, 10, 10, 10, 10, 10, 3, 3, 4];
+    for (const [i, file] of files.entries()) {
+      const shared = await McModel.load(file, { device: 'cpu' });
+      const plain = await McModel.load(file, { device: 'cpu', prefixSharing: 'off' });
+      try {
+        const name = path.basename(file);
+        assert.ok(shared.plan.prefixSharing, `${name}: ${shared.plan.reason}`);
+        assert.equal(shared.plan.sharedSites.length, expected[i], name);
+        const images = [0, 1].map((k) => Float32Array.from({ length: shared.imageSize }, (_, j) => Math.sin(j * 0.013 + k)));
+        for (const options of [
+          { passes: 10, seed: 5 },
+          { passes: 1, seed: 1, deterministic: true },
+        ]) {
+          assert.deepEqual(await shared.predict(images, options), await plain.predict(images, options), `${name} ${JSON.stringify(options)}`);
+        }
       } finally {
         await shared.dispose();
         await plain.dispose();
