@@ -3,7 +3,7 @@
  * one run (ratios, not absolute numbers, are what compares across noisy shared machines).
  * Writes bench/results/latest.json and prints tables; a full run also writes docs/benchmarks.md and
  * the figures other pages quote from it (bench/doc-figures.ts). Inference-only and end-to-end are separate.
- * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph`, `--ensemble`, `--startup` or `--segmentation`
+ * One section alone: `npm run bench -- --photos`, `--random-ops`, `--adaptive`, `--mc-graph`, `--ensemble`, `--startup`, `--drop-path` or `--segmentation`
  * (`--quick` for fewer rounds); these print their tables and write nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { browserImagesPerSecond } from './suites/browser.js';
 import { ensembles, printEnsembles } from './suites/ensemble.js';
 import { startup, printStartup } from './suites/startup.js';
 import { segmentation, printSegmentation } from './suites/segmentation.js';
+import { dropPathSpellings, printDropPath } from './suites/drop-path.js';
 import {
   BUNDLED_64,
   BUNDLED_1,
@@ -31,6 +32,7 @@ import {
   ensembleTargets,
   startupTargets,
   segmentationTargets,
+  dropPathTargets,
   type Target,
 } from './targets.js';
 import { writeDocFigures } from './doc-figures.js';
@@ -90,6 +92,13 @@ async function main(): Promise<void> {
     printTargets(startupTargets(rows));
     return;
   }
+  if (process.argv.includes('--drop-path')) {
+    // only the stochastic-depth spelling rows (npm run bench -- --drop-path): a few minutes
+    const rows = await dropPathSpellings();
+    printDropPath(rows);
+    printTargets(dropPathTargets(rows));
+    return;
+  }
   if (process.argv.includes('--segmentation')) {
     // only the segmentation rows (npm run bench -- --segmentation): FCN- and DeepLab-shaped models at 512x512
     const rows = await segmentation();
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
   const preprocess = await preprocessing();
   const e2e = await endToEnd();
   const photoRows = await endToEndPhotos({ [MNV2_HEAD]: mobilenet, [MNV2_DROPPATH]: dropPath });
+  const dropPathRows = await dropPathSpellings();
   const ensembleRows = await ensembles();
   const startupRows = await startup(mobilenet);
   const segmentationRows = await segmentation();
@@ -139,6 +149,7 @@ async function main(): Promise<void> {
     measured: `${(roundsRow.trunkPerRound / roundsRow.trunkOnce).toFixed(2)}x faster`,
     met: roundsRow.trunkPerRound > roundsRow.trunkOnce,
   });
+  goals.push(...dropPathTargets(dropPathRows));
   goals.push(...ensembleTargets(ensembleRows));
   goals.push(...startupTargets(startupRows));
   goals.push(...segmentationTargets(segmentationRows));
@@ -152,6 +163,7 @@ async function main(): Promise<void> {
     preprocess,
     endToEnd: e2e,
     photos: photoRows,
+    dropPath: dropPathRows,
     ensembles: ensembleRows,
     startup: startupRows,
     segmentation: segmentationRows,
@@ -176,6 +188,7 @@ async function main(): Promise<void> {
   for (const e of e2e)
     say(`| ${e.run} | ${e.imagesPerSecond.toFixed(1)} | ${e.peakRssMiB.toFixed(0)} | ${e.costVsDeterministic ? `${e.costVsDeterministic.toFixed(2)}x` : ''} |`);
   printPhotos(photoRows);
+  printDropPath(dropPathRows);
   printEnsembles(ensembleRows);
   printStartup(startupRows);
   printSegmentation(segmentationRows);

@@ -20,6 +20,7 @@ import {
 import { ENSEMBLE_PHOTOS, THREE_MEMBERS, FIVE_MEMBERS, ONE_MEMBER_FLIP, type EnsembleRow } from './suites/ensemble.js';
 import { STARTUP_BUDGET_MS, STARTUP_PREDICT, type StartupRow } from './suites/startup.js';
 import { SEG_COST_BUDGET, SEG_MEMORY_BUDGET_MIB, type SegmentationRow } from './suites/segmentation.js';
+import { DROP_PATH_FLOOR_SHARE, type DropPathRow } from './suites/drop-path.js';
 
 export const BUNDLED_64 = 'bundled fashion-mnist 32x32 (B=64)';
 export const BUNDLED_1 = 'bundled fashion-mnist 32x32 (B=1)';
@@ -162,4 +163,13 @@ export function segmentationTargets(rows: readonly SegmentationRow[]): Target[] 
       met: r.costVsDeterministic <= SEG_COST_BUDGET,
     })),
   ];
+}
+
+/** #38, point 2: stochastic depth in each exporter's spelling shares prefixes and keeps MC T=10 near the floor. */
+export function dropPathTargets(rows: readonly DropPathRow[]): Target[] {
+  return rows.map((r) => ({
+    target: `stochastic depth spelled ${r.spelling} (${r.exporter}), MobileNetV2-size, 48 JPEGs 640x480: MC T=10 >= ${DROP_PATH_FLOOR_SHARE}x the floor's images/s, every DropPath sharing prefixes`,
+    measured: `${r.vsFloor.toFixed(2)}x, ${r.sharedSites} of 10 sharing`,
+    met: r.vsFloor >= DROP_PATH_FLOOR_SHARE && r.sharedSites === 10,
+  }));
 }
