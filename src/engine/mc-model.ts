@@ -22,7 +22,7 @@ import { addDraws, replicatedFeeds, type Feeds, type Row } from './feeds.js';
 import { imageKeyOf, type ImageKey } from './masks.js';
 import { sessionSettingsOf, type LoadOptions, type PredictOptions } from './options.js';
 import { planGraph, runLimits, type ExecutionPlan } from './plan.js';
-import { levelFeeds, type PrefixLevels } from './prefix-sharing.js';
+import { levelFeeds, levelRunEnd, type PrefixLevels } from './prefix-sharing.js';
 import { probeModel } from './probe.js';
 import type { HostTensor, Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
@@ -302,8 +302,13 @@ export class McModel {
         for (let i = 0; i < group.length; i++) for (let t = 0; t < passes; t++) rows.push({ image: i, pass: t, index: first + t });
       }
       const perRun = options.strategy === 'sequential' ? group.length : this.maxRowsPerRun;
-      for (let start = 0; start < rows.length; start += perRun) {
-        const chunk = rows.slice(start, start + perRun);
+      for (let start = 0, end = 0; start < rows.length; start = end) {
+        // under prefix sharing a run holds as many rows as fit as groups (levelRunEnd)
+        end =
+          this.levels && options.strategy !== 'sequential'
+            ? levelRunEnd(this.levels, this.info.drawnSites, rows, start, keys, { maxGroups: perRun, maxImages: Infinity }, options)
+            : start + perRun;
+        const chunk = rows.slice(start, end);
         const outputs = await this.runRowsOf(chunk, group, keys, options, names);
         const sizes = outputs.map((o) => o.rowDims.reduce((a, b) => a * b, 1));
         chunk.forEach((row, r) =>
@@ -382,8 +387,12 @@ export class McModel {
     for (let start = 0; start < rows.length;) {
       const images = new Set<number>();
       let end = start;
-      while (end < rows.length && end - start < this.maxRowsPerRun && (images.has(rows[end]!.image) || images.size < imageLimit))
-        images.add(rows[end++]!.image);
+      if (this.levels && !head) {
+        end = levelRunEnd(this.levels, info.drawnSites, rows, start, keys, { maxGroups: this.maxRowsPerRun, maxImages: imageLimit }, { seed });
+      } else {
+        while (end < rows.length && end - start < this.maxRowsPerRun && (images.has(rows[end]!.image) || images.size < imageLimit))
+          images.add(rows[end++]!.image);
+      }
       const chunk = rows.slice(start, end);
       let scores: Float64Array;
       if (head) {

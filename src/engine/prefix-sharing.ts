@@ -39,6 +39,49 @@ export function prefixLevelsOf(
 }
 
 /**
+ * Where a run that starts at rows[start] ends (exclusive) under prefix sharing: a run computes one
+ * row per group at each level, so it takes rows while the groups of its last level (the most of any
+ * level) stay within `maxGroups`, and its images within `maxImages`; at least one row. This keeps
+ * the memory bound of `maxGroups` rows a run while a run holds all T passes of an image whose
+ * decisions repeat. keys: the images' keys, indexed by row.image.
+ */
+export function levelRunEnd(
+  levels: PrefixLevels,
+  sites: readonly DrawnSite[],
+  rows: readonly Row[],
+  start: number,
+  keys: readonly ImageKey[],
+  limits: { maxGroups: number; maxImages: number },
+  options: { seed: number; deterministic?: boolean },
+): number {
+  const groups = new Set<string>();
+  const images = new Set<number>();
+  const u = new Float32Array(1);
+  let end = start;
+  for (; end < rows.length; end++) {
+    const row = rows[end]!;
+    let key = `${row.image}`;
+    for (const [k, site] of sites.entries()) {
+      const rule = levels.decisions[k];
+      // a site without a decision gives each row its own group from there on
+      if (rule === undefined) {
+        key = `row ${end}`;
+        break;
+      }
+      if (options.deterministic) u[0] = typicalValue(site.draw);
+      else fillDraws(u, site.draw, options.seed, keys[row.image]!, row.index, k);
+      key += `:${decide(rule, u[0]!)}`;
+    }
+    const newGroup = !groups.has(key);
+    const newImage = !images.has(row.image);
+    if (end > start && ((newGroup && groups.size >= limits.maxGroups) || (newImage && images.size >= limits.maxImages))) break;
+    groups.add(key);
+    images.add(row.image);
+  }
+  return end;
+}
+
+/**
  * Rows grouped level by level (level k: the rows' groups at level k - 1 and their decision at site
  * k; a site without a decision gives each row its own group), each group fed the
  * draws of its first row. Returns the feeds and, per row, its row of the graph's output.

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildMobileNetV2, DROP_PATH_SPELLINGS, type DropPathSpelling } from '../../bench/mobilenet.js';
 import { McModel } from '../../src/engine/mc-model.js';
+import { fillDraws, type DrawnSite } from '../../src/engine/draws.js';
+import { levelRunEnd, type PrefixLevels } from '../../src/engine/prefix-sharing.js';
 import { levelGraph, levelRowsInput } from '../../src/model/prefix-levels.js';
 import { graphOf, protoOf, type OnnxGraph } from '../../src/model/graph.js';
 import { DataType, type NodeProto } from '../../src/model/onnx.js';
@@ -41,6 +43,22 @@ describe('DropPath prefix sharing', () => {
             }),
           );
           assert.ok(worst <= tolerance, `${path.basename(file)} ${JSON.stringify(options)}: ${worst}`);
+        }
+        // runs of at most 3 groups each (rows then split within an image's passes) give the same passes
+        const small = await McModel.load(file, { device: 'cpu', maxRowsPerRun: 3 });
+        try {
+          const options = { passes: 12, seed: 5 };
+          const a = await small.predict(images, options);
+          const b = await plain.predict(images, options);
+          let worst = 0;
+          a.forEach((probs, i) =>
+            probs.forEach((v, j) => {
+              worst = Math.max(worst, Math.abs(v - b[i]![j]!));
+            }),
+          );
+          assert.ok(worst <= tolerance, `${path.basename(file)} at 3 rows a run: ${worst}`);
+        } finally {
+          await small.dispose();
         }
         // passes differ from each other (the drop decisions are live)
         const [first] = await shared.predict(images.slice(0, 1), { passes: 12, seed: 5 });
@@ -81,6 +99,38 @@ describe('DropPath prefix sharing', () => {
         await plain.dispose();
       }
     }
+  });
+
+  it('a run takes rows while their groups fit: all T passes of an image whose decisions repeat, one row a group otherwise', () => {
+    const site = (draw: DrawnSite['draw']) => ({ draw }) as DrawnSite;
+    const keys = [
+      { lo: 1, hi: 2 },
+      { lo: 3, hi: 4 },
+    ];
+    const rows = [0, 1].flatMap((image) => Array.from({ length: 10 }, (_, t) => ({ image, pass: t, index: t })));
+    const levels = (decisions: PrefixLevels['decisions']) => ({ decisions }) as PrefixLevels;
+    const always = { kind: 'compare' as const, op: 'Less' as const, threshold: 2, drawFirst: true };
+    const uniform = { kind: 'uniform' as const, low: 0, high: 1 };
+    const limits = (maxGroups: number, maxImages = Infinity) => ({ maxGroups, maxImages });
+    // u < 2 always: one group per image, so one run holds an image's 10 passes at 1 group a run
+    assert.equal(levelRunEnd(levels([always]), [site(uniform)], rows, 0, keys, limits(1), { seed: 1 }), 10);
+    assert.equal(levelRunEnd(levels([always]), [site(uniform)], rows, 0, keys, limits(2), { seed: 1 }), 20);
+    assert.equal(levelRunEnd(levels([always]), [site(uniform)], rows, 0, keys, limits(2, 1), { seed: 1 }), 10);
+    assert.equal(levelRunEnd(levels([always]), [site(uniform)], rows, 10, keys, limits(1), { seed: 1 }), 20);
+    // a site without a decision after it: every row its own group
+    assert.equal(levelRunEnd(levels([always, undefined]), [site(uniform), site(uniform)], rows, 3, keys, limits(4), { seed: 1 }), 7);
+    // u < 0.5: the groups of image 0 are its distinct decisions, counted here from the same draws
+    const half = { ...always, threshold: 0.5 };
+    const u = new Float32Array(1);
+    const decisions = rows.slice(0, 10).map((row) => {
+      fillDraws(u, uniform, 1, keys[0]!, row.index, 0);
+      return u[0]! < 0.5 ? 1 : (0 as number);
+    });
+    assert.deepEqual(new Set(decisions), new Set([0, 1]), 'both decisions occur in 10 passes at seed 1');
+    assert.equal(levelRunEnd(levels([half]), [site(uniform)], rows, 0, keys, limits(2), { seed: 1 }), 10);
+    assert.equal(levelRunEnd(levels([half]), [site(uniform)], rows, 0, keys, limits(1), { seed: 1 }), decisions.indexOf(1 - decisions[0]!));
+    // deterministic: the median 0.5 is not < 0.5, one group
+    assert.equal(levelRunEnd(levels([half]), [site(uniform)], rows, 0, keys, limits(1), { seed: 1, deterministic: true }), 10);
   });
 
   it('levels: a tensor of an earlier level is gathered to the later one; a shape tensor crossing levels refuses', () => {
