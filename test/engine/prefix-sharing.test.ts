@@ -122,9 +122,9 @@ describe('DropPath prefix sharing', () => {
     // u < 0.5: the groups of image 0 are its distinct decisions, counted here from the same draws
     const half = { ...always, threshold: 0.5 };
     const u = new Float32Array(1);
-    const decisions = rows.slice(0, 10).map((row) => {
+    const decisions = rows.slice(0, 10).map((row): number => {
       fillDraws(u, uniform, 1, keys[0]!, row.index, 0);
-      return u[0]! < 0.5 ? 1 : (0 as number);
+      return u[0]! < 0.5 ? 1 : 0;
     });
     assert.deepEqual(new Set(decisions), new Set([0, 1]), 'both decisions occur in 10 passes at seed 1');
     assert.equal(levelRunEnd(levels([half]), [site(uniform)], rows, 0, keys, limits(2), { seed: 1 }), 10);
