@@ -76,8 +76,14 @@ export function tiledFeeds(model: McModel, images: Float32Array[], passes: numbe
   return { [model.info.inputName]: { data: tiled, dims: [images.length * passes, ...model.info.inputDims.slice(1)] } };
 }
 
-/** The environment of every run: this one without GLIBC_TUNABLES, so the default rows measure glibc's defaults. */
-export const DEFAULT_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GLIBC_TUNABLES'));
+/**
+ * The environment of every run: this one without GLIBC_TUNABLES, so the default rows measure glibc's
+ * defaults, and with the probe cache in the bench's own folder (a user's ~/.cache is left alone).
+ */
+export const DEFAULT_ENV: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GLIBC_TUNABLES')),
+  MC_DROPOUT_CACHE: path.join(work, 'cache'),
+};
 /** Large buffers on transparent huge pages (docs/performance.md; `mc-dropout doctor`). */
 export const HUGE_PAGES_ENV: NodeJS.ProcessEnv = { ...DEFAULT_ENV, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 

@@ -7,6 +7,7 @@ import { ROOT, say, BIN, work, quick, sleep, runCli, DEFAULT_ENV } from '../harn
 const STARTUP_FLOOR = 'floor: plain onnxruntime + sharp, one image, T=1';
 const STARTUP_FLOOR_QUIET = 'floor, ORT_DISABLE_TELEMETRY=1 (as mc-dropout runs onnxruntime)';
 export const STARTUP_PREDICT = 'mc-dropout predict, one image, MC T=10';
+const STARTUP_NO_CACHE = 'mc-dropout predict, one image, MC T=10, --no-cache (probes the model each start)';
 const STARTUP_VERSION = 'mc-dropout --version';
 const STARTUP_NODE = 'node alone (an empty script)';
 const ROUNDS = quick ? 5 : 11;
@@ -39,6 +40,7 @@ export async function startup(model: string): Promise<StartupRow[]> {
     [STARTUP_FLOOR, () => runCli([model, folder, out], floorScript)],
     [STARTUP_FLOOR_QUIET, () => runCli([model, folder, out], floorScript, { ...DEFAULT_ENV, ORT_DISABLE_TELEMETRY: '1' })],
     [STARTUP_PREDICT, () => runCli(['predict', folder, '-m', model, '--device', 'cpu', '--seed', '1', '-q', '-o', out])],
+    [STARTUP_NO_CACHE, () => runCli(['predict', folder, '-m', model, '--device', 'cpu', '--seed', '1', '-q', '-o', out, '--no-cache'])],
     [STARTUP_VERSION, () => runCli(['--version'], BIN)],
     [STARTUP_NODE, () => runCli([], empty)],
   ];

@@ -72,6 +72,10 @@ function withRunOptions(command: Command): Command {
         .argParser(choice(['auto', 'off'] as const))
         .default('auto'),
     )
+    .option(
+      '--no-cache',
+      "probe the model afresh and keep nothing (default: keep what a load learns of a model in the user's cache folder; MC_DROPOUT_CACHE=off or a folder)",
+    )
     .option('--list <file>', 'read input paths from FILE, one per line (- for stdin; # starts a comment line; relative to the working directory)')
     .option('--list0 <file>', 'read NUL-separated input paths from FILE (- for stdin), as find -print0 writes them')
     .option('--size <HxW>', 'input size for models whose height/width are dynamic', size)

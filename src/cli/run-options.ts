@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import {
   BUNDLED_MODEL,
   readMemberList,
@@ -29,6 +31,8 @@ export interface RunCliOptions {
   threads: number;
   maxRows?: number;
   trunkReuse: 'auto' | 'off';
+  /** false with --no-cache. */
+  cache: boolean;
   list?: string;
   list0?: string;
   modelOutput?: string;
@@ -97,8 +101,22 @@ export function loadOptions(options: RunCliOptions, allowDeterministic: boolean)
     idleThreadsSpin: false,
     trunkReuse: options.trunkReuse,
     ...(options.maxRows !== undefined && { maxRowsPerRun: options.maxRows }),
+    ...cacheOption(options.cache, process.env),
     allowDeterministic,
   };
+}
+
+/**
+ * Where loads keep what they learn of a model (LoadOptions.cacheFolder): MC_DROPOUT_CACHE when it
+ * names a folder, none with --no-cache or MC_DROPOUT_CACHE=off, else mc-dropout/ in the user's cache
+ * folder ($XDG_CACHE_HOME, or ~/.cache).
+ */
+export function cacheOption(cache: boolean, env: NodeJS.ProcessEnv): { cacheFolder?: string } {
+  const named = env.MC_DROPOUT_CACHE;
+  if (!cache || named === 'off') return {};
+  if (named) return { cacheFolder: path.resolve(named) };
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return { cacheFolder: path.join(base, 'mc-dropout') };
 }
 
 /** --list or --list0 as a path list. */

@@ -23,6 +23,7 @@ import { imageKeyOf, type ImageKey } from './masks.js';
 import { sessionSettingsOf, type LoadOptions, type PredictOptions } from './options.js';
 import { planGraph, runLimits, type ExecutionPlan } from './plan.js';
 import { levelFeeds, levelRunEnd, type PrefixLevels } from './prefix-sharing.js';
+import { probeEntry, readProbeEntry, writeProbeEntry } from './probe-cache.js';
 import { probeModel } from './probe.js';
 import type { HostTensor, Provider, RuntimeSession } from './runtime.js';
 import { createOrThrow, openSession } from './sessions.js';
@@ -111,11 +112,26 @@ export class McModel {
     const staticBatch = io.inputDims[0]! > 0 ? io.inputDims[0]! : 0;
     // batch 1 and 2 are probed whenever the batch is dynamic: for trunk reuse, for random ops whose
     // draws must follow the batch, and to find rows that see each other
-    const probe = await probeModel(model, chosen, io, {
-      withActivations: staticBatch === 0 && chosen.length > 0,
-      file,
-      ...(folder && { externalDataFolder: folder }),
-    });
+    const withActivations = staticBatch === 0 && chosen.length > 0;
+    const entry =
+      options.cacheFolder && chosen.length > 0
+        ? probeEntry(options.cacheFolder, {
+            sha256,
+            sites: chosen.map((s) => s.nodeIndices),
+            inputName: io.inputName,
+            inputDims: io.inputDims,
+            withActivations,
+          })
+        : undefined;
+    const cached = entry ? readProbeEntry(entry, chosen.length) : undefined;
+    const probe =
+      cached ??
+      (await probeModel(model, chosen, io, {
+        withActivations,
+        file,
+        ...(folder && { externalDataFolder: folder }),
+      }));
+    if (entry && !cached) writeProbeEntry(entry, probe);
     const drawnSites: DrawnSite[] = chosen.map((site, k) => ({
       site,
       input: siteInputName(site, k),
@@ -136,7 +152,7 @@ export class McModel {
     );
     // a run that asked for MC passes hears it; a deterministic load (inspect, predict's dropout-off pass) does not need to
     if (identicalPasses && !options.allowDeterministic) options.onWarning?.(identicalPasses);
-    const planned = planGraph(model, drawnSites, io, probe, staticBatch, options);
+    const planned = planGraph(model, drawnSites, io, probe, staticBatch, options, cached !== undefined);
 
     // a multi-class map: onnxruntime also computes each pass's probabilities, entropy and argmax
     const statistics =

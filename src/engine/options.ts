@@ -36,6 +36,12 @@ export interface LoadOptions {
   optimization?: OptimizationLevel;
   /** The class-score output by name; default: the [N, C] output the stochastic sites reach. */
   output?: string;
+  /**
+   * A folder where what a load learns of a model by probing it (row shapes, batch-major tensors)
+   * is kept, keyed by the model's SHA-256, so later loads of the same model skip the probe; unset
+   * (the default): no cache. The CLI keeps it in the user's cache folder (docs/performance.md).
+   */
+  cacheFolder?: string;
   /** Called with one-line warnings (e.g. CUDA fallback); the library never prints. */
   onWarning?: (message: string) => void;
   /** onnxruntime's own log on stderr for the inference sessions (default 'error'; 'verbose' shows node placement). */

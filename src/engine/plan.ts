@@ -56,6 +56,8 @@ export interface ExecutionPlan {
   prefixSharing: boolean;
   /** The sites whose per-sample decision prefix sharing groups passes by (node index in the model, the decision as inspect says it). */
   sharedSites: { nodeIndex: number; decision: string }[];
+  /** What the probe learns of the model came from the cache (LoadOptions.cacheFolder), not from a probe. */
+  probeCached: boolean;
 }
 
 /** The graph to open and how its passes run. */
@@ -72,7 +74,15 @@ export interface RunGraph {
  * off when every site lies after it and rows stay apart, and DropPath levels are cut when they apply.
  * `staticBatch`: the model's fixed batch (0 when dynamic).
  */
-export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: ModelIo, probe: ProbeResult, staticBatch: number, options: LoadOptions): RunGraph {
+export function planGraph(
+  model: OnnxGraph,
+  sites: readonly DrawnSite[],
+  io: ModelIo,
+  probe: ProbeResult,
+  staticBatch: number,
+  options: LoadOptions,
+  probeCached = false,
+): RunGraph {
   const rewritten = rewriteSitesAsInputs(
     model,
     sites.map((s) => s.site),
@@ -90,7 +100,7 @@ export function planGraph(model: OnnxGraph, sites: readonly DrawnSite[], io: Mod
         };
   // stochastic depth: passes whose DropPath decisions agree share what comes before the next site
   const levels = 'model' in split && options.prefixSharing !== 'off' ? prefixLevelsOf(model, rewritten, sites, probe.siteTypes, probe.batchMajor) : undefined;
-  const plan = executionPlan(split, io, probe, rewritten.nodeCount, Boolean(crossRow), levels && { levels, sites });
+  const plan = { ...executionPlan(split, io, probe, rewritten.nodeCount, Boolean(crossRow), levels && { levels, sites }), probeCached };
   return { model: levels ? levels.plan.model : 'model' in split ? split.model : rewritten, plan, split, levels };
 }
 
@@ -142,7 +152,7 @@ function executionPlan(
   nodes: number,
   rowsAlone: boolean,
   sharing?: { levels: PrefixLevels; sites: readonly DrawnSite[] },
-): ExecutionPlan {
+): Omit<ExecutionPlan, 'probeCached'> {
   const imageShape = io.inputDims.slice(1);
   if (!('model' in split)) {
     return {
