@@ -20,7 +20,7 @@ export { freshSeed } from './stats/random.js';
 export { BUNDLED_MODEL } from './paths.js';
 
 // Files in, results out
-export { predictFiles, DEFAULT_DECODE_PIXEL_BUDGET, type PredictFilesOptions, type PassModel } from './pipeline.js';
+export { predictFiles, type PredictFilesOptions, type PassModel } from './pipeline.js';
 export type { ImageResult } from './io/rows.js';
 export { runPrediction } from './run/predict/execute.js';
 export type { MapOptions, PredictRunConfig, RunOutcome } from './run/predict/config.js';
@@ -38,6 +38,7 @@ export {
   IMAGENET_STD,
   DEFAULT_PIXEL_LIMIT,
   DEFAULT_CROP_FRACTION,
+  DEFAULT_DECODE_PIXEL_BUDGET,
   type PreprocessSpec,
   type PreprocessOverrides,
 } from './preprocess/spec.js';

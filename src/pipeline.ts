@@ -3,13 +3,10 @@ import { stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
 import type { McModel } from './engine/mc-model.js';
 import { imageHeader, loadImageTensor, type ImageHeader } from './preprocess/decode.js';
-import type { PreprocessSpec } from './preprocess/spec.js';
+import { DEFAULT_DECODE_PIXEL_BUDGET, type PreprocessSpec } from './preprocess/spec.js';
 import type { AdaptiveRule } from './stats/adaptive.js';
 import type { ImageResult } from './io/rows.js';
 import { logitScores, summarize } from './stats/aggregate.js';
-
-/** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
-export const DEFAULT_DECODE_PIXEL_BUDGET = 128_000_000;
 
 /** How predictFiles runs over files: passes, seed, batch size, decode concurrency and pixel budget, preprocessing. */
 export interface PredictFilesOptions {

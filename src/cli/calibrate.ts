@@ -1,15 +1,10 @@
-import {
-  calibrateEarlierRun,
-  outputIdentities,
-  outputTarget,
-  runCalibration,
-  UsageError,
-  writeFileAtomicSync,
-  calibrationJson,
-  calibrationWarnings,
-  writeToStream,
-  type ConformalScore,
-} from '../index.js';
+import { calibrationJson } from '../calibration/calibration-file.js';
+import { calibrationWarnings } from '../calibration/calibration.js';
+import type { ConformalScore } from '../conformal/sets.js';
+import { UsageError } from '../errors.js';
+import { writeFileAtomicSync, writeToStream } from '../io/durable.js';
+import { outputIdentities, outputTarget } from '../io/targets.js';
+import { calibrateEarlierRun, runCalibration } from '../run/calibrate-run.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';

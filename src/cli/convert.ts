@@ -1,4 +1,5 @@
-import { convertFile, MC_ENSEMBLE_OUTPUTS, type ConvertFileOutcome } from '../index.js';
+import { MC_ENSEMBLE_OUTPUTS } from '../model/mc-ensemble-graph.js';
+import { convertFile, type ConvertFileOutcome } from '../run/convert.js';
 
 export interface ConvertCliOptions {
   output: string;

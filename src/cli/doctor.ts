@@ -1,4 +1,4 @@
-import { doctorReport } from '../index.js';
+import { doctorReport } from '../run/doctor.js';
 
 /** `mc-dropout doctor`: what CUDA needs and what is here, and huge pages for large photos. Returns 0 when auto would use the GPU. */
 export function runDoctor(options: { json?: boolean }): number {

@@ -1,36 +1,18 @@
 import { existsSync, statSync } from 'node:fs';
-import {
-  buildReportHtml,
-  CURVE_HEADER,
-  curveRows,
-  evaluationFromFile,
-  metricRows,
-  metricTable,
-  METHOD_HEADER,
-  methodRows,
-  outputIdentities,
-  outputTarget,
-  passesLabel,
-  renderEvaluationFigures,
-  runEvaluation,
-  textTable,
-  UNCERTAINTY,
-  UNCERTAINTY_SCORES,
-  UsageError,
-  writeFigures,
-  writeFileAtomicSync,
-  evaluationJson,
-  writeToStream,
-  type EvaluationReport,
-  type MapEvaluationReport,
-  type OutputTarget,
-  runMapEvaluation,
-  buildMapReportHtml,
-  mapMetricRows,
-  classRows,
-  CLASS_HEADER,
-  type RunHooks,
-} from '../index.js';
+import { UsageError } from '../errors.js';
+import { CURVE_HEADER, curveRows, metricRows, metricTable, METHOD_HEADER, methodRows, passesLabel, textTable } from '../evaluate/table.js';
+import { writeFileAtomicSync, writeToStream } from '../io/durable.js';
+import { outputIdentities, outputTarget, type OutputTarget } from '../io/targets.js';
+import { renderEvaluationFigures, writeFigures } from '../plots/figures.js';
+import { buildReportHtml } from '../report/build.js';
+import { buildMapReportHtml } from '../report/segmentation.js';
+import { evaluationJson, type EvaluationReport } from '../run/evaluate/file.js';
+import { evaluationFromFile } from '../run/evaluate/from-file.js';
+import { runEvaluation } from '../run/evaluate/run.js';
+import type { RunHooks } from '../run/hooks.js';
+import { type MapEvaluationReport, runMapEvaluation } from '../run/segment/evaluate.js';
+import { mapMetricRows, classRows, CLASS_HEADER } from '../segmentation/table.js';
+import { UNCERTAINTY, UNCERTAINTY_SCORES } from '../stats/uncertainty.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';

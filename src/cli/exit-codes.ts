@@ -1,4 +1,4 @@
-import { EXIT } from '../index.js';
+import { EXIT } from '../errors.js';
 
 /** Every exit status of every command: the library's one table (errors.ts), here for the CLI's modules. */
 export { EXIT };

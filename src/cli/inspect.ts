@@ -1,4 +1,4 @@
-import { inspectJson, inspectModel, type InspectReport, type TensorDescription } from '../index.js';
+import { inspectJson, inspectModel, type InspectReport, type TensorDescription } from '../run/inspect.js';
 import { withFlags } from './flags.js';
 
 /** `mc-dropout inspect MODEL`: prints the report; exit 0 when MC-ready, 1 otherwise. */

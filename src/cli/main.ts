@@ -1,20 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  ACQUISITIONS,
-  BUNDLED_MODEL,
-  DEFAULT_ADAPTIVE_RULE,
-  DEFAULT_CROP_FRACTION,
-  DEFAULT_DECODE_PIXEL_BUDGET,
-  DEFAULT_PIXEL_LIMIT,
-  RAPS_DEFAULTS,
-  UNCERTAINTY_ALIASES,
-  describeError,
-  InternalError,
-  McDropoutError,
-  OutputError,
-  writeFailureReason,
-} from '../index.js';
+import { RAPS_DEFAULTS } from '../conformal/sets.js';
+import { describeError, InternalError, McDropoutError, OutputError } from '../errors.js';
+import { writeFailureReason } from '../io/durable.js';
+import { BUNDLED_MODEL } from '../paths.js';
+import { DEFAULT_CROP_FRACTION, DEFAULT_DECODE_PIXEL_BUDGET, DEFAULT_PIXEL_LIMIT } from '../preprocess/spec.js';
+import { ACQUISITIONS } from '../select/rank.js';
+import { DEFAULT_ADAPTIVE_RULE } from '../stats/adaptive.js';
+import { UNCERTAINTY_ALIASES } from '../stats/uncertainty.js';
 import { AliasOption } from './alias-option.js';
 import { choice, collect, color, fraction, injection, integer, seed, size, timesOrAuto, triple } from './parsers.js';
 // each command's module loads when that command runs: --help and --version load none of them

@@ -1,4 +1,4 @@
-import { mergeShards } from '../index.js';
+import { mergeShards } from '../run/merge.js';
 import { EXIT } from './exit-codes.js';
 
 /** `mc-dropout merge -o OUT`: joins the shards of OUT; exit 0, or 1 when some rows are error rows. */

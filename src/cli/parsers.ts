@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import { describeError, MAX_SEED, parseColor } from '../index.js';
+import { MAX_SEED } from '../engine/masks.js';
+import { describeError } from '../errors.js';
+import { parseColor } from '../preprocess/spec.js';
 
 /** Option parsers for commander: each throws InvalidArgumentError saying what was expected. */
 

@@ -1,4 +1,8 @@
-import { DEFAULT_ADAPTIVE_RULE, parseShard, runPrediction, shardFromEnvironment, UsageError, type PredictRunConfig } from '../index.js';
+import { UsageError } from '../errors.js';
+import type { PredictRunConfig } from '../run/predict/config.js';
+import { runPrediction } from '../run/predict/execute.js';
+import { parseShard, shardFromEnvironment } from '../run/shards.js';
+import { DEFAULT_ADAPTIVE_RULE } from '../stats/adaptive.js';
 import { EXIT } from './exit-codes.js';
 import { cliHooks } from './progress.js';
 import { catchStopSignals } from './stop-signals.js';

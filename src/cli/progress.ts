@@ -1,6 +1,6 @@
 import type * as CliProgress from 'cli-progress';
 import { createRequire } from 'node:module';
-import type { RunHooks } from '../index.js';
+import type { RunHooks } from '../run/hooks.js';
 import { withFlags, type CommandName } from './flags.js';
 
 /** Progress on stderr: a bar on a terminal, a plain line every few seconds elsewhere, nothing when quiet. */

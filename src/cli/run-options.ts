@@ -1,16 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
-import {
-  BUNDLED_MODEL,
-  readMemberList,
-  UsageError,
-  type ChannelOrder,
-  type Interpolation,
-  type LabeledRunConfig,
-  type LoadOptions,
-  type PreprocessOverrides,
-  type ResizeMode,
-} from '../index.js';
+import type { LoadOptions } from '../engine/options.js';
+import { UsageError } from '../errors.js';
+import { readMemberList } from '../io/member-list.js';
+import type { ChannelOrder, Interpolation, ResizeMode } from '../model/metadata.js';
+import { BUNDLED_MODEL } from '../paths.js';
+import type { PreprocessOverrides } from '../preprocess/spec.js';
+import type { LabeledRunConfig } from '../run/labeled-run.js';
 
 /** The options every command that runs a model over images shares (see withRunOptions in main.ts). */
 export interface RunCliOptions {

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import { selectImages, type SelectConfig } from '../index.js';
+import { selectImages, type SelectConfig } from '../run/select.js';
 import { EXIT } from './exit-codes.js';
 
 export interface SelectCliOptions {

@@ -1,5 +1,5 @@
 /** SIGINT, SIGTERM and SIGHUP while a command runs: stop after the image in hand, say so, exit with the signal's status. */
-import type { RunHooks } from '../index.js';
+import type { RunHooks } from '../run/hooks.js';
 import { EXIT } from './exit-codes.js';
 
 /** The signals a batch system sends before it kills a job, and the exit status each one ends with. */

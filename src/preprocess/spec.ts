@@ -7,6 +7,8 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Refuse images above this many pixels (decompression bombs): 100 megapixels. */
 export const DEFAULT_PIXEL_LIMIT = 100_000_000;
+/** Default pixels decoded at once: two 64-megapixel photos (8000x8000), or thousands of small images (32 such photos: 741 MiB peak RSS). */
+export const DEFAULT_DECODE_PIXEL_BUDGET = 128_000_000;
 /** Center crop's fraction when neither the caller nor the model's metadata gives one (timm's and torchvision's 224/256). */
 export const DEFAULT_CROP_FRACTION = 0.875;
 
