@@ -6,7 +6,7 @@
 import { describeError, invalidParameter, ModelError, UsageError } from '../errors.js';
 import { describeTrainingBatchNorms, trainingModeBatchNorms } from '../model/batch-dependence.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
-import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph-found.js';
 import { forSession, readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { siteInputName } from '../model/rewrite.js';

@@ -1,5 +1,5 @@
 import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
-import { describeMcGraph, mcGraphOf } from './mc-graph.js';
+import { describeMcGraph, mcGraphOf } from './mc-graph-found.js';
 import { nodesFeeding, paddleDropouts } from './inject.js';
 import { classifierOutput } from './signature.js';
 import { METADATA_PREFIX } from './metadata.js';

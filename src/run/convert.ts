@@ -9,7 +9,8 @@ import { checkInputsAreNotOutputs, fileIdentity, outputIdentities, outputTarget 
 import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { anchorExternalData } from '../model/external.js';
 import { hasRandomOps, mcEnsembleGraph, type EnsembleMember } from '../model/mc-ensemble-graph.js';
-import { describeMcGraph, mcGraph, mcGraphOf } from '../model/mc-graph.js';
+import { mcGraph } from '../model/mc-graph.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph-found.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
 

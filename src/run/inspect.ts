@@ -5,7 +5,7 @@ import { injectionCandidates, paddleDropouts, type PaddleDropout } from '../mode
 import { McDropoutError, param } from '../errors.js';
 import { readMetadata, type ModelMetadata } from '../model/metadata.js';
 import { dataTypeName, type OnnxGraph, type TensorInfo } from '../model/graph.js';
-import { describeMcGraph, mcGraphOf } from '../model/mc-graph.js';
+import { describeMcGraph, mcGraphOf } from '../model/mc-graph-found.js';
 import { readOnnxFile, type OnnxFile } from '../model/read.js';
 import { describeRandomSite } from '../model/random-layers.js';
 import { findStochasticSites, type StochasticSite } from '../model/sites.js';

@@ -5,16 +5,13 @@
  * runPrediction; later readers of runs (merge, evaluate) read the metadata it writes.
  */
 import { calibrationWarnings, checkCalibrationFits, type Calibration } from '../../calibration/calibration.js';
-import { readCalibrationFile } from '../../calibration/calibration-file.js';
-import { checkCalibrationRun } from '../../calibration/fit-check.js';
 import { maskRates } from '../../engine/mc-model.js';
 import { Members } from '../../ensemble/members.js';
-import { predictEnsembleFiles } from '../../ensemble/predict-files.js';
 import { runName, runViews, viewNames } from '../../ensemble/views.js';
 import { freshSeed } from '../../stats/random.js';
 import { OutputLock } from '../../io/lock.js';
 import { csvName } from '../../io/names.js';
-import { NpyPassesWriter } from '../../io/npy.js';
+import type { NpyPassesWriter } from '../../io/npy.js';
 import { earlierSeed } from '../../io/resume.js';
 import { csvHeader } from '../../io/rows.js';
 import { RunOutput } from '../../io/run-output.js';
@@ -31,17 +28,24 @@ import { derivedSeed, shardBlock, type InputBlock } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
 import { planPrediction, type PredictPlan } from './plan.js';
 import { isMapModel } from '../segment/model-kind.js';
-import { runMapPrediction } from '../segment/execute.js';
 import { passStatistics, rowLine, rowShape, runMetadata, runSettings, upgradedRunSettings, type ResolvedRun } from './records.js';
 
-/** Runs predict: validates every output before reading any image, then writes one row per image. */
+/**
+ * Runs predict: validates every output before reading any image, then writes one row per image.
+ * What only some runs need (segmentation maps, a calibration, ensembles, saved passes) is imported
+ * when a run needs it, so a plain run starts sooner (#38).
+ */
 export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
-  if (await isMapModel(config.members?.[0] ?? config.model, config.load.output)) return runMapPrediction(config, hooks);
+  if (await isMapModel(config.members?.[0] ?? config.model, config.load.output)) {
+    const { runMapPrediction } = await import('../segment/execute.js');
+    return runMapPrediction(config, hooks);
+  }
   const started = new Date();
   const warn = hooks.onWarning ?? (() => {});
   const plan = planPrediction(config);
   // a calibration that cannot be used is refused before any image is read
-  const calibrationFile = config.calibration !== undefined ? readCalibrationFile(config.calibration) : undefined;
+  const calibrationFile =
+    config.calibration !== undefined ? (await import('../../calibration/calibration-file.js')).readCalibrationFile(config.calibration) : undefined;
   const { walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
   const block = shardBlock(config.shard, walked);
 
@@ -57,7 +61,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
   // the lead member: the model of a plain run; an ensemble's first in the order of their digests
   const model = members.list[0]!.model;
   try {
-    const run = resolveRun(config, plan, members, calibrationFile, block, warn);
+    const run = await resolveRun(config, plan, members, calibrationFile, block, warn);
     const settings = runSettings(config, model, run);
     const sink = RunOutput.open({
       output: plan.output,
@@ -75,7 +79,9 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     const written = (f: string) => sink.done.has(config.format === 'csv' ? csvName(f) : f) || (doneFiles.size > 0 && doneFiles.has(fileIdentity(f) ?? ''));
     const todo = block.files.filter((f) => !written(f));
     const todoSizes = block.sizes.filter((_, i) => !written(block.files[i]!));
-    const passesFile = plan.passes ? NpyPassesWriter.open(plan.passes.file, todo.length, rowsPerImage(run, members), model.info.classes) : undefined;
+    const passesFile = plan.passes
+      ? (await import('../../io/npy.js')).NpyPassesWriter.open(plan.passes.file, todo.length, rowsPerImage(run, members), model.info.classes)
+      : undefined;
     hooks.onStart?.(todo.length);
     let rows: WrittenRows;
     try {
@@ -127,14 +133,14 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
 }
 
 /** What the run settles once the model is loaded: labels, preprocessing, the calibration's fit, top-k, T, the seed, the ensemble. */
-function resolveRun(
+async function resolveRun(
   config: PredictRunConfig,
   plan: PredictPlan,
   members: Members,
   calibrationFile: { calibration: Calibration; sha256: string } | undefined,
   block: InputBlock,
   warn: (message: string) => void,
-): ResolvedRun {
+): Promise<ResolvedRun> {
   const { info } = members.list[0]!.model;
   const { classes } = members;
   for (const member of members.list)
@@ -153,6 +159,7 @@ function resolveRun(
   const calibration = calibrationFile?.calibration;
   if (calibration) {
     checkCalibrationFits(calibration, config.calibration!, { path: modelName, sha256: modelSha256, classes }, preprocess);
+    const { checkCalibrationRun } = await import('../../calibration/fit-check.js');
     checkCalibrationRun(
       calibration,
       config.calibration!,
@@ -233,7 +240,7 @@ async function writeRows(
     keepPasses: passesFile !== undefined || run.calibration !== undefined,
   };
   const results = run.ensemble
-    ? predictEnsembleFiles(members, images.files, { ...options, views: run.ensemble.views })
+    ? (await import('../../ensemble/predict-files.js')).predictEnsembleFiles(members, images.files, { ...options, views: run.ensemble.views })
     : predictFiles(members.list[0]!.model, images.files, { ...options, ...(run.rule && { adaptive: run.rule }) });
   for await (const result of results) {
     if (result.status === 'ok') {
