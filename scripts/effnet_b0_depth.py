@@ -50,25 +50,11 @@ class _StubTorchvision(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 if not MODERN:
     sys.meta_path.insert(0, _StubTorchvision())
 else:
-    # torchvision's wheel here is a CUDA build whose fake-kernel registrations fail on CPU torch (as in fixtures/modern)
-    import torch.library as _library
+    # torchvision's wheel here is a CUDA build: fixtures/torch_cpu.py lets it import on CPU torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'fixtures'))
+    from torch_cpu import allow_cpu_torchvision
 
-    _register_fake = _library.register_fake
-
-    def _tolerant(*args, **kwargs):
-        try:
-            decorator = _register_fake(*args, **kwargs)
-        except Exception:
-            return lambda f: f
-
-        def wrap(f):
-            try:
-                return decorator(f)
-            except Exception:
-                return f
-        return wrap
-
-    _library.register_fake = _tolerant
+    allow_cpu_torchvision()
 
 import timm  # noqa: E402
 import timm.layers.drop  # noqa: E402

@@ -104,12 +104,12 @@ export function loadOptions(options: RunCliOptions, allowDeterministic: boolean)
 
 /**
  * Where loads keep what they learn of a model (LoadOptions.cacheFolder): MC_DROPOUT_CACHE when it
- * names a folder, none with --no-cache or MC_DROPOUT_CACHE=off, else mc-dropout/ in the user's cache
- * folder ($XDG_CACHE_HOME, or ~/.cache).
+ * names a folder (relative: to the working directory), none with --no-cache or MC_DROPOUT_CACHE=off
+ * (or 0, false, no; any case), else mc-dropout/ in the user's cache folder ($XDG_CACHE_HOME, or ~/.cache).
  */
 export function cacheOption(cache: boolean, env: NodeJS.ProcessEnv): { cacheFolder?: string } {
   const named = env.MC_DROPOUT_CACHE;
-  if (!cache || named === 'off') return {};
+  if (!cache || (named !== undefined && /^(off|0|false|no)$/i.test(named.trim()))) return {};
   if (named) return { cacheFolder: path.resolve(named) };
   const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
   return { cacheFolder: path.join(base, 'mc-dropout') };

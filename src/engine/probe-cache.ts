@@ -4,17 +4,17 @@
  * a 0.6 s load for torch 1.13's EfficientNet-B0). An entry is keyed by the model's SHA-256 (its
  * external files included), the sites and input the probe saw, the format below and mc-dropout's
  * version, so an edited model, other sites or another mc-dropout never read an old entry. A missing,
- * unreadable or malformed entry is probed again and rewritten; a folder that cannot be written is
- * left alone. Deleting the folder is always safe.
+ * unreadable, malformed or edited entry (each carries a checksum) is probed again and rewritten; a
+ * folder that cannot be written is left alone. Deleting the folder is always safe.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/durable.js';
 import type { ProbeResult } from './probe.js';
 
-/** Bump when ProbeResult, or what the probe computes, changes meaning. */
-const FORMAT = 1;
+/** Bump when ProbeResult, what the probe computes, or the entry's layout changes. */
+const FORMAT = 2;
 
 const VERSION = (() => {
   try {
@@ -37,36 +37,58 @@ export interface ProbeKey {
 }
 
 /** The file of the entry for `key` in `folder`. */
-export function probeEntry(folder: string, key: ProbeKey): string {
-  const digest = createHash('sha256')
-    .update(JSON.stringify({ format: FORMAT, version: VERSION, ...key }))
-    .digest('hex');
-  return path.join(folder, 'probe', `${digest.slice(0, 40)}.json`);
+export function probeEntry(folder: string, key: ProbeKey): { file: string; key: string } {
+  const digest = sha256(JSON.stringify({ format: FORMAT, version: VERSION, ...key }));
+  return { file: path.join(folder, 'probe', `${digest.slice(0, 40)}.json`), key: digest };
 }
 
-/** The findings kept in `file` for a load of `sites` sites, or undefined when there are none or they do not hold together. */
-export function readProbeEntry(file: string, sites: number): ProbeResult | undefined {
-  let value: unknown;
+/** Entries are small (names and shapes of a model's tensors): a larger file is not one. */
+const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The findings kept for `entry` for a load of `sites` sites, or undefined when there are none or
+ * they do not hold: not a regular file (a FIFO or a device is never read), not JSON, made for
+ * another key, or changed since it was written (its checksum).
+ */
+export function readProbeEntry(entry: { file: string; key: string }, sites: number): ProbeResult | undefined {
+  let text: string;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    // non-blocking: a FIFO in the entry's place opens at once, and is then refused as not a file
+    const fd = openSync(entry.file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile() || stat.size > MAX_ENTRY_BYTES) return undefined;
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
   }
-  if (!isStored(value, sites)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { key, checksum, probe } = value as Record<string, unknown>;
+  if (key !== entry.key || typeof checksum !== 'string' || checksum !== sha256(`${entry.key}${JSON.stringify(probe)}`)) return undefined;
+  if (!isStored(probe, sites)) return undefined;
   return {
-    siteShapes: value.siteShapes,
-    siteFolds: value.siteFolds,
-    siteTypes: value.siteTypes,
-    batchMajor: new Set(value.batchMajor),
-    activationShapes: new Map(value.activationShapes),
-    activationTypes: new Map(value.activationTypes),
-    notPerRow: new Set(value.notPerRow),
+    siteShapes: probe.siteShapes,
+    siteFolds: probe.siteFolds,
+    siteTypes: probe.siteTypes,
+    batchMajor: new Set(probe.batchMajor),
+    activationShapes: new Map(probe.activationShapes),
+    activationTypes: new Map(probe.activationTypes),
+    notPerRow: new Set(probe.notPerRow),
     runs: 0,
   };
 }
 
-/** Keeps `probe` in `file`, whole or not at all; a folder that cannot be made or written is skipped (the next load probes again). */
-export function writeProbeEntry(file: string, probe: ProbeResult): void {
+/** Keeps `probe` for `entry`, whole or not at all; a folder that cannot be made or written is skipped (the next load probes again). */
+export function writeProbeEntry(entry: { file: string; key: string }, probe: ProbeResult): void {
   const stored: Stored = {
     siteShapes: probe.siteShapes,
     siteFolds: probe.siteFolds,
@@ -76,11 +98,37 @@ export function writeProbeEntry(file: string, probe: ProbeResult): void {
     activationTypes: [...probe.activationTypes],
     notPerRow: [...probe.notPerRow],
   };
+  // a checksum over the key and the findings: an entry edited by hand, or damaged on disk, is probed again
+  const checksum = sha256(`${entry.key}${JSON.stringify(stored)}`);
+  if (!makeFolder(path.dirname(entry.file))) return;
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileAtomicSync(file, JSON.stringify(stored));
+    writeFileAtomicSync(entry.file, JSON.stringify({ key: entry.key, checksum, probe: stored }));
   } catch {
-    // a read-only or full disk, a file where the folder should be: the cache is an optimization only
+    // a read-only or full disk: the cache is an optimization only
+  }
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Makes `dir` and its missing parents one level at a time (mkdirSync's recursive mode loops
+ * forever under /proc); false when it cannot.
+ */
+function makeFolder(dir: string, depth = 0): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || depth >= 64 || parent === dir || !makeFolder(parent, depth + 1)) return false;
+    try {
+      mkdirSync(dir);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { ConstantTable } from './constant-table.js';
+import { describeDecision, dropDecisionOf } from './drop-decisions.js';
 import { protoOf, type OnnxGraph } from './graph.js';
-import { attributeInt, toNumber, type NodeProto } from './onnx.js';
+import { attributeInt, DataType, toNumber, type NodeProto } from './onnx.js';
 import type { StochasticSite } from './sites.js';
 
 /** The layer a random op belongs to, as exporters write them, for inspect. */
@@ -68,11 +69,13 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
       : { name: 'Dropout', rate: round(1 - keep), detail: `Floor(u + ${round(keep)}), one draw per element` };
   }
   const less = only(site.output, 'Less');
-  const threshold = less && less.input?.[0] === site.output ? constants.fill(less.input?.[1])?.value : undefined;
+  const stored = less && less.input?.[0] === site.output ? constants.fill(less.input?.[1])?.value : undefined;
+  // u in [0, 1): a threshold outside it keeps always or never
+  const threshold = stored === undefined ? undefined : Math.min(1, Math.max(0, stored));
   const cast = less && only(less.output![0]!, 'Cast');
-  if (threshold === undefined || !cast) return fallback();
+  if (threshold === undefined || !cast) return perSample ? (comparedPerSample(graph, site, rowShape) ?? fallback()) : fallback();
   const next = readers(cast.output![0]!);
-  if (next.length === 1 && next[0]!.opType === 'Div' && other(next[0]!, cast.output![0]!) === threshold) {
+  if (next.length === 1 && next[0]!.opType === 'Div' && other(next[0]!, cast.output![0]!) === stored) {
     return perSample
       ? { name: 'DropPath', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast -> Div, one draw per sample` }
       : { name: 'Dropout', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast -> Div, one draw per element` };
@@ -91,4 +94,18 @@ export function describeRandomSite(graph: OnnxGraph, site: StochasticSite, rowSh
   // torch.bernoulli(full(keep)) on [B, 1, 1, 1], scaled after the Mul (x * mask / keep)
   if (perSample) return { name: 'DropPath', rate: round(1 - threshold), detail: `u < ${round(threshold)} -> Cast, one draw per sample` };
   return { name: 'Bernoulli', rate: round(threshold), detail: `u < ${round(threshold)} -> Cast` };
+}
+
+/**
+ * A per-sample draw read through one comparison with a constant, in any spelling (Greater(keep, u),
+ * u >= rate): DropPath, its rate the chance the comparison is false (the branch dropped), for u in [0, 1).
+ */
+function comparedPerSample(graph: OnnxGraph, site: StochasticSite, rowShape: readonly number[]): RandomPattern | undefined {
+  const decision = dropDecisionOf(graph, site, rowShape, DataType.FLOAT);
+  if (decision?.kind !== 'compare') return undefined;
+  const t = Math.min(1, Math.max(0, decision.threshold));
+  // u < t (or t > u) holds with probability t; u > t (or t < u) with 1 - t
+  const below = (decision.op === 'Less' || decision.op === 'LessOrEqual') === decision.drawFirst;
+  const kept = below ? t : 1 - t;
+  return { name: 'DropPath', rate: Number((1 - kept).toPrecision(6)), detail: `${describeDecision(decision)}, one draw per sample` };
 }

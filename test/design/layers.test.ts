@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { ROOT } from '../helpers/cli.js';
+import { sourceProgram } from '../helpers/ts-program.js';
 
 /** Layer of each folder (or top-level file) of src/, lowest first. */
 const LAYERS: Record<string, number> = {
@@ -104,14 +105,7 @@ describe('the layers of src/ (docs/design.md)', () => {
   it("the CLI imports from the core only the library's face: names src/index.ts exports, from the module that declares them", () => {
     // from the declaring module, not index.ts itself, so a command loads only the modules it runs (#38: start-up)
     const cliFiles = files(path.join(SRC, 'cli'));
-    const program = ts.createProgram([path.join(SRC, 'index.ts'), ...cliFiles], {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-    });
+    const program = sourceProgram([path.join(SRC, 'index.ts'), ...cliFiles]);
     const checker = program.getTypeChecker();
     const resolved = (symbol: ts.Symbol) => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
     const face = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(path.join(SRC, 'index.ts'))!)!).map(resolved));

@@ -10,6 +10,7 @@ import ts from 'typescript';
 import { COMMAND_FLAGS, LIBRARY_ONLY, withFlags, type CommandName } from '../../src/cli/flags.js';
 import { invalidParameter, param, UsageError } from '../../src/errors.js';
 import { ROOT } from '../helpers/cli.js';
+import { sourceProgram } from '../helpers/ts-program.js';
 
 const SRC = path.join(ROOT, 'src');
 function files(dir: string): string[] {
@@ -20,14 +21,7 @@ function files(dir: string): string[] {
 
 describe("the library's face", () => {
   it('every export of src/index.ts carries TSDoc at its declaration', () => {
-    const program = ts.createProgram([path.join(SRC, 'index.ts')], {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-    });
+    const program = sourceProgram([path.join(SRC, 'index.ts')]);
     const checker = program.getTypeChecker();
     const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(path.join(SRC, 'index.ts'))!)!);
     assert.ok(exports.length > 100, `expected the whole face, found ${exports.length} exports`);

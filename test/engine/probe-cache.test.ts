@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
@@ -59,31 +60,51 @@ describe('the probe cache', () => {
     assert.equal(entries(folder).length, 3);
   });
 
-  it('an unreadable, malformed or mismatched entry is probed again and rewritten; an unwritable folder is skipped', async () => {
+  it('an unreadable, malformed, edited or foreign entry is probed again and rewritten; a FIFO or device in its place is never read', async () => {
     const folder = tempDir();
     await loadAndPredict(TORCHSCRIPT, { cacheFolder: folder });
     const [entry] = entries(folder);
     const file = path.join(folder, 'probe', entry!);
     const good = readFileSync(file, 'utf8');
-    const stored = JSON.parse(good) as { siteShapes: number[][] };
+    const stored = JSON.parse(good) as { key: string; checksum: string; probe: { siteShapes: number[][]; siteFolds: number[] } };
+    const edited = (probe: object) => JSON.stringify({ ...stored, probe: { ...stored.probe, ...probe } });
     for (const bad of [
       '',
-      '{"siteShapes": [',
+      '{"key": ',
       'null',
       '[]',
-      JSON.stringify({ ...stored, siteShapes: stored.siteShapes.slice(1) }),
-      JSON.stringify({ ...stored, siteFolds: ['x'] }),
+      JSON.stringify({ ...stored, checksum: stored.checksum.replace(/^./, (c) => (c === '0' ? '1' : '0')) }),
+      JSON.stringify({ ...stored, key: 'another model' }),
+      // values of the right types (a hostile trial's [1]-shaped masks broadcast: rows silently wrong before the checksum)
+      edited({ siteShapes: stored.probe.siteShapes.map((shape) => shape.map(() => 2)) }),
+      edited({ siteShapes: stored.probe.siteShapes.slice(1) }),
+      edited({ siteFolds: ['x'] }),
     ]) {
       writeFileSync(file, bad);
       const again = await loadAndPredict(TORCHSCRIPT, { cacheFolder: folder });
       assert.equal(again.cached, false, bad);
       assert.equal(readFileSync(file, 'utf8'), good, `${bad}: rewritten`);
     }
-    // a file where the folder should be: the load runs, nothing is written
+    const fresh = (await loadAndPredict(TORCHSCRIPT, {})).probs;
+    // a FIFO (a read would wait for a writer) and an endless device in the entry's place
+    for (const special of ['fifo', '/dev/zero']) {
+      rmSync(file);
+      if (special === 'fifo') execFileSync('mkfifo', [file]);
+      else symlinkSync(special, file);
+      const run = await loadAndPredict(TORCHSCRIPT, { cacheFolder: folder });
+      assert.equal(run.cached, false, special);
+      assert.deepEqual(run.probs, fresh, special);
+      assert.equal(readFileSync(file, 'utf8'), good, `${special}: replaced by the entry`);
+    }
+  });
+
+  it('a folder that cannot be made is skipped: a file in its place, and /proc (where a recursive mkdir never returns)', async () => {
     const blocked = path.join(tempDir(), 'not-a-folder');
     writeFileSync(blocked, 'x');
-    const run = await loadAndPredict(TORCHSCRIPT, { cacheFolder: blocked });
-    assert.equal(run.cached, false);
+    for (const folder of [blocked, path.join(blocked, 'below'), '/proc/self/mc-dropout-cache']) {
+      const run = await loadAndPredict(TORCHSCRIPT, { cacheFolder: folder });
+      assert.equal(run.cached, false, folder);
+    }
     assert.equal(readFileSync(blocked, 'utf8'), 'x');
   });
 
@@ -92,7 +113,7 @@ describe('the probe cache', () => {
     // a relative XDG_CACHE_HOME is invalid (XDG base directory spec): the default ~/.cache
     assert.match(cacheOption(true, { XDG_CACHE_HOME: 'rel' }).cacheFolder!, /\/\.cache\/mc-dropout$/);
     assert.deepEqual(cacheOption(true, { MC_DROPOUT_CACHE: '/y', XDG_CACHE_HOME: '/x' }), { cacheFolder: '/y' });
-    assert.deepEqual(cacheOption(true, { MC_DROPOUT_CACHE: 'off' }), {});
+    for (const off of ['off', 'OFF', ' Off ', '0', 'false', 'no']) assert.deepEqual(cacheOption(true, { MC_DROPOUT_CACHE: off }), {}, off);
     assert.deepEqual(cacheOption(false, { MC_DROPOUT_CACHE: '/y' }), {});
     const xdg = tempDir();
     const out = tempDir();

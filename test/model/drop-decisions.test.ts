@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, describeDecision, dropDecisionOf } from '../../src/model/drop-decisions.js';
 import { DataType, type NodeProto, type TensorProto } from '../../src/model/onnx.js';
+import { describeRandomSite } from '../../src/model/random-layers.js';
 import { findStochasticSites } from '../../src/model/sites.js';
 import { buildModel, decodeGraph, dropoutNode, scalarBool, scalarFloat } from '../helpers/graphs.js';
 
@@ -126,5 +127,23 @@ describe('decide', () => {
     assert.equal(describeDecision({ kind: 'compare', op: 'GreaterOrEqual', threshold: Math.fround(0.1), drawFirst: true }), 'u >= 0.1');
     assert.equal(describeDecision({ kind: 'compare', op: 'Greater', threshold: 0.9, drawFirst: false }), '0.9 > u');
     assert.equal(describeDecision({ kind: 'floor', offset: Math.fround(0.9) }), 'Floor(u + 0.9)');
+  });
+});
+
+describe('describeRandomSite names every per-sample comparison DropPath, its rate the chance the branch drops', () => {
+  it('Greater(keep, u), u >= rate, a threshold outside [0, 1]', () => {
+    const describe = (nodes: NodeProto[], keep: number) => {
+      const model = decodeGraph(buildModel({ nodes, initializers: [scalarFloat('keep', keep)], inputDims: ['N', 1, 1, 1], outputDims: ['N', 1, 1, 1] }));
+      const [site] = findStochasticSites(model);
+      const { name, rate, detail } = describeRandomSite(model, site!, PER_SAMPLE);
+      return { name, rate, detail };
+    };
+    const compared = (op: string, inputs: string[]) => [uniform, { opType: op, input: inputs, output: ['hit'] }, castTo('hit')];
+    assert.deepEqual(describe(compared('Greater', ['keep', 'u']), 0.92), { name: 'DropPath', rate: 0.08, detail: '0.92 > u, one draw per sample' });
+    assert.deepEqual(describe(compared('GreaterOrEqual', ['u', 'keep']), 0.1), { name: 'DropPath', rate: 0.1, detail: 'u >= 0.1, one draw per sample' });
+    assert.deepEqual(describe(compared('LessOrEqual', ['keep', 'u']), 0.25), { name: 'DropPath', rate: 0.25, detail: '0.25 <= u, one draw per sample' });
+    // u < -0.5 never holds, u < 1.5 always: rates 1 and 0, never 1.5
+    assert.equal(describe(compared('Less', ['u', 'keep']), -0.5).rate, 1);
+    assert.equal(describe(compared('Less', ['u', 'keep']), 1.5).rate, 0);
   });
 });
