@@ -212,6 +212,11 @@ export class McModel {
       );
   }
 
+  /** Prefix sharing's level graph and each site's drop decision, which convert's MC graph runs too; undefined where sharing does not apply. */
+  get prefixLevels(): PrefixLevels | undefined {
+    return this.levels;
+  }
+
   /** How much one session run takes: rows (image x pass) and, with trunk reuse, images whose trunk it computes. */
   get limits(): { rowsPerRun: number; imagesPerTrunkRun: number } {
     return { rowsPerRun: this.maxRowsPerRun, imagesPerTrunkRun: this.imagesPerTrunkRun };

@@ -7,6 +7,7 @@
 import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
 import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
 import { addMapStatistics, mapOutputDims, scoreMapOf, type McGraphMap } from './mc-graph-maps.js';
+import { leveledRows, type McGraphLevels } from './mc-graph-levels.js';
 import { METADATA_PREFIX, type Layout } from './metadata.js';
 import { describeMcGraph, MC_GRAPH_PREFIX, mcGraphOf, type McGraphMember } from './mc-graph-found.js';
 
@@ -44,7 +45,7 @@ export const MC_GRAPH_OUTPUTS = [
 export function mcGraph(
   source: OnnxGraph,
   passes: number,
-  options: { output?: string; cut?: readonly { name: string; rank: number }[]; seedInput?: boolean } = {},
+  options: { output?: string; cut?: readonly { name: string; rank: number }[]; seedInput?: boolean; levels?: McGraphLevels } = {},
 ): OnnxGraph {
   const already = mcGraphOf(source);
   if (already) throw new ModelError(`The model is already ${describeMcGraph(already)}: convert the model it was made from`, 'E_MC_GRAPH');
@@ -55,14 +56,27 @@ export function mcGraph(
   const { input, dims, scoreName, classes, map } = checkedSignature(source, graph, options.output);
   renameClashingTensors(graph);
   const build = graphBuilder(defaultOpset(model), MC_GRAPH_PREFIX);
-  const { front, perPass } = tiledPasses(graph.node ?? [], build, passes, { name: input, rank: dims.length }, options.cut);
-  graph.node = perPass;
-  dropRowsValueInfo(graph, perPass);
-  if (map) addMapStatistics(build, defaultOpset(model), scoreName, map, passes);
-  else addStatistics(build, isSoftmaxOutput(source, scoreName), scoreName, passes, classes);
+  let front: NodeProto[];
+  let scores = scoreName;
+  if (options.levels) {
+    // prefix sharing (mc-graph-levels.ts): `source` is the engine's level graph; the level inputs come first
+    const groups = leveledRows(build, options.levels, passes, input);
+    front = build.nodes.splice(0);
+    scores = build.node('Gather', [scoreName, groups], 'levels.scores', [intAttribute('axis', 0)]);
+  } else {
+    const tiled = tiledPasses(graph.node ?? [], build, passes, { name: input, rank: dims.length }, options.cut);
+    front = tiled.front;
+    graph.node = tiled.perPass;
+    dropRowsValueInfo(graph, tiled.perPass);
+  }
+  if (map) addMapStatistics(build, defaultOpset(model), scores, map, passes);
+  else addStatistics(build, isSoftmaxOutput(source, scoreName), scores, passes, classes);
 
-  const seeded = options.seedInput ? seededRandomOps(graph.node, build) : undefined;
-  graph.node = [...front, ...(seeded ?? graph.node), ...build.nodes];
+  const perPass = graph.node ?? [];
+  if (options.levels && options.seedInput)
+    throw new UsageError(`The MC graph shares DropPath prefixes with the runtime's random numbers only; leave out ${param('mcGraphSeed')}`);
+  const seeded = options.seedInput ? seededRandomOps(perPass, build) : undefined;
+  graph.node = [...front, ...(seeded ?? perPass), ...build.nodes];
   graph.initializer = [...(graph.initializer ?? []), ...build.added];
   // the seed, where asked for: a required input (onnxruntime-node and -web feed no input that has a default)
   if (seeded) graph.input = [...(graph.input ?? []), tensorValueInfo(MC_GRAPH_SEED, DataType.INT64, [1])];

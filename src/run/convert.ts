@@ -10,6 +10,11 @@ import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { anchorExternalData } from '../model/external.js';
 import { hasRandomOps, mcEnsembleGraph, type EnsembleMember } from '../model/mc-ensemble-graph.js';
 import { mcGraph } from '../model/mc-graph.js';
+import { levelModel, type McGraphLevels } from '../model/mc-graph-levels.js';
+import type { PrefixLevels } from '../engine/prefix-sharing.js';
+import type { DrawnSite } from '../engine/draws.js';
+import { RANDOM_OPS } from '../model/sites.js';
+import { protoOf, type OnnxGraph } from '../model/graph.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph-found.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
@@ -122,12 +127,16 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
     // sites there, so the trunk that runs once per image ends before them
     const converted = readOnnxBytes(report.model.encode(), { name: input, folder });
-    const trunk = await checkMcGraphFits(converted, modelOutput);
-    finished = mcGraph(report.model, passes, {
-      ...(modelOutput !== undefined && { output: modelOutput }),
-      ...(trunk && { cut: trunk }),
-      ...(mcGraphSeed && { seedInput: true }),
-    });
+    const { cut, levels } = await checkMcGraphFits(converted, modelOutput);
+    // stochastic depth: the engine's level graph, its inputs computed in the graph (mc-graph-levels.ts); seeded random numbers tile instead
+    finished =
+      levels && !mcGraphSeed
+        ? mcGraph(levelModel(levels, report.model), passes, { ...(modelOutput !== undefined && { output: modelOutput }), levels })
+        : mcGraph(report.model, passes, {
+            ...(modelOutput !== undefined && { output: modelOutput }),
+            ...(cut && { cut }),
+            ...(mcGraphSeed && { seedInput: true }),
+          });
     mcGraphMap = mcGraphOf(finished)?.map;
   }
   // the check loads the written file by absolute path, as a user would from any folder
@@ -207,7 +216,7 @@ async function convertEnsemble(
     );
     // a member with random ops is planned as its own MC graph is; one without runs once, whole
     const stochastic = hasRandomOps(report.model);
-    const cut = stochastic ? await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput) : undefined;
+    const cut = stochastic ? (await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput)).cut : undefined;
     anchorExternalData(report.model, folder);
     members.push({ file, sha256, graph: report.model, ...(cut && { cut }), passes: stochastic ? passes : 1, report });
   }
@@ -238,7 +247,10 @@ async function convertEnsemble(
  * (rows that see each other after a stochastic site, such as DropBlock's batch statistics, or a
  * fixed batch), and for a model with no stochastic site reaching the class scores.
  */
-async function checkMcGraphFits(converted: OnnxFile, modelOutput: string | undefined): Promise<{ name: string; rank: number }[] | undefined> {
+async function checkMcGraphFits(
+  converted: OnnxFile,
+  modelOutput: string | undefined,
+): Promise<{ cut?: { name: string; rank: number }[]; levels?: McGraphLevels }> {
   const input = converted.file;
   const model = await McModel.load(converted, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
   try {
@@ -250,8 +262,28 @@ async function checkMcGraphFits(converted: OnnxFile, modelOutput: string | undef
       );
     }
     // the engine's trunk split: the trunk runs once per image in the graph too (without it, the input is tiled)
-    return plan.trunkReuse ? plan.cutTensors.map((name, k) => ({ name, rank: plan.cutShapes[k]!.length + 1 })) : undefined;
+    const cut = plan.trunkReuse ? plan.cutTensors.map((name, k) => ({ name, rank: plan.cutShapes[k]!.length + 1 })) : undefined;
+    return {
+      ...(cut && { cut }),
+      ...(model.prefixLevels && !model.info.map && { levels: levelsOf(model.prefixLevels, model.info.drawnSites, converted.model) }),
+    };
   } finally {
     await model.dispose();
   }
+}
+
+/** The engine's level graph as the MC graph takes it: each site's draws, decision and (convert --seed) its random op's seed. */
+function levelsOf(prefix: PrefixLevels, sites: readonly DrawnSite[], converted: OnnxGraph): McGraphLevels {
+  const nodes = protoOf(converted).graph?.node ?? [];
+  return {
+    graph: prefix.plan.model,
+    gathers: prefix.plan.gathers,
+    outputLevel: prefix.plan.outputLevel,
+    sites: sites.map((s, k) => {
+      const random = s.site.nodeIndices.map((i) => nodes[i]!).find((n) => RANDOM_OPS.includes(n.opType ?? ''));
+      const seed = random?.attribute?.find((a) => a.name === 'seed')?.f;
+      const decision = prefix.decisions[k];
+      return { input: s.input, draw: s.draw, rowShape: s.rowShape, ...(decision && { decision }), ...(typeof seed === 'number' && { seed }) };
+    }),
+  };
 }

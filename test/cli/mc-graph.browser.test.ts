@@ -53,68 +53,77 @@ function serve(files: Record<string, { body: Buffer | string; type: string }>, r
 
 describe('the MC graph in onnxruntime-web, in headless Chromium', () => {
   it(
-    "runs the MC graph: its means within 5 standard errors of onnxruntime-node's, the same labels; the page asks only for its own files",
+    "runs the MC graph, and a stochastic-depth model's (prefix sharing: Unique, Gather): its means within 5 standard errors of onnxruntime-node's, the same labels; the page asks only for its own files",
     { skip },
     async () => {
-      const folder = tempDir();
-      const graph = path.join(folder, 'mc.onnx');
-      const T = 1000;
-      const made = await runCli(['convert', path.join(ROOT, 'models/fashion-mnist-mc.onnx'), '--mc-graph', String(T), '-o', graph]);
-      assert.equal(made.code, 0, made.stderr);
-      const model = await McModel.load(path.join(ROOT, 'models/fashion-mnist-mc.onnx'), { device: 'cpu' });
-      const spec = resolvePreprocess(model.info);
-      const tensors = await Promise.all(FILES.map((f) => loadImageTensor(f, spec)));
-      const dims = [tensors.length, ...model.info.inputDims.slice(1)];
-      await model.dispose();
-      const data = new Float32Array(tensors.length * tensors[0]!.length);
-      tensors.forEach((t, i) => data.set(t, i * t.length));
-
-      const session = await ort.InferenceSession.create(graph, { logSeverityLevel: 3 });
-      const nodeOut = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, dims) });
-      await session.release();
-      const expected = Object.fromEntries(Object.entries(nodeOut).map(([k, t]) => [k, Array.from(t.data as ArrayLike<number | bigint>, Number)]));
-
-      const requests: string[] = [];
-      const server = await serve(
-        {
-          '/': { body: PAGE, type: 'text/html' },
-          '/model.onnx': { body: readFileSync(graph), type: 'application/octet-stream' },
-          '/images.bin': { body: Buffer.from(data.buffer), type: 'application/octet-stream' },
-        },
-        requests,
-      );
-      const browser = await launchChromium();
-      try {
-        const page = await browser.newPage();
-        const problems: string[] = [];
-        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-        const { port } = server.address() as AddressInfo;
-        await page.goto(`http://127.0.0.1:${port}/#${JSON.stringify(dims)}`);
-        await page.waitForFunction('window.result !== undefined', undefined, { timeout: 60_000 });
-        const web = await page.evaluate<Record<string, number[]>>('window.result');
-        assert.deepEqual(problems, []);
-        assert.deepEqual(Object.keys(web).sort(), Object.keys(expected).sort());
-        const classes = expected.mean!.length / FILES.length;
-        expected.mean!.forEach((m, k) => {
-          const bound = 5 * expected.std![k]! * Math.sqrt(2 / T) + 1e-6;
-          assert.ok(
-            Math.abs(web.mean![k]! - m) <= bound,
-            `image ${Math.floor(k / classes)} class ${k % classes}: web ${web.mean![k]} vs node ${m} (bound ${bound})`,
-          );
-        });
-        // the same predicted class for these confident images, and other random numbers than node's
-        assert.deepEqual(web.label, expected.label);
-        assert.notDeepEqual(web.mean, expected.mean);
-        // the page's own statistics are consistent with its mean
-        web.label!.forEach((label, i) => assert.equal(web.confidence![i], web.mean![i * classes + label]));
-        assert.ok(
-          requests.every((r) => r === '/' || r === '/model.onnx' || r === '/images.bin' || r.startsWith('/ort/') || r === '/favicon.ico'),
-          requests.join(', '),
-        );
-      } finally {
-        await browser.close();
-        server.close();
-      }
+      const cases = [
+        // confident images: the same labels too
+        { model: path.join(ROOT, 'models/fashion-mnist-mc.onnx'), T: 1000, sameLabels: true },
+        // random weights: means close to uniform, labels left to chance
+        { model: path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx'), T: 400, sameLabels: false },
+      ];
+      for (const { model: file, T, sameLabels } of cases) await agreesInBrowser(file, T, sameLabels);
     },
   );
 });
+
+/** The MC graph of `file` at T passes in onnxruntime-web against onnxruntime-node, on FILES. */
+async function agreesInBrowser(file: string, T: number, sameLabels: boolean): Promise<void> {
+  const folder = tempDir();
+  const graph = path.join(folder, 'mc.onnx');
+  const made = await runCli(['convert', file, '--mc-graph', String(T), '-o', graph]);
+  assert.equal(made.code, 0, made.stderr);
+  const model = await McModel.load(file, { device: 'cpu' });
+  const spec = resolvePreprocess(model.info);
+  const tensors = await Promise.all(FILES.map((f) => loadImageTensor(f, spec)));
+  const dims = [tensors.length, ...model.info.inputDims.slice(1)];
+  await model.dispose();
+  const data = new Float32Array(tensors.length * tensors[0]!.length);
+  tensors.forEach((t, i) => data.set(t, i * t.length));
+
+  const session = await ort.InferenceSession.create(graph, { logSeverityLevel: 3 });
+  const nodeOut = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, dims) });
+  await session.release();
+  const expected = Object.fromEntries(Object.entries(nodeOut).map(([k, t]) => [k, Array.from(t.data as ArrayLike<number | bigint>, Number)]));
+
+  const requests: string[] = [];
+  const server = await serve(
+    {
+      '/': { body: PAGE, type: 'text/html' },
+      '/model.onnx': { body: readFileSync(graph), type: 'application/octet-stream' },
+      '/images.bin': { body: Buffer.from(data.buffer), type: 'application/octet-stream' },
+    },
+    requests,
+  );
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const { port } = server.address() as AddressInfo;
+    await page.goto(`http://127.0.0.1:${port}/#${JSON.stringify(dims)}`);
+    await page.waitForFunction('window.result !== undefined', undefined, { timeout: 60_000 });
+    const web = await page.evaluate<Record<string, number[]>>('window.result');
+    assert.deepEqual(problems, [], file);
+    assert.deepEqual(Object.keys(web).sort(), Object.keys(expected).sort());
+    const classes = expected.mean!.length / FILES.length;
+    expected.mean!.forEach((m, k) => {
+      const bound = 5 * expected.std![k]! * Math.sqrt(2 / T) + 1e-6;
+      assert.ok(
+        Math.abs(web.mean![k]! - m) <= bound,
+        `${path.basename(file)} image ${Math.floor(k / classes)} class ${k % classes}: web ${web.mean![k]} vs node ${m} (bound ${bound})`,
+      );
+    });
+    if (sameLabels) assert.deepEqual(web.label, expected.label);
+    // other random numbers than node's; the page's own statistics are consistent with its mean
+    assert.notDeepEqual(web.mean, expected.mean);
+    web.label!.forEach((label, i) => assert.equal(web.confidence![i], web.mean![i * classes + label]));
+    assert.ok(
+      requests.every((r) => r === '/' || r === '/model.onnx' || r === '/images.bin' || r.startsWith('/ort/') || r === '/favicon.ico'),
+      requests.join(', '),
+    );
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}

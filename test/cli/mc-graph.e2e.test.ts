@@ -196,22 +196,29 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
     assert.notDeepEqual(second, first, 'the next run of the session draws other masks');
   });
 
-  it("the same on a MobileNetV2 with head dropout (its trunk once per image in the graph) and on timm's DropPath layout (the input tiled)", async () => {
+  it("the same on a MobileNetV2 with head dropout (its trunk once per image in the graph) and on stochastic depth, each exporter's (prefix sharing: no Tile, one Unique per site)", async () => {
+    const modern = (name: string) => path.join(ROOT, 'fixtures/modern', name);
     const cases = [
-      { model: path.join(ROOT, 'fixtures/models/mobilenet_v2_025.onnx'), tiled: '/Flatten_output_0' },
-      { model: path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx'), tiled: 'x' },
+      { model: path.join(ROOT, 'fixtures/models/mobilenet_v2_025.onnx'), tiled: ['/Flatten_output_0'], unique: 0 },
+      // timm's DropPath through torch.export; torchvision's StochasticDepth and classifier Dropout (a site without a decision)
+      { model: modern('effnet_droppath.onnx'), tiled: [], unique: 3 },
+      { model: modern('depth_torchvision_dynamo.onnx'), tiled: [], unique: 5 },
+      // torch 1.13: F.dropout on ones (its masks decide) and torch.bernoulli(full(keep))
+      { model: modern('depth_torch113_dropout.onnx'), tiled: [], unique: 3 },
+      { model: modern('depth_torch113_bernoulli.onnx'), tiled: [], unique: 3 },
     ];
-    for (const { model, tiled } of cases) {
+    for (const { model, tiled, unique } of cases) {
       const folder = tempDir();
       const graph = path.join(folder, 'mc.onnx');
       const made = await runCli(['convert', model, '--mc-graph', '400', '-o', graph]);
       assert.equal(made.code, 0, made.stderr);
-      const tiles = (decodeModel(readFileSync(graph)).graph!.node ?? []).filter((node) => node.opType === 'Tile');
+      const nodes = decodeModel(readFileSync(graph)).graph!.node ?? [];
       assert.deepEqual(
-        tiles.map((t) => t.input![0]),
-        [tiled],
+        nodes.filter((node) => node.opType === 'Tile').map((t) => t.input![0]),
+        tiled,
         model,
       );
+      assert.equal(nodes.filter((node) => node.opType === 'Unique').length, unique, model);
       const files = FILES.slice(0, 3);
       await agreesWithPredict(await runGraph(graph, await images(model, files)), model, files, 400, folder);
     }
