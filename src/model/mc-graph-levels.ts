@@ -12,7 +12,6 @@
  * - the scores of the last level's groups are gathered back to the B x T rows, and the statistics
  *   follow as in the plain MC graph.
  */
-import { UsageError } from '../errors.js';
 import type { DropDecision } from './drop-decisions.js';
 import { intAttribute, type GraphBuilder } from './graph-builder.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
@@ -44,18 +43,16 @@ export interface McGraphLevels {
 
 /**
  * A copy of the level graph without its level inputs, so its one input is the model's image input,
- * and with `model`'s outputs (the model the level graph was made from); refused (UsageError) where
- * a site draws other than float32.
+ * and with `model`'s outputs (the model the level graph was made from); undefined where a site draws
+ * other than float32 (float16 masks: the graph then tiles its input).
  */
-export function levelModel(levels: McGraphLevels, model: OnnxGraph): OnnxGraph {
+export function levelModel(levels: McGraphLevels, model: OnnxGraph): OnnxGraph | undefined {
   const leveled = cloneModel(protoOf(levels.graph));
   const graph = leveled.graph!;
   // the level graph leaves its outputs' shapes out (their rows are groups); the model's say the classes
   graph.output = cloneModel(protoOf(model)).graph!.output ?? [];
   const types = new Map((graph.input ?? []).map((i) => [i.name ?? '', elemTypeOf(i)]));
-  for (const site of levels.sites) {
-    if (types.get(site.input) !== DataType.FLOAT) throw new UsageError('The MC graph shares DropPath prefixes on float32 draws only');
-  }
+  if (levels.sites.some((site) => types.get(site.input) !== DataType.FLOAT)) return undefined;
   const levelInputs = new Set([...levels.sites.map((s) => s.input), ...levels.gathers.map((g) => g.input)]);
   graph.input = (graph.input ?? []).filter((i) => !levelInputs.has(i.name ?? ''));
   return graphOf(leveled);

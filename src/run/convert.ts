@@ -129,9 +129,10 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     const converted = readOnnxBytes(report.model.encode(), { name: input, folder });
     const { cut, levels } = await checkMcGraphFits(converted, modelOutput);
     // stochastic depth: the engine's level graph, its inputs computed in the graph (mc-graph-levels.ts); seeded random numbers tile instead
+    const leveled = levels && !mcGraphSeed ? levelModel(levels, report.model) : undefined;
     finished =
-      levels && !mcGraphSeed
-        ? mcGraph(levelModel(levels, report.model), passes, { ...(modelOutput !== undefined && { output: modelOutput }), levels })
+      leveled && levels
+        ? mcGraph(leveled, passes, { ...(modelOutput !== undefined && { output: modelOutput }), levels })
         : mcGraph(report.model, passes, {
             ...(modelOutput !== undefined && { output: modelOutput }),
             ...(cut && { cut }),
