@@ -16,6 +16,7 @@ import type { DropDecision } from './drop-decisions.js';
 import { intAttribute, type GraphBuilder } from './graph-builder.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
 import { cloneModel, DataType, elemTypeOf } from './onnx.js';
+import { RANDOM_OPS } from './sites.js';
 
 /** What one site draws per row: an inverted-dropout mask at `rate`, or a random op's numbers (as engine/draws.ts's Draw). */
 type LevelDraw = { kind: 'mask'; rate: number } | { kind: 'uniform'; low: number; high: number } | { kind: 'normal'; mean: number; scale: number };
@@ -173,4 +174,12 @@ function decisionOf(build: GraphBuilder, decision: DropDecision, value: string, 
   }
   const threshold = float(`${role}.threshold`, decision.threshold);
   return node(decision.op, decision.drawFirst ? [value, threshold] : [threshold, value], `${role}.compared`);
+}
+
+/** The `seed` attribute (convert --seed) of the random op among a site's nodes (`nodeIndices` in `graph`), where it has one. */
+export function siteSeed(graph: OnnxGraph, nodeIndices: readonly number[]): number | undefined {
+  const nodes = protoOf(graph).graph?.node ?? [];
+  const random = nodeIndices.map((i) => nodes[i]).find((n) => n !== undefined && RANDOM_OPS.includes(n.opType ?? ''));
+  const seed = random?.attribute?.find((a) => a.name === 'seed')?.f;
+  return typeof seed === 'number' ? seed : undefined;
 }

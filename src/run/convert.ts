@@ -10,11 +10,10 @@ import { convertModel, type ConvertOptions } from '../model/convert.js';
 import { anchorExternalData } from '../model/external.js';
 import { hasRandomOps, mcEnsembleGraph, type EnsembleMember } from '../model/mc-ensemble-graph.js';
 import { mcGraph } from '../model/mc-graph.js';
-import { levelModel, type McGraphLevels } from '../model/mc-graph-levels.js';
+import { levelModel, siteSeed, type McGraphLevels } from '../model/mc-graph-levels.js';
 import type { PrefixLevels } from '../engine/prefix-sharing.js';
 import type { DrawnSite } from '../engine/draws.js';
-import { RANDOM_OPS } from '../model/sites.js';
-import { protoOf, type OnnxGraph } from '../model/graph.js';
+import type { OnnxGraph } from '../model/graph.js';
 import { describeMcGraph, mcGraphOf } from '../model/mc-graph-found.js';
 import { readOnnxBytes, readOnnxFile, type OnnxFile } from '../model/read.js';
 import { writeModelFile } from '../model/write.js';
@@ -275,16 +274,14 @@ async function checkMcGraphFits(
 
 /** The engine's level graph as the MC graph takes it: each site's draws, decision and (convert --seed) its random op's seed. */
 function levelsOf(prefix: PrefixLevels, sites: readonly DrawnSite[], converted: OnnxGraph): McGraphLevels {
-  const nodes = protoOf(converted).graph?.node ?? [];
   return {
     graph: prefix.plan.model,
     gathers: prefix.plan.gathers,
     outputLevel: prefix.plan.outputLevel,
     sites: sites.map((s, k) => {
-      const random = s.site.nodeIndices.map((i) => nodes[i]!).find((n) => RANDOM_OPS.includes(n.opType ?? ''));
-      const seed = random?.attribute?.find((a) => a.name === 'seed')?.f;
+      const seed = siteSeed(converted, s.site.nodeIndices);
       const decision = prefix.decisions[k];
-      return { input: s.input, draw: s.draw, rowShape: s.rowShape, ...(decision && { decision }), ...(typeof seed === 'number' && { seed }) };
+      return { input: s.input, draw: s.draw, rowShape: s.rowShape, ...(decision && { decision }), ...(seed !== undefined && { seed }) };
     }),
   };
 }
