@@ -47,3 +47,19 @@ export function graphBuilder(opset: number, prefix: string): GraphBuilder {
   };
   return { prefix, nodes, added, node, int64, float, reduce };
 }
+
+/**
+ * Top-1 minus top-2 of `mean` over the class axis `axis` (`classes` of them), as `margin`: the
+ * largest value, and the largest once the argmax's own is pushed below every probability (a tie
+ * leaves its twin, margin 0). Not TopK: onnxruntime's TopK divides by the row count and kills the
+ * process (SIGFPE) on an empty batch.
+ */
+export function topTwoMargin(build: GraphBuilder, mean: string, axis: number, classes: number): string {
+  const { node, int64, float, reduce } = build;
+  const first = reduce('ReduceMax', mean, [axis], 'top_first');
+  const argmax = node('ArgMax', [mean], 'top_index', [intAttribute('axis', axis), intAttribute('keepdims', 0)]);
+  const offOn = node('Cast', [int64('top_off_on', [0, 1])], 'top_off_on_float', [intAttribute('to', DataType.FLOAT)]);
+  const onehot = node('OneHot', [argmax, int64('top_depth', [classes], true), offOn], 'top_onehot', [intAttribute('axis', axis)]);
+  const others = node('Sub', [mean, node('Mul', [onehot, float('top_push', 2)], 'top_pushed')], 'top_others');
+  return node('Sub', [first, reduce('ReduceMax', others, [axis], 'top_second')], 'margin');
+}

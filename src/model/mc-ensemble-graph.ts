@@ -7,7 +7,7 @@
 import { InternalError, invalidParameter, ModelError, UsageError, whereThrown } from '../errors.js';
 import { randomOpSeed } from './convert.js';
 import { protoOf, graphOf, type OnnxGraph } from './graph.js';
-import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
+import { graphBuilder, intAttribute, topTwoMargin, type GraphBuilder } from './graph-builder.js';
 import {
   checkedSignature,
   describeMcGraph,
@@ -454,17 +454,7 @@ function ensembleStatistics(ensemble: GraphBuilder, builders: readonly GraphBuil
   node('Sub', [float('one', 1), reduce('ReduceMax', shares, [1], 'modal_share')], 'variation_ratio');
   const label = node('ArgMax', [mean], 'label', [intAttribute('axis', 1), intAttribute('keepdims', 0)]);
   node('Identity', [reduce('ReduceMax', mean, [1], 'confidence_raw')], 'confidence');
-  const top2 = `${ensemble.prefix}top2`;
-  ensemble.nodes.push({
-    opType: 'TopK',
-    name: top2,
-    input: [mean, int64('k', [2])],
-    output: [top2, `${ensemble.prefix}top2_index`],
-    attribute: [intAttribute('axis', 1)],
-  });
-  const firstTop = node('Gather', [top2, int64('first', [0], true)], 'top_first', [intAttribute('axis', 1)]);
-  const secondTop = node('Gather', [top2, int64('second', [1], true)], 'top_second', [intAttribute('axis', 1)]);
-  node('Sub', [firstTop, secondTop], 'margin');
+  topTwoMargin(ensemble, mean, 1, classes);
   // ties go to the lowest index in both argmaxes, as in decomposeUncertainty
   const memberLabels = node('ArgMax', [memberMeans], 'member_labels', [intAttribute('axis', 2), intAttribute('keepdims', 0)]);
   const differs = node('Cast', [node('Not', [node('Equal', [memberLabels, label], 'member_agrees')], 'member_differs')], 'member_differs_float', [

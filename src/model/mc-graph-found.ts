@@ -43,7 +43,8 @@ export function mcGraphOf(graph: OnnxGraph): McGraphFound | undefined {
   if (!marked && !nodes.some((node) => node.name?.startsWith(MC_GRAPH_PREFIX))) return undefined;
   const stated = Number(props.get(`${METADATA_PREFIX}mc_graph_passes`));
   // an ensemble member without dropout has no Tile: the first member's that has one
-  const repeats = (model.graph?.initializer ?? []).find((t) => /^mc_graph\.(m\d+\.)?repeats\.0$/.test(t.name ?? ''))?.int64Data?.[0];
+  // (a stochastic-depth model's graph has no Tile: its row count's factor, levels.passes)
+  const repeats = (model.graph?.initializer ?? []).find((t) => /^mc_graph\.((m\d+\.)?repeats\.0|levels\.passes)$/.test(t.name ?? ''))?.int64Data?.[0];
   const passes = Number.isInteger(stated) && stated >= 2 ? stated : repeats !== undefined ? toNumber(repeats) : undefined;
   const recorded = recordedMembers(props.get(`${METADATA_PREFIX}mc_graph_members`));
   const memberNodes = new Set(nodes.flatMap((node) => MEMBER_NAME.exec(node.name ?? '')?.[1] ?? []));

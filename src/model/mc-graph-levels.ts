@@ -15,7 +15,7 @@
 import type { DropDecision } from './drop-decisions.js';
 import { intAttribute, type GraphBuilder } from './graph-builder.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
-import { cloneModel, DataType, elemTypeOf } from './onnx.js';
+import { cloneModel, DataType, elemTypeOf, tensorsRead } from './onnx.js';
 import { RANDOM_OPS } from './sites.js';
 
 /** What one site draws per row: an inverted-dropout mask at `rate`, or a random op's numbers (as engine/draws.ts's Draw). */
@@ -56,6 +56,9 @@ export function levelModel(levels: McGraphLevels, model: OnnxGraph): OnnxGraph |
   if (levels.sites.some((site) => types.get(site.input) !== DataType.FLOAT)) return undefined;
   const levelInputs = new Set([...levels.sites.map((s) => s.input), ...levels.gathers.map((g) => g.input)]);
   graph.input = (graph.input ?? []).filter((i) => !levelInputs.has(i.name ?? ''));
+  // what only the sites read (a DropPath's threshold) is gone with them: onnxruntime would warn of each
+  const read = new Set((graph.node ?? []).flatMap((n) => tensorsRead(n)));
+  graph.initializer = (graph.initializer ?? []).filter((t) => read.has(t.name ?? ''));
   return graphOf(leveled);
 }
 
@@ -72,8 +75,8 @@ export function leveledRows(build: GraphBuilder, levels: McGraphLevels, passes: 
   const zero = int64('levels.zero_scalar', [0], true);
   const one = int64('levels.one_scalar', [1], true);
   const rowIndex = node('Range', [zero, node('Squeeze', [rowCount, int64('levels.squeeze_axes', [0])], 'levels.row_count'), one], 'levels.row_index');
-  // level 0: row t * B + i belongs to image i
-  let group = node('Mod', [rowIndex, batch], 'levels.group0');
+  // level 0: row t * B + i belongs to image i (an empty batch has no rows: its divisor need only be nonzero)
+  let group = node('Mod', [rowIndex, node('Max', [batch, int64('levels.one', [1])], 'levels.divisor')], 'levels.group0');
   /** parent[level]: each group of that level's group at the level before it. */
   const parent: string[] = [''];
   /** Each level's group of every row. */

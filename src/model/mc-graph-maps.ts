@@ -5,7 +5,7 @@
  * [T, batch, ...map] and reduced over the passes; the outputs keep the model's layout.
  */
 import type { OnnxGraph, TensorInfo } from './graph.js';
-import { intAttribute as attribute, type GraphBuilder } from './graph-builder.js';
+import { intAttribute as attribute, topTwoMargin, type GraphBuilder } from './graph-builder.js';
 import { readMetadata, type Layout } from './metadata.js';
 import { checkClassScores, imageLayoutOf, isSigmoidOutput, isSoftmaxOutput } from './signature.js';
 
@@ -77,7 +77,7 @@ export function addMapStatistics(build: GraphBuilder, opset: number, scoreName: 
   variationRatio(build, p5, k, map.classes, passes, one);
   node('ArgMax', [mean], 'label', [attribute('axis', k - 1), attribute('keepdims', 0)]);
   node('Identity', [reduce('ReduceMax', mean, [k - 1], 'confidence_raw')], 'confidence');
-  margin(build, mean, k - 1);
+  margin(build, mean, k - 1, map.classes);
 }
 
 /**
@@ -121,17 +121,6 @@ function variationRatio(build: GraphBuilder, p5: string, classAxis: number, clas
 }
 
 /** Top-1 minus top-2 of the mean probabilities over the class axis `axis`. */
-function margin(build: GraphBuilder, mean: string, axis: number): void {
-  const { node, int64 } = build;
-  const top2 = `${build.prefix}top2`;
-  build.nodes.push({
-    opType: 'TopK',
-    name: top2,
-    input: [mean, int64('k', [2])],
-    output: [top2, `${build.prefix}top2_index`],
-    attribute: [attribute('axis', axis)],
-  });
-  const first = node('Gather', [top2, int64('first', [0], true)], 'top_first', [attribute('axis', axis)]);
-  const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [attribute('axis', axis)]);
-  node('Sub', [first, second], 'margin');
+function margin(build: GraphBuilder, mean: string, axis: number, classes: number): void {
+  topTwoMargin(build, mean, axis, classes);
 }

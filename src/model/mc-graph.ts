@@ -5,7 +5,7 @@
  * own generators, so the passes are not mc-dropout's seeded masks.
  */
 import { invalidParameter, ModelError, param, UsageError } from '../errors.js';
-import { graphBuilder, intAttribute, type GraphBuilder } from './graph-builder.js';
+import { graphBuilder, intAttribute, topTwoMargin, type GraphBuilder } from './graph-builder.js';
 import { addMapStatistics, mapOutputDims, scoreMapOf, type McGraphMap } from './mc-graph-maps.js';
 import { leveledRows, type McGraphLevels } from './mc-graph-levels.js';
 import { METADATA_PREFIX, type Layout } from './metadata.js';
@@ -228,17 +228,7 @@ function addStatistics(build: GraphBuilder, scoresAreSoftmax: boolean, scoreName
   node('Sub', [float('one', 1), node('Div', [modal, float('pass_count', passes)], 'modal_share')], 'variation_ratio');
   node('ArgMax', [mean], 'label', [intAttribute('axis', 1), intAttribute('keepdims', 0)]);
   node('Identity', [reduce('ReduceMax', mean, [1], 'confidence_raw')], 'confidence');
-  const top2 = prefixed('top2');
-  build.nodes.push({
-    opType: 'TopK',
-    name: top2,
-    input: [mean, int64('k', [2])],
-    output: [top2, prefixed('top2_index')],
-    attribute: [intAttribute('axis', 1)],
-  });
-  const first = node('Gather', [top2, int64('first', [0], true)], 'top_first', [intAttribute('axis', 1)]);
-  const second = node('Gather', [top2, int64('second', [1], true)], 'top_second', [intAttribute('axis', 1)]);
-  node('Sub', [first, second], 'margin');
+  topTwoMargin(build, mean, 1, classes);
 }
 
 /**

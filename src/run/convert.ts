@@ -6,7 +6,7 @@ import { describeError, ModelError, param, UsageError, whereThrown } from '../er
 import { readLabels } from '../io/lines.js';
 import { readMemberList } from '../io/member-list.js';
 import { checkInputsAreNotOutputs, fileIdentity, outputIdentities, outputTarget } from '../io/targets.js';
-import { convertModel, type ConvertOptions } from '../model/convert.js';
+import { convertModel, randomOpSeed, type ConvertOptions } from '../model/convert.js';
 import { anchorExternalData } from '../model/external.js';
 import { hasRandomOps, mcEnsembleGraph, type EnsembleMember } from '../model/mc-ensemble-graph.js';
 import { mcGraph } from '../model/mc-graph.js';
@@ -126,7 +126,7 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     // planned on the converted graph, the one the MC graph ships: injected and revived dropout are
     // sites there, so the trunk that runs once per image ends before them
     const converted = readOnnxBytes(report.model.encode(), { name: input, folder });
-    const { cut, levels } = await checkMcGraphFits(converted, modelOutput);
+    const { cut, levels } = await checkMcGraphFits(converted, modelOutput, options.seed ?? 0);
     // stochastic depth: the engine's level graph, its inputs computed in the graph (mc-graph-levels.ts); seeded random numbers tile instead
     const leveled = levels && !mcGraphSeed ? levelModel(levels, report.model) : undefined;
     finished =
@@ -216,7 +216,7 @@ async function convertEnsemble(
     );
     // a member with random ops is planned as its own MC graph is; one without runs once, whole
     const stochastic = hasRandomOps(report.model);
-    const cut = stochastic ? (await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput)).cut : undefined;
+    const cut = stochastic ? (await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput, 0)).cut : undefined;
     anchorExternalData(report.model, folder);
     members.push({ file, sha256, graph: report.model, ...(cut && { cut }), passes: stochastic ? passes : 1, report });
   }
@@ -250,6 +250,7 @@ async function convertEnsemble(
 async function checkMcGraphFits(
   converted: OnnxFile,
   modelOutput: string | undefined,
+  seed: number,
 ): Promise<{ cut?: { name: string; rank: number }[]; levels?: McGraphLevels }> {
   const input = converted.file;
   const model = await McModel.load(converted, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
@@ -265,7 +266,7 @@ async function checkMcGraphFits(
     const cut = plan.trunkReuse ? plan.cutTensors.map((name, k) => ({ name, rank: plan.cutShapes[k]!.length + 1 })) : undefined;
     return {
       ...(cut && { cut }),
-      ...(model.prefixLevels && !model.info.map && { levels: levelsOf(model.prefixLevels, model.info.drawnSites, converted.model) }),
+      ...(model.prefixLevels && !model.info.map && { levels: levelsOf(model.prefixLevels, model.info.drawnSites, converted.model, seed) }),
     };
   } finally {
     await model.dispose();
@@ -273,13 +274,18 @@ async function checkMcGraphFits(
 }
 
 /** The engine's level graph as the MC graph takes it: each site's draws, decision and (convert --seed) its random op's seed. */
-function levelsOf(prefix: PrefixLevels, sites: readonly DrawnSite[], converted: OnnxGraph): McGraphLevels {
+/** Site indices for the seeds of the level graph's own random ops, apart from convert's sites' (randomOpSeed(seed, k)). */
+const LEVEL_SEED_OFFSET = 2 ** 20;
+
+function levelsOf(prefix: PrefixLevels, sites: readonly DrawnSite[], converted: OnnxGraph, convertSeed: number): McGraphLevels {
   return {
     graph: prefix.plan.model,
     gathers: prefix.plan.gathers,
     outputLevel: prefix.plan.outputLevel,
     sites: sites.map((s, k) => {
-      const seed = siteSeed(converted, s.site.nodeIndices);
+      // a random op the exporter wrote has no seed of its own: one hashed from convert's --seed, as convert seeds its masks
+      // (unseeded, onnxruntime seeds each op from nearby values: dependent first draws, and fresh sessions differ)
+      const seed = siteSeed(converted, s.site.nodeIndices) ?? randomOpSeed(convertSeed, LEVEL_SEED_OFFSET + k);
       const decision = prefix.decisions[k];
       return { input: s.input, draw: s.draw, rowShape: s.rowShape, ...(decision && { decision }), ...(seed !== undefined && { seed }) };
     }),

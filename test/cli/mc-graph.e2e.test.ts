@@ -8,6 +8,7 @@
  * 1e-6 for the graph's float32 sums (a mean of 400 float32 values; predict sums in float64).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -391,5 +392,48 @@ describe('convert --mc-graph: MC dropout in one ONNX file', () => {
     );
     for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5);
     await session.release();
+  });
+
+  it('a stochastic-depth graph (prefix sharing): fresh sessions repeat their first run and --seed changes it (every site seeded); an empty batch gives empty outputs, in every MC graph', async () => {
+    const folder = tempDir();
+    const droppath = path.join(ROOT, 'fixtures/modern/effnet_droppath.onnx');
+    const seeds = [0, 0, 1];
+    const graphs = seeds.map((_, k) => path.join(folder, `mc-${k}.onnx`));
+    for (const [k, graph] of graphs.entries()) {
+      const made = await runCli(['convert', droppath, '--mc-graph', '50', '--seed', String(seeds[k]), '-o', graph]);
+      assert.equal(made.code, 0, made.stderr);
+    }
+    const nodes = decodeModel(readFileSync(graphs[0]!)).graph!.node ?? [];
+    const draws = nodes.filter((n) => n.opType === 'RandomUniformLike');
+    assert.equal(draws.length, 3);
+    assert.ok(
+      draws.every((n) => n.attribute!.some((a) => a.name === 'seed')),
+      'every site carries a seed',
+    );
+    const input = await images(droppath, FILES.slice(0, 2));
+    const first = await Promise.all(graphs.map((graph) => runGraph(graph, input)));
+    assert.deepEqual(first[1]!.mean, first[0]!.mean, 'two files from the same seed, fresh sessions: the same first run');
+    assert.notDeepEqual(first[2]!.mean, first[0]!.mean, 'another --seed, other passes');
+    // an empty request, in a child process (a crash there must not take the test runner with it):
+    // the margin's TopK killed every MC graph's process with SIGFPE, the level graph failed in Mod
+    const plain = path.join(folder, 'plain.onnx');
+    assert.equal((await runCli(['convert', BUNDLED, '--mc-graph', '10', '-o', plain])).code, 0);
+    for (const [graph, input, classes] of [
+      [graphs[0]!, [0, 3, 64, 64], 5],
+      [plain, [0, 3, 32, 32], 10],
+    ] as const) {
+      const script = `const ort = require('onnxruntime-node');
+        (async () => {
+          const s = await ort.InferenceSession.create(${JSON.stringify(graph)}, { logSeverityLevel: 3 });
+          const out = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', new Float32Array(0), ${JSON.stringify(input)}) });
+          console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.dims]))));
+        })().catch((e) => { console.error(e.message); process.exit(1); });`;
+      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(child.status, 0, `${graph}: ${child.signal ?? ''} ${child.stderr}`);
+      const dims = JSON.parse(child.stdout) as Record<string, number[]>;
+      assert.deepEqual(dims.mean, [0, classes]);
+      assert.deepEqual(dims.entropy, [0]);
+      assert.deepEqual(dims.margin, [0]);
+    }
   });
 });
