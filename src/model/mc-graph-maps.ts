@@ -77,7 +77,7 @@ export function addMapStatistics(build: GraphBuilder, opset: number, scoreName: 
   variationRatio(build, p5, k, map.classes, passes, one);
   node('ArgMax', [mean], 'label', [attribute('axis', k - 1), attribute('keepdims', 0)]);
   node('Identity', [reduce('ReduceMax', mean, [k - 1], 'confidence_raw')], 'confidence');
-  margin(build, mean, k - 1, map.classes);
+  topTwoMargin(build, mean, k - 1, map.classes);
 }
 
 /**
@@ -118,9 +118,4 @@ function variationRatio(build: GraphBuilder, p5: string, classAxis: number, clas
   const onehot = node('OneHot', [votes, int64('depth', [classes], true), offOn], 'onehot', [attribute('axis', -1)]);
   const modal = reduce('ReduceMax', reduce('ReduceSum', onehot, [0], 'counts'), [3], 'modal');
   node('Sub', [one, node('Div', [modal, float('pass_count', passes)], 'modal_share')], 'variation_ratio');
-}
-
-/** Top-1 minus top-2 of the mean probabilities over the class axis `axis`. */
-function margin(build: GraphBuilder, mean: string, axis: number, classes: number): void {
-  topTwoMargin(build, mean, axis, classes);
 }

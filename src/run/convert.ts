@@ -129,14 +129,13 @@ export async function convertFile(config: ConvertFileConfig): Promise<ConvertFil
     const { cut, levels } = await checkMcGraphFits(converted, modelOutput, options.seed ?? 0);
     // stochastic depth: the engine's level graph, its inputs computed in the graph (mc-graph-levels.ts); seeded random numbers tile instead
     const leveled = levels && !mcGraphSeed ? levelModel(levels, report.model) : undefined;
-    finished =
-      leveled && levels
-        ? mcGraph(leveled, passes, { ...(modelOutput !== undefined && { output: modelOutput }), levels })
-        : mcGraph(report.model, passes, {
-            ...(modelOutput !== undefined && { output: modelOutput }),
-            ...(cut && { cut }),
-            ...(mcGraphSeed && { seedInput: true }),
-          });
+    finished = leveled
+      ? mcGraph(leveled, passes, { ...(modelOutput !== undefined && { output: modelOutput }), levels: levels! })
+      : mcGraph(report.model, passes, {
+          ...(modelOutput !== undefined && { output: modelOutput }),
+          ...(cut && { cut }),
+          ...(mcGraphSeed && { seedInput: true }),
+        });
     mcGraphMap = mcGraphOf(finished)?.map;
   }
   // the check loads the written file by absolute path, as a user would from any folder
@@ -216,7 +215,7 @@ async function convertEnsemble(
     );
     // a member with random ops is planned as its own MC graph is; one without runs once, whole
     const stochastic = hasRandomOps(report.model);
-    const cut = stochastic ? (await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput, 0)).cut : undefined;
+    const cut = stochastic ? (await checkMcGraphFits(readOnnxBytes(report.model.encode(), { name: file, folder }), modelOutput)).cut : undefined;
     anchorExternalData(report.model, folder);
     members.push({ file, sha256, graph: report.model, ...(cut && { cut }), passes: stochastic ? passes : 1, report });
   }
@@ -250,7 +249,8 @@ async function convertEnsemble(
 async function checkMcGraphFits(
   converted: OnnxFile,
   modelOutput: string | undefined,
-  seed: number,
+  /** convert's --seed; given, the engine's prefix levels come back too (an ensemble member tiles: none asked) */
+  seed?: number,
 ): Promise<{ cut?: { name: string; rank: number }[]; levels?: McGraphLevels }> {
   const input = converted.file;
   const model = await McModel.load(converted, { device: 'cpu', threads: 1, ...(modelOutput !== undefined && { output: modelOutput }) });
@@ -266,17 +266,19 @@ async function checkMcGraphFits(
     const cut = plan.trunkReuse ? plan.cutTensors.map((name, k) => ({ name, rank: plan.cutShapes[k]!.length + 1 })) : undefined;
     return {
       ...(cut && { cut }),
-      ...(model.prefixLevels && !model.info.map && { levels: levelsOf(model.prefixLevels, model.info.drawnSites, converted.model, seed) }),
+      ...(seed !== undefined &&
+        model.prefixLevels &&
+        !model.info.map && { levels: levelsOf(model.prefixLevels, model.info.drawnSites, converted.model, seed) }),
     };
   } finally {
     await model.dispose();
   }
 }
 
-/** The engine's level graph as the MC graph takes it: each site's draws, decision and (convert --seed) its random op's seed. */
 /** Site indices for the seeds of the level graph's own random ops, apart from convert's sites' (randomOpSeed(seed, k)). */
 const LEVEL_SEED_OFFSET = 2 ** 20;
 
+/** The engine's level graph as the MC graph takes it: each site's draws, decision and (convert --seed) its random op's seed. */
 function levelsOf(prefix: PrefixLevels, sites: readonly DrawnSite[], converted: OnnxGraph, convertSeed: number): McGraphLevels {
   return {
     graph: prefix.plan.model,
