@@ -1,15 +1,14 @@
 /**
  * The only module that imports the protobuf library. The schema is the onnx 1.23.1 release's
  * onnx.proto (IR 14: functions with attributes and overloads, node and graph metadata_props, every
- * current type), compiled to a protobufjs descriptor by schema/generate.mjs, so a decode and
- * re-encode loses no field of any model up to IR 14.
+ * current type), compiled by schema/generate.mjs into the decoders and encoders protobufjs would
+ * generate from it at run time, so a decode and re-encode loses no field of any model up to IR 14.
  */
 import { createRequire } from 'node:module';
-import type * as Protobuf from 'protobufjs';
 import { fromHalfBits } from '../model/half.js';
+import { buildModelCodec, type ModelCodec, type ProtobufMinimal } from './schema/onnx-codec.js';
 import {
   AttributeProtoAttributeType,
-  ONNX_DESCRIPTOR,
   TensorProtoDataLocation,
   TensorProtoDataType,
   type AttributeProto,
@@ -28,10 +27,14 @@ export const DataType = TensorProtoDataType;
 export const AttributeType = AttributeProtoAttributeType;
 export const DataLocation = TensorProtoDataLocation;
 
-let modelCodec: Protobuf.Type | undefined;
-/** The ModelProto codec, built on first use: a command that reads no model starts without protobufjs. */
-function modelType(): Protobuf.Type {
-  return (modelCodec ??= (createRequire(import.meta.url)('protobufjs') as typeof Protobuf).Root.fromJSON(ONNX_DESCRIPTOR).lookupType('onnx.ModelProto'));
+let modelCodec: ModelCodec | undefined;
+/**
+ * The ModelProto codec, built on first use: a command that reads no model starts without protobufjs.
+ * It needs only protobufjs/minimal: loading the whole library and building the codecs from the
+ * schema by reflection took 30-40 ms of each start (#38).
+ */
+function modelType(): ModelCodec {
+  return (modelCodec ??= buildModelCodec(createRequire(import.meta.url)('protobufjs/minimal') as ProtobufMinimal));
 }
 const dataTypeNames = new Map(Object.entries(DataType).map(([name, value]) => [value as number, name]));
 
