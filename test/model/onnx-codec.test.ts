@@ -128,7 +128,7 @@ describe('the generated ONNX codec (schema/onnx-codec.ts)', () => {
         theirs = error;
       }
       assert.ok(theirs instanceof Error, `${what}: reflection refuses it`);
-      assert.throws(() => decodeModel(bytes), { message: (theirs).message }, what);
+      assert.throws(() => decodeModel(bytes), { message: theirs.message }, what);
     }
   });
 
