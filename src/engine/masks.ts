@@ -36,6 +36,13 @@ export function imageKeyOf(tensor: Float32Array | Uint16Array): ImageKey {
     v3 = lane(v3, words[i + 2]!);
     v4 = lane(v4, words[i + 3]!);
   }
+  // the fold and the tail in their own function: sharing this one, they made V8 run the loop above
+  // 2.7 times slower (0.29 against 0.11 ms per 224x224 image, #38)
+  return folded(aligned, words, whole, v1, v2, v3, v4);
+}
+
+/** The lanes folded into the key, with the words after the last group of four and a float16 tensor's odd half word. */
+function folded(aligned: Float32Array | Uint16Array, words: Uint32Array, whole: number, v1: number, v2: number, v3: number, v4: number): ImageKey {
   let lo = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18) + aligned.byteLength) | 0;
   let hi = (rotl(v1, 18) ^ rotl(v2, 12) ^ rotl(v3, 7) ^ rotl(v4, 1) ^ Math.imul(aligned.byteLength, P5)) | 0;
   for (let i = whole; i < words.length; i++) {
