@@ -32,6 +32,8 @@ const OTHER_TOOLS: Record<string, string> = {
   '--kill-on-invalid-dep': 'sbatch',
   '--halves': 'fixtures/evaluate/export_test_set.py',
   '--files-from': 'rsync',
+  '--cpu-prof': 'node',
+  '--splitting': 'esbuild',
 };
 
 /** The flags `npm run bench -- ...` takes: the ones bench/ reads from its argv. */
