@@ -5,7 +5,7 @@
 import { readInputText } from '../io/read-file.js';
 import { fileIdentity } from '../io/targets.js';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { parse } from '../io/csv.js';
 import { param, UsageError } from '../errors.js';
 
 /** Where the true classes come from. */

@@ -4,7 +4,7 @@
  * to append to. The sink (sink.ts) writes the rows.
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, truncateSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
+import { parse } from './csv.js';
 import { param, UsageError } from '../errors.js';
 import { outputError } from './durable.js';
 import { contentSha256, object, readJsonFile } from './schema.js';

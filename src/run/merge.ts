@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { parse } from '../io/csv.js';
 import { param, UsageError } from '../errors.js';
 import { shownSetting } from '../io/resume.js';
 import { parseJsonLines } from '../io/lines.js';

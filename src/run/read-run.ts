@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readInputText } from '../io/read-file.js';
-import { parse } from 'csv-parse/sync';
+import { parse } from '../io/csv.js';
 import { refuseRepeatedPaths } from '../io/targets.js';
 import { param, UsageError } from '../errors.js';
 import { sha256Hex, array, checkedAs, contentSha256, either, literal, number, object, optional, readJsonFile, string } from '../io/schema.js';

@@ -19,7 +19,7 @@ import { checkInputsAreNotOutputs, fileIdentity } from '../../io/targets.js';
 import { predictFiles } from '../../pipeline.js';
 import { preprocessRecord } from '../../preprocess/record.js';
 import { DEFAULT_ADAPTIVE_RULE } from '../../stats/adaptive.js';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../../io/csv.js';
 import path from 'node:path';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';

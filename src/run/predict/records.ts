@@ -1,5 +1,5 @@
 /** What a predict run records: the settings a resume must match, each row's line, and the metadata of a finished run. */
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../../io/csv.js';
 import { applyCalibration, type Calibration } from '../../calibration/calibration.js';
 import { maskRates, type McModel } from '../../engine/mc-model.js';
 import { MASK_SCHEME } from '../../engine/masks.js';

@@ -23,7 +23,7 @@ import { predictMapFiles, type MapResult } from '../../segmentation/predict-file
 import { resizeMaps } from '../../segmentation/resample.js';
 import { MASK_SCHEME } from '../../engine/masks.js';
 import { freshSeed } from '../../stats/random.js';
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../../io/csv.js';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';
 import { labelsFor, labelsFromModel } from '../labels.js';

@@ -4,7 +4,7 @@
  * mutual_information are the pixels' means, so select ranks images by them as it ranks a
  * classifier's rows (mean MI per image, as MONAILabel and Baal score a segmentation).
  */
-import { stringify } from 'csv-stringify/sync';
+import { stringify } from '../../io/csv.js';
 import { csvName } from '../../io/names.js';
 import type { PixelMaps } from '../../segmentation/maps.js';
 import { imageScores } from '../../segmentation/scores.js';
