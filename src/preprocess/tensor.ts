@@ -10,14 +10,7 @@ export function pixelsToTensor(rgb: Uint8Array, spec: Pick<PreprocessSpec, 'heig
   const plane = height * width;
   if (rgb.length !== plane * 3) throw invalidParameter('rgb', `${plane * 3} RGB bytes`, rgb.length, 'bytes');
   const out = new Float32Array(plane * 3);
-  // per channel value lookup: 256 entries, computed in float32 steps as ToTensor + Normalize do
-  const tables = [0, 1, 2].map((c) => {
-    const table = new Float32Array(256);
-    const mean = Math.fround(spec.mean[c]!);
-    const std = Math.fround(spec.std[c]!);
-    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
-    return table;
-  });
+  const tables = channelTables(spec.mean, spec.std);
   // output channel c reads input channel source[c]; one pass over the pixels (twice as fast as one per channel)
   const [s0, s1, s2] = spec.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
   const [t0, t1, t2] = [tables[s0]!, tables[s1]!, tables[s2]!];
@@ -25,6 +18,24 @@ export function pixelsToTensor(rgb: Uint8Array, spec: Pick<PreprocessSpec, 'heig
   if (spec.layout === 'NCHW') fillPlanes(out, rgb, plane, s0, s1, s2, t0, t1, t2);
   else fillInterleaved(out, rgb, plane, s0, s1, s2, t0, t1, t2);
   return out;
+}
+
+/** The last tables made, for the mean and std they were made for: a run asks for the same ones per image. */
+let lastTables: { key: string; tables: Float32Array[] } | undefined;
+
+/** Per channel value lookup: 256 entries, computed in float32 steps as ToTensor + Normalize do. */
+function channelTables(mean: readonly number[], std: readonly number[]): Float32Array[] {
+  const key = `${mean.join(',')}/${std.join(',')}`;
+  if (lastTables?.key === key) return lastTables.tables;
+  const tables = [0, 1, 2].map((c) => {
+    const table = new Float32Array(256);
+    const m = Math.fround(mean[c]!);
+    const s = Math.fround(std[c]!);
+    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / s);
+    return table;
+  });
+  lastTables = { key, tables };
+  return tables;
 }
 
 /** out [3, plane] from rgb [plane, 3]: plane c holds table c of input channel s_c. */

@@ -22,6 +22,16 @@ describe('pixelsToTensor', () => {
     assert.deepEqual(Array.from(bgr).slice(0, 2), [Math.fround(Math.fround(0.2) - 0.5), Math.fround(Math.fround(0.4) - 0.5)]);
   });
 
+  it('gives each spec its own normalization when two alternate (its tables are reused only for the same mean and std)', () => {
+    const other = { ...spec, mean: [0, 0, 0], std: [1, 1, 1] };
+    for (let round = 0; round < 2; round++) {
+      assert.deepEqual(Array.from(pixelsToTensor(rgb, spec)).slice(0, 2), [1, -1]);
+      assert.deepEqual(Array.from(pixelsToTensor(rgb, other)).slice(0, 2), [1, 0]);
+      // one std changed: another table for red
+      assert.equal(pixelsToTensor(rgb, { ...spec, std: [0.25, 0.25, 1] })[0], 2);
+    }
+  });
+
   it('rejects a buffer of the wrong size', () => {
     assert.throws(
       () => pixelsToTensor(new Uint8Array(5), spec),
