@@ -90,9 +90,9 @@ writeFileSync(join(out, 'onnx-schema.ts'), schemaFile.join('\n'));
 
 // The codecs: for every message, its constructor, prototype defaults and oneof accessors as
 // protobufjs' reflection sets them up (type.js: the ctor setter), and the source of the decode and
-// encode functions that Type#setup would generate, each closed over what setup hands it.
-// from the descriptor, as the codecs were built at run time before; setup() resolves each field's
-// features first (proto2's [packed = true] among them), which the generated code depends on
+// encode functions that Type#setup generates, each closed over what setup hands it. The types come
+// from the descriptor, as the run-time codecs did; setup() first resolves each field's features
+// (proto2's [packed = true] among them), which the generated code depends on.
 const runtimeRoot = protobuf.Root.fromJSON(descriptor);
 const messages = [];
 (function collect(namespace) {
