@@ -32,10 +32,16 @@ export function gatheredFeeds(
     [ROWS_INPUT]: { data: BigInt64Array.from(rows, (row) => BigInt(slots.get(row.image)!)), dims: [rows.length] },
   };
   for (const [name, tensors] of perImage) {
+    const dims = [slots.size, ...rowShapes.get(name)!];
+    if (slots.size === 1) {
+      // one image (the CPU trunk's usual run): its own tensor, not a copy of it
+      feeds[name] = { data: tensors[slots.keys().next().value!]!, dims };
+      continue;
+    }
     const size = tensors[0]!.length;
     const stacked = new Float32Array(slots.size * size);
     for (const [image, slot] of slots) stacked.set(tensors[image]!, slot * size);
-    feeds[name] = { data: stacked, dims: [slots.size, ...rowShapes.get(name)!] };
+    feeds[name] = { data: stacked, dims };
   }
   return feeds;
 }

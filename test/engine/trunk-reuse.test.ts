@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { McModel } from '../../src/engine/mc-model.js';
+import { gatheredFeeds } from '../../src/engine/trunk-reuse.js';
+import { ROWS_INPUT } from '../../src/model/trunk-split.js';
 import type { NodeProto, TensorProto } from '../../src/model/onnx.js';
 import { buildModel, dropoutNode, floatTensor, int64Tensor, scalarBool, scalarFloat, testValues } from '../helpers/graphs.js';
 import { writeModel } from '../helpers/files.js';
@@ -253,5 +255,32 @@ describe('memory per session run', () => {
       await full.dispose();
       await reused.dispose();
     }
+  });
+});
+
+describe('gatheredFeeds', () => {
+  const image = (fill: number) => new Float32Array(6).fill(fill);
+  const shapes = new Map([['input', [1, 2, 3]]]);
+
+  it('feeds a run of one image its own tensor, not a copy, with every row on slot 0', () => {
+    const tensors = [image(1), image(2), image(3)];
+    const rows = [0, 1, 2].map((pass) => ({ image: 2, pass, index: pass }));
+    const feeds = gatheredFeeds(rows, new Map([['input', tensors]]), shapes);
+    assert.equal(feeds.input!.data, tensors[2]);
+    assert.deepEqual(feeds.input!.dims, [1, 1, 2, 3]);
+    assert.deepEqual([...(feeds[ROWS_INPUT]!.data as BigInt64Array)], [0n, 0n, 0n]);
+  });
+
+  it('stacks several images once each, in the order the rows first use them', () => {
+    const tensors = [image(1), image(2), image(3)];
+    const rows = [
+      { image: 2, pass: 0, index: 0 },
+      { image: 0, pass: 0, index: 0 },
+      { image: 2, pass: 1, index: 1 },
+    ];
+    const feeds = gatheredFeeds(rows, new Map([['input', tensors]]), shapes);
+    assert.deepEqual([...(feeds.input!.data as Float32Array)], [...image(3), ...image(1)]);
+    assert.deepEqual(feeds.input!.dims, [2, 1, 2, 3]);
+    assert.deepEqual([...(feeds[ROWS_INPUT]!.data as BigInt64Array)], [0n, 1n, 0n]);
   });
 });
