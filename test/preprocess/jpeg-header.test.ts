@@ -94,7 +94,9 @@ describe('jpegComponents on damaged headers', () => {
       if (components === undefined) continue;
       answered++;
       assert.ok([1, 3, 4].includes(components), `copy ${k}: ${components}`);
-      const meta = await sharp(bytes).metadata().catch(() => undefined);
+      const meta = await sharp(bytes)
+        .metadata()
+        .catch(() => undefined);
       if (!meta) continue; // libvips refuses the copy: the decode fails whatever the count said
       compared++;
       assert.equal(components, meta.channels, `copy ${k}`);
