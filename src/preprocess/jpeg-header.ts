@@ -23,11 +23,12 @@ export function jpegComponents(head: Uint8Array): number | undefined {
     while (at + 1 < head.length && head[at + 1] === 0xff) at++;
     if (at + 4 > head.length) return undefined;
     const marker = head[at + 1]!;
-    // markers without a length: TEM and the restart markers; EOI or another SOI here means no frame
+    // markers without a length: TEM and the restart markers
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
       at += 2;
       continue;
     }
+    // another image start, the image's end, its scan data or a stuffed zero before any frame: no frame to read
     if (marker === 0xd8 || marker === 0xd9 || marker === 0xda || marker === 0x00) return undefined;
     const length = (head[at + 2]! << 8) | head[at + 3]!;
     if (length < 2) return undefined;
