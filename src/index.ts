@@ -17,7 +17,7 @@ export type { ExecutionPlan } from './engine/plan.js';
 export { parseDevice, gatherCudaFacts, diagnoseCuda, type DeviceRequest, type CudaDiagnosis, type CudaFacts } from './engine/providers.js';
 export { imageKeyOf, MASK_SCHEME, MAX_SEED, type ImageKey } from './engine/masks.js';
 export { freshSeed } from './stats/random.js';
-export { BUNDLED_MODEL } from './paths.js';
+export { BUNDLED_MODEL, packageVersion } from './paths.js';
 
 // Files in, results out
 export { predictFiles, type PredictFilesOptions, type PassModel } from './pipeline.js';

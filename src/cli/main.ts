@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { RAPS_DEFAULTS } from '../conformal/sets.js';
 import { describeError, InternalError, McDropoutError, OutputError } from '../errors.js';
 import { writeFailureReason } from '../io/durable.js';
-import { BUNDLED_MODEL } from '../paths.js';
+import { BUNDLED_MODEL, packageVersion } from '../paths.js';
 import { DEFAULT_CROP_FRACTION, DEFAULT_DECODE_PIXEL_BUDGET, DEFAULT_PIXEL_LIMIT } from '../preprocess/spec.js';
 import { ACQUISITIONS } from '../select/rank.js';
 import { DEFAULT_ADAPTIVE_RULE } from '../stats/adaptive.js';
@@ -19,7 +18,7 @@ import type { EvaluateCliOptions } from './evaluate.js';
 import { EXIT, exitCodeHelp } from './exit-codes.js';
 import { withFlags, type CommandName } from './flags.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = packageVersion();
 
 const EXIT_CODES = exitCodeHelp();
 

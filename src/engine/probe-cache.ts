@@ -11,18 +11,11 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, sta
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/durable.js';
+import { packageVersion } from '../paths.js';
 import type { ProbeResult } from './probe.js';
 
 /** Bump when ProbeResult, what the probe computes, or the entry's layout changes. */
 const FORMAT = 2;
-
-const VERSION = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-})();
 
 /** What a probe's findings depend on besides the model's bytes. */
 export interface ProbeKey {
@@ -38,7 +31,7 @@ export interface ProbeKey {
 
 /** The file of the entry for `key` in `folder`. */
 export function probeEntry(folder: string, key: ProbeKey): { file: string; key: string } {
-  const digest = sha256(JSON.stringify({ format: FORMAT, version: VERSION, ...key }));
+  const digest = sha256(JSON.stringify({ format: FORMAT, version: packageVersion(), ...key }));
   return { file: path.join(folder, 'probe', `${digest.slice(0, 40)}.json`), key: digest };
 }
 

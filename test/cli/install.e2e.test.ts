@@ -23,6 +23,7 @@ describe('install from the packed tarball', () => {
     for (const wanted of [
       'bin/mc-dropout.js',
       'dist/src/cli/main.js',
+      'dist/cli/main.js',
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'models/fashion-mnist-mc.onnx',
@@ -33,6 +34,27 @@ describe('install from the packed tarball', () => {
     }
     assert.deepEqual(
       files.filter((f) => /^(dist\/test|fixtures|test|src)\//.test(f)),
+      [],
+    );
+  });
+
+  it("the checkout's binary runs the bundle (dist/cli), loading no module of dist/src, and prints the package's version", async () => {
+    // a loader hook that reports every file URL the process imports
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent('export async function load(u, c, n) { if (u.startsWith(\"file:\")) process._rawDebug(\"LOADED \" + u); return n(u, c); }'));",
+    )}`;
+    const { stdout, stderr } = await run(process.execPath, ['--import', hook, path.join(ROOT, 'bin', 'mc-dropout.js'), '--version'], { cwd: ROOT });
+    assert.equal(stdout, `${pkg.version}\n`);
+    const loaded = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('LOADED '))
+      .map((l) => l.slice('LOADED '.length));
+    assert.ok(
+      loaded.some((u) => u.endsWith('/dist/cli/main.js')),
+      stderr,
+    );
+    assert.deepEqual(
+      loaded.filter((u) => u.includes('/dist/src/')),
       [],
     );
   });
@@ -58,6 +80,7 @@ describe('install from the packed tarball', () => {
       });
       const installed = path.join(prefix, 'bin', 'mc-dropout');
       const args = ['predict', path.join(ROOT, 'fixtures', 'samples'), '-t', '3', '--seed', '1', '--device', 'cpu', '-q'];
+      assert.equal((await run(installed, ['--version'], { cwd: folder })).stdout, `${pkg.version}\n`);
       const there = await run(installed, args, { cwd: folder });
       const here = await runCli(args, { cwd: folder });
       assert.equal(here.code, 0, here.stderr);

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Bundles the compiled CLI (dist/src/cli/main.js) into dist/cli: one file for what every command
+// loads, and one chunk per command module it imports when that command runs. Node 20 loads ES
+// modules one by one (resolve, stat, read, compile); predict alone loaded about 90 of ours, which
+// cost 25-30 ms of every start (#38, docs/performance.md). The library (dist/src/index.js) stays
+// unbundled. Packages stay where they are: onnxruntime-node and sharp carry native code, and the
+// others load from node_modules as before (bundling them saved nothing measurable).
+// dist/cli sits at the depth of dist/src/paths.js, so the paths that file resolves against the
+// package root (package.json, models/) hold in the bundle too.
+//   node scripts/bundle.mjs     (after tsc; `npm run build` runs both)
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+const dependencies = Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies);
+
+await build({
+  entryPoints: ['dist/src/cli/main.js'],
+  outdir: 'dist/cli',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: dependencies,
+  // tsc's maps are read in, so `node --enable-source-maps` names the TypeScript lines
+  sourcemap: true,
+  logLevel: 'warning',
+});
