@@ -13,7 +13,7 @@ out=.device
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$out" "$stage/a/node_modules" "$stage/b" "$stage/npm"
-[ -d dist/src ] || { echo "gpu-pack: build first (npm ci && npm run build)" >&2; exit 1; }
+[ -d dist/src ] && [ -d dist/cli ] || { echo "gpu-pack: build first (npm ci && npm run build)" >&2; exit 1; }
 
 (cd "$stage/npm" && npm pack --silent onnxruntime-node@1.29.0 onnxruntime-common@1.29.0 com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 >/dev/null)
 
@@ -23,7 +23,7 @@ cp -r dist bin package.json models "$stage/a/"
 # run-time dependencies only (the build tools, test browser and other platforms' binaries stay here)
 for dir in node_modules/*; do
   case "$(basename "$dir")" in
-    typescript|playwright-core|wabt|@types|yaml|onnxruntime-node|onnxruntime-common|.bin|.package-lock.json) ;;
+    typescript|esbuild|@esbuild|playwright-core|wabt|@types|yaml|onnxruntime-node|onnxruntime-common|.bin|.package-lock.json) ;;
     *) cp -r "$dir" "$stage/a/node_modules/" ;;
   esac
 done
