@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
@@ -54,7 +54,11 @@ export function checkExternalFiles(locations: string[], folder: string, file: st
 
 /** SHA-256 of the model file's bytes followed by each external file's name and bytes, in sorted order. */
 export function modelDigest(bytes: Uint8Array, folder: string, locations: string[]): string {
-  const hash = createHash('sha256').update(bytes);
+  return finishModelDigest(createHash('sha256').update(bytes), folder, locations);
+}
+
+/** modelDigest of a file whose bytes `hash` has taken in already (readHashing): the external files' names and bytes go after them. */
+export function finishModelDigest(hash: Hash, folder: string, locations: string[]): string {
   const chunk = Buffer.alloc(4 * 1024 * 1024);
   for (const location of locations) {
     hash.update(`\0${location}\0`);

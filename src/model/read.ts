@@ -1,9 +1,10 @@
 import { realpathSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
 import { describeError, invalidParameter, ModelError } from '../errors.js';
-import { checkExternalFiles, externalBytes, externalLocations, modelDigest, referenceEmbeddedWeights } from './external.js';
+import { checkExternalFiles, externalBytes, externalLocations, finishModelDigest, modelDigest, referenceEmbeddedWeights } from './external.js';
 import { graphOf, protoOf, type OnnxGraph } from './graph.js';
 import { decodeModel, type ModelProto } from './onnx.js';
 
@@ -59,18 +60,49 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
     kept = undefined;
     if (handed) return handed;
   }
-  let bytes: Uint8Array;
+  let read: { bytes: Uint8Array; hash: Hash };
   const kind = notRegularFile(file);
   if (kind && kind !== 'a folder') throw new ModelError(`Cannot read model ${file}: it is ${kind}, not a regular file. Pass an .onnx file.`);
   try {
-    bytes = await readFile(file);
+    read = await readHashing(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : describeError(error);
     throw new ModelError(`Cannot read model ${file}: ${reason}. Pass an .onnx file.`, 'E_MODEL', { cause: error });
   }
   // a link's target's folder: external weights (and the file itself, for a session) lie beside the target
-  return decoded(bytes, file, path.dirname(realpathSync(file)));
+  return decoded(read.bytes, file, path.dirname(realpathSync(file)), read.hash);
+}
+
+/** A chunk of readHashing: big enough for few reads, small enough that hashing one overlaps reading the next. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * A file's bytes, with a SHA-256 that has taken them in: each chunk is hashed on this thread while
+ * the next one is read on libuv's, so the digest costs little beyond the read (a 14 MB model: 13
+ * against 21 ms for reading it whole, then hashing it; #38). Throws what the read throws.
+ */
+async function readHashing(file: string): Promise<{ bytes: Uint8Array; hash: Hash }> {
+  const handle = await open(file, 'r');
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read`), { code: 'EISDIR' });
+    const bytes = Buffer.allocUnsafe(info.size);
+    const hash = createHash('sha256');
+    let end = 0;
+    let next = info.size > 0 ? handle.read(bytes, 0, Math.min(READ_CHUNK, info.size), 0) : undefined;
+    while (next) {
+      const { bytesRead } = await next;
+      const start = end;
+      end += bytesRead;
+      // a file that shrank while read ends where its bytes end
+      next = bytesRead > 0 && end < info.size ? handle.read(bytes, end, Math.min(READ_CHUNK, info.size - end), end) : undefined;
+      hash.update(bytes.subarray(start, end));
+    }
+    return { bytes: bytes.subarray(0, end), hash };
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -84,7 +116,8 @@ export function readOnnxBytes(bytes: Uint8Array, options: { name?: string; folde
   return { ...decoded(bytes, name, options.folder === undefined ? undefined : path.resolve(options.folder)), inMemory: true };
 }
 
-function decoded(bytes: Uint8Array, file: string, folder: string | undefined): OnnxFile {
+/** The file's OnnxFile; `hash`, where given, has taken in `bytes` already (readHashing). */
+function decoded(bytes: Uint8Array, file: string, folder: string | undefined, hash?: Hash): OnnxFile {
   let model: ModelProto;
   try {
     model = decodeModel(bytes);
@@ -108,7 +141,7 @@ function decoded(bytes: Uint8Array, file: string, folder: string | undefined): O
     folder,
     externalFiles,
     sizeBytes: bytes.byteLength + externalBytes(folder, externalFiles),
-    sha256: modelDigest(bytes, folder, externalFiles),
+    sha256: hash ? finishModelDigest(hash, folder, externalFiles) : modelDigest(bytes, folder, externalFiles),
   };
 }
 
