@@ -76,3 +76,19 @@ export function csvName(name: string): string {
   }
   return out;
 }
+
+/**
+ * Two of `names` that a CSV would write as the same cell, or undefined: a name with raw bytes
+ * (written with \xHH escapes) and a valid one spelled like that escape. Names that are valid
+ * UTF-8 are written as they are, so only a name with raw bytes can meet another.
+ */
+export function csvNameClash(names: readonly string[]): [string, string] | undefined {
+  const escaped = new Map<string, string>();
+  for (const name of names) if (hasRawBytes(name)) escaped.set(csvName(name), name);
+  if (escaped.size === 0) return undefined;
+  for (const name of names) {
+    const other = hasRawBytes(name) ? undefined : escaped.get(name);
+    if (other !== undefined) return [other, name];
+  }
+  return undefined;
+}

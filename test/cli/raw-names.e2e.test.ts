@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
@@ -53,5 +53,43 @@ describe('names that are not valid UTF-8', () => {
     const resumed = await runCli(['predict', images, ...FAST, '-o', out, '--resume']);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(readFileSync(out), before, 'no row predicted twice');
+  });
+  it('refuses, with a CSV, a name with raw bytes beside a valid name spelled as its escape: their rows would share a path cell, and a resume would skip one', async () => {
+    const clash = path.join(folder, 'clash');
+    mkdirSync(clash);
+    const rawName = Buffer.concat([Buffer.from(`${clash}/a`), Buffer.from([0xe9]), Buffer.from('.jpg')]);
+    copyFileSync(IMAGE, rawName);
+    const out = path.join(folder, 'clash.csv');
+    // the raw name alone: one row, written as a\xe9.jpg
+    const first = await runCli(['predict', clash, ...FAST, '-o', out]);
+    assert.equal(first.code, 0, first.stderr);
+    const before = readFileSync(out);
+    assert.match(before.toString(), /a\\xe9\.jpg,Bag,/);
+
+    // then a file named a\xe9.jpg (valid text) joins the folder
+    copyFileSync(path.join(ROOT, 'fixtures/samples/ankle-boot-39.jpg'), path.join(clash, 'a\\xe9.jpg'));
+    const message = `Two inputs would have the same path cell in a CSV: ${clash}/a\\xe9.jpg, a name that is not UTF-8 (a CSV writes each such byte as \\xHH), and the file named ${clash}/a\\xe9.jpg. Write JSONL (-f jsonl), which keeps every name exactly, or rename one of them`;
+    for (const args of [['-o', out, '--resume'], ['-o', path.join(folder, 'fresh.csv')], []]) {
+      const refused = await runCli(['predict', clash, ...FAST, ...args]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    }
+    assert.deepEqual(readFileSync(out), before, 'the earlier output untouched');
+    assert.equal(existsSync(path.join(folder, 'fresh.csv')), false, 'no output begun');
+
+    const jsonl = await runCli(['predict', clash, ...FAST, '-f', 'jsonl']);
+    assert.equal(jsonl.code, 0, jsonl.stderr);
+    const rows = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; label: string });
+    assert.deepEqual(
+      rows.map((r) => [path.basename(r.path), r.label]),
+      [
+        ['a\\xe9.jpg', 'Ankle boot'],
+        ['a\udce9.jpg', 'Bag'],
+      ],
+    );
   });
 });

@@ -364,4 +364,15 @@ describe('predict on a segmentation model', () => {
     assert.match(r.stderr, /the mask is 9x13 \(width x height\), the image 13x9 upright and the maps 8x8/);
     assert.match(r.stderr, /none of the 1 images with a mask could be evaluated/);
   });
+  it('refuses, with CSV rows, a name with raw bytes beside a valid name spelled as its escape, before writing any row or map', async () => {
+    const clash = path.join(dir, 'clash');
+    mkdirSync(clash);
+    await writePng(path.join(clash, 'm\\xe9.png'), noise(4));
+    writeFileSync(Buffer.concat([Buffer.from(`${clash}/m`), Buffer.from([0xe9]), Buffer.from('.png')]), readFileSync(path.join(clash, 'm\\xe9.png')));
+    const out = path.join(dir, 'clash-maps');
+    const r = await runCli(['predict', clash, '-m', model, '-o', out, '--deterministic', '-q']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /Two inputs would have the same path cell in a CSV: .*m\\xe9\.png, a name that is not UTF-8/);
+    assert.deepEqual(readdirSync(out), [], 'no scores file and no map written (the folder is made before the inputs are walked)');
+  });
 });

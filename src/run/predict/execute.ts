@@ -23,6 +23,7 @@ import { stringify } from '../../io/csv.js';
 import path from 'node:path';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';
+import { refuseCsvNameClash } from './csv-names.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
 import { derivedSeed, shardBlock, type InputBlock } from '../shards.js';
 import type { PredictRunConfig, RunOutcome } from './config.js';
@@ -48,6 +49,7 @@ export async function runPrediction(config: PredictRunConfig, hooks: RunHooks = 
     config.calibration !== undefined ? (await import('../../calibration/calibration-file.js')).readCalibrationFile(config.calibration) : undefined;
   const { walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
   const block = shardBlock(config.shard, walked);
+  if (config.format === 'csv') refuseCsvNameClash(walked.files);
 
   // a second run on the same output refuses now, before any work
   const lock = plan.output.kind === 'file' ? OutputLock.acquire(plan.output.file, plan.output.name) : undefined;

@@ -26,6 +26,7 @@ import { freshSeed } from '../../stats/random.js';
 import { stringify } from '../../io/csv.js';
 import type { RunHooks } from '../hooks.js';
 import { gatherInputs } from '../inputs.js';
+import { refuseCsvNameClash } from '../predict/csv-names.js';
 import { labelsFor, labelsFromModel } from '../labels.js';
 import type { PredictRunConfig, RunOutcome } from '../predict/config.js';
 import { derivedSeed, shardBlock, shardOutputPath } from '../shards.js';
@@ -119,6 +120,7 @@ export async function runMapPrediction(config: PredictRunConfig, hooks: RunHooks
   const { inputs, walked } = await gatherInputs(config.paths, config.list, plan.forbidden, { allowEmpty: config.allowEmpty, warn });
   checkFolderApart(plan.folder, inputs);
   const block = shardBlock(config.shard, walked);
+  if (config.format === 'csv') refuseCsvNameClash(walked.files);
   const stems = mapStems(block.files, inputs);
   const lock = OutputLock.acquire(plan.rows.file, plan.rows.name);
   let members: Members;
