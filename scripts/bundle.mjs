@@ -3,16 +3,19 @@
 // loads, and one chunk per command module it imports when that command runs. Node 20 loads ES
 // modules one by one (resolve, stat, read, compile); predict alone loaded about 90 of ours, which
 // cost 25-30 ms of every start (#38, docs/performance.md). The library (dist/src/index.js) stays
-// unbundled. Packages stay where they are: onnxruntime-node and sharp carry native code, and the
-// others load from node_modules as before (bundling them saved nothing measurable).
+// unbundled. Packages stay where they are, but for protobufjs/minimal (its 18 small files took
+// 12 ms to load from node_modules, 5 bundled): onnxruntime-node and sharp carry native code, and
+// bundling the others saved nothing measurable.
 // dist/cli sits at the depth of dist/src/paths.js, so the paths that file resolves against the
 // package root (package.json, models/) hold in the bundle too.
 //   node scripts/bundle.mjs     (after tsc; `npm run build` runs both)
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const dependencies = Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies);
 
+// chunks are named by their content: clear the folder, or an earlier build's would stay beside them
+rmSync('dist/cli', { recursive: true, force: true });
 await build({
   entryPoints: ['dist/src/cli/main.js'],
   outdir: 'dist/cli',
@@ -21,7 +24,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: dependencies,
+  external: dependencies.filter((d) => d !== 'protobufjs'),
   // tsc's maps are read in, so `node --enable-source-maps` names the TypeScript lines
   sourcemap: true,
   logLevel: 'warning',
