@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
+import { notRegularFile } from '../io/read-file.js';
 import { protoOf, type OnnxGraph } from './graph.js';
 import { DataLocation, externalEntries, isExternal, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
@@ -40,15 +41,18 @@ export function checkExternalFiles(locations: string[], folder: string, file: st
         `${file} stores weights at '${location}', outside its own folder; re-export it, or keep its data file beside it with a relative name`,
       );
     }
-    let size: number;
+    let info;
     try {
-      size = statSync(resolved).size;
+      info = statSync(resolved);
     } catch {
       throw new ModelError(
         `${file} keeps its weights in ${resolved}, which is missing. Copy ${location} into ${folder} beside the model (PyTorch writes it next to the .onnx file).`,
       );
     }
-    if (size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
+    // a folder, a FIFO or a device in its place would fail, or never end, when its bytes are hashed
+    const kind = notRegularFile(resolved);
+    if (kind) throw new ModelError(`${file} keeps its weights in ${resolved}, which is ${kind}, not a file; copy the data file there again`);
+    if (info.size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
   }
 }
 

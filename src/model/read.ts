@@ -87,6 +87,11 @@ async function readHashing(file: string): Promise<{ bytes: Uint8Array; hash: Has
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read`), { code: 'EISDIR' });
+    if (info.size === 0) {
+      // a size the file system does not give (procfs, some FUSE mounts): read to the end, as readFile does
+      const whole = await handle.readFile();
+      return { bytes: whole, hash: createHash('sha256').update(whole) };
+    }
     const bytes = Buffer.allocUnsafe(info.size);
     const hash = createHash('sha256');
     let end = 0;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { RuntimeSession } from '../../src/engine/runtime.js';
@@ -39,6 +40,20 @@ describe('external weights', () => {
     assert.throws(() => checkExternalFiles(['../weights.bin'], folder, 'm.onnx'), /stores weights at '\.\.\/weights\.bin', outside its own folder/);
     assert.throws(() => checkExternalFiles(['/etc/passwd'], folder, 'm.onnx'), ModelError);
     assert.throws(() => checkExternalFiles(['m.onnx.data'], folder, 'm.onnx'), new RegExp(`keeps its weights in ${folder}/m\\.onnx\\.data, which is missing`));
+    // a folder, a FIFO or a device where the data file should be: refused before its bytes are hashed (a FIFO would wait for ever)
+    mkdirSync(path.join(folder, 'dir.data'));
+    execFileSync('mkfifo', [path.join(folder, 'fifo.data')]);
+    symlinkSync('/dev/zero', path.join(folder, 'zero.data'));
+    for (const [name, kind] of [
+      ['dir.data', 'a folder'],
+      ['fifo.data', 'a FIFO (named pipe)'],
+      ['zero.data', 'a device'],
+    ] as const) {
+      assert.throws(() => checkExternalFiles([name], folder, 'm.onnx'), {
+        name: 'ModelError',
+        message: `m.onnx keeps its weights in ${folder}/${name}, which is ${kind}, not a file; copy the data file there again`,
+      });
+    }
   });
 
   it('writes a converted model with one data file beside it above the embed limit; it loads by path from its folder', async () => {

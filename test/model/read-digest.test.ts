@@ -75,6 +75,16 @@ describe('readOnnxFile: bytes and SHA-256 from a chunked read', () => {
     assert.notEqual(read.sha256, documentedDigest(file));
   });
 
+  it('a file whose size the file system does not give (procfs says 0) is read to its end', async () => {
+    // /proc/cpuinfo is text: read whole it fails to decode as protobuf; read as 0 bytes it would be an empty model
+    await assert.rejects(readOnnxFile('/proc/cpuinfo'), (error: unknown) => {
+      assert.ok(error instanceof ModelError);
+      assert.match(error.message, /^\/proc\/cpuinfo is not an ONNX model \(/);
+      assert.doesNotMatch(error.message, /it has no graph/);
+      return true;
+    });
+  });
+
   it('a folder, a missing file and an empty file are ModelErrors naming the file', async () => {
     const folder = tempDir();
     const inner = path.join(folder, 'model.onnx');
