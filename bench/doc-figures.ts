@@ -97,6 +97,8 @@ export const FIGURES: Record<string, (page: string) => string> = {
   'e2e-rss-32000': (p) => cellOf(p, E2E, { run: 'bundled model, 32000 PNGs*' }, 'peak RSS MiB'),
   'photos-640-mc-vs-floor': photo({ ...PHOTO_HEAD, run: 'mc-dropout -t 10' }),
   'photos-640-mc-images-per-s': photo({ ...PHOTO_HEAD, run: 'mc-dropout -t 10' }, 'images/s'),
+  'photos-640-deterministic-vs-floor': photo({ ...PHOTO_HEAD, run: 'mc-dropout --deterministic' }),
+  'startup-vs-floor': target('MobileNetV2-size, one JPEG, whole process'),
   'photos-12mp-pil-floor-vs-floor': photo({ ...PHOTO_12MP, run: 'PIL-exact floor*' }),
   'photos-12mp-mc-vs-floor': photo({ ...PHOTO_12MP, run: 'mc-dropout -t 10' }),
   'photos-12mp-crop-vs-floor': photo({ ...PHOTO_12MP, run: 'mc-dropout -t 10 --resize center-crop*' }),
