@@ -6,7 +6,7 @@
  */
 import protobufMinimal from 'protobufjs/minimal.js';
 import { fromHalfBits } from '../model/half.js';
-import { buildModelCodec, type ModelCodec, type ProtobufMinimal } from './schema/onnx-codec.js';
+import { buildModelCodec, type ModelCodec } from './schema/onnx-codec.js';
 import {
   AttributeProtoAttributeType,
   TensorProtoDataLocation,
@@ -36,7 +36,7 @@ let modelCodec: ModelCodec | undefined;
  * no model (--version, merge, select) loads neither.
  */
 function modelType(): ModelCodec {
-  return (modelCodec ??= buildModelCodec(protobufMinimal as unknown as ProtobufMinimal));
+  return (modelCodec ??= buildModelCodec(protobufMinimal));
 }
 const dataTypeNames = new Map(Object.entries(DataType).map(([name, value]) => [value as number, name]));
 
