@@ -29,8 +29,8 @@ export function externalLocations(model: ModelProto): string[] {
 }
 
 /**
- * Checks that every external file lies in the model's folder (no absolute path, no `..`) and exists;
- * throws a ModelError naming the missing file and the fix.
+ * Checks that every external file lies in the model's folder (no absolute path, no `..`), exists,
+ * is a regular file and is not empty; throws a ModelError naming the file and the fix.
  */
 export function checkExternalFiles(locations: string[], folder: string, file: string): void {
   for (const location of locations) {
@@ -51,7 +51,7 @@ export function checkExternalFiles(locations: string[], folder: string, file: st
     }
     // a folder, a FIFO or a device in its place would fail, or never end, when its bytes are hashed
     const kind = notRegularFile(resolved);
-    if (kind) throw new ModelError(`${file} keeps its weights in ${resolved}, which is ${kind}, not a file; copy the data file there again`);
+    if (kind) throw new ModelError(`${file} keeps its weights in ${resolved}, which is ${kind}; copy the data file there again`);
     if (info.size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
   }
 }

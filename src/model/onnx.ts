@@ -32,8 +32,9 @@ let modelCodec: ModelCodec | undefined;
  * The ModelProto codec, built on first use. It needs only protobufjs/minimal: loading the whole
  * library and building the codecs from the schema by reflection took 30-40 ms of each start (#38).
  * The import is static so that the CLI's bundle carries protobufjs/minimal in the chunk of the
- * commands that read models (5 ms to load there, 12 from node_modules' files); a command that reads
- * no model (--version, merge, select) loads neither.
+ * commands that read models, where it loads faster than from its files in node_modules
+ * (docs/performance.md): in the bundle a command that reads no model (--version, merge, select)
+ * loads neither; the unbundled library loads it with this module.
  */
 function modelType(): ModelCodec {
   return (modelCodec ??= buildModelCodec(protobufMinimal));

@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileReadResult } from 'node:fs/promises';
 import { notRegularFile } from '../io/read-file.js';
 import path from 'node:path';
 import { describeError, invalidParameter, ModelError } from '../errors.js';
@@ -79,8 +79,8 @@ const READ_CHUNK = 1 << 20;
 
 /**
  * A file's bytes, with a SHA-256 that has taken them in: each chunk is hashed on this thread while
- * the next one is read on libuv's, so the digest costs little beyond the read (a 14 MB model: 13
- * against 21 ms for reading it whole, then hashing it; #38). Throws what the read throws.
+ * the next one is read on libuv's, so the digest costs little beyond the read (#38;
+ * docs/performance.md has the measurements). Throws what the read throws.
  */
 async function readHashing(file: string): Promise<{ bytes: Uint8Array; hash: Hash }> {
   const handle = await open(file, 'r');
@@ -95,9 +95,9 @@ async function readHashing(file: string): Promise<{ bytes: Uint8Array; hash: Has
     const bytes = Buffer.allocUnsafe(info.size);
     const hash = createHash('sha256');
     let end = 0;
-    let next = info.size > 0 ? handle.read(bytes, 0, Math.min(READ_CHUNK, info.size), 0) : undefined;
+    let next: Promise<FileReadResult<Buffer>> | undefined = handle.read(bytes, 0, Math.min(READ_CHUNK, info.size), 0);
     while (next) {
-      const { bytesRead } = await next;
+      const { bytesRead }: FileReadResult<Buffer> = await next;
       const start = end;
       end += bytesRead;
       // a file that shrank while read ends where its bytes end

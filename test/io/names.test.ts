@@ -41,10 +41,10 @@ describe('file names that are not valid UTF-8 (surrogateescape, as Python os.fsd
   it('csvNameClash finds a name with raw bytes and a valid name spelled as its escape, and nothing else', () => {
     // a\xe9.jpg: the byte 0xE9 (not UTF-8 here) and the six characters a, \, x, e, 9 ... as a valid name
     assert.deepEqual(csvNameClash(['d/b.jpg', 'd/a\udce9.jpg', 'd/a\\xe9.jpg']), ['d/a\udce9.jpg', 'd/a\\xe9.jpg']);
-    assert.deepEqual(csvNameClash(['d/a\\xe9.jpg', 'd/a\udce9.jpg']), ['d/a\udce9.jpg', 'd/a\\xe9.jpg'], 'whichever comes first');
+    assert.deepEqual(csvNameClash(['d/a\\xe9.jpg', 'd/a\udce9.jpg']), ['d/a\udce9.jpg', 'd/a\\xe9.jpg'], 'the raw name first, whatever the order');
     assert.equal(csvNameClash(['d/a\udce9.jpg', 'd/a\\xE9.jpg']), undefined, 'the escape is lower case: A-F is another name');
     assert.equal(csvNameClash(['d/a\udce9.jpg', 'd/a\udcff.jpg', 'd/a\\xe8.jpg', 'd/café.jpg']), undefined);
-    assert.equal(csvNameClash(['x\\y.jpg', 'x\\y.jpg']), undefined, 'valid names are cells of their own');
+    assert.equal(csvNameClash(['x\\y.jpg', 'x\\y.jpg']), undefined, "a name given twice is the walk's to drop, not a clash");
     // a backslash in a raw name is doubled, so it cannot meet a valid name with one backslash
     assert.equal(csvNameClash(['q\\\udcff.jpg', 'q\\\\xff.jpg']), undefined);
     assert.deepEqual(csvNameClash(['q\\\udcff.jpg', 'q\\\\\\xff.jpg']), ['q\\\udcff.jpg', 'q\\\\\\xff.jpg']);

@@ -51,7 +51,7 @@ describe('external weights', () => {
     ] as const) {
       assert.throws(() => checkExternalFiles([name], folder, 'm.onnx'), {
         name: 'ModelError',
-        message: `m.onnx keeps its weights in ${folder}/${name}, which is ${kind}, not a file; copy the data file there again`,
+        message: `m.onnx keeps its weights in ${folder}/${name}, which is ${kind}; copy the data file there again`,
       });
     }
   });
