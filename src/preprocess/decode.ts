@@ -8,7 +8,7 @@ import { InputError, InternalError, unreadableReason } from '../errors.js';
 import { DEFAULT_PIXEL_LIMIT, type PreprocessSpec } from './spec.js';
 import { centerCrop } from './geometry.js';
 import { cropRgb, resizeRgb, windowSource } from './resample.js';
-import { jpegComponents } from './jpeg-header.js';
+import { jpegComponents, jpegEnds } from './jpeg-header.js';
 import { pixelsToTensor } from './tensor.js';
 
 let loaded: typeof SharpConstructor | undefined;
@@ -294,7 +294,8 @@ function sniffFormat(b: Buffer): Format | undefined {
 
 /** Whether the file stops before its format's end: JPEG's EOI marker, PNG's IEND chunk, GIF's trailer, WebP's RIFF size. */
 function isTruncated(format: Format, b: Buffer): boolean {
-  if (format === 'JPEG') return !(b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9);
+  // bytes after a JPEG's end (padding, appended data) hide its end marker from the last two bytes; its markers, walked, find it
+  if (format === 'JPEG') return !((b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9) || jpegEnds(b) === true);
   if (format === 'PNG') return b.toString('latin1', b.length - 8, b.length - 4) !== 'IEND';
   if (format === 'GIF') return b[b.length - 1] !== 0x3b;
   if (format === 'WebP') return b.length < b.readUInt32LE(4) + 8;

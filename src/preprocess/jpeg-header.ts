@@ -1,7 +1,8 @@
 /**
- * The number of color components a JPEG's first frame stores, from its markers alone: pure, no
- * decoder. libvips reads a 4-component JPEG (Adobe CMYK or YCCK) as CMYK and every other as
- * sRGB or grayscale, so the count answers "is this file CMYK?" without opening it in sharp.
+ * What a JPEG's markers say without a decoder, pure: the number of color components its first frame
+ * stores (libvips reads a 4-component JPEG, Adobe CMYK or YCCK, as CMYK and every other as sRGB or
+ * grayscale, so the count answers "is this file CMYK?" without opening it in sharp), and whether
+ * its markers reach the image's end (a file that stops before it is truncated).
  */
 
 /** Start-of-frame markers (ITU T.81 table B.1): SOF0-3, 5-7, 9-11, 13-15; C4, C8 and CC are not frames. */
@@ -39,5 +40,49 @@ export function jpegComponents(head: Uint8Array): number | undefined {
       return components === 1 || components === 3 || components === 4 ? components : undefined;
     }
     at += 2 + length;
+  }
+}
+
+/**
+ * Whether the JPEG `bytes` reaches its end-of-image marker, walking its segments by their lengths
+ * and each scan's entropy-coded data to the next marker: true where it does (whatever follows it),
+ * false where the bytes stop first (a truncated file), undefined where it is not a JPEG or its
+ * markers are broken on the way. Walking, not looking at the last two bytes, tells a file with
+ * bytes after its end (padding, appended data) from one that stops early; and an EXIF thumbnail's
+ * own end marker, inside a segment, is skipped with it.
+ */
+export function jpegEnds(bytes: Uint8Array): boolean | undefined {
+  if (bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  let at = 2;
+  for (;;) {
+    if (at >= bytes.length) return false;
+    if (bytes[at] !== 0xff) return undefined;
+    while (at + 1 < bytes.length && bytes[at + 1] === 0xff) at++;
+    if (at + 2 > bytes.length) return false;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xd9) return true;
+    if (marker === 0x00 || marker === 0xd8) return undefined;
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    if (at + 4 > bytes.length) return false;
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (length < 2) return undefined;
+    at += 2 + length;
+    if (at > bytes.length) return false;
+    if (marker !== 0xda) continue;
+    // entropy-coded data: 0xFF is followed by a stuffed zero or a restart marker until the next marker
+    for (;;) {
+      const ff = bytes.indexOf(0xff, at);
+      if (ff < 0 || ff + 1 >= bytes.length) return false;
+      const next = bytes[ff + 1]!;
+      if (next === 0x00 || (next >= 0xd0 && next <= 0xd7) || next === 0xff) {
+        at = next === 0xff ? ff + 1 : ff + 2;
+        continue;
+      }
+      at = ff;
+      break;
+    }
   }
 }

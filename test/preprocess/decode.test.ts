@@ -202,6 +202,27 @@ describe('broken files are errors that name the file and a short reason of that 
     assert.equal(await reason('cut.png'), 'truncated image');
     assert.equal(await reason('mangled.jpg'), 'corrupt JPEG image');
   });
+
+  it('a corrupt JPEG with bytes after its end is corrupt, not truncated; cut before its end it is truncated', async () => {
+    const folder = tempDir();
+    const jpeg = readFileSync(path.join(ROOT, 'fixtures/samples/bag-34.jpg'));
+    // its frame header given twice: libvips refuses "two SOF markers"
+    let at = 2;
+    while (jpeg[at + 1] !== 0xc0) at += 2 + jpeg.readUInt16BE(at + 2);
+    const frameHeader = jpeg.subarray(at, at + 2 + jpeg.readUInt16BE(at + 2));
+    const twoFrames = Buffer.concat([jpeg.subarray(0, at), frameHeader, jpeg.subarray(at)]);
+    writeFileSync(path.join(folder, 'two-frames.jpg'), twoFrames);
+    writeFileSync(path.join(folder, 'two-frames-padded.jpg'), Buffer.concat([twoFrames, Buffer.alloc(100_000)]));
+    writeFileSync(path.join(folder, 'two-frames-cut.jpg'), twoFrames.subarray(0, twoFrames.length - 40));
+    const reason = (f: string) =>
+      loadImageTensor(path.join(folder, f), spec).then(
+        () => 'ok',
+        (e: InputError) => e.reason,
+      );
+    assert.equal(await reason('two-frames.jpg'), 'corrupt JPEG image');
+    assert.equal(await reason('two-frames-padded.jpg'), 'corrupt JPEG image');
+    assert.equal(await reason('two-frames-cut.jpg'), 'truncated image');
+  });
 });
 
 describe('--resize-engine fast (libvips, JPEG shrink-on-load)', () => {

@@ -1,15 +1,16 @@
 /**
  * A JPEG's component count from its markers (jpeg-header.ts), held to what libvips reads of the same
  * files, and the CMYK decode that relies on it: the odd corpus's CMYK JPEG must still give PIL's
- * bytes when its frame header lies past the bytes read, where sharp answers instead.
+ * bytes when its frame header lies past the bytes read, where sharp answers instead. And whether
+ * its markers reach its end, which tells a truncated file from one with bytes after its end.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeToPixels } from '../../src/preprocess/decode.js';
-import { jpegComponents } from '../../src/preprocess/jpeg-header.js';
+import { jpegComponents, jpegEnds } from '../../src/preprocess/jpeg-header.js';
 import { resolvePreprocess } from '../../src/preprocess/spec.js';
 import { ROOT } from '../helpers/cli.js';
 import { mulberry32 } from '../helpers/random.js';
@@ -122,5 +123,67 @@ describe('CMYK JPEGs read as PIL reads them, whichever way the CMYK is found', (
     for (const resizeEngine of ['exact', 'fast'] as const) {
       assert.deepEqual([...(await decodeToPixels(file, { ...spec, resizeEngine }))], PIL.rgb, resizeEngine);
     }
+  });
+});
+
+describe('jpegEnds', () => {
+  // the fixtures' JPEGs that libvips decodes whole (fixtures/bad holds a truncated one)
+  let jpegs: { file: string; bytes: Buffer }[] = [];
+  before(async () => {
+    const all = fixtureJpegs().map((file) => ({ file, bytes: readFileSync(file) }));
+    const whole = await Promise.all(
+      all.map(({ bytes }) =>
+        sharp(bytes, { failOn: 'warning' })
+          .raw()
+          .toBuffer()
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
+    jpegs = all.filter((_, i) => whole[i]);
+    assert.deepEqual(
+      all.filter((_, i) => !whole[i]).map(({ file }) => path.relative(ROOT, file)),
+      ['fixtures/bad/truncated.jpg'],
+    );
+    assert.equal(jpegEnds(readFileSync(path.join(ROOT, 'fixtures/bad/truncated.jpg'))), false);
+  });
+
+  it('reaches the end of every JPEG the fixtures hold (progressive ones too), whatever bytes follow it', () => {
+    assert.ok(jpegs.length >= 10, `${jpegs.length} fixture JPEGs`);
+    assert.ok(
+      jpegs.some(({ file }) => file.endsWith('progressive.jpg')),
+      'a progressive JPEG among them: several scans',
+    );
+    const png = readFileSync(path.join(ROOT, 'fixtures/odd/rgb.png'));
+    for (const { file, bytes } of jpegs) {
+      assert.equal(jpegEnds(bytes), true, file);
+      assert.equal(jpegEnds(Buffer.concat([bytes, Buffer.alloc(100_000)])), true, `${file} + zeros`);
+      assert.equal(jpegEnds(Buffer.concat([bytes, png])), true, `${file} + a PNG`);
+    }
+  });
+
+  it('says a JPEG cut anywhere before its end marker stops early (every cut of three files, 40 of each other)', () => {
+    const random = mulberry32(11);
+    for (const [n, { file, bytes }] of jpegs.entries()) {
+      const end = bytes.lastIndexOf(Buffer.from([0xff, 0xd9]));
+      const cuts = n < 3 ? Array.from({ length: end - 1 }, (_, i) => i + 2) : Array.from({ length: 40 }, () => 2 + Math.floor(random() * (end - 2)));
+      for (const cut of cuts) assert.equal(jpegEnds(bytes.subarray(0, cut)), false, `${file} cut at ${cut} of ${bytes.length}`);
+    }
+  });
+
+  it('skips an end marker inside a segment (an EXIF thumbnail), and says nothing of what is no JPEG or has broken markers', () => {
+    const scan = [...segment(0xda, [1, 1, 0, 0, 63, 0]), 0x12, 0xff, 0x00, 0x34, 0xff, 0xd0, 0x56];
+    const thumbnail = segment(0xe1, [0x45, 0x78, 0x69, 0x66, 0, 0, 0xff, 0xd8, 0xff, 0xd9]);
+    const whole = Uint8Array.from([...SOI, ...thumbnail, ...frame(0xc0, 1), ...scan, 0xff, 0xff, 0xd9]);
+    assert.equal(jpegEnds(whole), true);
+    // cut just after the thumbnail's end marker: its last two bytes are FF D9, yet the image stops early
+    assert.equal(jpegEnds(Uint8Array.from([...SOI, ...thumbnail])), false);
+    assert.equal(jpegEnds(whole.subarray(0, whole.length - 2)), false, 'cut before the end marker, after fill bytes');
+    assert.equal(jpegEnds(Uint8Array.from([0x89, 0x50, 0x4e, 0x47])), undefined);
+    assert.equal(jpegEnds(Uint8Array.from([...SOI, 0x12, 0x34])), undefined, 'no marker where one must be');
+    assert.equal(jpegEnds(Uint8Array.from([...SOI, 0xff, 0xe0, 0, 1])), undefined, 'a length below 2');
+    assert.equal(jpegEnds(Uint8Array.from([...SOI, 0xff, 0x00])), undefined, 'a stuffed zero outside a scan');
   });
 });
