@@ -4,7 +4,7 @@
  * (with no writer it would wait forever), a device (`/dev/zero` would never end) or a socket is
  * refused before it is opened.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { unreadableReason, UsageError } from '../errors.js';
 
 /** The most bytes a text or JSON input may hold (256 MiB): far above any real labels, truth or calibration file. */
@@ -29,6 +29,11 @@ export function notRegularFile(file: string): string | undefined {
   } catch {
     return undefined; // missing or unreadable: the read says so
   }
+  return kindOf(info);
+}
+
+/** notRegularFile of a file already looked up (`statSync`'s answer). */
+export function kindOf(info: Stats): string | undefined {
   if (info.isFile()) return undefined;
   if (info.isDirectory()) return 'a folder';
   if (info.isFIFO()) return 'a FIFO (named pipe)';

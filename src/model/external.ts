@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
-import { notRegularFile } from '../io/read-file.js';
+import { kindOf } from '../io/read-file.js';
 import { protoOf, type OnnxGraph } from './graph.js';
 import { DataLocation, externalEntries, isExternal, type ModelProto, type NodeProto, type TensorProto } from './onnx.js';
 
@@ -50,7 +50,7 @@ export function checkExternalFiles(locations: string[], folder: string, file: st
       );
     }
     // a folder, a FIFO or a device in its place would fail, or never end, when its bytes are hashed
-    const kind = notRegularFile(resolved);
+    const kind = kindOf(info);
     if (kind) throw new ModelError(`${file} keeps its weights in ${resolved}, which is ${kind}; copy the data file there again`);
     if (info.size === 0) throw new ModelError(`${file} keeps its weights in ${resolved}, which is empty; copy the data file again`);
   }

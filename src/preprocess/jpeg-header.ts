@@ -10,6 +10,29 @@ function isStartOfFrame(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
 }
 
+/** A marker and where it stands, with its segment's length where it has one; or why there is none: the bytes stop, or they are no marker. */
+type Marker = { marker: number; at: number; length?: number } | 'short' | 'broken';
+
+/** Markers that stand alone, without a length: TEM and the restart markers. */
+const standsAlone = (marker: number) => marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7);
+
+/**
+ * The marker at `at`, after any 0xFF fill bytes before it (T.81 B.1.1.2). Image start and end,
+ * scan data's stuffed zero and the markers that stand alone have no length; every other needs one
+ * of at least 2 (it counts itself).
+ */
+function markerAt(bytes: Uint8Array, at: number): Marker {
+  if (at >= bytes.length) return 'short';
+  if (bytes[at] !== 0xff) return 'broken';
+  while (at + 1 < bytes.length && bytes[at + 1] === 0xff) at++;
+  if (at + 2 > bytes.length) return 'short';
+  const marker = bytes[at + 1]!;
+  if (standsAlone(marker) || marker === 0xd8 || marker === 0xd9 || marker === 0x00) return { marker, at };
+  if (at + 4 > bytes.length) return 'short';
+  const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+  return length < 2 ? 'broken' : { marker, at, length };
+}
+
 /**
  * Components (1, 3 or 4) of the first frame of the JPEG whose first bytes are `head`, or undefined
  * when `head` is not a JPEG, ends before the frame header, or holds anything unexpected on the
@@ -17,29 +40,23 @@ function isStartOfFrame(marker: number): boolean {
  */
 export function jpegComponents(head: Uint8Array): number | undefined {
   if (head.length < 4 || head[0] !== 0xff || head[1] !== 0xd8) return undefined;
-  let at = 2;
-  for (;;) {
-    if (at + 4 > head.length || head[at] !== 0xff) return undefined;
-    // a marker may be preceded by any number of 0xFF fill bytes (T.81 B.1.1.2)
-    while (at + 1 < head.length && head[at + 1] === 0xff) at++;
-    if (at + 4 > head.length) return undefined;
-    const marker = head[at + 1]!;
-    // markers without a length: TEM and the restart markers
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      at += 2;
+  for (let at = 2; ;) {
+    const found = markerAt(head, at);
+    if (typeof found === 'string') return undefined;
+    const { marker, length } = found;
+    if (standsAlone(marker)) {
+      at = found.at + 2;
       continue;
     }
     // another image start, the image's end, its scan data or a stuffed zero before any frame: no frame to read
-    if (marker === 0xd8 || marker === 0xd9 || marker === 0xda || marker === 0x00) return undefined;
-    const length = (head[at + 2]! << 8) | head[at + 3]!;
-    if (length < 2) return undefined;
+    if (length === undefined || marker === 0xda) return undefined;
     if (isStartOfFrame(marker)) {
       // length, precision (1), height (2), width (2), then the component count
-      if (length < 8 || at + 10 > head.length) return undefined;
-      const components = head[at + 9]!;
+      if (length < 8 || found.at + 10 > head.length) return undefined;
+      const components = head[found.at + 9]!;
       return components === 1 || components === 3 || components === 4 ? components : undefined;
     }
-    at += 2 + length;
+    at = found.at + 2 + length;
   }
 }
 
@@ -53,23 +70,18 @@ export function jpegComponents(head: Uint8Array): number | undefined {
  */
 export function jpegEnds(bytes: Uint8Array): boolean | undefined {
   if (bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
-  let at = 2;
-  for (;;) {
-    if (at >= bytes.length) return false;
-    if (bytes[at] !== 0xff) return undefined;
-    while (at + 1 < bytes.length && bytes[at + 1] === 0xff) at++;
-    if (at + 2 > bytes.length) return false;
-    const marker = bytes[at + 1]!;
+  for (let at = 2; ;) {
+    const found = markerAt(bytes, at);
+    if (found === 'short') return false;
+    if (found === 'broken') return undefined;
+    const { marker, length } = found;
     if (marker === 0xd9) return true;
-    if (marker === 0x00 || marker === 0xd8) return undefined;
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      at += 2;
+    if (standsAlone(marker)) {
+      at = found.at + 2;
       continue;
     }
-    if (at + 4 > bytes.length) return false;
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    if (length < 2) return undefined;
-    at += 2 + length;
+    if (length === undefined) return undefined; // another image start, or a stuffed zero outside a scan
+    at = found.at + 2 + length;
     if (at > bytes.length) return false;
     if (marker !== 0xda) continue;
     // entropy-coded data: 0xFF is followed by a stuffed zero or a restart marker until the next marker
